@@ -1,0 +1,1 @@
+"""Platform adapters: Discord, Matrix and the console (demo)."""

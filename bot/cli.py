@@ -1,0 +1,166 @@
+"""The ``haven`` command: run | demo | check | scan | rules test | invite-url."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+from pathlib import Path
+
+from bot.errors import ConfigError
+
+DEFAULT_CONFIG = "config.yaml"
+
+
+def _default_rules() -> Path:
+    from bot.rules.tools import default_rules_dir
+
+    return default_rules_dir()
+
+
+def _print_problems(exc: ConfigError) -> None:
+    print(f"{len(exc.problems)} problem(s) found:", file=sys.stderr)
+    for p in exc.problems:
+        print(f"  {p}", file=sys.stderr)
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    """Validate config, rules and helplines; list every problem; exit 1 on any error."""
+    from bot.config import load_config
+    from bot.rules.rulebook import Rulebook
+    from bot.signposting import load_helplines
+    from bot.templates import Templates
+
+    problems = []
+    warnings = []
+    config = None
+    if args.config:
+        try:
+            config = load_config(args.config)
+        except ConfigError as exc:
+            problems += exc.problems
+    rules_dir = Path(args.rules) if args.rules else (config.rules.dir if config else _default_rules())
+    packs = config.rules.packs if config and not args.rules else None
+    templates = Templates(config.templates if config else None)
+    rulebook = None
+    try:
+        rulebook = Rulebook.load(rules_dir, packs, templates.names())
+    except ConfigError as exc:
+        problems += exc.problems
+    helplines_path = config.rules.helplines if config else rules_dir / "helplines.yaml"
+    helplines = None
+    try:
+        helplines = load_helplines(helplines_path)
+        warnings += list(helplines.warnings)
+    except ConfigError as exc:
+        problems += exc.problems
+    for w in warnings:
+        print(f"  {w}", file=sys.stderr)
+    if problems:
+        _print_problems(ConfigError(problems))
+        print("Haven would refuse to start.", file=sys.stderr)
+        return 1
+    n_rules = len(rulebook.rules) if rulebook else 0
+    n_countries = len(helplines.countries) if helplines else 0
+    what = f"config {args.config}, " if args.config else ""
+    print(f"OK: {what}{n_rules} rules from {rules_dir}, helplines for {n_countries} countries"
+          + (f" ({len(warnings)} warning(s))" if warnings else ""))
+    return 0
+
+
+def cmd_rules_test(args: argparse.Namespace) -> int:
+    """Run every rule's embedded examples."""
+    from bot.rules.tools import run_rules_test
+
+    return run_rules_test(args.rules or _default_rules())
+
+
+def cmd_scan(args: argparse.Namespace) -> int:
+    """JSON lines in, one JSON line of matches out per input line."""
+    from bot.rules.tools import run_scan
+
+    return run_scan(args.rules or _default_rules(), sys.stdin, sys.stdout)
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """Run the scripted community on virtual time."""
+    from bot.demo import run_demo
+
+    return asyncio.run(run_demo(fast=not args.slow))
+
+
+def cmd_invite_url(args: argparse.Namespace) -> int:
+    """Print the Discord OAuth2 invite URL with exactly the permissions Haven needs."""
+    from bot.adapters.discord_adapter import invite_url
+    from bot.config import load_config
+
+    try:
+        config = load_config(args.config)
+    except ConfigError as exc:
+        _print_problems(exc)
+        return 1
+    client_id = args.client_id or config.discord.application_id
+    if not client_id:
+        print("Set discord.application_id in the config or pass --client-id.", file=sys.stderr)
+        return 1
+    print(invite_url(client_id, config))
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """Connect to the configured platform and run until stopped."""
+    from bot.logsetup import setup_logging
+    from bot.runner import run_bot
+
+    setup_logging(os.environ.get("HAVEN_LOG_LEVEL", "INFO"))
+    try:
+        return asyncio.run(run_bot(args.config))
+    except ConfigError as exc:
+        _print_problems(exc)
+        print("Haven refuses to start until these are fixed.", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser for every subcommand."""
+    parser = argparse.ArgumentParser(prog="haven", description="Haven: a safety and moderation "
+                                     "bot for peer-support communities.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("run", help="connect to Discord or Matrix and run")
+    p.add_argument("--config", default=DEFAULT_CONFIG)
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("demo", help="a scripted community on virtual time (no tokens needed)")
+    p.add_argument("--slow", action="store_true", help="pause between scenes")
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("check", help="validate config, rules and helplines")
+    p.add_argument("--config", default=None)
+    p.add_argument("--rules", default=None)
+    p.set_defaults(func=cmd_check)
+
+    p = sub.add_parser("scan", help="JSON lines with a text field in, matches out")
+    p.add_argument("--rules", default=None)
+    p.set_defaults(func=cmd_scan)
+
+    p = sub.add_parser("rules", help="rule tools")
+    rules_sub = p.add_subparsers(dest="rules_command", required=True)
+    t = rules_sub.add_parser("test", help="run every rule's embedded examples")
+    t.add_argument("--rules", default=None)
+    t.set_defaults(func=cmd_rules_test)
+
+    p = sub.add_parser("invite-url", help="print the Discord invite URL")
+    p.add_argument("--config", default=DEFAULT_CONFIG)
+    p.add_argument("--client-id", default=None)
+    p.set_defaults(func=cmd_invite_url)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``haven`` console script."""
+    args = build_parser().parse_args(argv)
+    return int(args.func(args))

@@ -1,0 +1,356 @@
+"""Platform-neutral commands, with the permission check in the core.
+
+Adapters turn slash commands and ``!haven`` messages into
+:class:`bot.events.CommandInvoked`; :meth:`Commands.run` checks permission
+(moderator-only commands refuse everyone else, whatever the platform's UI
+allowed), validates the options and answers with a :class:`CommandResult`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import re
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
+
+from bot import commandspec
+from bot.clock import fmt_duration, fmt_time
+from bot.durations import parse_clock_range
+from bot.errors import CommandError, ConfigError, PermissionDenied
+from bot.events import ButtonPressed, CommandInvoked, CommandResult, Outgoing
+from bot.messenger import quote
+
+if TYPE_CHECKING:
+    from bot.core import Haven
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[CommandInvoked, dict[str, str]], Awaitable[CommandResult]]
+MEMBER_ID = re.compile(r"^<@!?([^>\s]+)>$")
+
+
+def member_id(value: str) -> str:
+    """A member option as an id: accepts ``<@123>``, ``123`` or ``@user:server``."""
+    value = value.strip()
+    m = MEMBER_ID.match(value)
+    return m.group(1) if m else value
+
+
+class Commands:
+    """Runs Haven's commands."""
+
+    def __init__(self, core: Haven) -> None:
+        self.core = core
+        self._handlers: dict[str, Handler] = {
+            "help": self.help, "resources": self.resources, "mydata": self.mydata,
+            "forgetme": self.forgetme, "alerts": self.alerts, "claim": self.claim,
+            "resolve": self.resolve, "unanswered": self.unanswered,
+            "rules reload": self.rules_reload, "rules test": self.rules_test, "warn": self.warn,
+            "note": self.note, "case": self.case, "history": self.history,
+            "timeout": self.timeout, "duty": self.duty, "quiet": self.quiet,
+            "handover": self.handover, "stats": self.stats,
+        }
+        missing = {c.name for c in commandspec.COMMANDS} - set(self._handlers)
+        if missing:
+            raise RuntimeError(f"commands without a handler: {sorted(missing)}")
+
+    async def run(self, ev: CommandInvoked) -> CommandResult:
+        """Check permission and options, then run the command."""
+        spec = commandspec.find(ev.name)
+        if spec is None:
+            raise CommandError(f"Unknown command {ev.name!r}. Try `help`.")
+        if spec.moderator_only and not self.core.perms.is_moderator(ev.invoker):
+            log.info("refused %s for non-moderator %s", spec.name, ev.invoker.id)
+            raise PermissionDenied(f"`{spec.name}` is for moderators only.")
+        options = {k: v for k, v in ev.options.items() if v is not None}
+        commandspec.validate_options(spec, options)
+        return await self._handlers[spec.name](ev, options)
+
+    async def button(self, ev: ButtonPressed) -> CommandResult:
+        """Claim/Resolve buttons on alerts: same check and effect as the commands."""
+        if not self.core.perms.is_moderator(ev.member):
+            return CommandResult("Only moderators can claim or resolve alerts.", ok=False)
+        if ev.action == "claim":
+            text = await self.core.alerts.claim(ev.community_id, ev.alert_id, ev.member.id)
+        elif ev.action == "resolve":
+            text = await self.core.alerts.resolve(ev.community_id, ev.alert_id, ev.member.id, None)
+        else:
+            return CommandResult(f"Unknown action {ev.action!r}.", ok=False)
+        return CommandResult(text)
+
+    # -- for everyone ------------------------------------------------------------
+
+    async def help(self, ev: CommandInvoked, opts: dict[str, str]) -> CommandResult:
+        """List the commands this member may use."""
+        mod = self.core.perms.is_moderator(ev.invoker)
+        lines = ["**Haven** keeps this community safe and welcoming. Commands:"]
+        for spec in commandspec.COMMANDS:
+            if spec.moderator_only and not mod:
+                continue
+            lines.append(f"- `{spec.usage}`: {spec.description}")
+        return CommandResult("\n".join(lines))
+
+    async def resources(self, ev: CommandInvoked, opts: dict[str, str]) -> CommandResult:
+        """Helplines and services for the community's countries."""
+        core = self.core
+        countries = core.config.community.countries
+        parts = ["**If you are in danger right now, call your local emergency number.**",
+                 "Crisis and support lines:", core.helplines.format(countries, "crisis")]
+        eating = core.helplines.format(countries, "eating_disorders")
+        parts += ["Eating disorders:", eating]
+        return CommandResult("\n".join(parts))
+
+    async def mydata(self, ev: CommandInvoked, opts: dict[str, str]) -> CommandResult:
+        """Send the member what Haven stores about them, privately."""
+        data = await self.core.store.member_data(ev.community_id, ev.invoker.id)
+        body = json.dumps(data, indent=1, default=str, ensure_ascii=False)
+        text = ("This is everything Haven stores about you in this community. "
+                "Moderators' private notes are not included. Use `forgetme` to delete it.\n"
+                f"```json\n{body[:3500]}\n```")
+        result = await self.core.messenger.private(ev.community_id, ev.invoker.id, Outgoing(text))
+        if result == "private":
+            return CommandResult("I've sent you your data privately.")
+        return CommandResult("I couldn't message you privately. Please allow direct messages "
+                             "from this community and try again.", ok=False)
+
+    async def forgetme(self, ev: CommandInvoked, opts: dict[str, str]) -> CommandResult:
+        """Delete what Haven stores about the member, anonymising moderation cases."""
+        digest = hashlib.sha256(f"{ev.community_id}:{ev.invoker.id}".encode()).hexdigest()
+        alias = f"forgotten-{digest[:10]}"
+        counts = await self.core.store.forget_member(ev.community_id, ev.invoker.id, alias)
+        kept = counts.get("cases", 0) + counts.get("alerts", 0)
+        text = "Done: Haven has deleted what it stored about you."
+        if kept:
+            text += (f" {kept} moderation record(s) are kept because moderators may need them, "
+                     "but no longer name you and hold no text of yours.")
+        return CommandResult(text)
+
+    # -- alerts and unanswered posts ------------------------------------------------
+
+    async def alerts(self, ev: CommandInvoked, opts: dict[str, str]) -> CommandResult:
+        """Open and claimed alerts, oldest first."""
+        core = self.core
+        alerts = await core.store.alerts_by_state(ev.community_id, ("open", "claimed"))
+        if not alerts:
+            return CommandResult("No open alerts.")
+        lines = [f"**{len(alerts)} alert(s) need attention:**"]
+        for a in alerts:
+            age = fmt_duration(core.clock.now() - a.created_at)
+            holder = (f"claimed by {core.platform.user_mention(a.claimed_by)}"
+                      if a.state == "claimed" and a.claimed_by else "UNCLAIMED")
+            lines.append(f"- #{a.id} {a.kind} ({a.severity}) {a.member_name} in #{a.channel_name}, "
+                         f"{age} ago, {holder} {a.link}".rstrip())
+        return CommandResult("\n".join(lines))
+
+    async def claim(self, ev: CommandInvoked, opts: dict[str, str]) -> CommandResult:
+        """Claim an alert."""
+        alert_id = int(opts["alert"].lstrip("#"))
+        return CommandResult(await self.core.alerts.claim(ev.community_id, alert_id, ev.invoker.id))
+
+    async def resolve(self, ev: CommandInvoked, opts: dict[str, str]) -> CommandResult:
+        """Resolve an alert with an optional note."""
+        alert_id = int(opts["alert"].lstrip("#"))
+        return CommandResult(await self.core.alerts.resolve(ev.community_id, alert_id,
+                                                            ev.invoker.id, opts.get("note")))
+
+    async def unanswered(self, ev: CommandInvoked, opts: dict[str, str]) -> CommandResult:
+        """Support posts still waiting, longest first."""
+        core = self.core
+        posts = await core.store.open_posts(ev.community_id)
+        if not posts:
+            return CommandResult("Every support post has had a reply.")
+        lines = [f"**{len(posts)} post(s) waiting for a reply:**"]
+        for p in posts[:20]:
+            lines.append(f"- #{p.channel_name}: waiting {fmt_duration(core.clock.now() - p.posted_at)}"
+                         f" {p.link}".rstrip())
+        return CommandResult("\n".join(lines))
+
+    # -- rules ----------------------------------------------------------------------
+
+    async def rules_reload(self, ev: CommandInvoked, opts: dict[str, str]) -> CommandResult:
+        """Validate the rule files and swap them in; keep the old ones on error."""
+        from bot.rules.rulebook import Rulebook
+
+        core = self.core
+        try:
+            new = Rulebook.load(core.config.rules.dir, core.config.rules.packs,
+                                core.templates.names())
+        except ConfigError as exc:
+            shown = "\n".join(str(p) for p in exc.problems[:10])
+            more = len(exc.problems) - 10
+            return CommandResult("The rules were NOT reloaded; the old rules stay in force. "
+                                 f"Problems:\n```\n{shown}\n```"
+                                 + (f"\n...and {more} more." if more > 0 else ""), ok=False)
+        core.rulebook = new
+        log.info("rules reloaded by %s: %d rules", ev.invoker.id, len(new.rules))
+        return CommandResult(f"Rules reloaded: {len(new.rules)} rules in force.")
+
+    async def rules_test(self, ev: CommandInvoked, opts: dict[str, str]) -> CommandResult:
+        """Dry run: which rules match and why; nothing is done."""
+        matches = self.core.rulebook.evaluate(opts["text"])
+        if not matches:
+            return CommandResult("No rule matches that text. (Dry run: nothing was done.)")
+        lines = ["Dry run, nothing was done. Matching rules:"]
+        for m in matches:
+            actions = ", ".join(a.name for a in m.rule.actions) or "none"
+            shadow = " [shadow]" if m.rule.shadow else ""
+            lines.append(f"- `{m.rule.id}` ({m.rule.category}, {m.rule.severity}){shadow}: "
+                         f"{m.reason}; actions: {actions}")
+        return CommandResult("\n".join(lines))
+
+    # -- cases ------------------------------------------------------------------------
+
+    async def warn(self, ev: CommandInvoked, opts: dict[str, str]) -> CommandResult:
+        """Warn a member, citing a rule id or a reason."""
+        target = member_id(opts["member"])
+        rule, explain = self._rule_and_reason(opts["reason"])
+        case_id = await self.core.moderation.warn(ev.community_id, target, target, rule, explain,
+                                                  actor=(ev.invoker.id, ev.invoker.name))
+        return CommandResult(f"Warned {self.core.platform.user_mention(target)} (case #{case_id}).")
+
+    async def note(self, ev: CommandInvoked, opts: dict[str, str]) -> CommandResult:
+        """A private moderator note about a member (not shown to them)."""
+        core = self.core
+        target = member_id(opts["member"])
+        case_id = await core.store.add_case(ev.community_id, "note", None, opts["text"],
+                                            ev.invoker.id, ev.invoker.name, target, target,
+                                            core.clock.now())
+        return CommandResult(f"Note saved as case #{case_id}.")
+
+    async def case(self, ev: CommandInvoked, opts: dict[str, str]) -> CommandResult:
+        """Show one case."""
+        core = self.core
+        case = await core.store.get_case(ev.community_id, int(opts["id"].lstrip("#")))
+        if case is None:
+            return CommandResult(f"There is no case #{opts['id']}.", ok=False)
+        lines = [f"**Case #{case.id}: {case.action}** ({fmt_time(case.created_at)})",
+                 f"Member: {core.platform.user_mention(case.target_id)}",
+                 f"By: {case.actor_name}",
+                 f"Rule: `{case.rule_id}`" if case.rule_id else "",
+                 f"Reason: {case.reason}"]
+        if case.excerpt:
+            lines.append(quote(case.excerpt, 500))
+        return CommandResult("\n".join(x for x in lines if x))
+
+    async def history(self, ev: CommandInvoked, opts: dict[str, str]) -> CommandResult:
+        """Every case and note about a member."""
+        core = self.core
+        target = member_id(opts["member"])
+        cases = await core.store.cases_for(ev.community_id, target)
+        if not cases:
+            return CommandResult(f"No cases about {core.platform.user_mention(target)}.")
+        lines = [f"**{len(cases)} case(s) about {core.platform.user_mention(target)}:**"]
+        for c in cases[-25:]:
+            rule = f" `{c.rule_id}`" if c.rule_id else ""
+            lines.append(f"- #{c.id} {fmt_time(c.created_at)} {c.action}{rule} by {c.actor_name}: "
+                         f"{c.reason}")
+        return CommandResult("\n".join(lines))
+
+    async def timeout(self, ev: CommandInvoked, opts: dict[str, str]) -> CommandResult:
+        """Time a member out for some minutes, citing a rule or reason."""
+        minutes = int(opts["minutes"].lstrip("#"))
+        if not 1 <= minutes <= 40320:
+            raise CommandError("minutes must be between 1 and 40320 (28 days).")
+        target = member_id(opts["member"])
+        rule, explain = self._rule_and_reason(opts["reason"])
+        case_id = await self.core.moderation.timeout(ev.community_id, target, target, minutes * 60,
+                                                     rule, explain,
+                                                     actor=(ev.invoker.id, ev.invoker.name))
+        if case_id is None:
+            return CommandResult("The timeout failed (missing permission or platform error); "
+                                 "see the log.", ok=False)
+        return CommandResult(f"Timed out {self.core.platform.user_mention(target)} for "
+                             f"{minutes} min (case #{case_id}).")
+
+    def _rule_and_reason(self, text: str) -> tuple[str, str]:
+        """A reason naming a rule id uses that rule's explanation, the same words every time."""
+        first, _, rest = text.strip().partition(" ")
+        for rule in self.core.rulebook.rules:
+            if rule.id == first:
+                explain = rule.explain or rule.description
+                return rule.id, explain + (f" ({rest.strip()})" if rest.strip() else "")
+        return "moderator", text.strip()
+
+    # -- duty roster and handover ---------------------------------------------------------
+
+    async def duty(self, ev: CommandInvoked, opts: dict[str, str]) -> CommandResult:
+        """Go on or off duty, or list who is on duty."""
+        core = self.core
+        state = opts["state"].lower()
+        if state == "list":
+            roster = [r for r in await core.store.duty_roster(ev.community_id) if r.on_duty]
+            if not roster:
+                return CommandResult("Nobody is on duty: alerts mention the whole moderator role.")
+            return CommandResult("On duty: " + ", ".join(
+                f"{core.platform.user_mention(r.user_id)} (since {fmt_time(r.since or 0)})"
+                for r in roster))
+        await core.store.set_duty(ev.community_id, ev.invoker.id, ev.invoker.name, state == "on",
+                                  core.clock.now())
+        if state == "on":
+            return CommandResult("You are on duty: alerts will mention you (shared with others "
+                                 "on duty). Use `duty off` when you finish.")
+        return CommandResult("You are off duty. Thank you for your shift.")
+
+    async def quiet(self, ev: CommandInvoked, opts: dict[str, str]) -> CommandResult:
+        """Set or clear one's own quiet hours (UTC)."""
+        core = self.core
+        value = opts["hours"].strip().lower()
+        if value in ("off", "none", "clear"):
+            await core.store.set_quiet_hours(ev.community_id, ev.invoker.id, ev.invoker.name,
+                                             None, None)
+            return CommandResult("Quiet hours cleared.")
+        try:
+            start, end = parse_clock_range(value)
+        except ValueError as exc:
+            raise CommandError(f"{exc}. Example: `quiet 22:00-07:00` (UTC) or `quiet off`.") from None
+        await core.store.set_quiet_hours(ev.community_id, ev.invoker.id, ev.invoker.name,
+                                         start, end)
+        return CommandResult(f"Quiet hours set to {value} UTC: alerts won't mention you then.")
+
+    async def handover(self, ev: CommandInvoked, opts: dict[str, str]) -> CommandResult:
+        """Add to the shift logbook, or show it and what happened since the last entry."""
+        core = self.core
+        text = (opts.get("text") or "").strip()
+        if text:
+            entry = await core.store.add_handover(ev.community_id, ev.invoker.id, ev.invoker.name,
+                                                  text, core.clock.now())
+            return CommandResult(f"Added to the logbook (entry {entry}).")
+        entries = await core.store.latest_handover(ev.community_id)
+        # "what happened since": since the previous shift's note, else the last 24 hours
+        since = entries[1].created_at if len(entries) > 1 else core.clock.now() - 86400
+        lines = ["**Shift logbook**"]
+        for e in entries:
+            lines.append(f"- {fmt_time(e.created_at)} {e.author_name}: {e.text}")
+        if not entries:
+            lines.append("- (no entries yet; add one with `handover <text>`)")
+        alerts = await core.store.alerts_since(ev.community_id, since)
+        open_alerts = await core.store.alerts_by_state(ev.community_id, ("open", "claimed"))
+        posts = await core.store.open_posts(ev.community_id)
+        cases = await core.store.cases_since(ev.community_id, since)
+        lines.append(f"**Since {fmt_time(since)}:** {len(alerts)} new alert(s), "
+                     f"{len(open_alerts)} still open, {len(posts)} post(s) waiting for a reply, "
+                     f"{len(cases)} case(s).")
+        for a in open_alerts:
+            lines.append(f"- alert #{a.id} {a.kind} ({a.state}) {a.member_name} {a.link}".rstrip())
+        for c in cases[-10:]:
+            lines.append(f"- case #{c.id} {c.action} {c.target_name} ({c.rule_id or c.reason})")
+        return CommandResult("\n".join(lines))
+
+    async def stats(self, ev: CommandInvoked, opts: dict[str, str]) -> CommandResult:
+        """Community health figures, with a chart where the platform takes attachments."""
+        from bot.stats import compute_stats, render_chart
+
+        core = self.core
+        days = int(opts.get("days") or 30)
+        if not 1 <= days <= 365:
+            raise CommandError("days must be between 1 and 365.")
+        stats = await compute_stats(core.store, ev.community_id, core.clock.now(), days)
+        attachments = ()
+        if core.platform.supports_attachments:
+            try:
+                attachments = (render_chart(stats),)
+            except Exception:  # a chart is a bonus: the text has every figure
+                log.exception("could not render the stats chart")
+        return CommandResult(stats.as_text(), attachments=attachments)

@@ -1,0 +1,153 @@
+"""The platform-neutral list of Haven's commands and a parser for text commands.
+
+Adapters build their native commands from :data:`COMMANDS` (Discord slash
+commands, with groups for two-word names like ``rules reload``) and use
+:func:`parse_command_text` for text commands (Matrix ``!haven ...``). The
+permission check itself happens in the core (:mod:`bot.commands`), never only in
+a platform's UI.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bot.errors import CommandError
+
+
+@dataclass(frozen=True)
+class Param:
+    """One command parameter.
+
+    ``kind`` is ``text`` (a word, or the rest of the line when ``rest``),
+    ``member`` (a user id or mention), ``int``, or ``choice`` (one of ``choices``).
+    """
+
+    name: str
+    kind: str = "text"
+    description: str = ""
+    required: bool = True
+    rest: bool = False
+    choices: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class CommandSpec:
+    """A command: its (possibly two-word) name, help text, parameters and who may run it."""
+
+    name: str
+    description: str
+    params: tuple[Param, ...] = ()
+    moderator_only: bool = True
+
+    @property
+    def usage(self) -> str:
+        """``name <required> [optional]`` for help texts."""
+        parts = [self.name]
+        for p in self.params:
+            label = "|".join(p.choices) if p.choices else p.name
+            parts.append(f"<{label}>" if p.required else f"[{label}]")
+        return " ".join(parts)
+
+
+COMMANDS: tuple[CommandSpec, ...] = (
+    CommandSpec("help", "What Haven can do and how to use it", moderator_only=False),
+    CommandSpec("resources", "Helplines and support services", moderator_only=False),
+    CommandSpec("mydata", "See what Haven stores about you (sent privately)", moderator_only=False),
+    CommandSpec("forgetme", "Delete what Haven stores about you", moderator_only=False),
+    CommandSpec("alerts", "Open crisis and safety alerts"),
+    CommandSpec("claim", "Take an alert so others know you are on it",
+                (Param("alert", "int", "Alert number"),)),
+    CommandSpec("resolve", "Close an alert, with an optional note",
+                (Param("alert", "int", "Alert number"),
+                 Param("note", "text", "What happened", required=False, rest=True))),
+    CommandSpec("unanswered", "Support posts still waiting for a reply, longest first"),
+    CommandSpec("rules reload", "Validate the rule files and swap them in without a restart"),
+    CommandSpec("rules test", "Dry run: which rules match this text and why (nothing is done)",
+                (Param("text", "text", "Text to test", rest=True),)),
+    CommandSpec("warn", "Warn a member, citing the rule or reason",
+                (Param("member", "member", "Who"),
+                 Param("reason", "text", "Rule id or reason", rest=True))),
+    CommandSpec("note", "Add a private moderator note about a member",
+                (Param("member", "member", "Who"),
+                 Param("text", "text", "The note", rest=True))),
+    CommandSpec("case", "Show one case", (Param("id", "int", "Case number"),)),
+    CommandSpec("history", "Cases and notes about a member", (Param("member", "member", "Who"),)),
+    CommandSpec("timeout", "Stop a member posting for a while",
+                (Param("member", "member", "Who"),
+                 Param("minutes", "int", "How long, in minutes"),
+                 Param("reason", "text", "Rule id or reason", rest=True))),
+    CommandSpec("duty", "Go on or off duty, or list who is on duty",
+                (Param("state", "choice", "on, off or list", choices=("on", "off", "list")),)),
+    CommandSpec("quiet", "Set your own quiet hours (no alert mentions), e.g. 22:00-07:00 or off",
+                (Param("hours", "text", "HH:MM-HH:MM or off"),)),
+    CommandSpec("handover", "Add to the shift logbook, or show it and what happened since",
+                (Param("text", "text", "Note for the next shift", required=False, rest=True),)),
+    CommandSpec("stats", "Community health figures",
+                (Param("days", "int", "How many days back (default 30)", required=False),)),
+)
+
+BY_NAME: dict[str, CommandSpec] = {c.name: c for c in COMMANDS}
+
+
+def find(name: str) -> CommandSpec | None:
+    """The command called ``name`` (case-insensitive), if any."""
+    return BY_NAME.get(" ".join(name.lower().split()))
+
+
+def parse_command_text(text: str) -> tuple[CommandSpec, dict[str, str]]:
+    """Parse ``rules test some words`` into its spec and options.
+
+    Raises :class:`CommandError` with a usage hint when the command is unknown
+    or a required argument is missing or malformed.
+    """
+    words = text.split()
+    if not words:
+        return BY_NAME["help"], {}
+    spec = None
+    used = 0
+    if len(words) >= 2:
+        spec = find(f"{words[0]} {words[1]}")
+        used = 2 if spec else 0
+    if spec is None:
+        spec = find(words[0])
+        used = 1
+    if spec is None:
+        group = [c.usage for c in COMMANDS if c.name.startswith(f"{words[0].lower()} ")]
+        if group:
+            raise CommandError(f"{words[0]} what? One of: " + "; ".join(group))
+        raise CommandError(f"Unknown command {words[0]!r}. Try `help`.")
+    rest = words[used:]
+    options: dict[str, str] = {}
+    for param in spec.params:
+        if not rest:
+            if param.required:
+                raise CommandError(f"Missing {param.name}. Usage: {spec.usage}")
+            break
+        if param.rest:
+            options[param.name] = " ".join(rest)
+            rest = []
+            break
+        options[param.name] = rest.pop(0)
+    if rest:
+        raise CommandError(f"Too many arguments. Usage: {spec.usage}")
+    validate_options(spec, options)
+    return spec, options
+
+
+def validate_options(spec: CommandSpec, options: dict[str, str]) -> None:
+    """Check option types (ints, choices, required); raise :class:`CommandError` if wrong."""
+    for param in spec.params:
+        value = options.get(param.name)
+        if value is None or value == "":
+            if param.required:
+                raise CommandError(f"Missing {param.name}. Usage: {spec.usage}")
+            continue
+        if param.kind == "int":
+            try:
+                n = int(value.lstrip("#"))
+            except ValueError:
+                raise CommandError(f"{param.name} must be a whole number, not {value!r}.") from None
+            if n < 0:
+                raise CommandError(f"{param.name} must not be negative.")
+        elif param.kind == "choice" and value.lower() not in param.choices:
+            raise CommandError(f"{param.name} must be one of: {', '.join(param.choices)}.")

@@ -1,0 +1,318 @@
+"""The core: one ordered queue per community, dispatch to the rule engine and
+features, and an error boundary around every handler.
+
+Adapters call :meth:`Haven.submit` (fire and forget) or :meth:`Haven.handle`
+(wait for the result, e.g. a command's answer). The core never imports a
+platform library.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from bot.adapters.base import Platform
+from bot.clock import Clock, RealClock
+from bot.config import Config
+from bot.errors import CommandError
+from bot.events import (
+    ButtonPressed,
+    CommandInvoked,
+    CommandResult,
+    Event,
+    MemberJoined,
+    MessageDeleted,
+    MessagePosted,
+    ReactionAdded,
+)
+from bot.messenger import Messenger
+from bot.permissions import Permissions
+from bot.rules.rulebook import Match, MatchContext, Rulebook
+from bot.scheduler import JobHandler, Scheduler
+from bot.signposting import Helplines, load_helplines
+from bot.store import Job, Store
+from bot.templates import Templates
+
+log = logging.getLogger(__name__)
+
+PURGE_INTERVAL = 24 * 3600.0
+READY_TIMEOUT = 120.0
+
+
+@dataclass
+class _WorkItem:
+    label: str
+    run: Callable[[], Awaitable[Any]]
+    future: asyncio.Future[Any] | None = field(default=None)
+
+
+class Haven:
+    """The platform-neutral bot. Build with :meth:`create`, then :meth:`start`."""
+
+    def __init__(self, config: Config, platform: Platform, store: Store, rulebook: Rulebook,
+                 helplines: Helplines, clock: Clock | None = None) -> None:
+        from bot.commands import Commands
+        from bot.features.alerts import Alerts
+        from bot.features.content_warnings import ContentWarnings
+        from bot.features.moderation import Moderation
+        from bot.features.unanswered import Unanswered
+        from bot.features.welcome import Welcome
+
+        self.config = config
+        self.platform = platform
+        self.store = store
+        self.rulebook = rulebook
+        self.helplines = helplines
+        self.clock: Clock = clock or RealClock()
+        self.templates = Templates(config.templates)
+        self.perms = Permissions(config)
+        self.messenger = Messenger(self)
+        self.scheduler = Scheduler(store, self.clock, runner=self._run_job_in_queue)
+        self.alerts = Alerts(self)
+        self.moderation = Moderation(self)
+        self.welcome = Welcome(self)
+        self.unanswered = Unanswered(self)
+        self.cw = ContentWarnings(self)
+        self.commands = Commands(self)
+        self.scheduler.register("purge_text", self._purge_job)
+        self._queues: dict[str, asyncio.Queue[_WorkItem]] = {}
+        self._workers: dict[str, asyncio.Task[None]] = {}
+        self._inflight = 0
+        self.errors = 0
+        self._ready = asyncio.Event()
+        self._gate: asyncio.Task[None] | None = None
+
+    @classmethod
+    async def create(cls, config: Config, platform: Platform, clock: Clock | None = None,
+                     store: Store | None = None) -> Haven:
+        """Load rules and helplines (raising ``ConfigError``) and open the store."""
+        templates = Templates(config.templates)
+        rulebook = Rulebook.load(config.rules.dir, config.rules.packs, templates.names())
+        helplines = load_helplines(config.rules.helplines)
+        store = store or await Store.open(config.database)
+        return cls(config, platform, store, rulebook, helplines, clock)
+
+    # -- life cycle -------------------------------------------------------------
+
+    async def start(self, run_scheduler: bool = True) -> None:
+        """Schedule housekeeping and (optionally) start the timer loop.
+
+        The loop starts once the adapter calls :meth:`mark_ready` (after it has
+        caught up on messages posted while Haven was down, so overdue reminders
+        about posts answered meanwhile are not sent), or after a time-out.
+        """
+        await self.scheduler.schedule("*", "purge_text", "daily", self.clock.now())
+        if run_scheduler:
+            self._gate = asyncio.create_task(self._start_scheduler_when_ready())
+
+    def mark_ready(self) -> None:
+        """Adapters: the platform is connected and missed messages are queued."""
+        self._ready.set()
+
+    async def _start_scheduler_when_ready(self) -> None:
+        try:
+            await asyncio.wait_for(self._ready.wait(), READY_TIMEOUT)
+        except TimeoutError:
+            log.warning("adapter not ready after %.0fs; starting timers anyway", READY_TIMEOUT)
+        await self.drain()
+        self.scheduler.start()
+
+    async def stop(self) -> None:
+        """Finish queued work, stop the timer loop and close the store."""
+        if self._gate is not None:
+            self._gate.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._gate
+        await self.scheduler.stop()
+        await self.drain()
+        for task in self._workers.values():
+            task.cancel()
+        for task in self._workers.values():
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._workers.clear()
+        self._queues.clear()
+        await self.store.close()
+
+    # -- queues -------------------------------------------------------------------
+
+    def _enqueue(self, community_id: str, item: _WorkItem) -> None:
+        queue = self._queues.get(community_id)
+        if queue is None:
+            queue = self._queues[community_id] = asyncio.Queue()
+            self._workers[community_id] = asyncio.create_task(
+                self._worker(queue), name=f"haven-community-{community_id}")
+        self._inflight += 1
+        queue.put_nowait(item)
+
+    async def _worker(self, queue: asyncio.Queue[_WorkItem]) -> None:
+        while True:
+            item = await queue.get()
+            try:
+                result = await item.run()
+            except Exception as exc:  # the error boundary: log with context, keep going
+                self.errors += 1
+                log.exception("error while handling %s", item.label)
+                if item.future is not None and not item.future.done():
+                    item.future.set_exception(exc)
+            else:
+                if item.future is not None and not item.future.done():
+                    item.future.set_result(result)
+            finally:
+                self._inflight -= 1
+                queue.task_done()
+
+    def submit(self, event: Event) -> None:
+        """Queue an event for its community and return at once."""
+        self._enqueue(event.community_id, _WorkItem(_label(event), lambda: self._dispatch(event)))
+
+    async def handle(self, event: Event) -> CommandResult | None:
+        """Queue an event and wait until it has been handled; returns a command's answer."""
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._enqueue(event.community_id,
+                      _WorkItem(_label(event), lambda: self._dispatch(event), future))
+        try:
+            return await future
+        except Exception:
+            if isinstance(event, CommandInvoked | ButtonPressed):
+                return CommandResult("Sorry, something went wrong handling that. "
+                                     "It has been logged.", ok=False)
+            return None
+
+    async def drain(self) -> None:
+        """Wait until every community queue is empty (tests and shutdown)."""
+        while self._inflight:
+            await asyncio.gather(*(q.join() for q in list(self._queues.values())))
+
+    async def _run_job_in_queue(self, job: Job, handler: JobHandler) -> None:
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        community = job.community_id
+        self._enqueue(community, _WorkItem(f"job {job.id} ({job.kind})",
+                                           lambda: self.scheduler.execute(job, handler), future))
+        with contextlib.suppress(Exception):
+            await future
+
+    async def advance(self, seconds: float) -> None:
+        """Tests and the demo: move a virtual clock forward, running jobs as they fall due."""
+        set_time = getattr(self.clock, "set", None)
+        if set_time is None:
+            raise TypeError("advance() needs a VirtualClock")
+        target = self.clock.now() + seconds
+        await self.drain()
+        while True:
+            next_due = await self.store.next_due_at()
+            if next_due is None or next_due > target:
+                break
+            set_time(max(self.clock.now(), next_due))
+            await self.scheduler.run_due()
+            await self.drain()
+        set_time(target)
+        await self.scheduler.run_due()
+        await self.drain()
+
+    # -- dispatch -------------------------------------------------------------------
+
+    async def _dispatch(self, event: Event) -> CommandResult | None:
+        if isinstance(event, MessagePosted):
+            await self.on_message(event)
+        elif isinstance(event, MemberJoined):
+            await self.welcome.on_join(event)
+        elif isinstance(event, MessageDeleted):
+            await self.unanswered.on_delete(event)
+        elif isinstance(event, ReactionAdded):
+            log.debug("reaction %s on %s", event.emoji, event.message.message_id)
+        elif isinstance(event, CommandInvoked):
+            return await self.run_command(event)
+        elif isinstance(event, ButtonPressed):
+            return await self.commands.button(event)
+        return None
+
+    async def run_command(self, event: CommandInvoked) -> CommandResult:
+        """Run a command; wrong arguments or permissions come back as a polite refusal."""
+        try:
+            return await self.commands.run(event)
+        except CommandError as exc:
+            return CommandResult(str(exc), ok=False)
+
+    def context(self, ev: MessagePosted) -> MatchContext:
+        """The rule-scope context of a message: channel names, roles, newcomer."""
+        joined = ev.author.joined_at
+        newcomer = joined is not None and (
+            ev.at - joined < self.config.community.newcomer_days * 86400)
+        return MatchContext(channel_names=frozenset(ev.channel.names()),
+                            roles=self.perms.groups(ev.author), is_newcomer=newcomer)
+
+    def evaluate(self, ev: MessagePosted) -> list[Match]:
+        """Decide: which rules match this message (pure; nothing is done)."""
+        return self.rulebook.evaluate(ev.text, self.context(ev))
+
+    async def on_message(self, ev: MessagePosted) -> None:
+        """A message was posted or edited: decide, then act, feature by feature."""
+        if ev.author.is_bot:
+            return
+        if self.config.is_moderators_channel(ev.channel) or ev.channel.kind == "dm":
+            return
+        matches = self.evaluate(ev)
+        outcome = await self._guarded("moderation", self.moderation.act(ev, matches))
+        hidden = bool(outcome and outcome.hidden)
+        crisis = bool(outcome and outcome.crisis)
+        if not hidden and not crisis:
+            hidden = bool(await self._guarded("content warnings", self.cw.check(ev, matches)))
+        if ev.edited:
+            if hidden:
+                await self._guarded("unanswered", self.unanswered.on_hidden(ev))
+            return
+        first_post = await self.store.record_post(
+            ev.community_id, ev.author.id, ev.author.name, ev.at,
+            is_reply_to_other=bool(ev.reply_to or (ev.thread_root and
+                                                   ev.thread_root != ev.message.message_id)))
+        if first_post and not hidden and not crisis and await self.is_newcomer(ev):
+            await self._guarded("welcome", self.welcome.on_first_post(ev))
+        await self._guarded("unanswered", self.unanswered.on_message(ev, hidden=hidden,
+                                                                     crisis=crisis))
+
+    async def is_newcomer(self, ev: MessagePosted) -> bool:
+        """Whether the author is new: welcomed by Haven, or joined within ``newcomer_days``."""
+        if self.perms.is_moderator(ev.author):
+            return False
+        joined = ev.author.joined_at
+        if joined is not None:
+            return ev.at - joined < self.config.community.newcomer_days * 86400
+        row = await self.store.get_member(ev.community_id, ev.author.id)
+        return row is None or row.welcomed_at is not None or row.first_post_at == ev.at
+
+    async def _guarded(self, what: str, work: Awaitable[Any]) -> Any:
+        """Run one feature's work; log and swallow its errors so the others still run."""
+        try:
+            return await work
+        except Exception:
+            self.errors += 1
+            log.exception("feature %s failed", what)
+            return None
+
+    async def _purge_job(self, job: Job) -> None:
+        cutoff = self.clock.now() - self.config.moderation.retention_days * 86400
+        purged = await self.store.purge_text_before(cutoff)
+        if purged:
+            log.info("retention: purged text from %d rows older than %s days", purged,
+                     self.config.moderation.retention_days)
+        await self.store.finish_job(job.id, self.clock.now())
+        await self.scheduler.schedule("*", "purge_text", "daily", self.clock.now() + PURGE_INTERVAL)
+
+
+def _label(event: Event) -> str:
+    """A log label with ids only: message text never goes into logs."""
+    parts = [type(event).__name__, f"community={event.community_id}"]
+    channel = getattr(event, "channel", None)
+    if channel is not None:
+        parts.append(f"channel={channel.id}")
+    message = getattr(event, "message", None)
+    if message is not None:
+        parts.append(f"message={message.message_id}")
+    if isinstance(event, CommandInvoked):
+        parts.append(f"command={event.name}")
+    return " ".join(parts)

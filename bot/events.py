@@ -1,0 +1,183 @@
+"""Neutral events and references shared by the core and every adapter.
+
+Adapters turn platform events into these; the core never sees a discord.py or
+matrix-nio object. All ids are strings. Timestamps are epoch seconds (UTC).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Member:
+    """A person (or bot) as the core sees them.
+
+    ``roles`` holds role ids *and* role names (Discord) so config may name
+    either. ``power_level`` is the Matrix power level in the room, ``None``
+    elsewhere. ``is_admin`` is true for server owners / administrators and
+    Matrix room creators.
+    """
+
+    id: str
+    name: str
+    is_bot: bool = False
+    roles: frozenset[str] = frozenset()
+    power_level: int | None = None
+    is_admin: bool = False
+    joined_at: float | None = None
+
+
+@dataclass(frozen=True)
+class Channel:
+    """A place messages are posted: a text channel, forum, thread or Matrix room.
+
+    ``parent_id``/``parent_name`` name the channel a thread or forum post lives
+    in, so config written for a channel also covers its threads.
+    """
+
+    id: str
+    name: str
+    kind: str = "text"  # text | forum | thread | room | dm
+    parent_id: str | None = None
+    parent_name: str | None = None
+
+    def names(self) -> set[str]:
+        """Every id and name this channel can be referred to by in config."""
+        out = {self.id, self.name, f"#{self.name}"}
+        if self.parent_id:
+            out.add(self.parent_id)
+        if self.parent_name:
+            out |= {self.parent_name, f"#{self.parent_name}"}
+        return out
+
+
+@dataclass(frozen=True)
+class MessageRef:
+    """Where a message lives; enough for any adapter to find it again."""
+
+    community_id: str
+    channel_id: str
+    message_id: str
+    thread_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Event:
+    """Base of every neutral event."""
+
+    community_id: str
+    at: float
+
+
+@dataclass(frozen=True)
+class MemberJoined(Event):
+    """A member joined the community (server or space/room)."""
+
+    member: Member
+    channel: Channel | None = None  # Matrix: the room joined
+
+
+@dataclass(frozen=True)
+class MessagePosted(Event):
+    """A new message, or (``edited=True``) a new version of an existing one.
+
+    ``reply_to`` is the id of the message this replies to; ``thread_root`` the
+    id of the thread's first message (or the forum post) when it is in a thread.
+    ``spoilered`` is true when the whole visible text is inside spoilers.
+    ``link`` is a URL a moderator can open.
+    """
+
+    channel: Channel
+    author: Member
+    message: MessageRef
+    text: str
+    link: str = ""
+    reply_to: str | None = None
+    thread_root: str | None = None
+    spoilered: bool = False
+    edited: bool = False
+    attachments: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class MessageDeleted(Event):
+    """A message was deleted (by anyone)."""
+
+    channel: Channel
+    message: MessageRef
+    by_author: bool = True
+
+
+@dataclass(frozen=True)
+class ReactionAdded(Event):
+    """Someone reacted to a message."""
+
+    channel: Channel
+    member: Member
+    message: MessageRef
+    emoji: str
+
+
+@dataclass(frozen=True)
+class CommandInvoked(Event):
+    """A member ran a Haven command (slash command or ``!haven ...``).
+
+    ``args`` holds positional words; ``options`` named options (slash commands).
+    """
+
+    channel: Channel
+    invoker: Member
+    name: str
+    args: tuple[str, ...] = ()
+    options: dict[str, str] = field(default_factory=dict)
+    message: MessageRef | None = None
+
+
+@dataclass(frozen=True)
+class ButtonPressed(Event):
+    """A moderator pressed a button on an alert (``claim`` or ``resolve``)."""
+
+    channel: Channel
+    member: Member
+    action: str
+    alert_id: int
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """A file to attach to an outgoing message (a chart, for example)."""
+
+    filename: str
+    data: bytes
+    content_type: str = "application/octet-stream"
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """A message the core wants sent.
+
+    ``text`` is plain Markdown-ish text (bold with ``**``). Mentions are by id:
+    adapters render them and allow exactly these to ping. ``spoiler`` wraps
+    ``spoiler_text`` in a spoiler labelled with that reason. ``alert_id`` asks
+    the adapter to add Claim/Resolve buttons (or command hints).
+    """
+
+    text: str
+    mention_users: tuple[str, ...] = ()
+    mention_roles: tuple[str, ...] = ()
+    spoiler: str | None = None
+    spoiler_text: str = ""
+    alert_id: int | None = None
+    attachments: tuple[Attachment, ...] = ()
+    ephemeral: bool = False
+
+
+@dataclass(frozen=True)
+class CommandResult:
+    """What a command answers: shown to the invoker (ephemerally where possible)."""
+
+    text: str
+    ephemeral: bool = True
+    ok: bool = True
+    attachments: tuple[Attachment, ...] = ()

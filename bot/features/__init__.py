@@ -1,0 +1,1 @@
+"""Community features, each platform-neutral: welcome, unanswered posts, crisis, CW, signposting."""

@@ -1,0 +1,260 @@
+"""Crisis and safety alerts for moderators, and signposting for members.
+
+An alert is written to the store first, then sent by a durable job, so a
+platform error or a crash means a retry, never silence. Alerts go only to the
+private moderators' channel. They mention on-duty moderators first (spread
+across them, skipping anyone in their quiet hours), else the moderator role;
+an alert still unclaimed after ``reescalate_after`` is re-sent to everyone.
+Further crisis posts by the same member update the open alert.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from bot.clock import fmt_duration
+from bot.durations import in_clock_range
+from bot.events import MessagePosted, MessageRef, Outgoing
+from bot.messenger import quote
+from bot.rules.rulebook import Match
+from bot.store import Alert, Job
+
+if TYPE_CHECKING:
+    from bot.core import Haven
+
+log = logging.getLogger(__name__)
+
+MAX_REESCALATIONS = 3
+STATE_LABEL = {"open": "OPEN", "claimed": "CLAIMED", "resolved": "RESOLVED"}
+
+
+class Alerts:
+    """Opens, sends, updates, re-escalates, claims and resolves alerts."""
+
+    def __init__(self, core: Haven) -> None:
+        self.core = core
+        core.scheduler.register("alert_send", self._send_job)
+        core.scheduler.register("alert_reescalate", self._reescalate_job)
+
+    # -- raising ---------------------------------------------------------------
+
+    async def raise_alert(self, ev: MessagePosted, match: Match, kind: str,
+                          hidden: bool = False, returned: bool = True, urgent: bool = True) -> int:
+        """Open (or update) an alert about a message; returns the alert id.
+
+        Crisis and method alerts, and ``urgent`` ones, are re-sent more widely
+        while nobody claims them.
+        """
+        core = self.core
+        store = core.store
+        excerpt = ev.text[: core.config.crisis.excerpt_chars]
+        existing = await store.open_alert_for(ev.community_id, ev.author.id, kind)
+        if existing is not None:
+            await store.update_alert_with_post(existing.id, excerpt, ev.link, match.rule.id,
+                                               _max_severity(existing.severity, match.rule.severity),
+                                               ev.at)
+            await core.scheduler.schedule(ev.community_id, "alert_send",
+                                          f"{existing.id}:update:{ev.message.message_id}",
+                                          core.clock.now(), {"alert_id": existing.id,
+                                                             "mode": "update", "hidden": hidden,
+                                                             "returned": returned})
+            await self._send_pending(existing.id)
+            return existing.id
+        alert_id = await store.create_alert(
+            ev.community_id, kind, ev.author.id, ev.author.name, ev.channel.id, ev.channel.name,
+            ev.message.message_id, ev.link, excerpt, match.rule.id, match.rule.severity, ev.at)
+        await core.scheduler.schedule(ev.community_id, "alert_send", f"{alert_id}:new",
+                                      core.clock.now(), {"alert_id": alert_id, "mode": "new",
+                                                         "hidden": hidden, "returned": returned})
+        if urgent or kind in ("crisis", "method"):
+            await core.scheduler.schedule(ev.community_id, "alert_reescalate", f"{alert_id}:1",
+                                          core.clock.now() + core.config.crisis.reescalate_after,
+                                          {"alert_id": alert_id})
+        await self._send_pending(alert_id)
+        log.info("alert %d opened (%s, rule %s) for member %s", alert_id, kind, match.rule.id,
+                 ev.author.id)
+        return alert_id
+
+    async def _send_pending(self, alert_id: int) -> None:
+        """Try the alert's pending deliveries now (we are already in its community's queue)."""
+        for job in await self.core.store.pending_jobs():
+            if job.kind == "alert_send" and job.payload.get("alert_id") == alert_id \
+                    and job.due_at <= self.core.clock.now():
+                await self.core.scheduler.run_now(job.id)
+
+    # -- sending -----------------------------------------------------------------
+
+    async def _send_job(self, job: Job) -> None:
+        alert = await self.core.store.get_alert(int(job.payload["alert_id"]))
+        if alert is None:
+            return
+        mode = job.payload.get("mode", "new")
+        if mode == "update" and alert.state == "resolved":
+            return
+        wide = mode == "reescalate"
+        users, roles = await self.mentions(alert.community_id, wide=wide)
+        msg = self.render(alert, mode=mode, users=users, roles=roles,
+                          hidden=bool(job.payload.get("hidden")),
+                          returned=bool(job.payload.get("returned", True)))
+        # Raises on failure: the scheduler retries (also after a restart).
+        ref = await self.core.platform.send(alert.community_id, self.core.config.channels.moderators,
+                                            msg)
+        await self.core.store.add_alert_message(alert.id, _ref_dict(ref))
+        await self.core.store.mark_alerted(alert.community_id, users, self.core.clock.now())
+
+    async def _reescalate_job(self, job: Job) -> None:
+        core = self.core
+        alert = await core.store.get_alert(int(job.payload["alert_id"]))
+        if alert is None or alert.state != "open":
+            return
+        await core.store.bump_alert_escalation(alert.id)
+        n = alert.escalations + 1
+        await core.scheduler.schedule(alert.community_id, "alert_send", f"{alert.id}:reescalate:{n}",
+                                      core.clock.now(), {"alert_id": alert.id,
+                                                         "mode": "reescalate"})
+        await self._send_pending(alert.id)
+        if n < MAX_REESCALATIONS:
+            await core.scheduler.schedule(alert.community_id, "alert_reescalate",
+                                          f"{alert.id}:{n + 1}",
+                                          core.clock.now() + core.config.crisis.reescalate_after,
+                                          {"alert_id": alert.id})
+
+    async def mentions(self, community_id: str, wide: bool) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """Whom to mention: one on-duty moderator (spread, outside quiet hours), else the role."""
+        core = self.core
+        roles = tuple(core.config.roles.moderators)
+        if wide:
+            return (), roles
+        minute = _minute_of_day(core.clock.now())
+        for row in await core.store.duty_roster(community_id):
+            if not row.on_duty:
+                continue
+            if row.quiet_start is not None and row.quiet_end is not None and \
+                    in_clock_range(minute, row.quiet_start, row.quiet_end):
+                continue
+            return (row.user_id,), ()
+        return (), roles
+
+    def render(self, alert: Alert, mode: str, users: tuple[str, ...] = (),
+               roles: tuple[str, ...] = (), hidden: bool = False,
+               returned: bool = True) -> Outgoing:
+        """The alert message for moderators (private channel only)."""
+        core = self.core
+        platform = core.platform
+        who = " ".join([*(platform.user_mention(u) for u in users),
+                        *(platform.role_mention(alert.community_id, r) for r in roles)])
+        title = {"new": "New alert", "update": "Alert updated: another post",
+                 "reescalate": f"Alert still unclaimed after "
+                               f"{fmt_duration(core.clock.now() - alert.created_at)}",
+                 "status": "Alert"}.get(mode, "Alert")
+        kind = "Crisis" if alert.kind == "crisis" else alert.kind.capitalize()
+        lines = [
+            f"{who} **{title} #{alert.id}: {kind} ({alert.severity})** [{STATE_LABEL[alert.state]}]".strip(),
+            f"Member: {platform.user_mention(alert.member_id)} ({alert.member_name})",
+            f"Where: #{alert.channel_name} {alert.link}".rstrip(),
+            f"Rule: `{alert.rule_id}`" + (f" | posts: {alert.count}" if alert.count > 1 else ""),
+        ]
+        if hidden:
+            lines.append("The post was hidden; the member was sent their text privately."
+                         if returned else "The post was hidden, but the member could not be "
+                         "messaged privately: please send them their text (see `history`).")
+        if alert.excerpt:
+            lines.append(quote(alert.excerpt, core.config.crisis.excerpt_chars))
+        lines.append(self.status_line(alert))
+        return Outgoing("\n".join(lines), mention_users=users, mention_roles=roles,
+                        alert_id=alert.id if alert.state != "resolved" else None)
+
+    def status_line(self, alert: Alert) -> str:
+        """Who holds the alert now."""
+        platform = self.core.platform
+        if alert.state == "claimed" and alert.claimed_by:
+            return f"Claimed by {platform.user_mention(alert.claimed_by)}."
+        if alert.state == "resolved":
+            note = f" Note: {alert.note}" if alert.note else ""
+            by = platform.user_mention(alert.resolved_by) if alert.resolved_by else "a moderator"
+            return f"Resolved by {by}.{note}"
+        return f"Unclaimed: use Claim (or `claim {alert.id}`) when you pick it up."
+
+    async def refresh_messages(self, alert_id: int) -> None:
+        """Edit every message of an alert to show its new state (best effort)."""
+        core = self.core
+        alert = await core.store.get_alert(alert_id)
+        if alert is None:
+            return
+        msg = self.render(alert, mode="status")
+        for ref in alert.message_refs():
+            try:
+                await core.platform.edit(MessageRef(**ref), Outgoing(msg.text, alert_id=msg.alert_id))
+            except Exception as exc:  # an old alert message may be gone; keep going
+                log.info("could not update alert %d message: %s", alert_id, exc)
+
+    # -- signposting --------------------------------------------------------------
+
+    async def signpost(self, ev: MessagePosted, topic: str, privately: bool, rule: Match) -> bool:
+        """Send the member helplines for ``topic``, not more than once a day per topic."""
+        core = self.core
+        last = await core.store.last_signposted(ev.community_id, ev.author.id, topic)
+        if last is not None and ev.at - last < core.config.crisis.signpost_again_after:
+            return False
+        helplines = core.helplines.format(core.config.community.countries, topic)
+        template = "crisis_signpost" if topic in ("crisis", "self_harm") else "topic_signpost"
+        text = core.templates.render(template, member=ev.author.name, helplines=helplines,
+                                     community=core.platform.community_name(ev.community_id))
+        if privately or core.config.crisis.signpost == "privately":
+            result = await core.messenger.private(
+                ev.community_id, ev.author.id, Outgoing(text), fallback_to=ev.message,
+                fallback=Outgoing(text, mention_users=(ev.author.id,)))
+        else:
+            result = "fallback" if await core.messenger.reply(
+                ev.message, Outgoing(text, mention_users=(ev.author.id,))) else "failed"
+        if result != "failed":
+            await core.store.mark_signposted(ev.community_id, ev.author.id, topic, ev.at)
+        return result != "failed"
+
+    # -- claim and resolve ------------------------------------------------------------
+
+    async def claim(self, community_id: str, alert_id: int, by: str) -> str:
+        """Claim an alert; returns the answer for the moderator."""
+        store = self.core.store
+        alert = await store.get_alert(alert_id)
+        if alert is None or alert.community_id != community_id:
+            return f"There is no alert #{alert_id}."
+        if alert.state == "resolved":
+            return f"Alert #{alert_id} is already resolved."
+        if alert.state == "claimed":
+            who = self.core.platform.user_mention(alert.claimed_by or "")
+            return f"Alert #{alert_id} is already claimed by {who}."
+        await store.claim_alert(alert_id, by, self.core.clock.now())
+        await self.core.scheduler.cancel("alert_reescalate", f"{alert_id}:")
+        await self.refresh_messages(alert_id)
+        return f"You have claimed alert #{alert_id}. Thank you."
+
+    async def resolve(self, community_id: str, alert_id: int, by: str, note: str | None) -> str:
+        """Resolve an alert; returns the answer for the moderator."""
+        store = self.core.store
+        alert = await store.get_alert(alert_id)
+        if alert is None or alert.community_id != community_id:
+            return f"There is no alert #{alert_id}."
+        if alert.state == "resolved":
+            return f"Alert #{alert_id} is already resolved."
+        await store.resolve_alert(alert_id, by, note or None, self.core.clock.now())
+        await self.core.scheduler.cancel("alert_reescalate", f"{alert_id}:")
+        await self.refresh_messages(alert_id)
+        return f"Alert #{alert_id} resolved." + (" Note saved." if note else "")
+
+
+def _ref_dict(ref: MessageRef) -> dict[str, str | None]:
+    return {"community_id": ref.community_id, "channel_id": ref.channel_id,
+            "message_id": ref.message_id, "thread_id": ref.thread_id}
+
+
+def _max_severity(a: str, b: str) -> str:
+    order = ("info", "low", "medium", "high", "critical")
+    return a if order.index(a) >= order.index(b) else b
+
+
+def _minute_of_day(ts: float) -> int:
+    t = datetime.fromtimestamp(ts, UTC)
+    return t.hour * 60 + t.minute

@@ -1,0 +1,102 @@
+"""Content-warning channels: warnings before distressing content.
+
+In a channel marked as a CW channel, a post must start with a label such as
+``CW:`` or ``TW:`` or be wholly in spoilers. Elsewhere, a post matching a
+``redirect_cw`` rule (the ``sensitive`` pack) is redirected to the CW channel.
+Either way the post is hidden, its author gets their text back with how to
+repost it, and the channel gets a short note. Edits are checked like new posts.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import TYPE_CHECKING
+
+from bot.events import MessagePosted, Outgoing
+from bot.features.moderation import plan
+from bot.messenger import quote
+from bot.rules.rulebook import Match
+
+if TYPE_CHECKING:
+    from bot.core import Haven
+
+log = logging.getLogger(__name__)
+
+
+def label_pattern(labels: tuple[str, ...]) -> re.Pattern[str]:
+    """A pattern for a post that starts with one of ``labels`` (``CW:``, ``[TW]``, ``cw -``)."""
+    words = sorted({re.sub(r"[\s:\-\[\]]+$", "", lab).strip("[").lower() for lab in labels},
+                   key=len, reverse=True)
+    alternation = "|".join(re.escape(w) for w in words if w)
+    return re.compile(rf"^\W{{0,3}}(?:{alternation})(?:\s*/\s*(?:{alternation}))?\s*[:\-–—\]|]",
+                      re.IGNORECASE)
+
+
+class ContentWarnings:
+    """Enforces CW channels and redirects sensitive posts to them."""
+
+    def __init__(self, core: Haven) -> None:
+        self.core = core
+        self._label = label_pattern(core.config.content_warnings.labels)
+
+    def has_warning(self, ev: MessagePosted) -> bool:
+        """Whether the post starts with a CW label or is wholly in spoilers."""
+        return ev.spoilered or bool(self._label.match(ev.text.strip()))
+
+    async def check(self, ev: MessagePosted, matches: list[Match]) -> bool:
+        """Enforce CW rules on a post; returns whether it was hidden."""
+        core = self.core
+        cfg = core.config.content_warnings
+        label = cfg.labels[0] if cfg.labels else "CW:"
+        mention = core.platform.user_mention(ev.author.id)
+        if core.config.is_cw_channel(ev.channel):
+            if self.has_warning(ev):
+                return False
+            text = core.templates.render("cw_missing", member=ev.author.name,
+                                         channel=f"#{ev.channel.name}", label=label,
+                                         text=quote(ev.text))
+            notice = (f"{mention}: posts here need a content warning (start with `{label}`). "
+                      "I've sent you your text to repost.")
+            hidden, _ = await core.messenger.hide_and_return(
+                ev, rule="cw-required", explain="content warning missing", private_text=text,
+                notice=notice, notice_no_dm=notice.replace(
+                    "I've sent you your text to repost.",
+                    "I couldn't message you privately; a moderator can send you your text."))
+            if hidden:
+                await core.store.add_case(ev.community_id, "hide", "cw-required",
+                                          "content warning missing", "haven", "Haven",
+                                          ev.author.id, ev.author.name, ev.at, ev.channel.id,
+                                          ev.message.message_id, ev.text)
+            return hidden
+        redirect = plan(matches).redirect_cw
+        target = cfg.redirect_to or (cfg.channels[0] if cfg.channels else None)
+        if redirect is None or target is None or self.has_warning(ev):
+            return False
+        topic = redirect.rule.description or redirect.rule.id
+        cw_channel = core.platform.channel_mention(ev.community_id, target)
+        values = dict(member=ev.author.name, channel=f"#{ev.channel.name}", label=label,
+                      cw_channel=cw_channel, explain=redirect.rule.explain or topic,
+                      text=quote(ev.text), rule=redirect.rule.id)
+        reposted = False
+        if cfg.repost:
+            try:
+                await core.platform.repost(ev.community_id, target, ev.author, Outgoing(
+                    f"{label} {topic} (posted by {ev.author.name}, moved from #{ev.channel.name})",
+                    spoiler=f"{label} {topic}", spoiler_text=ev.text))
+                reposted = True
+            except Exception as exc:
+                log.warning("could not repost into the CW channel: %s", exc)
+        template = "cw_reposted" if reposted else "cw_redirect"
+        notice = core.templates.render("cw_notice", member=mention)
+        hidden, _ = await core.messenger.hide_and_return(
+            ev, rule=redirect.rule.id, explain=values["explain"],
+            private_text=core.templates.render(template, **values), notice=notice,
+            notice_no_dm=notice + " I couldn't message them privately; a moderator can send "
+                                  "them their text.")
+        if hidden:
+            await core.store.add_case(ev.community_id, "redirect", redirect.rule.id,
+                                      values["explain"], "haven", "Haven", ev.author.id,
+                                      ev.author.name, ev.at, ev.channel.id,
+                                      ev.message.message_id, ev.text[:200])
+        return hidden

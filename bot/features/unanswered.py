@@ -1,0 +1,159 @@
+"""Unanswered-post watch: timely replies keep people coming back.
+
+A root post in a support place is tracked until someone other than its author
+(and not a bot) replies: a reply to it, a message in its thread or forum post,
+or (``count_next_message``) the next message from someone else in the channel.
+After ``remind_after`` the peer supporters are nudged; after ``escalate_after``
+the moderators are told. Timers are persisted jobs: after downtime each due
+nudge fires once, and a post answered or deleted meanwhile is left alone.
+Posts that raised a crisis alert are left to that alert, and crisis text is
+never quoted outside the moderators' channel.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
+
+from bot.clock import fmt_duration
+from bot.durations import in_clock_range
+from bot.events import MessageDeleted, MessagePosted, Outgoing
+from bot.messenger import quote
+from bot.store import Job, TrackedPost
+
+if TYPE_CHECKING:
+    from bot.core import Haven
+
+log = logging.getLogger(__name__)
+
+
+class Unanswered:
+    """Tracks support posts and nudges people about the ones nobody answered."""
+
+    def __init__(self, core: Haven) -> None:
+        self.core = core
+        core.scheduler.register("post_remind", self._remind_job)
+        core.scheduler.register("post_escalate", self._escalate_job)
+
+    def _is_root(self, ev: MessagePosted) -> bool:
+        if ev.reply_to:
+            return False
+        return ev.thread_root is None or ev.thread_root == ev.message.message_id
+
+    async def on_message(self, ev: MessagePosted, hidden: bool, crisis: bool) -> None:
+        """Answer tracked posts this message replies to; track it if it is a support post."""
+        core = self.core
+        if not core.config.unanswered.enabled or ev.author.is_bot:
+            return
+        if not hidden:
+            await self._answer_from(ev)
+        place = core.config.support_place(ev.channel)
+        if place is None or hidden or not self._is_root(ev):
+            return
+        excerpt = None if crisis else ev.text[: core.config.unanswered.excerpt_chars]
+        post_id = await core.store.track_post(
+            ev.community_id, ev.channel.id, ev.channel.name, ev.message.message_id,
+            ev.message.thread_id or (ev.thread_root if ev.thread_root else None), ev.author.id,
+            ev.at, ev.link, excerpt)
+        if post_id is None:
+            return
+        if crisis:
+            await core.store.set_post_state(post_id, "crisis")
+            return
+        due = self.shift_out_of_quiet(ev.at + place.remind_after)
+        await core.scheduler.schedule(ev.community_id, "post_remind", f"post:{post_id}:remind", due,
+                                      {"post_id": post_id, "escalate_after": place.escalate_after})
+
+    async def _answer_from(self, ev: MessagePosted) -> None:
+        core = self.core
+        targets: list[TrackedPost] = []
+        for ref in {ev.reply_to, ev.thread_root, ev.message.thread_id} - {None, ev.message.message_id}:
+            post = await core.store.find_tracked(ev.community_id, ref)
+            if post is not None:
+                targets.append(post)
+        if core.config.unanswered.count_next_message and not targets and self._is_root(ev):
+            targets = await core.store.open_posts_in_channel(ev.community_id, ev.channel.id, ev.at)
+        for post in targets:
+            if post.author_id == ev.author.id or post.state not in ("open", "crisis"):
+                continue
+            if await core.store.answer_post(post.id, ev.author.id, ev.at):
+                await core.scheduler.cancel("post_remind", f"post:{post.id}:")
+                await core.scheduler.cancel("post_escalate", f"post:{post.id}:")
+                log.info("support post %s answered after %s", post.message_id,
+                         fmt_duration(ev.at - post.posted_at))
+
+    async def on_delete(self, ev: MessageDeleted) -> None:
+        """A deleted post stops being tracked."""
+        post = await self.core.store.find_tracked(ev.community_id, ev.message.message_id)
+        if post is not None and post.message_id == ev.message.message_id and post.state == "open":
+            await self._stop(post)
+
+    async def on_hidden(self, ev: MessagePosted) -> None:
+        """An edited post was hidden: stop tracking it."""
+        post = await self.core.store.find_tracked(ev.community_id, ev.message.message_id)
+        if post is not None and post.state == "open":
+            await self._stop(post)
+
+    async def _stop(self, post: TrackedPost) -> None:
+        await self.core.store.set_post_state(post.id, "deleted")
+        await self.core.scheduler.cancel("post_remind", f"post:{post.id}:")
+        await self.core.scheduler.cancel("post_escalate", f"post:{post.id}:")
+
+    def shift_out_of_quiet(self, due: float) -> float:
+        """Move a nudge that falls in quiet hours to the end of the quiet period."""
+        quiet = self.core.config.unanswered.quiet_hours
+        if quiet is None:
+            return due
+        when = datetime.fromtimestamp(due, UTC)
+        minute = when.hour * 60 + when.minute
+        if not in_clock_range(minute, quiet.start, quiet.end):
+            return due
+        end = when.replace(hour=quiet.end // 60, minute=quiet.end % 60, second=0, microsecond=0)
+        if end <= when:
+            end += timedelta(days=1)
+        return end.timestamp()
+
+    def _waiting(self, post: TrackedPost) -> str:
+        return fmt_duration(self.core.clock.now() - post.posted_at)
+
+    async def _remind_job(self, job: Job) -> None:
+        core = self.core
+        post = await core.store.get_tracked(int(job.payload["post_id"]))
+        if post is None or post.state != "open":
+            return
+        escalate_at = post.posted_at + float(job.payload.get(
+            "escalate_after", core.config.unanswered.escalate_after))
+        if post.reminded_at is None and escalate_at > core.clock.now():
+            roles = core.config.roles.peer_supporters
+            who = " ".join(core.platform.role_mention(post.community_id, r) for r in roles)
+            lines = [f"{who} A post in #{post.channel_name} has waited {self._waiting(post)} "
+                     "for a reply. Could someone take a look?".strip(), post.link]
+            if post.excerpt:
+                lines.append(quote(post.excerpt, core.config.unanswered.excerpt_chars))
+            channel = core.config.channels.nudges or core.config.channels.moderators
+            # Raises on failure so the scheduler retries.
+            await core.platform.send(post.community_id, channel,
+                                     Outgoing("\n".join(x for x in lines if x),
+                                              mention_roles=tuple(roles)))
+            await core.store.mark_post_reminded(post.id, core.clock.now())
+        await core.scheduler.schedule(post.community_id, "post_escalate", f"post:{post.id}:escalate",
+                                      max(escalate_at, core.clock.now()), {"post_id": post.id})
+
+    async def _escalate_job(self, job: Job) -> None:
+        core = self.core
+        post = await core.store.get_tracked(int(job.payload["post_id"]))
+        if post is None or post.state != "open" or post.escalated_at is not None:
+            return
+        roles = core.config.roles.moderators
+        who = " ".join(core.platform.role_mention(post.community_id, r) for r in roles)
+        lines = [f"{who} **Unanswered for {self._waiting(post)}**: a post in #{post.channel_name} "
+                 "still has no reply" + (" (peer supporters were nudged)." if post.reminded_at
+                                         else "."), post.link]
+        if post.excerpt:
+            lines.append(quote(post.excerpt, core.config.unanswered.excerpt_chars))
+        await core.platform.send(post.community_id, core.config.channels.moderators,
+                                 Outgoing("\n".join(x for x in lines if x),
+                                          mention_roles=tuple(roles)))
+        await core.store.mark_post_escalated(post.id, core.clock.now())
+

@@ -1,0 +1,39 @@
+"""Who may do what, decided in the core from config (never only in a platform's UI)."""
+
+from __future__ import annotations
+
+from bot.config import Config
+from bot.events import Member
+
+MODERATOR = "moderator"
+PEER_SUPPORTER = "peer_supporter"
+GREETER = "greeter"
+
+
+class Permissions:
+    """Maps a :class:`Member` to Haven's role groups using the config."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+
+    def is_moderator(self, member: Member) -> bool:
+        """Admins, members with a moderator role, or (Matrix) a high enough power level."""
+        if member.is_bot:
+            return False
+        if member.is_admin:
+            return True
+        if member.roles & set(self.config.roles.moderators):
+            return True
+        return (member.power_level is not None
+                and member.power_level >= self.config.matrix.moderator_power_level)
+
+    def groups(self, member: Member) -> frozenset[str]:
+        """The member's roles plus Haven's symbolic groups (``moderator``, ...)."""
+        groups = set(member.roles)
+        if self.is_moderator(member):
+            groups.add(MODERATOR)
+        if member.roles & set(self.config.roles.peer_supporters):
+            groups.add(PEER_SUPPORTER)
+        if member.roles & set(self.config.roles.greeters):
+            groups.add(GREETER)
+        return frozenset(groups)

@@ -1,0 +1,69 @@
+"""``haven run``: build the adapter for the configured platform and run the core."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+
+from bot.adapters.base import Adapter
+from bot.config import Config, load_config
+from bot.core import Haven
+from bot.errors import ConfigError, Problem
+
+log = logging.getLogger(__name__)
+
+
+def build_adapter(config: Config) -> Adapter:
+    """The adapter for ``config.platform``, with secrets from the environment."""
+    if config.platform == "discord":
+        token = os.environ.get("HAVEN_DISCORD_TOKEN")
+        if not token:
+            raise ConfigError([Problem(config.source, 0, "platform",
+                                       "platform is discord but HAVEN_DISCORD_TOKEN is not set")])
+        from bot.adapters.discord_adapter import DiscordAdapter
+
+        return DiscordAdapter(config, token=token)
+    if config.platform == "matrix":
+        token = os.environ.get("HAVEN_MATRIX_TOKEN")
+        password = os.environ.get("HAVEN_MATRIX_PASSWORD")
+        if not token and not password:
+            raise ConfigError([Problem(config.source, 0, "platform",
+                                       "platform is matrix but neither HAVEN_MATRIX_TOKEN nor "
+                                       "HAVEN_MATRIX_PASSWORD is set")])
+        from bot.adapters.matrix_adapter import MatrixAdapter
+
+        return MatrixAdapter(config, access_token=token, password=password)
+    raise ConfigError([Problem(config.source, 0, "platform",
+                               "`haven run` needs platform: discord or matrix "
+                               "(the console platform is for `haven demo`)")])
+
+
+async def run_bot(config_path: str) -> int:
+    """Load, validate, connect and run until SIGINT/SIGTERM."""
+    config = load_config(config_path)
+    adapter = build_adapter(config)
+    core = await Haven.create(config, adapter)
+    adapter.attach(core)
+    await core.start()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    runner = asyncio.create_task(adapter.run(), name="haven-adapter")
+    stopper = asyncio.create_task(stop.wait())
+    log.info("Haven is running on %s with %d rules", config.platform, len(core.rulebook.rules))
+    try:
+        await asyncio.wait({runner, stopper}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        log.info("Haven is stopping")
+        await adapter.close()
+        runner.cancel()
+        stopper.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await runner
+        await core.stop()
+    return 0

@@ -1,0 +1,169 @@
+"""Persisted timers and durable deliveries: one loop, survives restarts.
+
+A job is a row in the store: written before anything is sent, marked done only
+after its handler succeeds. A failing handler is retried with backoff (or after
+the platform's ``retry_after``), also after a restart, so an alert or reminder
+is never silently lost. Jobs run through the core's per-community queue, so
+they never race with the events of their community.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from bot.clock import Clock
+from bot.errors import NotFound, RateLimited
+from bot.store import Job, Store
+
+log = logging.getLogger(__name__)
+
+JobHandler = Callable[[Job], Awaitable[None]]
+JobRunner = Callable[[Job, JobHandler], Awaitable[None]]
+
+MAX_BACKOFF = 3600.0
+FIRST_BACKOFF = 15.0
+MIN_RETRY = 1.0
+IDLE_POLL = 60.0
+
+
+def backoff(attempts: int) -> float:
+    """Seconds to wait before attempt ``attempts + 1``: 15 s doubling to one hour."""
+    return min(MAX_BACKOFF, FIRST_BACKOFF * (2 ** max(0, attempts)))
+
+
+class Scheduler:
+    """Runs due jobs. ``run_due`` does one pass; ``start`` runs the loop."""
+
+    def __init__(self, store: Store, clock: Clock, runner: JobRunner | None = None) -> None:
+        self.store = store
+        self.clock = clock
+        self._handlers: dict[str, JobHandler] = {}
+        self._runner = runner
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._running: set[int] = set()
+
+    def register(self, kind: str, handler: JobHandler) -> None:
+        """Handle jobs of ``kind`` with ``handler`` (raise to retry)."""
+        self._handlers[kind] = handler
+
+    async def schedule(self, community_id: str, kind: str, key: str, due_at: float,
+                       payload: dict[str, Any] | None = None) -> int | None:
+        """Persist a job; ``None`` if a pending job of this kind and key exists already."""
+        job_id = await self.store.add_job(community_id, kind, key, due_at, payload or {},
+                                          self.clock.now())
+        self._wake.set()
+        return job_id
+
+    async def cancel(self, kind: str, key_prefix: str) -> int:
+        """Cancel pending jobs of ``kind`` whose key starts with ``key_prefix``."""
+        return await self.store.cancel_jobs(kind, key_prefix)
+
+    async def run_due(self) -> int:
+        """Run every job due now (through the runner); returns how many ran.
+
+        Jobs that become due during the pass (scheduled by a handler) run too,
+        but no job runs twice in one pass, even if it failed and its retry is
+        already due: it waits for the next pass.
+        """
+        ran = 0
+        seen: set[int] = set()
+        while True:
+            jobs = [j for j in await self.store.due_jobs(self.clock.now()) if j.id not in seen]
+            if not jobs:
+                return ran
+            for job in jobs:
+                seen.add(job.id)
+                handler = self._handlers.get(job.kind)
+                if handler is None:
+                    log.error("no handler for job kind %r (job %d); marking failed", job.kind, job.id)
+                    await self.store.finish_job(job.id, self.clock.now(), "failed")
+                    continue
+                if self._runner is not None:
+                    await self._runner(job, handler)
+                else:
+                    await self.execute(job, handler)
+                ran += 1
+
+    async def run_now(self, job_id: int) -> None:
+        """Run one job immediately, in the caller's context (already in its queue)."""
+        job = await self.store.get_job(job_id)
+        if job is None or job.state != "pending":
+            return
+        handler = self._handlers.get(job.kind)
+        if handler is not None:
+            await self.execute(job, handler)
+
+    async def execute(self, job: Job, handler: JobHandler) -> None:
+        """Run one job: done on success, rescheduled on failure. Never raises.
+
+        A job already running (run_due and run_now racing) is not started again.
+        """
+        current = await self.store.get_job(job.id)
+        if current is None or current.state != "pending" or job.id in self._running:
+            return
+        self._running.add(job.id)
+        try:
+            await self._execute(current, handler)
+        finally:
+            self._running.discard(job.id)
+
+    async def _execute(self, job: Job, handler: JobHandler) -> None:
+        try:
+            await handler(job)
+        except NotFound as exc:
+            log.warning("job %d (%s) target gone, dropping: %s", job.id, job.kind, exc)
+            await self.store.finish_job(job.id, self.clock.now(), "failed")
+        except RateLimited as exc:
+            log.warning("job %d (%s) rate limited, retrying in %.1fs", job.id, job.kind,
+                        exc.retry_after)
+            await self.store.retry_job(job.id, self.clock.now() + max(MIN_RETRY, exc.retry_after),
+                                       str(exc))
+        except Exception as exc:
+            delay = backoff(job.attempts)
+            log.warning("job %d (%s) failed (attempt %d), retrying in %.0fs: %s", job.id,
+                        job.kind, job.attempts + 1, delay, exc)
+            await self.store.retry_job(job.id, self.clock.now() + delay,
+                                       f"{type(exc).__name__}: {exc}")
+        else:
+            await self.store.finish_job(job.id, self.clock.now())
+
+    def start(self) -> None:
+        """Start the background loop (production)."""
+        if self._task is None:
+            self._task = asyncio.create_task(self._loop(), name="haven-scheduler")
+
+    async def stop(self) -> None:
+        """Stop the background loop."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def _loop(self) -> None:
+        while True:
+            # Clear before looking at the store: a job scheduled while this pass
+            # runs sets the event again, so the wait below returns at once.
+            self._wake.clear()
+            try:
+                await self.run_due()
+                next_due = await self.store.next_due_at()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("scheduler pass failed; trying again shortly")
+                next_due = None
+            delay = IDLE_POLL if next_due is None else max(0.0, min(IDLE_POLL,
+                                                                    next_due - self.clock.now()))
+            sleeper = asyncio.create_task(self.clock.sleep(delay))
+            waker = asyncio.create_task(self._wake.wait())
+            try:
+                await asyncio.wait({sleeper, waker}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for t in (sleeper, waker):
+                    t.cancel()

@@ -1,0 +1,163 @@
+"""Community health figures (``stats``) and their chart.
+
+Time to first reply on support posts (median, 90th percentile), the share
+answered within 2 h and 24 h, alerts opened/resolved and time to claim,
+alerts per moderator, and how many members only read, post, or reply to others.
+"""
+
+from __future__ import annotations
+
+import io
+import statistics
+from collections import Counter
+from dataclasses import dataclass, field
+
+from bot.clock import fmt_duration
+from bot.events import Attachment
+from bot.store import Store
+
+
+@dataclass(frozen=True)
+class Stats:
+    """Figures for one community over ``days`` days."""
+
+    days: int
+    posts: int
+    answered: int
+    reply_times: tuple[float, ...]
+    within_2h: int
+    within_24h: int
+    alerts_opened: int
+    alerts_resolved: int
+    claim_times: tuple[float, ...]
+    alerts_per_moderator: dict[str, int] = field(default_factory=dict)
+    readers: int = 0
+    posters: int = 0
+    repliers: int = 0
+
+    @property
+    def median_reply(self) -> float | None:
+        """Median time to first reply (answered posts)."""
+        return statistics.median(self.reply_times) if self.reply_times else None
+
+    @property
+    def p90_reply(self) -> float | None:
+        """90th percentile of time to first reply."""
+        return percentile(self.reply_times, 90)
+
+    @property
+    def median_claim(self) -> float | None:
+        """Median time from alert to claim."""
+        return statistics.median(self.claim_times) if self.claim_times else None
+
+    def share(self, n: int) -> str:
+        """``n`` as a percentage of posts."""
+        return f"{100 * n / self.posts:.0f}%" if self.posts else "n/a"
+
+    def as_text(self) -> str:
+        """The figures as a message."""
+        def dur(x: float | None) -> str:
+            return fmt_duration(x) if x is not None else "n/a"
+
+        per_mod = ", ".join(f"{k}: {v}" for k, v in sorted(self.alerts_per_moderator.items(),
+                                                            key=lambda kv: -kv[1])) or "none"
+        return "\n".join([
+            f"**Community health, last {self.days} days**",
+            f"Support posts: {self.posts}, answered {self.answered} "
+            f"(within 2 h: {self.share(self.within_2h)}, within 24 h: {self.share(self.within_24h)})",
+            f"Time to first reply: median {dur(self.median_reply)}, "
+            f"90th percentile {dur(self.p90_reply)}",
+            f"Alerts: {self.alerts_opened} opened, {self.alerts_resolved} resolved, "
+            f"median time to claim {dur(self.median_claim)}",
+            f"Alerts claimed per moderator: {per_mod}",
+            f"Members: {self.readers} only read, {self.posters} post, "
+            f"{self.repliers} reply to others",
+        ])
+
+
+def percentile(values: tuple[float, ...] | list[float], pct: float) -> float | None:
+    """The ``pct`` percentile by linear interpolation (``None`` for no values)."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    k = (len(ordered) - 1) * pct / 100
+    lo = int(k)
+    hi = min(lo + 1, len(ordered) - 1)
+    return ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)
+
+
+async def compute_stats(store: Store, community_id: str, now: float, days: int) -> Stats:
+    """Compute the figures from the store."""
+    since = now - days * 86400
+    posts = await store.posts_since(community_id, since)
+    posts = [p for p in posts if p.state != "deleted"]
+    reply_times = tuple(p.answered_at - p.posted_at for p in posts if p.answered_at is not None)
+    alerts = await store.alerts_since(community_id, since)
+    claim_times = tuple(a.claimed_at - a.created_at for a in alerts if a.claimed_at is not None)
+    per_mod = Counter(a.claimed_by for a in alerts if a.claimed_by)
+    members = await store.member_activity(community_id)
+    return Stats(
+        days=days, posts=len(posts), answered=len(reply_times), reply_times=reply_times,
+        within_2h=sum(1 for t in reply_times if t <= 2 * 3600),
+        within_24h=sum(1 for t in reply_times if t <= 24 * 3600),
+        alerts_opened=len(alerts),
+        alerts_resolved=sum(1 for a in alerts if a.state == "resolved"),
+        claim_times=claim_times, alerts_per_moderator=dict(per_mod),
+        readers=sum(1 for m in members if m.posts == 0),
+        posters=sum(1 for m in members if m.posts > 0 and m.replies == 0),
+        repliers=sum(1 for m in members if m.replies > 0),
+    )
+
+
+def render_chart(stats: Stats, names: dict[str, str] | None = None) -> Attachment:
+    """A PNG with four panels: reply timeliness, reply times, alerts, member activity."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    names = names or {}
+    fig, axes = plt.subplots(2, 2, figsize=(10, 7), dpi=100)
+    fig.suptitle(f"Community health, last {stats.days} days", fontsize=14)
+
+    ax = axes[0][0]
+    unanswered = stats.posts - stats.answered
+    labels = ["within 2 h", "2-24 h", "after 24 h", "no reply yet"]
+    later = stats.answered - stats.within_24h
+    values = [stats.within_2h, stats.within_24h - stats.within_2h, later, unanswered]
+    ax.bar(labels, values, color=["#2e7d32", "#9ccc65", "#ffb300", "#c62828"])
+    ax.set_title(f"Support posts ({stats.posts}): first reply")
+    ax.set_ylabel("posts")
+
+    ax = axes[0][1]
+    hours = [t / 3600 for t in stats.reply_times]
+    if hours:
+        ax.hist(hours, bins=min(20, max(5, len(hours))), color="#1565c0")
+        if stats.median_reply is not None:
+            ax.axvline(stats.median_reply / 3600, color="black", linestyle="--", label="median")
+        if stats.p90_reply is not None:
+            ax.axvline(stats.p90_reply / 3600, color="#c62828", linestyle=":", label="90th pct")
+        ax.legend()
+    else:
+        ax.text(0.5, 0.5, "no replies yet", ha="center", va="center", transform=ax.transAxes)
+    ax.set_title("Time to first reply (hours)")
+
+    ax = axes[1][0]
+    mods = sorted(stats.alerts_per_moderator.items(), key=lambda kv: -kv[1])[:8]
+    if mods:
+        ax.barh([names.get(k, k)[:18] for k, _ in mods], [v for _, v in mods], color="#6a1b9a")
+        ax.invert_yaxis()
+    else:
+        ax.text(0.5, 0.5, "no alerts claimed", ha="center", va="center", transform=ax.transAxes)
+    ax.set_title(f"Alerts: {stats.alerts_opened} opened, {stats.alerts_resolved} resolved")
+
+    ax = axes[1][1]
+    ax.bar(["only read", "post", "reply to others"], [stats.readers, stats.posters, stats.repliers],
+           color=["#90a4ae", "#42a5f5", "#26a69a"])
+    ax.set_title("Members")
+
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    plt.close(fig)
+    return Attachment("haven-stats.png", buf.getvalue(), "image/png")

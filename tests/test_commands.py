@@ -1,0 +1,187 @@
+"""Platform-neutral commands: permissions in the core, arguments, moderator toolkit."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from bot.commands import member_id
+from tests.conftest import Harness
+from tests.fakes import MOD, command, member, post
+
+MEMBER = member("sam", "Sam")
+
+
+def test_member_id_forms() -> None:
+    assert member_id("<@123>") == "123"
+    assert member_id("<@!123>") == "123"
+    assert member_id("@sam:example.org") == "@sam:example.org"
+
+
+@pytest.mark.parametrize("name,opts", [
+    ("alerts", {}), ("claim", {"alert": "1"}), ("resolve", {"alert": "1"}), ("unanswered", {}),
+    ("rules reload", {}), ("rules test", {"text": "x"}), ("warn", {"member": "x", "reason": "r"}),
+    ("note", {"member": "x", "text": "t"}), ("case", {"id": "1"}), ("history", {"member": "x"}),
+    ("timeout", {"member": "x", "minutes": "5", "reason": "r"}), ("duty", {"state": "on"}),
+    ("quiet", {"hours": "off"}), ("handover", {}), ("stats", {}),
+])
+async def test_moderator_commands_refuse_members(harness: Harness, name: str, opts: dict) -> None:
+    result = await harness.core.handle(command(name, harness.clock.now(), invoker=MEMBER, **opts))
+    assert not result.ok and "moderators only" in result.text
+    assert harness.platform.calls == []
+
+
+async def test_member_commands_work_for_members(harness: Harness) -> None:
+    core = harness.core
+    help_ = await core.handle(command("help", harness.clock.now(), invoker=MEMBER))
+    assert "resources" in help_.text and "claim" not in help_.text
+    res = await core.handle(command("resources", harness.clock.now(), invoker=MEMBER))
+    assert "116 123" in res.text and "findahelpline.com" in res.text
+    mod_help = await core.handle(command("help", harness.clock.now()))
+    assert "claim" in mod_help.text
+
+
+async def test_bad_arguments_get_a_clear_error(harness: Harness) -> None:
+    core = harness.core
+    r = await core.handle(command("claim", harness.clock.now(), alert="abc"))
+    assert not r.ok and "whole number" in r.text
+    r = await core.handle(command("duty", harness.clock.now(), state="maybe"))
+    assert not r.ok and "on, off, list" in r.text
+    r = await core.handle(command("nonsense", harness.clock.now()))
+    assert not r.ok and "Unknown command" in r.text
+    r = await core.handle(command("claim", harness.clock.now(), alert="99"))
+    assert "no alert #99" in r.text
+    r = await core.handle(command("quiet", harness.clock.now(), hours="late"))
+    assert not r.ok and "HH:MM" in r.text
+    r = await core.handle(command("timeout", harness.clock.now(), member="x", minutes="0", reason="r"))
+    assert not r.ok
+
+
+async def test_rules_test_is_a_dry_run(harness: Harness) -> None:
+    r = await harness.core.handle(command("rules test", harness.clock.now(),
+                                          text="i want to kill myself"))
+    assert "t-crisis" in r.text and "Dry run" in r.text and "alert_moderators" in r.text
+    assert harness.platform.calls == []
+    r = await harness.core.handle(command("rules test", harness.clock.now(), text="nice weather"))
+    assert "No rule matches" in r.text
+
+
+async def test_rules_reload_keeps_old_rules_on_error(tmp_path, harness_factory) -> None:
+    import shutil
+
+    from tests.conftest import TEST_RULES, Harness, make_config
+
+    rules = tmp_path / "rules"
+    shutil.copytree(TEST_RULES, rules)
+    h = Harness(make_config(tmp_path, rules=rules))
+    core = await h.start()
+    try:
+        before = len(core.rulebook.rules)
+        (rules / "broken.yaml").write_text("- id: bad\n  category: nope\n")
+        r = await core.handle(command("rules reload", h.clock.now()))
+        assert not r.ok and "NOT reloaded" in r.text and "broken.yaml" in r.text
+        assert len(core.rulebook.rules) == before
+        (rules / "broken.yaml").write_text(
+            "- id: extra\n  category: spam\n  severity: low\n  description: x\n"
+            "  match: {any: [{keywords: [buy now]}]}\n  actions: [log]\n")
+        r = await core.handle(command("rules reload", h.clock.now()))
+        assert r.ok and len(core.rulebook.rules) == before + 1
+    finally:
+        await h.stop()
+
+
+async def test_warn_note_case_history(harness: Harness) -> None:
+    core = harness.core
+    r = await core.handle(command("warn", harness.clock.now(), member="<@riley>",
+                                  reason="t-hostility called someone names"))
+    assert "case #1" in r.text
+    [dm] = harness.platform.private_to("riley")
+    # the rule's own words, every time
+    assert "t-hostility" in dm.text and "be kind" in dm.text
+    await core.handle(command("note", harness.clock.now(), member="riley",
+                              text="seems to be having a hard week"))
+    hist = await core.handle(command("history", harness.clock.now(), member="riley"))
+    assert "2 case(s)" in hist.text and "warn" in hist.text and "note" in hist.text
+    case = await core.handle(command("case", harness.clock.now(), id="2"))
+    assert "note" in case.text and "hard week" in case.text
+    # the member never sees notes
+    assert len(harness.platform.private_to("riley")) == 1
+
+
+async def test_timeout_command(harness: Harness) -> None:
+    core = harness.core
+    r = await core.handle(command("timeout", harness.clock.now(), member="riley", minutes="30",
+                                  reason="cooling off after an argument"))
+    assert r.ok and "30 min" in r.text
+    [t] = harness.platform.of("timeout")
+    assert t.target == "riley" and t.extra["seconds"] == 1800
+    [case] = await core.store.cases_for("c1", "riley")
+    assert case.action == "timeout" and case.actor_id == "mod1"
+
+
+async def test_duty_and_handover(harness: Harness) -> None:
+    core = harness.core
+    r = await core.handle(command("duty", harness.clock.now(), state="list"))
+    assert "Nobody is on duty" in r.text
+    await core.handle(command("duty", harness.clock.now(), state="on"))
+    r = await core.handle(command("duty", harness.clock.now(), state="list"))
+    assert "<@mod1>" in r.text
+    await core.handle(post("i want to kill myself", harness.clock.now(), author=member("cas")))
+    await core.handle(command("handover", harness.clock.now(), text="Cas needs a check-in"))
+    await core.advance(60)
+    await core.handle(post("anyone?", harness.clock.now(), author=member("a"), where="support"))
+    r = await core.handle(command("handover", harness.clock.now()))
+    assert "Cas needs a check-in" in r.text
+    assert "1 post(s) waiting" in r.text and "alert #1" in r.text
+
+
+async def test_stats_with_chart(harness: Harness) -> None:
+    core = harness.core
+    await core.handle(post("q1", harness.clock.now(), author=member("a"), where="support",
+                           msg_id="q1"))
+    await core.advance(1800)
+    await core.handle(post("answer", harness.clock.now(), author=member("b"), where="support",
+                           reply_to="q1"))
+    r = await core.handle(command("stats", harness.clock.now(), days="7"))
+    assert "Support posts: 1, answered 1" in r.text and "within 2 h: 100%" in r.text
+    [png] = r.attachments
+    assert png.data.startswith(b"\x89PNG") and png.content_type == "image/png"
+
+
+async def test_mydata_and_forgetme(harness: Harness) -> None:
+    core = harness.core
+    cas = member("cas")
+    await core.handle(post("i want to kill myself", harness.clock.now(), author=cas))
+    r = await core.handle(command("mydata", harness.clock.now(), invoker=cas))
+    assert r.ok
+    dm = harness.platform.private_to("cas")[-1]
+    payload = json.loads(dm.text.split("```json\n", 1)[1].rsplit("```", 1)[0])
+    assert payload["alerts_about_you"][0]["kind"] == "crisis"
+    r = await core.handle(command("forgetme", harness.clock.now(), invoker=cas))
+    assert "deleted" in r.text
+    data = await core.store.member_data("c1", "cas")
+    assert all(not v for v in data.values())
+    alert = await core.store.get_alert(1)
+    assert alert.member_id != "cas" and alert.excerpt is None
+
+
+async def test_mydata_with_closed_dms(harness: Harness) -> None:
+    harness.platform.closed_dms.add("sam")
+    r = await harness.core.handle(command("mydata", harness.clock.now(), invoker=MEMBER))
+    assert not r.ok and "couldn't message you" in r.text
+
+
+async def test_retention_purges_old_text(harness: Harness) -> None:
+    core = harness.core
+    await core.handle(post("i want to kill myself", harness.clock.now(), author=member("cas")))
+    await core.advance(91 * 86400)
+    alert = await core.store.get_alert(1)
+    assert alert.excerpt is None and alert.kind == "crisis"
+
+
+async def test_moderator_by_admin_flag(harness: Harness) -> None:
+    admin = member("owner", admin=True)
+    r = await harness.core.handle(command("alerts", harness.clock.now(), invoker=admin))
+    assert r.ok
+    assert MOD.roles == frozenset({"Moderators"})

@@ -1,0 +1,120 @@
+"""The core: per-community ordered queues, the error boundary, dispatch, advance."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from bot.events import CommandInvoked, ReactionAdded
+from tests.conftest import Harness
+from tests.fakes import channel, command, member, post
+
+
+async def test_events_of_one_community_are_handled_in_order(harness: Harness) -> None:
+    core = harness.core
+    seen: list[str] = []
+    original = core.on_message
+
+    async def slow(ev):
+        if ev.text == "first":
+            await asyncio.sleep(0.01)
+        seen.append(ev.text)
+        await original(ev)
+
+    core.on_message = slow
+    for text in ("first", "second", "third"):
+        core.submit(post(text, harness.clock.now(), author=member("a")))
+    await core.drain()
+    assert seen == ["first", "second", "third"]
+
+
+async def test_communities_do_not_block_each_other(harness: Harness) -> None:
+    core = harness.core
+    gate = asyncio.Event()
+    order: list[str] = []
+
+    async def blocked():
+        await gate.wait()
+        order.append("c1")
+
+    async def free():
+        order.append("c2")
+        gate.set()
+
+    from bot.core import _WorkItem
+
+    core._enqueue("c1", _WorkItem("blocked", blocked))
+    core._enqueue("c2", _WorkItem("free", free))
+    await core.drain()
+    assert order == ["c2", "c1"]
+
+
+async def test_error_boundary_keeps_the_queue_running(harness: Harness, caplog) -> None:
+    core = harness.core
+
+    async def broken(ev):
+        raise RuntimeError("boom")
+
+    core.on_message = broken
+    core.submit(post("x", harness.clock.now()))
+    await core.drain()
+    assert core.errors == 1
+    assert "error while handling MessagePosted community=c1" in caplog.text
+    # the message text never goes into logs
+    assert "x\n" not in caplog.text.split("MessagePosted", 1)[1][:60]
+    result = await core.handle(command("help", harness.clock.now()))
+    assert result.ok
+
+
+async def test_a_crashing_command_answers_politely(harness: Harness) -> None:
+    core = harness.core
+
+    async def broken(ev, opts):
+        raise RuntimeError("bug")
+
+    core.commands._handlers["help"] = broken
+    result = await core.handle(command("help", harness.clock.now()))
+    assert not result.ok and "went wrong" in result.text
+
+
+async def test_reactions_are_accepted(harness: Harness) -> None:
+    ev = ReactionAdded("c1", harness.clock.now(), channel=channel("support"), member=member("a"),
+                       message=post("x", 0).message, emoji="❤️")
+    assert await harness.core.handle(ev) is None
+
+
+async def test_odd_unicode_is_handled(harness: Harness) -> None:
+    core = harness.core
+    for text in ("\u200bi w\u200ant to k\u200bill myself", "\udcff broken surrogate?", "",
+                 "🙂" * 5000, "e\u0301\u0301\u0301" * 200, "\x00nul"):
+        await core.handle(post(text, harness.clock.now(), author=member("u")))
+    assert core.errors == 0
+    assert await core.store.get_alert(1) is not None  # zero-width evasion caught
+
+
+async def test_advance_needs_a_virtual_clock(harness: Harness) -> None:
+    from bot.clock import RealClock
+
+    harness.core.clock = RealClock()
+    with pytest.raises(TypeError):
+        await harness.core.advance(1)
+
+
+async def test_scheduler_starts_when_adapter_is_ready(harness: Harness) -> None:
+    core = harness.core
+    await core.start(run_scheduler=True)
+    assert core.scheduler._task is None
+    core.mark_ready()
+    for _ in range(50):
+        await asyncio.sleep(0.01)
+        if core.scheduler._task is not None:
+            break
+    assert core.scheduler._task is not None
+
+
+async def test_unknown_command_event(harness: Harness) -> None:
+    ev = CommandInvoked("c1", harness.clock.now(), channel=channel("x"), invoker=member("a"),
+                        name="frobnicate")
+    result = await harness.core.handle(ev)
+    assert not result.ok

@@ -1,0 +1,116 @@
+"""Planning and acting on matched rules: method, hostility, pii, shadow, cooldowns, cases."""
+
+from __future__ import annotations
+
+from bot.features.moderation import plan
+from tests.conftest import Harness
+from tests.fakes import member, post
+
+
+async def test_plan_never_punishes_crisis(harness: Harness) -> None:
+    rb = harness.core.rulebook
+    p = plan(rb.evaluate("i want to kill myself, kys"))
+    assert p.crisis is not None and p.alert is not None
+    assert p.hide is None and p.warn == [] and p.timeout is None
+
+
+async def test_plan_keeps_method_hide_with_crisis(harness: Harness) -> None:
+    p = plan(harness.core.rulebook.evaluate("i want to kill myself, how many pills"))
+    assert p.crisis is not None and p.hide is not None
+    assert p.hide.rule.category == "method"
+
+
+async def test_method_post_is_hidden_returned_and_alerted(harness: Harness) -> None:
+    core = harness.core
+    ev = post("how many pills would it take to not wake up", harness.clock.now(),
+              author=member("drew", "Drew"), where="vent")
+    await core.handle(ev)
+    [hide] = harness.platform.of("hide")
+    assert hide.target == ev.message.message_id
+    dm, signpost = harness.platform.private_to("drew")
+    assert "how many pills would it take to not wake up" in dm.text  # nothing lost
+    assert "t-method" in dm.text and "put others at risk" in dm.text
+    assert "Samaritans" in signpost.text  # and support
+    alerts = [c for c in harness.platform.sent_to("mod-alerts") if "Method" in c.text]
+    assert len(alerts) == 1 and "post was hidden" in alerts[0].text
+    notice = [c for c in harness.platform.sent_to(ev.channel.id)]
+    assert notice and "pills" not in notice[0].text  # the channel note does not quote
+    assert "Samaritans" not in notice[0].text
+    [case] = await core.store.cases_for("c1", "drew")
+    assert case.action == "hide" and case.rule_id == "t-method"
+
+
+async def test_hostility_is_hidden_warned_and_cased(harness: Harness) -> None:
+    core = harness.core
+    ev = post("nobody likes you, kys", harness.clock.now(), author=member("riley", "Riley"))
+    await core.handle(ev)
+    assert len(harness.platform.of("hide")) == 1
+    dms = [c.text for c in harness.platform.private_to("riley")]
+    assert any("Here is your text" in t and "kys" in t for t in dms)
+    assert any("warning" in t and "t-hostility" in t and "be kind" in t for t in dms)
+    actions = [c.action for c in await core.store.cases_for("c1", "riley")]
+    assert actions == ["hide", "warn"]
+    log = [c for c in harness.platform.sent_to("mod-alerts") if "Case #" in c.text]
+    assert log and "t-hostility" in log[0].text
+
+
+async def test_hidden_post_with_closed_dms_keeps_text_in_case(harness: Harness) -> None:
+    core = harness.core
+    harness.platform.closed_dms.add("riley")
+    await core.handle(post("you idiot, go away", harness.clock.now(), author=member("riley")))
+    [case] = [c for c in await core.store.cases_for("c1", "riley") if c.action == "hide"]
+    assert case.excerpt == "you idiot, go away"
+    notes = [c.text for c in harness.platform.sent_to("id-general")]
+    assert any("couldn't message you privately" in t for t in notes)
+
+
+async def test_hide_refused_means_no_false_claim(harness: Harness) -> None:
+    from bot.errors import MissingPermission
+
+    core = harness.core
+    harness.platform.fail("hide", MissingPermission("manage_messages"))
+    await core.handle(post("kys", harness.clock.now(), author=member("riley")))
+    assert not any("hidden" in c.text for c in harness.platform.private_to("riley"))
+
+
+async def test_pii_nudge_has_a_cooldown(harness: Harness) -> None:
+    core = harness.core
+    sam = member("sam")
+    for _ in range(3):
+        await core.handle(post("text me on 555-1234", harness.clock.now(), author=sam))
+    nudges = [c for c in harness.platform.private_to("sam") if "gentle note" in c.text]
+    assert len(nudges) == 1
+    await core.advance(3601)
+    await core.handle(post("or 555-9876", harness.clock.now(), author=sam))
+    assert len([c for c in harness.platform.private_to("sam") if "gentle note" in c.text]) == 2
+
+
+async def test_shadow_rule_decides_but_does_nothing(harness: Harness) -> None:
+    await harness.core.handle(post("get free nitro here", harness.clock.now(), author=member("s")))
+    assert harness.platform.of("hide") == []
+
+
+async def test_topic_signposting(harness: Harness) -> None:
+    await harness.core.handle(post("the purging is back", harness.clock.now(), author=member("e")))
+    [dm] = harness.platform.private_to("e")
+    assert "Beat" in dm.text  # GB eating-disorder service
+
+
+async def test_moderators_channel_and_bots_are_not_scanned(harness: Harness) -> None:
+    core = harness.core
+    await core.handle(post("member said kill myself", harness.clock.now(), where="mod-alerts",
+                           author=member("mod1", roles=("Moderators",))))
+    await core.handle(post("kys", harness.clock.now(), author=member("b", bot=True)))
+    assert harness.platform.calls == []
+
+
+async def test_handler_errors_are_contained(harness: Harness) -> None:
+    core = harness.core
+
+    async def boom(*args, **kwargs):
+        raise RuntimeError("feature bug")
+
+    core.welcome.on_first_post = boom
+    await core.handle(post("hello", harness.clock.now(), author=member("x"), where="support"))
+    assert core.errors == 1
+    assert len(await core.store.open_posts("c1")) == 1  # the other features still ran

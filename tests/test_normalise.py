@@ -1,0 +1,201 @@
+"""Normalisation against evasion: views, offsets back to the original, regex adaptation."""
+
+from __future__ import annotations
+
+import random
+import sys
+import unicodedata
+
+import pytest
+
+from bot.rules import normalise as N
+from bot.rules.normalise import (
+    RAW,
+    MaskResolver,
+    mask_pattern,
+    normalise,
+    normalise_regex,
+    normalise_text,
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("I want to KILL myself", " i want to kil myself "),
+        ("i want to k1ll mys3lf", " i want to kil myself "),  # leetspeak in words
+        ("$uicidal", " suicidal "),
+        ("k!ll", " kil "),
+        ("su\u200bic\u200dide", " suicide "),  # zero-width characters (Cf)
+        ("sui\u00adcide", " suicide "),  # soft hyphen
+        ("ѕuісіdе", " suicide "),  # Cyrillic look-alikes
+        ("ｋｉｌｌ ｍｙｓｅｌｆ", " kil myself "),  # full width (NFKC)
+        ("𝐤𝐢𝐥𝐥 𝐦𝐲𝐬𝐞𝐥𝐟", " kil myself "),  # mathematical bold (NFKC)
+        ("k̶i̶l̶l̶", " kil "),  # combining strike-through
+        ("ᴋɪʟʟ", " kil "),  # small capitals
+        ("kiiiiill", " kil "),  # repeated letters collapse like "kill" itself
+        ("sooooo tired", " so tired "),
+        ("don't want to", " dont want to "),
+        ("don’t want to", " dont want to "),  # curly apostrophe
+        ("I'm gonna", " im going to "),
+        ("i wanna die", " i want to die "),
+        ("love u", " love you "),
+        ("my self harm", " my self harm "),  # words are never joined ("self harm" stays)
+        ("call 555-1234.", " cal 555-1234 . "),  # punctuation inside numbers is kept
+        ("at 10:30, 2.5mg, 1,000 of 12/03", " at 10:30 2.5mg 1,000 of 12/03 "),
+        ("pages 5 - 6", " pages 5 6 "),
+        ("help!!! me", " help . me "),  # a sentence end stays a word
+        ("wait... what", " wait . what "),
+        ("kill.myself", " kil myself "),  # a dot inside a word is not a sentence end
+        ("*hugs* you", " hugs you "),  # emphasis stars are not masks
+        ("rock_and_roll", " rock and rol "),
+        ("", "  "),
+        ("   ", "  "),
+    ],
+)
+def test_text_view(text: str, expected: str) -> None:
+    assert normalise(text).text == expected
+    assert normalise_text(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("took 50mg at 10pm", " tok 50mg at 10pm "),  # numbers with units are not leet
+        ("I'm 19 and it's 2024", " im 19 and its 2024 "),
+        ("call 07700 900123", " cal 07700 900123 "),
+        ("the 3rd time", " the 3rd time "),
+        ("$5 each", " 5 each "),
+        ("help!", " help . "),  # a trailing ! ends a sentence, it is not an i
+    ],
+)
+def test_numbers_are_not_folded(text: str, expected: str) -> None:
+    assert normalise(text).text == expected
+
+
+def test_raw_view_keeps_digits_case_and_punctuation() -> None:
+    norm = normalise("Call Dr. Smith on +44 7700 900123\u200b!")
+    assert norm.raw == "Call Dr. Smith on +44 7700 900123!"
+    assert norm.view(RAW) == norm.raw
+
+
+def test_spaced_letters_make_a_variant_and_keep_the_plain_view() -> None:
+    for text in ("s u i c i d e", "s.u.i.c.i.d.e", "s-u-i-c-i-d-e", "s. u. i. c. i. d. e."):
+        norm = normalise(text)
+        assert any(" suicide " in v for v in norm.variants), text
+    norm = normalise("i m a mess")
+    assert norm.text == " i m a mes "  # ordinary typing stays readable
+    assert norm.variants == (" ima mes ",)
+    assert normalise("k i l l").variants == (" kil ",)  # joined, then collapsed
+    assert normalise("i am ok").variants == ()
+
+
+def test_masked_words_resolve_against_a_vocabulary() -> None:
+    resolver = MaskResolver(["suicide", "kil", "myself", "fuck"])
+    assert " suicide " in normalise("s**cide", resolver).variants
+    assert " kil myself " in normalise("k*ll myself", resolver).variants
+    assert normalise("s**cide").variants == ()  # no vocabulary, no guess
+    assert normalise("x**y", resolver).variants == ()
+
+
+def test_mask_pattern_and_resolver_limits() -> None:
+    assert mask_pattern("s**cide") is not None
+    assert mask_pattern("**") is None  # nothing visible
+    assert mask_pattern("a*") is None  # too vague
+    resolver = MaskResolver(["die", "dye", "due", "dice"])
+    found = resolver("d*e")
+    assert 1 <= len(found) <= 3
+    assert set(found) <= {"die", "dye", "due", "dice"}
+    assert resolver("*") == ()
+
+
+def test_variants_are_bounded() -> None:
+    resolver = MaskResolver([f"w{c}rd" for c in "abcdefghij"])
+    norm = normalise("s u i c i d e w*rd", resolver)
+    assert len(norm.variants) <= N.MAX_VARIANTS
+
+
+@pytest.mark.parametrize(
+    ("text", "needle", "expected"),
+    [
+        ("I want to K1LL mys3lf!!! tonight.", "kil myself", "K1LL mys3lf"),
+        ("please, ѕuі\u200bсіdе ok", "suicide", "ѕuі\u200bсіdе"),
+        ("Heyyy évéryone, hi", "everyone", "évéryone"),
+        ("I'm sooooo tired", "im so tired", "I'm sooooo tired"),
+        ("gonna do it", "going to", "gonna"),
+    ],
+)
+def test_original_span_of_the_text_view(text: str, needle: str, expected: str) -> None:
+    norm = normalise(text)
+    start = norm.text.index(needle)
+    assert norm.original_span(0, start, start + len(needle)) == expected
+
+
+def test_original_span_of_variants_and_raw() -> None:
+    resolver = MaskResolver(["suicide"])
+    norm = normalise("ok s.u.i.c.i.d.e now", resolver)
+    view = norm.variants[0]
+    start = view.index("suicide")
+    assert norm.original_span(1, start, start + 7) == "s.u.i.c.i.d.e"
+    norm = normalise("please, s**cide", resolver)
+    view = norm.variants[0]
+    start = view.index("suicide")
+    assert norm.original_span(1, start, start + 7) == "s**cide"
+    norm = normalise("mail a\u200bb@c.io")
+    start = norm.raw.index("ab@")
+    assert norm.original_span(RAW, start, start + 7) == "a\u200bb@c.io"
+
+
+def test_matched_text_falls_back_to_the_normalised_span() -> None:
+    norm = normalise("hello there")
+    assert norm.matched_text(0, 1, 6) == "hello"
+    assert norm.original_span(0, 5, 2) is None  # empty or reversed spans are unknown
+    assert norm.original_span(0, 0, 999) is None
+
+
+def test_fast_ascii_path_equals_the_general_path() -> None:
+    rng = random.Random(1)
+    alphabet = "abcdeiklmostuy ABC  .!?*'`_0123457@$|,-u\n\t"
+    for _ in range(20_000):
+        s = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 24)))
+        assert N._text_ascii(s) == N._text_general(s), repr(s)
+
+
+def test_offset_tracking_reproduces_every_view() -> None:
+    rng = random.Random(2)
+    alphabet = "abcdeiklmostuy ABC  .!?*'`_0123457@$|,-u\n\té😀ѕ\u200b"
+    resolver = MaskResolver(["suicide", "kil", "myself"])
+    for _ in range(5_000):
+        s = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 24)))
+        norm = normalise(s, resolver)
+        for index in range(len(norm.views)):
+            assert N._build_track(norm, index) is not None, (s, index)
+
+
+def test_cf_ranges_match_this_python() -> None:
+    actual = {cp for cp in range(0xE0080) if unicodedata.category(chr(cp)) == "Cf"}
+    listed = {cp for lo, hi in N.CF_RANGES for cp in range(lo, hi + 1)}
+    if unicodedata.unidata_version == "14.0.0":
+        assert listed == actual
+    else:  # a newer Unicode may add some; none may go missing silently
+        assert listed <= actual | listed
+    assert sys.maxunicode >= 0xE007F
+
+
+@pytest.mark.parametrize(
+    ("pattern", "expected"),
+    [
+        (r"\bkill(?:ing)? myself\b", r"(?i)\bkil(?:ing)? myself\b"),
+        (r"ll+", r"(?i)l+"),
+        (r"kill?", r"(?i)kill?"),  # already accepts one l
+        (r"[ll]ll", r"(?i)[ll]l"),  # classes untouched
+        (r"\p{Ll}ll", r"(?i)\p{Ll}l"),
+        (r"don't", r"(?i)dont"),
+        (r"(?P<x>book)s", r"(?i)(?P<x>bok)s"),
+        (r"a{2}a", r"(?i)a{2}a"),
+        (r"\Qkill\E", r"(?i)\Qkill\E"),
+        (r"lll", r"(?i)l"),
+    ],
+)
+def test_normalise_regex(pattern: str, expected: str) -> None:
+    assert normalise_regex(pattern) == expected

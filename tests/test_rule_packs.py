@@ -1,0 +1,172 @@
+"""The shipped rule packs: they load, every embedded example passes, and they hold policy.
+
+Besides the examples inside the packs, a table of further sentences checks that
+the crisis patterns generalise (obfuscation, paraphrase) and stay quiet on
+idioms, distress, recovery stories and supportive replies.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.rules.rulebook import Rulebook
+from bot.rules.tools import default_rules_dir
+from bot.signposting import TOPICS
+from bot.templates import DEFAULT_TEMPLATES
+
+PACKS = ("crisis", "method", "hostility", "pii", "sensitive", "signposting")
+
+
+@pytest.fixture(scope="module")
+def book() -> Rulebook:
+    return Rulebook.load(default_rules_dir(), templates=set(DEFAULT_TEMPLATES))
+
+
+def test_every_pack_exists_and_loads_alone() -> None:
+    for pack in PACKS:
+        assert (default_rules_dir() / f"{pack}.yaml").is_file()
+        assert Rulebook.load(default_rules_dir(), packs=[pack]).rules, pack
+
+
+def test_every_embedded_example_passes(book: Rulebook) -> None:
+    failures = book.check_examples()
+    assert failures == [], "\n".join(failures)
+
+
+def test_every_rule_has_both_kinds_of_example(book: Rulebook) -> None:
+    for rule in book.rules:
+        assert rule.examples_match, rule.id
+        assert rule.examples_no_match, rule.id
+
+
+def test_categories_are_covered(book: Rulebook) -> None:
+    found = {r.category for r in book.rules}
+    assert {"crisis", "method", "hostility", "pii", "sensitive", "signpost"} <= found
+
+
+def test_crisis_rules_alert_and_signpost_and_never_punish(book: Rulebook) -> None:
+    for rule in book.rules:
+        if rule.category != "crisis":
+            continue
+        names = {a.name for a in rule.actions}
+        assert not names & {"hide", "warn", "timeout", "redirect_cw"}, rule.id
+        alert = rule.action("alert_moderators")
+        assert alert is not None and alert.params.get("urgency") == "now", rule.id
+        assert rule.action("signpost") is not None, rule.id
+        assert rule.severity in ("high", "critical"), rule.id
+
+
+def test_category_policies(book: Rulebook) -> None:
+    for rule in book.rules:
+        names = {a.name for a in rule.actions}
+        if rule.category == "method":
+            assert {"hide", "alert_moderators"} <= names, rule.id
+        elif rule.category == "hostility":
+            assert {"hide", "warn"} <= names, rule.id
+        elif rule.category == "sensitive":
+            assert names == {"redirect_cw"}, rule.id
+        elif rule.category == "signpost":
+            assert names == {"signpost"}, rule.id
+        if "signpost" in names:
+            assert rule.action("signpost").params["topic"] in TOPICS  # type: ignore[union-attr]
+        if names & {"hide", "warn", "timeout", "redirect_cw"}:
+            assert rule.explain, rule.id
+
+
+CRISIS = [
+    "im gonna k i l l myself tonight",
+    "Thinking about ending my life, I can't take it",
+    "ready to unalive myself fr",
+    "i wnat to die",
+    "I honestly see no way out but death",
+    "I want to stop existing",
+    "no reason for me to be alive anymore",
+    "I wish I could fall asleep and never wake up",
+    "everyone would be so much better off without me",
+    "I've got the pills ready for tonight",
+    "i just took 40 of my tablets",
+    "my girlfriend texted me that she's going to overdose tonight",
+    "my little brother is harming himself again",
+    "urges to cut are really strong tonight",
+    "I'll be dead by morning",
+    "this is my goodbye",
+    "feeling $uicidal again",
+    "ѕuісіdаl tonight",
+    "I keep looking up painless ways to die",
+    "I don't think I'll survive the night",
+]
+
+NO_CRISIS = [
+    # idioms and jokes
+    "this spreadsheet is killing me",
+    "I could murder a burger",
+    "she absolutely killed it on stage",
+    "I'd die for a slice of cheesecake",
+    "dying to see that film",
+    "I nearly died laughing",
+    "I want to dye my hair pink",
+    "I'd rather die than wear that jumper",
+    "the final boss killed me ten times",
+    # distress without stated risk to life
+    "I feel so empty and alone lately",
+    "I hate my life right now",
+    "I feel like a burden to my friends",
+    "I'm exhausted from pretending to be fine",
+    "I just want to disappear for a while",
+    # recovery told in the past
+    "I used to think about ending my life every day, therapy helped",
+    "When I was 17 I wanted to kill myself. I'm 25 now and glad I stayed.",
+    "I was suicidal for years but it got better",
+    "In 2018 I took an overdose. Today I ran my first 10k.",
+    "there was a time I didn't want to live, but now I have reasons",
+    # supportive replies and information
+    "If you ever feel like ending your life, please call 988",
+    "are you having thoughts of suicide right now? you can tell me",
+    "If someone tells you they're suicidal, listen without judging",
+    "we're running a suicide prevention walk on Sunday",
+    "Romeo kills himself at the end of the play",
+]
+
+
+@pytest.mark.parametrize("text", CRISIS)
+def test_crisis_generalises(book: Rulebook, text: str) -> None:
+    assert "crisis" in {m.rule.category for m in book.evaluate(text)}
+
+
+@pytest.mark.parametrize("text", NO_CRISIS)
+def test_no_crisis_alarm(book: Rulebook, text: str) -> None:
+    fired = [m.rule.id for m in book.evaluate(text) if m.rule.category == "crisis"]
+    assert fired == []
+
+
+@pytest.mark.parametrize(
+    ("text", "category"),
+    [
+        ("take sixty of them with vodka and you won't wake up", "method"),
+        ("hide your cuts with concealer so nobody sees", "method"),
+        ("keep it under 500 calories a day", "method"),
+        ("nobody here wants you, leave", "hostility"),
+        ("you're a pathetic little loser", "hostility"),
+        ("just go kys", "hostility"),
+        ("text me 07700 900456", "pii"),
+        ("my email is jay.k@outlook.com", "pii"),
+        ("my psychiatrist Dr Mensah is useless", "pii"),
+    ],
+)
+def test_other_categories_generalise(book: Rulebook, text: str, category: str) -> None:
+    assert category in {m.rule.category for m in book.evaluate(text)}
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Samaritans are on 116 123 any time",
+        "does anyone have tips for sleeping better?",
+        "you're not a failure, you're doing your best",
+        "I'm such an idiot, I forgot my keys",
+        "my therapist is great, she really gets me",
+        "happy birthday!! hope it's a good one",
+    ],
+)
+def test_ordinary_talk_fires_nothing(book: Rulebook, text: str) -> None:
+    assert [m.rule.id for m in book.evaluate(text)] == []

@@ -1,0 +1,58 @@
+"""Community health statistics and the chart."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.stats import Stats, compute_stats, percentile, render_chart
+from tests.conftest import Harness
+from tests.fakes import command, member, post
+
+
+def test_percentile() -> None:
+    assert percentile([], 90) is None
+    assert percentile([5.0], 90) == 5.0
+    assert percentile([0.0, 10.0], 50) == 5.0
+    assert percentile(list(range(11)), 90) == pytest.approx(9.0)
+
+
+def test_text_with_no_data() -> None:
+    s = Stats(days=7, posts=0, answered=0, reply_times=(), within_2h=0, within_24h=0,
+              alerts_opened=0, alerts_resolved=0, claim_times=())
+    assert "n/a" in s.as_text()
+    png = render_chart(s)
+    assert png.data.startswith(b"\x89PNG")
+
+
+async def test_stats_from_activity(harness: Harness) -> None:
+    core = harness.core
+    clock = harness.clock
+    # three support posts: answered after 30 min, after 5 h, and never
+    for i, delay in enumerate((1800, 5 * 3600, None)):
+        await core.handle(post(f"q{i}", clock.now(), author=member(f"a{i}"), where="support",
+                               msg_id=f"q{i}"))
+        if delay:
+            await core.advance(delay)
+            await core.handle(post("a", clock.now(), author=member("helper"), where="support",
+                                   reply_to=f"q{i}"))
+    await core.handle(post("i want to kill myself", clock.now(), author=member("cas")))
+    await core.advance(300)
+    await core.handle(command("claim", clock.now(), alert="1"))
+    await core.store.touch_member("c1", "lurker", "Lurker", clock.now())
+    stats = await compute_stats(core.store, "c1", clock.now(), 30)
+    assert stats.posts == 3 and stats.answered == 2
+    assert stats.within_2h == 1 and stats.within_24h == 2
+    assert stats.median_reply == pytest.approx((1800 + 5 * 3600) / 2)
+    assert stats.alerts_opened == 1 and stats.median_claim == pytest.approx(300)
+    assert stats.alerts_per_moderator == {"mod1": 1}
+    assert stats.readers == 1 and stats.repliers == 1
+    text = stats.as_text()
+    assert "within 2 h: 33%" in text and "within 24 h: 67%" in text
+    png = render_chart(stats, {"mod1": "Mo"})
+    assert png.data.startswith(b"\x89PNG") and len(png.data) > 10_000
+
+
+async def test_text_fallback_when_platform_takes_no_attachments(harness: Harness) -> None:
+    harness.platform.supports_attachments = False
+    r = await harness.core.handle(command("stats", harness.clock.now()))
+    assert r.attachments == () and "Community health" in r.text

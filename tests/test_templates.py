@@ -1,0 +1,115 @@
+"""bot.templates: defaults, overrides, rendering and start-up validation."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.templates import (
+    DEFAULT_TEMPLATES,
+    PLACEHOLDERS,
+    Templates,
+    placeholders_in,
+    render,
+    validate_templates,
+)
+
+
+def test_default_templates_are_valid() -> None:
+    assert validate_templates(DEFAULT_TEMPLATES) == []
+
+
+def test_every_documented_template_exists() -> None:
+    assert set(DEFAULT_TEMPLATES) == {
+        "welcome", "greeting", "greeter_ping", "crisis_signpost", "topic_signpost",
+        "hidden_post", "hidden_notice", "hidden_notice_no_dm", "cw_missing", "cw_redirect",
+        "cw_reposted", "cw_notice", "warning", "timeout", "pii_nudge"}
+
+
+def test_member_facing_texts_that_hide_a_post_give_the_text_back() -> None:
+    for name in ("hidden_post", "cw_missing", "cw_redirect", "cw_reposted"):
+        assert "{text}" in DEFAULT_TEMPLATES[name], name
+    assert "{helplines}" in DEFAULT_TEMPLATES["crisis_signpost"]
+
+
+def test_render_fills_and_blanks_missing_values() -> None:
+    assert render("Hi {member}, welcome to {community}.", {"member": "Ann", "community": "H"}) == (
+        "Hi Ann, welcome to H.")
+    assert render("Hi {member}{rule}!", {"member": "Ann"}) == "Hi Ann!"
+    assert render("{duration}", {"duration": 10}) == "10"
+    assert render("{{literal}} {text}", {"text": "x"}) == "{literal} x"
+
+
+def test_render_does_not_interpret_values() -> None:
+    # A member's text containing braces is never formatted again.
+    assert render("You wrote: {text}", {"text": "{member} {0} {"}) == "You wrote: {member} {0} {"
+
+
+def test_templates_overrides() -> None:
+    t = Templates({"greeting": "Hey {member}!"})
+    assert t.render("greeting", member="Ann") == "Hey Ann!"
+    assert t.render("warning", member="Bob", community="H", rule="r1", explain="why").startswith(
+        "Hi Bob, this is a warning from the moderators of H.")
+    assert t.get("welcome") == DEFAULT_TEMPLATES["welcome"]
+    assert t.names() == set(DEFAULT_TEMPLATES)
+    assert Templates({"custom": "x"}).names() == set(DEFAULT_TEMPLATES) | {"custom"}
+    assert Templates().get("greeting") == DEFAULT_TEMPLATES["greeting"]
+    with pytest.raises(KeyError):
+        t.get("nope")
+
+
+def test_placeholders_in() -> None:
+    assert placeholders_in("Hi {member}, see {rules_channel} {member}") == {"member",
+                                                                          "rules_channel"}
+    assert placeholders_in("no fields {{here}}") == set()
+    with pytest.raises(ValueError):
+        placeholders_in("{member")
+
+
+def test_validate_unknown_placeholders_lists_the_known_ones() -> None:
+    ((name, message),) = validate_templates({"greeting": "Hi {membr} in {place}"})
+    assert name == "greeting"
+    assert message.startswith("unknown placeholder(s): {membr}, {place}; known: ")
+    for known in PLACEHOLDERS:
+        assert known in message
+
+
+@pytest.mark.parametrize("text", ["Hi {member", "Hi }", "{member!}"])
+def test_validate_broken_braces(text: str) -> None:
+    ((_, message),) = validate_templates({"t": text})
+    assert "broken placeholder" in message or "conversion" in message
+
+
+def crashes(text: str) -> bool:
+    """Whether rendering ``text`` raises for some ordinary set of values."""
+    for values in ({}, {"member": "", "text": "x"}, {"member": "Ann", "text": "x"}):
+        try:
+            render(text, values)
+        except (ValueError, IndexError, AttributeError, KeyError):
+            return True
+    return False
+
+
+@pytest.mark.parametrize(("text", "needle", "would_crash"), [
+    ("{}", "need a name", True),
+    ("{0}", "need a name", True),
+    ("{member.upper}", "without . or [ ]", False),  # renders "<built-in method ...>"
+    ("{member[0]}", "without . or [ ]", True),
+    ("{member:d}", "Unknown format code", True),
+    ("{member:{text}}", "cannot be nested", True),
+    ("{member!x}", "unknown conversion", True),
+])
+def test_validate_placeholders_that_would_break_at_run_time(text: str, needle: str,
+                                                            would_crash: bool) -> None:
+    problems = validate_templates({"t": text})
+    assert len(problems) == 1
+    assert needle in problems[0][1]
+    assert crashes(text) is would_crash
+
+
+def test_harmless_format_specs_are_allowed() -> None:
+    assert validate_templates({"t": "{member:>8} {rule!r}"}) == []
+
+
+def test_validate_reports_each_template() -> None:
+    problems = validate_templates({"a": "{x}", "b": "fine {member}", "c": "{y"})
+    assert [name for name, _ in problems] == ["a", "c"]

@@ -1,0 +1,191 @@
+"""Unanswered-post watch: nudges, escalation, answers, restarts, quiet hours."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from tests.conftest import Harness
+from tests.fakes import channel, deleted, member, post
+
+H = 3600
+
+
+def nudges(h: Harness) -> list:
+    return h.platform.sent_to("team")
+
+
+def escalations(h: Harness) -> list:
+    return [c for c in h.platform.sent_to("mod-alerts") if "Unanswered" in c.text]
+
+
+async def test_unanswered_post_is_nudged_then_escalated(harness: Harness) -> None:
+    core = harness.core
+    ev = post("Does anyone have tips for sleep?", harness.clock.now(), author=member("alex"),
+              where="support")
+    await core.handle(ev)
+    await core.advance(2 * H - 60)
+    assert nudges(harness) == []
+    await core.advance(120)
+    [nudge] = nudges(harness)
+    assert "<@&Peer Supporters>" in nudge.text
+    assert ev.link in nudge.text
+    assert "tips for sleep" in nudge.text  # excerpt
+    assert nudge.msg.mention_roles == ("Peer Supporters",)
+    await core.advance(10 * H)
+    [esc] = escalations(harness)
+    assert "<@&Moderators>" in esc.text and ev.link in esc.text
+    await core.advance(48 * H)
+    assert len(nudges(harness)) == 1 and len(escalations(harness)) == 1
+
+
+async def test_reply_by_someone_else_stops_the_timers(harness: Harness) -> None:
+    core = harness.core
+    ev = post("struggling today", harness.clock.now(), author=member("alex"), where="support")
+    await core.handle(ev)
+    await core.advance(30 * 60)
+    # the author's own follow-up does not count
+    await core.handle(post("still here", harness.clock.now(), author=member("alex"),
+                           where="support", reply_to=ev.message.message_id))
+    # a bot's reply does not count
+    await core.handle(post("bot reply", harness.clock.now(), author=member("bot", bot=True),
+                           where="support", reply_to=ev.message.message_id))
+    await core.advance(2 * H)
+    assert len(nudges(harness)) == 1
+    await core.handle(post("I hear you", harness.clock.now(), author=member("priya"),
+                           where="support", reply_to=ev.message.message_id))
+    await core.advance(24 * H)
+    assert escalations(harness) == []
+    [tracked] = [p for p in await core.store.posts_since("c1", 0)]
+    assert tracked.state == "answered" and tracked.answered_by == "priya"
+    assert tracked.excerpt is None  # text is dropped once nobody needs it
+
+
+async def test_thread_message_answers_forum_post(harness: Harness) -> None:
+    core = harness.core
+    forum_thread = channel("my-question", "th1", kind="thread", parent_id="id-support",
+                           parent_name="support")
+    root = post("first forum post", harness.clock.now(), author=member("alex"),
+                chan=forum_thread, msg_id="th1", thread_root="th1")
+    await core.handle(root)
+    assert len(await core.store.open_posts("c1")) == 1
+    await core.handle(post("welcome! here's what helped me", harness.clock.now(),
+                           author=member("jo"), chan=forum_thread, thread_root="th1"))
+    assert await core.store.open_posts("c1") == []
+
+
+async def test_per_place_timers(harness: Harness) -> None:
+    core = harness.core
+    await core.handle(post("venting", harness.clock.now(), author=member("alex"), where="vent"))
+    await core.advance(H + 1)
+    assert len(nudges(harness)) == 1
+    await core.advance(5 * H)
+    assert len(escalations(harness)) == 1
+
+
+async def test_non_support_channel_is_not_tracked(harness: Harness) -> None:
+    await harness.core.handle(post("hello", harness.clock.now(), where="general"))
+    assert await harness.core.store.open_posts("c1") == []
+
+
+async def test_next_message_counts_when_configured(harness_factory) -> None:
+    h = harness_factory("unanswered: {count_next_message: true, places: [support]}")
+    core = await h.start()
+    try:
+        await core.handle(post("anyone?", h.clock.now(), author=member("alex"), where="support"))
+        await core.handle(post("hey alex!", h.clock.now() + 1, author=member("jo"),
+                               where="support"))
+        open_posts = await core.store.open_posts("c1")
+        assert [p.author_id for p in open_posts] == ["jo"]
+    finally:
+        await h.stop()
+
+
+async def test_deleted_post_stops_being_tracked(harness: Harness) -> None:
+    core = harness.core
+    ev = post("never mind", harness.clock.now(), author=member("alex"), where="support")
+    await core.handle(ev)
+    await core.handle(deleted(ev, harness.clock.now()))
+    await core.advance(24 * H)
+    assert nudges(harness) == [] and escalations(harness) == []
+
+
+async def test_timers_survive_restart_and_fire_once(harness: Harness) -> None:
+    core = harness.core
+    await core.handle(post("anyone around?", harness.clock.now(), author=member("alex"),
+                           where="support"))
+    answered = post("also me", harness.clock.now(), author=member("kim"), where="support")
+    await core.handle(answered)
+    await core.advance(H)
+    # down for 3 hours: the reminder falls due while Haven is down
+    core = await harness.restart(downtime=3 * H)
+    assert len(nudges(harness)) == 2
+    core = await harness.restart(downtime=60)
+    assert len(nudges(harness)) == 2  # never twice
+    # catch-up: a reply made while Haven was down, delivered before overdue timers run
+    await core.stop()
+    harness.clock.set(harness.clock.now() + 20 * H)
+    from bot.core import Haven
+    from bot.store import Store
+
+    store = await Store.open(harness.config.database)
+    core = harness.core = await Haven.create(harness.config, harness.platform, harness.clock, store)
+    await core.start(run_scheduler=False)
+    await core.handle(post("kim, me too", harness.clock.now() - 10 * H, author=member("alex"),
+                           where="support", reply_to=answered.message.message_id))
+    await core.scheduler.run_due()
+    await core.drain()
+    texts = [c.text for c in escalations(harness)]
+    assert len(texts) == 1  # only alex's post, kim's was answered meanwhile
+
+
+async def test_crisis_post_is_left_to_the_alert_and_never_quoted_publicly(harness: Harness) -> None:
+    core = harness.core
+    await core.handle(post("i want to end my life", harness.clock.now(), author=member("cas"),
+                           where="support"))
+    await core.advance(24 * H)
+    assert nudges(harness) == [] and escalations(harness) == []
+    public = [c for c in harness.platform.calls
+              if c.verb in ("send", "reply") and c.target != "mod-alerts"]
+    assert not any("end my life" in c.text for c in public)
+
+
+async def test_quiet_hours_move_nudges(harness_factory) -> None:
+    h = harness_factory("unanswered: {quiet_hours: {start: '23:00', end: '07:00'}, "
+                        "places: [support]}")
+    core = await h.start()
+    try:
+        h.clock.set(datetime(2026, 1, 5, 22, 0, tzinfo=UTC).timestamp())
+        await core.handle(post("late night post", h.clock.now(), author=member("alex"),
+                               where="support"))
+        await core.advance(4 * H)  # 02:00, inside quiet hours
+        assert h.platform.sent_to("team") == []
+        await core.advance(5 * H + 60)  # 07:01
+        [nudge] = h.platform.sent_to("team")
+        assert nudge
+    finally:
+        await h.stop()
+
+
+async def test_failed_nudge_is_retried(harness: Harness) -> None:
+    from tests.fakes import FlakyError
+
+    core = harness.core
+    await core.handle(post("hello?", harness.clock.now(), author=member("alex"), where="support"))
+    harness.platform.fail("send", FlakyError("gateway hiccup"), times=2)
+    await core.advance(2 * H)
+    assert nudges(harness) == []
+    await core.advance(10 * 60)
+    assert len(nudges(harness)) == 1
+
+
+async def test_unanswered_command_lists_longest_waiting_first(harness: Harness) -> None:
+    from tests.fakes import command
+
+    core = harness.core
+    await core.handle(post("older", harness.clock.now(), author=member("a"), where="support"))
+    await core.advance(600)
+    await core.handle(post("newer", harness.clock.now(), author=member("b"), where="vent"))
+    result = await core.handle(command("unanswered", harness.clock.now()))
+    lines = result.text.splitlines()
+    assert "2 post(s)" in lines[0]
+    assert "#support" in lines[1] and "#vent" in lines[2]
