@@ -275,6 +275,18 @@ class Haven:
         await self._guarded("unanswered", self.unanswered.on_message(ev, hidden=hidden,
                                                                      crisis=crisis))
 
+    async def record_automod(self, *, community_id: str, user_id: str, action: str, rule: str,
+                             keyword: str | None, channel_id: str | None, at: float) -> int:
+        """Record an action of the platform's own automod (Discord AutoMod) as a case.
+
+        The matched keyword is kept as the case's reason (never the message text),
+        so native blocks appear in ``history`` next to Haven's own cases.
+        """
+        reason = f"platform automod {action}" + (f" on keyword {keyword!r}" if keyword else "")
+        return await self.store.add_case(community_id, "automod", f"automod:{rule}", reason,
+                                         "automod", "Platform AutoMod", user_id, user_id, at,
+                                         channel_id)
+
     async def is_newcomer(self, ev: MessagePosted) -> bool:
         """Whether the author is new: welcomed by Haven, or joined within ``newcomer_days``."""
         if self.perms.is_moderator(ev.author):

@@ -11,7 +11,7 @@ import signal
 from bot.adapters.base import Adapter
 from bot.config import Config, load_config
 from bot.core import Haven
-from bot.errors import ConfigError, Problem
+from bot.errors import ConfigError, HavenError, Problem
 
 log = logging.getLogger(__name__)
 
@@ -56,8 +56,17 @@ async def run_bot(config_path: str) -> int:
     runner = asyncio.create_task(adapter.run(), name="haven-adapter")
     stopper = asyncio.create_task(stop.wait())
     log.info("Haven is running on %s with %d rules", config.platform, len(core.rulebook.rules))
+    code = 0
     try:
         await asyncio.wait({runner, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        if runner.done() and not runner.cancelled() and runner.exception() is not None:
+            exc = runner.exception()
+            if isinstance(exc, HavenError):
+                log.error("Haven stopped: %s", exc)
+            else:
+                log.error("Haven stopped: the %s connection failed", config.platform,
+                          exc_info=exc)
+            code = 1
     finally:
         log.info("Haven is stopping")
         await adapter.close()
@@ -66,4 +75,4 @@ async def run_bot(config_path: str) -> int:
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await runner
         await core.stop()
-    return 0
+    return code

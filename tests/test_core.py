@@ -118,3 +118,13 @@ async def test_unknown_command_event(harness: Harness) -> None:
                         name="frobnicate")
     result = await harness.core.handle(ev)
     assert not result.ok
+
+
+async def test_platform_automod_actions_become_cases(harness: Harness) -> None:
+    core = harness.core
+    case_id = await core.record_automod(community_id="c1", user_id="u9", action="block_message",
+                                        rule="42", keyword="badword", channel_id="ch",
+                                        at=harness.clock.now())
+    [case] = await core.store.cases_for("c1", "u9")
+    assert case.id == case_id and case.action == "automod" and case.rule_id == "automod:42"
+    assert "badword" in case.reason and case.excerpt is None
