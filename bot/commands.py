@@ -348,9 +348,10 @@ class Commands:
             raise CommandError("days must be between 1 and 365.")
         stats = await compute_stats(core.store, ev.community_id, core.clock.now(), days)
         attachments = ()
+        names = {r.user_id: r.name for r in await core.store.duty_roster(ev.community_id)}
         if core.platform.supports_attachments:
             try:
-                attachments = (render_chart(stats),)
+                attachments = (render_chart(stats, names),)
             except Exception:  # a chart is a bonus: the text has every figure
                 log.exception("could not render the stats chart")
-        return CommandResult(stats.as_text(), attachments=attachments)
+        return CommandResult(stats.as_text(names), attachments=attachments)

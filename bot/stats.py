@@ -54,12 +54,14 @@ class Stats:
         """``n`` as a percentage of posts."""
         return f"{100 * n / self.posts:.0f}%" if self.posts else "n/a"
 
-    def as_text(self) -> str:
-        """The figures as a message."""
+    def as_text(self, names: dict[str, str] | None = None) -> str:
+        """The figures as a message (``names`` maps moderator ids to display names)."""
+        names = names or {}
+
         def dur(x: float | None) -> str:
             return fmt_duration(x) if x is not None else "n/a"
 
-        per_mod = ", ".join(f"{k}: {v}" for k, v in sorted(self.alerts_per_moderator.items(),
+        per_mod = ", ".join(f"{names.get(k, k)}: {v}" for k, v in sorted(self.alerts_per_moderator.items(),
                                                             key=lambda kv: -kv[1])) or "none"
         return "\n".join([
             f"**Community health, last {self.days} days**",
@@ -115,6 +117,7 @@ def render_chart(stats: Stats, names: dict[str, str] | None = None) -> Attachmen
 
     matplotlib.use("Agg")
     from matplotlib import pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     names = names or {}
     fig, axes = plt.subplots(2, 2, figsize=(10, 7), dpi=100)
@@ -149,12 +152,16 @@ def render_chart(stats: Stats, names: dict[str, str] | None = None) -> Attachmen
         ax.invert_yaxis()
     else:
         ax.text(0.5, 0.5, "no alerts claimed", ha="center", va="center", transform=ax.transAxes)
-    ax.set_title(f"Alerts: {stats.alerts_opened} opened, {stats.alerts_resolved} resolved")
+    ax.set_title(f"Alerts claimed per moderator ({stats.alerts_opened} opened, "
+                 f"{stats.alerts_resolved} resolved)")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
 
     ax = axes[1][1]
     ax.bar(["only read", "post", "reply to others"], [stats.readers, stats.posters, stats.repliers],
            color=["#90a4ae", "#42a5f5", "#26a69a"])
     ax.set_title("Members")
+    for axis in (axes[0][0], axes[0][1], axes[1][1]):
+        axis.yaxis.set_major_locator(MaxNLocator(integer=True))
 
     fig.tight_layout()
     buf = io.BytesIO()

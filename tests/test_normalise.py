@@ -199,3 +199,27 @@ def test_cf_ranges_match_this_python() -> None:
 )
 def test_normalise_regex(pattern: str, expected: str) -> None:
     assert normalise_regex(pattern) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "!" * 60_000 + "x",
+        "a" + "*" * 60_000 + "b",
+        "." * 60_000 + "a",
+        "a" * 60_000 + "1",
+        "s*" * 30_000,
+        "a " * 30_000,
+        "1-" * 30_000 + "1",
+        "é!*_ " * 12_000,
+    ],
+)
+def test_hostile_inputs_stay_linear(text: str) -> None:
+    """Python's regex engine backtracks; no pattern may turn quadratic on long runs."""
+    import time
+
+    start = time.perf_counter()
+    norm = normalise(text, MaskResolver(["suicide"]))
+    for index in range(len(norm.views)):
+        norm.original_span(index, 1, 3)
+    assert time.perf_counter() - start < 2.0

@@ -11,11 +11,11 @@
     ``raw`` case-folded; accents and look-alike letters folded to Latin
     (Cyrillic/Greek homoglyphs, small capitals); leetspeak folded inside words
     (``k1ll`` -> ``kill``, ``$uicide`` -> ``suicide``, while numbers such as ``50``
-    or ``10pm`` are kept); apostrophes inside words dropped (``don't`` -> ``dont``);
+    or ``10pm`` are kept); apostrophes dropped (``don't`` -> ``dont``);
     every run of repeated letters collapsed to one letter (``kiiill`` and ``kill``
     both become ``kil``); ``wanna``/``gonna``/``gotta``/``u``/``ya``/``ur``
     expanded (``want to``, ``going to``, ``got to``, ``you``, ``you``, ``your``);
-    sentence ends (``.``, ``!``, ``?`` followed by a space) kept as a ``.`` word;
+    sentence ends (``.``, ``!``, ``?`` before a space or the end) kept as a ``.`` word;
     ``-``, ``.``, ``/``, ``:`` and ``,`` between two digits kept (``555-1234``,
     ``10:30``, ``2.5``); everything else that is not a letter or a digit becomes
     a space. Words are separated by exactly one space and the view starts and
@@ -44,6 +44,9 @@ RAW: Final = -1
 
 MAX_VARIANTS: Final = 4
 """Upper bound on extra views per message (keeps the cost per message bounded)."""
+
+_MAX_MASKED_WORDS: Final = 20
+_MAX_MASKED_LENGTH: Final = 40
 
 # Unicode category Cf (Unicode 14, Python 3.11), plus invisible "letters" used to
 # evade filters (Hangul fillers, braille blank). A test checks the Cf ranges
@@ -105,9 +108,12 @@ _LEET_CHARS: Final = "0134579@$!|"
 _LEET_ADJACENT = re.compile(r"[a-z][0-9@$!|]|[0-9@$!|][a-z]")
 _DROP_APOSTROPHES: Final = str.maketrans("", "", "'`")
 _APOSTROPHES = re.compile(r"['`]+")
-_SENTENCE_END = re.compile(r"[.!?]+(?=\s|$)")
+# Patterns here run on every message with Python's backtracking engine, so each
+# is written to stay linear: runs are only entered at their start (a lookbehind)
+# and taken possessively, so a message of 60,000 "!" cannot stall the bot.
+_SENTENCE_END = re.compile(r"(?<![.!?])[.!?]++(?=\s|$)")
 _SENTINEL: Final = "\x00"
-_EDGE_STARS_PATTERN: Final = r"(?<![^\W_])(?<!\*)\*+|\*+(?![^\W_])(?!\*)"
+_EDGE_STARS_PATTERN: Final = r"(?<![^\W_])(?<!\*)\*++|(?<!\*)\*++(?![^\W_])"
 # Punctuation inside numbers survives as placeholders (\x01-\x05) until the end.
 _DIGIT_JOINER = re.compile(r"(?<=\d)[-./:,](?=\d)")
 _PROTECT: Final = {"-": "\x01", ".": "\x02", "/": "\x03", ":": "\x04", ",": "\x05"}
@@ -116,8 +122,7 @@ _NON_WORD = re.compile(r"[^\w*\x00-\x05]+|_+|" + _EDGE_STARS_PATTERN)
 _EDGE_STARS = re.compile(_EDGE_STARS_PATTERN)
 # Offset tracking only visits real changes: the same results as _NON_WORD and
 # _SPACES once whitespace is collapsed, without a match for every single space.
-_T_NON_WORD = re.compile(r"[^\w*\x00-\x05]*[^\w*\x00-\x05 ][^\w*\x00-\x05]*|_+|"
-                         + _EDGE_STARS_PATTERN)
+# (_NON_WORD is split into punctuation, underscores and edge stars for this.)
 _T_PUNCTUATION = re.compile(r"[^\w*\x00-\x05 ][^\w*\x00-\x05]*")
 _T_UNDERSCORES = re.compile(r"_+")
 _T_SPACES = re.compile(r" {2,}")
@@ -320,9 +325,11 @@ def normalise_text(text: str) -> str:
 def _add_mask_variants(text: str, resolve: Resolver, variants: list[str],
                        recipes: list[Callable[[_Track], _Track]]) -> None:
     choices: dict[str, Sequence[str]] = {}
-    for m in _MASKED.finditer(text):
+    for n, m in enumerate(_MASKED.finditer(text)):
         word = m.group()
-        if word not in choices:
+        if n >= _MAX_MASKED_WORDS:
+            break
+        if len(word) <= _MAX_MASKED_LENGTH and word not in choices:
             found = resolve(word)
             if found:
                 choices[word] = found
@@ -498,7 +505,9 @@ def _track_text(t: _Track) -> _Track:
     t = t.sub(_APOSTROPHES, "")
     t = t.sub(_DIGIT_JOINER, _protect)
     t = t.sub(_SENTENCE_END, " \x00 ")
-    t = t.sub(_T_NON_WORD, " ")
+    t = t.sub(_T_PUNCTUATION, " ")
+    t = t.sub(_T_UNDERSCORES, " ")
+    t = t.sub(_EDGE_STARS, " ")
     t = t.sub(_REPEAT, _first_group)
     t = t.sub(_T_SPACES, " ").strip_pad()
     t = t.sub(_SLANG, _slang)
