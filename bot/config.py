@@ -100,6 +100,8 @@ class UnansweredConfig:
     excerpt_chars: int = 120
     quiet_hours: QuietHours | None = None
     places: tuple[SupportPlace, ...] = ()
+    waiting_tag: str | None = None
+    answered_tag: str | None = None
 
 
 @dataclass(frozen=True)
@@ -419,7 +421,7 @@ def parse_config(root: Any, file: str, base_dir: Path) -> Config:
 
     s = r.section(root, "unanswered", {"enabled", "remind_after", "escalate_after",
                                        "count_next_message", "excerpt_chars", "quiet_hours",
-                                       "places"})
+                                       "places", "forum_tags"})
     remind = r.get(s, "remind_after", "unanswered", 7200.0, _positive_duration)
     escalate = r.get(s, "escalate_after", "unanswered", 43200.0, _positive_duration)
     quiet = None
@@ -475,6 +477,11 @@ def parse_config(root: Any, file: str, base_dir: Path) -> Config:
         places.append(SupportPlace(r.get(item, "channel", path, "", _str), p_remind, p_escalate))
     if escalate <= remind:
         r.problem(s, "escalate_after", "unanswered.escalate_after", "must be later than remind_after")
+    waiting_tag = answered_tag = None
+    if s.get("forum_tags") is not None:
+        ft = r.section(s, "forum_tags", {"waiting", "answered"}, "unanswered.")
+        waiting_tag = r.get(ft, "waiting", "unanswered.forum_tags", None, _str)
+        answered_tag = r.get(ft, "answered", "unanswered.forum_tags", None, _str)
     unanswered = UnansweredConfig(
         enabled=r.get(s, "enabled", "unanswered", True, _bool),
         remind_after=remind,
@@ -483,6 +490,8 @@ def parse_config(root: Any, file: str, base_dir: Path) -> Config:
         excerpt_chars=r.get(s, "excerpt_chars", "unanswered", 120, _int(0, 1000)),
         quiet_hours=quiet,
         places=tuple(places),
+        waiting_tag=waiting_tag,
+        answered_tag=answered_tag,
     )
 
     s = r.section(root, "crisis", {"signpost", "reescalate_after", "excerpt_chars",

@@ -99,6 +99,20 @@ class Messenger:
             sent = await self.send(community_id, fallback_channel, fallback)
         return "fallback" if sent is not None else "failed"
 
+    async def tag_post(self, ref: MessageRef, add: tuple[str, ...] = (),
+                       remove: tuple[str, ...] = ()) -> bool:
+        """Tag a forum post; ``False`` (logged, missing permissions reported) on error."""
+        if not add and not remove:
+            return True
+        try:
+            await self.platform.tag_post(ref, add, remove)
+            return True
+        except MissingPermission as exc:
+            await self.report_missing(ref.community_id, exc)
+        except PlatformError as exc:
+            log.warning("could not tag post %s: %s", ref.message_id, exc)
+        return False
+
     async def hide(self, ev: MessagePosted, reason: str) -> bool:
         """Hide a message; ``False`` (reported) when the platform refuses."""
         try:

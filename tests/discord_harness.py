@@ -211,6 +211,10 @@ class RestRecorder:
             return {"threads": self.archived.get(parts[1], []), "members": [], "has_more": False}
         if method == "GET" and re.fullmatch(r"/channels/\d+", path):
             return self.channels[parts[1]]
+        if method == "PATCH" and re.fullmatch(r"/channels/\d+", path):
+            updated = {**self.channels.get(parts[1], {}), **body}
+            self.channels[parts[1]] = updated
+            return updated
         if method == "PATCH" and re.fullmatch(r"/guilds/\d+/members/\d+", path):
             return p.member(p.user(parts[3], "member"))
         if method in ("DELETE", "PUT") and re.fullmatch(r"/guilds/\d+/(members|bans)/\d+", path):

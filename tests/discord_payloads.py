@@ -132,9 +132,15 @@ def text_channel(channel_id: str, name: str, *, guild_id: str = GUILD_ID, positi
     }
 
 
+def forum_tag(tag_id: str, name: str) -> dict[str, Any]:
+    """One of a forum channel's available tags."""
+    return {"id": tag_id, "name": name, "moderated": False, "emoji_id": None, "emoji_name": None}
+
+
 def forum_channel(channel_id: str, name: str, *, guild_id: str = GUILD_ID, position: int = 0,
-                  last_message_id: str | None = None) -> dict[str, Any]:
-    """A guild forum channel."""
+                  last_message_id: str | None = None,
+                  tags: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """A guild forum channel (``tags``: its available tags, see :func:`forum_tag`)."""
     return {
         "id": channel_id,
         "type": FORUM,
@@ -148,7 +154,7 @@ def forum_channel(channel_id: str, name: str, *, guild_id: str = GUILD_ID, posit
         "parent_id": None,
         "last_message_id": last_message_id,
         "default_auto_archive_duration": 1440,
-        "available_tags": [],
+        "available_tags": tags or [],
         "default_reaction_emoji": None,
         "default_thread_rate_limit_per_user": 0,
         "default_sort_order": None,

@@ -125,6 +125,12 @@ class FakePlatform:
         self.calls.append(Call("repost", community_id, channel, msg, {"author": author.id}))
         return self._ref(community_id, channel)
 
+    async def tag_post(self, ref: MessageRef, add: tuple[str, ...],
+                       remove: tuple[str, ...]) -> None:
+        self._maybe_fail("tag_post")
+        self.calls.append(Call("tag_post", ref.community_id, ref.message_id, None,
+                               {"add": add, "remove": remove}))
+
     def user_mention(self, user_id: str) -> str:
         return f"<@{user_id}>"
 

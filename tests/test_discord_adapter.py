@@ -706,9 +706,9 @@ def test_discord_invite_url_has_exactly_the_permissions_haven_needs():
     assert q["client_id"] == ["123456789012345678"]
     assert q["scope"] == ["bot applications.commands"]
     perms = discord.Permissions(int(q["permissions"][0]))
-    assert int(q["permissions"][0]) == da.PERMISSIONS_VALUE == 1377074015302
+    assert int(q["permissions"][0]) == da.PERMISSIONS_VALUE == 1394253884486
     wanted = {"read_messages", "send_messages", "send_messages_in_threads", "embed_links",
-              "attach_files", "read_message_history", "manage_messages", "manage_webhooks",
+              "attach_files", "read_message_history", "manage_messages", "manage_webhooks", "manage_threads",
               "moderate_members", "kick_members", "ban_members", "add_reactions",
               "use_application_commands"}
     assert {name for name, on in perms if on} == wanted
@@ -755,3 +755,28 @@ async def test_discord_run_without_token_explains(monkeypatch):
     with pytest.raises(Exception, match="HAVEN_DISCORD_TOKEN"):
         await adapter.run()
     await adapter.client.close()
+
+
+async def test_discord_tag_post_sets_forum_tags_by_name(monkeypatch, caplog):
+    tags = [p.forum_tag("930000000000000001", "Needs a reply"),
+            p.forum_tag("930000000000000002", "Answered")]
+    channels = [c if c["id"] != p.SUPPORT_FORUM else
+                p.forum_channel(p.SUPPORT_FORUM, "support-forum", position=4, tags=tags)
+                for c in standard_channels()]
+    h, core = await started(monkeypatch, guild=standard_guild(channels=channels))
+    now = core.clock.now()
+    post_id = p.snowflake(now)
+    thread_payload = p.thread(post_id, "Struggling", p.SUPPORT_FORUM, at=now, newly_created=True)
+    thread_payload["applied_tags"] = ["930000000000000001"]
+    await h.feed("THREAD_CREATE", thread_payload)
+    ref = MessageRef(p.GUILD_ID, post_id, post_id, thread_id=post_id)
+    await h.adapter.tag_post(ref, add=("answered", "Missing tag"), remove=("Needs a reply",))
+    [patch] = h.rest.find("PATCH", f"/channels/{post_id}")
+    assert patch.json["applied_tags"] == ["930000000000000002"]
+    assert "no tag named 'Missing tag'" in caplog.text
+
+
+async def test_discord_tag_post_ignores_plain_channels(monkeypatch):
+    h, _ = await started(monkeypatch)
+    await h.adapter.tag_post(MessageRef(p.GUILD_ID, p.GENERAL, "1"), add=("x",), remove=())
+    assert h.rest.find("PATCH") == []

@@ -189,3 +189,33 @@ async def test_unanswered_command_lists_longest_waiting_first(harness: Harness) 
     lines = result.text.splitlines()
     assert "2 post(s)" in lines[0]
     assert "#support" in lines[1] and "#vent" in lines[2]
+
+
+async def test_forum_posts_are_tagged_waiting_then_answered(harness_factory) -> None:
+    h = harness_factory("unanswered: {places: [support], forum_tags: {waiting: Needs a reply, "
+                        "answered: Answered}}")
+    core = await h.start()
+    try:
+        forum_post = channel("sleep-tips", "th9", kind="forum", parent_id="id-support",
+                             parent_name="support")
+        await core.handle(post("any sleep tips?", h.clock.now(), author=member("alex"),
+                               chan=forum_post, msg_id="th9", thread_root="th9"))
+        [tag] = h.platform.of("tag_post")
+        assert tag.extra == {"add": ("Needs a reply",), "remove": ()}
+        await core.handle(post("try a wind-down routine", h.clock.now(), author=member("jo"),
+                               chan=forum_post, thread_root="th9"))
+        last = h.platform.of("tag_post")[-1]
+        assert last.extra == {"add": ("Answered",), "remove": ("Needs a reply",)}
+        assert last.target == "th9"
+    finally:
+        await h.stop()
+
+
+async def test_plain_channels_are_not_tagged(harness_factory) -> None:
+    h = harness_factory("unanswered: {places: [support], forum_tags: {waiting: W}}")
+    core = await h.start()
+    try:
+        await core.handle(post("hi", h.clock.now(), author=member("a"), where="support"))
+        assert h.platform.of("tag_post") == []
+    finally:
+        await h.stop()

@@ -63,6 +63,11 @@ class Platform(Protocol):
         """Post ``msg`` in ``channel`` on behalf of ``author`` (webhook or attribution)."""
         ...
 
+    async def tag_post(self, ref: MessageRef, add: tuple[str, ...],
+                       remove: tuple[str, ...]) -> None:
+        """Add and remove tags (by name) on a forum post; a no-op where posts have no tags."""
+        ...
+
     def user_mention(self, user_id: str) -> str:
         """Text that mentions a user (``<@id>``, a Matrix pill, ``@name``)."""
         ...

@@ -95,6 +95,11 @@ class ConsolePlatform:
         self._show(f"Haven reposts in #{channel.lstrip('#')} as {author.name}:", msg)
         return self._ref(community_id, channel)
 
+    async def tag_post(self, ref: MessageRef, add: tuple[str, ...],
+                       remove: tuple[str, ...]) -> None:
+        changes = [f"+{t}" for t in add] + [f"-{t}" for t in remove]
+        self.out(f"  🤖 Haven tags the post in #{ref.channel_id}: {' '.join(changes)}")
+
     def user_mention(self, user_id: str) -> str:
         return f"@{self._name(user_id)}"
 

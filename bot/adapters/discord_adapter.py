@@ -103,6 +103,7 @@ HAVEN_PERMISSIONS = discord.Permissions(
     read_message_history=True,
     manage_messages=True,
     manage_webhooks=True,
+    manage_threads=True,
     moderate_members=True,
     kick_members=True,
     ban_members=True,
@@ -112,7 +113,7 @@ HAVEN_PERMISSIONS = discord.Permissions(
 """Exactly the permissions Haven asks for when invited (see :func:`invite_url`)."""
 
 PERMISSIONS_VALUE: int = HAVEN_PERMISSIONS.value
-"""The integer of :data:`HAVEN_PERMISSIONS` (1377074015302)."""
+"""The integer of :data:`HAVEN_PERMISSIONS` (1394253884486)."""
 
 _ACCEPTED_TYPES = (discord.MessageType.default, discord.MessageType.reply)
 _SPOILERED_RE = re.compile(r"^(?:\s*\|\|(?:(?!\|\|)[\s\S])+\|\|)+\s*$")
@@ -708,6 +709,39 @@ class DiscordAdapter:
         self._remember(self._hidden, message_id)
         async with platform_errors("manage_messages", f"<#{channel_id}>"):
             await self.client.http.delete_message(channel_id, message_id, reason=reason[:512] or None)
+
+    async def tag_post(self, ref: MessageRef, add: tuple[str, ...],
+                       remove: tuple[str, ...]) -> None:
+        """Add and remove forum tags (by name, case-insensitive) on a forum post.
+
+        Tags the forum does not offer are skipped with a warning logged once; a
+        post keeps at most Discord's five tags. Other channels are left alone.
+        """
+        thread_id = int(ref.thread_id or ref.channel_id)
+        thread = self.client.get_channel(thread_id)
+        if thread is None:
+            async with platform_errors("view_channel", f"<#{thread_id}>"):
+                thread = await self.client.fetch_channel(thread_id)
+        if not isinstance(thread, discord.Thread) or not isinstance(thread.parent, discord.ForumChannel):
+            return
+        offered = {t.name.casefold(): t for t in thread.parent.available_tags}
+        for name in add:
+            if name.casefold() not in offered:
+                self._warn_once(f"tag:{thread.parent.id}:{name.casefold()}",
+                                "forum #%s has no tag named %r; create it or change "
+                                "unanswered.forum_tags", thread.parent.name, name)
+        dropped = {n.casefold() for n in remove}
+        current = list(thread.applied_tags)
+        wanted = [t for t in current if t.name.casefold() not in dropped]
+        for name in add:
+            tag = offered.get(name.casefold())
+            if tag is not None and all(t.id != tag.id for t in wanted):
+                wanted.append(tag)
+        wanted = wanted[:5]
+        if [t.id for t in wanted] == [t.id for t in current]:
+            return
+        async with platform_errors("manage_threads", f"<#{thread_id}>"):
+            await thread.edit(applied_tags=wanted)
 
     async def timeout(self, community_id: str, user_id: str, seconds: float, reason: str) -> None:
         """Time a member out (at most 28 days; 0 lifts the timeout)."""

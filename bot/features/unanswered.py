@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from bot.clock import fmt_duration
 from bot.durations import in_clock_range
-from bot.events import MessageDeleted, MessagePosted, Outgoing
+from bot.events import MessageDeleted, MessagePosted, MessageRef, Outgoing
 from bot.messenger import quote
 from bot.store import Job, TrackedPost
 
@@ -61,6 +61,9 @@ class Unanswered:
         if crisis:
             await core.store.set_post_state(post_id, "crisis")
             return
+        if ev.channel.kind == "forum" and core.config.unanswered.waiting_tag:
+            await core.messenger.tag_post(_post_ref(ev.community_id, ev.channel.id, ev.message.message_id),
+                                          add=(core.config.unanswered.waiting_tag,))
         due = self.shift_out_of_quiet(ev.at + place.remind_after)
         await core.scheduler.schedule(ev.community_id, "post_remind", f"post:{post_id}:remind", due,
                                       {"post_id": post_id, "escalate_after": place.escalate_after})
@@ -80,6 +83,12 @@ class Unanswered:
             if await core.store.answer_post(post.id, ev.author.id, ev.at):
                 await core.scheduler.cancel("post_remind", f"post:{post.id}:")
                 await core.scheduler.cancel("post_escalate", f"post:{post.id}:")
+                if ev.channel.kind == "forum":
+                    cfg = core.config.unanswered
+                    await core.messenger.tag_post(
+                        _post_ref(ev.community_id, post.channel_id, post.message_id),
+                        add=tuple(t for t in (cfg.answered_tag,) if t),
+                        remove=tuple(t for t in (cfg.waiting_tag,) if t))
                 log.info("support post %s answered after %s", post.message_id,
                          fmt_duration(ev.at - post.posted_at))
 
@@ -157,3 +166,7 @@ class Unanswered:
                                           mention_roles=tuple(roles)))
         await core.store.mark_post_escalated(post.id, core.clock.now())
 
+
+def _post_ref(community_id: str, channel_id: str, message_id: str) -> MessageRef:
+    """A forum post: its thread is the channel it lives in."""
+    return MessageRef(community_id, channel_id, message_id, thread_id=channel_id)
