@@ -423,3 +423,61 @@ async def test_discord_mydata_is_sent_privately(e2e):
     dms = dm_texts(e2e, ALICE)
     assert any("stores about you" in d for d in dms)
     assert all(len(d) <= 2000 for d in dms)
+
+
+# --------------------------------------------------------------------------- moderator toolkit
+
+
+async def test_discord_moderator_toolkit_commands(e2e):
+    member_opt = [p.option("member", p.MEMBER_ID, 6)]
+    resolved = p.resolved_user(ALICE)
+    data = await e2e.slash("warn", [*member_opt, p.option("reason", "t-hostility name-calling")],
+                           resolved=resolved)
+    assert "case #1" in data["content"] and data["flags"] & 64
+    assert any("t-hostility" in d and "be kind" in d for d in dm_texts(e2e, ALICE))
+    data = await e2e.slash("note", [*member_opt, p.option("text", "rough week, be gentle")],
+                           resolved=resolved)
+    assert "case #2" in data["content"]
+    data = await e2e.slash("history", member_opt, resolved=resolved)
+    assert "2 case(s)" in data["content"] and "rough week" in data["content"]
+    data = await e2e.slash("case", [p.option("id", 1, 4)])
+    assert "warn" in data["content"] and "t-hostility" in data["content"]
+    data = await e2e.slash("duty", [p.option("state", "on")])
+    assert "on duty" in data["content"]
+    data = await e2e.slash("duty", [p.option("state", "list")])
+    assert f"<@{p.MOD_ID}>" in data["content"]
+    data = await e2e.slash("quiet", [p.option("hours", "22:00-07:00")])
+    assert "22:00-07:00" in data["content"]
+    data = await e2e.slash("handover", [p.option("text", "Alice may need a check-in")])
+    assert "logbook" in data["content"]
+    data = await e2e.slash("handover")
+    assert "Alice may need a check-in" in data["content"] and "Since" in data["content"]
+
+
+async def test_discord_on_duty_moderator_is_mentioned_on_alerts(e2e):
+    await e2e.slash("duty", [p.option("state", "on")])
+    await e2e.post(VENT, ALICE, "i want to kill myself")
+    [alert] = e2e.rest.messages_to(MOD_ALERTS)
+    assert f"<@{p.MOD_ID}>" in alert.json["content"]
+    assert alert.json["allowed_mentions"]["users"] == [int(p.MOD_ID)]
+    assert alert.json["allowed_mentions"]["roles"] == []
+
+
+async def test_discord_stats_chart_png_is_uploaded(e2e):
+    await e2e.post(SUPPORT, ALICE, "anyone around?")
+    await e2e.slash("stats", [p.option("days", 7, 4)])
+    [cb] = e2e.callbacks()
+    assert "Community health" in cb.json["data"]["content"]
+    assert cb.files and cb.files[0].endswith(".png")
+
+
+async def test_discord_forgetme_and_member_refusals(e2e):
+    await e2e.post(VENT, ALICE, "i want to kill myself")
+    data = await e2e.slash("warn", [p.option("member", p.MOD_ID, 6), p.option("reason", "x")],
+                           invoker=ALICE, roles=(), perms=p.MEMBER_PERMS, channel_id=GENERAL)
+    assert "moderators only" in data["content"] and data["flags"] & 64
+    data = await e2e.slash("forgetme", invoker=ALICE, roles=(), perms=p.MEMBER_PERMS,
+                           channel_id=GENERAL)
+    assert "deleted" in data["content"]
+    alert = await e2e.core.store.get_alert(1)
+    assert alert.member_id != p.MEMBER_ID and alert.excerpt is None
