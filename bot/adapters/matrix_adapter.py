@@ -1,0 +1,1268 @@
+"""The Matrix adapter: matrix-nio's ``AsyncClient`` <-> Haven's neutral events and verbs.
+
+How it works
+------------
+* **Sync.** Haven runs its own sync loop instead of ``sync_forever`` so it
+  controls exactly when the sync token is saved. The token lives in the store
+  (kv ``matrix:next_batch``) and is saved only after the events of that batch
+  have been handed to the core *and* the core has finished them
+  (``core.drain()``), so a crash means re-delivery, never loss. The very first
+  start syncs with a timeline limit of 0 (room history is never acted on); a
+  restart syncs ``since`` the saved token with ``full_state`` so member lists
+  and power levels are right, and fetches the rest of a *limited* (gappy)
+  timeline with ``/messages`` so every missed event is processed once.
+* **Never blocking the sync.** Events go to ``core.submit`` (non-blocking);
+  commands, joins and notices run in tasks.
+* **Power levels** are computed here (:mod:`bot.adapters.matrix_power`) from
+  the raw ``m.room.create`` and ``m.room.power_levels`` state, because nio's
+  ``has_permission`` is unreliable and room version 12 gives creators unlimited
+  power. In private chats (DMs) a member's level is taken from the moderators'
+  room: whoever creates a DM is its creator with unlimited power there.
+* **Community.** One Matrix deployment is one community: ``matrix.community_id``
+  if set, else the first configured space, else the bot's server name. All
+  events and verbs use that id, so the core's per-community queue keeps order.
+* **Rate limits.** nio is configured with ``max_limit_exceeded=0`` so
+  ``M_LIMIT_EXCEEDED`` comes back to us: short waits (``retry_after_ms``) are
+  honoured here a few times with the same transaction id (no duplicates), longer
+  ones raise :class:`~bot.errors.RateLimited` for the core to reschedule.
+* **Encryption.** With ``matrix-nio[e2e]`` installed and ``matrix.store_path``
+  set, encrypted rooms are read and written like others. Without them Haven
+  refuses to send plaintext into encrypted rooms and tells the moderators,
+  once, that it cannot read those rooms.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import io
+import json
+import logging
+import os
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import aiohttp
+from nio import (
+    AsyncClient,
+    AsyncClientConfig,
+    ErrorResponse,
+    LoginResponse,
+    MegolmEvent,
+    MessageDirection,
+    RoomCreateResponse,
+    RoomGetStateEventResponse,
+    RoomMessagesResponse,
+    RoomPreset,
+    RoomResolveAliasResponse,
+    RoomSendResponse,
+    SyncResponse,
+    UploadResponse,
+    WhoamiResponse,
+)
+from nio.crypto import ENCRYPTION_ENABLED
+from nio.exceptions import LocalProtocolError
+
+from bot.adapters.matrix_events import SeenEvents, translate
+from bot.adapters.matrix_format import (
+    HTML_FORMAT,
+    command_text,
+    render,
+    room_link,
+    user_pill,
+)
+from bot.adapters.matrix_power import PowerState, muted_power_levels, unmuted_power_levels
+from bot.commandspec import parse_command_text
+from bot.errors import (
+    CommandError,
+    MissingPermission,
+    NotFound,
+    PlatformError,
+    PrivateMessagesClosed,
+    RateLimited,
+)
+from bot.events import (
+    Attachment,
+    Channel,
+    CommandInvoked,
+    CommandResult,
+    Member,
+    MessageRef,
+    Outgoing,
+)
+
+if TYPE_CHECKING:
+    from bot.config import Config
+    from bot.core import Haven
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+TOKEN_KEY = "matrix:next_batch"
+DMS_KEY = "matrix:dms"
+MUTES_KEY = "matrix:mutes"
+
+COLD_START_FILTER: dict[str, Any] = {"room": {"timeline": {"limit": 0}}}
+"""First start ever: state only, so room history is never acted on."""
+
+SYNC_FILTER: dict[str, Any] = {"room": {"timeline": {"limit": 50}}}
+"""Later syncs; a longer gap is fetched with ``/messages``."""
+
+BACKFILL_LIMIT = 2000
+"""At most this many missed events per room are fetched after downtime."""
+
+TEXT_LIMIT = 30000
+"""Keep outgoing bodies below Matrix's 64 KiB event limit."""
+
+
+def server_name(user_id: str) -> str:
+    """``example.org`` for ``@haven:example.org``."""
+    return user_id.split(":", 1)[1] if ":" in user_id else user_id
+
+
+def localpart(user_id: str) -> str:
+    """``haven`` for ``@haven:example.org``."""
+    return user_id[1:].split(":", 1)[0] if user_id.startswith("@") else user_id
+
+
+def e2e_available() -> bool:
+    """Whether matrix-nio's encryption extra (vodozemac) is installed."""
+    return bool(ENCRYPTION_ENABLED)
+
+
+def translate_error(resp: ErrorResponse, action: str, where: str = "") -> PlatformError:
+    """Haven's exception for a nio ``*Error`` response."""
+    code = resp.status_code or ""
+    if code == "M_LIMIT_EXCEEDED" or code == 429:
+        return RateLimited((resp.retry_after_ms or 1000) / 1000.0, f"{action} rate limited")
+    if code == "M_FORBIDDEN":
+        return MissingPermission(action, where)
+    if code == "M_NOT_FOUND":
+        return NotFound(f"{action}: not found" + (f" ({where})" if where else ""))
+    error = PlatformError(f"{action} failed: {code} {resp.message}".strip())
+    if code in ("M_UNKNOWN_TOKEN", "M_MISSING_TOKEN", "M_BAD_JSON", "M_NOT_JSON",
+                "M_INVALID_PARAM", "M_TOO_LARGE", "M_UNRECOGNIZED"):
+        error.retryable = False
+    return error
+
+
+@dataclass
+class _RoomPower:
+    """Raw state that power levels depend on, per room."""
+
+    create_sender: str | None = None
+    create_content: dict[str, Any] | None = None
+    power_levels: dict[str, Any] | None = None
+    joined_at: dict[str, float] = field(default_factory=dict)
+
+    def state(self) -> PowerState:
+        return PowerState(self.create_sender, self.create_content, self.power_levels)
+
+
+class MatrixAdapter:
+    """Haven on Matrix (see the module docstring)."""
+
+    name = "matrix"
+    supports_attachments = True
+
+    def __init__(
+        self,
+        config: Config,
+        *,
+        access_token: str | None = None,
+        password: str | None = None,
+        client: AsyncClient | None = None,
+        sync_timeout_ms: int = 30000,
+        max_rate_retries: int = 3,
+        max_rate_wait: float = 10.0,
+    ) -> None:
+        self.config = config
+        self.mx = config.matrix
+        self.user_id = self.mx.user_id
+        self.community_id = (
+            self.mx.community_id
+            or (self.mx.spaces[0] if self.mx.spaces else None)
+            or server_name(self.user_id)
+        )
+        self.encryption = bool(self.mx.store_path) and e2e_available()
+        if self.mx.store_path and not self.encryption:
+            log.warning("matrix.store_path is set but matrix-nio[e2e] is not installed: "
+                        "Haven cannot read or write end-to-end encrypted rooms")
+        if client is None:
+            if self.mx.store_path:
+                os.makedirs(self.mx.store_path, exist_ok=True)
+            client = AsyncClient(
+                self.mx.homeserver,
+                self.user_id,
+                device_id=self.mx.device_id,
+                store_path=self.mx.store_path or "",
+                config=AsyncClientConfig(
+                    max_limit_exceeded=0,
+                    max_timeouts=2,
+                    request_timeout=30,
+                    encryption_enabled=self.encryption,
+                    store_sync_tokens=False,
+                ),
+            )
+        self.client = client
+        self._access_token = access_token
+        self._password = password
+        self.sync_timeout_ms = sync_timeout_ms
+        self.max_rate_retries = max_rate_retries
+        self.max_rate_wait = max_rate_wait
+        self.core: Haven | None = None
+        self.ready = asyncio.Event()
+        """Set once the first sync has been processed (tests wait on it)."""
+        self._closing = asyncio.Event()
+        self._rooms: dict[str, _RoomPower] = {}
+        self._seen = SeenEvents()
+        self._dms: dict[str, str] = {}
+        """The direct room Haven uses to write to each user."""
+        self._dm_rooms: dict[str, str] = {}
+        """Every direct room (room id -> the member), also those members opened."""
+        self._aliases: dict[str, str] = {}
+        self._mutes: dict[str, dict[str, Any]] = {}
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._sync_task: asyncio.Task[Any] | None = None
+        self._saved_token: str | None = None
+        self._pending_token: str | None = None
+        self._checkpoint_task: asyncio.Task[None] | None = None
+        self._encrypted_reported: set[str] = set()
+        self._display_name: str | None = None
+        self._dm_lock = asyncio.Lock()
+        self._joined_by_invite: set[str] = set()
+
+    @classmethod
+    def from_env(cls, config: Config, **kwargs: Any) -> MatrixAdapter:
+        """Build the adapter with the secret from ``HAVEN_MATRIX_TOKEN`` or ``HAVEN_MATRIX_PASSWORD``."""
+        token = os.environ.get("HAVEN_MATRIX_TOKEN") or None
+        password = os.environ.get("HAVEN_MATRIX_PASSWORD") or None
+        if not token and not password:
+            raise PlatformError(
+                "set HAVEN_MATRIX_TOKEN (an access token) or HAVEN_MATRIX_PASSWORD "
+                f"for {config.matrix.user_id}"
+            )
+        return cls(config, access_token=token, password=password, **kwargs)
+
+    # ------------------------------------------------------------------
+    # life cycle
+    # ------------------------------------------------------------------
+
+    def attach(self, core: Haven) -> None:
+        """Give the adapter the core it feeds events to."""
+        self.core = core
+
+    def _core(self) -> Haven:
+        if self.core is None:
+            raise RuntimeError("MatrixAdapter.attach(core) must be called before run()")
+        return self.core
+
+    async def login(self) -> None:
+        """Log in with the access token (checked with whoami) or the password."""
+        if self._access_token:
+            self.client.access_token = self._access_token
+            who = await self.client.whoami()
+            if not isinstance(who, WhoamiResponse):
+                err = translate_error(who, "logging in with HAVEN_MATRIX_TOKEN")
+                err.retryable = False
+                raise err
+            if who.user_id != self.user_id:
+                raise PlatformError(
+                    f"HAVEN_MATRIX_TOKEN belongs to {who.user_id}, not matrix.user_id {self.user_id}"
+                )
+            self.client.restore_login(who.user_id, who.device_id or self.mx.device_id,
+                                      self._access_token)
+        elif self._password:
+            resp = await self.client.login(self._password, device_name="Haven",
+                                           token=None)
+            if not isinstance(resp, LoginResponse):
+                err = translate_error(resp, "logging in with HAVEN_MATRIX_PASSWORD")
+                err.retryable = False
+                raise err
+        else:
+            raise PlatformError("no Matrix access token or password given")
+        if self.encryption and self.client.should_upload_keys:
+            await self._call("uploading encryption keys", "", self.client.keys_upload)
+        profile = await self.client.get_displayname(self.user_id)
+        self._display_name = getattr(profile, "displayname", None)
+
+    async def run(self) -> None:
+        """Log in, then sync until :meth:`close`; network errors lead to reconnection."""
+        core = self._core()
+        if not self.client.access_token:
+            try:
+                await self.login()
+            except PlatformError as exc:
+                log.error("Matrix login failed for %s: %s", self.user_id, exc)
+                raise
+        await self._load_state(core)
+        self._spawn(self._unmute_loop(), "matrix unmute loop")
+        first = True
+        backoff = 1.0
+        while not self._closing.is_set():
+            try:
+                await self._sync_once(first)
+                first = False
+                backoff = 1.0
+                if not self.ready.is_set():
+                    self.ready.set()
+                    self._spawn(self._after_first_sync(), "matrix start-up checks")
+            except asyncio.CancelledError:
+                if self._closing.is_set():
+                    break
+                raise
+            except PlatformError as exc:
+                if not exc.retryable:
+                    log.error("Matrix sync stopped: %s", exc)
+                    raise
+                log.warning("Matrix sync failed (%s); retrying in %.0fs", exc, backoff)
+                await self._sleep_unless_closing(backoff)
+                backoff = min(backoff * 2, 60.0)
+        await self._flush_checkpoint()
+
+    async def close(self) -> None:
+        """Stop syncing, save the sync token, cancel background work, close the client."""
+        self._closing.set()
+        if self._sync_task is not None and not self._sync_task.done():
+            self._sync_task.cancel()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self._flush_checkpoint(), 30)
+        for task in list(self._tasks):
+            task.cancel()
+        for task in list(self._tasks):
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        await self.client.close()
+
+    async def _sleep_unless_closing(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._closing.wait(), seconds)
+
+    def _spawn(self, work: Awaitable[Any], name: str) -> asyncio.Task[Any]:
+        """Run ``work`` in a task (logged on failure) so the sync loop never waits for it."""
+
+        async def guarded() -> Any:
+            try:
+                return await work
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("Matrix background task failed: %s", name)
+                return None
+
+        task = asyncio.create_task(guarded(), name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    async def _load_state(self, core: Haven) -> None:
+        self._saved_token = await core.store.get_kv(TOKEN_KEY)
+        raw_dms = json.loads(await core.store.get_kv(DMS_KEY) or "{}")
+        self._dms = dict(raw_dms.get("users", {}))
+        self._dm_rooms = dict(raw_dms.get("rooms", {}))
+        raw_mutes = await core.store.get_kv(MUTES_KEY)
+        self._mutes = dict(json.loads(raw_mutes)) if raw_mutes else {}
+
+    # ------------------------------------------------------------------
+    # sync
+    # ------------------------------------------------------------------
+
+    async def _sync_once(self, first: bool) -> None:
+        """One sync request and the processing of its response."""
+        since = self._saved_token if first else self.client.next_batch
+        cold = first and since is None
+        if cold:
+            kwargs: dict[str, Any] = {"timeout": 0, "full_state": True,
+                                      "sync_filter": COLD_START_FILTER}
+        elif first:
+            kwargs = {"timeout": 0, "full_state": True, "since": since, "sync_filter": SYNC_FILTER}
+        else:
+            kwargs = {"timeout": self.sync_timeout_ms, "since": since, "sync_filter": SYNC_FILTER}
+        self._sync_task = asyncio.ensure_future(self._request_sync(kwargs))
+        try:
+            resp = await self._sync_task
+        finally:
+            self._sync_task = None
+        await self._process(resp, since=None if cold else since, cold=cold)
+        if self.encryption:
+            await self._encryption_housekeeping()
+        self._checkpoint(resp.next_batch)
+
+    async def _request_sync(self, kwargs: dict[str, Any]) -> SyncResponse:
+        try:
+            resp = await self.client.sync(**kwargs)
+        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+            raise PlatformError(f"sync: network error: {exc!r}") from exc
+        if not isinstance(resp, SyncResponse):
+            raise translate_error(resp, "sync")
+        return resp
+
+    async def _encryption_housekeeping(self) -> None:
+        """What ``sync_forever`` would do for end-to-end encryption."""
+        client = self.client
+        with contextlib.suppress(Exception):
+            await client.send_to_device_messages()
+            if client.should_upload_keys:
+                await client.keys_upload()
+            if client.should_query_keys:
+                await client.keys_query()
+            if client.should_claim_keys:
+                await client.keys_claim(client.get_users_for_key_claiming())
+
+    def _checkpoint(self, token: str) -> None:
+        """Save ``token`` once the core has handled every event submitted so far."""
+        self._pending_token = token
+        if self._checkpoint_task is None or self._checkpoint_task.done():
+            self._checkpoint_task = asyncio.create_task(self._checkpointer(),
+                                                        name="matrix sync checkpoint")
+
+    async def _checkpointer(self) -> None:
+        core = self._core()
+        while self._pending_token is not None and self._pending_token != self._saved_token:
+            token = self._pending_token
+            await core.drain()
+            await core.store.set_kv(TOKEN_KEY, token)
+            self._saved_token = token
+
+    async def _flush_checkpoint(self) -> None:
+        if self._checkpoint_task is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._checkpoint_task
+        if self._pending_token and self._pending_token != self._saved_token:
+            await self._checkpointer()
+
+    async def _process(self, resp: SyncResponse, since: str | None, cold: bool) -> None:
+        for room_id, info in resp.rooms.invite.items():
+            self._spawn(self._on_invite(room_id, info.invite_state), f"invite {room_id}")
+        # State first, for every room and without awaiting anything, so power levels are never
+        # read half-updated (nio has already updated its rooms when sync() returns).
+        for room_id, info in resp.rooms.join.items():
+            for event in (*info.state, *info.timeline.events):
+                self._note_state(room_id, _source(event))
+        for room_id, info in resp.rooms.join.items():
+            events: list[Any] = list(info.timeline.events)
+            if info.timeline.limited and since and not cold:
+                missed = await self._backfill(room_id, info.timeline.prev_batch, since)
+                for event in missed:
+                    self._note_state(room_id, _source(event), older=True)
+                events = missed + events
+            for event in self._after_own_join(events):
+                if isinstance(event, MegolmEvent):
+                    self._report_encrypted(room_id, undecryptable=True)
+                    continue
+                if not cold:
+                    self._on_timeline(room_id, _source(event))
+            room = self.client.rooms.get(room_id)
+            if room is not None and room.encrypted and not self.encryption:
+                self._report_encrypted(room_id)
+        for room_id in resp.rooms.leave:
+            self._forget_room(room_id)
+
+    def _after_own_join(self, events: list[Any]) -> list[Any]:
+        """Drop what happened before the bot joined: a newly joined room's history is not acted on."""
+        for index in range(len(events) - 1, -1, -1):
+            source = _source(events[index])
+            if (source.get("type") == "m.room.member" and source.get("state_key") == self.user_id
+                    and (source.get("content") or {}).get("membership") == "join"):
+                prev = (source.get("unsigned") or {}).get("prev_content") or {}
+                if prev.get("membership") != "join":
+                    return events[index + 1:]
+        return events
+
+    async def _backfill(self, room_id: str, start: str | None, since: str) -> list[Any]:
+        """Events between the saved token and a limited timeline's start (oldest first)."""
+        if not start:
+            return []
+        out: list[Any] = []
+        token: str | None = start
+        while token and len(out) < BACKFILL_LIMIT:
+            resp = await self.client.room_messages(room_id, token, end=since,
+                                                   direction=MessageDirection.back, limit=100)
+            if not isinstance(resp, RoomMessagesResponse) or not resp.chunk:
+                break
+            out.extend(resp.chunk)
+            if resp.end == token:
+                break
+            token = resp.end
+        out.reverse()
+        if out:
+            log.info("fetched %d missed events in %s", len(out), room_id)
+        return out
+
+    def _note_state(self, room_id: str, source: dict[str, Any], older: bool = False) -> None:
+        """Keep the raw create/power-levels state and join times for power and newcomer checks.
+
+        ``older`` events (fetched after downtime) never replace newer state.
+        """
+        etype = source.get("type")
+        if source.get("state_key") is None:
+            return
+        content = source.get("content") if isinstance(source.get("content"), dict) else {}
+        power = self._rooms.setdefault(room_id, _RoomPower())
+        if etype == "m.room.create" and not (older and power.create_content is not None):
+            power.create_sender = source.get("sender")
+            power.create_content = dict(content)
+        elif etype == "m.room.power_levels" and source.get("state_key") == "" and not (
+                older and power.power_levels is not None):
+            power.power_levels = dict(content)
+        elif etype == "m.room.member" and content.get("membership") == "join":
+            ts = source.get("origin_server_ts")
+            user = source.get("state_key")
+            if isinstance(user, str) and isinstance(ts, int | float):
+                power.joined_at.setdefault(user, ts / 1000.0)
+
+    def _forget_room(self, room_id: str) -> None:
+        self._rooms.pop(room_id, None)
+        if room_id in self._dm_rooms:
+            del self._dm_rooms[room_id]
+            self._dms = {u: r for u, r in self._dms.items() if r != room_id}
+            self._spawn(self._save_dms(), "save DMs")
+
+    def _on_timeline(self, room_id: str, source: dict[str, Any]) -> None:
+        """Translate one timeline event and hand it to the core (never blocks)."""
+        core = self._core()
+        if source.get("type") == "m.room.member" and source.get("state_key") == self.user_id:
+            return
+        if source.get("type") == "m.room.message" and source.get("sender") != self.user_id:
+            content = source.get("content") or {}
+            if "m.new_content" not in content and self._maybe_command(room_id, source):
+                return
+        event = translate(source, room_id, self, self._seen)
+        if event is not None:
+            core.submit(event)
+
+    # ------------------------------------------------------------------
+    # RoomContext for translation
+    # ------------------------------------------------------------------
+
+    def power_state(self, room_id: str | None) -> PowerState:
+        """The power-level state of a room (empty when unknown)."""
+        if room_id is None:
+            return PowerState()
+        known = self._rooms.get(room_id)
+        if known is not None and known.power_levels is not None:
+            return known.state()
+        room = self.client.rooms.get(room_id)
+        if room is None:
+            return known.state() if known else PowerState()
+        # Fall back to nio's parsed view (no creators there) when the raw event is missing.
+        pl = room.power_levels
+        content = {
+            "users": dict(pl.users),
+            "users_default": pl.defaults.users_default,
+            "events_default": pl.defaults.events_default,
+            "state_default": pl.defaults.state_default,
+            "ban": pl.defaults.ban, "kick": pl.defaults.kick, "redact": pl.defaults.redact,
+            "events": dict(pl.events),
+        }
+        return PowerState(known.create_sender if known else None,
+                          known.create_content if known else None, content)
+
+    def member(self, room_id: str, user_id: str, joined_at: float | None = None) -> Member:
+        """A neutral member with Haven-computed power level.
+
+        In DM rooms the level comes from the moderators' room (a DM's creator
+        has unlimited power in the DM itself).
+        """
+        power_room: str | None = room_id
+        if room_id in self._dm_rooms:
+            power_room = self._moderators_room_id()
+        state = self.power_state(power_room)
+        room = self.client.rooms.get(room_id)
+        name = (room.user_name(user_id) if room is not None else None) or localpart(user_id)
+        known = self._rooms.get(room_id)
+        if joined_at is None and known is not None:
+            joined_at = known.joined_at.get(user_id)
+        return Member(
+            id=user_id,
+            name=name,
+            is_bot=user_id == self.user_id,
+            roles=frozenset({user_id}),
+            power_level=state.user_level(user_id),
+            is_admin=state.is_admin(user_id),
+            joined_at=joined_at,
+        )
+
+    def channel(self, room_id: str) -> Channel:
+        """A neutral channel; its name is the config reference to it when there is one."""
+        room = self.client.rooms.get(room_id)
+        kind = "dm" if room_id in self._dm_rooms else "room"
+        name = self._config_name(room_id) or (room.display_name if room is not None else room_id)
+        parent_id = parent_name = None
+        for space in self.mx.spaces:
+            space_id = self._resolve_cached(space)
+            space_room = self.client.rooms.get(space_id) if space_id else None
+            in_space = (room is not None and space_id in room.parents) or (
+                space_room is not None and room_id in space_room.children)
+            if in_space:
+                parent_id = space_id
+                parent_name = space_room.display_name if space_room is not None else space
+                break
+        return Channel(id=room_id, name=name, kind=kind, parent_id=parent_id,
+                       parent_name=parent_name)
+
+    def link(self, room_id: str, event_id: str) -> str:
+        """A matrix.to link to an event (with ``via`` for server-less v12 room ids)."""
+        return room_link(room_id, event_id, via=server_name(self.user_id))
+
+    # ------------------------------------------------------------------
+    # names and references
+    # ------------------------------------------------------------------
+
+    def _config_refs(self) -> list[str]:
+        c = self.config
+        refs = [c.channels.moderators, c.channels.welcome, c.channels.rules, c.channels.nudges,
+                c.content_warnings.redirect_to, *c.content_warnings.channels,
+                *(p.channel for p in c.unanswered.places)]
+        return [r for r in refs if r]
+
+    def _config_name(self, room_id: str) -> str | None:
+        for ref in self._config_refs():
+            if not ref.startswith("!") and self._resolve_cached(ref) == room_id:
+                return ref[1:] if ref.startswith("#") else ref
+        return None
+
+    def _resolve_cached(self, ref: str) -> str | None:
+        """A room id for a config reference without network calls (``None`` if unknown)."""
+        if ref.startswith("!"):
+            return ref
+        if ref in self._aliases:
+            return self._aliases[ref]
+        wanted = ref.lower()
+        bare = wanted[1:] if wanted.startswith("#") else wanted
+        for room_id, room in self.client.rooms.items():
+            if room_id in self._dm_rooms:
+                continue  # members name their private chats; never match those
+            alias = (room.canonical_alias or "").lower()
+            if alias and (alias == wanted or alias[1:].split(":", 1)[0] == bare):
+                return room_id
+            if ":" not in bare and (room.name or "").lower() in (bare, wanted):
+                return room_id
+        return None
+
+    async def resolve_room(self, ref: str) -> str:
+        """A room id for a config reference (id, ``#alias:server``, name or ``#name``)."""
+        found = self._resolve_cached(ref)
+        if found:
+            return found
+        if ref.startswith("#") and ":" in ref:
+            resp = await self.client.room_resolve_alias(ref)
+            if isinstance(resp, RoomResolveAliasResponse):
+                self._aliases[ref] = resp.room_id
+                return str(resp.room_id)
+        raise NotFound(f"no Matrix room {ref!r} (is Haven invited to it?)")
+
+    def _moderators_room_id(self) -> str | None:
+        return self._resolve_cached(self.config.channels.moderators)
+
+    def _community_rooms(self) -> list[str]:
+        """Rooms (not DMs, not spaces) the bot is in: where kicks, bans and mutes apply."""
+        return [
+            room_id for room_id, room in self.client.rooms.items()
+            if room_id not in self._dm_rooms and room.room_type != "m.space"
+        ]
+
+    def _display(self, user_id: str, room_id: str | None = None) -> str:
+        rooms = [self.client.rooms[room_id]] if room_id in self.client.rooms else []
+        rooms += list(self.client.rooms.values())
+        for room in rooms:
+            name = room.user_name(user_id)
+            if name:
+                return str(name)
+        return localpart(user_id)
+
+    async def _after_first_sync(self) -> None:
+        """Resolve config references and warn about rooms Haven cannot see or read."""
+        joins = [t for t in self._tasks if t.get_name().startswith("invite ")]
+        if joins:
+            await asyncio.wait(joins, timeout=30)
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline and any(
+                r not in self.client.rooms for r in self._joined_by_invite):
+            await asyncio.sleep(0.2)
+        for ref in self._config_refs() + list(self.mx.spaces):
+            try:
+                await self.resolve_room(ref)
+            except PlatformError:
+                log.warning("config names Matrix room %r but Haven is not in it", ref)
+        mods = self._moderators_room_id()
+        if mods is None or mods not in self.client.rooms:
+            log.warning("Haven is not in the moderators' room %r: invite it there",
+                        self.config.channels.moderators)
+
+    def _report_encrypted(self, room_id: str, undecryptable: bool = False) -> None:
+        """Tell admins (log + moderators' room, once) that a room cannot be read."""
+        if room_id in self._encrypted_reported or (self.encryption and not undecryptable):
+            return
+        self._encrypted_reported.add(room_id)
+        dm = room_id in self._dm_rooms
+        name = "direct chats with members" if dm else self.channel(room_id).name
+        if self.encryption:
+            what = "decrypt some messages (missing keys)"
+        else:
+            what = ("read end-to-end encrypted rooms (install matrix-nio[e2e] and set "
+                    "matrix.store_path, or use an unencrypted room)")
+        if room_id == self._moderators_room_id():
+            log.error("The moderators' room %s is end-to-end encrypted: Haven cannot %s, so it "
+                      "cannot post alerts there", room_id, what)
+            return
+        log.error("Haven cannot %s in %s (%s)", what, name, room_id)
+        messenger = getattr(self.core, "messenger", None)
+        if messenger is not None:
+            self._spawn(messenger.report_missing(self.community_id, MissingPermission(what, name)),
+                        f"report encrypted {room_id}")
+
+    # ------------------------------------------------------------------
+    # invites
+    # ------------------------------------------------------------------
+
+    def _allowed_servers(self) -> set[str]:
+        return set(self.mx.allowed_servers) or {server_name(self.user_id)}
+
+    def invite_allowed(self, room_id: str, inviter: str | None) -> bool:
+        """Whether to accept an invite: configured rooms/spaces, their children, allowed servers."""
+        configured = {self._resolve_cached(r) for r in (*self._config_refs(), *self.mx.spaces)}
+        if room_id in configured:
+            return True
+        for space in self.mx.spaces:
+            space_id = self._resolve_cached(space)
+            room = self.client.rooms.get(space_id) if space_id else None
+            if room is not None and room_id in room.children:
+                return True
+        allowed = self._allowed_servers()
+        room_server = room_id.split(":", 1)[1] if ":" in room_id else None
+        if room_server is not None and room_server not in allowed:
+            return False
+        return inviter is not None and server_name(inviter) in allowed
+
+    async def _on_invite(self, room_id: str, invite_state: list[Any]) -> None:
+        inviter = None
+        is_direct = False
+        for event in invite_state:
+            source = _source(event)
+            if source.get("type") == "m.room.member" and source.get("state_key") == self.user_id:
+                inviter = source.get("sender")
+                is_direct = bool((source.get("content") or {}).get("is_direct"))
+        if not self.invite_allowed(room_id, inviter):
+            log.warning("declining invite to %s from %s: not an allowed server or space",
+                        room_id, inviter)
+            await self.client.room_leave(room_id)
+            return
+        await self._call("joining a room", room_id, self.client.join, room_id)
+        self._joined_by_invite.add(room_id)
+        log.info("joined %s (invited by %s)", room_id, inviter)
+        if is_direct and inviter:
+            self._dm_rooms[room_id] = inviter
+            self._dms.setdefault(inviter, room_id)
+            await self._save_dms()
+
+    async def _save_dms(self) -> None:
+        await self._core().store.set_kv(
+            DMS_KEY, json.dumps({"users": self._dms, "rooms": self._dm_rooms}, sort_keys=True))
+
+    # ------------------------------------------------------------------
+    # commands
+    # ------------------------------------------------------------------
+
+    def _command_place(self, room_id: str, channel: Channel) -> bool:
+        if channel.kind == "dm":
+            return True
+        if room_id == self._moderators_room_id() or self.config.is_moderators_channel(channel):
+            return True
+        return self.config.support_place(channel) is not None
+
+    def _maybe_command(self, room_id: str, source: dict[str, Any]) -> bool:
+        """Start a command task if this message is a command in a place that takes them."""
+        content = source.get("content") or {}
+        names = tuple(n for n in (self._display_name,) if n)
+        text = command_text(content, self.mx.command_prefix, self.user_id, names)
+        if text is None:
+            return False
+        channel = self.channel(room_id)
+        if not self._command_place(room_id, channel):
+            return False
+        sender = str(source["sender"])
+        event_id = str(source["event_id"])
+        thread_root = _thread_root(content)
+        ref = MessageRef(self.community_id, room_id, event_id, thread_root)
+        invoker = self.member(room_id, sender)
+        at = float(source.get("origin_server_ts") or time.time() * 1000) / 1000.0
+        self._spawn(self._run_command(text, channel, invoker, ref, at), f"command in {room_id}")
+        return True
+
+    async def _run_command(self, text: str, channel: Channel, invoker: Member, ref: MessageRef,
+                           at: float) -> None:
+        core = self._core()
+        try:
+            spec, options = parse_command_text(text)
+        except CommandError as exc:
+            await self._answer(ref, channel, invoker,
+                               CommandResult(str(exc), ephemeral=False, ok=False))
+            return
+        event = CommandInvoked(self.community_id, at, channel, invoker, name=spec.name,
+                               options=options, message=ref)
+        result = await core.handle(event)
+        if result is not None:
+            await self._answer(ref, channel, invoker, result)
+
+    async def _answer(self, ref: MessageRef, channel: Channel, invoker: Member,
+                      result: CommandResult) -> None:
+        """Answer a command in a thread under it; private answers go by DM outside mod/DM rooms."""
+        msg = Outgoing(result.text, attachments=result.attachments)
+        public = channel.kind != "dm" and not self.config.is_moderators_channel(channel) \
+            and ref.channel_id != self._moderators_room_id()
+        if result.ephemeral and result.ok and public:
+            try:
+                await self.send_private(ref.community_id, invoker.id, msg)
+                msg = Outgoing("I've sent you the answer in a direct message.")
+            except PlatformError as exc:
+                log.warning("could not answer %s privately: %s", invoker.id, exc)
+                msg = Outgoing("I couldn't send you a direct message. Please start a direct "
+                               "chat with me and run the command there.")
+        try:
+            await self._send_thread(ref, msg)
+        except PlatformError as exc:
+            log.warning("could not answer a command in %s: %s", ref.channel_id, exc)
+
+    # ------------------------------------------------------------------
+    # requests
+    # ------------------------------------------------------------------
+
+    async def _call(self, action: str, where: str, fn: Callable[..., Awaitable[T]],
+                    *args: Any, **kwargs: Any) -> T:
+        """Call a nio method; honour short rate limits, translate errors to Haven's."""
+        attempts = 0
+        while True:
+            try:
+                resp = await fn(*args, **kwargs)
+            except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+                raise PlatformError(f"{action}: network error: {exc!r}") from exc
+            except LocalProtocolError as exc:
+                raise PlatformError(f"{action}: {exc}") from exc
+            if isinstance(resp, ErrorResponse):
+                error = translate_error(resp, action, where)
+                if isinstance(error, RateLimited):
+                    attempts += 1
+                    if attempts <= self.max_rate_retries and error.retry_after <= self.max_rate_wait:
+                        log.info("rate limited while %s; retrying in %.1fs", action,
+                                 error.retry_after)
+                        await asyncio.sleep(error.retry_after)
+                        continue
+                raise error
+            return resp
+
+    def _guard_encrypted(self, room_id: str) -> None:
+        room = self.client.rooms.get(room_id)
+        if room is not None and room.encrypted and self.client.olm is None:
+            raise MissingPermission(
+                "send to end-to-end encrypted rooms (install matrix-nio[e2e] and set "
+                "matrix.store_path)", self.channel(room_id).name)
+
+    async def _send_content(self, room_id: str, content: dict[str, Any],
+                            event_type: str = "m.room.message") -> str:
+        """Send one event (same transaction id on every retry); returns its event id."""
+        self._guard_encrypted(room_id)
+        if event_type == "m.room.message" and len(content.get("body", "")) > TEXT_LIMIT:
+            content = {**content, "body": content["body"][:TEXT_LIMIT] + "…"}
+            content.pop("formatted_body", None)
+            content.pop("format", None)
+        resp = await self._call(
+            "sending a message", self._room_name(room_id), self.client.room_send,
+            room_id, event_type, content, tx_id=str(uuid.uuid4()), ignore_unverified_devices=True,
+        )
+        assert isinstance(resp, RoomSendResponse)
+        return str(resp.event_id)
+
+    def _room_name(self, room_id: str) -> str:
+        room = self.client.rooms.get(room_id)
+        return self._config_name(room_id) or (room.display_name if room is not None else room_id)
+
+    async def _deliver(self, room_id: str, msg: Outgoing, relates: dict[str, Any] | None = None,
+                       header: str = "", extra_mentions: tuple[str, ...] = ()) -> MessageRef:
+        """Render and send ``msg`` (then its attachments) in a room."""
+        roles_users = self._role_users(msg.mention_roles)
+        mentions = (*extra_mentions, *roles_users)
+        names = {u: self._display(u, room_id) for u in (*msg.mention_users, *mentions)}
+        content = render(msg, extra_mentions=mentions, names=names,
+                         prefix=self.mx.command_prefix, header=header)
+        if relates:
+            content["m.relates_to"] = relates
+        event_id = await self._send_content(room_id, content)
+        thread = relates.get("event_id") if relates and relates.get("rel_type") == "m.thread" else None
+        for attachment in msg.attachments:
+            media = await self._upload(room_id, attachment)
+            if relates:
+                media["m.relates_to"] = relates
+            await self._send_content(room_id, media)
+        return MessageRef(self.community_id, room_id, event_id, thread)
+
+    async def _upload(self, room_id: str, attachment: Attachment) -> dict[str, Any]:
+        """Upload a file; the ``m.image``/``m.file`` content that shows it."""
+        room = self.client.rooms.get(room_id)
+        encrypt = bool(room is not None and room.encrypted and self.client.olm is not None)
+        data = attachment.data
+
+        def provider(_got_429: int, _got_timeouts: int) -> io.BytesIO:
+            return io.BytesIO(data)
+
+        resp, keys = await self._call(
+            "uploading a file", self._room_name(room_id), _upload_call, self.client, provider,
+            attachment.content_type, attachment.filename, encrypt, len(data))
+        is_image = attachment.content_type.startswith("image/")
+        content: dict[str, Any] = {
+            "msgtype": "m.image" if is_image else "m.file",
+            "body": attachment.filename,
+            "filename": attachment.filename,
+            "info": {"mimetype": attachment.content_type, "size": len(data)},
+        }
+        if keys:
+            content["file"] = {**keys, "url": resp.content_uri}
+        else:
+            content["url"] = resp.content_uri
+        return content
+
+    async def _send_thread(self, ref: MessageRef, msg: Outgoing) -> MessageRef:
+        """Post in the thread under ``ref`` (the thread it is in, or a new one rooted at it)."""
+        root = ref.thread_id or ref.message_id
+        relates = {"rel_type": "m.thread", "event_id": root, "is_falling_back": True,
+                   "m.in_reply_to": {"event_id": ref.message_id}}
+        return await self._deliver(ref.channel_id, msg, relates)
+
+    # ------------------------------------------------------------------
+    # Platform verbs
+    # ------------------------------------------------------------------
+
+    async def send(self, community_id: str, channel: str, msg: Outgoing) -> MessageRef:
+        """Post ``msg`` in a room named by config (id, alias, name or ``#name``)."""
+        room_id = await self.resolve_room(channel)
+        return await self._deliver(room_id, msg)
+
+    async def reply(self, to: MessageRef, msg: Outgoing) -> MessageRef:
+        """Reply to a message; inside its thread when it is in one."""
+        if to.thread_id:
+            relates = {"rel_type": "m.thread", "event_id": to.thread_id, "is_falling_back": False,
+                       "m.in_reply_to": {"event_id": to.message_id}}
+        else:
+            relates = {"m.in_reply_to": {"event_id": to.message_id}}
+        return await self._deliver(to.channel_id, msg, relates)
+
+    async def send_private(self, community_id: str, user_id: str, msg: Outgoing) -> MessageRef:
+        """Send in the member's direct room with the bot (created once, then reused)."""
+        room_id = await self._dm_room(user_id)
+        return await self._deliver(room_id, msg)
+
+    async def _dm_room(self, user_id: str) -> str:
+        async with self._dm_lock:
+            room_id = self._dms.get(user_id)
+            if room_id is not None:
+                room = self.client.rooms.get(room_id)
+                if room is None or user_id in room.users or user_id in room.invited_users:
+                    return room_id
+                # They left: forget it and start a new one.
+                self._dm_rooms.pop(room_id, None)
+                self._dms.pop(user_id, None)
+            initial_state = []
+            if self.encryption:
+                initial_state.append({"type": "m.room.encryption", "state_key": "",
+                                      "content": {"algorithm": "m.megolm.v1.aes-sha2"}})
+            try:
+                resp = await self._call(
+                    "starting a direct chat", user_id, self.client.room_create,
+                    is_direct=True, invite=[user_id], preset=RoomPreset.trusted_private_chat,
+                    initial_state=initial_state)
+            except (MissingPermission, NotFound) as exc:
+                raise PrivateMessagesClosed(f"{user_id} does not accept direct chats: {exc}") from exc
+            assert isinstance(resp, RoomCreateResponse)
+            room_id = str(resp.room_id)
+            self._dms[user_id] = room_id
+            self._dm_rooms[room_id] = user_id
+            await self._save_dms()
+            if self.encryption:
+                await self._wait_for_room(room_id, user_id)
+            return room_id
+
+    async def _wait_for_room(self, room_id: str, member: str, timeout: float = 15.0) -> None:
+        """Wait until sync shows the new encrypted room with ``member`` invited.
+
+        Synapse may answer a sync half-way through creating a room; encrypting
+        before the invite is known would share the keys with nobody.
+        """
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            room = self.client.rooms.get(room_id)
+            if room is not None and room.encrypted and member in room.users:
+                return
+            await asyncio.sleep(0.05)
+        log.warning("direct room %s with %s not synced after %.0fs", room_id, member, timeout)
+
+    async def edit(self, ref: MessageRef, msg: Outgoing) -> None:
+        """Replace the text of a message the bot sent (``m.replace``)."""
+        new = render(msg, prefix=self.mx.command_prefix,
+                     names={u: self._display(u, ref.channel_id) for u in msg.mention_users})
+        content = {
+            "msgtype": "m.text",
+            "body": "* " + new["body"],
+            "format": HTML_FORMAT,
+            "formatted_body": "* " + new["formatted_body"],
+            "m.new_content": new,
+            "m.mentions": {},
+            "m.relates_to": {"rel_type": "m.replace", "event_id": ref.message_id},
+        }
+        await self._send_content(ref.channel_id, content)
+
+    async def hide(self, ref: MessageRef, reason: str) -> None:
+        """Redact a message (and any edits of it Haven has seen), with a reason."""
+        where = self._room_name(ref.channel_id)
+        await self._call("removing a message (redact)", where, self.client.room_redact,
+                         ref.channel_id, ref.message_id, reason=reason, tx_id=str(uuid.uuid4()))
+        known = self._seen.get(ref.message_id)
+        for edit_id in known.edits if known else []:
+            with contextlib.suppress(PlatformError):
+                await self._call("removing an edit (redact)", where, self.client.room_redact,
+                                 ref.channel_id, edit_id, reason=reason, tx_id=str(uuid.uuid4()))
+
+    async def tag_post(self, ref: MessageRef, add: tuple[str, ...],
+                       remove: tuple[str, ...]) -> None:
+        """Matrix messages have no tags (Discord forum tags): nothing to do."""
+        return None
+
+    async def timeout(self, community_id: str, user_id: str, seconds: float, reason: str) -> None:
+        """Mute through power levels in every community room, restored after ``seconds``."""
+        until = self._now() + seconds
+        await self.mute(community_id, user_id, reason, until=until)
+
+    def _now(self) -> float:
+        clock = getattr(self.core, "clock", None)
+        return float(clock.now()) if clock is not None else time.time()
+
+    async def mute(self, community_id: str, user_id: str, reason: str,
+                   until: float | None = None) -> int:
+        """Set ``user_id`` below ``events_default`` in each room they are in; returns rooms muted.
+
+        The previous explicit level is remembered in the store and restored by
+        :meth:`unmute` (called automatically once ``until`` has passed).
+        """
+        muted = 0
+        failure: PlatformError | None = None
+        for room_id in self._community_rooms():
+            room = self.client.rooms[room_id]
+            if user_id not in room.users:
+                continue
+            where = self._room_name(room_id)
+            try:
+                state = await self._fresh_power(room_id)
+                content, old = muted_power_levels(state, user_id, self.user_id)
+            except PermissionError as exc:
+                failure = failure or MissingPermission(f"muting ({exc})", where)
+                continue
+            except PlatformError as exc:
+                failure = failure or exc
+                continue
+            key = f"{room_id}|{user_id}"
+            previous = self._mutes.get(key)
+            # Remember the level first, so a crash right after muting still restores it.
+            self._mutes[key] = {"old": previous["old"] if previous else old, "until": until,
+                                "reason": reason}
+            await self._save_mutes()
+            try:
+                await self._call("muting a member (power levels)", where,
+                                 self.client.room_put_state, room_id, "m.room.power_levels",
+                                 content)
+            except PlatformError as exc:
+                if previous is None:
+                    del self._mutes[key]
+                    await self._save_mutes()
+                failure = failure or exc
+                continue
+            muted += 1
+        if muted == 0:
+            if failure is not None:
+                raise failure
+            raise NotFound(f"{user_id} is not in any room Haven moderates")
+        return muted
+
+    async def unmute(self, community_id: str, user_id: str) -> int:
+        """Give ``user_id`` back the power level they had before :meth:`mute`; returns rooms."""
+        restored = 0
+        for key in [k for k in self._mutes if k.endswith(f"|{user_id}")]:
+            room_id = key.split("|", 1)[0]
+            entry = self._mutes[key]
+            if room_id in self.client.rooms:
+                state = await self._fresh_power(room_id)
+                content = unmuted_power_levels(state, user_id, entry.get("old"))
+                await self._call("unmuting a member (power levels)", self._room_name(room_id),
+                                 self.client.room_put_state, room_id, "m.room.power_levels",
+                                 content)
+                restored += 1
+            del self._mutes[key]
+            await self._save_mutes()
+        return restored
+
+    async def unmute_due(self) -> int:
+        """Unmute every member whose timeout has ended; returns how many were unmuted."""
+        now = self._now()
+        due = {k.split("|", 1)[1] for k, v in self._mutes.items()
+               if v.get("until") is not None and v["until"] <= now}
+        count = 0
+        for user_id in sorted(due):
+            try:
+                await self.unmute(self.community_id, user_id)
+                count += 1
+            except PlatformError as exc:
+                log.warning("could not unmute %s yet: %s", user_id, exc)
+        return count
+
+    async def _unmute_loop(self, interval: float = 5.0) -> None:
+        while not self._closing.is_set():
+            await self.unmute_due()
+            await self._sleep_unless_closing(interval)
+
+    async def _save_mutes(self) -> None:
+        await self._core().store.set_kv(MUTES_KEY, json.dumps(self._mutes, sort_keys=True))
+
+    async def _fresh_power(self, room_id: str) -> PowerState:
+        """Power state with the current power levels fetched from the server."""
+        resp = await self._call("reading power levels", self._room_name(room_id),
+                                self.client.room_get_state_event, room_id, "m.room.power_levels")
+        assert isinstance(resp, RoomGetStateEventResponse)
+        power = self._rooms.setdefault(room_id, _RoomPower())
+        power.power_levels = dict(resp.content)
+        return power.state()
+
+    async def kick(self, community_id: str, user_id: str, reason: str) -> None:
+        """Kick ``user_id`` from every community room they are in."""
+        rooms = [r for r in self._community_rooms() if user_id in self.client.rooms[r].users]
+        if not rooms:
+            raise NotFound(f"{user_id} is not in any room Haven moderates")
+        await self._each_room("removing a member (kick)", rooms, self.client.room_kick,
+                              user_id, reason)
+
+    async def ban(self, community_id: str, user_id: str, reason: str) -> None:
+        """Ban ``user_id`` from every community room (and configured spaces)."""
+        rooms = self._community_rooms()
+        for space in self.mx.spaces:
+            space_id = self._resolve_cached(space)
+            if space_id and space_id in self.client.rooms and space_id not in rooms:
+                rooms.append(space_id)
+        await self._each_room("banning a member", rooms, self.client.room_ban, user_id, reason)
+
+    async def _each_room(self, action: str, rooms: list[str], fn: Callable[..., Awaitable[Any]],
+                         user_id: str, reason: str) -> None:
+        done = 0
+        first_error: PlatformError | None = None
+        for room_id in rooms:
+            try:
+                await self._call(action, self._room_name(room_id), fn, room_id, user_id,
+                                 reason=reason)
+                done += 1
+            except PlatformError as exc:
+                log.warning("%s failed in %s: %s", action, room_id, exc)
+                first_error = first_error or exc
+        if done == 0 and first_error is not None:
+            raise first_error
+
+    async def repost(self, community_id: str, channel: str, author: Member,
+                     msg: Outgoing) -> MessageRef:
+        """Post on the author's behalf, naming them (Matrix has no webhooks)."""
+        room_id = await self.resolve_room(channel)
+        header = f"Posted on behalf of {user_pill(author.id, author.name)}:"
+        return await self._deliver(room_id, msg, header=header, extra_mentions=(author.id,))
+
+    def user_mention(self, user_id: str) -> str:
+        """A pill (Markdown link to matrix.to) that :func:`render` turns into a mention."""
+        return user_pill(user_id, self._display(user_id))
+
+    def _role_users(self, roles: tuple[str, ...]) -> tuple[str, ...]:
+        users: list[str] = []
+        for role in roles:
+            users.extend(self.role_members(role))
+        return tuple(dict.fromkeys(u for u in users if u != self.user_id))
+
+    def role_members(self, role: str) -> list[str]:
+        """Users a role-like group names on Matrix.
+
+        A user id is itself; the name of a configured group (``moderators``,
+        ``peer_supporters``, ``greeters`` or a name listed in them) gives the user
+        ids listed in that group; moderator names also give the members of the
+        moderators' room whose power level reaches ``moderator_power_level``.
+        """
+        if role.startswith("@") and ":" in role:
+            return [role]
+        roles = self.config.roles
+        groups = {"moderators": roles.moderators, "peer_supporters": roles.peer_supporters,
+                  "greeters": roles.greeters}
+        users: list[str] = []
+        for key, entries in groups.items():
+            if role == key or role in entries:
+                users.extend(e for e in entries if e.startswith("@") and ":" in e)
+                if key == "moderators":
+                    mods = self._moderators_room_id()
+                    room = self.client.rooms.get(mods) if mods else None
+                    if room is not None:
+                        users.extend(self.power_state(mods).users_at_least(
+                            self.mx.moderator_power_level, room.users))
+        return list(dict.fromkeys(u for u in users if u != self.user_id))
+
+    def role_mention(self, community_id: str, role: str) -> str:
+        """Pills of the group's users when config names them, else a plain label."""
+        users = self.role_members(role)
+        if users:
+            return " ".join(user_pill(u, self._display(u)) for u in users)
+        return f"@{role}"
+
+    def channel_mention(self, community_id: str, channel: str) -> str:
+        """A link to a room named in config."""
+        room_id = self._resolve_cached(channel) or channel
+        room = self.client.rooms.get(room_id)
+        target = (room.canonical_alias if room is not None and room.canonical_alias else room_id)
+        label = self._config_name(room_id) or (room.display_name if room is not None else channel)
+        label = label if label.startswith("#") else f"#{label}"
+        return f"[{label}]({room_link(target, via=server_name(self.user_id))})"
+
+    def community_name(self, community_id: str) -> str:
+        """The community's name from config, else the space's name, else the server name."""
+        if self.config.community.name:
+            return self.config.community.name
+        for space in self.mx.spaces:
+            space_id = self._resolve_cached(space)
+            room = self.client.rooms.get(space_id) if space_id else None
+            if room is not None:
+                return str(room.display_name)
+        return server_name(self.user_id)
+
+
+async def _upload_call(client: AsyncClient, provider: Callable[[int, int], io.BytesIO],
+                       content_type: str, filename: str, encrypt: bool,
+                       size: int) -> Any:
+    """``client.upload`` returns a tuple; give :meth:`MatrixAdapter._call` the response first."""
+    resp, keys = await client.upload(provider, content_type=content_type, filename=filename,
+                                     encrypt=encrypt, filesize=size)
+    if isinstance(resp, ErrorResponse):
+        return resp
+    assert isinstance(resp, UploadResponse)
+    return resp, keys
+
+
+def _source(event: Any) -> dict[str, Any]:
+    """The raw dict of a nio event (with id, sender and time filled in after decryption)."""
+    source = dict(getattr(event, "source", None) or {})
+    for key, attr in (("event_id", "event_id"), ("sender", "sender"),
+                      ("origin_server_ts", "server_timestamp"), ("content", "content")):
+        if key not in source and getattr(event, attr, None) is not None:
+            source[key] = getattr(event, attr)
+    return source
+
+
+def _thread_root(content: dict[str, Any]) -> str | None:
+    rel = content.get("m.relates_to")
+    if isinstance(rel, dict) and rel.get("rel_type") == "m.thread":
+        root = rel.get("event_id")
+        return root if isinstance(root, str) else None
+    return None
+
+
+__all__ = ["MatrixAdapter", "e2e_available", "translate_error"]
