@@ -725,3 +725,44 @@ async def test_encrypted_room_round_trip_with_e2e(world: World) -> None:
         assert signpost["decrypted"], "the DM should have been end-to-end encrypted"
     finally:
         await dana.close()
+
+
+async def test_moderator_toolkit_commands(world: World) -> None:
+    """Issue 6 on Matrix: warn, note, history, case, duty, quiet, handover, stats, forgetme."""
+    await world.haven()
+    mod, alice = world.mod, world.alice
+
+    async def ask(user: TestUser, room: str, line: str, what: str) -> dict[str, Any]:
+        cmd = await user.send(room, line)
+        return await user.wait_for(
+            lambda e: e.get("sender") == world.bot_id
+            and e["content"].get("m.relates_to", {}).get("event_id") == cmd
+            and e["content"].get("msgtype") == "m.text", what=what, timeout=WAIT)
+
+    warned = await ask(mod, world.mods_room, f"!haven warn {alice.user_id} t-hostility name-calling",
+                       "warn answer")
+    assert "case #1" in warned["content"]["body"]
+    dm = await alice.accept_invite()
+    await world.bot_says(alice, dm, "be kind", "the warning, privately, in the rule's words")
+    await ask(mod, world.mods_room, f"!haven note {alice.user_id} rough week", "note answer")
+    history = await ask(mod, world.mods_room, f"!haven history {alice.user_id}", "history")
+    assert "2 case(s)" in history["content"]["body"]
+    case = await ask(mod, world.mods_room, "!haven case 1", "case")
+    assert "t-hostility" in case["content"]["body"]
+    duty = await ask(mod, world.mods_room, "!haven duty on", "duty on")
+    assert "on duty" in duty["content"]["body"]
+    roster = await ask(mod, world.mods_room, "!haven duty list", "duty list")
+    assert mod.user_id in roster["content"]["body"] or "On duty" in roster["content"]["body"]
+    quiet = await ask(mod, world.mods_room, "!haven quiet 22:00-07:00", "quiet")
+    assert "22:00-07:00" in quiet["content"]["body"]
+    await ask(mod, world.mods_room, "!haven handover alice may need a check-in", "handover add")
+    logbook = await ask(mod, world.mods_room, "!haven handover", "handover")
+    assert "alice may need a check-in" in logbook["content"]["body"]
+    stats = await ask(mod, world.mods_room, "!haven stats 7", "stats")
+    assert "Community health" in stats["content"]["body"]
+    await mod.wait_for(lambda e: e.get("sender") == world.bot_id
+                       and e["content"].get("msgtype") == "m.image", what="the stats chart")
+    refused = await ask(alice, world.support, "!haven history " + mod.user_id, "refusal")
+    assert "moderators only" in refused["content"]["body"]
+    await alice.send(dm, "!haven forgetme")
+    await world.bot_says(alice, dm, "deleted", "forgetme answer")
