@@ -60,10 +60,7 @@ DEFAULT_TEMPLATES: dict[str, str] = {
     "timeout": (
         "Hi {member}, you can't post in {community} for {duration}.\nRule: {rule}\nWhy: {explain}"
     ),
-    "pii_nudge": (
-        "Hi {member}, a gentle note about your post in {channel}: {explain} "
-        "You may want to edit it."
-    ),
+    "pii_nudge": "Hi {member}, a gentle note about your post in {channel}: {explain}",
 }
 
 PLACEHOLDERS: frozenset[str] = frozenset({

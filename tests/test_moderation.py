@@ -114,3 +114,9 @@ async def test_handler_errors_are_contained(harness: Harness) -> None:
     await core.handle(post("hello", harness.clock.now(), author=member("x"), where="support"))
     assert core.errors == 1
     assert len(await core.store.open_posts("c1")) == 1  # the other features still ran
+
+
+async def test_hidden_post_gets_no_edit_nudges(harness: Harness) -> None:
+    p = plan(harness.core.rulebook.evaluate("kys, call me on 555-1234"))
+    assert p.hide is not None and p.hide.rule.id == "t-hostility"
+    assert p.replies == []

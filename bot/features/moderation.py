@@ -86,7 +86,9 @@ def plan(matches: list[Match]) -> Plan:
         p.warn, p.timeout, p.redirect_cw = [], None, None
         p.replies = [r for r in p.replies if r[2].rule.category in ("crisis", "signpost")]
     if p.hide is not None:
+        # A hidden post needs no "you may want to edit it" nudges; support still goes out.
         p.redirect_cw = None
+        p.replies = [r for r in p.replies if r[2].rule.category in ("crisis", "signpost")]
         if p.hide.rule.category == "method" and all(t != "crisis" for t, _, _ in p.signposts):
             p.signposts.append(("crisis", True, p.hide))
     return p
