@@ -471,7 +471,10 @@ async def test_alert_mentions_moderators_and_mute_kick_ban(world: World) -> None
     # timeouts expire on their own
     await adapter.timeout(community, alice.user_id, 0.1, "short timeout")
     await asyncio.sleep(0.2)
-    assert await adapter.unmute_due() == 1
+    # the adapter's own 5-second unmute loop may get there first; either way she is free
+    unmuted = await adapter.unmute_due()
+    assert unmuted in (0, 1)
+    assert await adapter.unmute_due() == 0
     await alice.send(world.support, "free again")
     # the creator of a v12 room cannot be muted: a clear MissingPermission
     with pytest.raises(MissingPermission):
