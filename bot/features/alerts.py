@@ -55,34 +55,32 @@ class Alerts:
             await store.update_alert_with_post(existing.id, excerpt, ev.link, match.rule.id,
                                                _max_severity(existing.severity, match.rule.severity),
                                                ev.at)
-            await core.scheduler.schedule(ev.community_id, "alert_send",
-                                          f"{existing.id}:update:{ev.message.message_id}",
-                                          core.clock.now(), {"alert_id": existing.id,
-                                                             "mode": "update", "hidden": hidden,
-                                                             "returned": returned})
-            await self._send_pending(existing.id)
+            await self._deliver(ev.community_id, existing.id, f"update:{ev.message.message_id}",
+                                "update", hidden=hidden, returned=returned)
             return existing.id
         alert_id = await store.create_alert(
             ev.community_id, kind, ev.author.id, ev.author.name, ev.channel.id, ev.channel.name,
             ev.message.message_id, ev.link, excerpt, match.rule.id, match.rule.severity, ev.at)
-        await core.scheduler.schedule(ev.community_id, "alert_send", f"{alert_id}:new",
-                                      core.clock.now(), {"alert_id": alert_id, "mode": "new",
-                                                         "hidden": hidden, "returned": returned})
         if urgent or kind in ("crisis", "method"):
             await core.scheduler.schedule(ev.community_id, "alert_reescalate", f"{alert_id}:1",
                                           core.clock.now() + core.config.crisis.reescalate_after,
                                           {"alert_id": alert_id})
-        await self._send_pending(alert_id)
+        await self._deliver(ev.community_id, alert_id, "new", "new", hidden=hidden,
+                            returned=returned)
         log.info("alert %d opened (%s, rule %s) for member %s", alert_id, kind, match.rule.id,
                  ev.author.id)
         return alert_id
 
-    async def _send_pending(self, alert_id: int) -> None:
-        """Try the alert's pending deliveries now (we are already in its community's queue)."""
-        for job in await self.core.store.pending_jobs():
-            if job.kind == "alert_send" and job.payload.get("alert_id") == alert_id \
-                    and job.due_at <= self.core.clock.now():
-                await self.core.scheduler.run_now(job.id)
+    async def _deliver(self, community_id: str, alert_id: int, key: str, mode: str,
+                       **extra: bool) -> None:
+        """Store an alert message as a job, then try it at once (we are already in the
+        community's queue); if sending fails the scheduler retries it."""
+        scheduler = self.core.scheduler
+        job_id = await scheduler.schedule(community_id, "alert_send", f"{alert_id}:{key}",
+                                          self.core.clock.now(),
+                                          {"alert_id": alert_id, "mode": mode, **extra})
+        if job_id is not None:
+            await scheduler.run_now(job_id)
 
     # -- sending -----------------------------------------------------------------
 
@@ -111,10 +109,7 @@ class Alerts:
             return
         await core.store.bump_alert_escalation(alert.id)
         n = alert.escalations + 1
-        await core.scheduler.schedule(alert.community_id, "alert_send", f"{alert.id}:reescalate:{n}",
-                                      core.clock.now(), {"alert_id": alert.id,
-                                                         "mode": "reescalate"})
-        await self._send_pending(alert.id)
+        await self._deliver(alert.community_id, alert.id, f"reescalate:{n}", "reescalate")
         if n < MAX_REESCALATIONS:
             await core.scheduler.schedule(alert.community_id, "alert_reescalate",
                                           f"{alert.id}:{n + 1}",
