@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -41,6 +42,8 @@ log = logging.getLogger(__name__)
 
 PURGE_INTERVAL = 24 * 3600.0
 READY_TIMEOUT = 120.0
+SEEN_KEEP = 7 * 86400.0
+"""How long handled-message markers are kept to drop repeated deliveries."""
 
 
 @dataclass
@@ -256,6 +259,11 @@ class Haven:
             return
         if self.config.is_moderators_channel(ev.channel) or ev.channel.kind == "dm":
             return
+        if not await self.store.mark_message_seen(ev.community_id, ev.message.message_id,
+                                                  _digest(ev), self.clock.now()):
+            log.info("message %s (this version) was handled already; skipping the repeat",
+                     ev.message.message_id)
+            return
         matches = self.evaluate(ev)
         outcome = await self._guarded("moderation", self.moderation.act(ev, matches))
         hidden = bool(outcome and outcome.hidden)
@@ -309,11 +317,17 @@ class Haven:
     async def _purge_job(self, job: Job) -> None:
         cutoff = self.clock.now() - self.config.moderation.retention_days * 86400
         purged = await self.store.purge_text_before(cutoff)
+        await self.store.prune_seen_before(self.clock.now() - SEEN_KEEP)
         if purged:
             log.info("retention: purged text from %d rows older than %s days", purged,
                      self.config.moderation.retention_days)
         await self.store.finish_job(job.id, self.clock.now())
         await self.scheduler.schedule("*", "purge_text", "daily", self.clock.now() + PURGE_INTERVAL)
+
+
+def _digest(ev: MessagePosted) -> str:
+    """A short fingerprint of one version of a message (never stored as text)."""
+    return hashlib.sha256(f"{ev.edited}:{ev.text}".encode("utf-8", "surrogatepass")).hexdigest()[:20]
 
 
 def _label(event: Event) -> str:

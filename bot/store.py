@@ -77,6 +77,15 @@ MIGRATIONS: tuple[str, ...] = (
         community_id TEXT NOT NULL, user_id TEXT NOT NULL, topic TEXT NOT NULL, at REAL NOT NULL,
         PRIMARY KEY (community_id, user_id, topic));
     """,
+    # 2: messages already handled (ids and a digest, never text), so a platform that
+    # delivers an event twice (a replayed sync after a crash, history catch-up) is
+    # handled exactly once.
+    """
+    CREATE TABLE seen_messages (
+        community_id TEXT NOT NULL, message_id TEXT NOT NULL, digest TEXT NOT NULL,
+        at REAL NOT NULL, PRIMARY KEY (community_id, message_id, digest));
+    CREATE INDEX seen_at ON seen_messages (at);
+    """,
 )
 
 
@@ -657,6 +666,22 @@ class Store:
         rows = await self._all("SELECT * FROM handover WHERE community_id = ? "
                                "ORDER BY created_at DESC, id DESC LIMIT ?", (community_id, limit))
         return [_row(HandoverEntry, r) for r in rows]
+
+    # -- delivered-once ----------------------------------------------------------
+
+    async def mark_message_seen(self, community_id: str, message_id: str, digest: str,
+                                at: float) -> bool:
+        """Remember a message version; ``False`` if it was handled before."""
+        async with self.db.execute(
+            "INSERT OR IGNORE INTO seen_messages VALUES (?, ?, ?, ?)",
+            (community_id, message_id, digest, at)) as cur:
+            fresh = cur.rowcount > 0
+        await self.db.commit()
+        return fresh
+
+    async def prune_seen_before(self, cutoff: float) -> int:
+        """Forget handled-message markers older than ``cutoff``."""
+        return await self._write("DELETE FROM seen_messages WHERE at < ?", (cutoff,))
 
     # -- privacy ---------------------------------------------------------------------
 

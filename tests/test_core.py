@@ -128,3 +128,17 @@ async def test_platform_automod_actions_become_cases(harness: Harness) -> None:
     [case] = await core.store.cases_for("c1", "u9")
     assert case.id == case_id and case.action == "automod" and case.rule_id == "automod:42"
     assert "badword" in case.reason and case.excerpt is None
+
+
+async def test_a_repeated_delivery_is_handled_once_even_after_restart(harness: Harness) -> None:
+    ev = post("i want to kill myself", harness.clock.now(), author=member("cas"), msg_id="dup1")
+    await harness.core.handle(ev)
+    await harness.core.handle(ev)
+    core = await harness.restart(downtime=30)
+    await core.handle(ev)  # a replayed sync after a crash
+    assert (await core.store.get_alert(1)).count == 1
+    assert len(harness.platform.private_to("cas")) == 1
+    # an edit with new text is a new version and is evaluated again
+    await core.handle(post("i want to end my life", harness.clock.now(), author=member("cas"),
+                           msg_id="dup1", edited=True))
+    assert (await core.store.get_alert(1)).count == 2
