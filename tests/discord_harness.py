@@ -436,12 +436,27 @@ OWNER = p.user(p.OWNER_ID, "owner")
 OTHER_BOT = p.user(p.OTHER_BOT_ID, "helperbot", bot=True)
 
 
-def standard_channels(*, last_support: str | None = None) -> list[dict[str, Any]]:
-    """general, support, moderators, venting (CW), a support forum, welcome, nudges."""
+def private_overwrites() -> list[dict[str, Any]]:
+    """A private channel: @everyone may not view it; the moderators' role and Haven may."""
+    return [
+        p.overwrite(p.EVERYONE_ROLE, deny=p.VIEW_CHANNEL),
+        p.overwrite(p.MOD_ROLE, allow=p.VIEW_CHANNEL),
+        p.overwrite(p.BOT_ID, member=True, allow=p.VIEW_CHANNEL),
+    ]
+
+
+def standard_channels(*, last_support: str | None = None,
+                      mods_overwrites: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
+    """general, support, moderators, venting (CW), a support forum, welcome, nudges.
+
+    The moderators' channel is private (:func:`private_overwrites`) unless
+    ``mods_overwrites`` says otherwise (``[]``: everyone can see it).
+    """
+    mods = private_overwrites() if mods_overwrites is None else mods_overwrites
     return [
         p.text_channel(p.GENERAL, "general", position=0),
         p.text_channel(p.SUPPORT, "support", position=1, last_message_id=last_support),
-        p.text_channel(p.MODS, "moderators", position=2),
+        p.text_channel(p.MODS, "moderators", position=2, overwrites=mods),
         p.text_channel(p.VENTING, "venting", position=3),
         p.forum_channel(p.SUPPORT_FORUM, "support-forum", position=4),
         p.text_channel(p.WELCOME, "welcome", position=5),

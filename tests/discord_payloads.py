@@ -40,6 +40,8 @@ SUPPORT_FORUM = "920000000000000005"
 WELCOME = "920000000000000006"
 NUDGES = "920000000000000007"
 
+VIEW_CHANNEL = 1 << 10
+READ_MESSAGE_HISTORY = 1 << 16
 MANAGE_MESSAGES = 1 << 13
 ADMINISTRATOR = 1 << 3
 MEMBER_PERMS = (1 << 10) | (1 << 11) | (1 << 16) | (1 << 6)  # view, send, history, reactions
@@ -130,6 +132,12 @@ def text_channel(channel_id: str, name: str, *, guild_id: str = GUILD_ID, positi
         "default_auto_archive_duration": 1440,
         "flags": 0,
     }
+
+
+def overwrite(target_id: str, *, member: bool = False, allow: int = 0, deny: int = 0
+              ) -> dict[str, Any]:
+    """A channel permission overwrite for a role (the guild id is @everyone) or a member."""
+    return {"id": target_id, "type": 1 if member else 0, "allow": str(allow), "deny": str(deny)}
 
 
 def forum_tag(tag_id: str, name: str) -> dict[str, Any]:

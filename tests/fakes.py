@@ -48,6 +48,8 @@ class FakePlatform:
         self.calls: list[Call] = []
         self.closed_dms: set[str] = set()
         self.failures: dict[str, list[Exception]] = {}
+        self.private_mods: bool | None = None
+        """What :meth:`moderators_channel_is_private` answers (``None``: unknown)."""
         self._ids = itertools.count(1000)
 
     # -- helpers for tests ---------------------------------------------------
@@ -142,6 +144,10 @@ class FakePlatform:
 
     def community_name(self, community_id: str) -> str:
         return "Harbour"
+
+    def moderators_channel_is_private(self, community_id: str) -> bool | None:
+        """The optional privacy check of real adapters; set :attr:`private_mods` to choose."""
+        return self.private_mods
 
 
 # -- event factories ------------------------------------------------------------

@@ -152,3 +152,31 @@ async def test_duty_spreads_alerts_and_respects_quiet_hours(harness: Harness) ->
         await core.advance(1)
     assert set(mentioned) == {("mod1",), ("mod2",)}
     assert mentioned[0] != mentioned[1]
+
+
+async def test_alert_to_a_non_private_moderators_channel_withholds_the_excerpt(harness: Harness) -> None:
+    core = harness.core
+    harness.platform.private_mods = False  # the adapter says members can see the channel
+    ev = post("i want to kill myself", harness.clock.now(), author=member("cas"), where="vent")
+    await core.handle(ev)
+    [alert] = alerts_sent(harness)  # moderators still hear, at once
+    assert "kill myself" not in alert.text
+    assert "Details withheld" in alert.text and "not private" in alert.text
+    # nor who, or where: members can read this channel; `alerts` answers privately
+    assert ev.link not in alert.text and "<@cas>" not in alert.text and alert.msg.alert_id == 1
+    listing = await core.handle(command("alerts", harness.clock.now()))
+    assert "cas" in listing.text and listing.ephemeral
+    assert not [c for c in harness.platform.calls if "kill myself" in c.text]
+    # Status edits (claim) are rendered the same way: the words stay out.
+    await core.handle(ButtonPressed("c1", harness.clock.now(), channel=channel("mod-alerts"),
+                                    member=MOD, action="claim", alert_id=1))
+    [edit] = harness.platform.of("edit")
+    assert "Claimed by <@mod1>" in edit.text and "kill myself" not in edit.text
+    # Once the channel is private again (or unknown), excerpts come back.
+    for private in (True, None):
+        harness.platform.private_mods = private
+        harness.platform.clear()
+        await core.handle(post("i want to end my life", harness.clock.now(),
+                               author=member(f"dee-{private}"), where="vent"))
+        [alert] = alerts_sent(harness)
+        assert "end my life" in alert.text and "withheld" not in alert.text

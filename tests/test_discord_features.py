@@ -20,7 +20,7 @@ from bot.core import Haven
 from bot.store import Store
 from tests import discord_payloads as p
 from tests.conftest import make_config
-from tests.discord_harness import ALICE, MO, NEWBIE, ROLES, DiscordHarness
+from tests.discord_harness import ALICE, MO, NEWBIE, ROLES, DiscordHarness, private_overwrites
 
 # The channel names of tests/conftest.py's BASE_CONFIG, as a Discord server.
 GENERAL, SUPPORT, VENT, MOD_ALERTS = "960000000000000001", "960000000000000002", "960000000000000003", "960000000000000004"
@@ -36,7 +36,7 @@ def server(*, last_support: str | None = None) -> dict[str, Any]:
         p.text_channel(GENERAL, "general", position=0),
         p.text_channel(SUPPORT, "support", position=1, last_message_id=last_support),
         p.text_channel(VENT, "vent", position=2),
-        p.text_channel(MOD_ALERTS, "mod-alerts", position=3),
+        p.text_channel(MOD_ALERTS, "mod-alerts", position=3, overwrites=private_overwrites()),
         p.text_channel(WELCOME, "welcome", position=4),
         p.text_channel(HOUSE_RULES, "house-rules", position=5),
         p.text_channel(TEAM, "team", position=6),
@@ -481,3 +481,19 @@ async def test_discord_forgetme_and_member_refusals(e2e):
     assert "deleted" in data["content"]
     alert = await e2e.core.store.get_alert(1)
     assert alert.member_id != p.MEMBER_ID and alert.excerpt is None
+
+
+async def test_discord_public_moderators_channel_withholds_crisis_text(tmp_path, monkeypatch):
+    env = DiscordE2E(tmp_path, monkeypatch)
+    guild = server()
+    for ch in guild["channels"]:
+        if ch["id"] == MOD_ALERTS:
+            ch["permission_overwrites"] = []
+    await env.start(guild)
+    try:
+        await env.post(VENT, ALICE, "i want to kill myself")
+        alerts = [c for c in env.rest.messages_to(MOD_ALERTS) if "alert #1" in c.json["content"]]
+        assert alerts and "kill myself" not in alerts[0].json["content"]
+        assert "withheld" in alerts[0].json["content"]
+    finally:
+        await env.stop()

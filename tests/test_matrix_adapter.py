@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from nio import ErrorResponse
+from nio import ErrorResponse, MatrixRoom
 
-from bot.adapters.matrix_adapter import MatrixAdapter, translate_error
+from bot.adapters.matrix_adapter import MatrixAdapter, room_is_private, translate_error
 from bot.adapters.matrix_events import SeenEvents, thread_and_reply, translate
 from bot.adapters.matrix_format import (
     command_text,
@@ -27,7 +28,7 @@ from bot.adapters.matrix_power import (
     privileged_creators,
     unmuted_power_levels,
 )
-from bot.config import Config, MatrixConfig
+from bot.config import ChannelsConfig, Config, MatrixConfig
 from bot.errors import MissingPermission, NotFound, PlatformError, RateLimited
 from bot.events import (
     Channel,
@@ -401,3 +402,67 @@ def test_role_mentions_without_rooms() -> None:
     adapter = _adapter()
     assert adapter.role_mention("c", "@sam:example.org").startswith("[sam](https://matrix.to/#/")
     assert adapter.role_mention("c", "Peer supporters") == "@Peer supporters"
+
+
+# ---------------------------------------------------------------------------
+# the moderators' room must be private
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("join_rule", "history", "private"), [
+    ("invite", "shared", True), ("knock", "joined", True), ("restricted", "invited", True),
+    ("public", "shared", False), ("invite", "world_readable", False),
+    ("public", "world_readable", False),
+])
+def test_room_privacy_rule(join_rule: str, history: str, private: bool) -> None:
+    assert room_is_private(join_rule, history) is private
+
+
+def _mods_adapter(join_rule: str | None, history: str = "shared") -> MatrixAdapter:
+    """An adapter whose moderators' room is ROOM with this join rule (``None``: not joined)."""
+    config = Config(platform="matrix", channels=ChannelsConfig(moderators=ROOM),
+                    matrix=MatrixConfig(homeserver="http://127.0.0.1:1", user_id=BOT))
+    adapter = MatrixAdapter(config, access_token="t")
+    if join_rule is not None:
+        room = MatrixRoom(ROOM, BOT)
+        room.join_rule, room.history_visibility = join_rule, history
+        adapter.client.rooms[ROOM] = room
+    return adapter
+
+
+def test_moderators_room_privacy_is_read_from_the_room_state() -> None:
+    assert _mods_adapter("invite").moderators_channel_is_private("any") is True
+    assert _mods_adapter("public").moderators_channel_is_private("any") is False
+    assert _mods_adapter("invite", "world_readable").moderators_channel_is_private("any") is False
+    assert _mods_adapter(None).moderators_channel_is_private("any") is None  # not in the room
+
+
+async def test_public_moderators_room_gets_an_error_and_one_warning(caplog) -> None:
+    sent: list[tuple[str, Outgoing]] = []
+
+    async def deliver(room_id: str, msg: Outgoing, *_: Any, **__: Any) -> None:
+        sent.append((room_id, msg))
+
+    private = _mods_adapter("invite")
+    private._deliver = deliver  # type: ignore[method-assign]
+    with caplog.at_level(logging.ERROR):
+        assert await private.check_moderators_room(ROOM) is True
+    assert sent == [] and not caplog.records
+
+    public = _mods_adapter("public", "world_readable")
+    public._deliver = deliver  # type: ignore[method-assign]
+    with caplog.at_level(logging.ERROR):
+        assert await public.check_moderators_room(ROOM) is False
+    [(room_id, msg)] = sent
+    assert room_id == ROOM and "visible to everyone" in msg.text and "made private" in msg.text
+    assert not msg.mention_users and not msg.mention_roles
+    [error] = [r.getMessage() for r in caplog.records]
+    assert "not private" in error and "anyone can join" in error and "without joining" in error
+
+
+async def test_missing_moderators_room_names_the_config_key(caplog) -> None:
+    adapter = _mods_adapter(None)  # Haven is not in the room
+    with caplog.at_level(logging.ERROR):
+        await adapter._after_first_sync()
+    [error] = [r.getMessage() for r in caplog.records]
+    assert "channels.moderators" in error and ROOM in error

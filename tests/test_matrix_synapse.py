@@ -600,6 +600,38 @@ async def test_crisis_post_alerts_moderators_and_signposts_member(world: World) 
     assert not world.from_bot(world.alice, world.support)  # nothing said in public
 
 
+async def test_public_moderators_room_is_warned_and_alerts_withhold_the_excerpt(
+        world: World) -> None:
+    from nio import RoomPutStateResponse
+
+    async def join_rule(rule: str) -> None:
+        resp = await world.mod.client.room_put_state(world.mods_room, "m.room.join_rules",
+                                                     {"join_rule": rule})
+        assert isinstance(resp, RoomPutStateResponse), resp
+
+    await join_rule("public")  # misconfigured: anyone on the server could join and read
+    bot = await world.haven()
+    adapter = bot.adapter
+    warning = await world.bot_says(world.mod, world.mods_room, "visible to everyone",
+                                   "privacy warning")
+    assert "made private" in warning["content"]["body"]
+    assert adapter.moderators_channel_is_private(adapter.community_id) is False
+    await world.alice.send(world.support, "I want to end my life tonight")
+    alert = await world.bot_says(world.mod, world.mods_room, "!haven claim", "crisis alert")
+    for part in ("body", "formatted_body"):
+        assert "end my life" not in alert["content"][part]
+    assert "Details withheld" in alert["content"]["body"]
+    assert world.alice.user_id not in alert["content"]["body"]
+    # Made private again: Haven follows the room state, and excerpts come back.
+    await join_rule("invite")
+    await until(lambda: adapter.moderators_channel_is_private(adapter.community_id) is True,
+                "Haven seeing the room made private")
+    await world.alice.send(world.support, "I want to kill myself")
+    update = await world.bot_says(world.mod, world.mods_room, "kill myself", "alert with excerpt")
+    assert "withheld" not in update["content"]["body"]
+    assert len(world.from_bot(world.mod, world.mods_room, "visible to everyone")) == 1
+
+
 async def test_method_post_is_redacted_and_author_gets_text_back(world: World) -> None:
     await world.haven()
     text = "how many pills would it take to not wake up"

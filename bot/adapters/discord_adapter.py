@@ -16,6 +16,9 @@ Things worth knowing:
   read from the last message Haven handled, in order, with their original
   timestamps, before live events are let through. The last handled id per
   support place is kept in the store (``discord:last_seen:<channel id>``).
+* **Private moderators' channel**: on ready, before catch-up, Haven checks that
+  @everyone cannot see ``channels.moderators``; if they can, it logs an error and
+  says so once in the channel (:meth:`DiscordAdapter.check_moderators_channels`).
 * **Slash commands** are built from :data:`bot.commandspec.COMMANDS`
   (:mod:`bot.adapters.discord_commands`); the core checks permissions.
 * The token comes from ``HAVEN_DISCORD_TOKEN`` and is never logged.
@@ -93,6 +96,14 @@ MAX_TIMEOUT = timedelta(days=28) - timedelta(minutes=1)
 """Discord refuses timeouts of 28 days or more."""
 
 LINK = "https://discord.com/channels/{}/{}/{}"
+
+PUBLIC_MODERATORS_WARNING = (
+    "**This channel is visible to everyone**; Haven will not post crisis details here until it "
+    "is made private. Alerts still arrive here, but without the member's words.\n"
+    "To fix it: Edit Channel > Permissions > @everyone > deny **View Channel**, then allow it "
+    "for the moderators' role and for Haven."
+)
+"""Posted once (per start) in a moderators' channel that @everyone can see."""
 
 HAVEN_PERMISSIONS = discord.Permissions(
     view_channel=True,
@@ -253,6 +264,19 @@ def render_chunks(text: str, spoiler: str | None = None, spoiler_text: str = "",
         else:
             pieces.append(wrapped)
     return pieces or [""]
+
+
+def everyone_can_see(channel: Any) -> bool | None:
+    """Whether ``@everyone`` (any member of the server) can see ``channel``.
+
+    View Channel decides it: without it nothing is readable, not even the
+    history; with it, new messages are readable even when Read Message History
+    is denied. ``None`` when the server's default role is unknown.
+    """
+    everyone = channel.guild.default_role
+    if everyone is None:
+        return None
+    return bool(channel.permissions_for(everyone).view_channel)
 
 
 def to_member(user: discord.abc.User | discord.Member, guild: discord.Guild | None = None) -> Member:
@@ -1089,11 +1113,68 @@ class DiscordAdapter:
                  len(self.client.guilds))
         self._gate.clear()
         try:
+            await self.check_moderators_channels()
+        except Exception:
+            log.exception("checking the moderators' channels failed")
+        try:
             await self.catch_up()
         except Exception:
             log.exception("catching up on support channels failed")
         finally:
             self._gate.set()
+
+    def moderators_channel_is_private(self, community_id: str) -> bool | None:
+        """Whether the moderators' channel (``channels.moderators``) is hidden from @everyone.
+
+        ``None`` when unknown: Haven is not in that server or the channel cannot be
+        found. Read from discord.py's cache, which channel updates keep current, so
+        fixing the permissions takes effect at once, without a restart.
+        """
+        guild = self.client.get_guild(int(community_id)) if community_id.isdigit() else None
+        if guild is None:
+            return None
+        try:
+            channel = self._resolve_channel(guild, self.config.channels.moderators)
+        except NotFound:
+            return None
+        visible = everyone_can_see(channel)
+        return None if visible is None else not visible
+
+    async def check_moderators_channels(self) -> None:
+        """For every served server, make sure the moderators' channel is private.
+
+        A missing channel is logged as an error naming ``channels.moderators``. A
+        channel @everyone can see is logged as an error and gets one warning message
+        (once per channel while Haven runs; again if it becomes public again after
+        being fixed). Alerts then leave out the member's words (see
+        :meth:`bot.features.alerts.Alerts.render`).
+        """
+        ref = self.config.channels.moderators
+        for guild in self.client.guilds:
+            if not self._allowed_guild(guild.id):
+                continue
+            try:
+                channel = self._resolve_channel(guild, ref)
+            except NotFound:
+                log.error("No moderators' channel %r in %s (config key channels.moderators): "
+                          "crisis alerts cannot be delivered there", ref, guild.name)
+                continue
+            key = f"public-moderators:{channel.id}"
+            if self.moderators_channel_is_private(str(guild.id)) is not False:
+                self._warned.discard(key)
+                continue
+            if key in self._warned:
+                continue
+            self._warned.add(key)
+            history = channel.permissions_for(guild.default_role).read_message_history
+            log.error("The moderators' channel #%s in %s is visible to everyone (@everyone can "
+                      "view it%s): crisis alerts will be sent there without the member's words "
+                      "until it is made private", channel.name, guild.name,
+                      " and read its history" if history else "")
+            try:
+                await self.send(str(guild.id), str(channel.id), Outgoing(PUBLIC_MODERATORS_WARNING))
+            except HavenError as exc:
+                log.error("could not post the privacy warning in #%s: %s", channel.name, exc)
 
     def _support_channels(self, guild: discord.Guild) -> list[Any]:
         out = []

@@ -25,6 +25,9 @@ How it works
   ``M_LIMIT_EXCEEDED`` comes back to us: short waits (``retry_after_ms``) are
   honoured here a few times with the same transaction id (no duplicates), longer
   ones raise :class:`~bot.errors.RateLimited` for the core to reschedule.
+* **Private moderators' room.** After the first sync Haven checks that the
+  moderators' room is neither public to join nor world-readable; if it is, it
+  logs an error and says so once in the room (alerts then leave out excerpts).
 * **Encryption.** With ``matrix-nio[e2e]`` installed and ``matrix.store_path``
   set, encrypted rooms are read and written like others. Without them Haven
   refuses to send plaintext into encrypted rooms and tells the moderators,
@@ -118,6 +121,14 @@ BACKFILL_LIMIT = 2000
 TEXT_LIMIT = 30000
 """Keep outgoing bodies below Matrix's 64 KiB event limit."""
 
+PUBLIC_MODERATORS_WARNING = (
+    "**This room is visible to everyone**; Haven will not post crisis details here until it is "
+    "made private. Alerts still arrive here, but without the member's words.\n"
+    "To fix it: Room settings > Security & Privacy: make access private (invite only) and let "
+    "only members read the history."
+)
+"""Posted once (per start) in a moderators' room that is not private."""
+
 
 def server_name(user_id: str) -> str:
     """``example.org`` for ``@haven:example.org``."""
@@ -127,6 +138,15 @@ def server_name(user_id: str) -> str:
 def localpart(user_id: str) -> str:
     """``haven`` for ``@haven:example.org``."""
     return user_id[1:].split(":", 1)[0] if user_id.startswith("@") else user_id
+
+
+def room_is_private(join_rule: str | None, history_visibility: str | None) -> bool:
+    """Whether a room keeps its messages from outsiders.
+
+    Not private when anyone can join it (join rule ``public``) or read it without
+    joining (history visibility ``world_readable``).
+    """
+    return join_rule != "public" and history_visibility != "world_readable"
 
 
 def e2e_available() -> bool:
@@ -676,7 +696,8 @@ class MatrixAdapter:
         return localpart(user_id)
 
     async def _after_first_sync(self) -> None:
-        """Resolve config references and warn about rooms Haven cannot see or read."""
+        """Resolve config references, warn about rooms Haven cannot see or read, and check
+        that the moderators' room is private (:meth:`check_moderators_room`)."""
         joins = [t for t in self._tasks if t.get_name().startswith("invite ")]
         if joins:
             await asyncio.wait(joins, timeout=30)
@@ -691,8 +712,48 @@ class MatrixAdapter:
                 log.warning("config names Matrix room %r but Haven is not in it", ref)
         mods = self._moderators_room_id()
         if mods is None or mods not in self.client.rooms:
-            log.warning("Haven is not in the moderators' room %r: invite it there",
-                        self.config.channels.moderators)
+            log.error("Haven is not in the moderators' room %r (config key channels.moderators): "
+                      "invite it there", self.config.channels.moderators)
+            return
+        await self.check_moderators_room(mods)
+
+    def moderators_channel_is_private(self, community_id: str) -> bool | None:
+        """Whether the moderators' room (``channels.moderators``) is private (see
+        :func:`room_is_private`).
+
+        ``None`` when unknown (Haven is not in the room). One deployment is one
+        community, so ``community_id`` is not needed. Read from nio's room state,
+        which every sync keeps current, so fixing the room takes effect at once.
+        """
+        room_id = self._moderators_room_id()
+        room = self.client.rooms.get(room_id) if room_id else None
+        if room is None:
+            return None
+        return room_is_private(room.join_rule, room.history_visibility)
+
+    async def check_moderators_room(self, room_id: str) -> bool | None:
+        """Log an error and post one warning in the moderators' room if it is not private.
+
+        Alerts then leave out the member's words (see
+        :meth:`bot.features.alerts.Alerts.render`). Returns the privacy found.
+        """
+        private = self.moderators_channel_is_private(self.community_id)
+        if private is not False:
+            return private
+        room = self.client.rooms[room_id]
+        reasons = []
+        if room.join_rule == "public":
+            reasons.append("anyone can join it")
+        if room.history_visibility == "world_readable":
+            reasons.append("anyone can read it without joining")
+        log.error("The moderators' room %s (%s) is not private (%s): crisis alerts will be sent "
+                  "there without the member's words until it is made private",
+                  self._room_name(room_id), room_id, " and ".join(reasons))
+        try:
+            await self._deliver(room_id, Outgoing(PUBLIC_MODERATORS_WARNING))
+        except PlatformError as exc:
+            log.error("could not post the privacy warning in the moderators' room: %s", exc)
+        return False
 
     def _report_encrypted(self, room_id: str, undecryptable: bool = False) -> None:
         """Tell admins (log + moderators' room, once) that a room cannot be read."""

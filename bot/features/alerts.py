@@ -135,7 +135,11 @@ class Alerts:
     def render(self, alert: Alert, mode: str, users: tuple[str, ...] = (),
                roles: tuple[str, ...] = (), hidden: bool = False,
                returned: bool = True) -> Outgoing:
-        """The alert message for moderators (private channel only)."""
+        """The alert message for moderators (private channel only).
+
+        When the adapter reports the moderators' channel as not private, the
+        alert still goes out but the member's words are replaced by a note.
+        """
         core = self.core
         platform = core.platform
         who = " ".join([*(platform.user_mention(u) for u in users),
@@ -145,21 +149,46 @@ class Alerts:
                                f"{fmt_duration(core.clock.now() - alert.created_at)}",
                  "status": "Alert"}.get(mode, "Alert")
         kind = "Crisis" if alert.kind == "crisis" else alert.kind.capitalize()
-        lines = [
-            f"{who} **{title} #{alert.id}: {kind} ({alert.severity})** [{STATE_LABEL[alert.state]}]".strip(),
-            f"Member: {platform.user_mention(alert.member_id)} ({alert.member_name})",
-            f"Where: #{alert.channel_name} {alert.link}".rstrip(),
-            f"Rule: `{alert.rule_id}`" + (f" | posts: {alert.count}" if alert.count > 1 else ""),
-        ]
-        if hidden:
-            lines.append("The post was hidden; the member was sent their text privately."
-                         if returned else "The post was hidden, but the member could not be "
-                         "messaged privately: please send them their text (see `history`).")
-        if alert.excerpt:
-            lines.append(quote(alert.excerpt, core.config.crisis.excerpt_chars))
+        header = (f"{who} **{title} #{alert.id}: {kind} ({alert.severity})** "
+                  f"[{STATE_LABEL[alert.state]}]").strip()
+        if self._channel_not_private(alert.community_id):
+            # Never tell a channel other members can read who is in crisis, or what they wrote.
+            lines = [header,
+                     "_Details withheld: this channel is not private (members can see it). Use "
+                     "`alerts` (answered only to you) for who and where, and make this channel "
+                     "private to moderators and Haven._"]
+        else:
+            lines = [
+                header,
+                f"Member: {platform.user_mention(alert.member_id)} ({alert.member_name})",
+                f"Where: #{alert.channel_name} {alert.link}".rstrip(),
+                f"Rule: `{alert.rule_id}`" + (f" | posts: {alert.count}" if alert.count > 1 else ""),
+            ]
+            if hidden:
+                lines.append("The post was hidden; the member was sent their text privately."
+                             if returned else "The post was hidden, but the member could not be "
+                             "messaged privately: please send them their text (see `history`).")
+            if alert.excerpt:
+                lines.append(quote(alert.excerpt, core.config.crisis.excerpt_chars))
         lines.append(self.status_line(alert))
         return Outgoing("\n".join(lines), mention_users=users, mention_roles=roles,
                         alert_id=alert.id if alert.state != "resolved" else None)
+
+    def _channel_not_private(self, community_id: str) -> bool:
+        """Whether the platform reports the moderators' channel as visible to members.
+
+        Only a definite ``False`` from the adapter's optional
+        ``moderators_channel_is_private`` counts; platforms without it (console)
+        and an unknown answer (``None``) keep the excerpt.
+        """
+        check = getattr(self.core.platform, "moderators_channel_is_private", None)
+        if check is None:
+            return False
+        try:
+            return check(community_id) is False
+        except Exception:
+            log.exception("checking whether the moderators' channel is private failed")
+            return False
 
     def status_line(self, alert: Alert) -> str:
         """Who holds the alert now."""
