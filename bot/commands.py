@@ -8,10 +8,10 @@ allowed), validates the options and answers with a :class:`CommandResult`.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import re
+import secrets
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
@@ -19,7 +19,7 @@ from bot import commandspec
 from bot.clock import fmt_duration, fmt_time
 from bot.durations import parse_clock_range
 from bot.errors import CommandError, ConfigError, PermissionDenied
-from bot.events import ButtonPressed, CommandInvoked, CommandResult, Outgoing
+from bot.events import Attachment, ButtonPressed, CommandInvoked, CommandResult, Outgoing
 from bot.messenger import quote
 
 if TYPE_CHECKING:
@@ -103,28 +103,44 @@ class Commands:
         return CommandResult("\n".join(parts))
 
     async def mydata(self, ev: CommandInvoked, opts: dict[str, str]) -> CommandResult:
-        """Send the member what Haven stores about them, privately."""
-        data = await self.core.store.member_data(ev.community_id, ev.invoker.id)
+        """Send the member what Haven stores about them, privately and complete.
+
+        A summary in the message, everything as a JSON file where the platform takes
+        attachments, else the JSON in as many messages as it needs.
+        """
+        core = self.core
+        data = await core.store.member_data(ev.community_id, ev.invoker.id)
         body = json.dumps(data, indent=1, default=str, ensure_ascii=False)
-        text = ("This is everything Haven stores about you in this community. "
-                "Moderators' private notes are not included. Use `forgetme` to delete it.\n"
-                f"```json\n{body[:3500]}\n```")
-        result = await self.core.messenger.private(ev.community_id, ev.invoker.id, Outgoing(text))
-        if result == "private":
-            return CommandResult("I've sent you your data privately.")
-        return CommandResult("I couldn't message you privately. Please allow direct messages "
-                             "from this community and try again.", ok=False)
+        summary = ", ".join(f"{len(v)} {k.replace('_', ' ')}" for k, v in data.items())
+        intro = ("This is everything Haven stores about you in this community "
+                 f"({summary}). Moderators' private notes are not included. "
+                 "Use `forgetme` to delete it.")
+        if core.platform.supports_attachments:
+            parts = [Outgoing(intro, attachments=(Attachment(
+                "haven-mydata.json", body.encode("utf-8"), "application/json"),))]
+        else:
+            chunks = [body[i:i + 1800] for i in range(0, len(body), 1800)] or ["{}"]
+            parts = [Outgoing(intro)] + [
+                Outgoing(f"Part {n}/{len(chunks)}:\n```json\n{chunk}\n```")
+                for n, chunk in enumerate(chunks, 1)]
+        for part in parts:
+            if await core.messenger.private(ev.community_id, ev.invoker.id, part) != "private":
+                return CommandResult("I couldn't message you privately. Please allow direct "
+                                     "messages from this community and try again.", ok=False)
+        return CommandResult("I've sent you your data privately.")
 
     async def forgetme(self, ev: CommandInvoked, opts: dict[str, str]) -> CommandResult:
         """Delete what Haven stores about the member, anonymising moderation cases."""
-        digest = hashlib.sha256(f"{ev.community_id}:{ev.invoker.id}".encode()).hexdigest()
-        alias = f"forgotten-{digest[:10]}"
+        alias = f"forgotten-{secrets.token_hex(5)}"
         counts = await self.core.store.forget_member(ev.community_id, ev.invoker.id, alias)
         kept = counts.get("cases", 0) + counts.get("alerts", 0)
         text = "Done: Haven has deleted what it stored about you."
         if kept:
             text += (f" {kept} moderation record(s) are kept because moderators may need them, "
                      "but no longer name you and hold no text of yours.")
+        if counts.get("open_alerts_kept"):
+            text += (" A moderator is still looking after a message you posted; that record "
+                     "is removed from your name as soon as they close it.")
         return CommandResult(text)
 
     # -- alerts and unanswered posts ------------------------------------------------

@@ -157,6 +157,15 @@ class Haven:
             item = await queue.get()
             try:
                 result = await item.run()
+            except asyncio.CancelledError as exc:
+                task = asyncio.current_task()
+                if task is not None and task.cancelling():
+                    raise  # Haven is stopping this worker
+                # a cancellation leaking out of a library call must not stop the queue
+                self.errors += 1
+                log.error("handling %s was cancelled from inside; carrying on", item.label)
+                if item.future is not None and not item.future.done():
+                    item.future.set_exception(RuntimeError(f"cancelled: {exc}"))
             except Exception as exc:  # the error boundary: log with context, keep going
                 self.errors += 1
                 log.exception("error while handling %s", item.label)
@@ -259,20 +268,29 @@ class Haven:
             return
         if self.config.is_moderators_channel(ev.channel) or ev.channel.kind == "dm":
             return
-        if not await self.store.mark_message_seen(ev.community_id, ev.message.message_id,
-                                                  _digest(ev), self.clock.now()):
+        digest = _digest(ev)
+        if await self.store.message_seen(ev.community_id, ev.message.message_id, digest):
             log.info("message %s (this version) was handled already; skipping the repeat",
                      ev.message.message_id)
             return
         matches = self.evaluate(ev)
+        # Crisis is decided by the rules, not by whether acting on them worked.
+        crisis = any(m.rule.category == "crisis" and not m.rule.shadow for m in matches)
         outcome = await self._guarded("moderation", self.moderation.act(ev, matches))
+        if outcome is None:
+            # Acting failed: do not mark the message handled, so a repeated delivery
+            # (a replayed sync, a catch-up) tries again; quote nothing of it anywhere.
+            crisis = crisis or bool(matches)
+        else:
+            await self.store.mark_message_seen(ev.community_id, ev.message.message_id, digest,
+                                               self.clock.now())
         hidden = bool(outcome and outcome.hidden)
-        crisis = bool(outcome and outcome.crisis)
         if not hidden and not crisis:
             hidden = bool(await self._guarded("content warnings", self.cw.check(ev, matches)))
         if ev.edited:
-            if hidden:
-                await self._guarded("unanswered", self.unanswered.on_hidden(ev))
+            if hidden or crisis:
+                # hidden: stop tracking it; crisis: leave it to the alert, quote nothing
+                await self._guarded("unanswered", self.unanswered.on_hidden(ev, crisis=crisis))
             return
         first_post = await self.store.record_post(
             ev.community_id, ev.author.id, ev.author.name, ev.at,

@@ -26,13 +26,15 @@ JobRunner = Callable[[Job, JobHandler], Awaitable[None]]
 
 MAX_BACKOFF = 3600.0
 FIRST_BACKOFF = 15.0
+NOT_FOUND_ATTEMPTS = 24
+"""A target still missing after this many tries is given up (logged as an error)."""
 MIN_RETRY = 1.0
 IDLE_POLL = 60.0
 
 
-def backoff(attempts: int) -> float:
-    """Seconds to wait before attempt ``attempts + 1``: 15 s doubling to one hour."""
-    return min(MAX_BACKOFF, FIRST_BACKOFF * (2 ** max(0, attempts)))
+def backoff(attempts: int, cap: float = MAX_BACKOFF) -> float:
+    """Seconds to wait before attempt ``attempts + 1``: 15 s doubling up to ``cap``."""
+    return min(cap, FIRST_BACKOFF * (2 ** max(0, attempts)))
 
 
 class Scheduler:
@@ -42,14 +44,19 @@ class Scheduler:
         self.store = store
         self.clock = clock
         self._handlers: dict[str, JobHandler] = {}
+        self._caps: dict[str, float] = {}
         self._runner = runner
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._running: set[int] = set()
 
-    def register(self, kind: str, handler: JobHandler) -> None:
-        """Handle jobs of ``kind`` with ``handler`` (raise to retry)."""
+    def register(self, kind: str, handler: JobHandler, max_backoff: float = MAX_BACKOFF) -> None:
+        """Handle jobs of ``kind`` with ``handler`` (raise to retry).
+
+        ``max_backoff`` caps the wait between retries (alerts use a short one).
+        """
         self._handlers[kind] = handler
+        self._caps[kind] = max_backoff
 
     async def schedule(self, community_id: str, kind: str, key: str, due_at: float,
                        payload: dict[str, Any] | None = None) -> int | None:
@@ -116,15 +123,24 @@ class Scheduler:
         try:
             await handler(job)
         except NotFound as exc:
-            log.warning("job %d (%s) target gone, dropping: %s", job.id, job.kind, exc)
-            await self.store.finish_job(job.id, self.clock.now(), "failed")
+            # Often passing (a server not cached yet during an outage): retry, but give
+            # up on a target that stays gone, loudly.
+            if job.attempts + 1 >= NOT_FOUND_ATTEMPTS:
+                log.error("job %d (%s) gave up: target still missing after %d tries: %s",
+                          job.id, job.kind, job.attempts + 1, exc)
+                await self.store.finish_job(job.id, self.clock.now(), "failed")
+                return
+            delay = backoff(job.attempts, self._caps.get(job.kind, MAX_BACKOFF))
+            log.warning("job %d (%s) target not found (attempt %d), retrying in %.0fs: %s",
+                        job.id, job.kind, job.attempts + 1, delay, exc)
+            await self.store.retry_job(job.id, self.clock.now() + delay, f"NotFound: {exc}")
         except RateLimited as exc:
             log.warning("job %d (%s) rate limited, retrying in %.1fs", job.id, job.kind,
                         exc.retry_after)
             await self.store.retry_job(job.id, self.clock.now() + max(MIN_RETRY, exc.retry_after),
                                        str(exc))
         except Exception as exc:
-            delay = backoff(job.attempts)
+            delay = backoff(job.attempts, self._caps.get(job.kind, MAX_BACKOFF))
             log.warning("job %d (%s) failed (attempt %d), retrying in %.0fs: %s", job.id,
                         job.kind, job.attempts + 1, delay, exc)
             await self.store.retry_job(job.id, self.clock.now() + delay,

@@ -467,6 +467,16 @@ class Store:
             "severity = ?, updated_at = ? WHERE id = ?",
             (excerpt, link, rule_id, severity, at, alert_id))
 
+    async def update_alert_excerpt(self, alert_id: int, excerpt: str | None, at: float) -> None:
+        """The post behind an alert was edited: keep its latest words."""
+        await self._write("UPDATE alerts SET excerpt = ?, updated_at = ? WHERE id = ?",
+                          (excerpt, at, alert_id))
+
+    async def anonymise_alert(self, alert_id: int, alias: str) -> None:
+        """Replace the member on an alert by ``alias`` and drop its text."""
+        await self._write("UPDATE alerts SET member_id = ?, member_name = ?, excerpt = NULL "
+                          "WHERE id = ?", (alias, alias, alert_id))
+
     async def claim_alert(self, alert_id: int, by: str, at: float) -> bool:
         """Claim an open alert; ``False`` if it was not open."""
         return await self._write(
@@ -679,6 +689,12 @@ class Store:
         await self.db.commit()
         return fresh
 
+    async def message_seen(self, community_id: str, message_id: str, digest: str) -> bool:
+        """Whether this version of a message was handled already."""
+        row = await self._one("SELECT 1 FROM seen_messages WHERE community_id = ? AND "
+                              "message_id = ? AND digest = ?", (community_id, message_id, digest))
+        return row is not None
+
     async def prune_seen_before(self, cutoff: float) -> int:
         """Forget handled-message markers older than ``cutoff``."""
         return await self._write("DELETE FROM seen_messages WHERE at < ?", (cutoff,))
@@ -729,7 +745,8 @@ class Store:
         """Delete what Haven stores about a member.
 
         Moderation cases are kept (a moderator may need them) but anonymised:
-        the member's id is replaced by ``alias`` and text is dropped.
+        the member's id is replaced by ``alias`` and text is dropped. Alerts that
+        are still open keep the member until they are resolved.
         """
         counts: dict[str, int] = {}
         args = (community_id, user_id)
@@ -743,9 +760,20 @@ class Store:
             "DELETE FROM cooldowns WHERE community_id = ? AND user_id = ?", args)
         counts["duty"] = await self._write(
             "DELETE FROM duty WHERE community_id = ? AND user_id = ?", args)
+        # Alerts still open or claimed keep the member until resolved: moderators must
+        # still be able to reach someone who may be in crisis. They are anonymised when
+        # resolved (see the ``forgotten:`` key).
         counts["alerts"] = await self._write(
             "UPDATE alerts SET member_id = ?, member_name = ?, excerpt = NULL "
-            "WHERE community_id = ? AND member_id = ?", (alias, alias, community_id, user_id))
+            "WHERE community_id = ? AND member_id = ? AND state = 'resolved'",
+            (alias, alias, community_id, user_id))
+        async with self.db.execute(
+                "SELECT COUNT(*) FROM alerts WHERE community_id = ? AND member_id = ? "
+                "AND state != 'resolved'", args) as cur:
+            row = await cur.fetchone()
+        counts["open_alerts_kept"] = int(row[0]) if row else 0
+        if counts["open_alerts_kept"]:
+            await self.set_kv(f"forgotten:{community_id}:{user_id}", alias)
         counts["cases"] = await self._write(
             "UPDATE cases SET target_id = ?, target_name = ?, excerpt = NULL "
             "WHERE community_id = ? AND target_id = ?", (alias, alias, community_id, user_id))

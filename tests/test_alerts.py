@@ -180,3 +180,44 @@ async def test_alert_to_a_non_private_moderators_channel_withholds_the_excerpt(h
                                author=member(f"dee-{private}"), where="vent"))
         [alert] = alerts_sent(harness)
         assert "end my life" in alert.text and "withheld" not in alert.text
+
+
+async def test_a_passing_not_found_does_not_lose_the_alert(harness: Harness) -> None:
+    from bot.errors import NotFound
+
+    core = harness.core
+    harness.platform.fail("send", NotFound("server not cached yet"))
+    await core.handle(post("i want to kill myself", harness.clock.now(), author=member("cas")))
+    assert alerts_sent(harness) == []
+    await core.advance(60)  # alert retries are capped at a minute
+    assert len([c for c in alerts_sent(harness) if "New alert" in c.text]) == 1
+
+
+async def test_no_reescalation_after_claim_even_if_it_was_waiting_to_retry(harness: Harness) -> None:
+    core = harness.core
+    await core.handle(post("i want to kill myself", harness.clock.now(), author=member("cas")))
+    harness.platform.fail("send", FlakyError("503"))
+    await core.advance(600)  # the re-escalation send fails and waits for a retry
+    await core.handle(command("claim", harness.clock.now(), alert="1"))
+    await core.advance(3600)
+    assert not [c for c in alerts_sent(harness) if "still unclaimed" in c.text]
+
+
+async def test_signpost_as_a_reply_when_configured(harness_factory) -> None:
+    h = harness_factory("crisis: {signpost: reply}")
+    core = await h.start()
+    try:
+        await core.handle(post("i want to kill myself", h.clock.now(), author=member("cas")))
+        assert h.platform.private_to("cas") == []
+        [reply] = h.platform.of("reply")
+        assert "Samaritans" in reply.text and reply.msg.mention_users == ("cas",)
+    finally:
+        await h.stop()
+
+
+async def test_method_alert_names_the_case_when_text_could_not_be_returned(harness: Harness) -> None:
+    harness.platform.closed_dms.add("drew")
+    await harness.core.handle(post("how many pills would it take", harness.clock.now(),
+                                   author=member("drew")))
+    [alert] = [c for c in alerts_sent(harness) if "Method" in c.text]
+    assert "could not be messaged privately" in alert.text and "`case 1`" in alert.text

@@ -149,21 +149,45 @@ async def test_stats_with_chart(harness: Harness) -> None:
     assert png.data.startswith(b"\x89PNG") and png.content_type == "image/png"
 
 
-async def test_mydata_and_forgetme(harness: Harness) -> None:
+async def test_mydata_is_complete_and_private(harness: Harness) -> None:
     core = harness.core
     cas = member("cas")
     await core.handle(post("i want to kill myself", harness.clock.now(), author=cas))
+    for i in range(40):  # plenty of data: nothing may be cut off
+        await core.handle(post(f"support post number {i} " * 5, harness.clock.now(), author=cas,
+                               where="support"))
     r = await core.handle(command("mydata", harness.clock.now(), invoker=cas))
     assert r.ok
     dm = harness.platform.private_to("cas")[-1]
-    payload = json.loads(dm.text.split("```json\n", 1)[1].rsplit("```", 1)[0])
+    [attachment] = dm.msg.attachments
+    payload = json.loads(attachment.data)
     assert payload["alerts_about_you"][0]["kind"] == "crisis"
+    assert len(payload["support_posts"]) == 40
+    # without attachments, the JSON comes in parts that join up again
+    harness.platform.supports_attachments = False
+    harness.platform.clear()
+    await core.handle(command("mydata", harness.clock.now(), invoker=cas))
+    parts = [c.text.split("```json\n", 1)[1].rsplit("\n```", 1)[0]
+             for c in harness.platform.private_to("cas")[1:]]
+    assert json.loads("".join(parts)) == payload
+
+
+async def test_forgetme_keeps_open_alerts_until_resolved(harness: Harness) -> None:
+    core = harness.core
+    cas = member("cas")
+    await core.handle(post("i want to kill myself", harness.clock.now(), author=cas))
     r = await core.handle(command("forgetme", harness.clock.now(), invoker=cas))
-    assert "deleted" in r.text
+    assert "deleted" in r.text and "still looking after" in r.text
     data = await core.store.member_data("c1", "cas")
-    assert all(not v for v in data.values())
+    assert data["member"] == [] and data["signposting"] == []
     alert = await core.store.get_alert(1)
-    assert alert.member_id != "cas" and alert.excerpt is None
+    assert alert.member_id == "cas"  # moderators can still reach them
+    await core.advance(601)
+    assert "<@cas>" in harness.platform.sent_to("mod-alerts")[-1].text  # re-escalation
+    await core.handle(command("resolve", harness.clock.now(), alert="1", note="ok"))
+    alert = await core.store.get_alert(1)
+    assert alert.member_id.startswith("forgotten-") and alert.excerpt is None
+    assert "cas" not in alert.member_id
 
 
 async def test_mydata_with_closed_dms(harness: Harness) -> None:

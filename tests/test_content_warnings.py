@@ -75,3 +75,28 @@ async def test_crisis_posts_are_never_hidden_for_missing_cw(harness: Harness) ->
     await harness.core.handle(post("i want to kill myself", harness.clock.now(),
                                    author=member("cas"), where="heavy-topics"))
     assert harness.platform.of("hide") == []
+
+
+async def test_redirect_is_not_reposted_when_hiding_is_refused(harness_factory) -> None:
+    from bot.errors import MissingPermission
+
+    h = harness_factory("content_warnings: {channels: [heavy-topics], redirect_to: heavy-topics, "
+                        "repost: true}")
+    core = await h.start()
+    try:
+        h.platform.fail("hide", MissingPermission("manage_messages"))
+        await core.handle(post("my self harm scars itch", h.clock.now(), author=member("jo")))
+        assert h.platform.of("repost") == [] and h.platform.private_to("jo") == []
+    finally:
+        await h.stop()
+
+
+async def test_redirected_text_is_kept_whole_when_dms_are_closed(harness: Harness) -> None:
+    core = harness.core
+    harness.platform.closed_dms.add("jo")
+    long_text = "my self harm scars itch. " + "a long story " * 80
+    await core.handle(post(long_text, harness.clock.now(), author=member("jo")))
+    [case] = await core.store.cases_for("c1", "jo")
+    assert case.excerpt == long_text
+    [note] = [c for c in harness.platform.sent_to("mod-alerts") if "case 1" in c.text]
+    assert "could not be messaged" in note.text and "scars" not in note.text

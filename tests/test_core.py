@@ -138,7 +138,54 @@ async def test_a_repeated_delivery_is_handled_once_even_after_restart(harness: H
     await core.handle(ev)  # a replayed sync after a crash
     assert (await core.store.get_alert(1)).count == 1
     assert len(harness.platform.private_to("cas")) == 1
-    # an edit with new text is a new version and is evaluated again
+    # an edit with new text is a new version and is evaluated again: the alert keeps the
+    # latest words, without counting the same post twice or pinging anyone again
+    sent = len(harness.platform.sent_to("mod-alerts"))
     await core.handle(post("i want to end my life", harness.clock.now(), author=member("cas"),
                            msg_id="dup1", edited=True))
-    assert (await core.store.get_alert(1)).count == 2
+    alert = await core.store.get_alert(1)
+    assert alert.count == 1 and "end my life" in alert.excerpt
+    assert len(harness.platform.sent_to("mod-alerts")) == sent
+    assert "end my life" in harness.platform.of("edit")[-1].text
+
+
+async def test_failed_moderation_is_retried_on_redelivery_and_quotes_nothing(
+        harness: Harness) -> None:
+    core = harness.core
+    real = core.alerts.raise_alert
+    calls = 0
+
+    async def flaky(*args, **kwargs):
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise RuntimeError("store hiccup")
+        return await real(*args, **kwargs)
+
+    core.alerts.raise_alert = flaky
+    ev = post("I want to end my life", harness.clock.now(), author=member("cas"),
+              where="support", msg_id="fl1")
+    await core.handle(ev)
+    assert await core.store.get_alert(1) is None
+    [tracked] = await core.store.posts_since("c1", 0)
+    assert tracked.excerpt is None and tracked.state == "crisis"
+    await core.handle(ev)  # the platform delivers it again
+    assert await core.store.get_alert(1) is not None
+    await core.advance(24 * 3600)
+    assert not [c for c in harness.platform.calls
+                if "end my life" in c.text and c.target != "mod-alerts"]
+
+
+async def test_a_cancellation_leaking_from_a_handler_does_not_stop_the_queue(
+        harness: Harness) -> None:
+    core = harness.core
+
+    async def leaky(ev):
+        raise asyncio.CancelledError("from a library")
+
+    original = core.on_message
+    core.on_message = leaky
+    await core.handle(post("x", harness.clock.now()))
+    core.on_message = original
+    await core.handle(post("i want to kill myself", harness.clock.now(), author=member("cas")))
+    assert await core.store.get_alert(1) is not None

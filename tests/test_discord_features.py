@@ -478,7 +478,9 @@ async def test_discord_forgetme_and_member_refusals(e2e):
     assert "moderators only" in data["content"] and data["flags"] & 64
     data = await e2e.slash("forgetme", invoker=ALICE, roles=(), perms=p.MEMBER_PERMS,
                            channel_id=GENERAL)
-    assert "deleted" in data["content"]
+    assert "deleted" in data["content"] and "still looking after" in data["content"]
+    assert (await e2e.core.store.get_alert(1)).member_id == p.MEMBER_ID  # until resolved
+    await e2e.slash("resolve", [p.option("alert", 1, 4)])
     alert = await e2e.core.store.get_alert(1)
     assert alert.member_id != p.MEMBER_ID and alert.excerpt is None
 

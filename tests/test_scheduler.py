@@ -171,16 +171,38 @@ async def test_rate_limited_without_delay_does_not_spin(sched: Scheduler, store:
     assert (await store.get_job(job_id)).due_at == clock.now() + MIN_RETRY
 
 
-async def test_not_found_is_dropped(sched: Scheduler, store: Store, clock: VirtualClock,
-                                    handler: Recorder) -> None:
+async def test_not_found_is_retried_then_given_up(sched: Scheduler, store: Store,
+                                                  clock: VirtualClock, handler: Recorder) -> None:
+    from bot.scheduler import NOT_FOUND_ATTEMPTS
+
     job_id = await sched.schedule(C, "remind", "k", clock.now())
-    handler.errors = [NotFound("message deleted")]
+    handler.errors = [NotFound("server not cached yet")]
     await sched.run_due()
     job = await store.get_job(job_id)
-    assert (job.state, job.done_at) == ("failed", clock.now())
-    await clock.advance(10_000)
-    assert await sched.run_due() == 0
-    assert len(handler.calls) == 1
+    assert job.state == "pending" and job.attempts == 1  # often passing: try again
+    await clock.advance(60)
+    await sched.run_due()
+    assert (await store.get_job(job_id)).state == "done"
+    # a target that stays gone is given up after NOT_FOUND_ATTEMPTS tries
+    gone = await sched.schedule(C, "remind", "k2", clock.now())
+    handler.errors = [NotFound("channel deleted")] * 1000
+    for _ in range(NOT_FOUND_ATTEMPTS + 2):
+        await clock.advance(4000)
+        await sched.run_due()
+    assert (await store.get_job(gone)).state == "failed"
+
+
+async def test_retry_wait_is_capped_per_kind(store: Store, clock: VirtualClock,
+                                             handler: Recorder) -> None:
+    sched = Scheduler(store, clock)
+    sched.register("alert", handler, max_backoff=60)
+    job_id = await sched.schedule(C, "alert", "a", clock.now())
+    handler.errors = [RuntimeError("down")] * 10
+    for _ in range(6):
+        await sched.run_due()
+        due = (await store.get_job(job_id)).due_at
+        assert due - clock.now() <= 60
+        clock.set(due)
 
 
 async def test_unknown_kind_is_marked_failed(sched: Scheduler, store: Store,

@@ -491,6 +491,8 @@ async def test_forget_member_deletes_and_anonymises(store: Store) -> None:
     await store.record_post(C, "u1", "Ann", T0, False)
     mine = await track(store, "m1")
     alert_id = await new_alert(store, "u1")
+    await store.resolve_alert(alert_id, "mod", None, T0)
+    still_open = await new_alert(store, "u1")
     case_id = await store.add_case(C, "hide", "r1", "method detail", "bot", "Haven", "u1", "Ann",
                                    T0, channel_id="ch", message_id="m1", excerpt="her words")
     await store.mark_signposted(C, "u1", "crisis", T0)
@@ -502,7 +504,11 @@ async def test_forget_member_deletes_and_anonymises(store: Store) -> None:
 
     counts = await store.forget_member(C, "u1", "forgotten-1")
     assert counts == {"member": 1, "support_posts": 1, "signposting": 1, "cooldowns": 1,
-                      "duty": 0, "alerts": 1, "cases": 1}
+                      "duty": 0, "alerts": 1, "open_alerts_kept": 1, "cases": 1}
+    # an open alert keeps the member until it is resolved (moderators must reach them)
+    assert (await store.get_alert(still_open)).member_id == "u1"
+    assert await store.get_kv(f"forgotten:{C}:u1") == "forgotten-1"
+    await store.anonymise_alert(still_open, "forgotten-1")
     assert await store.get_member(C, "u1") is None
     assert await store.get_tracked(mine) is None
     assert await store.last_signposted(C, "u1", "crisis") is None

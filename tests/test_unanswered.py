@@ -219,3 +219,54 @@ async def test_plain_channels_are_not_tagged(harness_factory) -> None:
         assert h.platform.of("tag_post") == []
     finally:
         await h.stop()
+
+
+async def test_overdue_nudge_waits_for_quiet_hours_to_end(harness_factory) -> None:
+    h = harness_factory("unanswered: {quiet_hours: {start: '23:00', end: '07:00'}, "
+                        "places: [support]}")
+    core = await h.start()
+    try:
+        h.clock.set(datetime(2026, 1, 5, 20, 0, tzinfo=UTC).timestamp())
+        await core.handle(post("evening post", h.clock.now(), author=member("alex"),
+                               where="support"))
+        core = await h.restart(downtime=5 * H)  # back at 01:00: the 22:00 nudge is overdue
+        assert h.platform.sent_to("team") == []
+        await core.advance(6 * H + 60)  # 07:01
+        assert len(h.platform.sent_to("team")) == 1
+    finally:
+        await h.stop()
+
+
+async def test_nudges_never_quote_spoilered_or_content_warned_posts(harness: Harness) -> None:
+    core = harness.core
+    await core.handle(post("||my secret struggle||", harness.clock.now(), author=member("a"),
+                           where="support", spoilered=True))
+    await core.handle(post("CW: ed. relapsing again", harness.clock.now(), author=member("b"),
+                           where="support"))
+    await core.advance(2 * H + 1)
+    texts = [c.text for c in nudges(harness)]
+    assert len(texts) == 2
+    assert not any("secret" in t or "relapsing" in t for t in texts)
+
+
+async def test_escalation_is_stored_before_the_nudge_is_sent(harness: Harness) -> None:
+    from bot.errors import NotFound
+
+    core = harness.core
+    await core.handle(post("hello?", harness.clock.now(), author=member("alex"), where="support"))
+    harness.platform.fail("send", NotFound("nudge channel gone"), times=100)
+    await core.advance(2 * H + 1)
+    kinds = {j.kind for j in await core.store.pending_jobs()}
+    assert "post_escalate" in kinds
+
+
+async def test_support_post_edited_into_crisis_is_left_to_the_alert(harness: Harness) -> None:
+    core = harness.core
+    await core.handle(post("rough day", harness.clock.now(), author=member("alex"),
+                           where="support", msg_id="e7"))
+    await core.handle(post("rough day. i want to end my life", harness.clock.now(),
+                           author=member("alex"), where="support", msg_id="e7", edited=True))
+    await core.advance(24 * H)
+    assert nudges(harness) == [] and escalations(harness) == []
+    [tracked] = await core.store.posts_since("c1", 0)
+    assert tracked.state == "crisis" and tracked.excerpt is None

@@ -27,6 +27,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MAX_REESCALATIONS = 3
+ALERT_RETRY_CAP = 60.0
+"""An alert that fails to send is retried at least once a minute."""
 STATE_LABEL = {"open": "OPEN", "claimed": "CLAIMED", "resolved": "RESOLVED"}
 
 
@@ -35,13 +37,14 @@ class Alerts:
 
     def __init__(self, core: Haven) -> None:
         self.core = core
-        core.scheduler.register("alert_send", self._send_job)
+        core.scheduler.register("alert_send", self._send_job, max_backoff=ALERT_RETRY_CAP)
         core.scheduler.register("alert_reescalate", self._reescalate_job)
 
     # -- raising ---------------------------------------------------------------
 
     async def raise_alert(self, ev: MessagePosted, match: Match, kind: str,
-                          hidden: bool = False, returned: bool = True, urgent: bool = True) -> int:
+                          hidden: bool = False, returned: bool = True, urgent: bool = True,
+                          case_id: int | None = None) -> int:
         """Open (or update) an alert about a message; returns the alert id.
 
         Crisis and method alerts, and ``urgent`` ones, are re-sent more widely
@@ -51,12 +54,18 @@ class Alerts:
         store = core.store
         excerpt = ev.text[: core.config.crisis.excerpt_chars]
         existing = await store.open_alert_for(ev.community_id, ev.author.id, kind)
+        if existing is not None and existing.message_id == ev.message.message_id:
+            # An edit of the post that raised the alert: keep its latest words, refresh
+            # the alert messages, but do not count it or ping anyone again.
+            await store.update_alert_excerpt(existing.id, excerpt, ev.at)
+            await self.refresh_messages(existing.id)
+            return existing.id
         if existing is not None:
             await store.update_alert_with_post(existing.id, excerpt, ev.link, match.rule.id,
                                                _max_severity(existing.severity, match.rule.severity),
                                                ev.at)
             await self._deliver(ev.community_id, existing.id, f"update:{ev.message.message_id}",
-                                "update", hidden=hidden, returned=returned)
+                                "update", hidden=hidden, returned=returned, case_id=case_id)
             return existing.id
         alert_id = await store.create_alert(
             ev.community_id, kind, ev.author.id, ev.author.name, ev.channel.id, ev.channel.name,
@@ -66,13 +75,13 @@ class Alerts:
                                           core.clock.now() + core.config.crisis.reescalate_after,
                                           {"alert_id": alert_id})
         await self._deliver(ev.community_id, alert_id, "new", "new", hidden=hidden,
-                            returned=returned)
+                            returned=returned, case_id=case_id)
         log.info("alert %d opened (%s, rule %s) for member %s", alert_id, kind, match.rule.id,
                  ev.author.id)
         return alert_id
 
     async def _deliver(self, community_id: str, alert_id: int, key: str, mode: str,
-                       **extra: bool) -> None:
+                       **extra: bool | int | None) -> None:
         """Store an alert message as a job, then try it at once (we are already in the
         community's queue); if sending fails the scheduler retries it."""
         scheduler = self.core.scheduler
@@ -91,11 +100,14 @@ class Alerts:
         mode = job.payload.get("mode", "new")
         if mode == "update" and alert.state == "resolved":
             return
+        if mode == "reescalate" and alert.state != "open":
+            return  # claimed meanwhile (this send was waiting for a retry)
         wide = mode == "reescalate"
         users, roles = await self.mentions(alert.community_id, wide=wide)
         msg = self.render(alert, mode=mode, users=users, roles=roles,
                           hidden=bool(job.payload.get("hidden")),
-                          returned=bool(job.payload.get("returned", True)))
+                          returned=bool(job.payload.get("returned", True)),
+                          case_id=job.payload.get("case_id"))
         # Raises on failure: the scheduler retries (also after a restart).
         ref = await self.core.platform.send(alert.community_id, self.core.config.channels.moderators,
                                             msg)
@@ -134,7 +146,7 @@ class Alerts:
 
     def render(self, alert: Alert, mode: str, users: tuple[str, ...] = (),
                roles: tuple[str, ...] = (), hidden: bool = False,
-               returned: bool = True) -> Outgoing:
+               returned: bool = True, case_id: int | None = None) -> Outgoing:
         """The alert message for moderators (private channel only).
 
         When the adapter reports the moderators' channel as not private, the
@@ -165,9 +177,11 @@ class Alerts:
                 f"Rule: `{alert.rule_id}`" + (f" | posts: {alert.count}" if alert.count > 1 else ""),
             ]
             if hidden:
-                lines.append("The post was hidden; the member was sent their text privately."
-                             if returned else "The post was hidden, but the member could not be "
-                             "messaged privately: please send them their text (see `history`).")
+                case = f" (case #{case_id})" if case_id else ""
+                lines.append(f"The post was hidden{case}; the member was sent their text privately."
+                             if returned else f"The post was hidden{case}, but the member could "
+                             f"not be messaged privately: please send them their text (see "
+                             f"`case {case_id}`).")
             if alert.excerpt:
                 lines.append(quote(alert.excerpt, core.config.crisis.excerpt_chars))
         lines.append(self.status_line(alert))
@@ -216,7 +230,8 @@ class Alerts:
 
     # -- signposting --------------------------------------------------------------
 
-    async def signpost(self, ev: MessagePosted, topic: str, privately: bool, rule: Match) -> bool:
+    async def signpost(self, ev: MessagePosted, topic: str, privately: bool | None,
+                       rule: Match) -> bool:
         """Send the member helplines for ``topic``, not more than once a day per topic."""
         core = self.core
         last = await core.store.last_signposted(ev.community_id, ev.author.id, topic)
@@ -226,7 +241,9 @@ class Alerts:
         template = "crisis_signpost" if topic in ("crisis", "self_harm") else "topic_signpost"
         text = core.templates.render(template, member=ev.author.name, helplines=helplines,
                                      community=core.platform.community_name(ev.community_id))
-        if privately or core.config.crisis.signpost == "privately":
+        if privately is None:
+            privately = core.config.crisis.signpost == "privately"
+        if privately:
             result = await core.messenger.private(
                 ev.community_id, ev.author.id, Outgoing(text), fallback_to=ev.message,
                 fallback=Outgoing(text, mention_users=(ev.author.id,)))
@@ -266,6 +283,9 @@ class Alerts:
         await store.resolve_alert(alert_id, by, note or None, self.core.clock.now())
         await self.core.scheduler.cancel("alert_reescalate", f"{alert_id}:")
         await self.refresh_messages(alert_id)
+        alias = await store.get_kv(f"forgotten:{community_id}:{alert.member_id}")
+        if alias:  # the member asked to be forgotten while this alert was open
+            await store.anonymise_alert(alert_id, alias)
         return f"Alert #{alert_id} resolved." + (" Note saved." if note else "")
 
 

@@ -58,16 +58,13 @@ class ContentWarnings:
                                          text=quote(ev.text))
             notice = (f"{mention}: posts here need a content warning (start with `{label}`). "
                       "I've sent you your text to repost.")
-            hidden, _ = await core.messenger.hide_and_return(
+            hidden, returned = await core.messenger.hide_and_return(
                 ev, rule="cw-required", explain="content warning missing", private_text=text,
                 notice=notice, notice_no_dm=notice.replace(
                     "I've sent you your text to repost.",
                     "I couldn't message you privately; a moderator can send you your text."))
             if hidden:
-                await core.store.add_case(ev.community_id, "hide", "cw-required",
-                                          "content warning missing", "haven", "Haven",
-                                          ev.author.id, ev.author.name, ev.at, ev.channel.id,
-                                          ev.message.message_id, ev.text)
+                await self._record(ev, "hide", "cw-required", "content warning missing", returned)
             return hidden
         redirect = plan(matches).redirect_cw
         target = cfg.redirect_to or (cfg.channels[0] if cfg.channels else None)
@@ -78,6 +75,9 @@ class ContentWarnings:
         values = dict(member=ev.author.name, channel=f"#{ev.channel.name}", label=label,
                       cw_channel=cw_channel, explain=redirect.rule.explain or topic,
                       text=quote(ev.text), rule=redirect.rule.id)
+        # Hide first: if that is refused, the post stays where it is and is not copied.
+        if not await core.messenger.hide(ev, f"Haven: {redirect.rule.id}"):
+            return False
         reposted = False
         if cfg.repost:
             try:
@@ -88,15 +88,29 @@ class ContentWarnings:
             except Exception as exc:
                 log.warning("could not repost into the CW channel: %s", exc)
         template = "cw_reposted" if reposted else "cw_redirect"
+        returned = await core.messenger.private(
+            ev.community_id, ev.author.id,
+            Outgoing(core.templates.render(template, **values))) == "private"
         notice = core.templates.render("cw_notice", member=mention)
-        hidden, _ = await core.messenger.hide_and_return(
-            ev, rule=redirect.rule.id, explain=values["explain"],
-            private_text=core.templates.render(template, **values), notice=notice,
-            notice_no_dm=notice + " I couldn't message them privately; a moderator can send "
-                                  "them their text.")
-        if hidden:
-            await core.store.add_case(ev.community_id, "redirect", redirect.rule.id,
-                                      values["explain"], "haven", "Haven", ev.author.id,
-                                      ev.author.name, ev.at, ev.channel.id,
-                                      ev.message.message_id, ev.text[:200])
-        return hidden
+        if not returned:
+            notice += " I couldn't message them privately; a moderator can send them their text."
+        if core.config.moderation.explain_in_channel:
+            await core.messenger.send(ev.community_id, ev.channel.id,
+                                      Outgoing(notice, mention_users=(ev.author.id,)))
+        await self._record(ev, "redirect", redirect.rule.id, values["explain"], returned)
+        return True
+
+    async def _record(self, ev: MessagePosted, action: str, rule: str, explain: str,
+                      returned: bool) -> None:
+        """Record the case; if the author did not get their text, keep all of it there and
+        tell the moderators so someone can send it."""
+        core = self.core
+        case_id = await core.store.add_case(
+            ev.community_id, action, rule, explain, "haven", "Haven", ev.author.id,
+            ev.author.name, ev.at, ev.channel.id, ev.message.message_id,
+            ev.text[:200] if returned else ev.text)
+        if not returned:
+            await core.messenger.send(ev.community_id, core.config.channels.moderators, Outgoing(
+                f"Case #{case_id}: a post by {ev.author.name} in #{ev.channel.name} was hidden "
+                f"(`{rule}`) and they could not be messaged privately. Their text is in "
+                f"`case {case_id}`: please send it to them."))

@@ -34,7 +34,7 @@ class Plan:
     hide: Match | None = None
     warn: list[Match] = field(default_factory=list)
     timeout: tuple[Match, float] | None = None
-    signposts: list[tuple[str, bool, Match]] = field(default_factory=list)
+    signposts: list[tuple[str, bool | None, Match]] = field(default_factory=list)
     replies: list[tuple[str, bool, Match]] = field(default_factory=list)
     redirect_cw: Match | None = None
     logged: list[Match] = field(default_factory=list)
@@ -72,7 +72,8 @@ def plan(matches: list[Match]) -> Plan:
             elif action.name == "signpost":
                 topic = str(params.get("topic", "crisis"))
                 if all(t != topic for t, _, _ in p.signposts):
-                    p.signposts.append((topic, bool(params.get("privately", True)), m))
+                    privately = params.get("privately")  # None: as config crisis.signpost says
+                    p.signposts.append((topic, None if privately is None else bool(privately), m))
             elif action.name == "reply":
                 p.replies.append((str(params["template"]), bool(params.get("privately", True)), m))
             elif action.name == "redirect_cw" and p.redirect_cw is None:
@@ -113,15 +114,16 @@ class Moderation:
                 p.warn = [w for w in p.warn if w is not m]
                 p.replies = [r for r in p.replies if r[2] is not m]
         hidden = returned = False
-        alert_id = None
+        alert_id = case_id = None
         if p.hide is not None:
-            hidden, returned = await self._hide(ev, p.hide, log_case=p.alert is None)
+            hidden, returned, case_id = await self._hide(ev, p.hide, log_case=p.alert is None)
         if p.alert is not None:
             kind = "crisis" if p.crisis is not None else p.alert.rule.category
             urgency = next((str(a.params.get("urgency", "now")) for a in p.alert.rule.actions
                             if a.name == "alert_moderators"), "now")
             alert_id = await core.alerts.raise_alert(ev, p.crisis or p.alert, kind, hidden=hidden,
-                                                     returned=returned, urgent=urgency == "now")
+                                                     returned=returned, urgent=urgency == "now",
+                                                     case_id=case_id)
         for topic, privately, m in p.signposts:
             await core.alerts.signpost(ev, topic, privately=privately, rule=m)
         for template, privately, m in p.replies:
@@ -152,7 +154,9 @@ class Moderation:
             "haven", "Haven", ev.author.id, ev.author.name, ev.at, ev.channel.id,
             ev.message.message_id, excerpt)
 
-    async def _hide(self, ev: MessagePosted, m: Match, log_case: bool) -> tuple[bool, bool]:
+    async def _hide(self, ev: MessagePosted, m: Match,
+                    log_case: bool) -> tuple[bool, bool, int | None]:
+        """Hide a post and send it back; returns (hidden, returned, case number)."""
         core = self.core
         explain = m.rule.explain or m.rule.description
         values = dict(member=ev.author.name, channel=f"#{ev.channel.name}", rule=m.rule.id,
@@ -163,6 +167,7 @@ class Moderation:
             notice=core.templates.render("hidden_notice", **{**values, "member": _mention(core, ev)}),
             notice_no_dm=core.templates.render("hidden_notice_no_dm",
                                                **{**values, "member": _mention(core, ev)}))
+        case_id = None
         if hidden:
             # The full text is kept in the case (retention-limited) when it could not be
             # returned privately, so a moderator can send it back; otherwise a short excerpt.
@@ -174,7 +179,7 @@ class Moderation:
                     f"(rule `{m.rule.id}`). {ev.link}".rstrip()
                     + ("" if returned else " The author could not be messaged privately; "
                        f"their text is in case #{case_id}.")))
-        return hidden, returned
+        return hidden, returned, case_id
 
     async def _reply(self, ev: MessagePosted, template: str, privately: bool, m: Match) -> None:
         core = self.core

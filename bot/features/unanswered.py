@@ -51,7 +51,10 @@ class Unanswered:
         place = core.config.support_place(ev.channel)
         if place is None or hidden or not self._is_root(ev):
             return
-        excerpt = None if crisis else ev.text[: core.config.unanswered.excerpt_chars]
+        # Quote nothing of crisis posts, spoilered posts or content-warned posts.
+        quotable = not (crisis or ev.spoilered or core.config.is_cw_channel(ev.channel)
+                        or core.cw.has_warning(ev))
+        excerpt = ev.text[: core.config.unanswered.excerpt_chars] if quotable else None
         post_id = await core.store.track_post(
             ev.community_id, ev.channel.id, ev.channel.name, ev.message.message_id,
             ev.message.thread_id or (ev.thread_root if ev.thread_root else None), ev.author.id,
@@ -98,14 +101,15 @@ class Unanswered:
         if post is not None and post.message_id == ev.message.message_id and post.state == "open":
             await self._stop(post)
 
-    async def on_hidden(self, ev: MessagePosted) -> None:
-        """An edited post was hidden: stop tracking it."""
+    async def on_hidden(self, ev: MessagePosted, crisis: bool = False) -> None:
+        """An edited post was hidden (stop tracking it) or now raises a crisis alert
+        (leave it to the alert, dropping its excerpt)."""
         post = await self.core.store.find_tracked(ev.community_id, ev.message.message_id)
-        if post is not None and post.state == "open":
-            await self._stop(post)
+        if post is not None and post.message_id == ev.message.message_id and post.state == "open":
+            await self._stop(post, "crisis" if crisis else "deleted")
 
-    async def _stop(self, post: TrackedPost) -> None:
-        await self.core.store.set_post_state(post.id, "deleted")
+    async def _stop(self, post: TrackedPost, state: str = "deleted") -> None:
+        await self.core.store.set_post_state(post.id, state)
         await self.core.scheduler.cancel("post_remind", f"post:{post.id}:")
         await self.core.scheduler.cancel("post_escalate", f"post:{post.id}:")
 
@@ -133,6 +137,17 @@ class Unanswered:
             return
         escalate_at = post.posted_at + float(job.payload.get(
             "escalate_after", core.config.unanswered.escalate_after))
+        # The escalation is stored first: if the nudge fails for good, moderators still hear.
+        await core.scheduler.schedule(post.community_id, "post_escalate", f"post:{post.id}:escalate",
+                                      max(escalate_at, core.clock.now()), {"post_id": post.id})
+        now = core.clock.now()
+        later = self.shift_out_of_quiet(now)
+        if later > now and post.reminded_at is None and escalate_at > later:
+            # due during quiet hours (after downtime or a retry): wait for them to end
+            await core.scheduler.schedule(post.community_id, "post_remind",
+                                          f"post:{post.id}:remind:after-quiet", later,
+                                          dict(job.payload))
+            return
         if post.reminded_at is None and escalate_at > core.clock.now():
             roles = core.config.roles.peer_supporters
             who = " ".join(core.platform.role_mention(post.community_id, r) for r in roles)
@@ -146,8 +161,6 @@ class Unanswered:
                                      Outgoing("\n".join(x for x in lines if x),
                                               mention_roles=tuple(roles)))
             await core.store.mark_post_reminded(post.id, core.clock.now())
-        await core.scheduler.schedule(post.community_id, "post_escalate", f"post:{post.id}:escalate",
-                                      max(escalate_at, core.clock.now()), {"post_id": post.id})
 
     async def _escalate_job(self, job: Job) -> None:
         core = self.core
