@@ -215,8 +215,9 @@ class Demo:
         kit = await self.say("kit", "general", "honestly I think things are getting better")
         await self.say("riley", "general", "nobody cares, kys", reply_to=kit)
 
-        self.scene("Personal details get a gentle nudge", "Identifying information can leak "
-                   "across posts.")
+        self.scene("Personal details stay out of public posts", "Identifying information can "
+                   "leak across posts: phone numbers are hidden (and returned), clinicians' "
+                   "names get a gentle nudge.")
         await self.say("sam", "general", "my psychiatrist Dr. Patel said I could call her on "
                        "07700 900123 if it gets bad")
 
