@@ -170,3 +170,55 @@ def test_other_categories_generalise(book: Rulebook, text: str, category: str) -
 )
 def test_ordinary_talk_fires_nothing(book: Rulebook, text: str) -> None:
     assert [m.rule.id for m in book.evaluate(text)] == []
+
+
+# Held-out sentences from an independent generalisation pass: hard positives
+# (slang, no explicit "suicide" word, doubled letters the normaliser collapses)
+# and negatives that share their vocabulary. Not tuned examples: keep them
+# passing by writing general patterns, never by matching these strings.
+HELD_OUT_CRISIS = [
+    "cant stop thinking about killing myself",
+    "I'm planning to end my life on Friday",
+    "thinking about slitting my wrists",
+    "my flatmate is cutting herself and locked the door",
+    "i genuinely cant see myself being alive next week",
+    "tonight im taking every pill in the house",
+    "so close to swallowing the whole pack",
+    "Just took a load of my lithium. scared now",
+    "everything is too much. im ending it",
+    "part of me wants to stop breathing",
+    "i hope i get hit by a bus tomorrow",
+    "im at the station and want to jump in front of the next one",
+    "scared of what i'll do to myself if i'm alone tonight",
+    "suicidal af rn",
+    "wishing i'd just die in my sleep",
+]
+
+HELD_OUT_QUIET = [
+    "I'm going to take my life back this year!",
+    "my laptop died mid-essay, i want to die lol",
+    "I'm going to end it with my boyfriend tonight, he's been awful",
+    "I remember wanting to jump off that bridge; now I walk over it to work",
+    "a few years back I had the pills in my hand. glad I called someone",
+    "i overdosed at uni and it took a long time to recover",
+    "I'm taking every pill my psychiatrist prescribes now",
+    "gonna cut so much content from this essay",
+    "Pass me the knife and I'll cut the cake",
+    "this is my last night in Sydney before I fly home",
+    "I can't see myself living in London next year",
+    "dont want to be here tonight, this party is boring",
+    "my son is going to jump on the trampoline",
+    "he's going to shoot the wedding photos",
+    "the cuts are getting deeper in the budget",
+]
+
+
+@pytest.mark.parametrize("text", HELD_OUT_CRISIS)
+def test_held_out_crisis_alerts(book: Rulebook, text: str) -> None:
+    assert "crisis" in {m.rule.category for m in book.evaluate(text)}
+
+
+@pytest.mark.parametrize("text", HELD_OUT_QUIET)
+def test_held_out_no_crisis_alarm(book: Rulebook, text: str) -> None:
+    fired = [m.rule.id for m in book.evaluate(text) if m.rule.category == "crisis"]
+    assert fired == []

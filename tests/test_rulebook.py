@@ -437,3 +437,18 @@ def test_check_examples_points_at_the_failing_example_line() -> None:
     assert Rulebook.loads(text, "y.yaml").check_examples() == [
         'y.yaml:10: r1: expected match for "goodbye" (got: no match)'
     ]
+
+
+def test_doubled_letter_across_a_group_is_refused_with_a_fix() -> None:
+    from bot.errors import ConfigError
+    from bot.rules.rulebook import Rulebook
+
+    text = ("- id: dbl\n  category: crisis\n  severity: high\n  description: d\n"
+            "  match: {any: [{regex: 'cut(?:ting)? myself'}]}\n"
+            "  actions: [{alert_moderators: {urgency: now}}]\n")
+    with pytest.raises(ConfigError) as info:
+        Rulebook.loads(text, "dbl.yaml")
+    assert "dbl.yaml:5: dbl" in str(info.value) and "t(?:t?...)" in str(info.value)
+    fixed = text.replace("cut(?:ting)?", "cut(?:t?ing)?")
+    book = Rulebook.loads(fixed, "dbl.yaml")
+    assert [m.rule.id for m in book.evaluate("i keep cutting myself")] == ["dbl"]

@@ -74,6 +74,9 @@ EXAMPLE_KEYS: Final = frozenset({"match", "no_match"})
 
 _ID = re.compile(r"[a-z0-9][a-z0-9_.-]*")
 _SKIPPED_FILES: Final = frozenset({"helplines.yaml"})
+_DOUBLED_ACROSS_GROUP = re.compile(r"(?<!\\)([a-z])\(\?:\1[a-z]")
+"""A letter followed by a group starting with the same letter (``cut(?:ting)``), which
+can never match normalised text, where the doubled letter is collapsed."""
 _REASON_PATTERN_CHARS: Final = 60
 
 
@@ -696,6 +699,13 @@ class _RuleParser:
             return
         if regex.search("") is not None or regex.search("  ") is not None:
             self.problem(node, key, f"{label}: regex /{pattern}/ matches empty text, so every message")
+        if view != RAW_VIEW:
+            doubled = _DOUBLED_ACROSS_GROUP.search(pattern)
+            if doubled:
+                letter = doubled.group(1)
+                self.problem(node, key, f"{label}: regex /{pattern}/: {doubled.group(0)!r} can "
+                             f"never match, because repeated letters are collapsed in the text "
+                             f"('cutting' is read as 'cuting'); write {letter}(?:{letter}?...)")
 
     # -- actions --------------------------------------------------------
 
