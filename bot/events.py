@@ -124,6 +124,8 @@ class CommandInvoked(Event):
     """A member ran a Haven command (slash command or ``!haven ...``).
 
     ``args`` holds positional words; ``options`` named options (slash commands).
+    ``delivery_id`` is the platform's id of this invocation (Discord interaction
+    id, Matrix event id): the core acts once per id, however often it is delivered.
     """
 
     channel: Channel
@@ -132,6 +134,7 @@ class CommandInvoked(Event):
     args: tuple[str, ...] = ()
     options: dict[str, str] = field(default_factory=dict)
     message: MessageRef | None = None
+    delivery_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -142,6 +145,7 @@ class ButtonPressed(Event):
     member: Member
     action: str
     alert_id: int
+    delivery_id: str | None = None
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,9 @@ class Platform(Protocol):
     supports_attachments: bool
     """Whether :attr:`Outgoing.attachments` are delivered as files."""
 
+    supports_buttons: bool
+    """Whether alerts get Claim/Resolve buttons (Discord); elsewhere texts name the commands."""
+
     async def send(self, community_id: str, channel: str, msg: Outgoing) -> MessageRef:
         """Post ``msg`` in ``channel`` (an id, name or ``#name``)."""
         ...
@@ -66,6 +69,15 @@ class Platform(Protocol):
     async def tag_post(self, ref: MessageRef, add: tuple[str, ...],
                        remove: tuple[str, ...]) -> None:
         """Add and remove tags (by name) on a forum post; a no-op where posts have no tags."""
+        ...
+
+    async def resolve_member(self, community_id: str, query: str) -> Member | None:
+        """Find a member of the community by id, mention or (unique) name.
+
+        ``query`` is what a moderator typed: ``<@123>``, ``123``, ``@bob:server``,
+        ``bob`` or a display name. ``None`` when no such member exists (or the
+        name is ambiguous); the answer carries the member's display name.
+        """
         ...
 
     def user_mention(self, user_id: str) -> str:
