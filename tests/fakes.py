@@ -43,6 +43,7 @@ class FakePlatform:
 
     name = "fake"
     supports_attachments = True
+    supports_buttons = True
 
     def __init__(self) -> None:
         self.calls: list[Call] = []
@@ -51,6 +52,8 @@ class FakePlatform:
         self.private_mods: bool | None = None
         """What :meth:`moderators_channel_is_private` answers (``None``: unknown)."""
         self._ids = itertools.count(1000)
+        self.members: dict[str, Member] = {}
+        """Members :meth:`resolve_member` knows; add with :meth:`add_member`."""
 
     # -- helpers for tests ---------------------------------------------------
 
@@ -69,6 +72,11 @@ class FakePlatform:
     def private_to(self, user_id: str) -> list[Call]:
         """Private messages delivered to a user."""
         return [c for c in self.calls if c.verb == "send_private" and c.target == user_id]
+
+    def add_member(self, *people: Member) -> None:
+        """Make members known to :meth:`resolve_member`."""
+        for m in people:
+            self.members[m.id] = m
 
     def clear(self) -> None:
         """Forget recorded calls."""
@@ -132,6 +140,15 @@ class FakePlatform:
         self._maybe_fail("tag_post")
         self.calls.append(Call("tag_post", ref.community_id, ref.message_id, None,
                                {"add": add, "remove": remove}))
+
+    async def resolve_member(self, community_id: str, query: str) -> Member | None:
+        q = query.strip()
+        if q.startswith("<@") and q.endswith(">"):
+            q = q[2:-1].lstrip("!")
+        if q in self.members:
+            return self.members[q]
+        named = [m for m in self.members.values() if m.name.casefold() == q.casefold()]
+        return named[0] if len(named) == 1 else None
 
     def user_mention(self, user_id: str) -> str:
         return f"<@{user_id}>"

@@ -19,6 +19,7 @@ class ConsolePlatform:
 
     name = "console"
     supports_attachments = True
+    supports_buttons = True
 
     def __init__(self, out: Callable[[str], None] = print, community: str = "Harbour",
                  names: dict[str, str] | None = None) -> None:
@@ -108,6 +109,14 @@ class ConsolePlatform:
 
     def channel_mention(self, community_id: str, channel: str) -> str:
         return f"#{channel.lstrip('#')}"
+
+    async def resolve_member(self, community_id: str, query: str) -> Member | None:
+        """A demo member by id, ``@name`` or name (from the names the demo gave)."""
+        q = query.strip().removeprefix("<@").removesuffix(">").lstrip("@").casefold()
+        for uid, name in self.names.items():
+            if q in (uid.casefold(), name.casefold()):
+                return Member(id=uid, name=name)
+        return None
 
     def community_name(self, community_id: str) -> str:
         return self.community

@@ -385,6 +385,7 @@ class DiscordAdapter:
 
     name = "discord"
     supports_attachments = True
+    supports_buttons = True
 
     defer_after: float = 2.0
     """Seconds to wait for the core before deferring an interaction (Discord allows 3)."""
@@ -866,6 +867,23 @@ class DiscordAdapter:
         self._webhooks[base.id] = hook
         self._webhook_ids.add(hook.id)
         return hook
+
+    async def resolve_member(self, community_id: str, query: str) -> Member | None:
+        """A member of the guild by id, ``<@id>``, user name or display name (unique)."""
+        guild = self._guild(community_id)
+        q = query.strip()
+        if q.startswith("<@") and q.endswith(">"):
+            q = q[2:-1].lstrip("!")
+        if q.isdigit():
+            found = guild.get_member(int(q))
+            if found is None:
+                with contextlib.suppress(discord.HTTPException):
+                    found = await guild.fetch_member(int(q))
+            return to_member(found, guild) if found is not None else None
+        key = q.lstrip("@").casefold()
+        named = [m for m in guild.members
+                 if key in {m.name.casefold(), m.display_name.casefold()}]
+        return to_member(named[0], guild) if len(named) == 1 else None
 
     def user_mention(self, user_id: str) -> str:
         """``<@id>``."""

@@ -188,6 +188,7 @@ class MatrixAdapter:
 
     name = "matrix"
     supports_attachments = True
+    supports_buttons = False
 
     def __init__(
         self,
@@ -1232,6 +1233,27 @@ class MatrixAdapter:
         room_id = await self.resolve_room(channel)
         header = f"Posted on behalf of {user_pill(author.id, author.name)}:"
         return await self._deliver(room_id, msg, header=header, extra_mentions=(author.id,))
+
+    async def resolve_member(self, community_id: str, query: str) -> Member | None:
+        """A member of the community's rooms by user id, pill or unique display name."""
+        q = query.strip()
+        rooms = [r for r in self._community_rooms() if r in self.client.rooms]
+        if q.startswith("@") and ":" in q:
+            for room_id in rooms:
+                if q in self.client.rooms[room_id].users:
+                    return self.member(room_id, q)
+            return None
+        key = q.lstrip("@").casefold()
+        found: dict[str, str] = {}
+        for room_id in rooms:
+            for uid, user in self.client.rooms[room_id].users.items():
+                local = uid[1:].split(":", 1)[0].casefold()
+                if key in {local, (user.display_name or "").casefold()}:
+                    found.setdefault(uid, room_id)
+        if len(found) != 1:
+            return None
+        uid, room_id = next(iter(found.items()))
+        return self.member(room_id, uid)
 
     def user_mention(self, user_id: str) -> str:
         """A pill (Markdown link to matrix.to) that :func:`render` turns into a mention."""
