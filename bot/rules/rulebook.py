@@ -45,7 +45,7 @@ from bot.signposting import TOPICS
 from bot.yamlsrc import LineDict, LineList, line_of, load_file, load_text
 
 SEVERITIES: Final = ("info", "low", "medium", "high", "critical")
-CATEGORIES: Final = ("crisis", "method", "hostility", "pii", "sensitive", "signpost", "spam", "other")
+CATEGORIES: Final = ("crisis", "concern", "method", "hostility", "pii", "sensitive", "signpost", "spam", "other")
 ACTIONS: Final[Mapping[str, frozenset[str]]] = MappingProxyType({
     "alert_moderators": frozenset({"urgency"}),
     "signpost": frozenset({"topic", "privately"}),
@@ -60,6 +60,9 @@ URGENCIES: Final = ("now", "normal")
 NEEDS_EXPLAIN: Final = frozenset({"hide", "warn", "timeout", "redirect_cw"})
 NEVER_ON_CRISIS: Final = frozenset({"hide", "timeout", "warn"})
 """Members in crisis are supported, never punished: these actions are refused on crisis rules."""
+SUPPORT_CATEGORIES: Final = frozenset({"crisis", "concern"})
+"""``crisis`` is urgent (intent, plan, preparation, goodbye, act under way); ``concern`` is the
+quiet level (a passive wish or hopelessness without intent). Neither may ever be punitive."""
 
 RULE_KEYS: Final = frozenset({
     "id", "category", "severity", "description", "match", "scope", "actions", "explain",
@@ -726,10 +729,10 @@ class _RuleParser:
                 self.problem(node, i, f"actions[{i}]: action {action.name!r} listed twice")
             names.add(action.name)
             actions.append(action)
-        if category == "crisis":
+        if category in SUPPORT_CATEGORIES:
             for name in sorted(names & NEVER_ON_CRISIS):
                 self.problem(self.raw, "actions",
-                             f"crisis rules must never {name}: members in crisis are supported, "
+                             f"{category} rules must never {name}: members in crisis are supported, "
                              "never punished (use alert_moderators and signpost)")
         needs = sorted(names & NEEDS_EXPLAIN)
         if needs and not explain:
