@@ -56,7 +56,9 @@ ACTIONS: Final[Mapping[str, frozenset[str]]] = MappingProxyType({
     "redirect_cw": frozenset(),
     "log": frozenset(),
 })
-URGENCIES: Final = ("now", "normal")
+URGENCIES: Final = ("now", "normal", "quiet")
+"""``now`` pings on-duty moderators at once; ``normal`` alerts without the urgent ping; ``quiet`` is
+a "check in when you can" note in the moderators' channel: no ping, never re-escalated."""
 NEEDS_EXPLAIN: Final = frozenset({"hide", "warn", "timeout", "redirect_cw"})
 NEVER_ON_CRISIS: Final = frozenset({"hide", "timeout", "warn"})
 """Members in crisis are supported, never punished: these actions are refused on crisis rules."""
