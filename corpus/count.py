@@ -2,7 +2,8 @@
 """Print message counts per language and label (and per class with --classes).
 
 Also checks the corpus: every file parses, names its language and label, every
-message has a text and a class, and no text appears twice within a language.
+message has a text and a class from its label's vocabulary (see POLICY.md), and
+no text appears twice within a language.
 The dev split is derived, never written: a text is in dev when
 ``int(sha1(text.encode()).hexdigest(), 16) % 5 == 0``.
 
@@ -19,6 +20,22 @@ from pathlib import Path
 import yaml
 
 LABELS = ("crisis", "concern", "method", "hostility", "pii", "distress", "recovery", "none")
+
+#: The fixed class vocabulary per label (corpus/POLICY.md).
+CLASSES = {
+    "crisis": {"direct", "indirect", "goodbye", "preparation", "deadline", "reunion",
+               "act-under-way", "buried", "third-party", "slang", "obfuscated", "self-harm"},
+    "concern": {"passive", "hopeless", "burden"},
+    "method": {"quantity", "threshold", "height", "place", "tool", "timing", "feeling",
+               "works-claim", "ed-threshold", "ed-tips"},
+    "hostility": {"egging", "nobody-miss", "contempt", "exclusion", "slur", "obfuscated"},
+    "pii": {"phone", "email", "address", "handle", "fullname-place", "clinician"},
+    "distress": {"low-mood", "anxiety", "grief", "venting", "exhaustion", "passive-denied",
+                 "urge-resisted"},
+    "recovery": {"history", "safe-now"},
+    "none": {"ordinary", "idiom", "joke", "media", "news", "supportive", "moderator",
+             "helpline-quote"},
+}
 
 
 def is_dev(text: str) -> bool:
@@ -45,6 +62,8 @@ def load(root: Path) -> tuple[dict, list[str]]:
         for i, m in enumerate(msgs):
             if not isinstance(m, dict) or not str(m.get("text", "")).strip() or not m.get("class"):
                 problems.append(f"{path}: message {i} lacks text or class")
+            elif label in CLASSES and m["class"] not in CLASSES[label]:
+                problems.append(f"{path}: message {i} has unknown class {m['class']!r}")
         data[(lang, label)] = msgs
     seen: dict = defaultdict(dict)
     for (lang, label), msgs in data.items():
