@@ -220,4 +220,4 @@ async def test_method_alert_names_the_case_when_text_could_not_be_returned(harne
     await harness.core.handle(post("how many pills would it take", harness.clock.now(),
                                    author=member("drew")))
     [alert] = [c for c in alerts_sent(harness) if "Method" in c.text]
-    assert "could not be messaged privately" in alert.text and "`case 1`" in alert.text
+    assert "could not be messaged privately" in alert.text and "case 1`" in alert.text

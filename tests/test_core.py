@@ -152,7 +152,7 @@ async def test_a_repeated_delivery_is_handled_once_even_after_restart(harness: H
 async def test_failed_moderation_is_retried_on_redelivery_and_quotes_nothing(
         harness: Harness) -> None:
     core = harness.core
-    real = core.alerts.raise_alert
+    real = core.alerts.record
     calls = 0
 
     async def flaky(*args, **kwargs):
@@ -162,7 +162,7 @@ async def test_failed_moderation_is_retried_on_redelivery_and_quotes_nothing(
             raise RuntimeError("store hiccup")
         return await real(*args, **kwargs)
 
-    core.alerts.raise_alert = flaky
+    core.alerts.record = flaky
     ev = post("I want to end my life", harness.clock.now(), author=member("cas"),
               where="support", msg_id="fl1")
     await core.handle(ev)

@@ -1,0 +1,75 @@
+"""Every platform call the core makes is bounded in time.
+
+A platform library may retry a failing call for a long time (discord.py: about
+25 s of back-off). Inside the core that would hold up everything behind it, so
+the core talks to the platform through :class:`BoundedPlatform`: each verb
+that waits on the network gets at most :data:`PLATFORM_TIMEOUT` seconds, and
+then fails with :class:`PlatformTimeout`, an ordinary platform error that the
+features already handle (durable jobs such as alerts are retried).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from bot.errors import PlatformError
+
+log = logging.getLogger(__name__)
+
+PLATFORM_TIMEOUT = 10.0
+"""Seconds one platform call may take before the core gives up on it (configurable: set
+``BoundedPlatform.timeout`` or this constant before the core is built)."""
+
+BOUNDED_VERBS = frozenset({
+    "send", "reply", "send_private", "edit", "hide", "timeout", "kick", "ban", "repost",
+    "tag_post", "resolve_member",
+})
+"""The network-bound verbs of :class:`bot.adapters.base.Platform`."""
+
+
+class PlatformTimeout(PlatformError):
+    """A platform call took longer than the core allows."""
+
+
+class BoundedPlatform:
+    """A proxy around a platform: the network verbs time out, everything else passes through.
+
+    Attributes and plain methods (``user_mention``, ``supports_buttons``, a fake
+    platform's recorded ``calls``) are read from the wrapped platform.
+    """
+
+    def __init__(self, platform: Any, timeout: float | None = None) -> None:
+        object.__setattr__(self, "wrapped", platform)
+        object.__setattr__(self, "timeout", PLATFORM_TIMEOUT if timeout is None else timeout)
+
+    def __getattr__(self, name: str) -> Any:
+        value = getattr(self.wrapped, name)
+        if name in BOUNDED_VERBS and callable(value):
+            return self._bounded(name, value)
+        return value
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name == "timeout":
+            object.__setattr__(self, name, value)
+        else:
+            setattr(self.wrapped, name, value)
+
+    def _bounded(self, name: str, fn: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
+        async def call(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return await asyncio.wait_for(fn(*args, **kwargs), self.timeout)
+            except TimeoutError:
+                log.warning("platform call %s gave no answer within %.0fs; giving up on it",
+                            name, self.timeout)
+                raise PlatformTimeout(f"{name} timed out after {self.timeout:.0f}s") from None
+
+        call.__name__ = name
+        return call
+
+
+def unwrap(platform: Any) -> Any:
+    """The platform inside a :class:`BoundedPlatform` (or the platform itself)."""
+    return platform.wrapped if isinstance(platform, BoundedPlatform) else platform
