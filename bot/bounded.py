@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 
 PLATFORM_TIMEOUT = 10.0
 """Seconds one platform call may take before the core gives up on it (configurable: set
-``BoundedPlatform.timeout`` or this constant before the core is built)."""
+``BoundedPlatform.limit``, or this constant before the core is built)."""
 
 BOUNDED_VERBS = frozenset({
     "send", "reply", "send_private", "edit", "hide", "timeout", "kick", "ban", "repost",
@@ -43,7 +43,7 @@ class BoundedPlatform:
 
     def __init__(self, platform: Any, timeout: float | None = None) -> None:
         object.__setattr__(self, "wrapped", platform)
-        object.__setattr__(self, "timeout", PLATFORM_TIMEOUT if timeout is None else timeout)
+        object.__setattr__(self, "limit", PLATFORM_TIMEOUT if timeout is None else timeout)
 
     def __getattr__(self, name: str) -> Any:
         value = getattr(self.wrapped, name)
@@ -52,7 +52,7 @@ class BoundedPlatform:
         return value
 
     def __setattr__(self, name: str, value: Any) -> None:
-        if name == "timeout":
+        if name == "limit":
             object.__setattr__(self, name, value)
         else:
             setattr(self.wrapped, name, value)
@@ -60,11 +60,11 @@ class BoundedPlatform:
     def _bounded(self, name: str, fn: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
         async def call(*args: Any, **kwargs: Any) -> Any:
             try:
-                return await asyncio.wait_for(fn(*args, **kwargs), self.timeout)
+                return await asyncio.wait_for(fn(*args, **kwargs), self.limit)
             except TimeoutError:
-                log.warning("platform call %s gave no answer within %.0fs; giving up on it",
-                            name, self.timeout)
-                raise PlatformTimeout(f"{name} timed out after {self.timeout:.0f}s") from None
+                log.warning("platform error: %s gave no answer within %.1fs; giving up on it",
+                            name, self.limit)
+                raise PlatformTimeout(f"{name} timed out after {self.limit:.1f}s") from None
 
         call.__name__ = name
         return call
