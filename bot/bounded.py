@@ -11,11 +11,15 @@ features already handle (durable jobs such as alerts are retried).
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import dataclasses
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextvars import ContextVar
 from typing import Any
 
 from bot.errors import PlatformError
+from bot.events import Outgoing
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +32,44 @@ BOUNDED_VERBS = frozenset({
     "tag_post", "resolve_member",
 })
 """The network-bound verbs of :class:`bot.adapters.base.Platform`."""
+
+
+KEYED_VERBS = frozenset({"send", "reply", "send_private", "repost"})
+"""Verbs whose message gets a dedupe key inside a :func:`delivery` context."""
+
+_delivery: ContextVar[tuple[str, dict[str, int]] | None] = ContextVar("haven_delivery",
+                                                                      default=None)
+
+
+@contextlib.contextmanager
+def delivery(key: str) -> Iterator[None]:
+    """Within this block, messages sent get stable dedupe keys (``key:verb:n``).
+
+    Used around durable work (a job, an outbox delivery): when the work is repeated
+    after a crash, its sends carry the same keys, so a platform that honours them
+    (Matrix transaction ids, Discord nonces) shows each message once.
+    """
+    token = _delivery.set((key, {}))
+    try:
+        yield
+    finally:
+        _delivery.reset(token)
+
+
+def _keyed(verb: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[tuple[Any, ...],
+                                                                            dict[str, Any]]:
+    context = _delivery.get()
+    if context is None or verb not in KEYED_VERBS:
+        return args, kwargs
+    prefix, counts = context
+    n = counts.get(verb, 0)
+    counts[verb] = n + 1
+    key = f"{prefix}:{verb}:{n}"
+    if isinstance(kwargs.get("msg"), Outgoing) and kwargs["msg"].dedupe_key is None:
+        return args, {**kwargs, "msg": dataclasses.replace(kwargs["msg"], dedupe_key=key)}
+    if args and isinstance(args[-1], Outgoing) and args[-1].dedupe_key is None:
+        return (*args[:-1], dataclasses.replace(args[-1], dedupe_key=key)), kwargs
+    return args, kwargs
 
 
 class PlatformTimeout(PlatformError):
@@ -59,6 +101,7 @@ class BoundedPlatform:
 
     def _bounded(self, name: str, fn: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
         async def call(*args: Any, **kwargs: Any) -> Any:
+            args, kwargs = _keyed(name, args, kwargs)
             try:
                 return await asyncio.wait_for(fn(*args, **kwargs), self.limit)
             except TimeoutError:

@@ -11,6 +11,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
+from bot.bounded import delivery
 from bot.errors import MissingPermission, PlatformError, PrivateMessagesClosed
 from bot.events import MessagePosted, MessageRef, Outgoing
 
@@ -54,7 +55,8 @@ class Messenger:
             log.info("delivery %s was made before; not making it again", key)
             return earlier
         try:
-            result = await send()
+            with delivery(f"outbox:{community_id}:{key}"):
+                result = await send()
         except BaseException:
             await store.outbox_forget(community_id, key)
             raise

@@ -15,6 +15,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from bot.bounded import delivery
 from bot.clock import Clock
 from bot.errors import NotFound, RateLimited
 from bot.store import Job, Store
@@ -127,7 +128,8 @@ class Scheduler:
 
     async def _execute(self, job: Job, handler: JobHandler) -> None:
         try:
-            await handler(job)
+            with delivery(f"job:{job.id}"):  # a retried job's sends carry the same keys
+                await handler(job)
         except NotFound as exc:
             # Often passing (a server not cached yet during an outage): retry, but give
             # up on a target that stays gone, loudly.

@@ -7,10 +7,10 @@ import time
 
 import pytest
 
-from bot.bounded import BoundedPlatform, PlatformTimeout, unwrap
+from bot.bounded import BoundedPlatform, PlatformTimeout, delivery, unwrap
 from bot.events import Outgoing
 from tests.conftest import Harness
-from tests.fakes import FakePlatform, member, post
+from tests.fakes import FakePlatform, FlakyError, member, post
 
 
 async def test_a_hanging_call_times_out_as_a_platform_error() -> None:
@@ -58,3 +58,29 @@ async def test_a_timed_out_alert_is_retried_by_the_scheduler(harness: Harness, c
     assert "PlatformTimeout" in (job.last_error or "")
     await core.advance(60)
     assert len(harness.platform.sent_to("mod-alerts")) == 1
+
+
+async def test_sends_of_durable_work_carry_stable_dedupe_keys(harness: Harness) -> None:
+    """A retried alert job sends with the same key, so the platform can show it once."""
+    core = harness.core
+    harness.platform.fail("send", FlakyError("502"))
+    await core.handle(post("i want to kill myself", harness.clock.now(), author=member("cas"),
+                           msg_id="ok"))
+    await core.advance(60)
+    [sent] = harness.platform.sent_to("mod-alerts")
+    [job] = [j for j in await core.store.pending_jobs() if j.kind == "alert_reescalate"]
+    assert sent.msg.dedupe_key is not None and sent.msg.dedupe_key.endswith(":send:0")
+    assert sent.msg.dedupe_key.startswith("job:")
+    [dm] = harness.platform.private_to("cas")
+    assert dm.msg.dedupe_key == "outbox:c1:ok:signpost:crisis:send_private:0"
+    assert job is not None
+
+
+async def test_no_key_outside_durable_work() -> None:
+    fake = FakePlatform()
+    await BoundedPlatform(fake).send("c1", "general", Outgoing("hi"))
+    assert fake.calls[0].msg.dedupe_key is None
+    with delivery("job:7"):
+        await BoundedPlatform(fake).send("c1", "general", Outgoing("a"))
+        await BoundedPlatform(fake).send("c1", "general", Outgoing("b"))
+    assert [c.msg.dedupe_key for c in fake.calls[1:]] == ["job:7:send:0", "job:7:send:1"]

@@ -80,6 +80,13 @@ class Alerts:
                      is not None and a.urgency == "quiet"]
             upgrade = quiet[0] if quiet else None
         if existing is not None and existing.message_id == ev.message.message_id:
+            if not existing.message_refs() and not existing.escalations:
+                # Handled again after a crash that came before the alert was ever sent
+                # (its delivery job may not exist): make sure it goes out, once.
+                if existing.urgency == "now":
+                    await self._schedule_reescalation(ev.community_id, existing.id)
+                return existing.id, await self._job(ev.community_id, existing.id, "new", "new",
+                                                    **extra)
             # An edit of the post that raised the alert: keep its latest words, refresh
             # the alert messages, but do not count it or ping anyone again.
             await store.update_alert_excerpt(existing.id, excerpt, ev.at)

@@ -218,10 +218,11 @@ class Moderation:
         """
         core = self.core
         earlier = await core.store.find_case(ev.community_id, ev.message.message_id, "hide")
-        if earlier is not None:
-            return earlier.id, False
-        case_id = await self._case(ev, "hide", m, excerpt=ev.text)
+        case_id = earlier.id if earlier is not None else \
+            await self._case(ev, "hide", m, excerpt=ev.text)
         ref = ev.message
+        # (Re)scheduled also for an earlier case: a crash may have come before its job was
+        # stored; the job's deliveries go through the outbox, so nothing is sent twice.
         await core.scheduler.schedule(ev.community_id, "hide_followup", str(case_id),
                                       core.clock.now() + HIDE_GRACE, {
                                           "case_id": case_id, "log_case": log_case,
@@ -232,7 +233,7 @@ class Moderation:
                                           "explain": m.rule.explain or m.rule.description,
                                           "ref": [ref.community_id, ref.channel_id,
                                                   ref.message_id, ref.thread_id]})
-        return case_id, True
+        return case_id, earlier is None
 
     async def _hide_info(self, case_id: int) -> dict[str, object] | None:
         job = await self.core.store.pending_job("hide_followup", str(case_id))
