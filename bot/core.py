@@ -397,13 +397,15 @@ class Haven:
             # (a replayed sync, a catch-up) tries again; quote nothing of it anywhere.
             crisis = crisis or bool(matches)
             support = support or crisis
-        else:
-            await self.store.mark_message_seen(ev.community_id, ev.message.message_id, digest,
-                                               self.clock.now())
         hidden = bool(outcome and outcome.hidden)
 
         async def follow_up() -> None:
             await self._follow_up(ev, matches, hidden=hidden, crisis=crisis, support=support)
+            if outcome is not None:
+                # Only now is the post handled: a crash before this point means the
+                # platform's repeated delivery completes it (every step is idempotent).
+                await self.store.mark_message_seen(ev.community_id, ev.message.message_id,
+                                                   digest, self.clock.now())
 
         if lane == URGENT:
             done: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
