@@ -235,3 +235,26 @@ async def test_a_hide_that_is_refused_leaves_no_case(harness: Harness) -> None:
     assert await harness.core.store.cases_for("c1", "bob") == [] or all(
         c.action != "hide" for c in await harness.core.store.cases_for("c1", "bob"))
     assert not [j for j in await harness.core.store.pending_jobs() if j.kind == "hide_followup"]
+
+
+async def test_automatic_warnings_are_not_repeated_when_a_post_is_handled_again(
+        harness: Harness) -> None:
+    core = harness.core
+    harness.platform.fail("hide", RuntimeError("crash stand-in"))  # acting stops part-way
+    ev = post("kys loser", harness.clock.now(), author=member("bob"), msg_id="w1")
+    real_mark = core.store.mark_message_seen
+    fails = 1
+
+    async def crash_once(*args, **kwargs):
+        nonlocal fails
+        if fails:
+            fails -= 1
+            raise RuntimeError("crash before marking handled")
+        return await real_mark(*args, **kwargs)
+
+    core.store.mark_message_seen = crash_once
+    await core.handle(ev)
+    await core.handle(ev)  # delivered again
+    warns = [c for c in await core.store.cases_for("c1", "bob") if c.action == "warn"]
+    assert len(warns) == 1
+    assert len([c for c in harness.platform.private_to("bob") if "warning" in c.text]) == 1

@@ -15,7 +15,9 @@ durable job if Haven stops in between.
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import TYPE_CHECKING
 
 from bot.clock import fmt_duration
@@ -180,18 +182,26 @@ class Moderation:
             await self._hide_notices(case_id, await self._hide_info(case_id))
         for topic, privately, m in p.signposts:
             await core.alerts.signpost(ev, topic, privately=privately, rule=m)
+        # Each automatic action once per post (the outbox), even if the post is handled
+        # again after a crash.
+        once = core.messenger.once
+        mid = ev.message.message_id
         for template, privately, m in p.replies:
-            await self._reply(ev, template, privately, m)
+            await once(ev.community_id, f"{mid}:reply:{m.rule.id}:{template}",
+                       _done(partial(self._reply, ev, template, privately, m)))
         for m in p.warn:
-            await self.warn(ev.community_id, ev.author.id, ev.author.name, m.rule.id,
-                            m.rule.explain or m.rule.description, actor=None,
-                            channel_id=ev.channel.id, message_id=ev.message.message_id)
+            await once(ev.community_id, f"{mid}:warn:{m.rule.id}", _done(partial(
+                self.warn, ev.community_id, ev.author.id, ev.author.name, m.rule.id,
+                m.rule.explain or m.rule.description, actor=None, channel_id=ev.channel.id,
+                message_id=mid)))
         if p.timeout is not None:
             m, seconds = p.timeout
-            await self.timeout(ev.community_id, ev.author.id, ev.author.name, seconds, m.rule.id,
-                               m.rule.explain or m.rule.description, actor=None)
+            await once(ev.community_id, f"{mid}:timeout:{m.rule.id}", _done(partial(
+                self.timeout, ev.community_id, ev.author.id, ev.author.name, seconds, m.rule.id,
+                m.rule.explain or m.rule.description, actor=None)))
         for m in p.logged:
-            await self._case(ev, "log", m, excerpt=None)
+            await once(ev.community_id, f"{mid}:log:{m.rule.id}",
+                       _done(partial(self._case, ev, "log", m, excerpt=None)))
         for m in [*p.warn, *(r[2] for r in p.replies)]:
             if m.rule.cooldown:
                 await core.store.start_cooldown(ev.community_id, m.rule.id, ev.author.id,
@@ -376,6 +386,15 @@ class Moderation:
                                      community=core.platform.community_name(community_id))
         await core.messenger.private(community_id, user_id, Outgoing(f"{text}\n(Case #{case_id})"))
         return case_id
+
+
+def _done(work: Callable[[], Awaitable[object]]) -> Callable[[], Awaitable[str]]:
+    """Adapt one piece of work for :meth:`Messenger.once` (it counts as done when it returns)."""
+    async def run() -> str:
+        await work()
+        return "done"
+
+    return run
 
 
 def _mention(core: Haven, ev: MessagePosted) -> str:
