@@ -266,3 +266,24 @@ async def test_delivery_ids_are_pruned_with_the_seen_markers(harness: Harness) -
     assert await core.store.begin_delivery("c1", "d1", harness.clock.now()) == "running"
     await core.advance(8 * 86400)
     assert await core.store.begin_delivery("c1", "d1", harness.clock.now()) is None
+
+
+async def test_the_readiness_fallback_starts_timers_and_says_why(harness: Harness, monkeypatch,
+                                                                  caplog) -> None:
+    import bot.core as core_module
+
+    monkeypatch.setattr(core_module, "READY_TIMEOUT", 0.05)
+    core = harness.core
+    await core.start(run_scheduler=True)
+    await asyncio.sleep(0.3)
+    assert "did not report ready within" in caplog.text and "mark_ready" in caplog.text
+    assert core.scheduler._task is not None
+
+
+async def test_marking_ready_starts_timers_at_once(harness: Harness, caplog) -> None:
+    core = harness.core
+    await core.start(run_scheduler=True)
+    core.mark_ready()
+    await asyncio.sleep(0.05)
+    assert core.ready and core.scheduler._task is not None
+    assert "did not report ready" not in caplog.text

@@ -258,3 +258,21 @@ async def test_automatic_warnings_are_not_repeated_when_a_post_is_handled_again(
     warns = [c for c in await core.store.cases_for("c1", "bob") if c.action == "warn"]
     assert len(warns) == 1
     assert len([c for c in harness.platform.private_to("bob") if "warning" in c.text]) == 1
+
+
+async def test_the_follow_up_job_waits_while_the_post_is_still_being_handled(
+        harness: Harness) -> None:
+    """A slow platform: the safety-net job runs mid-way and must not send the text twice."""
+    core = harness.core
+    real_private = harness.platform.send_private
+
+    async def slow_private(*args, **kwargs):
+        job = await core.store.pending_job("hide_followup", "1")
+        if job is not None:  # the job falls due while the text is being sent
+            await core.scheduler.execute(job, core.moderation._hide_followup_job)
+        return await real_private(*args, **kwargs)
+
+    harness.platform.send_private = slow_private
+    await core.handle(post("kys loser", harness.clock.now(), author=member("bob")))
+    await core.advance(3600)
+    assert len([c for c in harness.platform.private_to("bob") if "kys loser" in c.text]) == 1

@@ -135,6 +135,8 @@ class Moderation:
 
     def __init__(self, core: Haven) -> None:
         self.core = core
+        self._active: set[int] = set()
+        """Hide cases being handled right now (their follow-up job must wait)."""
         core.scheduler.register("hide_followup", self._hide_followup_job)
 
     async def act(self, ev: MessagePosted, matches: list[Match]) -> Outcome:
@@ -144,7 +146,6 @@ class Moderation:
         the author their text, then send the alert (whatever happened before), then
         notices, signposting, replies, warnings and timeouts.
         """
-        core = self.core
         p = plan(matches)
         for m in p.shadow:
             log.info("shadow rule %s matched message %s (%s); nothing done", m.rule.id,
@@ -154,12 +155,23 @@ class Moderation:
             if await self._cooling(ev, m):
                 p.warn = [w for w in p.warn if w is not m]
                 p.replies = [r for r in p.replies if r[2] is not m]
-        hidden = returned = False
-        alert_id = case_id = job_id = None
+        case_id = None
+        fresh_case = False
         alert = alert_of(p)
-        # 1. store first: the case with the author's whole text, and the alert
+        # 1. store first: the case with the author's whole text (then the alert, in _act)
         if p.hide is not None:
             case_id, fresh_case = await self._record_hide(ev, p.hide, log_case=alert is None)
+            self._active.add(case_id)
+        try:
+            return await self._act(ev, p, alert, case_id, fresh_case)
+        finally:
+            self._active.discard(case_id or 0)
+
+    async def _act(self, ev: MessagePosted, p: Plan, alert: tuple[Match, str, str] | None,
+                   case_id: int | None, fresh_case: bool) -> Outcome:
+        core = self.core
+        hidden = returned = False
+        alert_id = job_id = None
         if alert is not None:
             match, kind, urgency = alert
             extra: dict[str, bool | int | None] = (
@@ -323,6 +335,8 @@ class Moderation:
         """After a restart: finish hiding a post whose handling was interrupted."""
         core = self.core
         info = job.payload
+        if int(info["case_id"]) in self._active:
+            raise RuntimeError("the post is still being handled; finishing later")
         community, channel_id, message_id, thread_id = info["ref"]
         if await core.store.get_case(community, int(info["case_id"])) is None:
             return
