@@ -447,3 +447,18 @@ async def test_a_private_message_answer_falls_back_to_a_private_message(harness:
     assert len(alerts_sent(harness)) == 1
     [answer] = harness.platform.private_to("cas")
     assert "Samaritans" in answer.text
+
+
+async def test_matrix_alerts_name_the_configured_command_prefix(harness_factory) -> None:
+    h = harness_factory("matrix: {homeserver: 'http://127.0.0.1:1', user_id: '@haven:localhost',"
+                        " command_prefix: '!care'}")
+    h.platform.name = "matrix"
+    h.platform.supports_buttons = False
+    await h.start()
+    try:
+        await h.core.handle(post("i want to kill myself", h.clock.now(), author=member("cas")))
+        [alert] = alerts_sent(h)
+        assert "`!care claim 1`" in alert.text and "Claim" not in alert.text.replace(
+            "claim", "")
+    finally:
+        await h.stop()
