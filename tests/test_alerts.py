@@ -462,3 +462,17 @@ async def test_matrix_alerts_name_the_configured_command_prefix(harness_factory)
             "claim", "")
     finally:
         await h.stop()
+
+
+async def test_an_edit_of_a_later_post_does_not_count_it_twice(harness: Harness) -> None:
+    core = harness.core
+    cas = member("cas")
+    await core.handle(post("i want to kill myself", harness.clock.now(), author=cas, msg_id="a"))
+    await core.handle(post("i want to end my life", harness.clock.now() + 5, author=cas,
+                           msg_id="b"))
+    sent = len(alerts_sent(harness))
+    await core.handle(post("i really want to end my life", harness.clock.now() + 9, author=cas,
+                           msg_id="b", edited=True))
+    alert = await core.store.get_alert(1)
+    assert alert.count == 2 and len(alert.places_list()) == 2
+    assert len(alerts_sent(harness)) == sent and "really" in alert.excerpt

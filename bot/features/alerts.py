@@ -74,11 +74,14 @@ class Alerts:
             # a member with an open crisis alert: the concern post belongs to that alert
             existing = await store.open_alert_for(ev.community_id, ev.author.id, "crisis")
         upgrade = None
-        if existing is None and urgency != "quiet":
+        if urgency != "quiet" and (existing is None or existing.urgency == "quiet"):
+            # a quiet note open for this member (of this kind, or a concern) is upgraded
             quiet = [a for k in dict.fromkeys((kind, "concern"))
                      if (a := await store.open_alert_for(ev.community_id, ev.author.id, k))
                      is not None and a.urgency == "quiet"]
             upgrade = quiet[0] if quiet else None
+            if upgrade is not None:
+                existing = None
         if existing is not None and existing.message_id == ev.message.message_id:
             if not existing.message_refs() and not existing.escalations:
                 # Handled again after a crash that came before the alert was ever sent
@@ -93,6 +96,12 @@ class Alerts:
             await self.refresh_messages(existing.id)
             return existing.id, None
         mid = ev.message.message_id
+        if existing is not None and any(p.get("message_id") == mid
+                                        for p in existing.places_list()):
+            # a later post already counted (edited, or delivered again): refresh only
+            await store.update_alert_excerpt(existing.id, excerpt, ev.at)
+            await self.refresh_messages(existing.id)
+            return existing.id, None
         if existing is not None or upgrade is not None:
             target = existing or upgrade
             assert target is not None
