@@ -175,6 +175,10 @@ class Outgoing:
     alert_id: int | None = None
     attachments: tuple[Attachment, ...] = ()
     ephemeral: bool = False
+    dedupe_key: str | None = None
+    """Set by the core for durable sends (jobs, the outbox): the same key on a send repeated
+    after a crash. Adapters may pass it as the Matrix transaction id or the Discord
+    ``nonce`` (with ``enforce_nonce``) so the platform shows the message once."""
 
 
 @dataclass(frozen=True)

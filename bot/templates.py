@@ -61,6 +61,17 @@ DEFAULT_TEMPLATES: dict[str, str] = {
         "Hi {member}, you can't post in {community} for {duration}.\nRule: {rule}\nWhy: {explain}"
     ),
     "pii_nudge": "Hi {member}, a gentle note about your post in {channel}: {explain}",
+    "private_crisis_reply": (
+        "Hi {member}, thank you for telling me. I'm a bot, so I have let the moderators of "
+        "{community} know: a person will read this and get back to you.\n"
+        "If you are in danger or might act on these thoughts, please contact a crisis line now:\n"
+        "{helplines}"
+    ),
+    "private_crisis_again": (
+        "Thank you, {member}. I've passed this on to the moderators too. If you are in danger "
+        "now, please call one of the crisis lines in my earlier message."
+    ),
+    "already_done": "That request arrived twice; it was carried out once, the first time.",
 }
 
 PLACEHOLDERS: frozenset[str] = frozenset({
