@@ -61,11 +61,16 @@ DEFAULT_TEMPLATES: dict[str, str] = {
         "Hi {member}, you can't post in {community} for {duration}.\nRule: {rule}\nWhy: {explain}"
     ),
     "pii_nudge": "Hi {member}, a gentle note about your post in {channel}: {explain}",
+    "catchup_incomplete": (
+        "**Haven could not read everything posted while it was offline.** "
+        "Messages in {channel} were not checked ({span}). "
+        "Please read them yourselves: someone may need help."
+    ),
 }
 
 PLACEHOLDERS: frozenset[str] = frozenset({
     "member", "community", "rules_channel", "helplines", "channel", "rule", "explain", "text",
-    "label", "cw_channel", "greeters", "duration",
+    "label", "cw_channel", "greeters", "duration", "span",
 })
 
 

@@ -801,3 +801,75 @@ async def test_moderator_toolkit_commands(world: World) -> None:
     assert "moderators only" in refused["content"]["body"]
     await alice.send(dm, "!haven forgetme")
     await world.bot_says(alice, dm, "deleted", "forgetme answer")
+
+
+# ---------------------------------------------------------------------------
+# issue 12: field hardening
+# ---------------------------------------------------------------------------
+
+
+async def test_pending_alert_goes_out_promptly_after_start(world: World) -> None:
+    """Item 1: the adapter marks the core ready once caught up, so timers start at once
+    (not after the 120 s ready time-out): an alert stored but unsent before a crash is sent."""
+    config = world.haven_config()
+    store = await Store.open(config.database)
+    now = time.time()
+    alert_id = await store.create_alert(
+        "localhost", "crisis", world.alice.user_id, "alice", world.support, "Support",
+        "$lost", "https://matrix.to/#/!x/$lost", "I can't go on", "t-crisis", "high", now)
+    await store.add_job("localhost", "alert_send", f"{alert_id}:new", now,
+                        {"alert_id": alert_id, "mode": "new"}, now)
+    await store.close()
+    adapter = MatrixAdapter(config, access_token=world.bot_token, sync_timeout_ms=5000)
+    core = await Haven.create(config, adapter, RealClock())
+    await core.start(run_scheduler=True)
+    started = time.monotonic()
+    bot = await start_adapter(adapter, core, rooms=(world.mods_room, world.support))
+    world.bots.append(bot)
+    await world.bot_says(world.mod, world.mods_room, "!haven claim", "the pending alert")
+    assert time.monotonic() - started < 30  # the ready time-out would have taken 120 s
+
+
+async def test_long_outage_catch_up_reads_every_page(
+        world: World, caplog: pytest.LogCaptureFixture) -> None:
+    """Item 2: catch-up pages /messages until the saved position, however many pages."""
+    caplog.set_level("INFO", logger="bot.adapters.matrix_adapter")
+    bot, core = await world.recording_bot()
+    await world.alice.send(world.support, "before the outage")
+    await core.wait_for(posted("before the outage"))
+    await bot.stop()
+    world.bots.remove(bot)
+    missed = [f"outage {i}" for i in range(75)]  # > 50 (one sync timeline) + several pages
+    for text in missed:
+        await world.alice.send(world.support, text)
+    core2 = RecordingCore(world.config(), await world.store())
+    adapter = MatrixAdapter(core2.config, access_token=world.bot_token, sync_timeout_ms=5000,
+                            backfill_page=7)
+    world.bots.append(await start_adapter(adapter, core2, rooms=(world.mods_room, world.support)))
+    await core2.wait_for(posted("outage 74"))
+    await asyncio.sleep(0.3)
+    assert [p.text for p in core2.posts()] == missed
+    pages = [r.getMessage() for r in caplog.records if "missed events" in r.getMessage()]
+    assert pages and "page(s)" in pages[-1] and not pages[-1].endswith("(1 page(s))")
+    assert not world.from_bot(world.mod, world.mods_room, "could not read everything")
+
+
+async def test_catch_up_safety_limit_tells_moderators_what_was_not_read(world: World) -> None:
+    """Item 2: if the safety limit is ever hit, moderators hear which room and span went unread."""
+    bot = await world.haven()
+    await world.alice.send(world.support, "before the outage")
+    await asyncio.sleep(1.0)
+    await bot.stop()
+    world.bots.remove(bot)
+    for i in range(70):
+        await world.alice.send(world.support, f"outage {i}")
+    config = world.haven_config()
+    adapter = MatrixAdapter(config, access_token=world.bot_token, sync_timeout_ms=5000,
+                            backfill_page=5, backfill_max=10)
+    core = await Haven.create(config, adapter, VirtualClock(start=time.time()))
+    await core.start(run_scheduler=False)
+    world.bots.append(await start_adapter(adapter, core, rooms=(world.mods_room, world.support)))
+    report = await world.bot_says(world.mod, world.mods_room, "could not read everything",
+                                  "unread catch-up report")
+    body = report["content"]["body"]
+    assert "Support" in body and "UTC" in body and " to " in body

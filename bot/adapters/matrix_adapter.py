@@ -115,8 +115,17 @@ COLD_START_FILTER: dict[str, Any] = {"room": {"timeline": {"limit": 0}}}
 SYNC_FILTER: dict[str, Any] = {"room": {"timeline": {"limit": 50}}}
 """Later syncs; a longer gap is fetched with ``/messages``."""
 
-BACKFILL_LIMIT = 2000
-"""At most this many missed events per room are fetched after downtime."""
+BACKFILL_PAGE = 100
+"""Events asked for per ``/messages`` request when catching up after downtime."""
+
+BACKFILL_MAX_EVENTS = 1_000_000
+"""Safety limit of missed events read per room; reaching it is reported to moderators."""
+
+BACKFILL_ATTEMPTS = 3
+"""Tries per ``/messages`` page before the rest of that room's gap is reported unread."""
+
+TOKEN_AT_KEY = "matrix:next_batch_at"
+"""When the sync token was saved (epoch seconds): the start of an unread gap."""
 
 TEXT_LIMIT = 30000
 """Keep outgoing bodies below Matrix's 64 KiB event limit."""
@@ -200,6 +209,8 @@ class MatrixAdapter:
         sync_timeout_ms: int = 30000,
         max_rate_retries: int = 3,
         max_rate_wait: float = 10.0,
+        backfill_page: int = BACKFILL_PAGE,
+        backfill_max: int = BACKFILL_MAX_EVENTS,
     ) -> None:
         self.config = config
         self.mx = config.matrix
@@ -235,6 +246,12 @@ class MatrixAdapter:
         self.sync_timeout_ms = sync_timeout_ms
         self.max_rate_retries = max_rate_retries
         self.max_rate_wait = max_rate_wait
+        self.backfill_page = backfill_page
+        self.backfill_max = backfill_max
+        self._unread: list[tuple[str, float | None, float | None]] = []
+        """Rooms whose catch-up stopped early: (room, unread from, unread until)."""
+        self._synced_at: float | None = None
+        """When the last sync was handled (from the store at start): where a gap begins."""
         self.core: Haven | None = None
         self.ready = asyncio.Event()
         """Set once the first sync has been processed (tests wait on it)."""
@@ -332,6 +349,8 @@ class MatrixAdapter:
                 if not self.ready.is_set():
                     self.ready.set()
                     self._spawn(self._after_first_sync(), "matrix start-up checks")
+                if self._unread:
+                    self._spawn(self._report_unread(), "report unread catch-up")
             except asyncio.CancelledError:
                 if self._closing.is_set():
                     break
@@ -344,6 +363,14 @@ class MatrixAdapter:
                 await self._sleep_unless_closing(backoff)
                 backoff = min(backoff * 2, 60.0)
         await self._flush_checkpoint()
+
+    def _mark_core_ready(self) -> None:
+        """Tell the core we are connected and caught up, so its timers start now."""
+        mark = getattr(self.core, "mark_ready", None)
+        if callable(mark):
+            mark()
+        log.info("Matrix: connected as %s and caught up (%d rooms)", self.user_id,
+                 len(self.client.rooms))
 
     async def close(self) -> None:
         """Stop syncing, save the sync token, cancel background work, close the client."""
@@ -382,6 +409,9 @@ class MatrixAdapter:
 
     async def _load_state(self, core: Haven) -> None:
         self._saved_token = await core.store.get_kv(TOKEN_KEY)
+        saved_at = await core.store.get_kv(TOKEN_AT_KEY)
+        with contextlib.suppress(TypeError, ValueError):
+            self._synced_at = float(saved_at) if saved_at else None
         raw_dms = json.loads(await core.store.get_kv(DMS_KEY) or "{}")
         self._dms = dict(raw_dms.get("users", {}))
         self._dm_rooms = dict(raw_dms.get("rooms", {}))
@@ -411,6 +441,7 @@ class MatrixAdapter:
         await self._process(resp, since=None if cold else since, cold=cold)
         if self.encryption:
             await self._encryption_housekeeping()
+        self._synced_at = time.time()
         self._checkpoint(resp.next_batch)
 
     async def _request_sync(self, kwargs: dict[str, Any]) -> SyncResponse:
@@ -447,6 +478,7 @@ class MatrixAdapter:
             token = self._pending_token
             await core.drain()
             await core.store.set_kv(TOKEN_KEY, token)
+            await core.store.set_kv(TOKEN_AT_KEY, str(time.time()))
             self._saved_token = token
 
     async def _flush_checkpoint(self) -> None:
@@ -495,24 +527,85 @@ class MatrixAdapter:
         return events
 
     async def _backfill(self, room_id: str, start: str | None, since: str) -> list[Any]:
-        """Events between the saved token and a limited timeline's start (oldest first)."""
+        """Every event between the saved token and a limited timeline's start (oldest first).
+
+        Pages ``/messages`` back until the saved position, however many pages that
+        takes. Only if the safety limit (:attr:`backfill_max`) is reached or the
+        server keeps failing does reading stop; the unread span is then noted in
+        :attr:`_unread` and reported to the moderators (:meth:`_report_unread`).
+        """
         if not start:
             return []
         out: list[Any] = []
         token: str | None = start
-        while token and len(out) < BACKFILL_LIMIT:
-            resp = await self.client.room_messages(room_id, token, end=since,
-                                                   direction=MessageDirection.back, limit=100)
-            if not isinstance(resp, RoomMessagesResponse) or not resp.chunk:
+        complete = True
+        pages = 0
+        while token:
+            if len(out) >= self.backfill_max:
+                complete = False
+                break
+            limit = min(self.backfill_page, self.backfill_max - len(out))
+            resp = await self._messages_page(room_id, token, since, limit)
+            if resp is None:
+                complete = False
+                break
+            pages += 1
+            if not resp.chunk:
                 break
             out.extend(resp.chunk)
-            if resp.end == token:
+            if not resp.end or resp.end == token:
                 break
             token = resp.end
         out.reverse()
         if out:
-            log.info("fetched %d missed events in %s", len(out), room_id)
+            log.info("fetched %d missed events in %s (%d page(s))", len(out), room_id, pages)
+        if not complete:
+            oldest = _timestamp(out[0]) if out else None
+            self._unread.append((room_id, self._synced_at, oldest))
+            log.error("catch-up of %s stopped after %d events: older missed messages were not "
+                      "read; moderators are told", room_id, len(out))
         return out
+
+    async def _messages_page(self, room_id: str, token: str, since: str,
+                             limit: int) -> RoomMessagesResponse | None:
+        """One ``/messages`` page (a few tries); ``None`` when the server keeps failing."""
+        for attempt in range(BACKFILL_ATTEMPTS):
+            try:
+                resp = await self.client.room_messages(room_id, token, end=since,
+                                                       direction=MessageDirection.back,
+                                                       limit=limit)
+            except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+                log.warning("reading missed messages in %s failed (%r)", room_id, exc)
+            else:
+                if isinstance(resp, RoomMessagesResponse):
+                    return resp
+                error = translate_error(resp, "reading missed messages", room_id)
+                log.warning("reading missed messages in %s failed: %s", room_id, error)
+                if isinstance(error, RateLimited):
+                    await asyncio.sleep(min(error.retry_after, self.max_rate_wait))
+                    continue
+            await asyncio.sleep(0.5 * (attempt + 1))
+        return None
+
+    async def _report_unread(self) -> None:
+        """Tell the moderators plainly which rooms and time span catch-up could not read."""
+        gaps, self._unread = self._unread, []
+        if not gaps:
+            return
+        core = self._core()
+        lines = []
+        for room_id, since, until in gaps:
+            start = _when(since) if since else "when Haven stopped"
+            end = _when(until) if until else "now"
+            lines.append((self._room_name(room_id), f"{start} to {end}"))
+        templates = getattr(core, "templates", None)
+        messenger = getattr(core, "messenger", None)
+        channel = ", ".join(name for name, _ in lines)
+        span = "; ".join(f"{name}: {span}" for name, span in lines)
+        if templates is None or messenger is None:
+            return
+        text = templates.render("catchup_incomplete", channel=channel, span=span)
+        await messenger.send(self.community_id, self.config.channels.moderators, Outgoing(text))
 
     def _note_state(self, room_id: str, source: dict[str, Any], older: bool = False) -> None:
         """Keep the raw create/power-levels state and join times for power and newcomer checks.
@@ -699,13 +792,18 @@ class MatrixAdapter:
     async def _after_first_sync(self) -> None:
         """Resolve config references, warn about rooms Haven cannot see or read, and check
         that the moderators' room is private (:meth:`check_moderators_room`)."""
-        joins = [t for t in self._tasks if t.get_name().startswith("invite ")]
-        if joins:
-            await asyncio.wait(joins, timeout=30)
-        deadline = time.monotonic() + 15
-        while time.monotonic() < deadline and any(
-                r not in self.client.rooms for r in self._joined_by_invite):
-            await asyncio.sleep(0.2)
+        try:
+            joins = [t for t in self._tasks if t.get_name().startswith("invite ")]
+            if joins:
+                await asyncio.wait(joins, timeout=30)
+            deadline = time.monotonic() + 15
+            while time.monotonic() < deadline and any(
+                    r not in self.client.rooms for r in self._joined_by_invite):
+                await asyncio.sleep(0.2)
+        finally:
+            # Caught up (the first sync and its catch-up are queued) and in the rooms we
+            # were invited to: the core's timers may start.
+            self._mark_core_ready()
         for ref in self._config_refs() + list(self.mx.spaces):
             try:
                 await self.resolve_room(ref)
@@ -1338,6 +1436,17 @@ def _source(event: Any) -> dict[str, Any]:
         if key not in source and getattr(event, attr, None) is not None:
             source[key] = getattr(event, attr)
     return source
+
+
+def _timestamp(event: Any) -> float | None:
+    """An event's server time in epoch seconds, if it has a sane one."""
+    ts = _source(event).get("origin_server_ts")
+    return ts / 1000.0 if isinstance(ts, int | float) and not isinstance(ts, bool) else None
+
+
+def _when(epoch: float) -> str:
+    """``2026-11-30 22:15 UTC`` for moderators."""
+    return time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(epoch))
 
 
 def _thread_root(content: dict[str, Any]) -> str | None:
