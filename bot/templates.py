@@ -61,6 +61,10 @@ DEFAULT_TEMPLATES: dict[str, str] = {
         "Hi {member}, you can't post in {community} for {duration}.\nRule: {rule}\nWhy: {explain}"
     ),
     "pii_nudge": "Hi {member}, a gentle note about your post in {channel}: {explain}",
+    "dm_not_accepted": (
+        "{member}, Haven sent you a private message. Please accept the direct chat "
+        "invitation from Haven to read it."
+    ),
     "catchup_incomplete": (
         "**Haven could not read everything posted while it was offline.** "
         "Messages in {channel} were not checked ({span}). "

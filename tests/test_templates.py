@@ -22,7 +22,8 @@ def test_every_documented_template_exists() -> None:
     assert set(DEFAULT_TEMPLATES) == {
         "welcome", "greeting", "greeter_ping", "crisis_signpost", "topic_signpost",
         "hidden_post", "hidden_notice", "hidden_notice_no_dm", "cw_missing", "cw_redirect",
-        "cw_reposted", "cw_notice", "warning", "timeout", "pii_nudge"}
+        "cw_reposted", "cw_notice", "warning", "timeout", "pii_nudge", "catchup_incomplete",
+        "dm_not_accepted"}
 
 
 def test_member_facing_texts_that_hide_a_post_give_the_text_back() -> None:
