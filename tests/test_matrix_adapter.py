@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from nio import ErrorResponse, MatrixRoom
 
 from bot.adapters.matrix_adapter import MatrixAdapter, room_is_private, translate_error
@@ -620,22 +622,31 @@ async def test_text_that_names_no_command_is_still_read() -> None:
     adapter._on_timeline(ROOM, ev("m.room.message", {"msgtype": "m.text",
                                                      "body": "!haven I want to die"},
                                   event_id="$e2"))
+    adapter._on_timeline(ROOM, ev("m.room.message", {"msgtype": "m.text",
+                                                     "body": "Haven, help me, I want to die"},
+                                  event_id="$e3"))
+    adapter._on_timeline(ROOM, ev("m.room.message", {"msgtype": "m.text",
+                                                     "body": "Haven: alerts"}, event_id="$e4"))
+    adapter._on_timeline(ROOM, ev("m.room.message", {"msgtype": "m.text",
+                                                     "body": "!haven claim"}, event_id="$e5"))
     await _settle(adapter)
-    assert [p.text for p in core.submitted] == ["Haven, I want to die", "!haven I want to die"]
+    assert [p.text for p in core.submitted] == ["Haven, I want to die", "!haven I want to die",
+                                                "Haven, help me, I want to die"]
+    assert [c.name for c in core.handled] == ["alerts"]  # `!haven claim` only gets a usage hint
 
 
 # ---------------------------------------------------------------------------
 # fuzz: malformed payloads are logged and skipped (issue 12)
 # ---------------------------------------------------------------------------
 
-from hypothesis import HealthCheck, given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
+def _nested(inner: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    return st.one_of(st.lists(inner, max_size=3),
+                     st.dictionaries(st.text(max_size=8), inner, max_size=3))
+
 
 _ANY = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(max_size=20),
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner,
-                                                                max_size=3),
-    max_leaves=8)
+    _nested, max_leaves=8)
 _TYPES = st.sampled_from(["m.room.message", "m.room.member", "m.room.redaction", "m.reaction",
                           "m.sticker", "m.room.create", "m.room.power_levels",
                           "m.room.encrypted", "m.room.name"]) | _ANY
@@ -680,7 +691,7 @@ def _payload(draw: st.DrawFn) -> dict[str, Any]:
 
 
 @pytest.mark.fuzz
-@settings(max_examples=150, deadline=None,
+@settings(max_examples=100, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(events=st.lists(_payload(), min_size=1, max_size=4))
 async def test_fuzz_malformed_matrix_events_never_break_the_sync(
@@ -711,7 +722,7 @@ async def test_fuzz_malformed_matrix_events_never_break_the_sync(
 
 
 @pytest.mark.fuzz
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(raw=_payload())
 def test_fuzz_translation_itself_never_raises(raw: dict[str, Any]) -> None:
     """The pure translation copes with any payload (the entry point's guard is a last resort)."""

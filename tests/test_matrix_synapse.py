@@ -607,6 +607,8 @@ async def test_welcome_on_join(world: World) -> None:
         dm = await carol.accept_invite()
         welcome = await world.bot_says(carol, dm, "Welcome to **Harbour**", "welcome DM")
         assert "house rules" in welcome["content"]["body"]
+        # Issue 12, item 15: commands are named as they work on Matrix.
+        assert "use the `!haven resources` command" in welcome["content"]["body"]
         assert "<strong>Harbour</strong>" in welcome["content"]["formatted_body"]
     finally:
         await carol.close()
@@ -1049,14 +1051,21 @@ async def test_check_online_reports_what_is_missing_without_running(
 
 
 async def test_unaccepted_dm_invitation_falls_back_to_the_welcome_room(world: World) -> None:
-    """Item 15: a member who never accepts Haven's DM invitation is told in the room, and
-    later private messages take the closed-DM fallback until they accept."""
+    """Item 15: a member who never accepts Haven's DM invitation is told in the room (once,
+    also across a restart), and later private messages take the closed-DM fallback until
+    they accept."""
     config = world.haven_config()
-    adapter = MatrixAdapter(config, access_token=world.bot_token, sync_timeout_ms=5000,
-                            dm_invite_timeout=1.5)
-    core = await Haven.create(config, adapter, VirtualClock(start=time.time()))
-    await core.start(run_scheduler=False)
-    world.bots.append(await start_adapter(adapter, core, rooms=(world.mods_room, world.support)))
+
+    async def start() -> tuple[Bot, MatrixAdapter]:
+        adapter = MatrixAdapter(config, access_token=world.bot_token, sync_timeout_ms=5000,
+                                dm_invite_timeout=1.5)
+        core = await Haven.create(config, adapter, VirtualClock(start=time.time()))
+        await core.start(run_scheduler=False)
+        bot = await start_adapter(adapter, core, rooms=(world.mods_room, world.support))
+        world.bots.append(bot)
+        return bot, adapter
+
+    bot, adapter = await start()
     carol = await TestUser.create(world.server)
     try:
         await world.mod.invite(world.support, carol.user_id)
@@ -1068,6 +1077,13 @@ async def test_unaccepted_dm_invitation_falls_back_to_the_welcome_room(world: Wo
         assert "Welcome" not in note["content"]["body"]  # nothing private said in the room
         with pytest.raises(PrivateMessagesClosed):
             await adapter.send_private(adapter.community_id, carol.user_id, Outgoing("psst"))
+        await bot.stop()
+        world.bots.remove(bot)
+        bot, adapter = await start()  # a restart remembers the waiting invitation
+        with pytest.raises(PrivateMessagesClosed):
+            await adapter.send_private(adapter.community_id, carol.user_id, Outgoing("psst"))
+        await asyncio.sleep(2.0)
+        assert len(world.from_bot(carol, world.support, "accept the direct chat")) == 1
         dm = await carol.accept_invite()
         await world.bot_says(carol, dm, "Welcome to **Harbour**", "the welcome, once accepted")
         await until(lambda: not adapter._dm_pending(dm, carol.user_id), "the bot seeing the join")
@@ -1076,3 +1092,25 @@ async def test_unaccepted_dm_invitation_falls_back_to_the_welcome_room(world: Wo
         assert len(world.from_bot(carol, world.support, "accept the direct chat")) == 1
     finally:
         await carol.close()
+
+
+async def test_crisis_in_a_notice_or_a_caption_is_alerted(world: World) -> None:
+    """Item 8 end to end: text in other message types goes through the rules."""
+    await world.haven()
+    await world.alice.send_content(world.support, {"msgtype": "m.notice",
+                                                   "body": "I want to end my life tonight"})
+    await world.bot_says(world.mod, world.mods_room, "!haven claim", "alert from a notice")
+    await world.alice.send_content(world.support, {
+        "msgtype": "m.image", "body": "I want to kill myself", "filename": "me.png",
+        "url": "mxc://localhost/nothing", "info": {"mimetype": "image/png"}})
+    await world.bot_says(world.mod, world.mods_room, "kill myself", "alert from a caption")
+
+
+async def test_help_names_commands_with_the_prefix(world: World) -> None:
+    await world.haven()
+    cmd = await world.alice.send(world.support, "!haven help")
+    dm = await world.alice.accept_invite()
+    answer = await world.bot_says(world.alice, dm, "Commands", "help answer")
+    assert "`!haven resources`" in answer["content"]["body"]
+    assert "<code>!haven resources</code>" in answer["content"]["formatted_body"]
+    assert cmd

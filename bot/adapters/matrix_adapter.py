@@ -301,6 +301,8 @@ class MatrixAdapter:
         self._dm_invited_at: dict[str, float] = {}
         """When Haven invited a member to each direct room it created (until they join)."""
         self._dm_watch: dict[str, asyncio.Task[Any]] = {}
+        self._dm_pointed: set[str] = set()
+        """Direct rooms whose member was already pointed to the invitation (once only)."""
         self._last_room: dict[str, str] = {}
         """The community room each member was last seen in (for DM fallbacks)."""
         self._unread: list[tuple[str, float | None, float | None]] = []
@@ -502,6 +504,7 @@ class MatrixAdapter:
         self._dm_rooms = dict(raw_dms.get("rooms", {}))
         self._dm_invited_at = {r: float(t) for r, t in dict(raw_dms.get("invited_at", {})).items()
                                if isinstance(t, int | float)}
+        self._dm_pointed = {r for r in raw_dms.get("pointed", []) if isinstance(r, str)}
         raw_mutes = await core.store.get_kv(MUTES_KEY)
         self._mutes = dict(json.loads(raw_mutes)) if raw_mutes else {}
 
@@ -922,6 +925,10 @@ class MatrixAdapter:
             # Caught up (the first sync and its catch-up are queued) and in the rooms we
             # were invited to: the core's timers may start.
             self._mark_core_ready()
+        for room_id in list(self._dm_invited_at):
+            member = self._dm_rooms.get(room_id)
+            if member is not None:
+                self._watch_dm(room_id, member)  # invitations still waiting from before a restart
         for ref in self._config_refs() + list(self.mx.spaces):
             try:
                 await self.resolve_room(ref)
@@ -1209,7 +1216,8 @@ class MatrixAdapter:
     async def _save_dms(self) -> None:
         await self._core().store.set_kv(
             DMS_KEY, json.dumps({"users": self._dms, "rooms": self._dm_rooms,
-                                 "invited_at": self._dm_invited_at}, sort_keys=True))
+                                 "invited_at": self._dm_invited_at,
+                                 "pointed": sorted(self._dm_pointed)}, sort_keys=True))
 
     # ------------------------------------------------------------------
     # commands
@@ -1242,11 +1250,14 @@ class MatrixAdapter:
             return False
         sender = str(source["sender"])
         event_id = str(source["event_id"])
-        known = _names_a_command(text)
         prefixed = command_text(content, self.mx.command_prefix, self.user_id, (),
                                 mentions=False) is not None
+        # `!haven <command>` is a command even with wrong arguments (the answer says
+        # how to use it). After a mention ("Haven, help me, I want to die") it is one
+        # only if it parses; otherwise it is someone talking to Haven: a post.
+        known = _names_a_command(text) if prefixed else _parses(text)
         if not known and not prefixed:
-            return False  # talking to Haven by name: a post
+            return False
         if event_id in self._commands_run:
             log.info("command event %s was run already; ignoring the repeat", event_id)
             return known
@@ -1433,10 +1444,16 @@ class MatrixAdapter:
             raise PrivateMessagesClosed(
                 f"{user_id} has not accepted Haven's direct chat invitation")
         ref = await self._deliver(room_id, msg)
-        if self._dm_pending(room_id, user_id) and user_id not in self._dm_watch:
+        self._watch_dm(room_id, user_id)
+        return ref
+
+    def _watch_dm(self, room_id: str, user_id: str) -> None:
+        """Start the invitation watcher for a direct room (once per member, and only once
+        per room ever: the note is not repeated, also not after a restart)."""
+        if (room_id in self._dm_invited_at and room_id not in self._dm_pointed
+                and user_id not in self._dm_watch and self._dm_pending(room_id, user_id)):
             self._dm_watch[user_id] = self._spawn(self._watch_dm_invite(room_id, user_id),
                                                   f"DM invite {user_id}")
-        return ref
 
     def _dm_pending(self, room_id: str, user_id: str) -> bool:
         """Whether ``user_id`` is invited to (but has not joined) the direct room."""
@@ -1452,6 +1469,7 @@ class MatrixAdapter:
             return 0.0
         if not self._dm_pending(room_id, user_id):
             del self._dm_invited_at[room_id]
+            self._dm_pointed.discard(room_id)
             self._spawn(self._save_dms(), "save DMs")
             return 0.0
         return time.time() - invited
@@ -1465,6 +1483,8 @@ class MatrixAdapter:
                 await self._sleep_unless_closing(min(1.0, max(0.05, deadline - time.time())))
                 if self._closing.is_set() or not self._dm_pending(room_id, user_id):
                     return
+            self._dm_pointed.add(room_id)
+            await self._save_dms()
             await self._point_to_dm(user_id)
         finally:
             self._dm_watch.pop(user_id, None)
@@ -1852,6 +1872,15 @@ def _timestamp(event: Any) -> float | None:
 def _when(epoch: float) -> str:
     """``2026-11-30 22:15 UTC`` for moderators."""
     return time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(epoch))
+
+
+def _parses(text: str) -> bool:
+    """Whether ``text`` is a complete, valid command."""
+    try:
+        parse_command_text(text)
+    except CommandError:
+        return False
+    return True
 
 
 def _names_a_command(text: str) -> bool:
