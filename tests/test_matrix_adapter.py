@@ -11,7 +11,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from nio import ErrorResponse, MatrixRoom
 
-from bot.adapters.matrix_adapter import MatrixAdapter, room_is_private, translate_error
+from bot.adapters.matrix_adapter import (
+    MatrixAdapter,
+    _RoomPower,
+    room_is_private,
+    translate_error,
+)
 from bot.adapters.matrix_events import SeenEvents, thread_and_reply, translate
 from bot.adapters.matrix_format import (
     command_text,
@@ -530,6 +535,18 @@ async def test_public_moderators_room_gets_an_error_and_one_warning(caplog) -> N
     assert not msg.mention_users and not msg.mention_roles
     [error] = [r.getMessage() for r in caplog.records]
     assert "not private" in error and "anyone can join" in error and "without joining" in error
+
+
+def test_check_online_notices_a_moderators_room_without_moderators() -> None:
+    adapter = _mods_adapter("invite")
+    room = adapter.client.rooms[ROOM]
+    room.add_member(ALICE, "alice", None)
+    adapter._rooms.setdefault(ROOM, _RoomPower())
+    adapter._rooms[ROOM].power_levels = {"users": {ALICE: 0, BOT: 100}}
+    [problem] = adapter._check_moderators(ROOM, "Mods")
+    assert "nobody in Mods has power level 50" in problem
+    adapter._rooms[ROOM].power_levels = {"users": {ALICE: 50, BOT: 100}}
+    assert adapter._check_moderators(ROOM, "Mods") == []
 
 
 async def test_missing_moderators_room_names_the_config_key(caplog) -> None:

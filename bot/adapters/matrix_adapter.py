@@ -1130,6 +1130,11 @@ class MatrixAdapter:
             problems.append(f"channels.moderators: {name} is end-to-end encrypted and Haven has "
                             "no encryption (matrix-nio[e2e] and matrix.store_path): it cannot "
                             "post alerts there")
+        if not self.role_members("moderators"):
+            problems.append(
+                f"channels.moderators: nobody in {name} has power level "
+                f"{self.mx.moderator_power_level} (matrix.moderator_power_level) and "
+                "roles.moderators names no user ids: nobody could run moderator commands")
         return problems
 
     def _check_moderated_rooms(self) -> list[str]:
