@@ -72,11 +72,20 @@ DEFAULT_TEMPLATES: dict[str, str] = {
         "now, please call one of the crisis lines in my earlier message."
     ),
     "already_done": "That request arrived twice; it was carried out once, the first time.",
+    "dm_not_accepted": (
+        "{member}, Haven sent you a private message. Please accept the direct chat "
+        "invitation from Haven to read it."
+    ),
+    "catchup_incomplete": (
+        "**Haven could not read everything posted while it was offline.** "
+        "Messages in {channel} were not checked ({span}). "
+        "Please read them yourselves: someone may need help."
+    ),
 }
 
 PLACEHOLDERS: frozenset[str] = frozenset({
     "member", "community", "rules_channel", "helplines", "channel", "rule", "explain", "text",
-    "label", "cw_channel", "greeters", "duration",
+    "label", "cw_channel", "greeters", "duration", "span",
 })
 
 

@@ -347,6 +347,7 @@ async def test_alert_names_the_command_where_there_are_no_buttons(harness: Harne
                                    author=member("cas")))
     [alert] = alerts_sent(harness)
     assert "`!haven claim 1`" in alert.text and "Claim (" not in alert.text
+    assert "`!haven resolve 1 [note]`" in alert.text
     assert "press Claim" not in alert.text
 
 

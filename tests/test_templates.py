@@ -23,7 +23,8 @@ def test_every_documented_template_exists() -> None:
         "welcome", "greeting", "greeter_ping", "crisis_signpost", "topic_signpost",
         "hidden_post", "hidden_notice", "hidden_notice_no_dm", "cw_missing", "cw_redirect",
         "cw_reposted", "cw_notice", "warning", "timeout", "pii_nudge",
-        "private_crisis_reply", "private_crisis_again", "already_done"}
+        "private_crisis_reply", "private_crisis_again", "already_done", "catchup_incomplete",
+        "dm_not_accepted"}
 
 
 def test_member_facing_texts_that_hide_a_post_give_the_text_back() -> None:

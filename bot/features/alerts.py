@@ -327,7 +327,8 @@ class Alerts:
         claim = self.core.command_hint("claim", str(alert.id))
         if self.core.platform.supports_buttons:
             return f"Unclaimed: press Claim (or use `{claim}`) when you pick it up."
-        return f"Unclaimed: use `{claim}` when you pick it up."
+        resolve = self.core.command_hint("resolve", str(alert.id), "[note]")
+        return f"Unclaimed: use `{claim}` when you pick it up, `{resolve}` when done."
 
     async def refresh_messages(self, alert_id: int) -> None:
         """Edit every message of an alert to show its new state (best effort)."""
