@@ -49,6 +49,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import io
 import json
 import logging
@@ -1346,8 +1347,12 @@ class MatrixAdapter:
                 "matrix.store_path)", self.channel(room_id).name)
 
     async def _send_content(self, room_id: str, content: dict[str, Any],
-                            event_type: str = "m.room.message") -> str:
-        """Send one event (same transaction id on every retry); returns its event id."""
+                            event_type: str = "m.room.message", tx_id: str | None = None) -> str:
+        """Send one event (same transaction id on every retry); returns its event id.
+
+        ``tx_id`` derived from an :attr:`Outgoing.dedupe_key` makes a send repeated after a
+        crash the same transaction, so the homeserver keeps one event.
+        """
         self._guard_encrypted(room_id)
         if event_type == "m.room.message" and len(content.get("body", "")) > TEXT_LIMIT:
             content = {**content, "body": content["body"][:TEXT_LIMIT] + "…"}
@@ -1355,7 +1360,8 @@ class MatrixAdapter:
             content.pop("format", None)
         resp = await self._call(
             "sending a message", self._room_name(room_id), self.client.room_send,
-            room_id, event_type, content, tx_id=str(uuid.uuid4()), ignore_unverified_devices=True,
+            room_id, event_type, content, tx_id=tx_id or str(uuid.uuid4()),
+            ignore_unverified_devices=True,
         )
         assert isinstance(resp, RoomSendResponse)
         return str(resp.event_id)
@@ -1375,13 +1381,14 @@ class MatrixAdapter:
                          prefix=self.mx.command_prefix, header=header, commands=commands)
         if relates:
             content["m.relates_to"] = relates
-        event_id = await self._send_content(room_id, content)
+        tx = _transaction_id(msg.dedupe_key)
+        event_id = await self._send_content(room_id, content, tx_id=tx)
         thread = relates.get("event_id") if relates and relates.get("rel_type") == "m.thread" else None
-        for attachment in msg.attachments:
+        for i, attachment in enumerate(msg.attachments):
             media = await self._upload(room_id, attachment)
             if relates:
                 media["m.relates_to"] = relates
-            await self._send_content(room_id, media)
+            await self._send_content(room_id, media, tx_id=f"{tx}-{i}" if tx else None)
         return MessageRef(self.community_id, room_id, event_id, thread)
 
     async def _upload(self, room_id: str, attachment: Attachment) -> dict[str, Any]:
@@ -1906,3 +1913,10 @@ def _thread_root(content: dict[str, Any]) -> str | None:
 
 
 __all__ = ["LoginFailed", "MatrixAdapter", "e2e_available", "translate_error"]
+
+
+def _transaction_id(dedupe_key: str | None) -> str | None:
+    """A Matrix transaction id for a send that must happen once (``None``: a fresh one)."""
+    if not dedupe_key:
+        return None
+    return "haven-" + hashlib.sha256(dedupe_key.encode("utf-8", "surrogatepass")).hexdigest()[:32]
