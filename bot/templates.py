@@ -154,3 +154,13 @@ def validate_templates(templates: Mapping[str, str]) -> list[tuple[str, str]]:
                 "{" + u + "}" for u in sorted(unknown)) + "; known: " + ", ".join(
                 sorted(PLACEHOLDERS))))
     return problems
+
+
+def plural(count: int | float, singular: str, plural_form: str | None = None) -> str:
+    """``1 day``, ``2 days``, ``0 alerts``: a count with its noun in the right number.
+
+    ``plural_form`` is for nouns that do not just take an ``s`` (``1 reply``, ``2 replies``).
+    """
+    shown = int(count) if float(count).is_integer() else count
+    noun = singular if shown == 1 else (plural_form or f"{singular}s")
+    return f"{shown} {noun}"

@@ -91,18 +91,23 @@ async def test_rules_reload_keeps_old_rules_on_error(tmp_path, harness_factory) 
         await h.stop()
 
 
+RILEY = member("riley", "Riley")
+
+
 async def test_warn_note_case_history(harness: Harness) -> None:
     core = harness.core
+    harness.platform.add_member(RILEY)
     r = await core.handle(command("warn", harness.clock.now(), member="<@riley>",
                                   reason="t-hostility called someone names"))
-    assert "case #1" in r.text
+    assert "case #1" in r.text and "Riley" in r.text
     [dm] = harness.platform.private_to("riley")
+    assert dm.text.startswith("Hi Riley,")  # the display name, never the id
     # the rule's own words, every time
     assert "t-hostility" in dm.text and "be kind" in dm.text
     await core.handle(command("note", harness.clock.now(), member="riley",
                               text="seems to be having a hard week"))
     hist = await core.handle(command("history", harness.clock.now(), member="riley"))
-    assert "2 case(s)" in hist.text and "warn" in hist.text and "note" in hist.text
+    assert "2 cases about Riley" in hist.text and "warn" in hist.text and "note" in hist.text
     case = await core.handle(command("case", harness.clock.now(), id="2"))
     assert "note" in case.text and "hard week" in case.text
     # the member never sees notes
@@ -111,13 +116,15 @@ async def test_warn_note_case_history(harness: Harness) -> None:
 
 async def test_timeout_command(harness: Harness) -> None:
     core = harness.core
+    harness.platform.add_member(RILEY)
     r = await core.handle(command("timeout", harness.clock.now(), member="riley", minutes="30",
                                   reason="cooling off after an argument"))
-    assert r.ok and "30 min" in r.text
+    assert r.ok and "Timed out Riley" in r.text and "30 minutes" in r.text
     [t] = harness.platform.of("timeout")
     assert t.target == "riley" and t.extra["seconds"] == 1800
     [case] = await core.store.cases_for("c1", "riley")
-    assert case.action == "timeout" and case.actor_id == "mod1"
+    assert case.action == "timeout" and case.actor_id == "mod1" and case.target_name == "Riley"
+    assert harness.platform.private_to("riley")[0].text.startswith("Hi Riley,")
 
 
 async def test_duty_and_handover(harness: Harness) -> None:
@@ -133,7 +140,7 @@ async def test_duty_and_handover(harness: Harness) -> None:
     await core.handle(post("anyone?", harness.clock.now(), author=member("a"), where="support"))
     r = await core.handle(command("handover", harness.clock.now()))
     assert "Cas needs a check-in" in r.text
-    assert "1 post(s) waiting" in r.text and "alert #1" in r.text
+    assert "1 post waiting" in r.text and "alert #1" in r.text
 
 
 async def test_stats_with_chart(harness: Harness) -> None:
@@ -209,3 +216,52 @@ async def test_moderator_by_admin_flag(harness: Harness) -> None:
     r = await harness.core.handle(command("alerts", harness.clock.now(), invoker=admin))
     assert r.ok
     assert MOD.roles == frozenset({"Moderators"})
+
+
+@pytest.mark.parametrize("name,opts", [
+    ("warn", {"member": "bob", "reason": "be kind"}),
+    ("timeout", {"member": "bob", "minutes": "10", "reason": "cool off"}),
+    ("note", {"member": "bob", "text": "rough week"}),
+    ("history", {"member": "bob"}),
+])
+async def test_commands_refuse_a_member_who_is_not_here(harness: Harness, name: str,
+                                                        opts: dict) -> None:
+    # field report: `warn bob` answered "Warned bob (case #10)" but warned nobody
+    result = await harness.core.handle(command(name, harness.clock.now(), **opts))
+    assert not result.ok
+    assert "I can't find a member called 'bob' here" in result.text
+    assert harness.platform.calls == []
+    assert await harness.core.store.cases_for("c1", "bob") == []
+
+
+async def test_members_are_resolved_by_name_mention_or_id(harness: Harness) -> None:
+    core = harness.core
+    harness.platform.add_member(member("1577", "Robin"))
+    for query in ("Robin", "<@1577>", "1577", "robin"):
+        r = await core.handle(command("warn", harness.clock.now(), member=query, reason="be kind"))
+        assert r.ok and "Warned Robin (<@1577>)" in r.text
+    dms = harness.platform.private_to("1577")
+    assert len(dms) == 4 and all(d.text.startswith("Hi Robin,") for d in dms)
+    assert "1577" not in dms[0].text.split("\n")[0]
+    r = await core.handle(command("case", harness.clock.now(), id="1"))
+    assert "Member: Robin (<@1577>)" in r.text
+
+
+async def test_history_of_a_member_who_left_is_still_readable(harness: Harness) -> None:
+    core = harness.core
+    harness.platform.add_member(RILEY)
+    await core.handle(command("note", harness.clock.now(), member="riley", text="rough week"))
+    del harness.platform.members["riley"]  # they left the community
+    r = await core.handle(command("history", harness.clock.now(), member="riley"))
+    assert r.ok and "1 case about Riley" in r.text
+
+
+async def test_stats_names_moderators_not_on_the_roster(harness: Harness) -> None:
+    core = harness.core
+    harness.platform.add_member(member("9001", "Lee"))
+    await core.handle(post("i want to kill myself", harness.clock.now(), author=member("cas")))
+    await core.handle(command("claim", harness.clock.now(), alert="1",
+                              invoker=member("9001", "Lee", roles=("Moderators",))))
+    r = await core.handle(command("stats", harness.clock.now(), days="1"))
+    assert "Alerts claimed per moderator: Lee: 1" in r.text
+    assert "last 1 day**" in r.text and "1 days" not in r.text

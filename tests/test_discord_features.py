@@ -439,7 +439,7 @@ async def test_discord_moderator_toolkit_commands(e2e):
                            resolved=resolved)
     assert "case #2" in data["content"]
     data = await e2e.slash("history", member_opt, resolved=resolved)
-    assert "2 case(s)" in data["content"] and "rough week" in data["content"]
+    assert "2 cases about" in data["content"] and "rough week" in data["content"]
     data = await e2e.slash("case", [p.option("id", 1, 4)])
     assert "warn" in data["content"] and "t-hostility" in data["content"]
     data = await e2e.slash("duty", [p.option("state", "on")])

@@ -781,7 +781,7 @@ async def test_moderator_toolkit_commands(world: World) -> None:
     await world.bot_says(alice, dm, "be kind", "the warning, privately, in the rule's words")
     await ask(mod, world.mods_room, f"!haven note {alice.user_id} rough week", "note answer")
     history = await ask(mod, world.mods_room, f"!haven history {alice.user_id}", "history")
-    assert "2 case(s)" in history["content"]["body"]
+    assert "2 cases about" in history["content"]["body"]
     case = await ask(mod, world.mods_room, "!haven case 1", "case")
     assert "t-hostility" in case["content"]["body"]
     duty = await ask(mod, world.mods_room, "!haven duty on", "duty on")
