@@ -174,6 +174,8 @@ class Config:
     content_warnings: ContentWarningsConfig = field(default_factory=ContentWarningsConfig)
     moderation: ModerationConfig = field(default_factory=ModerationConfig)
     templates: dict[str, str] = field(default_factory=dict)
+    lines: dict[str, int] = field(default_factory=dict)
+    """The line of each top-level key in the file (for problems found after loading)."""
     discord: DiscordConfig = field(default_factory=DiscordConfig)
     matrix: MatrixConfig = field(default_factory=MatrixConfig)
 
@@ -193,6 +195,10 @@ class Config:
         """Whether ``channel`` (or its parent) requires content warnings."""
         names = channel.names()
         return any(c in names for c in self.content_warnings.channels)
+
+    def line_of(self, key: str) -> int:
+        """The line of top-level ``key`` in the config file (0 when it is not there)."""
+        return self.lines.get(key, 0)
 
     def is_moderators_channel(self, channel: Channel) -> bool:
         """Whether ``channel`` is the private moderators' channel."""
@@ -226,6 +232,11 @@ class _Reader:
             return empty
         self.unknown(value, allowed, full)
         return value
+
+    def failed(self, *paths: str) -> bool:
+        """Whether any of ``paths`` already has a problem (so checks that compare it
+        with other settings would only repeat that problem in other words)."""
+        return any(p.key in paths for p in self.problems if not p.warning)
 
     def unknown(self, node: LineDict, allowed: set[str], path: str) -> None:
         for key in node:
@@ -395,7 +406,7 @@ def parse_config(root: Any, file: str, base_dir: Path) -> Config:
         rules=r.get(s, "rules", "channels", None, _str),
         nudges=r.get(s, "nudges", "channels", None, _str),
     )
-    if not channels.moderators and s.get("moderators") is None:
+    if not channels.moderators and s.get("moderators") is None and not r.failed("channels"):
         r.problem(s if "channels" in root else root, "moderators", "channels.moderators",
                   "required: the private moderators' channel that receives alerts")
 
@@ -415,7 +426,8 @@ def parse_config(root: Any, file: str, base_dir: Path) -> Config:
                          _choice("greet", "ping_greeters", "off")),
         greeting=r.get(s, "greeting", "welcome", "", _template),
     )
-    if welcome.first_post == "ping_greeters" and not roles.greeters:
+    if welcome.first_post == "ping_greeters" and not roles.greeters and not r.failed(
+            "roles.greeters"):
         r.problem(s, "first_post", "welcome.first_post",
                   "ping_greeters needs roles.greeters to name the greeters role")
 
@@ -471,11 +483,14 @@ def parse_config(root: Any, file: str, base_dir: Path) -> Config:
         r.unknown(item, {"channel", "remind_after", "escalate_after"}, path)
         p_remind = r.get(item, "remind_after", path, remind, _positive_duration)
         p_escalate = r.get(item, "escalate_after", path, escalate, _positive_duration)
-        if p_escalate <= p_remind:
+        inherited = [f"unanswered.{k}" for k in ("remind_after", "escalate_after")
+                     if k not in item]
+        if p_escalate <= p_remind and not r.failed(f"{path}.remind_after",
+                                                   f"{path}.escalate_after", *inherited):
             r.problem(item, "escalate_after", f"{path}.escalate_after",
                       "must be later than remind_after")
         places.append(SupportPlace(r.get(item, "channel", path, "", _str), p_remind, p_escalate))
-    if escalate <= remind:
+    if escalate <= remind and not r.failed("unanswered.remind_after", "unanswered.escalate_after"):
         r.problem(s, "escalate_after", "unanswered.escalate_after", "must be later than remind_after")
     waiting_tag = answered_tag = None
     if s.get("forum_tags") is not None:
@@ -510,7 +525,7 @@ def parse_config(root: Any, file: str, base_dir: Path) -> Config:
         redirect_to=r.get(s, "redirect_to", "content_warnings", None, _str),
         repost=r.get(s, "repost", "content_warnings", False, _bool),
     )
-    if cw.repost and not cw.redirect_to:
+    if cw.repost and not cw.redirect_to and not r.failed("content_warnings.redirect_to"):
         r.problem(s, "repost", "content_warnings.repost", "repost needs redirect_to")
 
     s = r.section(root, "moderation", {"retention_days", "explain_in_channel"})
@@ -550,7 +565,7 @@ def parse_config(root: Any, file: str, base_dir: Path) -> Config:
     shard_ids = r.get(s, "shard_ids", "discord", None,
                       lambda v: tuple(_int(0, 100000)(x) for x in v) if isinstance(v, list)
                       else (_ for _ in ()).throw(ValueError("expected a list of shard numbers")))
-    if shard_ids is not None and shard_count is None:
+    if shard_ids is not None and shard_count is None and not r.failed("discord.shard_count"):
         r.problem(s, "shard_ids", "discord.shard_ids", "shard_ids needs shard_count")
     elif shard_ids and shard_count and any(i >= shard_count for i in shard_ids):
         r.problem(s, "shard_ids", "discord.shard_ids", "every shard id must be below shard_count")
@@ -577,7 +592,7 @@ def parse_config(root: Any, file: str, base_dir: Path) -> Config:
     )
     if platform == "matrix":
         for key in ("homeserver", "user_id"):
-            if not getattr(matrix, key):
+            if not getattr(matrix, key) and not r.failed(f"matrix.{key}"):
                 r.problem(s if "matrix" in root else root, key if "matrix" in root else "platform",
                           f"matrix.{key}", "required when platform is matrix")
         if matrix.homeserver and not matrix.homeserver.startswith(("http://", "https://")):
@@ -591,5 +606,5 @@ def parse_config(root: Any, file: str, base_dir: Path) -> Config:
         source=file, platform=platform, database=database, community=community, rules=rules,
         channels=channels, roles=roles, welcome=welcome, unanswered=unanswered, crisis=crisis,
         content_warnings=cw, moderation=moderation, templates=templates, discord=discord,
-        matrix=matrix,
+        matrix=matrix, lines={str(k): v for k, v in root.key_lines.items()},
     )
