@@ -122,6 +122,8 @@ class ContentWarningsConfig:
     channels: tuple[str, ...] = ()
     redirect_to: str | None = None
     repost: bool = False
+    exempt: tuple[str, ...] = ()
+    """Channels whose posts are never redirected (default: the unanswered support places)."""
 
 
 @dataclass(frozen=True)
@@ -199,6 +201,11 @@ class Config:
     def line_of(self, key: str) -> int:
         """The line of top-level ``key`` in the config file (0 when it is not there)."""
         return self.lines.get(key, 0)
+
+    def is_cw_exempt(self, channel: Channel) -> bool:
+        """Whether sensitive posts in ``channel`` (or its parent) stay where they are."""
+        names = channel.names()
+        return any(c in names for c in self.content_warnings.exempt)
 
     def is_moderators_channel(self, channel: Channel) -> bool:
         """Whether ``channel`` is the private moderators' channel."""
@@ -518,12 +525,17 @@ def parse_config(root: Any, file: str, base_dir: Path) -> Config:
         signpost_again_after=r.get(s, "signpost_again_after", "crisis", 86400.0, parse_duration),
     )
 
-    s = r.section(root, "content_warnings", {"labels", "channels", "redirect_to", "repost"})
+    s = r.section(root, "content_warnings", {"labels", "channels", "redirect_to", "repost",
+                                             "exempt"})
     cw = ContentWarningsConfig(
         labels=r.get(s, "labels", "content_warnings", ("CW:", "TW:"), _str_list),
         channels=r.get(s, "channels", "content_warnings", (), _str_list),
         redirect_to=r.get(s, "redirect_to", "content_warnings", None, _str),
         repost=r.get(s, "repost", "content_warnings", False, _bool),
+        # Support places are exempt unless the admin lists the exempt channels themselves
+        # (an empty list exempts none).
+        exempt=r.get(s, "exempt", "content_warnings", (), _str_list) if "exempt" in s
+        else tuple(p.channel for p in places),
     )
     if cw.repost and not cw.redirect_to and not r.failed("content_warnings.redirect_to"):
         r.problem(s, "repost", "content_warnings.repost", "repost needs redirect_to")

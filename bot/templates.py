@@ -52,7 +52,24 @@ DEFAULT_TEMPLATES: dict[str, str] = {
         "Hi {member}, your post in {channel} needed a content warning, so I moved it to "
         "{cw_channel} under a `{label}` label. Here is your original text:\n{text}"
     ),
-    "cw_notice": "{member}'s post was moved: this topic belongs in a content-warning channel.",
+    "cw_notice": "{member}'s post was moved to {cw_channel}: this topic belongs in a "
+                 "content-warning channel.",
+    "cw_notice_hidden": (
+        "{member}'s post was hidden: this topic belongs in {cw_channel}. I've sent them their "
+        "text so they can post it there with a content warning."
+    ),
+    "cw_notice_no_dm": (
+        "{member}'s post was hidden: this topic belongs in {cw_channel}. I couldn't message "
+        "them privately; a moderator will send them their text."
+    ),
+    "cw_missing_notice": (
+        "{member}: posts here need a content warning (start with `{label}`). "
+        "I've sent you your text to repost."
+    ),
+    "cw_missing_notice_no_dm": (
+        "{member}: posts here need a content warning (start with `{label}`). "
+        "I couldn't message you privately; a moderator can send you your text."
+    ),
     "warning": (
         "Hi {member}, this is a warning from the moderators of {community}.\n"
         "Rule: {rule}\nWhy: {explain}"
