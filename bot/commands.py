@@ -35,6 +35,12 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+FORGET_WHAT: tuple[tuple[str, str], ...] = (
+    ("member", "member record"), ("support_posts", "support post"),
+    ("signposting", "helpline message record"), ("duty", "duty roster entry"),
+)
+"""What ``forgetme`` deletes, as (``member_data`` key, noun); alerts and cases are anonymised."""
+
 Handler = Callable[[CommandInvoked, dict[str, str]], Awaitable[CommandResult]]
 MEMBER_ID = re.compile(r"^<@!?([^>\s]+)>$")
 
@@ -144,18 +150,48 @@ class Commands:
         return CommandResult("I've sent you your data privately.")
 
     async def forgetme(self, ev: CommandInvoked, opts: dict[str, str]) -> CommandResult:
-        """Delete what Haven stores about the member, anonymising moderation cases."""
+        """Say what would be deleted and how to confirm; delete only on ``forgetme confirm``.
+
+        Deleting is for good, so one word typed by mistake never does it.
+        """
+        if opts.get("confirm", "").lower() != "confirm":
+            data = await self.core.store.member_data(ev.community_id, ev.invoker.id)
+            held = [plural(len(rows), noun) for key, noun in FORGET_WHAT
+                    if (rows := data.get(key))]
+            what = ", ".join(held) if held else "nothing yet apart from your name"
+            kept = len(data.get("alerts_about_you", ())) + len(data.get("cases_about_you", ()))
+            keep = (f" {plural(kept, 'moderation record')} about you "
+                    f"{'is' if kept == 1 else 'are'} kept, but will no longer name you or hold "
+                    "any text of yours." if kept else "")
+            return CommandResult(
+                f"This would delete what Haven stores about you in this community: {what}."
+                f"{keep} It cannot be undone. To go ahead, "
+                f"{self._command_hint('forgetme', 'confirm')}. To see it all first, "
+                f"{self._command_hint('mydata')}.")
         alias = f"forgotten-{secrets.token_hex(5)}"
         counts = await self.core.store.forget_member(ev.community_id, ev.invoker.id, alias)
         kept = counts.get("cases", 0) + counts.get("alerts", 0)
         text = "Done: Haven has deleted what it stored about you."
         if kept:
-            text += (f" {kept} moderation record(s) are kept because moderators may need them, "
+            text += (f" {plural(kept, 'moderation record')} "
+                     f"{'is' if kept == 1 else 'are'} kept because moderators may need them, "
                      "but no longer name you and hold no text of yours.")
         if counts.get("open_alerts_kept"):
             text += (" A moderator is still looking after a message you posted; that record "
                      "is removed from your name as soon as they close it.")
         return CommandResult(text)
+
+    def _command_hint(self, name: str, *args: str) -> str:
+        """How to run a command on this platform, as an instruction ("run `...`")."""
+        platform = self.core.platform.name
+        if platform == "discord":
+            if args:
+                return f"run `/{name}` again and choose **{' '.join(args)}**"
+            return f"run `/{name}`"
+        line = " ".join((name, *args))
+        if platform == "matrix":
+            line = f"{self.core.config.matrix.command_prefix} {line}"
+        return f"send `{line}`"
 
     # -- alerts and unanswered posts ------------------------------------------------
 

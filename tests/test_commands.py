@@ -9,6 +9,7 @@ import pytest
 from bot import commandspec
 from bot.commands import member_id
 from bot.commandspec import COMMANDS, CommandSpec
+from bot.errors import CommandError
 from tests.conftest import Harness
 from tests.fakes import MOD, channel, command, member, post
 
@@ -214,7 +215,7 @@ async def test_forgetme_keeps_open_alerts_until_resolved(harness: Harness) -> No
     core = harness.core
     cas = member("cas")
     await core.handle(post("i want to kill myself", harness.clock.now(), author=cas))
-    r = await core.handle(command("forgetme", harness.clock.now(), invoker=cas))
+    r = await core.handle(command("forgetme", harness.clock.now(), invoker=cas, confirm="confirm"))
     assert "deleted" in r.text and "still looking after" in r.text
     data = await core.store.member_data("c1", "cas")
     assert data["member"] == [] and data["signposting"] == []
@@ -296,3 +297,37 @@ async def test_stats_names_moderators_not_on_the_roster(harness: Harness) -> Non
     r = await core.handle(command("stats", harness.clock.now(), days="1"))
     assert "Alerts claimed per moderator: Lee: 1" in r.text
     assert "last 1 day**" in r.text and "1 days" not in r.text
+
+
+async def test_forgetme_asks_for_confirmation_first(harness: Harness) -> None:
+    core = harness.core
+    cas = member("cas")
+    await core.handle(post("i want to kill myself", harness.clock.now(), author=cas))
+    await core.handle(post("anyone around?", harness.clock.now(), author=cas, where="support"))
+    before = await core.store.member_data("c1", "cas")
+    r = await core.handle(command("forgetme", harness.clock.now(), invoker=cas))
+    assert r.ok and "This would delete" in r.text and "1 support post" in r.text
+    assert "1 moderation record about you is kept" in r.text
+    assert "`forgetme confirm`" in r.text and "cannot be undone" in r.text
+    assert await core.store.member_data("c1", "cas") == before  # nothing deleted yet
+    r = await core.handle(command("forgetme", harness.clock.now(), invoker=cas, confirm="confirm"))
+    assert r.text.startswith("Done: Haven has deleted")
+    assert (await core.store.member_data("c1", "cas"))["support_posts"] == []
+
+
+@pytest.mark.parametrize("platform,hint", [
+    ("matrix", "send `!haven forgetme confirm`"),
+    ("discord", "run `/forgetme` again and choose **confirm**"),
+])
+async def test_forgetme_hint_fits_the_platform(harness: Harness, platform: str,
+                                               hint: str) -> None:
+    harness.platform.name = platform
+    r = await harness.core.handle(command("forgetme", harness.clock.now(), invoker=MEMBER))
+    assert hint in r.text
+
+
+def test_forgetme_confirm_parses_as_text() -> None:
+    spec, opts = commandspec.parse_command_text("forgetme confirm")
+    assert spec.name == "forgetme" and opts == {"confirm": "confirm"}
+    with pytest.raises(CommandError):
+        commandspec.parse_command_text("forgetme now")

@@ -478,6 +478,10 @@ async def test_discord_forgetme_and_member_refusals(e2e):
     assert "moderators only" in data["content"] and data["flags"] & 64
     data = await e2e.slash("forgetme", invoker=ALICE, roles=(), perms=p.MEMBER_PERMS,
                            channel_id=GENERAL)
+    assert "This would delete" in data["content"] and "choose **confirm**" in data["content"]
+    assert (await e2e.core.store.get_alert(1)).member_id == p.MEMBER_ID
+    data = await e2e.slash("forgetme", [p.option("confirm", "confirm")], invoker=ALICE, roles=(),
+                           perms=p.MEMBER_PERMS, channel_id=GENERAL)
     assert "deleted" in data["content"] and "still looking after" in data["content"]
     assert (await e2e.core.store.get_alert(1)).member_id == p.MEMBER_ID  # until resolved
     await e2e.slash("resolve", [p.option("alert", 1, 4)])

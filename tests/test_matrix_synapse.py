@@ -800,4 +800,6 @@ async def test_moderator_toolkit_commands(world: World) -> None:
     refused = await ask(alice, world.support, "!haven history " + mod.user_id, "refusal")
     assert "moderators only" in refused["content"]["body"]
     await alice.send(dm, "!haven forgetme")
+    await world.bot_says(alice, dm, "!haven forgetme confirm", "forgetme asks to confirm")
+    await alice.send(dm, "!haven forgetme confirm")
     await world.bot_says(alice, dm, "deleted", "forgetme answer")
