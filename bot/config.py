@@ -247,14 +247,15 @@ class _Reader:
 
     def unknown(self, node: LineDict, allowed: set[str], path: str) -> None:
         for key in node:
+            shown = _key_name(key)
             if key in SECRET_KEYS:
-                self.problem(node, key, f"{path}.{key}" if path else str(key),
+                self.problem(node, key, f"{path}.{shown}" if path else shown,
                              "secrets must not be stored in config files; use the "
                              "HAVEN_DISCORD_TOKEN / HAVEN_MATRIX_TOKEN / HAVEN_MATRIX_PASSWORD "
                              "environment variables")
             elif key not in allowed:
                 hint = _closest(str(key), allowed)
-                self.problem(node, key, f"{path}.{key}" if path else str(key),
+                self.problem(node, key, f"{path}.{shown}" if path else shown,
                              "unknown key" + (f" (did you mean {hint!r}?)" if hint else ""))
 
     def get(self, node: LineDict, key: str, path: str, default: Any,
@@ -266,6 +267,30 @@ class _Reader:
         except (ValueError, TypeError) as exc:
             self.problem(node, key, f"{path}.{key}" if path else key, str(exc))
             return default
+
+
+def _is_dir(path: Path) -> bool:
+    """``path.is_dir()``, false (not an exception) for names the OS refuses (too long, NUL)."""
+    try:
+        return path.is_dir()
+    except (OSError, ValueError):
+        return False
+
+
+def _is_file(path: Path) -> bool:
+    """``path.is_file()``, false for names the OS refuses."""
+    try:
+        return path.is_file()
+    except (OSError, ValueError):
+        return False
+
+
+def _key_name(key: Any) -> str:
+    """A key as shown in a problem: itself when it is a plain name, else quoted (``''``,
+    ``1``, ``true``) so an empty or odd key is still visible."""
+    if isinstance(key, str) and key.strip() and key == key.strip():
+        return key
+    return repr(key)
 
 
 def _closest(word: str, options: set[str]) -> str | None:
@@ -393,14 +418,14 @@ def parse_config(root: Any, file: str, base_dir: Path) -> Config:
         packs=r.get(s, "packs", "rules", None, _str_list),
         helplines=helplines if helplines.is_absolute() else base_dir / helplines,
     )
-    if (rules.dir.is_dir() or "helplines" in s) and not rules.helplines.is_file():
+    if (_is_dir(rules.dir) or "helplines" in s) and not _is_file(rules.helplines):
         r.problem(s, "helplines", "rules.helplines",
                   f"helplines file {str(rules.helplines)!r} does not exist")
-    if not rules.dir.is_dir():
+    if not _is_dir(rules.dir):
         r.problem(s, "dir", "rules.dir", f"rule directory {str(rules.dir)!r} does not exist")
     elif rules.packs:
         for i, pack in enumerate(rules.packs):
-            if not (rules.dir / f"{pack}.yaml").is_file():
+            if not _is_file(rules.dir / f"{pack}.yaml"):
                 node = s.get("packs")
                 line = node.line_of(i) if hasattr(node, "line_of") else s.line_of("packs")
                 problems.append(Problem(file, line, "rules.packs",

@@ -525,3 +525,17 @@ def test_config_remembers_top_level_lines(base: Path) -> None:
     config = load("# c\n" + MINIMAL + "platform: console\n", base)
     assert config.line_of("platform") == 3 and config.line_of("channels") == 2
     assert config.line_of("matrix") == 0
+
+
+def test_paths_the_os_refuses_are_problems_not_crashes(base: Path) -> None:
+    # found by the fuzzer: a 5,000-character rules.dir raised OSError (name too long)
+    p = only(MINIMAL + f"rules: {{dir: {'a' * 5000}}}\n", base)
+    assert p.key == "rules.dir" and "does not exist" in p.message
+    p = only(MINIMAL + 'rules: {packs: ["x\\0y"]}\n', base)
+    assert p.key == "rules.packs"
+
+
+def test_odd_keys_are_shown_quoted(base: Path) -> None:
+    # found by the fuzzer: an empty key was reported as "haven.yaml:2: : unknown key"
+    p = only(MINIMAL + "'': 1\n", base)
+    assert str(p) == "haven.yaml:2: '': unknown key"
