@@ -90,6 +90,7 @@ def _timed(fn: Any, *args: Any) -> float:
 @example(text="\u0301" * 2000)
 @example(text="." * 2000)
 @example(text="i want to " * 200 + "kill myself")
+@example(text="i want to \ud800 kill myself \udfff")  # lone surrogates, as JSON "\ud800" gives
 def test_any_text_normalises_and_evaluates_quickly(shipped: Rulebook, text: str) -> None:
     assert isinstance(normalise_text(text), str)
     assert isinstance(shipped.evaluate(text), list)
