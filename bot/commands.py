@@ -80,7 +80,7 @@ class Commands:
         """Check permission and options, then run the command."""
         spec = commandspec.find(ev.name)
         if spec is None:
-            raise CommandError(f"Unknown command {ev.name!r}. Try `help`.")
+            raise CommandError(f"Unknown command {ev.name!r}. Try `{self._prefix()}help`.")
         if spec.moderator_only and not self.core.perms.is_moderator(ev.invoker):
             log.info("refused %s for non-moderator %s", spec.name, ev.invoker.id)
             raise PermissionDenied(f"`{spec.name}` is for moderators only.")
@@ -105,11 +105,12 @@ class Commands:
     async def help(self, ev: CommandInvoked, opts: dict[str, str]) -> CommandResult:
         """List the commands this member may use."""
         mod = self.core.perms.is_moderator(ev.invoker)
+        prefix = self._prefix()
         lines = ["**Haven** keeps this community safe and welcoming. Commands:"]
         for spec in commandspec.COMMANDS:
             if spec.moderator_only and not mod:
                 continue
-            lines.append(f"- `{spec.usage}`: {spec.description}")
+            lines.append(f"- `{prefix}{spec.usage}`: {spec.description}")
         return CommandResult("\n".join(lines))
 
     async def resources(self, ev: CommandInvoked, opts: dict[str, str]) -> CommandResult:
@@ -134,7 +135,7 @@ class Commands:
         summary = ", ".join(f"{len(v)} {k.replace('_', ' ')}" for k, v in data.items())
         intro = ("This is everything Haven stores about you in this community "
                  f"({summary}). Moderators' private notes are not included. "
-                 "Use `forgetme` to delete it.")
+                 f"To delete it, {self._command_hint('forgetme')}.")
         if core.platform.supports_attachments:
             parts = [Outgoing(intro, attachments=(Attachment(
                 "haven-mydata.json", body.encode("utf-8"), "application/json"),))]
@@ -181,17 +182,18 @@ class Commands:
                      "is removed from your name as soon as they close it.")
         return CommandResult(text)
 
+    def _prefix(self) -> str:
+        """What goes before a command name on this platform (``/``, ``!haven ``)."""
+        return commandspec.command_prefix(self.core.platform.name,
+                                          self.core.config.matrix.command_prefix)
+
     def _command_hint(self, name: str, *args: str) -> str:
-        """How to run a command on this platform, as an instruction ("run `...`")."""
-        platform = self.core.platform.name
-        if platform == "discord":
+        """How to run a command on this platform, as an instruction ("send `...`")."""
+        if self.core.platform.name == "discord":
             if args:
                 return f"run `/{name}` again and choose **{' '.join(args)}**"
             return f"run `/{name}`"
-        line = " ".join((name, *args))
-        if platform == "matrix":
-            line = f"{self.core.config.matrix.command_prefix} {line}"
-        return f"send `{line}`"
+        return f"send `{self._prefix()}{' '.join((name, *args))}`"
 
     # -- alerts and unanswered posts ------------------------------------------------
 

@@ -91,6 +91,20 @@ COMMANDS: tuple[CommandSpec, ...] = (
 BY_NAME: dict[str, CommandSpec] = {c.name: c for c in COMMANDS}
 
 
+def command_prefix(platform: str, matrix_prefix: str = "!haven") -> str:
+    """What a member types before a command name on ``platform``.
+
+    ``/`` on Discord (slash commands), ``!haven `` on Matrix (the configured
+    prefix and a space), nothing in the console. Texts that name a command put
+    this in front, so "use `!haven resources`" works as written on Matrix.
+    """
+    if platform == "discord":
+        return "/"
+    if platform == "matrix":
+        return f"{matrix_prefix} "
+    return ""
+
+
 def find(name: str) -> CommandSpec | None:
     """The command called ``name`` (case-insensitive), if any."""
     return BY_NAME.get(" ".join(name.lower().split()))

@@ -16,7 +16,8 @@ DEFAULT_TEMPLATES: dict[str, str] = {
         "We are not a crisis service.\n"
         "- Please read the house rules in {rules_channel} before posting.\n"
         "- Heavier topics go in content-warning channels: start your post with `CW:` and the topic.\n"
-        "- If you need help right now, use the `resources` command for helplines in your country.\n"
+        "- If you need help right now, use the `{command_prefix}resources` command for helplines "
+        "in your country.\n"
         "When you're ready, say hello and tell us a little about yourself."
     ),
     "greeting": "Welcome, {member}, and thank you for your first post. Someone will be along soon.",
@@ -82,7 +83,7 @@ DEFAULT_TEMPLATES: dict[str, str] = {
 
 PLACEHOLDERS: frozenset[str] = frozenset({
     "member", "community", "rules_channel", "helplines", "channel", "rule", "explain", "text",
-    "label", "cw_channel", "greeters", "duration",
+    "label", "cw_channel", "greeters", "duration", "command_prefix",
 })
 
 

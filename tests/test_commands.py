@@ -331,3 +331,15 @@ def test_forgetme_confirm_parses_as_text() -> None:
     assert spec.name == "forgetme" and opts == {"confirm": "confirm"}
     with pytest.raises(CommandError):
         commandspec.parse_command_text("forgetme now")
+
+
+@pytest.mark.parametrize("platform,prefix", [("matrix", "!haven "), ("discord", "/"),
+                                             ("fake", "")])
+async def test_help_shows_commands_as_they_are_typed_here(harness: Harness, platform: str,
+                                                          prefix: str) -> None:
+    harness.platform.name = platform
+    r = await harness.core.handle(command("help", harness.clock.now(), invoker=MEMBER))
+    assert f"- `{prefix}resources`" in r.text and f"- `{prefix}forgetme [confirm]`" in r.text
+    r = await harness.core.handle(command("mydata", harness.clock.now(), invoker=MEMBER))
+    intro = harness.platform.private_to("sam")[0].text
+    assert (f"`{prefix}forgetme`" if platform != "discord" else "`/forgetme`") in intro
