@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from bot import commandspec
 from bot.clock import fmt_duration, fmt_time
 from bot.durations import parse_clock_range
-from bot.errors import CommandError, ConfigError, PermissionDenied
+from bot.errors import CommandError, ConfigError, PermissionDenied, PlatformError
 from bot.events import (
     Attachment,
     ButtonPressed,
@@ -276,10 +276,19 @@ class Commands:
         Raises :class:`CommandError` when nobody by that id, mention or (unique)
         name is in the community, so nothing is done to a name that is nobody's.
         """
-        found = await self.core.platform.resolve_member(ev.community_id, query)
+        found = await self._lookup(ev, query)
         if found is None:
             raise CommandError(not_found_text(query))
         return found
+
+    async def _lookup(self, ev: CommandInvoked, query: str) -> Member | None:
+        """``platform.resolve_member``; a platform failure is a clear refusal, not a crash."""
+        try:
+            return await self.core.platform.resolve_member(ev.community_id, query)
+        except PlatformError as exc:
+            log.warning("member lookup for %s failed: %s", ev.name, exc)
+            raise CommandError("I couldn't look up members on the platform just now; nothing "
+                               "was done. Please try again in a moment.") from None
 
     async def warn(self, ev: CommandInvoked, opts: dict[str, str]) -> CommandResult:
         """Warn a member, citing a rule id or a reason."""
@@ -322,7 +331,7 @@ class Commands:
         """
         core = self.core
         query = opts["member"]
-        target = await core.platform.resolve_member(ev.community_id, query)
+        target = await self._lookup(ev, query)
         target_id = target.id if target is not None else member_id(query)
         cases = await core.store.cases_for(ev.community_id, target_id)
         if target is None and not cases:

@@ -144,6 +144,7 @@ class FakePlatform:
                                {"add": add, "remove": remove}))
 
     async def resolve_member(self, community_id: str, query: str) -> Member | None:
+        self._maybe_fail("resolve_member")
         q = query.strip()
         if q.startswith("<@") and q.endswith(">"):
             q = q[2:-1].lstrip("!")

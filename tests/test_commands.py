@@ -343,3 +343,13 @@ async def test_help_shows_commands_as_they_are_typed_here(harness: Harness, plat
     r = await harness.core.handle(command("mydata", harness.clock.now(), invoker=MEMBER))
     intro = harness.platform.private_to("sam")[0].text
     assert (f"`{prefix}forgetme`" if platform != "discord" else "`/forgetme`") in intro
+
+
+async def test_a_failing_member_lookup_is_a_clear_refusal(harness: Harness) -> None:
+    from tests.fakes import FlakyError
+
+    harness.platform.fail("resolve_member", FlakyError("HTTP 503"))
+    r = await harness.core.handle(command("warn", harness.clock.now(), member="riley",
+                                          reason="be kind"))
+    assert not r.ok and "couldn't look up members" in r.text and "nothing was done" in r.text
+    assert await harness.core.store.cases_for("c1", "riley") == []
