@@ -53,6 +53,7 @@ DEFAULT_TEMPLATES: dict[str, str] = {
         "Hi {member}, your post in {channel} needed a content warning, so I moved it to "
         "{cw_channel} under a `{label}` label. Here is your original text:\n{text}"
     ),
+    "cw_repost": "{label} {topic} (posted by {member}, moved from {channel})",
     "cw_notice": "{member}'s post was moved to {cw_channel}: this topic belongs in a "
                  "content-warning channel.",
     "cw_notice_hidden": (
@@ -83,7 +84,7 @@ DEFAULT_TEMPLATES: dict[str, str] = {
 
 PLACEHOLDERS: frozenset[str] = frozenset({
     "member", "community", "rules_channel", "helplines", "channel", "rule", "explain", "text",
-    "label", "cw_channel", "greeters", "duration", "command_prefix",
+    "label", "cw_channel", "greeters", "duration", "command_prefix", "topic",
 })
 
 

@@ -69,6 +69,7 @@ async def test_sensitive_redirect_with_repost(harness_factory) -> None:
         assert repost.target == "heavy-topics" and repost.extra["author"] == "jo"
         assert repost.msg.spoiler and repost.msg.spoiler.startswith("CW:")
         assert repost.msg.spoiler_text == "my self harm scars itch"
+        assert repost.msg.text.endswith("(posted by jo, moved from #general)")
         [dm] = h.platform.private_to("jo")
         assert "moved it" in dm.text
         [notice] = h.platform.sent_to("id-general")

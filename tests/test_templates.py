@@ -22,7 +22,7 @@ def test_every_documented_template_exists() -> None:
     assert set(DEFAULT_TEMPLATES) == {
         "welcome", "greeting", "greeter_ping", "crisis_signpost", "topic_signpost",
         "hidden_post", "hidden_notice", "hidden_notice_no_dm", "cw_missing", "cw_redirect",
-        "cw_reposted", "cw_notice", "cw_notice_hidden", "cw_notice_no_dm", "cw_missing_notice",
+        "cw_reposted", "cw_repost", "cw_notice", "cw_notice_hidden", "cw_notice_no_dm", "cw_missing_notice",
         "cw_missing_notice_no_dm", "warning", "timeout", "pii_nudge"}
 
 

@@ -84,7 +84,7 @@ class ContentWarnings:
         if cfg.repost:
             try:
                 await core.platform.repost(ev.community_id, target, ev.author, Outgoing(
-                    f"{label} {topic} (posted by {ev.author.name}, moved from #{ev.channel.name})",
+                    core.templates.render("cw_repost", **values, topic=topic),
                     spoiler=f"{label} {topic}", spoiler_text=ev.text))
                 reposted = True
             except Exception as exc:
