@@ -39,9 +39,10 @@ EXAMPLE_CONFIG = (ROOT / "config.example.yaml").read_text()
 # HAVEN_FUZZ_SCALE=20 fuzzes 20 times longer with fresh random examples (for a deep run);
 # the default is a fixed, quick sample so `make test` stays fast and repeatable.
 SCALE = max(1, int(os.environ.get("HAVEN_FUZZ_SCALE", "1")))
-FUZZ = settings(max_examples=120 * SCALE, deadline=None, derandomize=SCALE == 1,
+FUZZ = settings(max_examples=100 * SCALE, deadline=None, derandomize=SCALE == 1,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
                                        HealthCheck.function_scoped_fixture])
+MID = settings(FUZZ, max_examples=50 * SCALE)  # whole documents: ~40 ms each
 FEW = settings(FUZZ, max_examples=15 * SCALE)  # loading a whole shipped pack takes ~0.3 s
 PER_MESSAGE = 0.05  # seconds: generous; a message is handled in well under a millisecond
 
@@ -281,3 +282,59 @@ def test_the_fuzzers_start_from_valid_files() -> None:
     # the mangling tests start from files that load
     assert isinstance(load_config_text(EXAMPLE_CONFIG, "haven.yaml", base_dir=ROOT), Config)
     Rulebook.loads((SHIPPED_RULES / "crisis.yaml").read_text(), "pack.yaml", DEFAULT_TEMPLATES)
+
+
+# -- valid files with one part replaced: reaches the validators deep inside ----------------
+
+
+def _paths(node: Any, prefix: tuple = ()) -> list[tuple]:
+    """Every path (keys and indexes) into a parsed YAML document."""
+    found = [prefix]
+    if isinstance(node, dict):
+        for k, v in node.items():
+            found += _paths(v, (*prefix, k))
+    elif isinstance(node, list):
+        for i, v in enumerate(node):
+            found += _paths(v, (*prefix, i))
+    return found
+
+
+def _replace(node: Any, path: tuple, value: Any) -> Any:
+    if not path:
+        return value
+    head, rest = path[0], path[1:]
+    if isinstance(node, dict):
+        return {k: (_replace(v, rest, value) if k == head else v) for k, v in node.items()}
+    return [(_replace(v, rest, value) if i == head else v) for i, v in enumerate(node)]
+
+
+def _plain(node: Any) -> Any:
+    """A LineDict/LineList document as plain dicts and lists (for yaml.safe_dump)."""
+    if isinstance(node, dict):
+        return {k: _plain(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_plain(v) for v in node]
+    return node
+
+
+EXAMPLE_DOC = _plain(yaml.safe_load(EXAMPLE_CONFIG))
+SMALL_PACKS = {name: _plain(yaml.safe_load((SHIPPED_RULES / name).read_text()))[:3]
+               for name in ("crisis.yaml", "method.yaml", "hostility.yaml", "pii.yaml",
+                            "sensitive.yaml", "signposting.yaml")}
+
+
+@MID
+@given(data=st.data())
+def test_example_config_with_one_value_replaced_gives_config_errors(data: st.DataObject) -> None:
+    path = data.draw(st.sampled_from(_paths(EXAMPLE_DOC)[1:]), label="path")
+    value = data.draw(documents(CONFIG_KEYS), label="value")
+    check_config_text(dump(_replace(EXAMPLE_DOC, path, value)), ROOT)
+
+
+@MID
+@given(data=st.data())
+def test_rules_with_one_value_replaced_give_config_errors(data: st.DataObject) -> None:
+    pack = SMALL_PACKS[data.draw(st.sampled_from(sorted(SMALL_PACKS)), label="pack")]
+    path = data.draw(st.sampled_from(_paths(pack)[1:]), label="path")
+    value = data.draw(documents(RULE_KEYS), label="value")
+    check_rules_text(dump(_replace(pack, path, value)))
