@@ -203,7 +203,8 @@ class Commands:
         alerts = await core.store.alerts_by_state(ev.community_id, ("open", "claimed"))
         if not alerts:
             return CommandResult("No open alerts.")
-        lines = [f"**{plural(len(alerts), 'alert')} need attention:**"]
+        lines = [f"**{plural(len(alerts), 'alert')} "
+                 f"{'needs' if len(alerts) == 1 else 'need'} attention:**"]
         for a in alerts:
             age = fmt_duration(core.clock.now() - a.created_at)
             holder = (f"claimed by {core.platform.user_mention(a.claimed_by)}"

@@ -353,3 +353,15 @@ async def test_a_failing_member_lookup_is_a_clear_refusal(harness: Harness) -> N
                                           reason="be kind"))
     assert not r.ok and "couldn't look up members" in r.text and "nothing was done" in r.text
     assert await harness.core.store.cases_for("c1", "riley") == []
+
+
+async def test_counts_read_naturally(harness: Harness) -> None:
+    # field report: "last 1 days"; the same for every count Haven prints
+    core = harness.core
+    await core.handle(post("i want to kill myself", harness.clock.now(), author=member("cas")))
+    r = await core.handle(command("alerts", harness.clock.now()))
+    assert r.text.startswith("**1 alert needs attention:**")
+    await core.handle(post("anyone?", harness.clock.now(), author=member("a"), where="support"))
+    r = await core.handle(command("unanswered", harness.clock.now()))
+    assert r.text.startswith("**1 post waiting for a reply:**")
+    assert "(s)" not in (await core.handle(command("handover", harness.clock.now()))).text
