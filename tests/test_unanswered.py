@@ -337,3 +337,13 @@ async def test_peer_supporters_listed_by_id_leave_the_author_out(harness_factory
         assert "@priya:x.org" not in nudge.text and "@jo:x.org" in nudge.text
     finally:
         await h.stop()
+
+
+async def test_sensitive_posts_left_in_support_are_not_quoted(harness: Harness) -> None:
+    # support places are CW-exempt: the post stays, but its words need a warning
+    core = harness.core
+    await core.handle(post("my self harm scars itch, how do you cope", harness.clock.now(),
+                           author=member("jo"), where="support"))
+    await core.advance(2 * H + 60)
+    [nudge] = nudges(harness)
+    assert "scars" not in nudge.text and "https://chat.example/" in nudge.text

@@ -51,9 +51,10 @@ class Unanswered:
         place = core.config.support_place(ev.channel)
         if place is None or hidden or not self._is_root(ev):
             return
-        # Quote nothing of crisis posts, spoilered posts or content-warned posts.
+        # Quote nothing of crisis posts, spoilered posts or content-warned posts, nor of
+        # sensitive posts left in a CW-exempt support place (they carry no warning).
         quotable = not (crisis or ev.spoilered or core.config.is_cw_channel(ev.channel)
-                        or core.cw.has_warning(ev))
+                        or core.cw.has_warning(ev) or self._needs_warning(ev))
         excerpt = ev.text[: core.config.unanswered.excerpt_chars] if quotable else None
         post_id = await core.store.track_post(
             ev.community_id, ev.channel.id, ev.channel.name, ev.message.message_id,
@@ -71,6 +72,16 @@ class Unanswered:
         await core.scheduler.schedule(ev.community_id, "post_remind", f"post:{post_id}:remind", due,
                                       {"post_id": post_id, "escalate_after": place.escalate_after,
                                        "author_roles": self._peer_roles_of(ev)})
+
+    def _needs_warning(self, ev: MessagePosted) -> bool:
+        """Whether a rule would have redirected this post to the CW channel (pure)."""
+        from bot.features.moderation import plan
+
+        try:
+            return plan(self.core.evaluate(ev)).redirect_cw is not None
+        except Exception:  # never quote what could not be checked
+            log.exception("could not check post %s for sensitive topics", ev.message.message_id)
+            return True
 
     async def _answer_from(self, ev: MessagePosted) -> None:
         core = self.core
