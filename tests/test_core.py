@@ -189,3 +189,14 @@ async def test_a_cancellation_leaking_from_a_handler_does_not_stop_the_queue(
     core.on_message = original
     await core.handle(post("i want to kill myself", harness.clock.now(), author=member("cas")))
     assert await core.store.get_alert(1) is not None
+
+
+async def test_lone_surrogates_in_text_and_names_are_checked_and_stored(harness: Harness) -> None:
+    # found by the fuzzer: a JSON "\ud800" escape in a Matrix event decodes to a lone
+    # surrogate; storing or matching it raised UnicodeEncodeError and the crisis post
+    # was never alerted
+    await harness.core.handle(post("i want to kill myself \ud800", harness.clock.now(),
+                                   author=member("cas", "Cas \udfff")))
+    [alert] = harness.platform.sent_to("mod-alerts")
+    assert "Cas \ufffd" in alert.text
+    assert (await harness.core.store.get_alert(1)).kind == "crisis"
