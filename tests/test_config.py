@@ -539,3 +539,15 @@ def test_odd_keys_are_shown_quoted(base: Path) -> None:
     # found by the fuzzer: an empty key was reported as "haven.yaml:2: : unknown key"
     p = only(MINIMAL + "'': 1\n", base)
     assert str(p) == "haven.yaml:2: '': unknown key"
+
+
+def test_cw_exempt_defaults_to_the_support_places(base: Path) -> None:
+    config = load(MINIMAL + "unanswered: {places: [support, {channel: vent}]}\n", base)
+    assert config.content_warnings.exempt == ("support", "vent")
+    assert config.is_cw_exempt(Channel(id="1", name="support"))
+    assert not config.is_cw_exempt(Channel(id="2", name="general"))
+    config = load(MINIMAL + "unanswered: {places: [support]}\ncontent_warnings: {exempt: []}\n",
+                  base)
+    assert config.content_warnings.exempt == ()
+    p = only(MINIMAL + "content_warnings: {exempt: {a: 1}}\n", base)
+    assert p.key == "content_warnings.exempt"
