@@ -45,6 +45,20 @@ Handler = Callable[[CommandInvoked, dict[str, str]], Awaitable[CommandResult]]
 MEMBER_ID = re.compile(r"^<@!?([^>\s]+)>$")
 
 
+KINDS_OF_DATA: dict[str, tuple[str, str]] = {
+    "alerts_about_you": ("alert about you", "alerts about you"),
+    "cases_about_you": ("moderation case about you", "moderation cases about you"),
+}
+"""Nouns of ``member_data`` keys whose plural is not just an added ``s``."""
+
+
+def _count(key: str, n: int) -> str:
+    """``1 support post``, ``2 alerts about you``: a ``member_data`` key counted."""
+    singular, plural_form = KINDS_OF_DATA.get(
+        key, (dict(FORGET_WHAT).get(key, key.replace("_", " ")), None))
+    return plural(n, singular, plural_form)
+
+
 def not_found_text(query: str) -> str:
     """The refusal when a moderator names someone who is not a member here."""
     return (f"I can't find a member called {query.strip()!r} here. Use their mention, "
@@ -132,7 +146,7 @@ class Commands:
         core = self.core
         data = await core.store.member_data(ev.community_id, ev.invoker.id)
         body = json.dumps(data, indent=1, default=str, ensure_ascii=False)
-        summary = ", ".join(f"{len(v)} {k.replace('_', ' ')}" for k, v in data.items())
+        summary = ", ".join(_count(k, len(v)) for k, v in data.items())
         intro = ("This is everything Haven stores about you in this community "
                  f"({summary}). Moderators' private notes are not included. "
                  f"To delete it, {self._command_hint('forgetme')}.")

@@ -365,3 +365,13 @@ async def test_counts_read_naturally(harness: Harness) -> None:
     r = await core.handle(command("unanswered", harness.clock.now()))
     assert r.text.startswith("**1 post waiting for a reply:**")
     assert "(s)" not in (await core.handle(command("handover", harness.clock.now()))).text
+
+
+async def test_mydata_summary_reads_naturally(harness: Harness) -> None:
+    cas = member("cas")
+    await harness.core.handle(post("i want to kill myself", harness.clock.now(), author=cas))
+    await harness.core.handle(post("anyone?", harness.clock.now(), author=cas, where="support"))
+    await harness.core.handle(command("mydata", harness.clock.now(), invoker=cas))
+    intro = harness.platform.private_to("cas")[-1].text
+    assert "1 support post," in intro and "1 alert about you" in intro
+    assert "0 moderation cases about you" in intro and "1 member record" in intro
