@@ -25,6 +25,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from bot import commandspec
 from bot.adapters.base import Platform
 from bot.bounded import BoundedPlatform
 from bot.clock import Clock, RealClock
@@ -341,8 +342,9 @@ class Haven:
         ``!haven claim 3``): the prefix comes from the platform or config, never the core."""
         prefix = getattr(self.platform, "command_prefix", None)
         if not isinstance(prefix, str) or not prefix:
-            prefix = self.config.matrix.command_prefix if self.platform.name == "matrix" else "/"
-        head = f"{prefix}{name}" if prefix.endswith("/") else f"{prefix} {name}"
+            prefix = commandspec.command_prefix(self.platform.name,
+                                                self.config.matrix.command_prefix) or "/"
+        head = f"{prefix}{name}" if prefix.endswith(("/", " ")) else f"{prefix} {name}"
         return " ".join([head, *args])
 
     async def run_command(self, event: CommandInvoked) -> CommandResult:

@@ -17,12 +17,21 @@ log = logging.getLogger(__name__)
 
 
 def build_adapter(config: Config) -> Adapter:
-    """The adapter for ``config.platform``, with secrets from the environment."""
+    """The adapter for ``config.platform``, with secrets from the environment.
+
+    A missing secret is reported at the ``platform:`` line of the config, naming
+    the environment variable to set (never its value).
+    """
+    line = config.line_of("platform")
+
+    def missing(message: str) -> ConfigError:
+        return ConfigError([Problem(config.source, line, "platform", message)])
+
     if config.platform == "discord":
         token = os.environ.get("HAVEN_DISCORD_TOKEN")
         if not token:
-            raise ConfigError([Problem(config.source, 0, "platform",
-                                       "platform is discord but HAVEN_DISCORD_TOKEN is not set")])
+            raise missing("platform is discord but the environment variable HAVEN_DISCORD_TOKEN "
+                          "is not set (put the bot token there, never in the config file)")
         from bot.adapters.discord_adapter import DiscordAdapter
 
         return DiscordAdapter(config, token=token)
@@ -30,15 +39,14 @@ def build_adapter(config: Config) -> Adapter:
         token = os.environ.get("HAVEN_MATRIX_TOKEN")
         password = os.environ.get("HAVEN_MATRIX_PASSWORD")
         if not token and not password:
-            raise ConfigError([Problem(config.source, 0, "platform",
-                                       "platform is matrix but neither HAVEN_MATRIX_TOKEN nor "
-                                       "HAVEN_MATRIX_PASSWORD is set")])
+            raise missing("platform is matrix but neither of the environment variables "
+                          "HAVEN_MATRIX_TOKEN (an access token) nor HAVEN_MATRIX_PASSWORD "
+                          "(the bot account's password) is set")
         from bot.adapters.matrix_adapter import MatrixAdapter
 
         return MatrixAdapter(config, access_token=token, password=password)
-    raise ConfigError([Problem(config.source, 0, "platform",
-                               "`haven run` needs platform: discord or matrix "
-                               "(the console platform is for `haven demo`)")])
+    raise missing("`haven run` needs platform: discord or matrix "
+                  "(the console platform is for `haven demo`)")
 
 
 STOP_DRAIN_TIMEOUT = 30.0

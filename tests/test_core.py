@@ -231,6 +231,7 @@ async def test_an_urgent_posts_follow_up_runs_after_its_safety_part(harness: Har
 async def test_a_repeated_command_delivery_acts_once(harness: Harness) -> None:
     """Item 9: the same interaction delivered several times gives one timeout, one case."""
     core = harness.core
+    harness.platform.add_member(member("bob", "Bob"))
     ev = CommandInvoked("c1", harness.clock.now(), channel=channel("mod-alerts"),
                         invoker=member("mod1", "Mo", roles=("Moderators",)), name="timeout",
                         options={"member": "<@bob>", "minutes": "10", "reason": "spam"},
@@ -287,3 +288,14 @@ async def test_marking_ready_starts_timers_at_once(harness: Harness, caplog) -> 
     await asyncio.sleep(0.05)
     assert core.ready and core.scheduler._task is not None
     assert "did not report ready" not in caplog.text
+
+
+async def test_lone_surrogates_in_text_and_names_are_checked_and_stored(harness: Harness) -> None:
+    # found by the fuzzer: a JSON "\ud800" escape in a Matrix event decodes to a lone
+    # surrogate; storing or matching it raised UnicodeEncodeError and the crisis post
+    # was never alerted
+    await harness.core.handle(post("i want to kill myself \ud800", harness.clock.now(),
+                                   author=member("cas", "Cas \udfff")))
+    [alert] = harness.platform.sent_to("mod-alerts")
+    assert "Cas \ufffd" in alert.text
+    assert (await harness.core.store.get_alert(1)).kind == "crisis"

@@ -780,3 +780,22 @@ async def test_discord_tag_post_ignores_plain_channels(monkeypatch):
     h, _ = await started(monkeypatch)
     await h.adapter.tag_post(MessageRef(p.GUILD_ID, p.GENERAL, "1"), add=("x",), remove=())
     assert h.rest.find("PATCH") == []
+
+
+async def test_discord_role_member_ids_lists_people_holding_a_role(monkeypatch):
+    h, _ = await started(monkeypatch)
+    assert await h.adapter.role_member_ids(p.GUILD_ID, "Moderators") == (MO["id"],)
+    assert await h.adapter.role_member_ids(p.GUILD_ID, f"<@&{p.MOD_ROLE}>") == (MO["id"],)
+    assert await h.adapter.role_member_ids(p.GUILD_ID, "No Such Role") is None
+
+
+async def test_discord_role_member_ids_is_none_when_the_member_list_is_incomplete(monkeypatch):
+    guild = standard_guild()
+    guild["member_count"] = 500  # only three members are cached
+    h, _ = await started(monkeypatch, guild=guild)
+
+    async def no_chunk(*args, **kwargs):
+        raise discord.ClientException("the gateway is not connected")
+
+    monkeypatch.setattr(discord.Guild, "chunk", no_chunk)
+    assert await h.adapter.role_member_ids(p.GUILD_ID, "Moderators") is None

@@ -439,7 +439,7 @@ async def test_discord_moderator_toolkit_commands(e2e):
                            resolved=resolved)
     assert "case #2" in data["content"]
     data = await e2e.slash("history", member_opt, resolved=resolved)
-    assert "2 case(s)" in data["content"] and "rough week" in data["content"]
+    assert "2 cases about" in data["content"] and "rough week" in data["content"]
     data = await e2e.slash("case", [p.option("id", 1, 4)])
     assert "warn" in data["content"] and "t-hostility" in data["content"]
     data = await e2e.slash("duty", [p.option("state", "on")])
@@ -478,6 +478,10 @@ async def test_discord_forgetme_and_member_refusals(e2e):
     assert "moderators only" in data["content"] and data["flags"] & 64
     data = await e2e.slash("forgetme", invoker=ALICE, roles=(), perms=p.MEMBER_PERMS,
                            channel_id=GENERAL)
+    assert "This would delete" in data["content"] and "choose **confirm**" in data["content"]
+    assert (await e2e.core.store.get_alert(1)).member_id == p.MEMBER_ID
+    data = await e2e.slash("forgetme", [p.option("confirm", "confirm")], invoker=ALICE, roles=(),
+                           perms=p.MEMBER_PERMS, channel_id=GENERAL)
     assert "deleted" in data["content"] and "still looking after" in data["content"]
     assert (await e2e.core.store.get_alert(1)).member_id == p.MEMBER_ID  # until resolved
     await e2e.slash("resolve", [p.option("alert", 1, 4)])

@@ -824,7 +824,7 @@ async def test_moderator_toolkit_commands(world: World) -> None:
     await world.bot_says(alice, dm, "be kind", "the warning, privately, in the rule's words")
     await ask(mod, world.mods_room, f"!haven note {alice.user_id} rough week", "note answer")
     history = await ask(mod, world.mods_room, f"!haven history {alice.user_id}", "history")
-    assert "2 case(s)" in history["content"]["body"]
+    assert "2 cases about" in history["content"]["body"]
     case = await ask(mod, world.mods_room, "!haven case 1", "case")
     assert "t-hostility" in case["content"]["body"]
     duty = await ask(mod, world.mods_room, "!haven duty on", "duty on")
@@ -843,6 +843,8 @@ async def test_moderator_toolkit_commands(world: World) -> None:
     refused = await ask(alice, world.support, "!haven history " + mod.user_id, "refusal")
     assert "moderators only" in refused["content"]["body"]
     await alice.send(dm, "!haven forgetme")
+    await world.bot_says(alice, dm, "!haven forgetme confirm", "forgetme asks to confirm")
+    await alice.send(dm, "!haven forgetme confirm")
     await world.bot_says(alice, dm, "deleted", "forgetme answer")
 
 

@@ -123,3 +123,25 @@ async def test_stopping_finishes_work_before_closing_the_adapter(tmp_path: Path,
     logged_in = messages.index("adapter logged in")
     running = next(i for i, m in enumerate(messages) if "Haven is running" in m)
     assert starting < logged_in < running
+
+
+def test_missing_secret_points_at_the_platform_line_and_names_the_variable(
+        tmp_path: Path, monkeypatch) -> None:
+    # field report: "haven.yaml:0: platform: ..." (a line that does not exist)
+    monkeypatch.delenv("HAVEN_DISCORD_TOKEN", raising=False)
+    config = load_config_text(f"# Haven\ndatabase: {tmp_path / 'h.db'}\nplatform: discord\n"
+                              f"channels: {{moderators: mods}}\nrules: {{dir: {ROOT / 'rules'}}}\n",
+                              "haven.yaml")
+    with pytest.raises(ConfigError) as err:
+        runner.build_adapter(config)
+    [problem] = err.value.problems
+    assert str(problem).startswith("haven.yaml:3: platform: ")
+    assert "environment variable HAVEN_DISCORD_TOKEN is not set" in problem.message
+
+
+def test_no_platform_key_is_reported_without_a_bogus_line(tmp_path: Path) -> None:
+    config = load_config_text(f"database: {tmp_path / 'h.db'}\nchannels: {{moderators: mods}}\n"
+                              f"rules: {{dir: {ROOT / 'rules'}}}\n", "haven.yaml")
+    with pytest.raises(ConfigError) as err:
+        runner.build_adapter(config)
+    assert str(err.value).startswith("haven.yaml: platform: `haven run` needs platform")

@@ -889,6 +889,26 @@ class DiscordAdapter:
         """``<@id>``."""
         return f"<@{user_id}>"
 
+    async def role_member_ids(self, community_id: str, role: str) -> tuple[str, ...] | None:
+        """Ids of the people holding ``role`` (for a nudge that must leave one of them out).
+
+        ``None`` when the role does not exist or the member list is not complete (the
+        guild is not chunked and chunking fails): the caller then pings the role itself.
+        """
+        guild = self._guild(community_id)
+        found = self._resolve_role(guild, role)
+        if found is None:
+            return None
+        if not guild.chunked:
+            try:
+                await asyncio.wait_for(guild.chunk(cache=True), timeout=15)
+            except (discord.HTTPException, discord.ClientException, TimeoutError) as exc:
+                log.info("could not list the members of %s: %s", guild.id, exc)
+                return None
+        if not guild.chunked:
+            return None
+        return tuple(str(m.id) for m in found.members if not m.bot)
+
     def role_mention(self, community_id: str, role: str) -> str:
         """``<@&id>`` for a role named by id or name (``@name`` if it does not exist)."""
         guild = self.client.get_guild(int(community_id)) if community_id.isdigit() else None

@@ -1815,6 +1815,11 @@ class MatrixAdapter:
                             self.mx.moderator_power_level, room.users))
         return list(dict.fromkeys(u for u in users if u != self.user_id))
 
+    async def role_member_ids(self, community_id: str, role: str) -> tuple[str, ...] | None:
+        """The users a group names (:meth:`role_members`); ``None`` when it names nobody."""
+        users = self.role_members(role)
+        return tuple(users) if users else None
+
     def role_mention(self, community_id: str, role: str) -> str:
         """Pills of the group's users when config names them, else a plain label."""
         users = self.role_members(role)
