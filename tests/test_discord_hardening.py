@@ -166,6 +166,16 @@ async def test_discord_unreadable_gateway_payload_is_logged_and_skipped(monkeypa
     assert core.of(MessagePosted)[-1].text == "still here"
 
 
+async def test_discord_unreadable_ready_ends_the_connection_so_run_reconnects(monkeypatch, caplog):
+    h, _ = await started(monkeypatch, start=False)
+    await h.client._async_setup_hook()
+    ready = p.ready(h.bot_user)
+    del ready["user"]
+    with caplog.at_level(logging.ERROR), pytest.raises(KeyError):
+        h.parsers["READY"](ready)
+    assert "Could not read a Discord READY event" in caplog.text
+
+
 async def test_discord_guard_covers_every_parser(monkeypatch):
     h, _ = await started(monkeypatch)
     assert len(h.parsers) > 50

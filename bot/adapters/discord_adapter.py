@@ -34,6 +34,7 @@ import io
 import logging
 import os
 import re
+import sys
 import traceback
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Iterable
@@ -483,6 +484,17 @@ def error_place(exc: BaseException) -> str:
     return f"{os.path.basename(last.filename)}:{last.lineno} in {last.name}"
 
 
+RESTART_ON_FAILURE = frozenset({"READY"})
+"""Gateway events whose failure is not skipped but ends the connection (and Haven
+reconnects): without them the session is unusable."""
+
+
+def traceback_without_message(exc: BaseException) -> str:
+    """The frames of ``exc``'s traceback (file, line, code) without the exception's message,
+    which may quote the payload (member text)."""
+    return "".join(traceback.format_tb(exc.__traceback__)).rstrip()
+
+
 def guard_parsers(client: discord.Client, on_event: Callable[[str, Any], bool] | None = None,
                   on_failure: Callable[[str], None] | None = None) -> None:
     """Wrap every gateway parser of ``client`` so a payload it cannot read is logged and skipped.
@@ -513,8 +525,11 @@ def _guarded_parser(name: str, func: Callable[[Any], Any],
         except Exception as exc:
             log.error("Could not read a Discord %s event (%s at %s; fields: %s); skipped it, "
                       "carrying on", name, type(exc).__name__, error_place(exc), payload_shape(data))
+            log.debug("where discord.py failed reading %s:\n%s", name, traceback_without_message(exc))
             if on_failure is not None:
                 on_failure(name)
+            if name in RESTART_ON_FAILURE:
+                raise  # without it nothing works: end this connection, DiscordAdapter.run reconnects
             return None
 
     parse.__haven_guarded__ = True  # type: ignore[attr-defined]
@@ -576,6 +591,7 @@ class DiscordAdapter:
                       "on_thread_create", "on_automod_action"):
             setattr(self.client, event, getattr(self, f"_{event}"))
         self.client.setup_hook = self._setup_hook  # type: ignore[method-assign]
+        self.client.on_error = self._on_error  # type: ignore[method-assign]
         self.tree.on_error = self._on_tree_error  # type: ignore[method-assign]
 
     def _default_client(self, intents: discord.Intents) -> discord.Client:
@@ -654,6 +670,16 @@ class DiscordAdapter:
         self._closing = True
         self._gate.set()  # let handlers waiting for catch-up finish
         await self.client.close()
+
+    async def _on_error(self, event_method: str, /, *args: Any, **kwargs: Any) -> None:
+        """An event handler raised: log the event, error type and place (discord.py's own
+        handler logs the exception message, which may quote member text) and carry on."""
+        exc = sys.exc_info()[1]
+        if exc is None:
+            log.error("error in the Discord %s handler", event_method)
+            return
+        log.error("error in the Discord %s handler (%s at %s); carrying on\n%s", event_method,
+                  type(exc).__name__, error_place(exc), traceback_without_message(exc))
 
     def _count_failure(self, event: str) -> None:
         self.parse_failures += 1
