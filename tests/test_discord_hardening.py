@@ -77,6 +77,26 @@ async def test_discord_marks_the_core_ready_even_when_catch_up_fails(monkeypatch
     assert "catch-up of #support failed (RuntimeError" in caplog.text
 
 
+async def test_discord_a_stuck_catch_up_does_not_hold_live_posts_forever(monkeypatch, caplog):
+    import asyncio
+
+    h, core = await started(monkeypatch, start=False)
+    setup = missed_setup(h, core)
+    h.adapter.catch_up_timeout = 0.05
+
+    async def stuck(*args: Any, **kwargs: Any) -> Any:
+        await asyncio.sleep(3600)
+
+    monkeypatch.setattr(h.adapter, "_missed", stuck)
+    with caplog.at_level(logging.ERROR):
+        await boot(h, setup["guild"])
+    assert "catching up took longer" in caplog.text and core.ready_calls == 1
+    live = p.message(p.SUPPORT, ALICE, "live", at=core.clock.now())
+    await h.feed("MESSAGE_CREATE", live)
+    assert core.of(MessagePosted)[-1].text == "live"
+    assert core.store.kv[f"discord:last_seen:{p.SUPPORT}"] == setup["seen"]  # read again next start
+
+
 # --------------------------------------------------------------------------- item 2: catch-up
 
 
@@ -107,6 +127,21 @@ async def test_discord_catch_up_one_unreadable_thread_does_not_lose_the_channel(
     await h.feed("MESSAGE_CREATE", live)
     assert core.of(MessagePosted)[-1].text == "live"
     assert core.store.kv[f"discord:last_seen:{p.SUPPORT}"] == setup["seen"]
+
+
+async def test_discord_a_place_unreadable_for_days_is_let_go(monkeypatch, caplog):
+    h, core = await started(monkeypatch, start=False)
+    now = core.clock.now()
+    old = p.snowflake(now - 4 * 86400)
+    core.store.kv[f"discord:last_seen:{p.SUPPORT}"] = old
+    core.store.kv[f"discord:last_seen:{p.SUPPORT_FORUM}"] = old
+    m1 = p.message(p.SUPPORT, ALICE, "hello", at=now - 60)
+    h.rest.history[p.SUPPORT] = [m1]
+    h.rest.fail("GET", rf"/channels/{p.SUPPORT}/threads/archived/public", 404, 10003, "Unknown")
+    with caplog.at_level(logging.ERROR):
+        await boot(h, standard_guild(channels=standard_channels(last_support=m1["id"])))
+    assert "moves on" in caplog.text
+    assert core.store.kv[f"discord:last_seen:{p.SUPPORT}"] == m1["id"]
 
 
 async def test_discord_catch_up_survives_an_unreadable_message_payload(monkeypatch, caplog):
@@ -342,6 +377,33 @@ async def test_discord_edit_of_embed_text_is_evaluated_again(monkeypatch):
     edited = {**msg, "embeds": [rich_embed(description="not fine at all")], "edited_timestamp": p.iso(now + 5)}
     await h.feed("MESSAGE_UPDATE", edited)
     assert [e.text for e in core.of(MessagePosted)] == ["fine", "not fine at all"]
+
+
+async def test_discord_forum_post_title_poll_and_alt_text_are_read(monkeypatch):
+    h, core = await started(monkeypatch)
+    now = core.clock.now()
+    post_id = p.snowflake(now)
+    await h.feed("THREAD_CREATE", p.thread(post_id, "I want to die tonight", p.SUPPORT_FORUM,
+                                           at=now, newly_created=True))
+    starter = p.message(post_id, ALICE, "that's all", at=now, message_id=post_id)
+    await h.feed("MESSAGE_CREATE", starter)
+    assert core.of(MessagePosted)[-1].text == "I want to die tonight\n\nthat's all"
+    # A reply in the post is not given the title again.
+    await h.feed("MESSAGE_CREATE", p.message(post_id, MO, "we're here", at=now + 1))
+    assert core.of(MessagePosted)[-1].text == "we're here"
+
+    poll = p.message(p.GENERAL, ALICE, "", at=now + 2)
+    poll["poll"] = {"question": {"text": "should I end it"},
+                    "answers": [{"answer_id": 1, "poll_media": {"text": "yes"}},
+                                {"answer_id": 2, "poll_media": {"text": "no"}}],
+                    "expiry": p.iso(now + 86400), "allow_multiselect": False, "layout_type": 1}
+    await h.feed("MESSAGE_CREATE", poll)
+    assert core.of(MessagePosted)[-1].text == "should I end it\n\nyes\n\nno"
+
+    picture = p.message(p.GENERAL, ALICE, "", at=now + 3,
+                        attachments=[{**p.attachment("a.png", at=now), "description": "my last note"}])
+    await h.feed("MESSAGE_CREATE", picture)
+    assert core.of(MessagePosted)[-1].text == "my last note"
 
 
 # --------------------------------------------------------------------------- item 10: names

@@ -293,15 +293,33 @@ def embed_texts(embeds: Iterable[discord.Embed]) -> list[str]:
     return out
 
 
-def message_text(message: discord.Message) -> str:
-    """Everything a member can read in ``message``: its content, the text of its rich
-    embeds and of forwarded messages (``message_snapshots``), one paragraph each."""
-    parts = [message.content or ""]
+def message_text(message: discord.Message, title: str | None = None) -> str:
+    """Everything a member wrote that others can read in ``message``, one paragraph each:
+    a forum post's ``title``, the content, rich embeds, forwarded messages
+    (``message_snapshots``), a poll's question and answers, attachments' alt text."""
+    content = message.content or ""
+    if title and " ".join(title.casefold().split()) in " ".join(content.casefold().split()):
+        title = None  # the post repeats its title
+    parts = [title or "", content]
     for snapshot in getattr(message, "message_snapshots", None) or ():
         parts.append(snapshot.content or "")
         parts += embed_texts(snapshot.embeds)
+        parts += [a.description or "" for a in snapshot.attachments]
     parts += embed_texts(message.embeds)
+    poll = getattr(message, "poll", None)
+    if poll is not None:
+        parts.append(poll.question or "")
+        parts += [answer.text or "" for answer in poll.answers]
+    parts += [a.description or "" for a in message.attachments]
     return "\n\n".join(x for x in parts if x and x.strip())
+
+
+def post_title(message: discord.Message, channel: Any) -> str | None:
+    """The title of a forum post, for its starter message (whose id is the post's id)."""
+    if (isinstance(channel, discord.Thread) and isinstance(channel.parent, discord.ForumChannel)
+            and message.id == channel.id):
+        return channel.name
+    return None
 
 
 def _visible_files(message: discord.Message) -> list[discord.Attachment]:
@@ -576,6 +594,7 @@ class DiscordAdapter:
         self._caught_up: OrderedDict[int, None] = OrderedDict()
         self._last_seen: dict[str, int] = {}
         self._held: set[str] = set()
+        self._stored_seen: dict[str, int] = {}
         self._warned: set[str] = set()
         self._interactions: OrderedDict[str, None] = OrderedDict()
         self._dm_channels: OrderedDict[int, None] = OrderedDict()
@@ -1261,7 +1280,7 @@ class DiscordAdapter:
         at = message.created_at.timestamp()
         if edited and message.edited_at is not None:
             at = message.edited_at.timestamp()
-        text = message_text(message)
+        text = message_text(message, post_title(message, channel))
         if message.webhook_id is not None:
             author = self._webhook_author(message, text)
         else:
@@ -1534,7 +1553,14 @@ class DiscordAdapter:
         except Exception:
             log.exception("checking the moderators' channels failed")
         try:
-            await self.catch_up()
+            await asyncio.wait_for(self.catch_up(), self.catch_up_timeout)
+        except TimeoutError:
+            for guild in self.client.guilds:
+                if self._allowed_guild(guild.id):
+                    for channel in self._support_channels(guild):
+                        self._hold(str(channel.id))
+            log.error("catching up took longer than %.0fs; handling new posts now and reading "
+                      "the rest at the next start", self.catch_up_timeout)
         except Exception as exc:
             log.error("catching up on support channels failed (%s at %s)", type(exc).__name__,
                       error_place(exc))
@@ -1673,6 +1699,7 @@ class DiscordAdapter:
 
     async def _check_over_rest(self, token: str) -> list[str]:
         http = self.client.http
+        await self.client._async_setup_hook()  # what Client.login does first (binds the loop)
         try:
             me = await http.static_login(token)
         except discord.LoginFailure:
@@ -1847,13 +1874,33 @@ class DiscordAdapter:
             total += 1
         return total
 
+    catch_up_timeout: float = 900.0
+    """Seconds catch-up may take before live posts are let through anyway (what was not
+    read yet is read at the next start)."""
+
+    hold_max_age: float = 3 * 86400.0
+    """A place is held (:meth:`_hold`) at most this long after its stored position; the core
+    recognises messages it handled again for 7 days."""
+
     def _hold(self, place: str) -> None:
         """Keep the stored position of ``place`` where it is until the next catch-up.
 
         Part of the place could not be read; advancing its position past the
         messages handled meanwhile would lose the unread ones for good. The core
         drops the messages it sees again (it handles each message version once).
+        A position older than :attr:`hold_max_age` is let go (logged as an error):
+        a part that stays unreadable must not make every start re-read ever more.
         """
+        stored = self._stored_seen.get(place)
+        if stored is not None:
+            since = discord.utils.snowflake_time(stored).timestamp()
+            if self._now() - since > self.hold_max_age:
+                if f"hold:{place}" not in self._warned:
+                    self._warned.add(f"hold:{place}")
+                    log.error("part of <#%s> has not been readable since %s; Haven stops waiting "
+                              "for it and moves on (posts in that part were not read)", place,
+                              datetime.fromtimestamp(since, UTC).isoformat(timespec="minutes"))
+                return
         self._held.add(place)
 
     async def _missed(self, guild: discord.Guild, channel: Any) -> list[discord.Message]:
@@ -1872,6 +1919,7 @@ class DiscordAdapter:
             await self._mark_seen(place, newest)
             return []
         after = int(raw)
+        self._stored_seen[place] = after
         self._last_seen[place] = max(self._last_seen.get(place, 0), after)
         sources: list[Any] = []
         if not isinstance(channel, discord.ForumChannel) and (
