@@ -101,3 +101,11 @@ async def test_discord_check_online_without_a_token_says_which_variable(monkeypa
     monkeypatch.delenv("HAVEN_DISCORD_TOKEN", raising=False)
     assert await h.adapter.check_online() == [
         "set the bot token in the HAVEN_DISCORD_TOKEN environment variable"]
+
+
+def test_discord_members_role_is_read_from_config(tmp_path):
+    from tests.conftest import make_config
+
+    config = make_config(tmp_path, "roles:\n  moderators: [Moderators]\n  members: [Member, '123']\n")
+    assert config.roles.members == ("Member", "123")
+    assert make_config(tmp_path).roles.members == ()

@@ -542,3 +542,17 @@ async def test_discord_crisis_in_a_forwarded_message_is_alerted(e2e):
 
 async def test_discord_core_timers_start_when_the_adapter_is_ready(e2e):
     assert e2e.core._ready.is_set()
+
+
+@pytest.mark.xfail(reason="the core's crisis-only handling of private messages (issue 12 item 7) "
+                          "is another helper's branch; passes once merged", strict=False)
+async def test_discord_crisis_written_to_haven_in_private_is_alerted(e2e):
+    dm_channel = "970000000000000042"
+    await e2e.h.feed("MESSAGE_CREATE", p.message(
+        dm_channel, ALICE, "I'm going to kill myself tonight, please help", at=e2e.now(),
+        guild_id=None))
+    assert e2e.rest.messages_to(MOD_ALERTS)  # moderators hear
+    # The member gets helplines at once (a reply in the DM or a new private message).
+    texts = [c.content for c in e2e.rest.messages_to(dm_channel)] + dm_texts(e2e, ALICE)
+    assert any("Samaritans" in t for t in texts)
+    assert not e2e.rest.find("DELETE", r"/channels/\d+/messages/\d+")  # nothing punitive

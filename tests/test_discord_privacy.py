@@ -151,3 +151,17 @@ async def test_discord_a_role_only_some_members_hold_does_not_count(monkeypatch)
     h, _ = await started(monkeypatch, guild=guild_with_member_role(everyone_holds_it=False))
     assert h.adapter.moderators_channel_is_private(p.GUILD_ID) is True
     assert h.rest.messages_to(p.MODS) == []
+
+
+async def test_discord_members_role_check_is_cheap_on_a_large_server(monkeypatch):
+    import time
+
+    guild = guild_with_member_role(everyone_holds_it=True)
+    guild["members"] += [p.member(p.user(str(950000000000000000 + i), f"m{i}"), roles=(MEMBER_ROLE,))
+                         for i in range(3000)]
+    guild["member_count"] = len(guild["members"])
+    h, _ = await started(monkeypatch, guild=guild)
+    started_at = time.perf_counter()
+    for _ in range(500):  # every alert asks
+        assert h.adapter.moderators_channel_is_private(p.GUILD_ID) is False
+    assert time.perf_counter() - started_at < 1.0

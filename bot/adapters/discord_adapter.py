@@ -36,7 +36,7 @@ import os
 import re
 import sys
 import traceback
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import AsyncIterator, Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -595,6 +595,7 @@ class DiscordAdapter:
         self._last_seen: dict[str, int] = {}
         self._held: set[str] = set()
         self._stored_seen: dict[str, int] = {}
+        self._all_hold: dict[int, tuple[float, list[int]]] = {}
         self._warned: set[str] = set()
         self._interactions: OrderedDict[str, None] = OrderedDict()
         self._dm_channels: OrderedDict[int, None] = OrderedDict()
@@ -1386,6 +1387,8 @@ class DiscordAdapter:
                                   is_admin=member.is_admin, joined_at=member.joined_at)
         author_id = f"{PROXY_PREFIX}{message.webhook_id}"
         self._proxy_names[author_id] = name
+        while len(self._proxy_names) > 1000:
+            self._proxy_names.pop(next(iter(self._proxy_names)))
         return Member(id=author_id, name=f"{name} (proxied)")
 
     def _place_of(self, channel: Channel) -> str | None:
@@ -1612,17 +1615,38 @@ class DiscordAdapter:
                                 "roles.members)", ref, guild.name)
             elif role not in out:
                 out.append(role)
-        humans = [m for m in guild.members if not m.bot]
-        if guild.chunked and len(humans) >= 2:
-            mods = {r.casefold() for r in self.config.roles.moderators}
-            for role in guild.roles:
-                if role.is_default() or role.managed or role in out:
-                    continue
-                if role.name.casefold() in mods or str(role.id) in mods:
-                    continue
-                if all(role in m.roles for m in humans):
-                    out.append(role)
+        mods = {r.casefold() for r in self.config.roles.moderators}
+        for role_id in self._roles_all_hold(guild):
+            role = guild.get_role(role_id)
+            if role is None or role.is_default() or role.managed or role in out:
+                continue
+            if role.name.casefold() in mods or str(role.id) in mods:
+                continue
+            out.append(role)
         return out
+
+    members_roles_ttl: float = 60.0
+    """Seconds the roles every member holds are remembered (counting them walks every member)."""
+
+    def _roles_all_hold(self, guild: discord.Guild) -> list[int]:
+        """Ids of the roles every human member of ``guild`` holds; only when Haven knows
+        every member (and there are at least two). Counted once per :attr:`members_roles_ttl`."""
+        now = self._now()
+        cached = self._all_hold.get(guild.id)
+        if cached is not None and now - cached[0] < self.members_roles_ttl:
+            return cached[1]
+        found: list[int] = []
+        if guild.chunked:
+            humans = 0
+            counts: Counter[int] = Counter()
+            for member in guild.members:
+                if not member.bot:
+                    humans += 1
+                    counts.update(member._roles)
+            if humans >= 2:
+                found = [role_id for role_id, n in counts.items() if n == humans]
+        self._all_hold[guild.id] = (now, found)
+        return found
 
     def _members_viewing_role(self, guild: discord.Guild, channel: Any) -> discord.Role | None:
         """A role standing for every member (:meth:`members_roles`) that can view ``channel``."""
