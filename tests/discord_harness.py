@@ -101,6 +101,7 @@ class RestRecorder:
         self.failures: list[Failure] = []
         self.history: dict[str, list[dict[str, Any]]] = {}
         self.archived: dict[str, list[dict[str, Any]]] = {}
+        self.archived_private: dict[str, list[dict[str, Any]]] = {}
         self.webhooks: dict[str, list[dict[str, Any]]] = {}
         self.channel_guild: dict[str, str] = {}
         self.channels: dict[str, dict[str, Any]] = {}
@@ -215,6 +216,9 @@ class RestRecorder:
             return hook
         if method == "GET" and re.fullmatch(r"/channels/\d+/threads/archived/public", path):
             return {"threads": self.archived.get(parts[1], []), "members": [], "has_more": False}
+        if method == "GET" and re.fullmatch(r"/channels/\d+/threads/archived/private", path):
+            return {"threads": self.archived_private.get(parts[1], []), "members": [],
+                    "has_more": False}
         if method == "GET" and re.fullmatch(r"/channels/\d+", path):
             return self.channels[parts[1]]
         if method == "PATCH" and re.fullmatch(r"/channels/\d+", path):

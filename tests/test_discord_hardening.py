@@ -113,6 +113,39 @@ async def test_discord_catch_up_survives_archived_threads_404(monkeypatch, caplo
     assert core.store.kv[f"discord:last_seen:{p.SUPPORT}"] == setup["seen"]
 
 
+async def test_discord_catch_up_reads_private_archived_threads_too(monkeypatch):
+    h, core = await started(monkeypatch, start=False)
+    now = core.clock.now()
+    seen = p.snowflake(now - 7200)
+    core.store.kv[f"discord:last_seen:{p.SUPPORT}"] = seen
+    core.store.kv[f"discord:last_seen:{p.SUPPORT_FORUM}"] = seen
+    thread_id = p.snowflake(now - 3000)
+    post = p.message(thread_id, ALICE, "in a private thread", at=now - 2000)
+    h.rest.history[thread_id] = [post]
+    private = p.thread(thread_id, "just us", p.SUPPORT, at=now - 1000, last_message_id=post["id"],
+                       archived=True)
+    private["type"] = 12  # PRIVATE_THREAD
+    h.rest.archived_private[p.SUPPORT] = [private]
+    h.rest.channel_guild[thread_id] = p.GUILD_ID
+    await boot(h, standard_guild())
+    assert [e.text for e in core.of(MessagePosted)] == ["in a private thread"]
+    # Forums have no private threads: not asked.
+    assert not h.rest.find("GET", rf"/channels/{p.SUPPORT_FORUM}/threads/archived/private")
+
+
+async def test_discord_catch_up_without_manage_threads_warns_once_and_moves_on(monkeypatch, caplog):
+    h, core = await started(monkeypatch, start=False)
+    setup = missed_setup(h, core)
+    h.rest.fail("GET", rf"/channels/{p.SUPPORT}/threads/archived/private", 403, 50013,
+                "Missing Permissions")
+    with caplog.at_level(logging.WARNING):
+        await boot(h, setup["guild"])
+    assert "private archived threads of #support (Forbidden 403)" in caplog.text
+    assert [e.text for e in core.of(MessagePosted)] == ["is anyone around?", "in the thread"]
+    # A missing permission is not a hiccup: the position moves on (no re-reading forever).
+    assert core.store.kv[f"discord:last_seen:{p.SUPPORT}"] == setup["t1"]["id"]
+
+
 async def test_discord_catch_up_one_unreadable_thread_does_not_lose_the_channel(monkeypatch, caplog):
     h, core = await started(monkeypatch, start=False)
     setup = missed_setup(h, core)

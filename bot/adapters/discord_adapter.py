@@ -1847,7 +1847,8 @@ class DiscordAdapter:
         Every failure is handled per item (a server, a channel, the list of archived
         threads, one thread's history, one message) and logged; the rest goes on. A
         place where something could not be read keeps its stored position until the
-        next start (see :meth:`_hold`), so what was missed is read again then.
+        next start (see :meth:`_hold`), so what was missed is read again then; not
+        for a missing permission (403), which is logged once instead.
         """
         total = 0
         self._held.clear()
@@ -1870,7 +1871,6 @@ class DiscordAdapter:
             try:
                 backlog += [(m, place) for m in await self._missed(guild, channel)]
             except (discord.Forbidden, MissingPermission):
-                self._hold(place)
                 self._warn_once(f"history:{channel.id}", "Haven cannot read the history of "
                                 "#%s (Read Message History); posts made while it was offline "
                                 "there are not caught up", channel.name)
@@ -1955,26 +1955,34 @@ class DiscordAdapter:
             if t.parent_id == channel.id and (t.last_message_id or t.id) > after
         }
         since = discord.utils.snowflake_time(after)
-        try:
-            async for thread in channel.archived_threads(limit=None):
-                if thread.archive_timestamp < since:
-                    break
-                if (thread.last_message_id or thread.id) > after:
-                    threads.setdefault(thread.id, thread)
-        except Exception as exc:
-            self._hold(place)
-            status = getattr(exc, "status", None)
-            self._warn_once(f"archived:{channel.id}:{status or type(exc).__name__}",
-                            "could not list the archived threads of #%s (%s%s); reading its "
-                            "active threads and messages, and trying again at the next start",
-                            channel.name, type(exc).__name__, f" {status}" if status else "")
+        # Public archived threads (and forum posts); in text channels also private ones,
+        # which Haven sees with Manage Threads (a private support thread is still support).
+        kinds = [False] if isinstance(channel, discord.ForumChannel) else [False, True]
+        for private in kinds:
+            what = "private archived threads" if private else "archived threads"
+            try:
+                listing = (channel.archived_threads(limit=None, private=True) if private
+                           else channel.archived_threads(limit=None))
+                async for thread in listing:
+                    if thread.archive_timestamp < since:
+                        break
+                    if (thread.last_message_id or thread.id) > after:
+                        threads.setdefault(thread.id, thread)
+            except Exception as exc:
+                if not isinstance(exc, discord.Forbidden):  # a missing permission stays missing
+                    self._hold(place)
+                status = getattr(exc, "status", None)
+                self._warn_once(f"archived:{private}:{channel.id}:{status or type(exc).__name__}",
+                                "could not list the %s of #%s (%s%s); reading its active threads "
+                                "and messages, and trying again at the next start", what,
+                                channel.name, type(exc).__name__, f" {status}" if status else "")
         sources.extend(threads.values())
         messages: list[discord.Message] = []
         for source in sources:
             try:
                 messages += await self._read_source(source, after)
             except (discord.Forbidden, MissingPermission):
-                self._hold(place)
+                # Not held: a missing permission stays missing until an admin grants it.
                 self._warn_once(f"history:{source.id}", "Haven cannot read the history of "
                                 "#%s (Read Message History); posts made while it was offline "
                                 "there are not caught up", getattr(source, "name", source.id))
