@@ -50,6 +50,12 @@ def bases(now: float) -> dict[str, Callable[[], dict[str, Any]]]:
             permissions=p.MEMBER_PERMS | p.MANAGE_MESSAGES),
         "AUTO_MODERATION_ACTION_EXECUTION": lambda: p.automod_execution(
             user_id=p.MEMBER_ID, channel_id=p.GENERAL, keyword=SECRET, at=now),
+        "MESSAGE_DELETE_BULK": lambda: {"ids": [p.snowflake(now), p.snowflake(now)],
+                                        "channel_id": p.GENERAL, "guild_id": p.GUILD_ID},
+        "CHANNEL_UPDATE": lambda: p.text_channel(p.VENTING, "venting", position=3),
+        "GUILD_MEMBER_UPDATE": lambda: {**p.member(p.user(p.NEWCOMER_ID, "newbie")),
+                                        "guild_id": p.GUILD_ID},
+        "THREAD_UPDATE": lambda: p.thread(p.snowflake(now), "a thread", p.SUPPORT, at=now),
     }
 
 
