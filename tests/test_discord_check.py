@@ -109,3 +109,15 @@ def test_discord_members_role_is_read_from_config(tmp_path):
     config = make_config(tmp_path, "roles:\n  moderators: [Moderators]\n  members: [Member, '123']\n")
     assert config.roles.members == ("Member", "123")
     assert make_config(tmp_path).roles.members == ()
+
+
+async def test_discord_check_online_wants_havens_role_above_the_members_roles(monkeypatch):
+    guild = checked_guild()
+    for role in guild["roles"]:
+        if role["id"] == p.PEER_ROLE:
+            role["position"] = 9  # above Haven's role (5)
+    h, _ = await started(monkeypatch, guild=guild)
+    assert await h.adapter.check_online() == [
+        "Safe Harbour: Haven's highest role (Haven) is not above Peer Supporters "
+        "(roles.peer_supporters): Haven cannot time out or kick members with that role; "
+        "move Haven's role up in Server Settings > Roles"]

@@ -1799,9 +1799,14 @@ class DiscordAdapter:
                 role = self._resolve_role(guild, ref)
                 if role is None:
                     problems.append(f"{where}: no role {ref!r} (config key {key})")
-                elif key != "roles.members" and not role.mentionable and not mention_all:
+                    continue
+                if key != "roles.members" and not role.mentionable and not mention_all:
                     problems.append(f"{where}: Haven cannot ping the role {role.name} ({key}): make "
                                     "it mentionable or give Haven Mention All Roles")
+                if key != "roles.moderators" and role >= me.top_role and guild.owner_id != me.id:
+                    problems.append(f"{where}: Haven's highest role ({me.top_role.name}) is not above "
+                                    f"{role.name} ({key}): Haven cannot time out or kick members "
+                                    "with that role; move Haven's role up in Server Settings > Roles")
         return problems
 
     def _configured_channels(self) -> list[tuple[str, str, tuple[str, ...]]]:
