@@ -76,6 +76,8 @@ class RolesConfig:
     moderators: tuple[str, ...] = ("Moderators",)
     peer_supporters: tuple[str, ...] = ()
     greeters: tuple[str, ...] = ()
+    members: tuple[str, ...] = ()
+    """Roles every member gets (e.g. "Member"): a channel they can view is not private."""
 
 
 @dataclass(frozen=True)
@@ -442,11 +444,12 @@ def parse_config(root: Any, file: str, base_dir: Path) -> Config:
         r.problem(s if "channels" in root else root, "moderators", "channels.moderators",
                   "required: the private moderators' channel that receives alerts")
 
-    s = r.section(root, "roles", {"moderators", "peer_supporters", "greeters"})
+    s = r.section(root, "roles", {"moderators", "peer_supporters", "greeters", "members"})
     roles = RolesConfig(
         moderators=r.get(s, "moderators", "roles", ("Moderators",), _str_list),
         peer_supporters=r.get(s, "peer_supporters", "roles", (), _str_list),
         greeters=r.get(s, "greeters", "roles", (), _str_list),
+        members=r.get(s, "members", "roles", (), _str_list),
     )
 
     s = r.section(root, "welcome", {"enabled", "privately", "message", "first_post", "greeting"})

@@ -89,10 +89,13 @@ async def test_discord_ignores_own_messages_and_system_messages_but_passes_other
     [ev] = core.of(MessagePosted)
     assert ev.author.is_bot and ev.text == "beep"
 
+    # Another webhook (a proxy such as PluralKit) is read as a post, not skipped as a bot.
     other_hook = p.message(p.GENERAL, p.user("930000000000000002", "Proxy", bot=True), "proxied",
                            at=now, webhook_id="930000000000000002")
     await h.feed("MESSAGE_CREATE", other_hook)
-    assert core.of(MessagePosted)[-1].author.is_bot
+    proxied = core.of(MessagePosted)[-1]
+    assert not proxied.author.is_bot and proxied.text == "proxied"
+    assert proxied.author.id == "webhook:930000000000000002"
 
 
 async def test_discord_reply_sets_reply_to(monkeypatch):
@@ -247,7 +250,7 @@ async def test_discord_spoilered(monkeypatch, content, files, expected):
     assert len(ev.attachments) == len(files)
 
 
-async def test_discord_other_guilds_and_dms_are_ignored(monkeypatch):
+async def test_discord_other_guilds_are_ignored_and_dms_belong_to_the_configured_one(monkeypatch):
     config = discord_config(discord=DiscordConfig(guild_ids=(p.GUILD_ID,)))
     other = p.guild(guild_id="990000000000000001", name="Elsewhere",
                     channels=[p.text_channel("990000000000000002", "general",
@@ -257,10 +260,12 @@ async def test_discord_other_guilds_and_dms_are_ignored(monkeypatch):
     now = core.clock.now()
     await h.feed("MESSAGE_CREATE", p.message("990000000000000002", ALICE, "hi", at=now,
                                              guild_id="990000000000000001"))
-    await h.feed("MESSAGE_CREATE", p.message("990000000000000003", ALICE, "dm", at=now, guild_id=None))
     assert core.of(MessagePosted) == []
+    await h.feed("MESSAGE_CREATE", p.message("990000000000000003", ALICE, "dm", at=now, guild_id=None))
+    [dm] = core.of(MessagePosted)
+    assert dm.community_id == p.GUILD_ID and dm.channel.kind == "dm"
     await h.feed("MESSAGE_CREATE", p.message(p.GENERAL, ALICE, "here", at=now))
-    assert len(core.of(MessagePosted)) == 1
+    assert len(core.of(MessagePosted)) == 2
 
 
 async def test_discord_automod_action_is_logged(monkeypatch, caplog):
