@@ -305,6 +305,18 @@ async def test_discord_send_resolves_channels_and_pings_exactly_the_intended_rol
     assert call.custom_ids() == ["haven:alert:claim:12", "haven:alert:resolve:12"]
 
 
+async def test_discord_send_with_a_dedupe_key_enforces_a_stable_nonce(monkeypatch):
+    """A send repeated after a crash carries the same nonce, so Discord keeps one message."""
+    h, _ = await started(monkeypatch)
+    for _ in range(2):
+        await h.adapter.send(p.GUILD_ID, "general", Outgoing("your text", dedupe_key="hide:7:text"))
+    await h.adapter.send(p.GUILD_ID, "general", Outgoing("your text"))
+    first, again, plain = h.rest.messages_to(p.GENERAL)
+    assert first.json["nonce"] == again.json["nonce"] and len(first.json["nonce"]) <= 25
+    assert first.json["enforce_nonce"] is True
+    assert plain.json.get("nonce") != first.json["nonce"]  # discord.py picks a fresh one
+
+
 async def test_discord_send_does_not_repeat_mentions_already_in_the_text(monkeypatch):
     h, _ = await started(monkeypatch)
     text = f"{h.adapter.role_mention(p.GUILD_ID, 'Peer Supporters')} a post waits; {h.adapter.user_mention(p.MOD_ID)}"

@@ -29,6 +29,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import hashlib
 import inspect
 import io
 import logging
@@ -916,6 +917,8 @@ class DiscordAdapter:
         for i, chunk in enumerate(chunks):
             last = i == len(chunks) - 1
             kwargs: dict[str, Any] = {"content": chunk or None, "allowed_mentions": allowed}
+            if msg.dedupe_key:
+                kwargs["nonce"] = _nonce(msg.dedupe_key, i)
             if i == 0 and reference is not None:
                 kwargs["reference"] = reference
                 kwargs["mention_author"] = False
@@ -2134,3 +2137,13 @@ class DiscordAdapter:
         with contextlib.suppress(discord.HTTPException):
             if not interaction.response.is_done():
                 await interaction.response.send_message("Sorry, that command failed.", ephemeral=True)
+
+
+def _nonce(dedupe_key: str, part: int) -> str:
+    """A Discord nonce (at most 25 characters) for one part of a send that must happen once.
+
+    discord.py sends it with ``enforce_nonce``, so Discord answers a repeat within its
+    de-duplication window with the message already created instead of a second one.
+    """
+    digest = hashlib.sha256(f"{dedupe_key}#{part}".encode("utf-8", "surrogatepass"))
+    return digest.hexdigest()[:25]
