@@ -222,3 +222,19 @@ def test_held_out_crisis_alerts(book: Rulebook, text: str) -> None:
 def test_held_out_no_crisis_alarm(book: Rulebook, text: str) -> None:
     fired = [m.rule.id for m in book.evaluate(text) if m.rule.category == "crisis"]
     assert fired == []
+
+
+def test_helplines_cover_the_five_languages() -> None:
+    from bot.signposting import load_helplines
+
+    helplines = load_helplines(default_rules_dir() / "helplines.yaml")
+    assert helplines.warnings == ()
+    phones = {code: " ".join(s.phone or "" for s in services)
+              for code, (_, services) in helplines.countries.items()}
+    expected = {"NL": "0800-0113", "BE": "1813", "DE": "0800 111 0 111", "AT": "142",
+                "CH": "143", "ES": "024", "MX": "800 911 2000", "FR": "3114", "CA": "988"}
+    for code, number in expected.items():
+        assert number in phones[code], code
+        assert helplines.services((code,), "crisis"), code
+    assert "0800 32 123" in phones["BE"]
+    assert "277-3553" in phones["CA"]  # Québec, 1 866 APPELLE
