@@ -14,7 +14,8 @@ from bot.rules.tools import default_rules_dir
 from bot.signposting import TOPICS
 from bot.templates import DEFAULT_TEMPLATES
 
-PACKS = ("crisis", "method", "hostility", "pii", "sensitive", "signposting")
+PACKS = ("crisis", "method", "hostility", "pii", "sensitive", "signposting", "nl", "de", "es", "fr")
+LANGUAGES = ("nl", "de", "es", "fr")
 
 
 @pytest.fixture(scope="module")
@@ -54,6 +55,25 @@ def test_crisis_rules_alert_and_signpost_and_never_punish(book: Rulebook) -> Non
         assert alert is not None and alert.params.get("urgency") == "now", rule.id
         assert rule.action("signpost") is not None, rule.id
         assert rule.severity in ("high", "critical"), rule.id
+
+
+def test_concern_rules_are_quiet_and_never_punish(book: Rulebook) -> None:
+    concern = [r for r in book.rules if r.category == "concern"]
+    assert concern
+    for rule in concern:
+        names = {a.name for a in rule.actions}
+        assert not names & {"hide", "warn", "timeout", "redirect_cw"}, rule.id
+        alert = rule.action("alert_moderators")
+        assert alert is not None and alert.params.get("urgency") == "quiet", rule.id
+        assert rule.action("signpost") is not None, rule.id
+
+
+def test_every_language_pack_covers_every_category() -> None:
+    for lang in LANGUAGES:
+        pack = Rulebook.load(default_rules_dir(), packs=[lang])
+        found = {r.category for r in pack.rules}
+        assert {"crisis", "concern", "method", "hostility", "pii"} <= found, lang
+        assert all(r.id.startswith(f"{lang}-") for r in pack.rules), lang
 
 
 def test_category_policies(book: Rulebook) -> None:
@@ -238,3 +258,52 @@ def test_helplines_cover_the_five_languages() -> None:
         assert helplines.services((code,), "crisis"), code
     assert "0800 32 123" in phones["BE"]
     assert "277-3553" in phones["CA"]  # Québec, 1 866 APPELLE
+
+
+# Further sentences, beyond the packs' own examples, in the four other languages.
+# Caught: crisis (urgent) or concern (quiet); quiet: no crisis alarm.
+CAUGHT_ABROAD = [
+    "ik trek het echt niet meer, ik wil gewoon dood",
+    "Ik ga er dit weekend een eind aan maken, sorry",
+    "mijn vriendin appte me dat ze zichzelf iets gaat aandoen",
+    "ik heb weer zo'n drang om te krassen",
+    "iedereen zou beter af zijn zonder mij",
+    "Ich will echt nicht mehr leben",
+    "heute nacht bringe ich mich um",
+    "ich hab seit Wochen Schlaftabletten gesammelt",
+    "mein Kumpel hat gesagt, dass er sich heute umbringen will",
+    "ich wünschte, ich wäre einfach tot",
+    "me quiero morir ya, no aguanto más",
+    "esta noche voy a quitarme la vida",
+    "mi hermana dice que se va a matar",
+    "ojalá no despertar nunca más",
+    "ya no puedo más con mi vida",
+    "j'ai vraiment envie de mourir ce soir",
+    "je vais en finir cette nuit",
+    "mon pote a écrit qu'il va se foutre en l'air",
+    "j'aimerais ne jamais me réveiller",
+    "je suis épuisée de vivre",
+]
+
+QUIET_ABROAD = [
+    "ik ga dood van de honger, wat eten we?",
+    "vroeger wilde ik dood, nu gaat het gelukkig goed",
+    "ich sterbe vor Lachen bei dem Video",
+    "ich mache Schluss mit meinem Freund",
+    "me muero de ganas de verte",
+    "hace años quería morir, hoy estoy agradecida",
+    "je suis morte de rire mdr",
+    "si tu as des idées suicidaires, appelle le 3114",
+    "dans ce film le héros veut mourir",
+    "ik heb 6 uur geslapen en ga nu sporten",
+]
+
+
+@pytest.mark.parametrize("text", CAUGHT_ABROAD)
+def test_language_packs_catch(book: Rulebook, text: str) -> None:
+    assert {"crisis", "concern"} & {m.rule.category for m in book.evaluate(text)}
+
+
+@pytest.mark.parametrize("text", QUIET_ABROAD)
+def test_language_packs_stay_quiet(book: Rulebook, text: str) -> None:
+    assert "crisis" not in {m.rule.category for m in book.evaluate(text)}
