@@ -114,6 +114,13 @@ CRISIS = [
     "ѕuісіdаl tonight",
     "I keep looking up painless ways to die",
     "I don't think I'll survive the night",
+    # indirect: affairs in order, deadlines, joining the dead, slang, emoji
+    "I've left notes for my parents on my bed, I'm sorry",
+    "my brother passed in march and I'm ready to join him",
+    "you won't have to put up with me after friday",
+    "planning to sewerslide this weekend",
+    "gonna 🔪 myself",
+    "kms 🪦",
 ]
 
 NO_CRISIS = [
@@ -145,7 +152,24 @@ NO_CRISIS = [
     "If someone tells you they're suicidal, listen without judging",
     "we're running a suicide prevention walk on Sunday",
     "Romeo kills himself at the end of the play",
+    # passive wishes the writer will not act on, urges resisted (caught quietly, as concern)
+    "sometimes I wish I wasn't here but I'd never act on it",
+    "I have urges to cut but I'm not going to, I'm holding ice instead",
+    "I finally finished my essay, goodbye forever stress",
 ]
+
+CONCERN = [
+    "sometimes I wish I wasn't here but I'd never act on it",
+    "I have urges to cut but I'm not going to, I'm holding ice instead",
+    "honestly what's the point of any of this",
+    "I'm a burden on my family",
+    "I just don't want to exist anymore, but I'm safe",
+]
+
+
+@pytest.mark.parametrize("text", CONCERN)
+def test_passive_wishes_are_caught_quietly(book: Rulebook, text: str) -> None:
+    assert "concern" in {m.rule.category for m in book.evaluate(text)}
 
 
 @pytest.mark.parametrize("text", CRISIS)
