@@ -121,6 +121,10 @@ CRISIS = [
     "planning to sewerslide this weekend",
     "gonna 🔪 myself",
     "kms 🪦",
+    "Had a decent day at work, went to the gym. Might take all my pills tonight though. Anyway, weekend?",
+    "my roommate locked herself in the bathroom and says she's cutting and won't stop",
+    "my little sister texted me she took a whole bottle of pills",
+    "you guys won't have to hear from me after this weekend",
 ]
 
 NO_CRISIS = [
@@ -156,6 +160,10 @@ NO_CRISIS = [
     "sometimes I wish I wasn't here but I'd never act on it",
     "I have urges to cut but I'm not going to, I'm holding ice instead",
     "I finally finished my essay, goodbye forever stress",
+    "after my exams on friday I'm done with school forever!!",
+    "my cat is getting rehomed because my landlord said no pets, I'm gutted",
+    "you guys won't hear from me this weekend, I'm camping with no signal",
+    "I bought rope for my climbing course",
 ]
 
 CONCERN = [
