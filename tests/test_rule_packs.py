@@ -328,6 +328,12 @@ QUIET_ABROAD = [
     "si tu as des idées suicidaires, appelle le 3114",
     "dans ce film le héros veut mourir",
     "ik heb 6 uur geslapen en ga nu sporten",
+    "sorry, ik moet gaan, doei",
+    "perdón, me tengo que ir, adiós",
+    "désolé, je dois y aller, au revoir",
+    "Ich muss jetzt los, tschüss an alle",
+    "sorry guys, gotta go, bye!",
+    "he told me he's cutting his hair short",
 ]
 
 
