@@ -314,3 +314,29 @@ def test_offset_tracking_with_scripts_and_emoji() -> None:
         for extra in ("", " myself"):
             norm = normalise(s + extra)
             assert N._build_track(norm, 0) is not None, s + extra
+
+
+@pytest.mark.parametrize(
+    ("text", "joined"),
+    [
+        ("i want to ki ll my self", " i want to kil my self "),  # "my" is a word of its own
+        ("i want to kil l myself", " i want to kil myself "),
+        ("i wanna d ie", " i want to die "),
+        ("s uicidal tonight", " suicidal tonight "),
+    ],
+)
+def test_unevenly_spaced_words_join_against_the_vocabulary(text: str, joined: str) -> None:
+    resolver = MaskResolver(["kil", "myself", "die", "suicidal"])
+    norm = normalise(text, resolver)
+    assert norm.text != joined  # the view as typed stays
+    assert joined in norm.variants
+    index = 1 + norm.variants.index(joined)
+    start = joined.index(joined.split()[-1])
+    assert norm.original_span(index, start, len(joined) - 1) is not None
+
+
+def test_spacing_that_makes_no_vocabulary_word_is_left_alone() -> None:
+    resolver = MaskResolver(["kil", "myself", "suicide"])
+    assert normalise("the ki ln is hot", resolver).variants == ()
+    assert normalise("i am at the zoo", resolver).variants == ()
+    assert normalise("kill my self", resolver).variants == ()  # whole words are never joined

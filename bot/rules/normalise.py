@@ -30,7 +30,9 @@
     Extra text views, made only when needed: letters spaced or dotted apart
     joined (``s u i c i d e`` -> ``suicide``; the unjoined form stays in ``text``
     because ``i m a mess`` is ordinary typing), and words masked with ``*``
-    (``s**cide``) resolved against the vocabulary of the loaded keywords.
+    (``s**cide``) resolved against the vocabulary of the loaded keywords, and
+    words broken by uneven spacing joined when the pieces make a word of that
+    vocabulary (``ki ll my self`` -> ``kil myself``, ``su icide`` -> ``suicide``).
 
 Spans found in any view can be mapped back to the original text with
 :meth:`Normalised.original_span`; the mapping is computed lazily (only for
@@ -185,6 +187,15 @@ _SPACED = re.compile(r"(?<= )[^\W\d_](?: (?:\. )?[^\W\d_](?= )){2,}")
 _SPACED_HINT = re.compile(r" [^\W\d_] (?:\. )?[^\W\d_] (?:\. )?[^\W\d_] ")
 _SPACED_SEPARATORS = re.compile(r" (?:\. )?")
 _MASKED = re.compile(r"(?<= )[^ ]*\*[^ ]*(?= )")
+# Runs of short words, candidates for uneven spacing ("ki ll", "su icide").
+_FRAGMENTS = re.compile(r"(?<= )[^\W\d_]{1,8}+(?: [^\W\d_]{1,8}+)++(?= )")
+_MAX_JOINED: Final = 4
+_SHORT_WORDS: Final = frozenset({
+    "a", "i", "o", "u", "y", "my", "me", "to", "in", "on", "at", "is", "it", "of", "no", "so",
+    "do", "go", "be", "we", "he", "up", "an", "or", "if", "us", "as", "by", "am", "oh", "ok",
+    "ya", "ur", "im", "id",
+})
+"""Short words that stand on their own: a piece like "my" in "my self" is not a fragment."""
 
 Resolver = Callable[[str], Sequence[str]]
 """Maps a masked word such as ``s**cide`` to candidate words (best first)."""
@@ -407,7 +418,47 @@ def normalise(text: str, resolve: Resolver | None = None) -> Normalised:
         recipes.append(_spaced_recipe)
     if resolve is not None and "*" in norm_text:
         _add_mask_variants(norm_text, resolve, variants, recipes)
+    words = getattr(resolve, "words", None)
+    if words and len(variants) < MAX_VARIANTS:
+        _add_fragment_variant(norm_text, words, variants, recipes)
     return Normalised(text, raw, norm_text, tuple(variants), tuple(recipes))
+
+
+def _add_fragment_variant(text: str, words: frozenset[str], variants: list[str],
+                          recipes: list[Callable[[_Track], _Track]]) -> None:
+    """Join words broken by uneven spacing when the pieces make a vocabulary word.
+
+    Two to four neighbouring pieces of at most eight letters, one of them at most
+    two letters long and not a word of its own ("my", "to"), are joined if the result (repeated letters collapsed) is a
+    word of at least three letters in ``words``; longer joins are tried first.
+    """
+    joins: dict[str, str] = {}
+    for m in _FRAGMENTS.finditer(text):
+        pieces = m.group().split(" ")
+        i = 0
+        while i < len(pieces) - 1:
+            for size in range(min(_MAX_JOINED, len(pieces) - i), 1, -1):
+                window = pieces[i:i + size]
+                if all(len(p) > 2 or p in _SHORT_WORDS for p in window):
+                    continue
+                joined = _REPEAT.sub(r"\1", "".join(window))
+                if len(joined) >= 3 and joined in words:
+                    joins[" ".join(window)] = joined
+                    i += size - 1
+                    break
+            i += 1
+    if not joins:
+        return
+    pattern = re.compile("(?<= )(?:" + "|".join(
+        re.escape(k) for k in sorted(joins, key=len, reverse=True)) + ")(?= )")
+
+    def replace(m: re.Match[str]) -> str:
+        return joins[m.group()]
+
+    variant = pattern.sub(replace, text)
+    if variant not in variants:
+        variants.append(variant)
+        recipes.append(lambda t: t.sub(pattern, replace))
 
 
 def normalise_text(text: str) -> str:
@@ -472,6 +523,9 @@ class MaskResolver:
             self._by_first.setdefault(word[0], []).append(word)
             self._by_last.setdefault(word[-1], []).append(word)
         self._cache: dict[str, tuple[str, ...]] = {}
+        self.words: frozenset[str] = frozenset(
+            w for w in vocabulary if len(w) >= 3 and w.isalpha())
+        """Vocabulary words of three letters or more, for joining unevenly spaced pieces."""
 
     def __call__(self, word: str) -> tuple[str, ...]:
         """Candidate words for ``word`` (at most three, those of equal length first)."""
