@@ -172,6 +172,11 @@ NO_CRISIS = [
     "I cut my finger and it won't stop bleeding, should I go to A&E?",
     "this will be my last message before bed, night",
     "we've picked the date for the wedding!",
+    "my sister is standing on the bridge taking photos of the river",
+    "my friend won't go to the doctor about her knee",
+    "de doos paracetamol ligt naast me op het nachtkastje, voor mijn hoofdpijn",
+    "j'ai la boîte de doliprane à côté de moi pour ma migraine",
+    "ik heb alle messen verzameld voor de afwas",
 ]
 
 CONCERN = [
