@@ -124,3 +124,28 @@ def test_lone_surrogates_do_not_break_matching() -> None:
     # raised UnicodeEncodeError in the regex engine, so the message was never checked
     matcher = Matcher([Atom("regex", r"\bDr\.? [A-Z][a-z]+", RAW_VIEW), kw("kill myself")])
     assert found(matcher, "see Dr Smith \ud800 then kill myself \udfff") == {0, 1}
+
+
+def test_keywords_and_regexes_match_with_and_without_accents() -> None:
+    from bot.rules.rulebook import Rulebook
+
+    book = Rulebook.loads(
+        "- id: t\n  category: concern\n  severity: low\n  description: accents\n"
+        "  match:\n    any:\n      - keywords: [\"bin so müde\", \"quiero morirme ya\"]\n"
+        "      - regex: '\\bsuicídio\\b|\\bsélf\\b'\n"
+        "  actions: [log]\n")
+    for text in ("Ich bin so müde", "ich bin so muede", "ich bin so mude", "ICH BIN SO MÜDE",
+                 "pensando em suicídio", "pensando em suicidio", "quiéro morírme ya"):
+        assert [m.rule.id for m in book.evaluate(text)] == ["t"], text
+    assert book.evaluate("ich bin so mu") == []
+
+
+def test_rules_in_other_scripts_match_native_words() -> None:
+    from bot.rules.rulebook import Rulebook
+
+    book = Rulebook.loads(
+        "- id: ru\n  category: concern\n  severity: low\n  description: Russian\n"
+        "  match:\n    any:\n      - keywords: [\"хочу умереть\"]\n"
+        "  actions: [log]\n")
+    assert [m.rule.id for m in book.evaluate("Я хочу умереть")] == ["ru"]
+    assert book.evaluate("xoчy ymepetb") == []  # Latin look-alikes are not Russian

@@ -223,3 +223,120 @@ def test_hostile_inputs_stay_linear(text: str) -> None:
     for index in range(len(norm.views)):
         norm.original_span(index, 1, 3)
     assert time.perf_counter() - start < 2.0
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("я хочу умереть", " я хочу умереть "),  # Russian stays Russian
+        ("привет, как дела?", " привет как дела . "),
+        ("Καλημέρα φίλε", " καλημέρα φίλε "),  # Greek stays Greek
+        ("Բարեւ ձեզ", " բարեւ ձեզ "),  # Armenian
+        ("日本語のテスト", " 日本語のテスト "),  # no look-alikes at all
+        ("한국어 문장", " 한국어 문장 "),  # Hangul is not decomposed into jamo
+        ("2ой раз", " 2ой раз "),  # a number in front is not leetspeak
+        ("kіll mysеlf", " kil myself "),  # Latin mixed with Cyrillic і and е: folded
+        ("ѕuісіdе", " suicide "),
+        ("к1ll", " kil "),  # Cyrillic with a digit and Latin
+        ("suicidе и смерть", " suicide и смерть "),  # only the mixed word is folded
+        ("ѕυicide", " suicide "),  # Latin mixed with Greek υ
+        ("ᴋɪʟʟ ᴍʏꜱᴇʟꜰ", " kil myself "),  # small capitals are Latin
+        ("café crème brûlée", " cafe creme brule "),  # ("ee" collapses like any double)  # Latin accents are still folded
+    ],
+)
+def test_look_alikes_fold_only_in_mixed_script_words(text: str, expected: str) -> None:
+    assert normalise(text).text == expected
+    assert normalise_text(text) == expected
+
+
+def test_native_words_map_back_to_the_original() -> None:
+    text = "Я хочу kіll myself"
+    norm = normalise(text)
+    start = norm.text.index("kil")
+    assert norm.original_span(0, start, start + 3) == "kіll"
+    start = norm.text.index("хочу")
+    assert norm.original_span(0, start, start + 4) == "хочу"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("i want to 💀 myself", " i want to kil myself "),
+        ("gonna ☠️ myself", " going to kil myself "),
+        ("i want to 🔪myself", " i want to stab myself "),
+        ("🔫 myself tonight", " shot myself tonight "),  # "shoot" collapses to "shot"
+        ("kms 🪦", " kms grave "),
+        ("🔪 and 💊", " knife and pils "),
+        ("lmao 💀💀💀", " lmao "),  # a laughing skull is not a word
+        ("the 💀 emoji", " the emoji "),
+    ],
+)
+def test_emoji_used_as_words(text: str, expected: str) -> None:
+    norm = normalise(text)
+    assert norm.text == expected
+    assert norm.raw == unicodedata.normalize("NFKC", text)  # the raw view keeps the emoji
+
+
+def test_emoji_words_map_back_to_the_emoji() -> None:
+    norm = normalise("i want to 💀 myself")
+    start = norm.text.index("kil")
+    assert norm.original_span(0, start, start + 3) == "💀"
+    assert norm.matched_text(0, start, start + 11) == "💀 myself"
+
+
+@pytest.mark.parametrize(
+    ("pattern", "expected"),
+    [
+        (r"\bmüde\b", r"(?i)\bm(?:u|ue)de\b"),
+        (r"suicídio", r"(?i)suicidio"),
+        (r"[éè]t", r"(?i)[ee]t"),
+        (r"heißen", r"(?i)heisen"),
+        (r"\bfür\b", r"(?i)\bf(?:u|ue)r\b"),
+        (r"niño", r"(?i)nino"),
+        (r"\bя\b", r"(?i)\bя\b"),  # other scripts untouched
+    ],
+)
+def test_normalise_regex_folds_accents(pattern: str, expected: str) -> None:
+    assert normalise_regex(pattern) == expected
+
+
+def test_umlaut_spelling() -> None:
+    assert N.umlaut_spelling("müde") == "muede"
+    assert N.umlaut_spelling("übel böse") == "uebel boese"
+    assert N.umlaut_spelling("tired") is None
+
+
+def test_offset_tracking_with_scripts_and_emoji() -> None:
+    rng = random.Random(3)
+    alphabet = "kilmy sеіяхк1 .💀🪦🔪\ufe0fé我"
+    for _ in range(3_000):
+        s = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 20)))
+        for extra in ("", " myself"):
+            norm = normalise(s + extra)
+            assert N._build_track(norm, 0) is not None, s + extra
+
+
+@pytest.mark.parametrize(
+    ("text", "joined"),
+    [
+        ("i want to ki ll my self", " i want to kil my self "),  # "my" is a word of its own
+        ("i want to kil l myself", " i want to kil myself "),
+        ("i wanna d ie", " i want to die "),
+        ("s uicidal tonight", " suicidal tonight "),
+    ],
+)
+def test_unevenly_spaced_words_join_against_the_vocabulary(text: str, joined: str) -> None:
+    resolver = MaskResolver(["kil", "myself", "die", "suicidal"])
+    norm = normalise(text, resolver)
+    assert norm.text != joined  # the view as typed stays
+    assert joined in norm.variants
+    index = 1 + norm.variants.index(joined)
+    start = joined.index(joined.split()[-1])
+    assert norm.original_span(index, start, len(joined) - 1) is not None
+
+
+def test_spacing_that_makes_no_vocabulary_word_is_left_alone() -> None:
+    resolver = MaskResolver(["kil", "myself", "suicide"])
+    assert normalise("the ki ln is hot", resolver).variants == ()
+    assert normalise("i am at the zoo", resolver).variants == ()
+    assert normalise("kill my self", resolver).variants == ()  # whole words are never joined

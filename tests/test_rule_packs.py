@@ -14,7 +14,8 @@ from bot.rules.tools import default_rules_dir
 from bot.signposting import TOPICS
 from bot.templates import DEFAULT_TEMPLATES
 
-PACKS = ("crisis", "method", "hostility", "pii", "sensitive", "signposting")
+PACKS = ("crisis", "method", "hostility", "pii", "sensitive", "signposting", "nl", "de", "es", "fr")
+LANGUAGES = ("nl", "de", "es", "fr")
 
 
 @pytest.fixture(scope="module")
@@ -56,6 +57,25 @@ def test_crisis_rules_alert_and_signpost_and_never_punish(book: Rulebook) -> Non
         assert rule.severity in ("high", "critical"), rule.id
 
 
+def test_concern_rules_are_quiet_and_never_punish(book: Rulebook) -> None:
+    concern = [r for r in book.rules if r.category == "concern"]
+    assert concern
+    for rule in concern:
+        names = {a.name for a in rule.actions}
+        assert not names & {"hide", "warn", "timeout", "redirect_cw"}, rule.id
+        alert = rule.action("alert_moderators")
+        assert alert is not None and alert.params.get("urgency") == "quiet", rule.id
+        assert rule.action("signpost") is not None, rule.id
+
+
+def test_every_language_pack_covers_every_category() -> None:
+    for lang in LANGUAGES:
+        pack = Rulebook.load(default_rules_dir(), packs=[lang])
+        found = {r.category for r in pack.rules}
+        assert {"crisis", "concern", "method", "hostility", "pii"} <= found, lang
+        assert all(r.id.startswith(f"{lang}-") for r in pack.rules), lang
+
+
 def test_category_policies(book: Rulebook) -> None:
     for rule in book.rules:
         names = {a.name for a in rule.actions}
@@ -94,6 +114,22 @@ CRISIS = [
     "ѕuісіdаl tonight",
     "I keep looking up painless ways to die",
     "I don't think I'll survive the night",
+    # indirect: affairs in order, deadlines, joining the dead, slang, emoji
+    "I've left notes for my parents on my bed, I'm sorry",
+    "my brother passed in march and I'm ready to join him",
+    "you won't have to put up with me after friday",
+    "planning to sewerslide this weekend",
+    "gonna 🔪 myself",
+    "kms 🪦",
+    "Had a decent day at work, went to the gym. Might take all my pills tonight though. Anyway, weekend?",
+    "my roommate locked herself in the bathroom and says she's cutting and won't stop",
+    "my little sister texted me she took a whole bottle of pills",
+    "you guys won't have to hear from me after this weekend",
+    "the voices keep telling me to do it",
+    "sitting in the garage with the engine running",
+    "I want my family to know it's not their fault",
+    "I already picked the day",
+    "i can't promise i'll be here tomorrow",
 ]
 
 NO_CRISIS = [
@@ -125,7 +161,39 @@ NO_CRISIS = [
     "If someone tells you they're suicidal, listen without judging",
     "we're running a suicide prevention walk on Sunday",
     "Romeo kills himself at the end of the play",
+    # passive wishes the writer will not act on, urges resisted (caught quietly, as concern)
+    "sometimes I wish I wasn't here but I'd never act on it",
+    "I have urges to cut but I'm not going to, I'm holding ice instead",
+    "I finally finished my essay, goodbye forever stress",
+    "after my exams on friday I'm done with school forever!!",
+    "my cat is getting rehomed because my landlord said no pets, I'm gutted",
+    "you guys won't hear from me this weekend, I'm camping with no signal",
+    "I bought rope for my climbing course",
+    "I cut my finger and it won't stop bleeding, should I go to A&E?",
+    "this will be my last message before bed, night",
+    "we've picked the date for the wedding!",
+    "my sister is standing on the bridge taking photos of the river",
+    "my friend won't go to the doctor about her knee",
+    "de doos paracetamol ligt naast me op het nachtkastje, voor mijn hoofdpijn",
+    "j'ai la boîte de doliprane à côté de moi pour ma migraine",
+    "ik heb alle messen verzameld voor de afwas",
 ]
+
+CONCERN = [
+    "sometimes I wish I wasn't here but I'd never act on it",
+    "I have urges to cut but I'm not going to, I'm holding ice instead",
+    "honestly what's the point of any of this",
+    "I'm a burden on my family",
+    "I just don't want to exist anymore, but I'm safe",
+    "I've made my decision and I feel calm about it",
+    "please look after my cat for me",
+    "I think tonight is it for me",
+]
+
+
+@pytest.mark.parametrize("text", CONCERN)
+def test_passive_wishes_are_caught_quietly(book: Rulebook, text: str) -> None:
+    assert "concern" in {m.rule.category for m in book.evaluate(text)}
 
 
 @pytest.mark.parametrize("text", CRISIS)
@@ -222,3 +290,74 @@ def test_held_out_crisis_alerts(book: Rulebook, text: str) -> None:
 def test_held_out_no_crisis_alarm(book: Rulebook, text: str) -> None:
     fired = [m.rule.id for m in book.evaluate(text) if m.rule.category == "crisis"]
     assert fired == []
+
+
+def test_helplines_cover_the_five_languages() -> None:
+    from bot.signposting import load_helplines
+
+    helplines = load_helplines(default_rules_dir() / "helplines.yaml")
+    assert helplines.warnings == ()
+    phones = {code: " ".join(s.phone or "" for s in services)
+              for code, (_, services) in helplines.countries.items()}
+    expected = {"NL": "0800-0113", "BE": "1813", "DE": "0800 111 0 111", "AT": "142",
+                "CH": "143", "ES": "024", "MX": "800 911 2000", "FR": "3114", "CA": "988"}
+    for code, number in expected.items():
+        assert number in phones[code], code
+        assert helplines.services((code,), "crisis"), code
+    assert "0800 32 123" in phones["BE"]
+    assert "277-3553" in phones["CA"]  # Québec, 1 866 APPELLE
+
+
+# Further sentences, beyond the packs' own examples, in the four other languages.
+# Caught: crisis (urgent) or concern (quiet); quiet: no crisis alarm.
+CAUGHT_ABROAD = [
+    "ik trek het echt niet meer, ik wil gewoon dood",
+    "Ik ga er dit weekend een eind aan maken, sorry",
+    "mijn vriendin appte me dat ze zichzelf iets gaat aandoen",
+    "ik heb weer zo'n drang om te krassen",
+    "iedereen zou beter af zijn zonder mij",
+    "Ich will echt nicht mehr leben",
+    "heute nacht bringe ich mich um",
+    "ich hab seit Wochen Schlaftabletten gesammelt",
+    "mein Kumpel hat gesagt, dass er sich heute umbringen will",
+    "ich wünschte, ich wäre einfach tot",
+    "me quiero morir ya, no aguanto más",
+    "esta noche voy a quitarme la vida",
+    "mi hermana dice que se va a matar",
+    "ojalá no despertar nunca más",
+    "ya no puedo más con mi vida",
+    "j'ai vraiment envie de mourir ce soir",
+    "je vais en finir cette nuit",
+    "mon pote a écrit qu'il va se foutre en l'air",
+    "j'aimerais ne jamais me réveiller",
+    "je suis épuisée de vivre",
+]
+
+QUIET_ABROAD = [
+    "ik ga dood van de honger, wat eten we?",
+    "vroeger wilde ik dood, nu gaat het gelukkig goed",
+    "ich sterbe vor Lachen bei dem Video",
+    "ich mache Schluss mit meinem Freund",
+    "me muero de ganas de verte",
+    "hace años quería morir, hoy estoy agradecida",
+    "je suis morte de rire mdr",
+    "si tu as des idées suicidaires, appelle le 3114",
+    "dans ce film le héros veut mourir",
+    "ik heb 6 uur geslapen en ga nu sporten",
+    "sorry, ik moet gaan, doei",
+    "perdón, me tengo que ir, adiós",
+    "désolé, je dois y aller, au revoir",
+    "Ich muss jetzt los, tschüss an alle",
+    "sorry guys, gotta go, bye!",
+    "he told me he's cutting his hair short",
+]
+
+
+@pytest.mark.parametrize("text", CAUGHT_ABROAD)
+def test_language_packs_catch(book: Rulebook, text: str) -> None:
+    assert {"crisis", "concern"} & {m.rule.category for m in book.evaluate(text)}
+
+
+@pytest.mark.parametrize("text", QUIET_ABROAD)
+def test_language_packs_stay_quiet(book: Rulebook, text: str) -> None:
+    assert "crisis" not in {m.rule.category for m in book.evaluate(text)}

@@ -8,8 +8,13 @@
     punctuation: phone numbers, e-mail addresses, "Dr Smith".
 
 ``text`` (the default view for keywords and regexes)
-    ``raw`` case-folded; accents and look-alike letters folded to Latin
-    (Cyrillic/Greek homoglyphs, small capitals); leetspeak folded inside words
+    ``raw`` case-folded; a small set of emoji used as words turned into words
+    (see :data:`EMOJI_VERBS` and :data:`EMOJI_WORDS`); accents and look-alike
+    letters folded to Latin (Cyrillic/Greek homoglyphs, small capitals), the
+    look-alikes only in words that mix scripts (``kіll`` with a Cyrillic ``і``,
+    ``ѕuісіdе``) or digits with letters: a word wholly in Cyrillic, Greek or any
+    other script is kept as written (``привет`` stays ``привет``, never
+    ``npubet``); leetspeak folded inside words
     (``k1ll`` -> ``kill``, ``$uicide`` -> ``suicide``, while numbers such as ``50``
     or ``10pm`` are kept); apostrophes dropped (``don't`` -> ``dont``);
     every run of repeated letters collapsed to one letter (``kiiill`` and ``kill``
@@ -25,7 +30,9 @@
     Extra text views, made only when needed: letters spaced or dotted apart
     joined (``s u i c i d e`` -> ``suicide``; the unjoined form stays in ``text``
     because ``i m a mess`` is ordinary typing), and words masked with ``*``
-    (``s**cide``) resolved against the vocabulary of the loaded keywords.
+    (``s**cide``) resolved against the vocabulary of the loaded keywords, and
+    words broken by uneven spacing joined when the pieces make a word of that
+    vocabulary (``ki ll my self`` -> ``kil myself``, ``su icide`` -> ``suicide``).
 
 Spans found in any view can be mapped back to the original text with
 :meth:`Normalised.original_span`; the mapping is computed lazily (only for
@@ -34,6 +41,7 @@ messages that matched), by re-running the same steps while tracking offsets.
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from collections.abc import Callable, Iterable, Sequence
@@ -95,6 +103,40 @@ _LOOKALIKES: Final = {
 _FOLD: dict[int, str | None] = {ord(k): v for k, v in _LOOKALIKES.items()}
 _FOLD.update({cp: None for lo, hi in _MARK_RANGES for cp in range(lo, hi + 1)})
 
+EMOJI_VERBS: Final = {
+    "\U0001f480": "kill",  # skull: "i want to 💀 myself"
+    "\u2620": "kill",  # skull and crossbones
+    "\U0001faa6": "kill",  # headstone
+    "\u26b0": "kill",  # coffin
+    "\U0001f52a": "stab",  # kitchen knife: "🔪 myself"
+    "\U0001f52b": "shoot",  # pistol
+    "\U0001faa2": "hang",  # knot
+}
+"""Emoji read as a verb when they stand right before "myself" (or yourself, themselves...)."""
+
+EMOJI_WORDS: Final = {
+    "\U0001faa6": "grave",  # headstone: "kms 🪦"
+    "\u26b0": "coffin",
+    "\U0001f52a": "knife",
+    "\U0001f52b": "gun",
+    "\U0001faa2": "rope",
+    "\U0001f48a": "pills",  # pill
+    "\U0001fa78": "blood",  # drop of blood
+}
+"""Emoji read as a word anywhere else. Other emoji (a laughing 💀 included) are dropped."""
+
+_EMOJI_VERB = re.compile(
+    "(?:" + "|".join(map(re.escape, EMOJI_VERBS)) + ")\ufe0f?"
+    r"(?=[ \t]*(?:my ?self|mys[e3]lf|me ?self|your ?self|ur ?self|him ?self|her ?self|them ?sel(?:f|ves))\b)"
+)
+_EMOJI_WORD = re.compile("(?:" + "|".join(map(re.escape, EMOJI_WORDS)) + ")\ufe0f?")
+_EMOJI_HINT: Final = frozenset(EMOJI_VERBS) | frozenset(EMOJI_WORDS)
+
+# A word for script mixing: letters and digits, with leet symbols inside.
+_SCRIPT_WORD = re.compile(r"[^\W_]+(?:[@$!|][^\W_]+)*")
+_INNER_LEET = re.compile(r"[^\W\d_][\d@$!|]+[^\W\d_]")
+_BEYOND_LATIN = re.compile(r"[^\W\d_\x00-\u024f]")
+
 _LEET_DIGITS: Final = {"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t"}
 _LEET_SYMBOLS: Final = {"@": "a", "!": "i", "|": "i", "$": "s"}
 
@@ -145,6 +187,15 @@ _SPACED = re.compile(r"(?<= )[^\W\d_](?: (?:\. )?[^\W\d_](?= )){2,}")
 _SPACED_HINT = re.compile(r" [^\W\d_] (?:\. )?[^\W\d_] (?:\. )?[^\W\d_] ")
 _SPACED_SEPARATORS = re.compile(r" (?:\. )?")
 _MASKED = re.compile(r"(?<= )[^ ]*\*[^ ]*(?= )")
+# Runs of short words, candidates for uneven spacing ("ki ll", "su icide").
+_FRAGMENTS = re.compile(r"(?<= )[^\W\d_]{1,8}+(?: [^\W\d_]{1,8}+)++(?= )")
+_MAX_JOINED: Final = 4
+_SHORT_WORDS: Final = frozenset({
+    "a", "i", "o", "u", "y", "my", "me", "to", "in", "on", "at", "is", "it", "of", "no", "so",
+    "do", "go", "be", "we", "he", "up", "an", "or", "if", "us", "as", "by", "am", "oh", "ok",
+    "ya", "ur", "im", "id",
+})
+"""Short words that stand on their own: a piece like "my" in "my self" is not a fragment."""
 
 Resolver = Callable[[str], Sequence[str]]
 """Maps a masked word such as ``s**cide`` to candidate words (best first)."""
@@ -182,6 +233,57 @@ def _join_spaced(m: re.Match[str]) -> str:
     return _REPEAT.sub(r"\1", _SPACED_SEPARATORS.sub("", m.group()))
 
 
+def _emoji_verb(m: re.Match[str]) -> str:
+    return " " + EMOJI_VERBS[m.group()[0]] + " "
+
+
+def _emoji_word(m: re.Match[str]) -> str:
+    return " " + EMOJI_WORDS[m.group()[0]] + " "
+
+
+def _has_emoji_words(s: str) -> bool:
+    return any(ch in _EMOJI_HINT for ch in s)
+
+
+@functools.lru_cache(maxsize=4096)
+def _is_latin(ch: str) -> bool:
+    """Whether a letter belongs to the Latin script (small capitals and IPA letters included)."""
+    if ch < "\u0250":
+        return ch.isalpha()
+    return unicodedata.name(ch, "").startswith("LATIN")
+
+
+def _is_native(word: str) -> bool:
+    """A word written wholly in one non-Latin script: no Latin letter, no digit or leet
+    symbol between its letters. Such words are never folded to Latin look-alikes."""
+    return not any(_is_latin(ch) for ch in word) and _INNER_LEET.search(word) is None
+
+
+def _native_mask(s: str) -> list[bool] | None:
+    """Per character, whether it is kept as written (``None``: nothing is kept)."""
+    if _BEYOND_LATIN.search(s) is None:
+        return None
+    mask: list[bool] | None = None
+    for m in _SCRIPT_WORD.finditer(s):
+        if _BEYOND_LATIN.search(m.group()) and _is_native(m.group()):
+            if mask is None:
+                mask = [False] * len(s)
+            mask[m.start():m.end()] = [True] * (m.end() - m.start())
+    return mask
+
+
+def _fold_char(ch: str) -> str:
+    return unicodedata.normalize("NFKD", ch).translate(_FOLD)
+
+
+def _fold_scripts(s: str) -> str:
+    """Accents and look-alikes folded, except in words wholly in a non-Latin script."""
+    mask = _native_mask(s)
+    if mask is None:
+        return unicodedata.normalize("NFKD", s).translate(_FOLD)
+    return "".join(ch if keep else _fold_char(ch) for ch, keep in zip(s, mask, strict=True))
+
+
 def _to_raw(text: str) -> str:
     s = unicodedata.normalize("NFKC", text)
     return s if s.isascii() else s.translate(_STRIP)
@@ -195,7 +297,9 @@ def _text_general(raw: str) -> str:
     """The reference definition of the ``text`` view (any script)."""
     s = raw.casefold()
     if not s.isascii():
-        s = unicodedata.normalize("NFKD", s).translate(_FOLD)
+        if _has_emoji_words(s):
+            s = _EMOJI_WORD.sub(_emoji_word, _EMOJI_VERB.sub(_emoji_verb, s))
+        s = _fold_scripts(s)
         s = _NON_ASCII_NON_WORD.sub(" ", s)
         if s.isascii():  # only emoji, accents or look-alikes were in the way
             return _text_ascii(s)
@@ -314,7 +418,47 @@ def normalise(text: str, resolve: Resolver | None = None) -> Normalised:
         recipes.append(_spaced_recipe)
     if resolve is not None and "*" in norm_text:
         _add_mask_variants(norm_text, resolve, variants, recipes)
+    words = getattr(resolve, "words", None)
+    if words and len(variants) < MAX_VARIANTS:
+        _add_fragment_variant(norm_text, words, variants, recipes)
     return Normalised(text, raw, norm_text, tuple(variants), tuple(recipes))
+
+
+def _add_fragment_variant(text: str, words: frozenset[str], variants: list[str],
+                          recipes: list[Callable[[_Track], _Track]]) -> None:
+    """Join words broken by uneven spacing when the pieces make a vocabulary word.
+
+    Two to four neighbouring pieces of at most eight letters, one of them at most
+    two letters long and not a word of its own ("my", "to"), are joined if the result (repeated letters collapsed) is a
+    word of at least three letters in ``words``; longer joins are tried first.
+    """
+    joins: dict[str, str] = {}
+    for m in _FRAGMENTS.finditer(text):
+        pieces = m.group().split(" ")
+        i = 0
+        while i < len(pieces) - 1:
+            for size in range(min(_MAX_JOINED, len(pieces) - i), 1, -1):
+                window = pieces[i:i + size]
+                if all(len(p) > 2 or p in _SHORT_WORDS for p in window):
+                    continue
+                joined = _REPEAT.sub(r"\1", "".join(window))
+                if len(joined) >= 3 and joined in words:
+                    joins[" ".join(window)] = joined
+                    i += size - 1
+                    break
+            i += 1
+    if not joins:
+        return
+    pattern = re.compile("(?<= )(?:" + "|".join(
+        re.escape(k) for k in sorted(joins, key=len, reverse=True)) + ")(?= )")
+
+    def replace(m: re.Match[str]) -> str:
+        return joins[m.group()]
+
+    variant = pattern.sub(replace, text)
+    if variant not in variants:
+        variants.append(variant)
+        recipes.append(lambda t: t.sub(pattern, replace))
 
 
 def normalise_text(text: str) -> str:
@@ -379,6 +523,9 @@ class MaskResolver:
             self._by_first.setdefault(word[0], []).append(word)
             self._by_last.setdefault(word[-1], []).append(word)
         self._cache: dict[str, tuple[str, ...]] = {}
+        self.words: frozenset[str] = frozenset(
+            w for w in vocabulary if len(w) >= 3 and w.isalpha())
+        """Vocabulary words of three letters or more, for joining unevenly spaced pieces."""
 
     def __call__(self, word: str) -> tuple[str, ...]:
         """Candidate words for ``word`` (at most three, those of equal length first)."""
@@ -423,12 +570,13 @@ class _Track:
         n = len(text)
         return cls(text, list(range(n)), list(range(1, n + 1)))
 
-    def per_char(self, fn: Callable[[str], str]) -> _Track:
+    def per_char(self, fn: Callable[[str], str], keep: list[bool] | None = None) -> _Track:
+        """Apply ``fn`` to each character, except those marked in ``keep``."""
         out: list[str] = []
         starts: list[int] = []
         ends: list[int] = []
-        for ch, a, b in zip(self.text, self.starts, self.ends, strict=True):
-            r = fn(ch)
+        for i, (ch, a, b) in enumerate(zip(self.text, self.starts, self.ends, strict=True)):
+            r = ch if keep is not None and keep[i] else fn(ch)
             out.append(r)
             starts.extend([a] * len(r))
             ends.extend([b] * len(r))
@@ -497,7 +645,10 @@ def _track_text(t: _Track) -> _Track:
         return _track_ascii(t.same_length(t.text.lower()))
     t = t.per_char(str.casefold)
     if not t.text.isascii():
-        t = t.per_char(lambda ch: unicodedata.normalize("NFKD", ch).translate(_FOLD))
+        if _has_emoji_words(t.text):
+            t = t.sub(_EMOJI_VERB, _emoji_verb).sub(_EMOJI_WORD, _emoji_word)
+        mask = _native_mask(t.text)
+        t = t.per_char(_fold_char, keep=mask)
         t = t.sub(_NON_ASCII_NON_WORD, " ")
         if t.text.isascii():
             return _track_ascii(t)
@@ -603,6 +754,40 @@ def _regex_tokens(pattern: str) -> list[str]:
     return tokens
 
 
+_UMLAUTS: Final = {"ä": "ae", "ö": "oe", "ü": "ue", "Ä": "ae", "Ö": "oe", "Ü": "ue"}
+
+
+def _fold_letter(ch: str) -> str:
+    """An accented Latin letter as the text view has it (``é`` -> ``e``, ``ß`` -> ``ss``)."""
+    if ch.isascii() or not ch.isalpha() or not _is_latin(ch):
+        return ch
+    folded = unicodedata.normalize("NFKD", ch.casefold()).translate(_FOLD)
+    return folded if folded.isascii() and folded.isalpha() else ch
+
+
+def _fold_regex_token(tok: str) -> str:
+    """Accents folded in a regex token; a lone umlaut becomes ``(?:u|ue)``."""
+    if tok.isascii():
+        return tok
+    if tok in _UMLAUTS:
+        two = _UMLAUTS[tok]
+        return f"(?:{two[0]}|{two})"
+    if len(tok) == 1:
+        folded = _fold_letter(tok)
+        return folded[0] if len(folded) == 2 and folded[0] == folded[1] else folded
+    if tok.startswith("["):
+        return "".join(_fold_letter(ch)[:1] for ch in tok)
+    return tok
+
+
+def umlaut_spelling(phrase: str) -> str | None:
+    """``phrase`` with German umlauts written out (``müde`` -> ``muede``), or ``None``
+    if it has none. Keywords with umlauts match both spellings (see the rulebook)."""
+    if not any(ch in _UMLAUTS for ch in phrase):
+        return None
+    return "".join(_UMLAUTS.get(ch, ch) for ch in phrase)
+
+
 def normalise_regex(pattern: str) -> str:
     """Adapt a regex written for ordinary lower-case text to the ``text`` view.
 
@@ -610,9 +795,12 @@ def normalise_regex(pattern: str) -> str:
     doubled letters are collapsed (``kill`` -> ``kil``, ``ll+`` -> ``l+``; ``ll?``
     and ``ll*`` are left alone as they already accept one letter), apostrophes
     are dropped (``don't`` -> ``dont``), and the pattern is made case-insensitive.
-    Escapes and character classes are not touched.
+    Accented letters are folded as the text is (``suicídio`` -> ``suicidio``,
+    ``[éè]`` -> ``[ee]``, ``ß`` -> ``s``), and the German umlauts also accept
+    their two-letter spelling (``müde`` -> ``m(?:u|ue)de``, matching "müde",
+    "mude" and "muede"). Escapes are not touched.
     """
-    tokens = _regex_tokens(pattern)
+    tokens = [_fold_regex_token(t) for t in _regex_tokens(pattern)]
     out: list[str] = []
     for k, tok in enumerate(tokens):
         if tok in ("'", "’"):

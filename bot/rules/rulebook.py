@@ -40,7 +40,7 @@ import re2
 from bot import durations
 from bot.errors import ConfigError, Problem
 from bot.rules.matcher import RAW_VIEW, TEXT_VIEW, VIEWS, Atom, Hit, Matcher, re2_options
-from bot.rules.normalise import Normalised, normalise_regex, normalise_text
+from bot.rules.normalise import Normalised, normalise_regex, normalise_text, umlaut_spelling
 from bot.signposting import TOPICS
 from bot.yamlsrc import LineDict, LineList, line_of, load_file, load_text
 
@@ -285,6 +285,12 @@ def _keyword_atom(keyword: str) -> Atom:
         phrase = _strip_sentence_marks(normalise_text(keyword))
         if not phrase:
             raise ValueError("has no letters or digits")
+        spelled = umlaut_spelling(keyword)  # "müde" also matches "muede"
+        if spelled is not None:
+            other = _strip_sentence_marks(normalise_text(spelled))
+            if other != phrase:
+                both = "|".join(re2.escape(p).replace("\\ ", " ") for p in (phrase, other))
+                return Atom("regex", f" (?:{both}) ", TEXT_VIEW)
         return Atom("keyword", phrase)
     parts: list[str] = []
     for word in words:
