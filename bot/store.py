@@ -17,93 +17,12 @@ from typing import Any
 
 import aiosqlite
 
+from bot.storage.database import BASE_MIGRATIONS, Database
+
 log = logging.getLogger(__name__)
 
-MIGRATIONS: tuple[str, ...] = (
-    # 1: everything the first release needs
-    """
-    CREATE TABLE kv (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-    CREATE TABLE members (
-        community_id TEXT NOT NULL, user_id TEXT NOT NULL, name TEXT NOT NULL DEFAULT '',
-        first_seen REAL NOT NULL, welcomed_at REAL, first_post_at REAL, greeted_at REAL,
-        posts INTEGER NOT NULL DEFAULT 0, replies INTEGER NOT NULL DEFAULT 0,
-        PRIMARY KEY (community_id, user_id));
-    CREATE TABLE tracked_posts (
-        id INTEGER PRIMARY KEY AUTOINCREMENT, community_id TEXT NOT NULL,
-        channel_id TEXT NOT NULL, channel_name TEXT NOT NULL DEFAULT '',
-        message_id TEXT NOT NULL, thread_id TEXT, author_id TEXT NOT NULL,
-        posted_at REAL NOT NULL, link TEXT NOT NULL DEFAULT '', excerpt TEXT,
-        state TEXT NOT NULL DEFAULT 'open', answered_at REAL, answered_by TEXT,
-        reminded_at REAL, escalated_at REAL,
-        UNIQUE (community_id, message_id));
-    CREATE INDEX tracked_open ON tracked_posts (community_id, state, posted_at);
-    CREATE TABLE alerts (
-        id INTEGER PRIMARY KEY AUTOINCREMENT, community_id TEXT NOT NULL, kind TEXT NOT NULL,
-        member_id TEXT NOT NULL, member_name TEXT NOT NULL DEFAULT '',
-        channel_id TEXT NOT NULL DEFAULT '', channel_name TEXT NOT NULL DEFAULT '',
-        message_id TEXT NOT NULL DEFAULT '', link TEXT NOT NULL DEFAULT '', excerpt TEXT,
-        rule_id TEXT NOT NULL DEFAULT '', severity TEXT NOT NULL DEFAULT 'high',
-        state TEXT NOT NULL DEFAULT 'open', count INTEGER NOT NULL DEFAULT 1,
-        created_at REAL NOT NULL, updated_at REAL NOT NULL,
-        claimed_by TEXT, claimed_at REAL, resolved_by TEXT, resolved_at REAL, note TEXT,
-        escalations INTEGER NOT NULL DEFAULT 0, messages TEXT NOT NULL DEFAULT '[]');
-    CREATE INDEX alerts_state ON alerts (community_id, state);
-    CREATE TABLE jobs (
-        id INTEGER PRIMARY KEY AUTOINCREMENT, community_id TEXT NOT NULL, kind TEXT NOT NULL,
-        key TEXT NOT NULL, due_at REAL NOT NULL, payload TEXT NOT NULL DEFAULT '{}',
-        attempts INTEGER NOT NULL DEFAULT 0, last_error TEXT,
-        state TEXT NOT NULL DEFAULT 'pending', created_at REAL NOT NULL, done_at REAL);
-    CREATE UNIQUE INDEX jobs_key ON jobs (kind, key) WHERE state = 'pending';
-    CREATE INDEX jobs_due ON jobs (state, due_at);
-    CREATE TABLE cases (
-        id INTEGER PRIMARY KEY AUTOINCREMENT, community_id TEXT NOT NULL, action TEXT NOT NULL,
-        rule_id TEXT, reason TEXT NOT NULL DEFAULT '', actor_id TEXT NOT NULL,
-        actor_name TEXT NOT NULL DEFAULT '', target_id TEXT NOT NULL,
-        target_name TEXT NOT NULL DEFAULT '', channel_id TEXT, message_id TEXT, excerpt TEXT,
-        created_at REAL NOT NULL);
-    CREATE INDEX cases_target ON cases (community_id, target_id);
-    CREATE TABLE cooldowns (
-        community_id TEXT NOT NULL, rule_id TEXT NOT NULL, user_id TEXT NOT NULL,
-        until REAL NOT NULL, PRIMARY KEY (community_id, rule_id, user_id));
-    CREATE TABLE duty (
-        community_id TEXT NOT NULL, user_id TEXT NOT NULL, name TEXT NOT NULL DEFAULT '',
-        on_duty INTEGER NOT NULL DEFAULT 0, since REAL, quiet_start INTEGER, quiet_end INTEGER,
-        last_alerted_at REAL NOT NULL DEFAULT 0, PRIMARY KEY (community_id, user_id));
-    CREATE TABLE handover (
-        id INTEGER PRIMARY KEY AUTOINCREMENT, community_id TEXT NOT NULL,
-        author_id TEXT NOT NULL, author_name TEXT NOT NULL DEFAULT '', text TEXT NOT NULL,
-        created_at REAL NOT NULL);
-    CREATE TABLE signposts (
-        community_id TEXT NOT NULL, user_id TEXT NOT NULL, topic TEXT NOT NULL, at REAL NOT NULL,
-        PRIMARY KEY (community_id, user_id, topic));
-    """,
-    # 2: messages already handled (ids and a digest, never text), so a platform that
-    # delivers an event twice (a replayed sync after a crash, history catch-up) is
-    # handled exactly once.
-    """
-    CREATE TABLE seen_messages (
-        community_id TEXT NOT NULL, message_id TEXT NOT NULL, digest TEXT NOT NULL,
-        at REAL NOT NULL, PRIMARY KEY (community_id, message_id, digest));
-    CREATE INDEX seen_at ON seen_messages (at);
-    """,
-    # 3: field hardening. Each alert keeps the place of every post (channel and link) and
-    # its urgency (``quiet`` notes are never pinged or re-escalated); the outbox makes
-    # member-facing deliveries idempotent (stored before sending, marked after); deliveries
-    # holds command and button delivery ids so each is acted on once.
-    """
-    ALTER TABLE alerts ADD COLUMN places TEXT NOT NULL DEFAULT '[]';
-    ALTER TABLE alerts ADD COLUMN urgency TEXT NOT NULL DEFAULT 'now';
-    CREATE TABLE outbox (
-        community_id TEXT NOT NULL, key TEXT NOT NULL, state TEXT NOT NULL DEFAULT 'pending',
-        result TEXT, created_at REAL NOT NULL, done_at REAL,
-        PRIMARY KEY (community_id, key));
-    CREATE INDEX outbox_at ON outbox (created_at);
-    CREATE TABLE deliveries (
-        community_id TEXT NOT NULL, delivery_id TEXT NOT NULL, state TEXT NOT NULL,
-        at REAL NOT NULL, PRIMARY KEY (community_id, delivery_id));
-    CREATE INDEX deliveries_at ON deliveries (at);
-    """,
-)
+MIGRATIONS = BASE_MIGRATIONS
+"""Haven's numbered schema (re-exported from :mod:`bot.storage.database`)."""
 
 
 @dataclass(frozen=True)
@@ -272,70 +191,45 @@ class Store:
 
     def __init__(self, path: str) -> None:
         self.path = path
-        self._db: aiosqlite.Connection | None = None
+        self._database: Database | None = None
 
     @classmethod
     async def open(cls, path: str | Path) -> Store:
         """Open (creating if needed) and migrate the database at ``path``."""
         store = cls(str(path))
-        if store.path != ":memory:":
-            Path(store.path).parent.mkdir(parents=True, exist_ok=True)
-        store._db = await aiosqlite.connect(store.path)
-        try:
-            store._db.row_factory = aiosqlite.Row
-            await store._db.execute("PRAGMA journal_mode=WAL")
-            await store._db.execute("PRAGMA foreign_keys=ON")
-            await store._db.execute("PRAGMA busy_timeout=5000")
-            await store.migrate()
-        except BaseException:
-            await store.close()
-            raise
+        store._database = await Database.open(path)
         return store
+
+    @property
+    def database(self) -> Database:
+        """The open :class:`~bot.storage.database.Database` (transactions live there)."""
+        if self._database is None:
+            raise RuntimeError("store is not open")
+        return self._database
 
     @property
     def db(self) -> aiosqlite.Connection:
         """The open connection."""
-        if self._db is None:
-            raise RuntimeError("store is not open")
-        return self._db
+        return self.database.connection
 
     async def close(self) -> None:
         """Close the connection."""
-        if self._db is not None:
-            await self._db.close()
-            self._db = None
+        if self._database is not None:
+            await self._database.close()
+            self._database = None
 
     async def migrate(self) -> int:
         """Apply pending migrations; returns the schema version."""
-        async with self.db.execute("PRAGMA user_version") as cur:
-            row = await cur.fetchone()
-        version = int(row[0]) if row else 0
-        if version > len(MIGRATIONS):
-            raise RuntimeError(
-                f"database {self.path} has schema version {version}, newer than this Haven "
-                f"understands ({len(MIGRATIONS)}); upgrade Haven or use a backup")
-        for number, script in enumerate(MIGRATIONS, start=1):
-            if number <= version:
-                continue
-            log.info("applying store migration %d", number)
-            await self.db.executescript(f"BEGIN;\n{script}\nPRAGMA user_version = {number};\nCOMMIT;")
-            version = number
-        return version
+        return await self.database.migrate()
 
     async def _one(self, sql: str, args: Iterable[Any] = ()) -> aiosqlite.Row | None:
-        async with self.db.execute(sql, tuple(args)) as cur:
-            return await cur.fetchone()
+        return await self.database.one(sql, args)
 
     async def _all(self, sql: str, args: Iterable[Any] = ()) -> list[aiosqlite.Row]:
-        async with self.db.execute(sql, tuple(args)) as cur:
-            return list(await cur.fetchall())
+        return await self.database.all(sql, args)
 
     async def _write(self, sql: str, args: Iterable[Any] = ()) -> int:
-        async with self.db.execute(sql, tuple(args)) as cur:
-            rowid = cur.lastrowid or 0
-            changed = cur.rowcount
-        await self.db.commit()
-        return rowid if sql.lstrip().upper().startswith("INSERT") else changed
+        return await self.database.write(sql, args)
 
     # -- key/value -------------------------------------------------------------
 
@@ -407,15 +301,13 @@ class Store:
                          message_id: str, thread_id: str | None, author_id: str,
                          posted_at: float, link: str, excerpt: str | None) -> int | None:
         """Start tracking a support post; ``None`` if it was already tracked."""
-        async with self.db.execute(
+        written = await self.database.execute(
             "INSERT OR IGNORE INTO tracked_posts (community_id, channel_id, channel_name, "
             "message_id, thread_id, author_id, posted_at, link, excerpt) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (community_id, channel_id, channel_name, message_id, thread_id, author_id, posted_at,
-             link, excerpt)) as cur:
-            rowid = cur.lastrowid if cur.rowcount else None
-        await self.db.commit()
-        return rowid
+             link, excerpt))
+        return written.rowid if written.rowcount else None
 
     async def get_tracked(self, post_id: int) -> TrackedPost | None:
         """A tracked post by its row id."""
@@ -571,13 +463,11 @@ class Store:
     async def add_job(self, community_id: str, kind: str, key: str, due_at: float,
                       payload: dict[str, Any], at: float) -> int | None:
         """Schedule a job; ``None`` if a pending job with the same kind and key exists."""
-        async with self.db.execute(
+        written = await self.database.execute(
             "INSERT OR IGNORE INTO jobs (community_id, kind, key, due_at, payload, created_at) "
             "VALUES (?, ?, ?, ?, ?, ?)",
-            (community_id, kind, key, due_at, json.dumps(payload), at)) as cur:
-            rowid = cur.lastrowid if cur.rowcount else None
-        await self.db.commit()
-        return rowid
+            (community_id, kind, key, due_at, json.dumps(payload), at))
+        return written.rowid if written.rowcount else None
 
     async def due_jobs(self, now: float, limit: int = 100) -> list[Job]:
         """Pending jobs due at or before ``now``, earliest first."""
@@ -754,12 +644,10 @@ class Store:
     async def mark_message_seen(self, community_id: str, message_id: str, digest: str,
                                 at: float) -> bool:
         """Remember a message version; ``False`` if it was handled before."""
-        async with self.db.execute(
+        written = await self.database.execute(
             "INSERT OR IGNORE INTO seen_messages VALUES (?, ?, ?, ?)",
-            (community_id, message_id, digest, at)) as cur:
-            fresh = cur.rowcount > 0
-        await self.db.commit()
-        return fresh
+            (community_id, message_id, digest, at))
+        return written.rowcount > 0
 
     async def message_seen(self, community_id: str, message_id: str, digest: str) -> bool:
         """Whether this version of a message was handled already."""
@@ -809,12 +697,10 @@ class Store:
     async def begin_delivery(self, community_id: str, delivery_id: str, at: float) -> str | None:
         """Claim a command/button delivery id; ``None`` when it is new (act on it), else the
         state of the earlier delivery (``running`` or ``done``): do nothing again."""
-        async with self.db.execute(
-                "INSERT OR IGNORE INTO deliveries VALUES (?, ?, 'running', ?)",
-                (community_id, delivery_id, at)) as cur:
-            fresh = cur.rowcount > 0
-        await self.db.commit()
-        if fresh:
+        written = await self.database.execute(
+            "INSERT OR IGNORE INTO deliveries VALUES (?, ?, 'running', ?)",
+            (community_id, delivery_id, at))
+        if written.rowcount > 0:
             return None
         row = await self._one("SELECT state FROM deliveries WHERE community_id = ? AND "
                               "delivery_id = ?", (community_id, delivery_id))
@@ -897,10 +783,9 @@ class Store:
             "UPDATE alerts SET member_id = ?, member_name = ?, excerpt = NULL "
             "WHERE community_id = ? AND member_id = ? AND state = 'resolved'",
             (alias, alias, community_id, user_id))
-        async with self.db.execute(
-                "SELECT COUNT(*) FROM alerts WHERE community_id = ? AND member_id = ? "
-                "AND state != 'resolved'", args) as cur:
-            row = await cur.fetchone()
+        row = await self._one(
+            "SELECT COUNT(*) FROM alerts WHERE community_id = ? AND member_id = ? "
+            "AND state != 'resolved'", args)
         counts["open_alerts_kept"] = int(row[0]) if row else 0
         if counts["open_alerts_kept"]:
             await self.set_kv(f"forgotten:{community_id}:{user_id}", alias)
