@@ -18,6 +18,7 @@ from typing import Any
 import aiosqlite
 
 from bot.storage.database import BASE_MIGRATIONS, Database
+from bot.storage.privacy import Privacy
 from bot.storage.repositories import (
     AlertsRepository,
     CasesRepository,
@@ -28,10 +29,19 @@ from bot.storage.repositories import (
     MembersRepository,
     TrackedPostsRepository,
 )
-from bot.storage.rows import Alert, Case, DutyRow, HandoverEntry, Job, MemberRow, TrackedPost
+from bot.storage.rows import (
+    Alert,
+    Case,
+    DutyRow,
+    HandoverEntry,
+    Job,
+    MemberRow,
+    NewJob,
+    TrackedPost,
+)
 
-__all__ = ["MIGRATIONS", "Alert", "Case", "DutyRow", "HandoverEntry", "Job", "MemberRow", "Store",
-           "TrackedPost"]
+__all__ = ["MIGRATIONS", "Alert", "Case", "DutyRow", "HandoverEntry", "Job", "MemberRow", "NewJob",
+           "Store", "TrackedPost"]
 
 MIGRATIONS = BASE_MIGRATIONS
 """Haven's numbered schema (re-exported from :mod:`bot.storage.database`)."""
@@ -41,8 +51,8 @@ class Store:
     """Haven's database and its repositories. Open with :meth:`open`.
 
     Attributes ``kv``, ``members``, ``posts``, ``alerts``, ``jobs``, ``cases``, ``duty``
-    and ``ledger`` are the repositories; the methods below delegate to them under their
-    old names.
+    and ``ledger`` are the repositories, ``privacy`` composes their ``mydata``/``forgetme``/
+    retention parts; the methods below delegate to them under their old names.
     """
 
     kv: KeyValueRepository
@@ -53,6 +63,7 @@ class Store:
     cases: CasesRepository
     duty: DutyRepository
     ledger: LedgerRepository
+    privacy: Privacy
 
     def __init__(self, path: str) -> None:
         self.path = path
@@ -75,6 +86,8 @@ class Store:
         self.cases = CasesRepository(database)
         self.duty = DutyRepository(database)
         self.ledger = LedgerRepository(database)
+        self.privacy = Privacy(database, [self.members, self.posts, self.alerts, self.cases,
+                                          self.duty])
 
     @property
     def database(self) -> Database:
@@ -97,15 +110,6 @@ class Store:
     async def migrate(self) -> int:
         """Apply pending migrations; returns the schema version."""
         return await self.database.migrate()
-
-    async def _one(self, sql: str, args: Iterable[Any] = ()) -> aiosqlite.Row | None:
-        return await self.database.one(sql, args)
-
-    async def _all(self, sql: str, args: Iterable[Any] = ()) -> list[aiosqlite.Row]:
-        return await self.database.all(sql, args)
-
-    async def _write(self, sql: str, args: Iterable[Any] = ()) -> int:
-        return await self.database.write(sql, args)
 
     # -- kv ------------------------------------------------------------------
     async def get_kv(self, key: str) -> str | None:
@@ -352,94 +356,22 @@ class Store:
     async def prune_deliveries_before(self, cutoff: float) -> int:
         return await self.ledger.prune_deliveries_before(cutoff)
 
-    # -- privacy ---------------------------------------------------------------------
+    async def finish_and_schedule(self, job_id: int, at: float, next_job: NewJob | None,
+                                  state: str = "done") -> int | None:
+        return await self.jobs.finish_and_schedule(job_id, at, next_job, state)
+
+    # -- privacy --------------------------------------------------------------------------
 
     async def purge_text_before(self, cutoff: float) -> int:
         """Drop text older than ``cutoff``: excerpts in alerts, cases and tracked posts,
         and whole handover notes (which exist only as text). Returns rows changed."""
-        total = 0
-        total += await self._write("UPDATE alerts SET excerpt = NULL WHERE excerpt IS NOT NULL "
-                                   "AND updated_at < ?", (cutoff,))
-        total += await self._write("UPDATE cases SET excerpt = NULL WHERE excerpt IS NOT NULL "
-                                   "AND created_at < ?", (cutoff,))
-        total += await self._write("UPDATE tracked_posts SET excerpt = NULL WHERE excerpt IS NOT NULL "
-                                   "AND posted_at < ?", (cutoff,))
-        total += await self._write("DELETE FROM handover WHERE created_at < ?", (cutoff,))
-        return total
+        return await self.privacy.purge_text(cutoff)
 
     async def member_data(self, community_id: str, user_id: str) -> dict[str, Any]:
         """Everything Haven stores about a member (for ``mydata``)."""
-        def rows_as_dicts(rows: list[aiosqlite.Row]) -> list[dict[str, Any]]:
-            return [dict(r) for r in rows]
-
-        return {
-            "member": rows_as_dicts(await self._all(
-                "SELECT * FROM members WHERE community_id = ? AND user_id = ?",
-                (community_id, user_id))),
-            "support_posts": rows_as_dicts(await self._all(
-                "SELECT channel_name, posted_at, state, answered_at, excerpt FROM tracked_posts "
-                "WHERE community_id = ? AND author_id = ?", (community_id, user_id))),
-            "alerts_about_you": rows_as_dicts(await self._all(
-                "SELECT id, kind, created_at, state, excerpt FROM alerts WHERE community_id = ? "
-                "AND member_id = ?", (community_id, user_id))),
-            "cases_about_you": rows_as_dicts(await self._all(
-                "SELECT id, action, rule_id, reason, created_at, excerpt FROM cases "
-                "WHERE community_id = ? AND target_id = ? AND action != 'note'",
-                (community_id, user_id))),
-            "duty": rows_as_dicts(await self._all(
-                "SELECT on_duty, quiet_start, quiet_end FROM duty WHERE community_id = ? "
-                "AND user_id = ?", (community_id, user_id))),
-            "signposting": rows_as_dicts(await self._all(
-                "SELECT topic, at FROM signposts WHERE community_id = ? AND user_id = ?",
-                (community_id, user_id))),
-        }
+        return dict(await self.privacy.export(community_id, user_id))
 
     async def forget_member(self, community_id: str, user_id: str, alias: str) -> dict[str, int]:
-        """Delete what Haven stores about a member.
-
-        Moderation cases are kept (a moderator may need them) but anonymised:
-        the member's id is replaced by ``alias`` and text is dropped. Alerts that
-        are still open keep the member until they are resolved.
-        """
-        counts: dict[str, int] = {}
-        args = (community_id, user_id)
-        counts["member"] = await self._write(
-            "DELETE FROM members WHERE community_id = ? AND user_id = ?", args)
-        counts["support_posts"] = await self._write(
-            "DELETE FROM tracked_posts WHERE community_id = ? AND author_id = ?", args)
-        counts["signposting"] = await self._write(
-            "DELETE FROM signposts WHERE community_id = ? AND user_id = ?", args)
-        counts["cooldowns"] = await self._write(
-            "DELETE FROM cooldowns WHERE community_id = ? AND user_id = ?", args)
-        counts["duty"] = await self._write(
-            "DELETE FROM duty WHERE community_id = ? AND user_id = ?", args)
-        # Alerts still open or claimed keep the member until resolved: moderators must
-        # still be able to reach someone who may be in crisis. They are anonymised when
-        # resolved (see the ``forgotten:`` key).
-        counts["alerts"] = await self._write(
-            "UPDATE alerts SET member_id = ?, member_name = ?, excerpt = NULL "
-            "WHERE community_id = ? AND member_id = ? AND state = 'resolved'",
-            (alias, alias, community_id, user_id))
-        row = await self._one(
-            "SELECT COUNT(*) FROM alerts WHERE community_id = ? AND member_id = ? "
-            "AND state != 'resolved'", args)
-        counts["open_alerts_kept"] = int(row[0]) if row else 0
-        if counts["open_alerts_kept"]:
-            await self.set_kv(f"forgotten:{community_id}:{user_id}", alias)
-        counts["cases"] = await self._write(
-            "UPDATE cases SET target_id = ?, target_name = ?, excerpt = NULL "
-            "WHERE community_id = ? AND target_id = ?", (alias, alias, community_id, user_id))
-        # A moderator forgetting themselves: their actions stay, without their id.
-        await self._write("UPDATE cases SET actor_id = ?, actor_name = ? "
-                          "WHERE community_id = ? AND actor_id = ?",
-                          (alias, alias, community_id, user_id))
-        await self._write("UPDATE alerts SET claimed_by = ? WHERE community_id = ? "
-                          "AND claimed_by = ?", (alias, community_id, user_id))
-        await self._write("UPDATE alerts SET resolved_by = ? WHERE community_id = ? "
-                          "AND resolved_by = ?", (alias, community_id, user_id))
-        await self._write("UPDATE tracked_posts SET answered_by = ? WHERE community_id = ? "
-                          "AND answered_by = ?", (alias, community_id, user_id))
-        await self._write("UPDATE handover SET author_id = ?, author_name = ? "
-                          "WHERE community_id = ? AND author_id = ?",
-                          (alias, alias, community_id, user_id))
-        return counts
+        """Delete what Haven stores about a member, in one transaction (see
+        :meth:`bot.storage.privacy.Privacy.forget`)."""
+        return await self.privacy.forget(community_id, user_id, alias)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import aiosqlite
@@ -170,3 +170,14 @@ def from_row(cls: type, row: aiosqlite.Row | None) -> Any:
     if cls is DutyRow:
         data["on_duty"] = bool(data["on_duty"])
     return cls(**data)
+
+
+@dataclass(frozen=True)
+class NewJob:
+    """A job to schedule (for :meth:`JobsRepository.finish_and_schedule`)."""
+
+    community_id: str
+    kind: str
+    key: str
+    due_at: float
+    payload: dict[str, Any] = field(default_factory=dict)

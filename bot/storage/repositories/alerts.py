@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from bot.storage.repositories.base import Repository
+from bot.storage.repositories.base import Repository, as_dicts
+from bot.storage.repositories.kv import KeyValueRepository
 from bot.storage.rows import Alert, from_row, place_of
 
 
@@ -117,3 +118,47 @@ class AlertsRepository(Repository):
         await self.db.write("INSERT INTO signposts VALUES (?, ?, ?, ?) ON CONFLICT(community_id, "
                             "user_id, topic) DO UPDATE SET at = excluded.at",
                             (community_id, user_id, topic, at))
+
+    # -- privacy -----------------------------------------------------------------------
+
+    async def export(self, community_id: str, user_id: str) -> dict[str, list[dict[str, Any]]]:
+        """``alerts_about_you`` and ``signposting``."""
+        args = (community_id, user_id)
+        return {
+            "alerts_about_you": as_dicts(await self.db.all(
+                "SELECT id, kind, created_at, state, excerpt FROM alerts WHERE community_id = ? "
+                "AND member_id = ?", args)),
+            "signposting": as_dicts(await self.db.all(
+                "SELECT topic, at FROM signposts WHERE community_id = ? AND user_id = ?", args)),
+        }
+
+    async def forget(self, community_id: str, user_id: str, alias: str) -> dict[str, int]:
+        """Delete the signposting memory; anonymise resolved alerts about the member and
+        the member's claims and resolutions. Alerts still open or claimed keep the member
+        until resolved: moderators must still be able to reach someone who may be in
+        crisis. They are anonymised when resolved (the ``forgotten:`` key, written here,
+        in the same transaction)."""
+        counts: dict[str, int] = {}
+        args = (community_id, user_id)
+        counts["signposting"] = await self.db.write(
+            "DELETE FROM signposts WHERE community_id = ? AND user_id = ?", args)
+        counts["alerts"] = await self.db.write(
+            "UPDATE alerts SET member_id = ?, member_name = ?, excerpt = NULL "
+            "WHERE community_id = ? AND member_id = ? AND state = 'resolved'",
+            (alias, alias, community_id, user_id))
+        row = await self.db.one(
+            "SELECT COUNT(*) FROM alerts WHERE community_id = ? AND member_id = ? "
+            "AND state != 'resolved'", args)
+        counts["open_alerts_kept"] = int(row[0]) if row else 0
+        if counts["open_alerts_kept"]:
+            await KeyValueRepository(self.db).set(f"forgotten:{community_id}:{user_id}", alias)
+        await self.db.write("UPDATE alerts SET claimed_by = ? WHERE community_id = ? "
+                            "AND claimed_by = ?", (alias, community_id, user_id))
+        await self.db.write("UPDATE alerts SET resolved_by = ? WHERE community_id = ? "
+                            "AND resolved_by = ?", (alias, community_id, user_id))
+        return counts
+
+    async def purge_text(self, cutoff: float) -> int:
+        """Drop alert excerpts not updated since ``cutoff``."""
+        return await self.db.write("UPDATE alerts SET excerpt = NULL WHERE excerpt IS NOT NULL "
+                                   "AND updated_at < ?", (cutoff,))

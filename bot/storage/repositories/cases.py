@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from bot.storage.repositories.base import Repository
+from typing import Any
+
+from bot.storage.repositories.base import Repository, as_dicts
 from bot.storage.rows import Case, from_row
 
 
@@ -65,3 +67,31 @@ class CasesRepository(Repository):
         await self.db.write("INSERT INTO cooldowns VALUES (?, ?, ?, ?) ON CONFLICT(community_id, "
                             "rule_id, user_id) DO UPDATE SET until = excluded.until",
                             (community_id, rule_id, user_id, until))
+
+    # -- privacy -----------------------------------------------------------------------
+
+    async def export(self, community_id: str, user_id: str) -> dict[str, list[dict[str, Any]]]:
+        """``cases_about_you`` (moderators' private notes are not shown)."""
+        return {"cases_about_you": as_dicts(await self.db.all(
+            "SELECT id, action, rule_id, reason, created_at, excerpt FROM cases "
+            "WHERE community_id = ? AND target_id = ? AND action != 'note'",
+            (community_id, user_id)))}
+
+    async def forget(self, community_id: str, user_id: str, alias: str) -> dict[str, int]:
+        """Delete cooldowns; keep cases for moderators but as ``alias`` and without text."""
+        counts: dict[str, int] = {}
+        counts["cooldowns"] = await self.db.write(
+            "DELETE FROM cooldowns WHERE community_id = ? AND user_id = ?", (community_id, user_id))
+        counts["cases"] = await self.db.write(
+            "UPDATE cases SET target_id = ?, target_name = ?, excerpt = NULL "
+            "WHERE community_id = ? AND target_id = ?", (alias, alias, community_id, user_id))
+        # A moderator forgetting themselves: their actions stay, without their id.
+        await self.db.write("UPDATE cases SET actor_id = ?, actor_name = ? "
+                            "WHERE community_id = ? AND actor_id = ?",
+                            (alias, alias, community_id, user_id))
+        return counts
+
+    async def purge_text(self, cutoff: float) -> int:
+        """Drop case excerpts older than ``cutoff``."""
+        return await self.db.write("UPDATE cases SET excerpt = NULL WHERE excerpt IS NOT NULL "
+                                   "AND created_at < ?", (cutoff,))

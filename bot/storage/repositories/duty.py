@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
-from bot.storage.repositories.base import Repository
+from bot.storage.repositories.base import Repository, as_dicts
 from bot.storage.rows import DutyRow, HandoverEntry, from_row
 
 
@@ -53,3 +54,24 @@ class DutyRepository(Repository):
         rows = await self.db.all("SELECT * FROM handover WHERE community_id = ? "
                                  "ORDER BY created_at DESC, id DESC LIMIT ?", (community_id, limit))
         return [from_row(HandoverEntry, r) for r in rows]
+
+    # -- privacy -----------------------------------------------------------------------
+
+    async def export(self, community_id: str, user_id: str) -> dict[str, list[dict[str, Any]]]:
+        """``duty``: the member's duty status and quiet hours."""
+        return {"duty": as_dicts(await self.db.all(
+            "SELECT on_duty, quiet_start, quiet_end FROM duty WHERE community_id = ? "
+            "AND user_id = ?", (community_id, user_id)))}
+
+    async def forget(self, community_id: str, user_id: str, alias: str) -> dict[str, int]:
+        """Delete the duty row; the member's logbook entries stay, as ``alias``."""
+        counts = {"duty": await self.db.write(
+            "DELETE FROM duty WHERE community_id = ? AND user_id = ?", (community_id, user_id))}
+        await self.db.write("UPDATE handover SET author_id = ?, author_name = ? "
+                            "WHERE community_id = ? AND author_id = ?",
+                            (alias, alias, community_id, user_id))
+        return counts
+
+    async def purge_text(self, cutoff: float) -> int:
+        """Delete logbook entries older than ``cutoff`` (they exist only as text)."""
+        return await self.db.write("DELETE FROM handover WHERE created_at < ?", (cutoff,))

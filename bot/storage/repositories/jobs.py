@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from bot.storage.repositories.base import Repository
-from bot.storage.rows import Job, from_row
+from bot.storage.rows import Job, NewJob, from_row
 
 
 class JobsRepository(Repository):
@@ -72,3 +72,16 @@ class JobsRepository(Repository):
             rows = await self.db.all("SELECT * FROM jobs WHERE state = 'pending' AND community_id = ? "
                                      "ORDER BY due_at", (community_id,))
         return [from_row(Job, r) for r in rows]
+
+    async def finish_and_schedule(self, job_id: int, at: float, next_job: NewJob | None,
+                                  state: str = "done") -> int | None:
+        """Finish a job and schedule the next one (a daily purge, the next re-escalation)
+        in one transaction: a crash between the two leaves the job still pending, never
+        finished without its successor. Returns the new job's id (``None`` if a pending
+        job with its kind and key exists, or there is no next job)."""
+        async with self.db.transaction():
+            await self.finish_job(job_id, at, state)
+            if next_job is None:
+                return None
+            return await self.add_job(next_job.community_id, next_job.kind, next_job.key,
+                                      next_job.due_at, dict(next_job.payload), at)

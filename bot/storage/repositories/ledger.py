@@ -28,11 +28,13 @@ class LedgerRepository(Repository):
 
     async def outbox_begin(self, community_id: str, key: str, at: float) -> str | None:
         """Record that a delivery is about to be made; returns the stored result if it was
-        made before (then it must not be made again), else ``None`` (go ahead)."""
-        await self.db.write("INSERT OR IGNORE INTO outbox (community_id, key, created_at) "
-                            "VALUES (?, ?, ?)", (community_id, key, at))
-        row = await self.db.one("SELECT state, result FROM outbox WHERE community_id = ? AND key = ?",
-                                (community_id, key))
+        made before (then it must not be made again), else ``None`` (go ahead).
+        One transaction: the insert and the read see the same row."""
+        async with self.db.transaction():
+            await self.db.write("INSERT OR IGNORE INTO outbox (community_id, key, created_at) "
+                                "VALUES (?, ?, ?)", (community_id, key, at))
+            row = await self.db.one("SELECT state, result FROM outbox WHERE community_id = ? "
+                                    "AND key = ?", (community_id, key))
         if row is not None and row["state"] == "sent":
             return str(row["result"] or "")
         return None
@@ -59,14 +61,16 @@ class LedgerRepository(Repository):
 
     async def begin_delivery(self, community_id: str, delivery_id: str, at: float) -> str | None:
         """Claim a command/button delivery id; ``None`` when it is new (act on it), else the
-        state of the earlier delivery (``running`` or ``done``): do nothing again."""
-        written = await self.db.execute(
-            "INSERT OR IGNORE INTO deliveries VALUES (?, ?, 'running', ?)",
-            (community_id, delivery_id, at))
-        if written.rowcount > 0:
-            return None
-        row = await self.db.one("SELECT state FROM deliveries WHERE community_id = ? AND "
-                                "delivery_id = ?", (community_id, delivery_id))
+        state of the earlier delivery (``running`` or ``done``): do nothing again.
+        One transaction: the claim and the read see the same row."""
+        async with self.db.transaction():
+            written = await self.db.execute(
+                "INSERT OR IGNORE INTO deliveries VALUES (?, ?, 'running', ?)",
+                (community_id, delivery_id, at))
+            if written.rowcount > 0:
+                return None
+            row = await self.db.one("SELECT state FROM deliveries WHERE community_id = ? AND "
+                                    "delivery_id = ?", (community_id, delivery_id))
         return str(row["state"]) if row else "done"
 
     async def finish_delivery(self, community_id: str, delivery_id: str) -> None:

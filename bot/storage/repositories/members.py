@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from bot.storage.repositories.base import Repository
+from typing import Any
+
+from bot.storage.repositories.base import Repository, as_dicts
 from bot.storage.rows import MemberRow, from_row
 
 
@@ -54,3 +56,16 @@ class MembersRepository(Repository):
         """Every member row of a community (for stats)."""
         rows = await self.db.all("SELECT * FROM members WHERE community_id = ?", (community_id,))
         return [from_row(MemberRow, r) for r in rows]
+
+    # -- privacy -----------------------------------------------------------------------
+
+    async def export(self, community_id: str, user_id: str) -> dict[str, list[dict[str, Any]]]:
+        """``member``: the member row."""
+        return {"member": as_dicts(await self.db.all(
+            "SELECT * FROM members WHERE community_id = ? AND user_id = ?",
+            (community_id, user_id)))}
+
+    async def forget(self, community_id: str, user_id: str, alias: str) -> dict[str, int]:
+        """Delete the member row."""
+        return {"member": await self.db.write(
+            "DELETE FROM members WHERE community_id = ? AND user_id = ?", (community_id, user_id))}

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from bot.storage.repositories.base import Repository
+from typing import Any
+
+from bot.storage.repositories.base import Repository, as_dicts
 from bot.storage.rows import TrackedPost, from_row
 
 
@@ -73,3 +75,25 @@ class TrackedPostsRepository(Repository):
         rows = await self.db.all("SELECT * FROM tracked_posts WHERE community_id = ? AND posted_at >= ? "
                                  "ORDER BY posted_at", (community_id, since))
         return [from_row(TrackedPost, r) for r in rows]
+
+    # -- privacy -----------------------------------------------------------------------
+
+    async def export(self, community_id: str, user_id: str) -> dict[str, list[dict[str, Any]]]:
+        """``support_posts``: the member's tracked posts."""
+        return {"support_posts": as_dicts(await self.db.all(
+            "SELECT channel_name, posted_at, state, answered_at, excerpt FROM tracked_posts "
+            "WHERE community_id = ? AND author_id = ?", (community_id, user_id)))}
+
+    async def forget(self, community_id: str, user_id: str, alias: str) -> dict[str, int]:
+        """Delete the member's posts; their answers to others' posts name ``alias``."""
+        counts = {"support_posts": await self.db.write(
+            "DELETE FROM tracked_posts WHERE community_id = ? AND author_id = ?",
+            (community_id, user_id))}
+        await self.db.write("UPDATE tracked_posts SET answered_by = ? WHERE community_id = ? "
+                            "AND answered_by = ?", (alias, community_id, user_id))
+        return counts
+
+    async def purge_text(self, cutoff: float) -> int:
+        """Drop post excerpts older than ``cutoff``."""
+        return await self.db.write("UPDATE tracked_posts SET excerpt = NULL WHERE excerpt IS NOT "
+                                   "NULL AND posted_at < ?", (cutoff,))
