@@ -264,6 +264,10 @@ class Store:
     async def pending_jobs(self, community_id: str | None = None) -> list[Job]:
         return await self.jobs.pending_jobs(community_id)
 
+    async def finish_and_schedule(self, job_id: int, at: float, next_job: NewJob | None,
+                                  state: str = "done") -> int | None:
+        return await self.jobs.finish_and_schedule(job_id, at, next_job, state)
+
     # -- cases ---------------------------------------------------------------
     async def add_case(self, community_id: str, action: str, rule_id: str | None, reason: str,
                        actor_id: str, actor_name: str, target_id: str, target_name: str,
@@ -355,10 +359,6 @@ class Store:
 
     async def prune_deliveries_before(self, cutoff: float) -> int:
         return await self.ledger.prune_deliveries_before(cutoff)
-
-    async def finish_and_schedule(self, job_id: int, at: float, next_job: NewJob | None,
-                                  state: str = "done") -> int | None:
-        return await self.jobs.finish_and_schedule(job_id, at, next_job, state)
 
     # -- privacy --------------------------------------------------------------------------
 

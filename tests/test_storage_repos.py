@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -227,3 +228,17 @@ async def test_repository_writes_join_an_open_transaction(db: Database) -> None:
             raise RuntimeError("crash half-way")
     assert await kv.get("k") is None
     assert await members.get_member(C, "u1") is None
+
+
+async def test_read_modify_write_methods_lose_no_update_under_concurrency(db: Database) -> None:
+    alerts = AlertsRepository(db)
+    aid = await alerts.create_alert(C, "crisis", "u1", "Ann", "ch", "support", "m0", "l0",
+                                    "x", "r", "high", T0)
+    await asyncio.gather(*(alerts.add_alert_message(aid, {"message": str(i)}) for i in range(8)),
+                         *(alerts.update_alert_with_post(aid, "y", f"l{i}", "r", "high", T0 + i,
+                                                         message_id=f"m{i}")
+                           for i in range(1, 9)))
+    alert = await alerts.get_alert(aid)
+    assert sorted(r["message"] for r in alert.message_refs()) == [str(i) for i in range(8)]
+    assert alert.count == 9
+    assert sorted(p["message_id"] for p in alert.places_list()) == [f"m{i}" for i in range(9)]

@@ -43,14 +43,15 @@ class AlertsRepository(Repository):
                                      channel_id: str = "", channel_name: str = "",
                                      message_id: str = "", private: bool = False) -> None:
         """A further post by the same member: count it, keep the latest excerpt, and add
-        its place (channel and link) to the alert's places."""
-        alert = await self.get_alert(alert_id)
-        places = alert.places_list() if alert is not None else []
-        places.append(place_of(channel_id, channel_name, message_id, link, private))
-        await self.db.write(
-            "UPDATE alerts SET count = count + 1, excerpt = ?, link = ?, rule_id = ?, "
-            "severity = ?, updated_at = ?, places = ? WHERE id = ?",
-            (excerpt, link, rule_id, severity, at, json.dumps(places), alert_id))
+        its place (channel and link) to the alert's places. One transaction."""
+        async with self.db.transaction():
+            alert = await self.get_alert(alert_id)
+            places = alert.places_list() if alert is not None else []
+            places.append(place_of(channel_id, channel_name, message_id, link, private))
+            await self.db.write(
+                "UPDATE alerts SET count = count + 1, excerpt = ?, link = ?, rule_id = ?, "
+                "severity = ?, updated_at = ?, places = ? WHERE id = ?",
+                (excerpt, link, rule_id, severity, at, json.dumps(places), alert_id))
 
     async def upgrade_alert(self, alert_id: int, kind: str, urgency: str) -> None:
         """Raise an alert to a more urgent kind (a quiet concern note becoming a crisis alert)."""
@@ -87,12 +88,14 @@ class AlertsRepository(Repository):
                             (alert_id,))
 
     async def add_alert_message(self, alert_id: int, ref: dict[str, Any]) -> None:
-        """Remember an alert message we sent (to edit later)."""
-        alert = await self.get_alert(alert_id)
-        if alert is None:
-            return
-        refs = [*alert.message_refs(), ref]
-        await self.db.write("UPDATE alerts SET messages = ? WHERE id = ?", (json.dumps(refs), alert_id))
+        """Remember an alert message we sent (to edit later); one transaction."""
+        async with self.db.transaction():
+            alert = await self.get_alert(alert_id)
+            if alert is None:
+                return
+            refs = [*alert.message_refs(), ref]
+            await self.db.write("UPDATE alerts SET messages = ? WHERE id = ?",
+                                (json.dumps(refs), alert_id))
 
     async def alerts_by_state(self, community_id: str, states: tuple[str, ...]) -> list[Alert]:
         """Alerts in any of ``states``, oldest first."""

@@ -37,10 +37,11 @@ class DutyRepository(Repository):
         return [from_row(DutyRow, r) for r in rows]
 
     async def mark_alerted(self, community_id: str, user_ids: Iterable[str], at: float) -> None:
-        """Record that these moderators were just mentioned on an alert."""
-        for uid in user_ids:
-            await self.db.write("UPDATE duty SET last_alerted_at = ? WHERE community_id = ? "
-                                "AND user_id = ?", (at, community_id, uid))
+        """Record that these moderators were just mentioned on an alert (one transaction)."""
+        async with self.db.transaction():
+            for uid in user_ids:
+                await self.db.write("UPDATE duty SET last_alerted_at = ? WHERE community_id = ? "
+                                    "AND user_id = ?", (at, community_id, uid))
 
     async def add_handover(self, community_id: str, author_id: str, author_name: str, text: str,
                            at: float) -> int:

@@ -25,25 +25,29 @@ class MembersRepository(Repository):
             (community_id, user_id, name, at))
 
     async def mark_welcomed(self, community_id: str, user_id: str, name: str, at: float) -> bool:
-        """Mark a member welcomed; ``False`` if they already were (welcome once)."""
-        await self.touch_member(community_id, user_id, name, at)
-        changed = await self.db.write(
-            "UPDATE members SET welcomed_at = ? WHERE community_id = ? AND user_id = ? "
-            "AND welcomed_at IS NULL", (at, community_id, user_id))
-        return changed > 0
+        """Mark a member welcomed; ``False`` if they already were (welcome once).
+        One transaction."""
+        async with self.db.transaction():
+            await self.touch_member(community_id, user_id, name, at)
+            changed = await self.db.write(
+                "UPDATE members SET welcomed_at = ? WHERE community_id = ? AND user_id = ? "
+                "AND welcomed_at IS NULL", (at, community_id, user_id))
+            return changed > 0
 
     async def record_post(self, community_id: str, user_id: str, name: str, at: float,
                           is_reply_to_other: bool) -> bool:
-        """Count a post; returns ``True`` when it is the member's first post."""
-        await self.touch_member(community_id, user_id, name, at)
-        await self.db.write(
-            "UPDATE members SET posts = posts + 1, replies = replies + ? "
-            "WHERE community_id = ? AND user_id = ?",
-            (1 if is_reply_to_other else 0, community_id, user_id))
-        first = await self.db.write(
-            "UPDATE members SET first_post_at = ? WHERE community_id = ? AND user_id = ? "
-            "AND first_post_at IS NULL", (at, community_id, user_id))
-        return first > 0
+        """Count a post; returns ``True`` when it is the member's first post.
+        One transaction."""
+        async with self.db.transaction():
+            await self.touch_member(community_id, user_id, name, at)
+            await self.db.write(
+                "UPDATE members SET posts = posts + 1, replies = replies + ? "
+                "WHERE community_id = ? AND user_id = ?",
+                (1 if is_reply_to_other else 0, community_id, user_id))
+            first = await self.db.write(
+                "UPDATE members SET first_post_at = ? WHERE community_id = ? AND user_id = ? "
+                "AND first_post_at IS NULL", (at, community_id, user_id))
+            return first > 0
 
     async def mark_greeted(self, community_id: str, user_id: str, at: float) -> bool:
         """Mark a member's first post greeted; ``False`` if already greeted."""
