@@ -46,7 +46,7 @@ from bot.permissions import Permissions
 from bot.rules.rulebook import SUPPORT_CATEGORIES, Match, MatchContext, Rulebook
 from bot.scheduler import JobHandler, Scheduler
 from bot.signposting import Helplines, load_helplines
-from bot.store import Job, Store
+from bot.store import Job, NewJob, Store
 from bot.templates import Templates
 
 log = logging.getLogger(__name__)
@@ -498,8 +498,8 @@ class Haven:
         if purged:
             log.info("retention: purged text from %d rows older than %s days", purged,
                      self.config.moderation.retention_days)
-        await self.store.finish_job(job.id, self.clock.now())
-        await self.scheduler.schedule("*", "purge_text", "daily", self.clock.now() + PURGE_INTERVAL)
+        await self.store.finish_and_schedule(job.id, self.clock.now(), NewJob(
+            "*", "purge_text", "daily", self.clock.now() + PURGE_INTERVAL))
 
 
 def _needs_urgency(m: Match) -> bool:

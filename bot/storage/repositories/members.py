@@ -1,0 +1,75 @@
+"""MembersRepository: members Haven has seen: first sight, welcome, first post, counts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot.storage.repositories.base import Repository, as_dicts
+from bot.storage.rows import MemberRow, from_row
+
+
+class MembersRepository(Repository):
+    """Members Haven has seen: first sight, welcome, first post, counts."""
+
+    async def get_member(self, community_id: str, user_id: str) -> MemberRow | None:
+        """The member row, if Haven has seen this member."""
+        row = await self.db.one("SELECT * FROM members WHERE community_id = ? AND user_id = ?",
+                                (community_id, user_id))
+        return from_row(MemberRow, row)
+
+    async def touch_member(self, community_id: str, user_id: str, name: str, at: float) -> None:
+        """Record that a member exists (first sight)."""
+        await self.db.write(
+            "INSERT INTO members (community_id, user_id, name, first_seen) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT(community_id, user_id) DO UPDATE SET name = excluded.name",
+            (community_id, user_id, name, at))
+
+    async def mark_welcomed(self, community_id: str, user_id: str, name: str, at: float) -> bool:
+        """Mark a member welcomed; ``False`` if they already were (welcome once).
+        One transaction."""
+        async with self.db.transaction():
+            await self.touch_member(community_id, user_id, name, at)
+            changed = await self.db.write(
+                "UPDATE members SET welcomed_at = ? WHERE community_id = ? AND user_id = ? "
+                "AND welcomed_at IS NULL", (at, community_id, user_id))
+            return changed > 0
+
+    async def record_post(self, community_id: str, user_id: str, name: str, at: float,
+                          is_reply_to_other: bool) -> bool:
+        """Count a post; returns ``True`` when it is the member's first post.
+        One transaction."""
+        async with self.db.transaction():
+            await self.touch_member(community_id, user_id, name, at)
+            await self.db.write(
+                "UPDATE members SET posts = posts + 1, replies = replies + ? "
+                "WHERE community_id = ? AND user_id = ?",
+                (1 if is_reply_to_other else 0, community_id, user_id))
+            first = await self.db.write(
+                "UPDATE members SET first_post_at = ? WHERE community_id = ? AND user_id = ? "
+                "AND first_post_at IS NULL", (at, community_id, user_id))
+            return first > 0
+
+    async def mark_greeted(self, community_id: str, user_id: str, at: float) -> bool:
+        """Mark a member's first post greeted; ``False`` if already greeted."""
+        changed = await self.db.write(
+            "UPDATE members SET greeted_at = ? WHERE community_id = ? AND user_id = ? "
+            "AND greeted_at IS NULL", (at, community_id, user_id))
+        return changed > 0
+
+    async def member_activity(self, community_id: str) -> list[MemberRow]:
+        """Every member row of a community (for stats)."""
+        rows = await self.db.all("SELECT * FROM members WHERE community_id = ?", (community_id,))
+        return [from_row(MemberRow, r) for r in rows]
+
+    # -- privacy -----------------------------------------------------------------------
+
+    async def export(self, community_id: str, user_id: str) -> dict[str, list[dict[str, Any]]]:
+        """``member``: the member row."""
+        return {"member": as_dicts(await self.db.all(
+            "SELECT * FROM members WHERE community_id = ? AND user_id = ?",
+            (community_id, user_id)))}
+
+    async def forget(self, community_id: str, user_id: str, alias: str) -> dict[str, int]:
+        """Delete the member row."""
+        return {"member": await self.db.write(
+            "DELETE FROM members WHERE community_id = ? AND user_id = ?", (community_id, user_id))}

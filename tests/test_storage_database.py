@@ -1,0 +1,252 @@
+"""bot.storage.database: opening, migrations, statements and transactions."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from bot.storage.database import BASE_MIGRATIONS, Database, Migration
+
+
+@pytest.fixture
+async def db(tmp_path: Path) -> AsyncIterator[Database]:
+    d = await Database.open(tmp_path / "haven.db")
+    yield d
+    await d.close()
+
+
+async def kv(db: Database) -> dict[str, str]:
+    return {r["key"]: r["value"] for r in await db.all("SELECT key, value FROM kv")}
+
+
+async def put(db: Database, key: str, value: str = "v") -> int:
+    return await db.write("INSERT INTO kv (key, value) VALUES (?, ?)", (key, value))
+
+
+# -- opening and migrations -----------------------------------------------------------
+
+
+async def test_open_migrates_and_sets_pragmas(db: Database) -> None:
+    assert (await db.one("PRAGMA user_version"))[0] == len(BASE_MIGRATIONS)
+    assert (await db.one("PRAGMA journal_mode"))[0] == "wal"
+    assert (await db.one("PRAGMA foreign_keys"))[0] == 1
+    assert (await db.one("PRAGMA busy_timeout"))[0] == 5000
+    # no owned migrations: no extra table, the file is what the old Store made
+    assert await db.one("SELECT name FROM sqlite_master WHERE name = 'schema_versions'") is None
+
+
+OLD_STORE_V3 = [  # the statements the pre-repository Store ran, written with plain sqlite3
+    "INSERT INTO kv VALUES ('sync', 's1')",
+    "INSERT INTO members (community_id, user_id, name, first_seen) VALUES ('c1', 'u1', 'Ann', 1)",
+    "INSERT INTO alerts (community_id, kind, member_id, created_at, updated_at, places) "
+    "VALUES ('c1', 'crisis', 'u1', 1, 1, '[]')",
+    "INSERT INTO jobs (community_id, kind, key, due_at, created_at) VALUES ('c1', 'k', 'a', 5, 1)",
+]
+
+
+async def test_a_file_made_by_the_old_store_opens_and_keeps_its_rows(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    with sqlite3.connect(path) as old:
+        old.execute("PRAGMA journal_mode=WAL")
+        for number, script in enumerate(BASE_MIGRATIONS, start=1):
+            old.executescript(f"BEGIN;\n{script}\nPRAGMA user_version = {number};\nCOMMIT;")
+        for sql in OLD_STORE_V3:
+            old.execute(sql)
+    old.close()
+    db = await Database.open(path)
+    try:
+        assert (await db.one("PRAGMA user_version"))[0] == 3
+        assert await kv(db) == {"sync": "s1"}
+        assert (await db.one("SELECT name FROM members"))["name"] == "Ann"
+        assert (await db.one("SELECT COUNT(*) FROM alerts"))[0] == 1
+        assert (await db.one("SELECT key FROM jobs WHERE state = 'pending'"))["key"] == "a"
+    finally:
+        await db.close()
+
+
+async def test_an_older_file_is_brought_up_to_date(tmp_path: Path) -> None:
+    path = tmp_path / "v1.db"
+    with sqlite3.connect(path) as old:
+        old.executescript(f"BEGIN;\n{BASE_MIGRATIONS[0]}\nPRAGMA user_version = 1;\nCOMMIT;")
+        old.execute("INSERT INTO kv VALUES ('k', 'v')")
+    old.close()
+    db = await Database.open(path)
+    try:
+        assert (await db.one("PRAGMA user_version"))[0] == len(BASE_MIGRATIONS)
+        assert await kv(db) == {"k": "v"}
+        assert await db.one("SELECT * FROM outbox") is None  # table exists now
+    finally:
+        await db.close()
+
+
+async def test_a_newer_schema_is_refused_with_todays_message(tmp_path: Path) -> None:
+    path = tmp_path / "new.db"
+    with sqlite3.connect(path) as new:
+        new.execute(f"PRAGMA user_version = {len(BASE_MIGRATIONS) + 1}")
+    new.close()
+    with pytest.raises(RuntimeError, match=(
+            rf"database .*new\.db has schema version {len(BASE_MIGRATIONS) + 1}, newer than "
+            rf"this Haven understands \({len(BASE_MIGRATIONS)}\); upgrade Haven or use a backup")):
+        await Database.open(path)
+
+
+async def test_an_owned_migration_runs_once(tmp_path: Path) -> None:
+    path = tmp_path / "owned.db"
+    migrations = [Migration("raid", 2, "ALTER TABLE raid_waves ADD COLUMN note TEXT"),
+                  Migration("raid", 1, "CREATE TABLE raid_waves (id INTEGER PRIMARY KEY)")]
+    db = await Database.open(path, migrations)
+    await db.write("INSERT INTO raid_waves (id, note) VALUES (1, 'x')")
+    await db.close()
+    db = await Database.open(path, migrations)  # again: nothing re-applied, row kept
+    try:
+        assert (await db.one("SELECT note FROM raid_waves"))["note"] == "x"
+        assert (await db.one("SELECT version FROM schema_versions WHERE owner = 'raid'"))[0] == 2
+        assert (await db.one("PRAGMA user_version"))[0] == len(BASE_MIGRATIONS)
+    finally:
+        await db.close()
+
+
+async def test_a_failing_owned_migration_changes_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "bad.db"
+    with pytest.raises(sqlite3.OperationalError):
+        await Database.open(path, [Migration("x", 1, "CREATE TABLE t (a); SELECT nope FROM t")])
+    db = await Database.open(path)
+    try:
+        assert await db.one("SELECT name FROM sqlite_master WHERE name = 't'") is None
+    finally:
+        await db.close()
+
+
+async def test_closed_database_raises(tmp_path: Path) -> None:
+    db = await Database.open(":memory:")
+    await db.close()
+    await db.close()
+    assert not db.is_open
+    with pytest.raises(RuntimeError, match="not open"):
+        await db.one("SELECT 1")
+
+
+# -- statements -----------------------------------------------------------------------
+
+
+async def test_write_returns_rowid_for_insert_else_rowcount(db: Database) -> None:
+    await db.write("INSERT INTO handover (community_id, author_id, text, created_at) "
+                   "VALUES ('c', 'a', 't', 1)")
+    assert await db.write("INSERT INTO handover (community_id, author_id, text, created_at) "
+                          "VALUES ('c', 'a', 't', 2)") == 2
+    assert await db.write("UPDATE handover SET text = 'x'") == 2
+    written = await db.execute("INSERT OR IGNORE INTO kv VALUES ('k', 'v')")
+    assert written.rowcount == 1
+    assert (await db.execute("INSERT OR IGNORE INTO kv VALUES ('k', 'v')")).rowcount == 0
+
+
+async def test_writes_outside_a_transaction_commit_on_their_own(tmp_path: Path) -> None:
+    path = tmp_path / "c.db"
+    db = await Database.open(path)
+    try:
+        await put(db, "a")
+        with sqlite3.connect(path) as other:  # a second connection sees it at once
+            assert other.execute("SELECT key FROM kv").fetchall() == [("a",)]
+        other.close()
+    finally:
+        await db.close()
+
+
+# -- transactions ---------------------------------------------------------------------
+
+
+async def test_transaction_commits_together(db: Database) -> None:
+    async with db.transaction():
+        await put(db, "a")
+        await put(db, "b")
+    assert await kv(db) == {"a": "v", "b": "v"}
+
+
+async def test_rollback_leaves_nothing(db: Database) -> None:
+    await put(db, "before")
+    with pytest.raises(ZeroDivisionError):
+        async with db.transaction():
+            await put(db, "a")
+            await db.write("UPDATE kv SET value = 'changed' WHERE key = 'before'")
+            _ = 1 / 0
+    assert await kv(db) == {"before": "v"}
+    await put(db, "after")  # the database is usable after a rollback
+    assert await kv(db) == {"before": "v", "after": "v"}
+
+
+async def test_a_failing_statement_rolls_back_the_whole_transaction(db: Database) -> None:
+    with pytest.raises(sqlite3.IntegrityError):
+        async with db.transaction():
+            await put(db, "a")
+            await put(db, "a")  # primary key clash
+    assert await kv(db) == {}
+
+
+async def test_nested_transaction_is_a_savepoint(db: Database) -> None:
+    async with db.transaction():
+        await put(db, "outer")
+        with pytest.raises(KeyError):
+            async with db.transaction():
+                await put(db, "inner")
+                raise KeyError("x")
+        async with db.transaction():
+            await put(db, "inner2")
+    assert await kv(db) == {"outer": "v", "inner2": "v"}
+
+
+async def test_outer_rollback_undoes_a_released_savepoint(db: Database) -> None:
+    with pytest.raises(RuntimeError):
+        async with db.transaction():
+            async with db.transaction():
+                await put(db, "inner")
+            raise RuntimeError("late")
+    assert await kv(db) == {}
+
+
+async def test_a_second_tasks_write_waits_for_the_transaction(db: Database) -> None:
+    inside = asyncio.Event()
+    release = asyncio.Event()
+
+    async def long_transaction() -> None:
+        async with db.transaction():
+            await put(db, "a")
+            inside.set()
+            await release.wait()
+            await put(db, "b")
+            raise ValueError("undo")
+
+    first = asyncio.create_task(long_transaction())
+    await inside.wait()
+    second = asyncio.create_task(put(db, "other"))
+    reader = asyncio.create_task(kv(db))
+    for _ in range(20):
+        await asyncio.sleep(0)
+    assert not second.done() and not reader.done()  # waiting for the lock
+    release.set()
+    with pytest.raises(ValueError):
+        await first
+    await second
+    # the reader (queued after the other write) never saw the uncommitted rows, and the
+    # other write was not rolled back with the transaction
+    assert await reader == {"other": "v"}
+    assert await kv(db) == {"other": "v"}
+
+
+async def test_two_transactions_in_two_tasks_run_one_after_the_other(db: Database) -> None:
+    order: list[str] = []
+
+    async def work(name: str) -> None:
+        async with db.transaction():
+            order.append(f"{name}:begin")
+            await put(db, name)
+            await asyncio.sleep(0)
+            order.append(f"{name}:end")
+
+    await asyncio.gather(work("x"), work("y"))
+    assert order in (["x:begin", "x:end", "y:begin", "y:end"],
+                     ["y:begin", "y:end", "x:begin", "x:end"])
+    assert await kv(db) == {"x": "v", "y": "v"}
