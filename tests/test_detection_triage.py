@@ -20,7 +20,7 @@ from bot.rules.rulebook import NEVER_ON_CRISIS, Match, Rulebook
 def _detector() -> Detector:
     heads = ("crisis", "risk", "method", "hostility", "pii")
     return Detector(heads=heads, ng_w=np.zeros((16, 5), np.float32), ng_b=np.zeros(5, np.float32),
-                    em_w=None, em_b=None, mix=np.zeros(5, np.float32), gate=0.1,
+                    em=None, mix=np.zeros(5, np.float32), gate=0.1,
                     thresholds=dict.fromkeys(heads, 0.6), ngram_thresholds=dict.fromkeys(heads, 0.7),
                     ex_texts=["i'm giving my things away, goodbye", "i wish i wasn't here"],
                     ex_labels=["crisis", "concern"], ex_classes=["preparation", "passive"],

@@ -70,3 +70,46 @@ def fit_sparse(x: SparseRows, y: np.ndarray, l2: float = 1e-5, weights: np.ndarr
         w -= rate * (m_w / c1) / (np.sqrt(v_w / c2) + eps)
         b -= rate * (m_b / c1) / (np.sqrt(v_b / c2) + eps)
     return w.astype(np.float32), float(b)
+
+
+def fit_mlp(x: np.ndarray, y: np.ndarray, hidden: int = 128, l2: float = 1e-4, epochs: int = 30,
+            rate: float = 3e-3, batch: int = 64, seed: int = 0) -> list[np.ndarray]:
+    """A one-hidden-layer network (ReLU) with one logistic output per column of ``y``,
+    each balanced between its positives and negatives; trained by mini-batch Adam with
+    a fixed seed (deterministic). Returns ``[w1, b1, w2, b2]``."""
+    rng = np.random.default_rng(seed)
+    n, d = x.shape
+    k = y.shape[1]
+    w1 = rng.normal(0, np.sqrt(2 / d), (d, hidden))
+    b1 = np.zeros(hidden)
+    w2 = rng.normal(0, np.sqrt(1 / hidden), (hidden, k))
+    b2 = np.zeros(k)
+    share = y.mean(axis=0).clip(1e-3, 1 - 1e-3)
+    w_pos, w_neg = 0.5 / share, 0.5 / (1 - share)
+    params = [w1, b1, w2, b2]
+    m = [np.zeros_like(p) for p in params]
+    v = [np.zeros_like(p) for p in params]
+    t = 0
+    for _ in range(epochs):
+        order = rng.permutation(n)
+        for start in range(0, n, batch):
+            idx = order[start:start + batch]
+            xb, yb = x[idx], y[idx]
+            h = np.maximum(xb @ w1 + b1, 0)
+            p = sigmoid(h @ w2 + b2)
+            g = np.where(yb > 0, w_pos, w_neg) * (p - yb) / len(idx)
+            gh = g @ w2.T
+            gh[h <= 0] = 0
+            grads = [xb.T @ gh + l2 * w1, gh.sum(axis=0), h.T @ g + l2 * w2, g.sum(axis=0)]
+            t += 1
+            for i, (param, grad) in enumerate(zip(params, grads, strict=True)):
+                m[i] = 0.9 * m[i] + 0.1 * grad
+                v[i] = 0.999 * v[i] + 0.001 * grad * grad
+                param -= rate * (m[i] / (1 - 0.9 ** t)) / (np.sqrt(v[i] / (1 - 0.999 ** t)) + 1e-8)
+    return [p.astype(np.float32) for p in params]
+
+
+def mlp_logits(params: list[np.ndarray], x: np.ndarray) -> np.ndarray:
+    """Log-odds of a network from :func:`fit_mlp`, ``(n, k)``."""
+    w1, b1, w2, b2 = params
+    return np.maximum(x @ w1 + b1, 0) @ w2 + b2

@@ -3,7 +3,8 @@
 Scoring is a cascade. Every window of a message (the whole text, and each
 sentence of a long post) is scored first by the cheap n-gram head; only windows
 the n-gram head cannot rule out (any head at or above ``gate``) are embedded by
-the sentence-embedding model, whose head's log-odds are mixed with the n-gram
+the sentence-embedding model, whose head (a small one-hidden-layer network on the
+standardised embedding) gives log-odds that are mixed with the n-gram
 head's (``mix`` is the embedding model's share). A message's score per head is
 its highest window. Without the embedding model, the n-gram head decides alone,
 against its own thresholds.
@@ -25,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from bot.detection.backend import NgramBackend
-from bot.detection.logreg import sigmoid
+from bot.detection.logreg import mlp_logits, sigmoid
 
 HEADS = ("crisis", "risk", "method", "hostility", "pii")
 HEAD_POSITIVES: dict[str, frozenset[str]] = {
@@ -87,8 +88,7 @@ class Detector:
     heads: tuple[str, ...]
     ng_w: np.ndarray  # (ngram dim, heads)
     ng_b: np.ndarray  # (heads,)
-    em_w: np.ndarray | None  # (embedding dim, heads)
-    em_b: np.ndarray | None
+    em: list[np.ndarray] | None  # embedding head: [mean, std, w1, b1, w2, b2] (see logreg.fit_mlp)
     mix: np.ndarray  # (heads,) weight of the embedding model's log-odds
     gate: float
     thresholds: dict[str, float]
@@ -113,9 +113,8 @@ class Detector:
             "ng_w": self.ng_w.astype(np.float16), "ng_b": self.ng_b.astype(np.float32),
             "mix": self.mix.astype(np.float32),
         }
-        if self.em_w is not None and self.em_b is not None:
-            arrays["em_w"] = self.em_w.astype(np.float32)
-            arrays["em_b"] = self.em_b.astype(np.float32)
+        for i, part in enumerate(self.em or ()):
+            arrays[f"em_{i}"] = part.astype(np.float32)
         if self.ex_emb is not None:
             arrays["ex_emb"] = self.ex_emb.astype(np.float16)
         with path.open("wb") as fh:
@@ -140,7 +139,7 @@ class Detector:
         heads = tuple(meta.pop("heads"))
         return cls(
             heads=heads, ng_w=arrays["ng_w"].astype(np.float32), ng_b=arrays["ng_b"],
-            em_w=arrays.get("em_w"), em_b=arrays.get("em_b"), mix=arrays["mix"],
+            em=[arrays[f"em_{i}"] for i in range(6)] if "em_0" in arrays else None, mix=arrays["mix"],
             gate=float(meta.pop("gate")), thresholds=dict(meta.pop("thresholds")),
             ngram_thresholds=dict(meta.pop("ngram_thresholds")),
             ex_texts=[e["text"] for e in examples], ex_labels=[e["label"] for e in examples],
@@ -157,8 +156,9 @@ class Detector:
 
     def embed_logits(self, emb: np.ndarray) -> np.ndarray:
         """``(n, heads)`` log-odds of the embedding head."""
-        assert self.em_w is not None and self.em_b is not None
-        return emb.astype(np.float32) @ self.em_w + self.em_b
+        assert self.em is not None
+        mean, std = self.em[0], self.em[1]
+        return mlp_logits(self.em[2:], (emb.astype(np.float32) - mean) / std)
 
     def analyse(self, texts: Sequence[str],
                 embed: Callable[[list[str]], np.ndarray] | None = None) -> list[Analysis]:
@@ -172,7 +172,7 @@ class Detector:
         if not flat:
             return []
         z = self.ngram_logits(flat)
-        use_model = embed is not None and self.em_w is not None
+        use_model = embed is not None and self.em is not None
         emb_rows: dict[int, np.ndarray] = {}
         if use_model:
             p_ng = sigmoid(z)

@@ -21,7 +21,7 @@ import numpy as np
 
 from bot.detection.backend import NGRAM_DIM, EmbeddingBackend, NgramBackend
 from bot.detection.corpus import Example, corpus_hash, dedupe
-from bot.detection.logreg import fit_dense, fit_sparse, sigmoid
+from bot.detection.logreg import fit_mlp, fit_sparse, mlp_logits, sigmoid
 from bot.detection.model import HEAD_POSITIVES, HEADS, Detector, windows
 
 NEGATIVE_LABELS = frozenset({"distress", "recovery", "none"})
@@ -32,19 +32,23 @@ MAX_FALSE_ALARMS: dict[str, float] = {
 MIX_CHOICES = (0.5, 0.65, 0.8, 1.0)
 GATE_RECALL = 0.995
 EXAMPLES_PER_LABEL = 150
-FOLDS = 4
+FOLDS = 3
 
 
 @dataclass
 class TrainOptions:
     """Knobs of a training run (defaults are what the shipped head uses)."""
 
-    l2_dense: float = 3e-3
+    l2_dense: float = 1e-4
+    hidden: int = 128
+    epochs: int = 30
     l2_sparse: float = 1e-5
     sparse_iterations: int = 200
     folds: int = FOLDS
     examples_per_label: int = EXAMPLES_PER_LABEL
     ngram_dim: int = NGRAM_DIM
+    gate: float | None = None
+    """A fixed gate (0: embed every window) instead of the one chosen out of fold."""
 
 
 class EmbeddingCache:
@@ -104,17 +108,21 @@ def _head_negatives(head: str, labels: Sequence[str]) -> np.ndarray:
 
 
 def _fit_heads(ng_rows, emb, y, opts: TrainOptions):  # type: ignore[no-untyped-def]
+    """n-gram logistic heads, and the embedding network on standardised embeddings."""
     k = y.shape[1]
     ng_w = np.zeros((ng_rows.dimension, k), np.float32)
     ng_b = np.zeros(k, np.float32)
-    em_w = np.zeros((emb.shape[1], k), np.float32) if emb is not None else None
-    em_b = np.zeros(k, np.float32) if emb is not None else None
     for j in range(k):
         ng_w[:, j], ng_b[j] = fit_sparse(ng_rows, y[:, j], opts.l2_sparse,
                                          iterations=opts.sparse_iterations)
-        if emb is not None:
-            em_w[:, j], em_b[j] = fit_dense(emb, y[:, j], opts.l2_dense)
-    return ng_w, ng_b, em_w, em_b
+    em = None
+    if emb is not None:
+        mean = emb.mean(axis=0).astype(np.float32)
+        std = emb.std(axis=0)
+        std = np.maximum(std, 0.1 * float(np.median(std)) + 1e-6).astype(np.float32)
+        em = [mean, std, *fit_mlp((emb - mean) / std, y, hidden=opts.hidden, l2=opts.l2_dense,
+                                  epochs=opts.epochs)]
+    return ng_w, ng_b, em
 
 
 def _threshold(scores: np.ndarray, negatives: np.ndarray, cap: float) -> float:
@@ -171,6 +179,8 @@ def train(examples: Sequence[Example], backend: EmbeddingBackend | None, *,
     opts = opts or TrainOptions()
     out = out or sys.stdout
     examples = dedupe(examples)
+    examples = sorted(examples, key=lambda e: hashlib.sha1(
+        e.text.encode("utf-8", "surrogatepass")).hexdigest())  # order-independent
     train_set = [e for e in examples if not e.dev or e.source == "examples"]
     dev_set = [e for e in examples if e.dev and e.source != "examples"]
     if not train_set:
@@ -200,18 +210,18 @@ def train(examples: Sequence[Example], backend: EmbeddingBackend | None, *,
         tr, te = np.flatnonzero(fold != f), np.flatnonzero(fold == f)
         if not len(te) or not len(tr):
             continue
-        ng_w, ng_b, em_w, em_b = _fit_heads(ng_rows.take(tr), emb[tr] if emb is not None else None,
-                                            y[tr], opts)
+        ng_w, ng_b, em = _fit_heads(ng_rows.take(tr), emb[tr] if emb is not None else None,
+                                    y[tr], opts)
         oof_ng[te] = ng_rows.take(te).dot(ng_w) + ng_b
-        if oof_em is not None and emb is not None:
-            oof_em[te] = emb[te] @ em_w + em_b
+        if oof_em is not None and emb is not None and em is not None:
+            oof_em[te] = mlp_logits(em[2:], (emb[te] - em[0]) / em[1])
     mix, thresholds, ngram_thresholds = _pick(oof_ng, oof_em, train_set)
-    gate = _gate(oof_ng, train_set)
-    ng_w, ng_b, em_w, em_b = _fit_heads(ng_rows, emb, y, opts)
+    gate = _gate(oof_ng, train_set) if opts.gate is None else opts.gate
+    ng_w, ng_b, em = _fit_heads(ng_rows, emb, y, opts)
     print(f"trained in {time.perf_counter() - t0:.1f}s", file=out)
     ex_idx = _pick_examples(train_set, opts.examples_per_label)
     detector = Detector(
-        heads=HEADS, ng_w=ng_w, ng_b=ng_b, em_w=em_w, em_b=em_b, mix=mix, gate=gate,
+        heads=HEADS, ng_w=ng_w, ng_b=ng_b, em=em, mix=mix, gate=gate,
         thresholds=thresholds, ngram_thresholds=ngram_thresholds,
         ex_texts=[train_set[i].text for i in ex_idx], ex_labels=[train_set[i].label for i in ex_idx],
         ex_classes=[train_set[i].cls for i in ex_idx],
