@@ -78,7 +78,7 @@ def _check_detection(config, problems: list, warnings: list) -> str:  # type: ig
     from bot.detection.settings import DetectionConfig
     from bot.errors import Problem
 
-    detection = config.detection if config else DetectionConfig()
+    detection = config.detection if config else DetectionConfig(semantic="on")
     source = config.source if config else "detection"
     if detection.semantic == "off":
         return "Semantic detection: off (rules only)."
@@ -125,7 +125,7 @@ def _semantic_stage(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     from bot.detection.settings import DetectionConfig
     from bot.detection.stage import SemanticStage
 
-    detection = DetectionConfig()
+    detection = DetectionConfig(semantic="on")
     if args.config:
         try:
             detection = load_config(args.config).detection

@@ -19,6 +19,7 @@ from typing import Any
 from bot.adapters.base import Platform
 from bot.clock import Clock, RealClock
 from bot.config import Config
+from bot.detection.stage import SemanticStage
 from bot.errors import CommandError
 from bot.events import (
     ButtonPressed,
@@ -88,6 +89,8 @@ class Haven:
         self.errors = 0
         self._ready = asyncio.Event()
         self._gate: asyncio.Task[None] | None = None
+        self.semantic: SemanticStage | None = None
+        """The semantic detection stage (set by :meth:`create` from ``detection:``)."""
 
     @classmethod
     async def create(cls, config: Config, platform: Platform, clock: Clock | None = None,
@@ -96,8 +99,11 @@ class Haven:
         templates = Templates(config.templates)
         rulebook = Rulebook.load(config.rules.dir, config.rules.packs, templates.names())
         helplines = load_helplines(config.rules.helplines)
+        semantic = SemanticStage.from_config(config.detection)
         store = store or await Store.open(config.database)
-        return cls(config, platform, store, rulebook, helplines, clock)
+        core = cls(config, platform, store, rulebook, helplines, clock)
+        core.semantic = semantic
+        return core
 
     # -- life cycle -------------------------------------------------------------
 
@@ -139,6 +145,8 @@ class Haven:
                 await task
         self._workers.clear()
         self._queues.clear()
+        if self.semantic is not None:
+            self.semantic.close()
         await self.store.close()
 
     # -- queues -------------------------------------------------------------------
@@ -262,6 +270,21 @@ class Haven:
         """Decide: which rules match this message (pure; nothing is done)."""
         return self.rulebook.evaluate(ev.text, self.context(ev))
 
+    async def detect(self, ev: MessagePosted) -> list[Match]:
+        """Decide: the rules, then the semantic stage in its worker thread (never blocking
+        the event loop). The stage only adds matches; if it fails, the rules still stand."""
+        matches = self.evaluate(ev)
+        if self.semantic is None:
+            return matches
+        try:
+            extra = await self.semantic.detect_async(ev.text, matches)
+        except Exception:
+            self.errors += 1
+            log.exception("semantic stage failed on message %s; acting on the rules alone",
+                          ev.message.message_id)
+            return matches
+        return [*matches, *extra]
+
     async def on_message(self, ev: MessagePosted) -> None:
         """A message was posted or edited: decide, then act, feature by feature."""
         if ev.author.is_bot:
@@ -273,7 +296,7 @@ class Haven:
             log.info("message %s (this version) was handled already; skipping the repeat",
                      ev.message.message_id)
             return
-        matches = self.evaluate(ev)
+        matches = await self.detect(ev)
         # Crisis is decided by the rules, not by whether acting on them worked.
         crisis = any(m.rule.category == "crisis" and not m.rule.shadow for m in matches)
         outcome = await self._guarded("moderation", self.moderation.act(ev, matches))

@@ -29,11 +29,11 @@ OBVIOUS: dict[str, list[tuple[str, str]]] = {
         ("wie viele tabletten braucht man für eine tödliche überdosis", "method"),
     ],
     "es": [
-        ("ya escribí las cartas, esta noche me voy a suicidar", "crisis"),
+        ("me voy a matar esta noche, ya lo tengo todo preparado", "crisis"),
         ("cuántas pastillas hacen falta para una sobredosis mortal", "method"),
     ],
     "fr": [
-        ("j'ai écrit mes lettres d'adieu, ce soir je vais me suicider", "crisis"),
+        ("je vais me tuer ce soir, tout est prêt", "crisis"),
         ("combien de cachets faut-il pour une overdose mortelle", "method"),
     ],
 }
@@ -42,7 +42,7 @@ OBVIOUS: dict[str, list[tuple[str, str]]] = {
 @pytest.fixture(scope="module")
 def shipped() -> SemanticStage:
     assert DEFAULT_HEAD.is_file(), "the package must ship a trained head"
-    stage = SemanticStage.from_config(DetectionConfig())
+    stage = SemanticStage.from_config(DetectionConfig(semantic="on"))
     assert stage is not None and stage.uses_model, "the bundled model must load"
     return stage
 

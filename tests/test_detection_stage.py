@@ -18,7 +18,7 @@ from bot.detection.stage import EmbeddingLRU, SemanticStage
 from bot.detection.train import TrainOptions, train
 from bot.errors import ConfigError
 from bot.rules.tools import default_rules_dir, run_scan
-from tests.detection_helpers import FakeBackend, write_corpus
+from tests.detection_helpers import TINY, FakeBackend, write_corpus
 
 FAST = TrainOptions(sparse_iterations=60, folds=2, examples_per_label=3, ngram_dim=1 << 12,
                     hidden=32, epochs=150, gate=0.0)
@@ -65,7 +65,7 @@ async def test_detect_async_runs_in_a_worker_thread_and_batches(stage: SemanticS
     backend = stage._cache.backend  # type: ignore[union-attr]
     backend.calls.clear()
     try:
-        texts = [f"how many pills is a lethal dose number {i}" for i in range(10)]
+        texts = [f"{t} ({i})" for i, t in enumerate(TINY["method"] * 2)][:10]
         results = await asyncio.gather(*(stage.detect_async(t) for t in texts))
     finally:
         del stage.analyse

@@ -88,7 +88,9 @@ class Detector:
     heads: tuple[str, ...]
     ng_w: np.ndarray  # (ngram dim, heads)
     ng_b: np.ndarray  # (heads,)
-    em: list[np.ndarray] | None  # embedding head: [mean, std, w1, b1, w2, b2] (see logreg.fit_mlp)
+    em: list[np.ndarray] | None
+    """Embedding head: ``[mean, std, w1, b1, w2, b2, w1', ...]``, a standardiser and one or
+    more networks (see ``logreg.fit_mlp``) whose log-odds are averaged."""
     mix: np.ndarray  # (heads,) weight of the embedding model's log-odds
     gate: float
     thresholds: dict[str, float]
@@ -139,7 +141,8 @@ class Detector:
         heads = tuple(meta.pop("heads"))
         return cls(
             heads=heads, ng_w=arrays["ng_w"].astype(np.float32), ng_b=arrays["ng_b"],
-            em=[arrays[f"em_{i}"] for i in range(6)] if "em_0" in arrays else None, mix=arrays["mix"],
+            em=[arrays[f"em_{i}"] for i in range(sum(k.startswith("em_") for k in arrays))] or None,
+            mix=arrays["mix"],
             gate=float(meta.pop("gate")), thresholds=dict(meta.pop("thresholds")),
             ngram_thresholds=dict(meta.pop("ngram_thresholds")),
             ex_texts=[e["text"] for e in examples], ex_labels=[e["label"] for e in examples],
@@ -157,8 +160,9 @@ class Detector:
     def embed_logits(self, emb: np.ndarray) -> np.ndarray:
         """``(n, heads)`` log-odds of the embedding head."""
         assert self.em is not None
-        mean, std = self.em[0], self.em[1]
-        return mlp_logits(self.em[2:], (emb.astype(np.float32) - mean) / std)
+        mean, std, nets = self.em[0], self.em[1], self.em[2:]
+        x = (emb.astype(np.float32) - mean) / std
+        return np.mean([mlp_logits(nets[i:i + 4], x) for i in range(0, len(nets), 4)], axis=0)
 
     def analyse(self, texts: Sequence[str],
                 embed: Callable[[list[str]], np.ndarray] | None = None) -> list[Analysis]:

