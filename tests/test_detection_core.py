@@ -106,3 +106,13 @@ async def test_feedback_command_writes_the_review_file(harness_factory, tmp_path
                                         kind="falsealarm", label="none", what="99"))
     assert missing is not None and not missing.ok and "No alert #99" in missing.text
     await harness.stop()
+
+
+async def test_demo_shows_a_semantic_catch_and_a_quiet_note(capsys) -> None:  # type: ignore[no-untyped-def]
+    from bot.demo import run_demo
+
+    assert await run_demo() == 0
+    out = capsys.readouterr().out
+    scene = out[out.index("Meaning, not only words"):]
+    assert "Crisis (critical)" in scene and "Rule: `semantic:crisis`" in scene
+    assert "Concern (medium)" in scene and "closest labelled examples" in scene

@@ -2,8 +2,9 @@
 
 Scoring is a cascade. Every window of a message (the whole text, and each
 sentence of a long post) is scored first by the cheap n-gram head; only windows
-the n-gram head cannot rule out (any head at or above ``gate``) are embedded by
-the sentence-embedding model, whose head (a small one-hidden-layer network on the
+the n-gram head cannot rule out (any head at or above ``gate``; of a long post's
+sentences, only the two it finds most suspicious) are embedded by the
+sentence-embedding model, whose head (a small one-hidden-layer network on the
 standardised embedding) gives log-odds that are mixed with the n-gram
 head's (``mix`` is the embedding model's share). A message's score per head is
 its highest window. Without the embedding model, the n-gram head decides alone,
@@ -42,7 +43,9 @@ DEFAULT_HEAD = DATA_DIR / "head.npz"
 _SENTENCE = re.compile(r"(?<=[.!?…])\s+|\n+|(?<=[.!?])(?=[A-Z])")
 MIN_WINDOW_WORDS = 3
 MAX_WINDOWS = 12
-"""Whole text plus at most 11 sentences or sentence pairs: bounds the cost of long posts."""
+"""Whole text plus at most 11 sentences: bounds the cost of long posts."""
+MAX_EMBEDDED_SENTENCES = 2
+"""Of a long post's sentences, only the n-gram head's two most suspicious go to the model."""
 
 
 def windows(text: str) -> list[str]:
@@ -180,7 +183,13 @@ class Detector:
         emb_rows: dict[int, np.ndarray] = {}
         if use_model:
             p_ng = sigmoid(z)
-            todo = [i for i in range(len(flat)) if p_ng[i].max() >= self.gate]
+            todo: list[int] = []
+            for a, b in spans:
+                # the whole text, and of its sentences only the most suspicious ones
+                best = p_ng[a:b].max(axis=1)
+                keep = [a] + [a + 1 + int(j) for j in np.argsort(-best[1:], kind="stable")[
+                    :MAX_EMBEDDED_SENTENCES]]
+                todo.extend(i for i in sorted(keep) if p_ng[i].max() >= self.gate)
             if todo:
                 assert embed is not None
                 emb = embed([flat[i] for i in todo])
