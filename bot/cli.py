@@ -7,8 +7,12 @@ import asyncio
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bot.errors import ConfigError
+
+if TYPE_CHECKING:
+    from bot.config import Config
 
 DEFAULT_CONFIG = "config.yaml"
 
@@ -68,6 +72,39 @@ def cmd_check(args: argparse.Namespace) -> int:
     print(f"OK: {what}{n_rules} rules from {rules_dir}, helplines for {n_countries} countries"
           + (f" ({len(warnings)} warning(s))" if warnings else ""))
     print(detection_note)
+    if getattr(args, "online", False):
+        return check_online(config)
+    return 0
+
+
+def check_online(config: Config | None) -> int:
+    """``haven check --online``: connect with the real secret and report what is missing.
+
+    The adapter's ``check_online()`` logs in, reads the rooms/channels, roles and
+    permissions named in config and returns the problems; the bot is not started.
+    """
+    from bot.runner import build_adapter
+
+    if config is None:
+        print("--online needs --config (which platform and rooms to check)", file=sys.stderr)
+        return 1
+    try:
+        adapter = build_adapter(config)
+    except ConfigError as exc:
+        _print_problems(exc)
+        return 1
+    check = getattr(adapter, "check_online", None)
+    if check is None:
+        print(f"--online is not available for platform {config.platform}", file=sys.stderr)
+        return 1
+    problems = asyncio.run(check())
+    if problems:
+        print(f"{len(problems)} problem(s) found online ({config.platform}):", file=sys.stderr)
+        for problem in problems:
+            print(f"  {problem}", file=sys.stderr)
+        return 1
+    print(f"OK online: connected to {config.platform}; every configured place and "
+          "permission is in order")
     return 0
 
 
@@ -205,6 +242,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("check", help="validate config, rules and helplines")
     p.add_argument("--config", default=None)
     p.add_argument("--rules", default=None)
+    p.add_argument("--online", action="store_true",
+                   help="also connect with the real secret and check rooms, roles and "
+                        "permissions (does not start the bot)")
     p.set_defaults(func=cmd_check)
 
     p = sub.add_parser("scan", help="JSON lines with a text field in, matches out")

@@ -18,17 +18,51 @@ from typing import TYPE_CHECKING
 from bot import commandspec
 from bot.clock import fmt_duration, fmt_time
 from bot.durations import parse_clock_range
-from bot.errors import CommandError, ConfigError, PermissionDenied
-from bot.events import Attachment, ButtonPressed, CommandInvoked, CommandResult, Outgoing
+from bot.errors import CommandError, ConfigError, PermissionDenied, PlatformError
+from bot.events import (
+    Attachment,
+    ButtonPressed,
+    CommandInvoked,
+    CommandResult,
+    Member,
+    Outgoing,
+)
 from bot.messenger import quote
+from bot.templates import plural
 
 if TYPE_CHECKING:
     from bot.core import Haven
 
 log = logging.getLogger(__name__)
 
+FORGET_WHAT: tuple[tuple[str, str], ...] = (
+    ("member", "member record"), ("support_posts", "support post"),
+    ("signposting", "helpline message record"), ("duty", "duty roster entry"),
+)
+"""What ``forgetme`` deletes, as (``member_data`` key, noun); alerts and cases are anonymised."""
+
 Handler = Callable[[CommandInvoked, dict[str, str]], Awaitable[CommandResult]]
 MEMBER_ID = re.compile(r"^<@!?([^>\s]+)>$")
+
+
+KINDS_OF_DATA: dict[str, tuple[str, str]] = {
+    "alerts_about_you": ("alert about you", "alerts about you"),
+    "cases_about_you": ("moderation case about you", "moderation cases about you"),
+}
+"""Nouns of ``member_data`` keys whose plural is not just an added ``s``."""
+
+
+def _count(key: str, n: int) -> str:
+    """``1 support post``, ``2 alerts about you``: a ``member_data`` key counted."""
+    singular, plural_form = KINDS_OF_DATA.get(
+        key, (dict(FORGET_WHAT).get(key, key.replace("_", " ")), None))
+    return plural(n, singular, plural_form)
+
+
+def not_found_text(query: str) -> str:
+    """The refusal when a moderator names someone who is not a member here."""
+    return (f"I can't find a member called {query.strip()!r} here. Use their mention, "
+            "their id or their exact display name.")
 
 
 def member_id(value: str) -> str:
@@ -61,7 +95,7 @@ class Commands:
         """Check permission and options, then run the command."""
         spec = commandspec.find(ev.name)
         if spec is None:
-            raise CommandError(f"Unknown command {ev.name!r}. Try `help`.")
+            raise CommandError(f"Unknown command {ev.name!r}. Try `{self._prefix()}help`.")
         if spec.moderator_only and not self.core.perms.is_moderator(ev.invoker):
             log.info("refused %s for non-moderator %s", spec.name, ev.invoker.id)
             raise PermissionDenied(f"`{spec.name}` is for moderators only.")
@@ -86,11 +120,12 @@ class Commands:
     async def help(self, ev: CommandInvoked, opts: dict[str, str]) -> CommandResult:
         """List the commands this member may use."""
         mod = self.core.perms.is_moderator(ev.invoker)
+        prefix = self._prefix()
         lines = ["**Haven** keeps this community safe and welcoming. Commands:"]
         for spec in commandspec.COMMANDS:
             if spec.moderator_only and not mod:
                 continue
-            lines.append(f"- `{spec.usage}`: {spec.description}")
+            lines.append(f"- `{prefix}{spec.usage}`: {spec.description}")
         return CommandResult("\n".join(lines))
 
     async def resources(self, ev: CommandInvoked, opts: dict[str, str]) -> CommandResult:
@@ -112,10 +147,10 @@ class Commands:
         core = self.core
         data = await core.store.member_data(ev.community_id, ev.invoker.id)
         body = json.dumps(data, indent=1, default=str, ensure_ascii=False)
-        summary = ", ".join(f"{len(v)} {k.replace('_', ' ')}" for k, v in data.items())
+        summary = ", ".join(_count(k, len(v)) for k, v in data.items())
         intro = ("This is everything Haven stores about you in this community "
                  f"({summary}). Moderators' private notes are not included. "
-                 "Use `forgetme` to delete it.")
+                 f"To delete it, {self._command_hint('forgetme')}.")
         if core.platform.supports_attachments:
             parts = [Outgoing(intro, attachments=(Attachment(
                 "haven-mydata.json", body.encode("utf-8"), "application/json"),))]
@@ -131,18 +166,49 @@ class Commands:
         return CommandResult("I've sent you your data privately.")
 
     async def forgetme(self, ev: CommandInvoked, opts: dict[str, str]) -> CommandResult:
-        """Delete what Haven stores about the member, anonymising moderation cases."""
+        """Say what would be deleted and how to confirm; delete only on ``forgetme confirm``.
+
+        Deleting is for good, so one word typed by mistake never does it.
+        """
+        if opts.get("confirm", "").lower() != "confirm":
+            data = await self.core.store.member_data(ev.community_id, ev.invoker.id)
+            held = [plural(len(rows), noun) for key, noun in FORGET_WHAT
+                    if (rows := data.get(key))]
+            what = ", ".join(held) if held else "nothing yet apart from your name"
+            kept = len(data.get("alerts_about_you", ())) + len(data.get("cases_about_you", ()))
+            keep = (f" {plural(kept, 'moderation record')} about you "
+                    f"{'is' if kept == 1 else 'are'} kept, but will no longer name you or hold "
+                    "any text of yours." if kept else "")
+            return CommandResult(
+                f"This would delete what Haven stores about you in this community: {what}."
+                f"{keep} It cannot be undone. To go ahead, "
+                f"{self._command_hint('forgetme', 'confirm')}. To see it all first, "
+                f"{self._command_hint('mydata')}.")
         alias = f"forgotten-{secrets.token_hex(5)}"
         counts = await self.core.store.forget_member(ev.community_id, ev.invoker.id, alias)
         kept = counts.get("cases", 0) + counts.get("alerts", 0)
         text = "Done: Haven has deleted what it stored about you."
         if kept:
-            text += (f" {kept} moderation record(s) are kept because moderators may need them, "
+            text += (f" {plural(kept, 'moderation record')} "
+                     f"{'is' if kept == 1 else 'are'} kept because moderators may need them, "
                      "but no longer name you and hold no text of yours.")
         if counts.get("open_alerts_kept"):
             text += (" A moderator is still looking after a message you posted; that record "
                      "is removed from your name as soon as they close it.")
         return CommandResult(text)
+
+    def _prefix(self) -> str:
+        """What goes before a command name on this platform (``/``, ``!haven ``)."""
+        return commandspec.command_prefix(self.core.platform.name,
+                                          self.core.config.matrix.command_prefix)
+
+    def _command_hint(self, name: str, *args: str) -> str:
+        """How to run a command on this platform, as an instruction ("send `...`")."""
+        if self.core.platform.name == "discord":
+            if args:
+                return f"run `/{name}` again and choose **{' '.join(args)}**"
+            return f"run `/{name}`"
+        return f"send `{self._prefix()}{' '.join((name, *args))}`"
 
     # -- alerts and unanswered posts ------------------------------------------------
 
@@ -152,7 +218,8 @@ class Commands:
         alerts = await core.store.alerts_by_state(ev.community_id, ("open", "claimed"))
         if not alerts:
             return CommandResult("No open alerts.")
-        lines = [f"**{len(alerts)} alert(s) need attention:**"]
+        lines = [f"**{plural(len(alerts), 'alert')} "
+                 f"{'needs' if len(alerts) == 1 else 'need'} attention:**"]
         for a in alerts:
             age = fmt_duration(core.clock.now() - a.created_at)
             holder = (f"claimed by {core.platform.user_mention(a.claimed_by)}"
@@ -178,7 +245,7 @@ class Commands:
         posts = await core.store.open_posts(ev.community_id)
         if not posts:
             return CommandResult("Every support post has had a reply.")
-        lines = [f"**{len(posts)} post(s) waiting for a reply:**"]
+        lines = [f"**{plural(len(posts), 'post')} waiting for a reply:**"]
         for p in posts[:20]:
             lines.append(f"- #{p.channel_name}: waiting {fmt_duration(core.clock.now() - p.posted_at)}"
                          f" {p.link}".rstrip())
@@ -254,22 +321,43 @@ class Commands:
 
     # -- cases ------------------------------------------------------------------------
 
+    async def _member(self, ev: CommandInvoked, query: str) -> Member:
+        """The member a moderator named, resolved on the platform first.
+
+        Raises :class:`CommandError` when nobody by that id, mention or (unique)
+        name is in the community, so nothing is done to a name that is nobody's.
+        """
+        found = await self._lookup(ev, query)
+        if found is None:
+            raise CommandError(not_found_text(query))
+        return found
+
+    async def _lookup(self, ev: CommandInvoked, query: str) -> Member | None:
+        """``platform.resolve_member``; a platform failure is a clear refusal, not a crash."""
+        try:
+            return await self.core.platform.resolve_member(ev.community_id, query)
+        except PlatformError as exc:
+            log.warning("member lookup for %s failed: %s", ev.name, exc)
+            raise CommandError("I couldn't look up members on the platform just now; nothing "
+                               "was done. Please try again in a moment.") from None
+
     async def warn(self, ev: CommandInvoked, opts: dict[str, str]) -> CommandResult:
         """Warn a member, citing a rule id or a reason."""
-        target = member_id(opts["member"])
+        target = await self._member(ev, opts["member"])
         rule, explain = self._rule_and_reason(opts["reason"])
-        case_id = await self.core.moderation.warn(ev.community_id, target, target, rule, explain,
-                                                  actor=(ev.invoker.id, ev.invoker.name))
-        return CommandResult(f"Warned {self.core.platform.user_mention(target)} (case #{case_id}).")
+        case_id = await self.core.moderation.warn(ev.community_id, target.id, target.name, rule,
+                                                  explain, actor=(ev.invoker.id, ev.invoker.name))
+        return CommandResult(f"Warned {self._who(target.id, target.name)} (case #{case_id}).")
 
     async def note(self, ev: CommandInvoked, opts: dict[str, str]) -> CommandResult:
         """A private moderator note about a member (not shown to them)."""
         core = self.core
-        target = member_id(opts["member"])
+        target = await self._member(ev, opts["member"])
         case_id = await core.store.add_case(ev.community_id, "note", None, opts["text"],
-                                            ev.invoker.id, ev.invoker.name, target, target,
-                                            core.clock.now())
-        return CommandResult(f"Note saved as case #{case_id}.")
+                                            ev.invoker.id, ev.invoker.name, target.id,
+                                            target.name, core.clock.now())
+        return CommandResult(f"Note about {self._who(target.id, target.name)} saved as "
+                             f"case #{case_id}.")
 
     async def case(self, ev: CommandInvoked, opts: dict[str, str]) -> CommandResult:
         """Show one case."""
@@ -278,7 +366,7 @@ class Commands:
         if case is None:
             return CommandResult(f"There is no case #{opts['id']}.", ok=False)
         lines = [f"**Case #{case.id}: {case.action}** ({fmt_time(case.created_at)})",
-                 f"Member: {core.platform.user_mention(case.target_id)}",
+                 f"Member: {self._who(case.target_id, case.target_name)}",
                  f"By: {case.actor_name}",
                  f"Rule: `{case.rule_id}`" if case.rule_id else "",
                  f"Reason: {case.reason}"]
@@ -287,13 +375,23 @@ class Commands:
         return CommandResult("\n".join(x for x in lines if x))
 
     async def history(self, ev: CommandInvoked, opts: dict[str, str]) -> CommandResult:
-        """Every case and note about a member."""
+        """Every case and note about a member.
+
+        A member who has left can no longer be resolved on the platform, but their
+        cases stay readable by the id they were recorded under.
+        """
         core = self.core
-        target = member_id(opts["member"])
-        cases = await core.store.cases_for(ev.community_id, target)
+        query = opts["member"]
+        target = await self._lookup(ev, query)
+        target_id = target.id if target is not None else member_id(query)
+        cases = await core.store.cases_for(ev.community_id, target_id)
+        if target is None and not cases:
+            raise CommandError(not_found_text(query))
+        name = target.name if target is not None else cases[-1].target_name
+        who = self._who(target_id, name)
         if not cases:
-            return CommandResult(f"No cases about {core.platform.user_mention(target)}.")
-        lines = [f"**{len(cases)} case(s) about {core.platform.user_mention(target)}:**"]
+            return CommandResult(f"No cases about {who}.")
+        lines = [f"**{plural(len(cases), 'case')} about {who}:**"]
         for c in cases[-25:]:
             rule = f" `{c.rule_id}`" if c.rule_id else ""
             lines.append(f"- #{c.id} {fmt_time(c.created_at)} {c.action}{rule} by {c.actor_name}: "
@@ -305,16 +403,23 @@ class Commands:
         minutes = int(opts["minutes"].lstrip("#"))
         if not 1 <= minutes <= 40320:
             raise CommandError("minutes must be between 1 and 40320 (28 days).")
-        target = member_id(opts["member"])
+        target = await self._member(ev, opts["member"])
         rule, explain = self._rule_and_reason(opts["reason"])
-        case_id = await self.core.moderation.timeout(ev.community_id, target, target, minutes * 60,
-                                                     rule, explain,
+        case_id = await self.core.moderation.timeout(ev.community_id, target.id, target.name,
+                                                     minutes * 60, rule, explain,
                                                      actor=(ev.invoker.id, ev.invoker.name))
         if case_id is None:
             return CommandResult("The timeout failed (missing permission or platform error); "
                                  "see the log.", ok=False)
-        return CommandResult(f"Timed out {self.core.platform.user_mention(target)} for "
-                             f"{minutes} min (case #{case_id}).")
+        return CommandResult(f"Timed out {self._who(target.id, target.name)} for "
+                             f"{plural(minutes, 'minute')} (case #{case_id}).")
+
+    def _who(self, user_id: str, name: str) -> str:
+        """A member for moderators: display name and a mention (``Riley (<@123>)``)."""
+        mention = self.core.platform.user_mention(user_id)
+        if not name or name == user_id or name in mention:
+            return mention
+        return f"{name} ({mention})"
 
     def _rule_and_reason(self, text: str) -> tuple[str, str]:
         """A reason naming a rule id uses that rule's explanation, the same words every time."""
@@ -381,9 +486,9 @@ class Commands:
         open_alerts = await core.store.alerts_by_state(ev.community_id, ("open", "claimed"))
         posts = await core.store.open_posts(ev.community_id)
         cases = await core.store.cases_since(ev.community_id, since)
-        lines.append(f"**Since {fmt_time(since)}:** {len(alerts)} new alert(s), "
-                     f"{len(open_alerts)} still open, {len(posts)} post(s) waiting for a reply, "
-                     f"{len(cases)} case(s).")
+        lines.append(f"**Since {fmt_time(since)}:** {plural(len(alerts), 'new alert')}, "
+                     f"{len(open_alerts)} still open, {plural(len(posts), 'post')} waiting for "
+                     f"a reply, {plural(len(cases), 'case')}.")
         for a in open_alerts:
             lines.append(f"- alert #{a.id} {a.kind} ({a.state}) {a.member_name} {a.link}".rstrip())
         for c in cases[-10:]:
@@ -400,10 +505,29 @@ class Commands:
             raise CommandError("days must be between 1 and 365.")
         stats = await compute_stats(core.store, ev.community_id, core.clock.now(), days)
         attachments = ()
-        names = {r.user_id: r.name for r in await core.store.duty_roster(ev.community_id)}
+        names = await self._moderator_names(ev.community_id, stats.alerts_per_moderator)
         if core.platform.supports_attachments:
             try:
                 attachments = (render_chart(stats, names),)
             except Exception:  # a chart is a bonus: the text has every figure
                 log.exception("could not render the stats chart")
         return CommandResult(stats.as_text(names), attachments=attachments)
+
+    async def _moderator_names(self, community_id: str, ids: dict[str, int]) -> dict[str, str]:
+        """Display names for moderator ids: the duty roster's, else the platform's.
+
+        A name that cannot be found stays the id; a platform error never stops ``stats``.
+        """
+        core = self.core
+        names = {r.user_id: r.name for r in await core.store.duty_roster(community_id)}
+        for user_id in ids:
+            if names.get(user_id, user_id) != user_id:
+                continue
+            try:
+                found = await core.platform.resolve_member(community_id, user_id)
+            except Exception as exc:  # a name is a nicety; the figures matter
+                log.warning("could not look up moderator %s for stats: %s", user_id, exc)
+                continue
+            if found is not None and found.name:
+                names[user_id] = found.name
+        return names

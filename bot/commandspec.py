@@ -53,7 +53,9 @@ COMMANDS: tuple[CommandSpec, ...] = (
     CommandSpec("help", "What Haven can do and how to use it", moderator_only=False),
     CommandSpec("resources", "Helplines and support services", moderator_only=False),
     CommandSpec("mydata", "See what Haven stores about you (sent privately)", moderator_only=False),
-    CommandSpec("forgetme", "Delete what Haven stores about you", moderator_only=False),
+    CommandSpec("forgetme", "Delete what Haven stores about you (says what first; then confirm)",
+                (Param("confirm", "choice", "confirm: really delete it", required=False,
+                       choices=("confirm",)),), moderator_only=False),
     CommandSpec("alerts", "Open crisis and safety alerts"),
     CommandSpec("claim", "Take an alert so others know you are on it",
                 (Param("alert", "int", "Alert number"),)),
@@ -95,6 +97,20 @@ COMMANDS: tuple[CommandSpec, ...] = (
 )
 
 BY_NAME: dict[str, CommandSpec] = {c.name: c for c in COMMANDS}
+
+
+def command_prefix(platform: str, matrix_prefix: str = "!haven") -> str:
+    """What a member types before a command name on ``platform``.
+
+    ``/`` on Discord (slash commands), ``!haven `` on Matrix (the configured
+    prefix and a space), nothing in the console. Texts that name a command put
+    this in front, so "use `!haven resources`" works as written on Matrix.
+    """
+    if platform == "discord":
+        return "/"
+    if platform == "matrix":
+        return f"{matrix_prefix} "
+    return ""
 
 
 def find(name: str) -> CommandSpec | None:

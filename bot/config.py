@@ -77,6 +77,8 @@ class RolesConfig:
     moderators: tuple[str, ...] = ("Moderators",)
     peer_supporters: tuple[str, ...] = ()
     greeters: tuple[str, ...] = ()
+    members: tuple[str, ...] = ()
+    """Roles every member gets (e.g. "Member"): a channel they can view is not private."""
 
 
 @dataclass(frozen=True)
@@ -123,6 +125,8 @@ class ContentWarningsConfig:
     channels: tuple[str, ...] = ()
     redirect_to: str | None = None
     repost: bool = False
+    exempt: tuple[str, ...] = ()
+    """Channels whose posts are never redirected (default: the unanswered support places)."""
 
 
 @dataclass(frozen=True)
@@ -175,6 +179,8 @@ class Config:
     content_warnings: ContentWarningsConfig = field(default_factory=ContentWarningsConfig)
     moderation: ModerationConfig = field(default_factory=ModerationConfig)
     templates: dict[str, str] = field(default_factory=dict)
+    lines: dict[str, int] = field(default_factory=dict)
+    """The line of each top-level key in the file (for problems found after loading)."""
     discord: DiscordConfig = field(default_factory=DiscordConfig)
     matrix: MatrixConfig = field(default_factory=MatrixConfig)
     detection: DetectionConfig = field(default_factory=DetectionConfig)
@@ -195,6 +201,15 @@ class Config:
         """Whether ``channel`` (or its parent) requires content warnings."""
         names = channel.names()
         return any(c in names for c in self.content_warnings.channels)
+
+    def line_of(self, key: str) -> int:
+        """The line of top-level ``key`` in the config file (0 when it is not there)."""
+        return self.lines.get(key, 0)
+
+    def is_cw_exempt(self, channel: Channel) -> bool:
+        """Whether sensitive posts in ``channel`` (or its parent) stay where they are."""
+        names = channel.names()
+        return any(c in names for c in self.content_warnings.exempt)
 
     def is_moderators_channel(self, channel: Channel) -> bool:
         """Whether ``channel`` is the private moderators' channel."""
@@ -229,16 +244,22 @@ class _Reader:
         self.unknown(value, allowed, full)
         return value
 
+    def failed(self, *paths: str) -> bool:
+        """Whether any of ``paths`` already has a problem (so checks that compare it
+        with other settings would only repeat that problem in other words)."""
+        return any(p.key in paths for p in self.problems if not p.warning)
+
     def unknown(self, node: LineDict, allowed: set[str], path: str) -> None:
         for key in node:
+            shown = _key_name(key)
             if key in SECRET_KEYS:
-                self.problem(node, key, f"{path}.{key}" if path else str(key),
+                self.problem(node, key, f"{path}.{shown}" if path else shown,
                              "secrets must not be stored in config files; use the "
                              "HAVEN_DISCORD_TOKEN / HAVEN_MATRIX_TOKEN / HAVEN_MATRIX_PASSWORD "
                              "environment variables")
             elif key not in allowed:
                 hint = _closest(str(key), allowed)
-                self.problem(node, key, f"{path}.{key}" if path else str(key),
+                self.problem(node, key, f"{path}.{shown}" if path else shown,
                              "unknown key" + (f" (did you mean {hint!r}?)" if hint else ""))
 
     def get(self, node: LineDict, key: str, path: str, default: Any,
@@ -250,6 +271,30 @@ class _Reader:
         except (ValueError, TypeError) as exc:
             self.problem(node, key, f"{path}.{key}" if path else key, str(exc))
             return default
+
+
+def _is_dir(path: Path) -> bool:
+    """``path.is_dir()``, false (not an exception) for names the OS refuses (too long, NUL)."""
+    try:
+        return path.is_dir()
+    except (OSError, ValueError):
+        return False
+
+
+def _is_file(path: Path) -> bool:
+    """``path.is_file()``, false for names the OS refuses."""
+    try:
+        return path.is_file()
+    except (OSError, ValueError):
+        return False
+
+
+def _key_name(key: Any) -> str:
+    """A key as shown in a problem: itself when it is a plain name, else quoted (``''``,
+    ``1``, ``true``) so an empty or odd key is still visible."""
+    if isinstance(key, str) and key.strip() and key == key.strip():
+        return key
+    return repr(key)
 
 
 def _closest(word: str, options: set[str]) -> str | None:
@@ -377,14 +422,14 @@ def parse_config(root: Any, file: str, base_dir: Path) -> Config:
         packs=r.get(s, "packs", "rules", None, _str_list),
         helplines=helplines if helplines.is_absolute() else base_dir / helplines,
     )
-    if (rules.dir.is_dir() or "helplines" in s) and not rules.helplines.is_file():
+    if (_is_dir(rules.dir) or "helplines" in s) and not _is_file(rules.helplines):
         r.problem(s, "helplines", "rules.helplines",
                   f"helplines file {str(rules.helplines)!r} does not exist")
-    if not rules.dir.is_dir():
+    if not _is_dir(rules.dir):
         r.problem(s, "dir", "rules.dir", f"rule directory {str(rules.dir)!r} does not exist")
     elif rules.packs:
         for i, pack in enumerate(rules.packs):
-            if not (rules.dir / f"{pack}.yaml").is_file():
+            if not _is_file(rules.dir / f"{pack}.yaml"):
                 node = s.get("packs")
                 line = node.line_of(i) if hasattr(node, "line_of") else s.line_of("packs")
                 problems.append(Problem(file, line, "rules.packs",
@@ -397,15 +442,16 @@ def parse_config(root: Any, file: str, base_dir: Path) -> Config:
         rules=r.get(s, "rules", "channels", None, _str),
         nudges=r.get(s, "nudges", "channels", None, _str),
     )
-    if not channels.moderators and s.get("moderators") is None:
+    if not channels.moderators and s.get("moderators") is None and not r.failed("channels"):
         r.problem(s if "channels" in root else root, "moderators", "channels.moderators",
                   "required: the private moderators' channel that receives alerts")
 
-    s = r.section(root, "roles", {"moderators", "peer_supporters", "greeters"})
+    s = r.section(root, "roles", {"moderators", "peer_supporters", "greeters", "members"})
     roles = RolesConfig(
         moderators=r.get(s, "moderators", "roles", ("Moderators",), _str_list),
         peer_supporters=r.get(s, "peer_supporters", "roles", (), _str_list),
         greeters=r.get(s, "greeters", "roles", (), _str_list),
+        members=r.get(s, "members", "roles", (), _str_list),
     )
 
     s = r.section(root, "welcome", {"enabled", "privately", "message", "first_post", "greeting"})
@@ -417,7 +463,8 @@ def parse_config(root: Any, file: str, base_dir: Path) -> Config:
                          _choice("greet", "ping_greeters", "off")),
         greeting=r.get(s, "greeting", "welcome", "", _template),
     )
-    if welcome.first_post == "ping_greeters" and not roles.greeters:
+    if welcome.first_post == "ping_greeters" and not roles.greeters and not r.failed(
+            "roles.greeters"):
         r.problem(s, "first_post", "welcome.first_post",
                   "ping_greeters needs roles.greeters to name the greeters role")
 
@@ -473,11 +520,14 @@ def parse_config(root: Any, file: str, base_dir: Path) -> Config:
         r.unknown(item, {"channel", "remind_after", "escalate_after"}, path)
         p_remind = r.get(item, "remind_after", path, remind, _positive_duration)
         p_escalate = r.get(item, "escalate_after", path, escalate, _positive_duration)
-        if p_escalate <= p_remind:
+        inherited = [f"unanswered.{k}" for k in ("remind_after", "escalate_after")
+                     if k not in item]
+        if p_escalate <= p_remind and not r.failed(f"{path}.remind_after",
+                                                   f"{path}.escalate_after", *inherited):
             r.problem(item, "escalate_after", f"{path}.escalate_after",
                       "must be later than remind_after")
         places.append(SupportPlace(r.get(item, "channel", path, "", _str), p_remind, p_escalate))
-    if escalate <= remind:
+    if escalate <= remind and not r.failed("unanswered.remind_after", "unanswered.escalate_after"):
         r.problem(s, "escalate_after", "unanswered.escalate_after", "must be later than remind_after")
     waiting_tag = answered_tag = None
     if s.get("forum_tags") is not None:
@@ -505,14 +555,19 @@ def parse_config(root: Any, file: str, base_dir: Path) -> Config:
         signpost_again_after=r.get(s, "signpost_again_after", "crisis", 86400.0, parse_duration),
     )
 
-    s = r.section(root, "content_warnings", {"labels", "channels", "redirect_to", "repost"})
+    s = r.section(root, "content_warnings", {"labels", "channels", "redirect_to", "repost",
+                                             "exempt"})
     cw = ContentWarningsConfig(
         labels=r.get(s, "labels", "content_warnings", ("CW:", "TW:"), _str_list),
         channels=r.get(s, "channels", "content_warnings", (), _str_list),
         redirect_to=r.get(s, "redirect_to", "content_warnings", None, _str),
         repost=r.get(s, "repost", "content_warnings", False, _bool),
+        # Support places are exempt unless the admin lists the exempt channels themselves
+        # (an empty list exempts none).
+        exempt=r.get(s, "exempt", "content_warnings", (), _str_list) if "exempt" in s
+        else tuple(p.channel for p in places),
     )
-    if cw.repost and not cw.redirect_to:
+    if cw.repost and not cw.redirect_to and not r.failed("content_warnings.redirect_to"):
         r.problem(s, "repost", "content_warnings.repost", "repost needs redirect_to")
 
     s = r.section(root, "moderation", {"retention_days", "explain_in_channel"})
@@ -552,7 +607,7 @@ def parse_config(root: Any, file: str, base_dir: Path) -> Config:
     shard_ids = r.get(s, "shard_ids", "discord", None,
                       lambda v: tuple(_int(0, 100000)(x) for x in v) if isinstance(v, list)
                       else (_ for _ in ()).throw(ValueError("expected a list of shard numbers")))
-    if shard_ids is not None and shard_count is None:
+    if shard_ids is not None and shard_count is None and not r.failed("discord.shard_count"):
         r.problem(s, "shard_ids", "discord.shard_ids", "shard_ids needs shard_count")
     elif shard_ids and shard_count and any(i >= shard_count for i in shard_ids):
         r.problem(s, "shard_ids", "discord.shard_ids", "every shard id must be below shard_count")
@@ -579,7 +634,7 @@ def parse_config(root: Any, file: str, base_dir: Path) -> Config:
     )
     if platform == "matrix":
         for key in ("homeserver", "user_id"):
-            if not getattr(matrix, key):
+            if not getattr(matrix, key) and not r.failed(f"matrix.{key}"):
                 r.problem(s if "matrix" in root else root, key if "matrix" in root else "platform",
                           f"matrix.{key}", "required when platform is matrix")
         if matrix.homeserver and not matrix.homeserver.startswith(("http://", "https://")):
@@ -596,5 +651,6 @@ def parse_config(root: Any, file: str, base_dir: Path) -> Config:
         source=file, platform=platform, database=database, community=community, rules=rules,
         channels=channels, roles=roles, welcome=welcome, unanswered=unanswered, crisis=crisis,
         content_warnings=cw, moderation=moderation, templates=templates, discord=discord,
-        matrix=matrix, detection=detection,
+        matrix=matrix, lines={str(k): v for k, v in root.key_lines.items()},
+        detection=detection,
     )

@@ -1,5 +1,14 @@
-"""The core: one ordered queue per community, dispatch to the rule engine and
+"""The core: ordered queues per community, dispatch to the rule engine and
 features, and an error boundary around every handler.
+
+Each community has two lanes. Posts that match a crisis, concern or method rule
+(or any rule that alerts moderators), and the alert jobs, go to the *urgent*
+lane; everything else goes to the *normal* lane in arrival order. So a crisis
+alert never waits behind slow platform work (a repost stuck in library
+retries); a post's own handling stays in order (its urgent part first, then its
+follow-up work in the normal lane), and alerts about one member stay ordered
+(they are all raised in the one urgent lane). Every platform call is bounded in
+time (:mod:`bot.bounded`).
 
 Adapters call :meth:`Haven.submit` (fire and forget) or :meth:`Haven.handle`
 (wait for the result, e.g. a command's answer). The core never imports a
@@ -16,7 +25,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from bot import commandspec
 from bot.adapters.base import Platform
+from bot.bounded import BoundedPlatform
 from bot.clock import Clock, RealClock
 from bot.config import Config
 from bot.detection.stage import SemanticStage
@@ -33,7 +44,7 @@ from bot.events import (
 )
 from bot.messenger import Messenger
 from bot.permissions import Permissions
-from bot.rules.rulebook import Match, MatchContext, Rulebook
+from bot.rules.rulebook import SUPPORT_CATEGORIES, Match, MatchContext, Rulebook
 from bot.scheduler import JobHandler, Scheduler
 from bot.signposting import Helplines, load_helplines
 from bot.store import Job, Store
@@ -42,9 +53,14 @@ from bot.templates import Templates
 log = logging.getLogger(__name__)
 
 PURGE_INTERVAL = 24 * 3600.0
-READY_TIMEOUT = 120.0
+READY_TIMEOUT = 30.0
+"""Fallback: start the timers this long after start-up if the adapter never says it is ready."""
 SEEN_KEEP = 7 * 86400.0
-"""How long handled-message markers are kept to drop repeated deliveries."""
+"""How long handled-message markers, delivery ids and outbox rows are kept to drop repeats."""
+URGENT = "urgent"
+NORMAL = "normal"
+URGENT_JOBS = frozenset({"alert_send", "alert_reescalate"})
+"""Job kinds that run in the urgent lane."""
 
 
 @dataclass
@@ -67,7 +83,8 @@ class Haven:
         from bot.features.welcome import Welcome
 
         self.config = config
-        self.platform = platform
+        self.platform = platform if isinstance(platform, BoundedPlatform) else \
+            BoundedPlatform(platform)
         self.store = store
         self.rulebook = rulebook
         self.helplines = helplines
@@ -83,8 +100,8 @@ class Haven:
         self.cw = ContentWarnings(self)
         self.commands = Commands(self)
         self.scheduler.register("purge_text", self._purge_job)
-        self._queues: dict[str, asyncio.Queue[_WorkItem]] = {}
-        self._workers: dict[str, asyncio.Task[None]] = {}
+        self._queues: dict[tuple[str, str], asyncio.Queue[_WorkItem]] = {}
+        self._workers: dict[tuple[str, str], asyncio.Task[None]] = {}
         self._inflight = 0
         self.errors = 0
         self._ready = asyncio.Event()
@@ -122,11 +139,23 @@ class Haven:
         """Adapters: the platform is connected and missed messages are queued."""
         self._ready.set()
 
+    @property
+    def ready(self) -> bool:
+        """Whether the adapter has said it is connected and caught up."""
+        return self._ready.is_set()
+
+    async def wait_ready(self) -> None:
+        """Wait until the adapter calls :meth:`mark_ready`."""
+        await self._ready.wait()
+
     async def _start_scheduler_when_ready(self) -> None:
         try:
             await asyncio.wait_for(self._ready.wait(), READY_TIMEOUT)
         except TimeoutError:
-            log.warning("adapter not ready after %.0fs; starting timers anyway", READY_TIMEOUT)
+            log.warning("the %s adapter did not report ready within %.0fs (it should call "
+                        "mark_ready once connected and caught up); starting the timers anyway, "
+                        "so overdue alerts and reminders go out now", self.platform.name,
+                        READY_TIMEOUT)
         await self.drain()
         self.scheduler.start()
 
@@ -151,14 +180,42 @@ class Haven:
 
     # -- queues -------------------------------------------------------------------
 
-    def _enqueue(self, community_id: str, item: _WorkItem) -> None:
-        queue = self._queues.get(community_id)
+    def _enqueue(self, community_id: str, item: _WorkItem, lane: str = NORMAL) -> None:
+        key = (community_id, lane)
+        queue = self._queues.get(key)
         if queue is None:
-            queue = self._queues[community_id] = asyncio.Queue()
-            self._workers[community_id] = asyncio.create_task(
-                self._worker(queue), name=f"haven-community-{community_id}")
+            queue = self._queues[key] = asyncio.Queue()
+            self._workers[key] = asyncio.create_task(
+                self._worker(queue), name=f"haven-community-{community_id}-{lane}")
         self._inflight += 1
         queue.put_nowait(item)
+
+    def _triage(self, event: Event) -> tuple[str, list[Match] | None]:
+        """Which lane an event goes to, and (for a message) its matches, decided once.
+
+        Matching is pure and fast (microseconds), so it runs on arrival: a post that
+        needs moderators or support goes to the urgent lane.
+        """
+        if not isinstance(event, MessagePosted) or event.author.is_bot or \
+                self.config.is_moderators_channel(event.channel):
+            return NORMAL, None
+        try:
+            matches = self.evaluate(event)
+        except Exception:
+            self.errors += 1
+            log.exception("matching failed for %s; handling it in the normal lane", _label(event))
+            return NORMAL, None
+        return (URGENT if any(_needs_urgency(m) for m in matches) else NORMAL), matches
+
+    def _item(self, event: Event, future: asyncio.Future[Any] | None = None) -> tuple[str, _WorkItem]:
+        lane, matches = self._triage(event)
+        if isinstance(event, MessagePosted) and lane == URGENT:
+            def run() -> Awaitable[Any]:
+                return self.on_message(event, matches=matches, lane=lane)
+        else:
+            def run() -> Awaitable[Any]:
+                return self._dispatch(event)
+        return lane, _WorkItem(_label(event), run, future)
 
     async def _worker(self, queue: asyncio.Queue[_WorkItem]) -> None:
         while True:
@@ -188,31 +245,52 @@ class Haven:
 
     def submit(self, event: Event) -> None:
         """Queue an event for its community and return at once."""
-        self._enqueue(event.community_id, _WorkItem(_label(event), lambda: self._dispatch(event)))
+        lane, item = self._item(event)
+        self._enqueue(event.community_id, item, lane)
 
     async def handle(self, event: Event) -> CommandResult | None:
         """Queue an event and wait until it has been handled; returns a command's answer."""
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self._enqueue(event.community_id,
-                      _WorkItem(_label(event), lambda: self._dispatch(event), future))
+        lane, item = self._item(event, future)
+        self._enqueue(event.community_id, item, lane)
         try:
-            return await future
+            result = await future
+            if isinstance(result, asyncio.Future):  # an urgent post: wait for its follow-up
+                await result
+                return None
+            return result
         except Exception:
             if isinstance(event, CommandInvoked | ButtonPressed):
                 return CommandResult("Sorry, something went wrong handling that. "
                                      "It has been logged.", ok=False)
             return None
 
-    async def drain(self) -> None:
-        """Wait until every community queue is empty (tests and shutdown)."""
-        while self._inflight:
-            await asyncio.gather(*(q.join() for q in list(self._queues.values())))
+    async def drain(self, timeout: float | None = None) -> bool:
+        """Wait until every community queue is empty (tests and shutdown).
+
+        With ``timeout``, give up after that many seconds; returns whether all work finished.
+        """
+        async def empty() -> None:
+            while self._inflight:
+                await asyncio.gather(*(q.join() for q in list(self._queues.values())))
+
+        if timeout is None:
+            await empty()
+            return True
+        try:
+            await asyncio.wait_for(empty(), timeout)
+        except TimeoutError:
+            log.error("%d piece(s) of work still unfinished after %.0fs", self._inflight, timeout)
+            return False
+        return True
 
     async def _run_job_in_queue(self, job: Job, handler: JobHandler) -> None:
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         community = job.community_id
+        lane = URGENT if job.kind in URGENT_JOBS else NORMAL
         self._enqueue(community, _WorkItem(f"job {job.id} ({job.kind})",
-                                           lambda: self.scheduler.execute(job, handler), future))
+                                           lambda: self.scheduler.execute(job, handler), future),
+                      lane)
         with contextlib.suppress(Exception):
             await future
 
@@ -245,11 +323,37 @@ class Haven:
             await self.unanswered.on_delete(event)
         elif isinstance(event, ReactionAdded):
             log.debug("reaction %s on %s", event.emoji, event.message.message_id)
-        elif isinstance(event, CommandInvoked):
-            return await self.run_command(event)
-        elif isinstance(event, ButtonPressed):
-            return await self.commands.button(event)
+        elif isinstance(event, CommandInvoked | ButtonPressed):
+            return await self._once(event)
         return None
+
+    async def _once(self, event: CommandInvoked | ButtonPressed) -> CommandResult:
+        """Run a command or button once per delivery id, however often it is delivered."""
+        delivery = event.delivery_id
+        if delivery:
+            earlier = await self.store.begin_delivery(event.community_id, delivery,
+                                                      self.clock.now())
+            if earlier is not None:
+                log.info("%s delivery %s arrived again (first one %s); not acting again",
+                         type(event).__name__, delivery, earlier)
+                return CommandResult(self.templates.render("already_done"))
+        try:
+            if isinstance(event, CommandInvoked):
+                return await self.run_command(event)
+            return await self.commands.button(event)
+        finally:
+            if delivery:
+                await self.store.finish_delivery(event.community_id, delivery)
+
+    def command_hint(self, name: str, *args: str) -> str:
+        """How a moderator types command ``name`` on this platform (``/claim 3``,
+        ``!haven claim 3``): the prefix comes from the platform or config, never the core."""
+        prefix = getattr(self.platform, "command_prefix", None)
+        if not isinstance(prefix, str) or not prefix:
+            prefix = commandspec.command_prefix(self.platform.name,
+                                                self.config.matrix.command_prefix) or "/"
+        head = f"{prefix}{name}" if prefix.endswith(("/", " ")) else f"{prefix} {name}"
+        return " ".join([head, *args])
 
     async def run_command(self, event: CommandInvoked) -> CommandResult:
         """Run a command; wrong arguments or permissions come back as a polite refusal."""
@@ -270,10 +374,12 @@ class Haven:
         """Decide: which rules match this message (pure; nothing is done)."""
         return self.rulebook.evaluate(ev.text, self.context(ev))
 
-    async def detect(self, ev: MessagePosted) -> list[Match]:
-        """Decide: the rules, then the semantic stage in its worker thread (never blocking
-        the event loop). The stage only adds matches; if it fails, the rules still stand."""
-        matches = self.evaluate(ev)
+    async def detect(self, ev: MessagePosted, matches: list[Match] | None = None) -> list[Match]:
+        """Decide: the rules (unless already matched on arrival), then the semantic stage in
+        its worker thread (never blocking the event loop). The stage only adds matches; if
+        it fails, the rules still stand."""
+        if matches is None:
+            matches = self.evaluate(ev)
         if self.semantic is None:
             return matches
         try:
@@ -285,30 +391,61 @@ class Haven:
             return matches
         return [*matches, *extra]
 
-    async def on_message(self, ev: MessagePosted) -> None:
-        """A message was posted or edited: decide, then act, feature by feature."""
+    async def on_message(self, ev: MessagePosted, matches: list[Match] | None = None,
+                         lane: str = NORMAL) -> asyncio.Future[Any] | None:
+        """A message was posted or edited: decide, then act, feature by feature.
+
+        In the urgent lane only the safety part runs here (alerts, signposting, hiding
+        method details); the post's follow-up work (content warnings, counting, welcome,
+        unanswered tracking) is queued behind it in the normal lane, in order; the
+        future of that follow-up is returned (``None`` when it ran here).
+        """
         if ev.author.is_bot:
-            return
-        if self.config.is_moderators_channel(ev.channel) or ev.channel.kind == "dm":
-            return
+            return None
+        if self.config.is_moderators_channel(ev.channel):
+            return None
+        if ev.channel.kind == "dm":
+            await self.on_private_message(ev, matches)
+            return None
         digest = _digest(ev)
         if await self.store.message_seen(ev.community_id, ev.message.message_id, digest):
             log.info("message %s (this version) was handled already; skipping the repeat",
                      ev.message.message_id)
-            return
-        matches = await self.detect(ev)
+            return None
+        matches = await self.detect(ev, matches)
         # Crisis is decided by the rules, not by whether acting on them worked.
         crisis = any(m.rule.category == "crisis" and not m.rule.shadow for m in matches)
+        support = crisis or any(m.rule.category in SUPPORT_CATEGORIES and not m.rule.shadow
+                                for m in matches)
         outcome = await self._guarded("moderation", self.moderation.act(ev, matches))
         if outcome is None:
             # Acting failed: do not mark the message handled, so a repeated delivery
             # (a replayed sync, a catch-up) tries again; quote nothing of it anywhere.
             crisis = crisis or bool(matches)
-        else:
-            await self.store.mark_message_seen(ev.community_id, ev.message.message_id, digest,
-                                               self.clock.now())
+            support = support or crisis
         hidden = bool(outcome and outcome.hidden)
-        if not hidden and not crisis:
+
+        async def follow_up() -> None:
+            await self._follow_up(ev, matches, hidden=hidden, crisis=crisis, support=support)
+            if outcome is not None:
+                # Only now is the post handled: a crash before this point means the
+                # platform's repeated delivery completes it (every step is idempotent).
+                await self.store.mark_message_seen(ev.community_id, ev.message.message_id,
+                                                   digest, self.clock.now())
+
+        if lane == URGENT:
+            done: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+            self._enqueue(ev.community_id,
+                          _WorkItem(f"follow-up of {_label(ev)}", follow_up, done))
+            return done
+        await follow_up()
+        return None
+
+    async def _follow_up(self, ev: MessagePosted, matches: list[Match], *, hidden: bool,
+                         crisis: bool, support: bool) -> None:
+        """The non-urgent part of handling a post: content warnings, counting, welcome,
+        unanswered tracking. Crisis and concern posts are never redirected or hidden here."""
+        if not hidden and not support:
             hidden = bool(await self._guarded("content warnings", self.cw.check(ev, matches)))
         if ev.edited:
             if hidden or crisis:
@@ -323,6 +460,26 @@ class Haven:
             await self._guarded("welcome", self.welcome.on_first_post(ev))
         await self._guarded("unanswered", self.unanswered.on_message(ev, hidden=hidden,
                                                                      crisis=crisis))
+
+    async def on_private_message(self, ev: MessagePosted, matches: list[Match] | None) -> None:
+        """A private message to Haven: crisis detection only (crisis and concern rules).
+
+        Nothing punitive, no hiding, no tracking, no welcome: moderators are alerted with
+        the conversation marked private, and the member gets an immediate reply.
+        """
+        digest = _digest(ev)
+        if await self.store.message_seen(ev.community_id, ev.message.message_id, digest):
+            return
+        matches = await self.detect(ev, matches)
+        support = [m for m in matches
+                   if m.rule.category in SUPPORT_CATEGORIES and not m.rule.shadow]
+        if support:
+            done = await self._guarded("private message",
+                                       self.alerts.on_private_message(ev, support))
+            if done is None:
+                return  # failed: a repeated delivery tries again
+        await self.store.mark_message_seen(ev.community_id, ev.message.message_id, digest,
+                                           self.clock.now())
 
     async def record_automod(self, *, community_id: str, user_id: str, action: str, rule: str,
                              keyword: str | None, channel_id: str | None, at: float) -> int:
@@ -359,11 +516,22 @@ class Haven:
         cutoff = self.clock.now() - self.config.moderation.retention_days * 86400
         purged = await self.store.purge_text_before(cutoff)
         await self.store.prune_seen_before(self.clock.now() - SEEN_KEEP)
+        await self.store.prune_outbox_before(self.clock.now() - SEEN_KEEP)
+        await self.store.prune_deliveries_before(self.clock.now() - SEEN_KEEP)
         if purged:
             log.info("retention: purged text from %d rows older than %s days", purged,
                      self.config.moderation.retention_days)
         await self.store.finish_job(job.id, self.clock.now())
         await self.scheduler.schedule("*", "purge_text", "daily", self.clock.now() + PURGE_INTERVAL)
+
+
+def _needs_urgency(m: Match) -> bool:
+    """Whether a match needs the urgent lane: support, method, or an alert to moderators."""
+    rule = m.rule
+    if rule.shadow:
+        return False
+    return rule.category in SUPPORT_CATEGORIES or rule.category == "method" or any(
+        a.name == "alert_moderators" for a in rule.actions)
 
 
 def _digest(ev: MessagePosted) -> str:

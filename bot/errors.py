@@ -27,7 +27,8 @@ class Problem:
 
     def __str__(self) -> str:
         kind = "warning: " if self.warning else ""
-        return f"{self.file}:{self.line}: {self.key}: {kind}{self.message}"
+        where = f"{self.file}:{self.line}" if self.line > 0 else self.file  # no bogus :0
+        return f"{where}: {self.key}: {kind}{self.message}"
 
 
 class ConfigError(HavenError):

@@ -6,7 +6,20 @@ matrix-nio object. All ids are strings. Timestamps are epoch seconds (UTC).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def clean_text(text: str) -> str:
+    """``text`` that can be stored and sent: lone UTF-16 surrogates become U+FFFD.
+
+    A JSON ``"\\ud800"`` escape (legal in a Matrix event) decodes to a lone
+    surrogate, which UTF-8 cannot encode: SQLite, the regex engine and every
+    platform would refuse the text, and the message would go unchecked.
+    """
+    return _SURROGATE.sub("\ufffd", text) if _SURROGATE.search(text) else text
 
 
 @dataclass(frozen=True)
@@ -26,6 +39,10 @@ class Member:
     power_level: int | None = None
     is_admin: bool = False
     joined_at: float | None = None
+
+    def __post_init__(self) -> None:
+        if isinstance(self.name, str):
+            object.__setattr__(self, "name", clean_text(self.name))
 
 
 @dataclass(frozen=True)
@@ -98,6 +115,10 @@ class MessagePosted(Event):
     spoilered: bool = False
     edited: bool = False
     attachments: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if isinstance(self.text, str):
+            object.__setattr__(self, "text", clean_text(self.text))
 
 
 @dataclass(frozen=True)
@@ -175,6 +196,10 @@ class Outgoing:
     alert_id: int | None = None
     attachments: tuple[Attachment, ...] = ()
     ephemeral: bool = False
+    dedupe_key: str | None = None
+    """Set by the core for durable sends (jobs, the outbox): the same key on a send repeated
+    after a crash. Adapters may pass it as the Matrix transaction id or the Discord
+    ``nonce`` (with ``enforce_nonce``) so the platform shows the message once."""
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,9 @@ from __future__ import annotations
 import logging
 import os
 
+NOISY_LIBRARIES = ("nio", "peewee")
+"""Libraries whose INFO lines are per event: shown only at DEBUG."""
+
 SECRET_ENV = ("HAVEN_DISCORD_TOKEN", "HAVEN_MATRIX_TOKEN", "HAVEN_MATRIX_PASSWORD")
 
 
@@ -56,3 +59,8 @@ def setup_logging(level: str = "INFO") -> None:
     root.handlers[:] = [handler]
     root.setLevel(level)
     logging.getLogger("discord").setLevel(max(logging.INFO, root.level))
+    # matrix-nio logs a line per event at INFO, drowning Haven's own lines: only its
+    # warnings unless HAVEN_LOG_LEVEL=DEBUG.
+    quiet = logging.DEBUG if root.level <= logging.DEBUG else logging.WARNING
+    for name in NOISY_LIBRARIES:
+        logging.getLogger(name).setLevel(quiet)

@@ -8,8 +8,10 @@ features stay simple and the bot keeps going.
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
+from bot.bounded import delivery
 from bot.errors import MissingPermission, PlatformError, PrivateMessagesClosed
 from bot.events import MessagePosted, MessageRef, Outgoing
 
@@ -38,6 +40,31 @@ class Messenger:
     def platform(self) -> Platform:
         """The platform adapter."""
         return self.core.platform
+
+    async def once(self, community_id: str, key: str, send: Callable[[], Awaitable[str]]) -> str:
+        """Make a delivery at most once per ``key`` (an event and a purpose), via the outbox.
+
+        The delivery is recorded before ``send`` runs and marked made after, so work
+        repeated after a crash (a post handled again) does not message anyone twice.
+        ``send`` returns a result word; ``"failed"`` (or an exception) leaves no mark,
+        so a later attempt tries again. A delivery made before returns its old result.
+        """
+        store = self.core.store
+        earlier = await store.outbox_begin(community_id, key, self.core.clock.now())
+        if earlier is not None:
+            log.info("delivery %s was made before; not making it again", key)
+            return earlier
+        try:
+            with delivery(f"outbox:{community_id}:{key}"):
+                result = await send()
+        except BaseException:
+            await store.outbox_forget(community_id, key)
+            raise
+        if result == "failed":
+            await store.outbox_forget(community_id, key)
+        else:
+            await store.outbox_done(community_id, key, result, self.core.clock.now())
+        return result
 
     async def report_missing(self, community_id: str, exc: MissingPermission) -> None:
         """Log a missing permission and tell the moderators, once per permission and place."""

@@ -17,12 +17,21 @@ log = logging.getLogger(__name__)
 
 
 def build_adapter(config: Config) -> Adapter:
-    """The adapter for ``config.platform``, with secrets from the environment."""
+    """The adapter for ``config.platform``, with secrets from the environment.
+
+    A missing secret is reported at the ``platform:`` line of the config, naming
+    the environment variable to set (never its value).
+    """
+    line = config.line_of("platform")
+
+    def missing(message: str) -> ConfigError:
+        return ConfigError([Problem(config.source, line, "platform", message)])
+
     if config.platform == "discord":
         token = os.environ.get("HAVEN_DISCORD_TOKEN")
         if not token:
-            raise ConfigError([Problem(config.source, 0, "platform",
-                                       "platform is discord but HAVEN_DISCORD_TOKEN is not set")])
+            raise missing("platform is discord but the environment variable HAVEN_DISCORD_TOKEN "
+                          "is not set (put the bot token there, never in the config file)")
         from bot.adapters.discord_adapter import DiscordAdapter
 
         return DiscordAdapter(config, token=token)
@@ -30,19 +39,27 @@ def build_adapter(config: Config) -> Adapter:
         token = os.environ.get("HAVEN_MATRIX_TOKEN")
         password = os.environ.get("HAVEN_MATRIX_PASSWORD")
         if not token and not password:
-            raise ConfigError([Problem(config.source, 0, "platform",
-                                       "platform is matrix but neither HAVEN_MATRIX_TOKEN nor "
-                                       "HAVEN_MATRIX_PASSWORD is set")])
+            raise missing("platform is matrix but neither of the environment variables "
+                          "HAVEN_MATRIX_TOKEN (an access token) nor HAVEN_MATRIX_PASSWORD "
+                          "(the bot account's password) is set")
         from bot.adapters.matrix_adapter import MatrixAdapter
 
         return MatrixAdapter(config, access_token=token, password=password)
-    raise ConfigError([Problem(config.source, 0, "platform",
-                               "`haven run` needs platform: discord or matrix "
-                               "(the console platform is for `haven demo`)")])
+    raise missing("`haven run` needs platform: discord or matrix "
+                  "(the console platform is for `haven demo`)")
+
+
+STOP_DRAIN_TIMEOUT = 30.0
+"""On SIGTERM, how long to let work in progress finish before the adapter is closed."""
 
 
 async def run_bot(config_path: str) -> int:
-    """Load, validate, connect and run until SIGINT/SIGTERM."""
+    """Load, validate, connect and run until SIGINT/SIGTERM.
+
+    Stopping finishes the work in progress first (the core's queues are drained
+    while the platform connection is still open), then closes the adapter, then
+    stops the timers and closes the store.
+    """
     config = load_config(config_path)
     adapter = build_adapter(config)
     core = await Haven.create(config, adapter)
@@ -53,9 +70,11 @@ async def run_bot(config_path: str) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
+    log.info("Haven is starting on %s with %d rules; connecting", config.platform,
+             len(core.rulebook.rules))
     runner = asyncio.create_task(adapter.run(), name="haven-adapter")
     stopper = asyncio.create_task(stop.wait())
-    log.info("Haven is running on %s with %d rules", config.platform, len(core.rulebook.rules))
+    announcer = asyncio.create_task(_announce_when_ready(core, config.platform))
     code = 0
     try:
         await asyncio.wait({runner, stopper}, return_when=asyncio.FIRST_COMPLETED)
@@ -68,11 +87,20 @@ async def run_bot(config_path: str) -> int:
                           exc_info=exc)
             code = 1
     finally:
-        log.info("Haven is stopping")
+        log.info("Haven is stopping: finishing work in progress")
+        announcer.cancel()
+        await core.drain(timeout=STOP_DRAIN_TIMEOUT)  # before the connection goes away
         await adapter.close()
         runner.cancel()
         stopper.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await runner
         await core.stop()
+        log.info("Haven has stopped")
     return code
+
+
+async def _announce_when_ready(core: Haven, platform: str) -> None:
+    """Log that Haven is running only once the adapter has logged in and caught up."""
+    await core.wait_ready()
+    log.info("Haven is running on %s with %d rules", platform, len(core.rulebook.rules))

@@ -15,6 +15,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from bot.bounded import delivery
 from bot.clock import Clock
 from bot.errors import NotFound, RateLimited
 from bot.store import Job, Store
@@ -45,18 +46,23 @@ class Scheduler:
         self.clock = clock
         self._handlers: dict[str, JobHandler] = {}
         self._caps: dict[str, float] = {}
+        self._first: set[str] = set()
         self._runner = runner
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._running: set[int] = set()
 
-    def register(self, kind: str, handler: JobHandler, max_backoff: float = MAX_BACKOFF) -> None:
+    def register(self, kind: str, handler: JobHandler, max_backoff: float = MAX_BACKOFF,
+                 first: bool = False) -> None:
         """Handle jobs of ``kind`` with ``handler`` (raise to retry).
 
-        ``max_backoff`` caps the wait between retries (alerts use a short one).
+        ``max_backoff`` caps the wait between retries (alerts use a short one);
+        ``first`` jobs (alerts) run before other due jobs in each pass.
         """
         self._handlers[kind] = handler
         self._caps[kind] = max_backoff
+        if first:
+            self._first.add(kind)
 
     async def schedule(self, community_id: str, kind: str, key: str, due_at: float,
                        payload: dict[str, Any] | None = None) -> int | None:
@@ -83,6 +89,7 @@ class Scheduler:
             jobs = [j for j in await self.store.due_jobs(self.clock.now()) if j.id not in seen]
             if not jobs:
                 return ran
+            jobs.sort(key=lambda j: j.kind not in self._first)  # stable: due order kept
             for job in jobs:
                 seen.add(job.id)
                 handler = self._handlers.get(job.kind)
@@ -121,7 +128,8 @@ class Scheduler:
 
     async def _execute(self, job: Job, handler: JobHandler) -> None:
         try:
-            await handler(job)
+            with delivery(f"job:{job.id}"):  # a retried job's sends carry the same keys
+                await handler(job)
         except NotFound as exc:
             # Often passing (a server not cached yet during an outage): retry, but give
             # up on a target that stays gone, loudly.

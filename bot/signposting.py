@@ -89,7 +89,7 @@ def load_helplines(path: str | Path, today: dt.date | None = None) -> Helplines:
         raise ConfigError([Problem(file, 1, "helplines", "must be a mapping with `countries`")])
     for key in root:
         if key not in ("countries", "international"):
-            problems.append(Problem(file, root.line_of(key), str(key), "unknown key"))
+            problems.append(Problem(file, root.line_of(key), _key_name(key), "unknown key"))
 
     def service(node: Any, where: str, line: int) -> Service | None:
         if not isinstance(node, LineDict):
@@ -97,7 +97,8 @@ def load_helplines(path: str | Path, today: dt.date | None = None) -> Helplines:
             return None
         for key in node:
             if key not in SERVICE_KEYS:
-                problems.append(Problem(file, node.line_of(key), f"{where}.{key}", "unknown key"))
+                problems.append(Problem(file, node.line_of(key), f"{where}.{_key_name(key)}",
+                                        "unknown key"))
         name = node.get("name")
         if not isinstance(name, str) or not name.strip():
             problems.append(Problem(file, node.line, f"{where}.name", "required"))
@@ -173,6 +174,11 @@ def load_helplines(path: str | Path, today: dt.date | None = None) -> Helplines:
     if problems:
         raise ConfigError(problems + warnings)
     return Helplines(countries, tuple(s for s in parsed_intl if s is not None), tuple(warnings))
+
+
+def _key_name(key: Any) -> str:
+    """A key as shown in a problem; an empty or odd key is quoted so it stays visible."""
+    return key if isinstance(key, str) and key.strip() and key == key.strip() else repr(key)
 
 
 def _opt(value: Any) -> str | None:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from bot.clock import fmt_duration
 from bot.events import Attachment
 from bot.store import Store
+from bot.templates import plural
 
 
 @dataclass(frozen=True)
@@ -64,7 +65,7 @@ class Stats:
         per_mod = ", ".join(f"{names.get(k, k)}: {v}" for k, v in sorted(self.alerts_per_moderator.items(),
                                                             key=lambda kv: -kv[1])) or "none"
         return "\n".join([
-            f"**Community health, last {self.days} days**",
+            f"**Community health, last {plural(self.days, 'day')}**",
             f"Support posts: {self.posts}, answered {self.answered} "
             f"(within 2 h: {self.share(self.within_2h)}, within 24 h: {self.share(self.within_24h)})",
             f"Time to first reply: median {dur(self.median_reply)}, "
@@ -121,7 +122,7 @@ def render_chart(stats: Stats, names: dict[str, str] | None = None) -> Attachmen
 
     names = names or {}
     fig, axes = plt.subplots(2, 2, figsize=(10, 7), dpi=100)
-    fig.suptitle(f"Community health, last {stats.days} days", fontsize=14)
+    fig.suptitle(f"Community health, last {plural(stats.days, 'day')}", fontsize=14)
 
     ax = axes[0][0]
     unanswered = stats.posts - stats.answered

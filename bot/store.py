@@ -86,6 +86,23 @@ MIGRATIONS: tuple[str, ...] = (
         at REAL NOT NULL, PRIMARY KEY (community_id, message_id, digest));
     CREATE INDEX seen_at ON seen_messages (at);
     """,
+    # 3: field hardening. Each alert keeps the place of every post (channel and link) and
+    # its urgency (``quiet`` notes are never pinged or re-escalated); the outbox makes
+    # member-facing deliveries idempotent (stored before sending, marked after); deliveries
+    # holds command and button delivery ids so each is acted on once.
+    """
+    ALTER TABLE alerts ADD COLUMN places TEXT NOT NULL DEFAULT '[]';
+    ALTER TABLE alerts ADD COLUMN urgency TEXT NOT NULL DEFAULT 'now';
+    CREATE TABLE outbox (
+        community_id TEXT NOT NULL, key TEXT NOT NULL, state TEXT NOT NULL DEFAULT 'pending',
+        result TEXT, created_at REAL NOT NULL, done_at REAL,
+        PRIMARY KEY (community_id, key));
+    CREATE INDEX outbox_at ON outbox (created_at);
+    CREATE TABLE deliveries (
+        community_id TEXT NOT NULL, delivery_id TEXT NOT NULL, state TEXT NOT NULL,
+        at REAL NOT NULL, PRIMARY KEY (community_id, delivery_id));
+    CREATE INDEX deliveries_at ON deliveries (at);
+    """,
 )
 
 
@@ -152,6 +169,19 @@ class Alert:
     note: str | None
     escalations: int
     messages: str
+    places: str = "[]"
+    urgency: str = "now"
+
+    def places_list(self) -> list[dict[str, Any]]:
+        """Where each post behind this alert was made, oldest first: ``channel_id``,
+        ``channel_name``, ``link``, ``message_id`` and ``private`` (a message to Haven)."""
+        return list(json.loads(self.places or "[]"))
+
+    @property
+    def private(self) -> bool:
+        """Whether the first post behind this alert was a private message to Haven."""
+        places = self.places_list()
+        return bool(places and places[0].get("private"))
 
     def message_refs(self) -> list[dict[str, Any]]:
         """The alert messages sent so far (to edit them when the state changes)."""
@@ -218,6 +248,12 @@ class HandoverEntry:
     author_name: str
     text: str
     created_at: float
+
+
+def _place(channel_id: str, channel_name: str, message_id: str, link: str,
+           private: bool) -> dict[str, Any]:
+    return {"channel_id": channel_id, "channel_name": channel_name, "message_id": message_id,
+            "link": "" if private else link, "private": private}
 
 
 def _row(cls: type, row: aiosqlite.Row | None) -> Any:
@@ -438,14 +474,16 @@ class Store:
 
     async def create_alert(self, community_id: str, kind: str, member_id: str, member_name: str,
                            channel_id: str, channel_name: str, message_id: str, link: str,
-                           excerpt: str | None, rule_id: str, severity: str, at: float) -> int:
-        """Open a new alert; returns its id."""
+                           excerpt: str | None, rule_id: str, severity: str, at: float,
+                           urgency: str = "now", private: bool = False) -> int:
+        """Open a new alert; returns its id. ``private``: the post was a message to Haven."""
+        place = _place(channel_id, channel_name, message_id, link, private)
         return await self._write(
             "INSERT INTO alerts (community_id, kind, member_id, member_name, channel_id, "
-            "channel_name, message_id, link, excerpt, rule_id, severity, created_at, updated_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "channel_name, message_id, link, excerpt, rule_id, severity, created_at, updated_at, "
+            "places, urgency) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (community_id, kind, member_id, member_name, channel_id, channel_name, message_id,
-             link, excerpt, rule_id, severity, at, at))
+             link, excerpt, rule_id, severity, at, at, json.dumps([place]), urgency))
 
     async def get_alert(self, alert_id: int) -> Alert | None:
         """An alert by id."""
@@ -460,12 +498,23 @@ class Store:
         return _row(Alert, row)
 
     async def update_alert_with_post(self, alert_id: int, excerpt: str | None, link: str,
-                                     rule_id: str, severity: str, at: float) -> None:
-        """A further post by the same member: count it and keep the latest excerpt."""
+                                     rule_id: str, severity: str, at: float,
+                                     channel_id: str = "", channel_name: str = "",
+                                     message_id: str = "", private: bool = False) -> None:
+        """A further post by the same member: count it, keep the latest excerpt, and add
+        its place (channel and link) to the alert's places."""
+        alert = await self.get_alert(alert_id)
+        places = alert.places_list() if alert is not None else []
+        places.append(_place(channel_id, channel_name, message_id, link, private))
         await self._write(
             "UPDATE alerts SET count = count + 1, excerpt = ?, link = ?, rule_id = ?, "
-            "severity = ?, updated_at = ? WHERE id = ?",
-            (excerpt, link, rule_id, severity, at, alert_id))
+            "severity = ?, updated_at = ?, places = ? WHERE id = ?",
+            (excerpt, link, rule_id, severity, at, json.dumps(places), alert_id))
+
+    async def upgrade_alert(self, alert_id: int, kind: str, urgency: str) -> None:
+        """Raise an alert to a more urgent kind (a quiet concern note becoming a crisis alert)."""
+        await self._write("UPDATE alerts SET kind = ?, urgency = ? WHERE id = ?",
+                          (kind, urgency, alert_id))
 
     async def update_alert_excerpt(self, alert_id: int, excerpt: str | None, at: float) -> None:
         """The post behind an alert was edited: keep its latest words."""
@@ -541,6 +590,15 @@ class Store:
         row = await self._one("SELECT MIN(due_at) AS due FROM jobs WHERE state = 'pending'")
         return row["due"] if row and row["due"] is not None else None
 
+    async def pending_job(self, kind: str, key: str) -> Job | None:
+        """The pending job of ``kind`` with ``key``, if any."""
+        return _row(Job, await self._one("SELECT * FROM jobs WHERE state = 'pending' AND kind = ? "
+                                         "AND key = ?", (kind, key)))
+
+    async def set_job_payload(self, job_id: int, payload: dict[str, Any]) -> None:
+        """Replace a pending job's payload (what it will do when it runs)."""
+        await self._write("UPDATE jobs SET payload = ? WHERE id = ?", (json.dumps(payload), job_id))
+
     async def get_job(self, job_id: int) -> Job | None:
         """A job by id."""
         return _row(Job, await self._one("SELECT * FROM jobs WHERE id = ?", (job_id,)))
@@ -591,6 +649,20 @@ class Store:
         """A case by number, within a community."""
         return _row(Case, await self._one("SELECT * FROM cases WHERE community_id = ? AND id = ?",
                                           (community_id, case_id)))
+
+    async def find_case(self, community_id: str, message_id: str, action: str) -> Case | None:
+        """The case recorded for ``action`` on a message, if any (acting once per post)."""
+        return _row(Case, await self._one(
+            "SELECT * FROM cases WHERE community_id = ? AND message_id = ? AND action = ? "
+            "ORDER BY id LIMIT 1", (community_id, message_id, action)))
+
+    async def set_case_excerpt(self, case_id: int, excerpt: str | None) -> None:
+        """Replace the text kept in a case (shortened once the author has their text)."""
+        await self._write("UPDATE cases SET excerpt = ? WHERE id = ?", (excerpt, case_id))
+
+    async def delete_case(self, case_id: int) -> None:
+        """Drop a case recorded ahead of an action that then did not happen."""
+        await self._write("DELETE FROM cases WHERE id = ?", (case_id,))
 
     async def cases_for(self, community_id: str, target_id: str) -> list[Case]:
         """Every case about a member, oldest first."""
@@ -698,6 +770,64 @@ class Store:
     async def prune_seen_before(self, cutoff: float) -> int:
         """Forget handled-message markers older than ``cutoff``."""
         return await self._write("DELETE FROM seen_messages WHERE at < ?", (cutoff,))
+
+    # -- outbox: deliveries made once --------------------------------------------
+
+    async def outbox_begin(self, community_id: str, key: str, at: float) -> str | None:
+        """Record that a delivery is about to be made; returns the stored result if it was
+        made before (then it must not be made again), else ``None`` (go ahead)."""
+        await self._write("INSERT OR IGNORE INTO outbox (community_id, key, created_at) "
+                          "VALUES (?, ?, ?)", (community_id, key, at))
+        row = await self._one("SELECT state, result FROM outbox WHERE community_id = ? AND key = ?",
+                              (community_id, key))
+        if row is not None and row["state"] == "sent":
+            return str(row["result"] or "")
+        return None
+
+    async def outbox_done(self, community_id: str, key: str, result: str, at: float) -> None:
+        """Mark a delivery made, with its result (``private``, ``fallback``, ...)."""
+        await self._write("UPDATE outbox SET state = 'sent', result = ?, done_at = ? "
+                          "WHERE community_id = ? AND key = ?", (result, at, community_id, key))
+
+    async def outbox_forget(self, community_id: str, key: str) -> None:
+        """A delivery failed: forget it, so a later attempt is made."""
+        await self._write("DELETE FROM outbox WHERE community_id = ? AND key = ? "
+                          "AND state = 'pending'", (community_id, key))
+
+    async def outbox_state(self, community_id: str, key: str) -> str | None:
+        """``pending``, ``sent`` or ``None`` (tests and diagnostics)."""
+        row = await self._one("SELECT state FROM outbox WHERE community_id = ? AND key = ?",
+                              (community_id, key))
+        return str(row["state"]) if row else None
+
+    async def prune_outbox_before(self, cutoff: float) -> int:
+        """Forget outbox rows older than ``cutoff``."""
+        return await self._write("DELETE FROM outbox WHERE created_at < ?", (cutoff,))
+
+    # -- command and button deliveries ---------------------------------------------
+
+    async def begin_delivery(self, community_id: str, delivery_id: str, at: float) -> str | None:
+        """Claim a command/button delivery id; ``None`` when it is new (act on it), else the
+        state of the earlier delivery (``running`` or ``done``): do nothing again."""
+        async with self.db.execute(
+                "INSERT OR IGNORE INTO deliveries VALUES (?, ?, 'running', ?)",
+                (community_id, delivery_id, at)) as cur:
+            fresh = cur.rowcount > 0
+        await self.db.commit()
+        if fresh:
+            return None
+        row = await self._one("SELECT state FROM deliveries WHERE community_id = ? AND "
+                              "delivery_id = ?", (community_id, delivery_id))
+        return str(row["state"]) if row else "done"
+
+    async def finish_delivery(self, community_id: str, delivery_id: str) -> None:
+        """Mark a command/button delivery handled."""
+        await self._write("UPDATE deliveries SET state = 'done' WHERE community_id = ? AND "
+                          "delivery_id = ?", (community_id, delivery_id))
+
+    async def prune_deliveries_before(self, cutoff: float) -> int:
+        """Forget delivery ids older than ``cutoff``."""
+        return await self._write("DELETE FROM deliveries WHERE at < ?", (cutoff,))
 
     # -- privacy ---------------------------------------------------------------------
 

@@ -16,7 +16,8 @@ DEFAULT_TEMPLATES: dict[str, str] = {
         "We are not a crisis service.\n"
         "- Please read the house rules in {rules_channel} before posting.\n"
         "- Heavier topics go in content-warning channels: start your post with `CW:` and the topic.\n"
-        "- If you need help right now, use the `resources` command for helplines in your country.\n"
+        "- If you need help right now, use the `{command_prefix}resources` command for helplines "
+        "in your country.\n"
         "When you're ready, say hello and tell us a little about yourself."
     ),
     "greeting": "Welcome, {member}, and thank you for your first post. Someone will be along soon.",
@@ -52,7 +53,25 @@ DEFAULT_TEMPLATES: dict[str, str] = {
         "Hi {member}, your post in {channel} needed a content warning, so I moved it to "
         "{cw_channel} under a `{label}` label. Here is your original text:\n{text}"
     ),
-    "cw_notice": "{member}'s post was moved: this topic belongs in a content-warning channel.",
+    "cw_repost": "{label} {topic} (posted by {member}, moved from {channel})",
+    "cw_notice": "{member}'s post was moved to {cw_channel}: this topic belongs in a "
+                 "content-warning channel.",
+    "cw_notice_hidden": (
+        "{member}'s post was hidden: this topic belongs in {cw_channel}. I've sent them their "
+        "text so they can post it there with a content warning."
+    ),
+    "cw_notice_no_dm": (
+        "{member}'s post was hidden: this topic belongs in {cw_channel}. I couldn't message "
+        "them privately; a moderator will send them their text."
+    ),
+    "cw_missing_notice": (
+        "{member}: posts here need a content warning (start with `{label}`). "
+        "I've sent you your text to repost."
+    ),
+    "cw_missing_notice_no_dm": (
+        "{member}: posts here need a content warning (start with `{label}`). "
+        "I couldn't message you privately; a moderator can send you your text."
+    ),
     "warning": (
         "Hi {member}, this is a warning from the moderators of {community}.\n"
         "Rule: {rule}\nWhy: {explain}"
@@ -61,11 +80,31 @@ DEFAULT_TEMPLATES: dict[str, str] = {
         "Hi {member}, you can't post in {community} for {duration}.\nRule: {rule}\nWhy: {explain}"
     ),
     "pii_nudge": "Hi {member}, a gentle note about your post in {channel}: {explain}",
+    "private_crisis_reply": (
+        "Hi {member}, thank you for telling me. I'm a bot, so I have let the moderators of "
+        "{community} know: a person will read this and get back to you.\n"
+        "If you are in danger or might act on these thoughts, please contact a crisis line now:\n"
+        "{helplines}"
+    ),
+    "private_crisis_again": (
+        "Thank you, {member}. I've passed this on to the moderators too. If you are in danger "
+        "now, please call one of the crisis lines in my earlier message."
+    ),
+    "already_done": "That request arrived twice; it was carried out once, the first time.",
+    "dm_not_accepted": (
+        "{member}, Haven sent you a private message. Please accept the direct chat "
+        "invitation from Haven to read it."
+    ),
+    "catchup_incomplete": (
+        "**Haven could not read everything posted while it was offline.** "
+        "Messages in {channel} were not checked ({span}). "
+        "Please read them yourselves: someone may need help."
+    ),
 }
 
 PLACEHOLDERS: frozenset[str] = frozenset({
     "member", "community", "rules_channel", "helplines", "channel", "rule", "explain", "text",
-    "label", "cw_channel", "greeters", "duration",
+    "label", "cw_channel", "greeters", "duration", "span", "command_prefix", "topic",
 })
 
 
@@ -154,3 +193,13 @@ def validate_templates(templates: Mapping[str, str]) -> list[tuple[str, str]]:
                 "{" + u + "}" for u in sorted(unknown)) + "; known: " + ", ".join(
                 sorted(PLACEHOLDERS))))
     return problems
+
+
+def plural(count: int | float, singular: str, plural_form: str | None = None) -> str:
+    """``1 day``, ``2 days``, ``0 alerts``: a count with its noun in the right number.
+
+    ``plural_form`` is for nouns that do not just take an ``s`` (``1 reply``, ``2 replies``).
+    """
+    shown = int(count) if float(count).is_integer() else count
+    noun = singular if shown == 1 else (plural_form or f"{singular}s")
+    return f"{shown} {noun}"

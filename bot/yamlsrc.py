@@ -115,13 +115,20 @@ def load_text(text: str, filename: str) -> Any:
     """Parse YAML text; a syntax error becomes a :class:`ConfigError` with its line."""
     try:
         return yaml.load(text, Loader=_Loader)  # a SafeLoader subclass
+    except yaml.reader.ReaderError as exc:
+        # a control character or the like: say which and where, not "<unicode string>"
+        line = text[:max(0, exc.position)].count("\n") + 1
+        char = exc.character if isinstance(exc.character, str) else chr(exc.character)
+        raise ConfigError([Problem(filename, line, "yaml",
+                                   f"character U+{ord(char):04X} is not allowed in YAML "
+                                   "(a control character?): remove it")]) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark else 0
+        line = mark.line + 1 if mark else 1
         msg = exc.problem or str(exc)
         raise ConfigError([Problem(filename, line, "yaml", msg)]) from None
-    except yaml.YAMLError as exc:
-        raise ConfigError([Problem(filename, 0, "yaml", str(exc))]) from None
+    except yaml.YAMLError as exc:  # no position known: point at the start of the file
+        raise ConfigError([Problem(filename, 1, "yaml", str(exc))]) from None
 
 
 def load_file(path: str | Path) -> Any:

@@ -101,11 +101,15 @@ class RestRecorder:
         self.failures: list[Failure] = []
         self.history: dict[str, list[dict[str, Any]]] = {}
         self.archived: dict[str, list[dict[str, Any]]] = {}
+        self.archived_private: dict[str, list[dict[str, Any]]] = {}
         self.webhooks: dict[str, list[dict[str, Any]]] = {}
         self.channel_guild: dict[str, str] = {}
         self.channels: dict[str, dict[str, Any]] = {}
         self.sent: dict[str, dict[str, Any]] = {}
         self.dm_channels: dict[str, str] = {}
+        self.search_results: list[dict[str, Any]] = []
+        self.guilds: dict[str, dict[str, Any]] = {}
+        self.guild_members: dict[str, dict[str, Any]] = {}
 
     # -- set-up helpers
 
@@ -120,6 +124,9 @@ class RestRecorder:
         for ch in [*guild["channels"], *guild["threads"]]:
             self.channel_guild[ch["id"]] = guild["id"]
             self.channels[ch["id"]] = ch
+        self.guilds[guild["id"]] = guild
+        for m in guild["members"]:
+            self.guild_members.setdefault(m["user"]["id"], m)
 
     # -- queries
 
@@ -209,12 +216,32 @@ class RestRecorder:
             return hook
         if method == "GET" and re.fullmatch(r"/channels/\d+/threads/archived/public", path):
             return {"threads": self.archived.get(parts[1], []), "members": [], "has_more": False}
+        if method == "GET" and re.fullmatch(r"/channels/\d+/threads/archived/private", path):
+            return {"threads": self.archived_private.get(parts[1], []), "members": [],
+                    "has_more": False}
         if method == "GET" and re.fullmatch(r"/channels/\d+", path):
             return self.channels[parts[1]]
         if method == "PATCH" and re.fullmatch(r"/channels/\d+", path):
             updated = {**self.channels.get(parts[1], {}), **body}
             self.channels[parts[1]] = updated
             return updated
+        if method == "GET" and path == "/users/@me":
+            return self.bot_user
+        if method == "GET" and path == "/users/@me/guilds":
+            return [{"id": g["id"], "name": g["name"]} for g in self.guilds.values()]
+        if method == "GET" and re.fullmatch(r"/guilds/\d+", path):
+            if parts[1] not in self.guilds:
+                raise http_error(403, 50001, "Missing Access")
+            return {k: v for k, v in self.guilds[parts[1]].items()
+                    if k not in ("channels", "threads", "members")}
+        if method == "GET" and re.fullmatch(r"/guilds/\d+/channels", path):
+            return self.guilds[parts[1]]["channels"]
+        if method == "GET" and re.fullmatch(r"/guilds/\d+/members/search", path):
+            return self.search_results
+        if method == "GET" and re.fullmatch(r"/guilds/\d+/members/\d+", path):
+            if parts[3] not in self.guild_members:
+                raise http_error(404, 10007, "Unknown Member")
+            return self.guild_members[parts[3]]
         if method == "PATCH" and re.fullmatch(r"/guilds/\d+/members/\d+", path):
             return p.member(p.user(parts[3], "member"))
         if method in ("DELETE", "PUT") and re.fullmatch(r"/guilds/\d+/(members|bans)/\d+", path):
@@ -391,6 +418,8 @@ class RecordingCore:
         self.events: list[Any] = []
         self.handled: list[Any] = []
         self.gate: asyncio.Event | None = None
+        self.ready_calls = 0
+        self.events_when_ready: int | None = None
 
         def default_answer(event: Any) -> Any:
             if isinstance(event, CommandInvoked):
@@ -403,6 +432,12 @@ class RecordingCore:
 
     def submit(self, event: Any) -> None:
         self.events.append(event)
+
+    def mark_ready(self) -> None:
+        """Like :meth:`bot.core.Haven.mark_ready`: counts calls, notes how many events came first."""
+        self.ready_calls += 1
+        if self.events_when_ready is None:
+            self.events_when_ready = len(self.events)
 
     async def handle(self, event: Any) -> Any:
         self.events.append(event)

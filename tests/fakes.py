@@ -54,6 +54,8 @@ class FakePlatform:
         self._ids = itertools.count(1000)
         self.members: dict[str, Member] = {}
         """Members :meth:`resolve_member` knows; add with :meth:`add_member`."""
+        self.lists_roles = True
+        """Whether :meth:`role_member_ids` can list a role's members."""
 
     # -- helpers for tests ---------------------------------------------------
 
@@ -142,6 +144,7 @@ class FakePlatform:
                                {"add": add, "remove": remove}))
 
     async def resolve_member(self, community_id: str, query: str) -> Member | None:
+        self._maybe_fail("resolve_member")
         q = query.strip()
         if q.startswith("<@") and q.endswith(">"):
             q = q[2:-1].lstrip("!")
@@ -149,6 +152,14 @@ class FakePlatform:
             return self.members[q]
         named = [m for m in self.members.values() if m.name.casefold() == q.casefold()]
         return named[0] if len(named) == 1 else None
+
+    async def role_member_ids(self, community_id: str, role: str) -> tuple[str, ...] | None:
+        """Members holding ``role`` (from :attr:`members`); ``None`` while
+        :attr:`lists_roles` is false, like a platform whose member list is incomplete."""
+        self._maybe_fail("role_member_ids")
+        if not self.lists_roles:
+            return None
+        return tuple(m.id for m in self.members.values() if role in m.roles)
 
     def user_mention(self, user_id: str) -> str:
         return f"<@{user_id}>"

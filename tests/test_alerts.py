@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
+import pytest
+
 from bot.errors import MissingPermission
-from bot.events import ButtonPressed
-from tests.conftest import Harness
+from bot.events import ButtonPressed, Channel, Member
+from bot.features.alerts import excerpt_around
+from tests.conftest import TEST_RULES, Harness, make_config
 from tests.fakes import MOD, FlakyError, channel, command, member, post
 
 MIN = 60
@@ -220,4 +226,254 @@ async def test_method_alert_names_the_case_when_text_could_not_be_returned(harne
     await harness.core.handle(post("how many pills would it take", harness.clock.now(),
                                    author=member("drew")))
     [alert] = [c for c in alerts_sent(harness) if "Method" in c.text]
-    assert "could not be messaged privately" in alert.text and "`case 1`" in alert.text
+    assert "could not be messaged privately" in alert.text and "case 1`" in alert.text
+
+
+# -- field hardening (issue 12) ------------------------------------------------------
+
+EXTRA_RULES = """
+- id: t-concern
+  category: concern
+  severity: medium
+  description: Test passive wish
+  match:
+    any:
+      - keywords: ["wish i wasnt here", "no point anymore"]
+  actions:
+    - alert_moderators: {urgency: quiet}
+    - signpost: {topic: crisis}
+  examples:
+    match: ["i just wish i wasnt here"]
+    no_match: ["i wish i was there"]
+
+- id: t-method-normal
+  category: method
+  severity: high
+  description: Test method details, mention once
+  match:
+    any:
+      - keywords: ["lethal dose"]
+  actions:
+    - hide
+    - alert_moderators: {urgency: normal}
+  explain: Posts about ways to hurt yourself can put others at risk, so we've hidden it.
+  examples:
+    match: ["what is a lethal dose"]
+    no_match: ["a dose of sun"]
+
+- id: t-quiet-other
+  category: other
+  severity: low
+  description: A quiet heads-up
+  match:
+    any:
+      - keywords: ["bad day again"]
+  actions:
+    - alert_moderators: {urgency: quiet}
+  examples:
+    match: ["another bad day again"]
+    no_match: ["good day"]
+"""
+
+
+def rules_harness(tmp_path: Path, extra_config: str = "") -> Harness:
+    """A harness whose rules are the core test rules plus :data:`EXTRA_RULES`."""
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    shutil.copy(TEST_RULES / "helplines.yaml", rules / "helplines.yaml")
+    (rules / "core.yaml").write_text((TEST_RULES / "core.yaml").read_text() + EXTRA_RULES)
+    return Harness(make_config(tmp_path, extra_config, rules=rules))
+
+
+@pytest.fixture
+async def rh(tmp_path: Path):
+    h = rules_harness(tmp_path)
+    await h.start()
+    yield h
+    await h.stop()
+
+
+async def test_alert_update_shows_each_posts_place(harness: Harness) -> None:
+    """Item 11: a second post elsewhere keeps both places, each with its link."""
+    core = harness.core
+    cas = member("cas")
+    first = post("i want to kill myself", harness.clock.now(), author=cas, where="vent")
+    second = post("i want to end my life", harness.clock.now() + 60, author=cas, where="support")
+    await core.handle(first)
+    await core.handle(second)
+    update = alerts_sent(harness)[-1]
+    assert "another post" in update.text
+    assert f"- #vent {first.link}" in update.text and f"- #support {second.link}" in update.text
+    places = (await core.store.get_alert(1)).places_list()
+    assert [p["channel_name"] for p in places] == ["vent", "support"]
+
+
+async def test_alert_excerpt_quotes_around_the_match(harness: Harness) -> None:
+    """Item 12: a long post is quoted where the rule matched, not from its start."""
+    filler = "today was a long day at work and the bus was late again. " * 8
+    text = filler + "honestly i want to kill myself tonight. " + filler
+    await harness.core.handle(post(text, harness.clock.now(), author=member("cas")))
+    [alert] = alerts_sent(harness)
+    assert "kill myself" in alert.text
+    excerpt = (await harness.core.store.get_alert(1)).excerpt
+    assert excerpt.startswith("…") and excerpt.endswith("…")
+    assert len(excerpt) <= harness.config.crisis.excerpt_chars
+
+
+def test_excerpt_around_edges() -> None:
+    assert excerpt_around("short text", "short", 50) == "short text"
+    assert excerpt_around("x" * 300 + " END", "END", 40).endswith("END")
+    assert excerpt_around("A" * 300, "missing", 20) == "A" * 19 + "…"
+    long_match = "kill myself " * 30
+    assert len(excerpt_around("hi " * 50 + long_match, long_match.strip(), 60)) <= 60
+
+
+async def test_method_alert_with_normal_urgency_is_not_reescalated(rh: Harness) -> None:
+    """Item 15: urgency `normal` mentions once; only `now` re-escalates."""
+    core = rh.core
+    await core.handle(post("what is a lethal dose", rh.clock.now(), author=member("drew")))
+    [alert] = alerts_sent(rh)
+    assert alert.msg.mention_roles == ("Moderators",)
+    await core.advance(3 * 3600)
+    assert len(alerts_sent(rh)) == 1
+    assert not [j for j in await core.store.pending_jobs() if j.kind == "alert_reescalate"]
+
+
+async def test_alert_names_the_command_where_there_are_no_buttons(harness: Harness) -> None:
+    """Item 15: no Claim button offered where the platform has none; the prefix is the platform's."""
+    harness.platform.supports_buttons = False
+    harness.platform.command_prefix = "!haven"
+    await harness.core.handle(post("i want to kill myself", harness.clock.now(),
+                                   author=member("cas")))
+    [alert] = alerts_sent(harness)
+    assert "`!haven claim 1`" in alert.text and "Claim (" not in alert.text
+    assert "`!haven resolve 1 [note]`" in alert.text
+    assert "press Claim" not in alert.text
+
+
+async def test_alert_offers_the_button_where_there_is_one(harness: Harness) -> None:
+    await harness.core.handle(post("i want to kill myself", harness.clock.now(),
+                                   author=member("cas")))
+    [alert] = alerts_sent(harness)
+    assert "press Claim" in alert.text and "`/claim 1`" in alert.text
+
+
+async def test_concern_is_a_quiet_note_and_never_punitive(rh: Harness) -> None:
+    """The concern level: no ping, no re-escalation, signposting, nothing hidden."""
+    core = rh.core
+    await core.handle(post("no point anymore, you idiot", rh.clock.now(), author=member("kit")))
+    [note] = [c for c in rh.platform.sent_to("mod-alerts") if "Check in when you can" in c.text]
+    assert note.msg.mention_roles == () and note.msg.mention_users == ()
+    assert "<@" not in note.text.split("\n")[0] and note.msg.alert_id == 1
+    assert rh.platform.of("hide") == [] and not await core.store.cases_for("c1", "kit")
+    assert "Samaritans" in rh.platform.private_to("kit")[0].text
+    stored = await core.store.get_alert(1)
+    assert stored.kind == "concern" and stored.urgency == "quiet"
+    await core.advance(3 * 3600)
+    assert len(rh.platform.sent_to("mod-alerts")) == 1  # never re-escalated
+    # claimable like any alert
+    result = await core.handle(command("claim", rh.clock.now(), alert="1"))
+    assert "claimed alert #1" in result.text
+
+
+async def test_a_crisis_post_upgrades_the_quiet_note(rh: Harness) -> None:
+    core = rh.core
+    kit = member("kit")
+    await core.handle(post("i just wish i wasnt here", rh.clock.now(), author=kit))
+    await core.handle(post("i want to kill myself tonight", rh.clock.now() + 60, author=kit))
+    assert len(await core.store.alerts_by_state("c1", ("open",))) == 1
+    alert = await core.store.get_alert(1)
+    assert alert.kind == "crisis" and alert.urgency == "now" and alert.count == 2
+    upgrade = rh.platform.sent_to("mod-alerts")[-1]
+    assert "upgraded" in upgrade.text and upgrade.msg.mention_roles == ("Moderators",)
+    assert [j for j in await core.store.pending_jobs() if j.kind == "alert_reescalate"]
+
+
+async def test_urgency_quiet_on_any_rule_is_the_quiet_note(rh: Harness) -> None:
+    await rh.core.handle(post("another bad day again", rh.clock.now(), author=member("lou")))
+    [note] = rh.platform.sent_to("mod-alerts")
+    assert "Check in when you can" in note.text and note.msg.mention_roles == ()
+
+
+async def test_a_concern_post_from_a_member_with_a_crisis_alert_updates_it(rh: Harness) -> None:
+    core = rh.core
+    kit = member("kit")
+    await core.handle(post("i want to kill myself", rh.clock.now(), author=kit))
+    await core.handle(post("no point anymore", rh.clock.now() + 60, author=kit))
+    [alert] = await core.store.alerts_by_state("c1", ("open",))
+    assert alert.kind == "crisis" and alert.count == 2
+
+
+def dm(text: str, at: float, who: Member, msg_id: str | None = None):
+    """A private message to Haven (as adapters deliver it)."""
+    return post(text, at, author=who, chan=Channel(f"dm-{who.id}", "dm", kind="dm"),
+                msg_id=msg_id)
+
+
+async def test_crisis_in_a_private_message_alerts_and_answers_at_once(harness: Harness) -> None:
+    """Item 7: crisis written to Haven in private reaches moderators and is answered."""
+    core = harness.core
+    cas = member("cas", "Casey")
+    ev = dm("I'm going to kill myself tonight, please help", harness.clock.now(), cas)
+    await core.handle(ev)
+    [alert] = alerts_sent(harness)
+    assert "in a private message to Haven" in alert.text
+    assert ev.link not in alert.text and "#dm" not in alert.text
+    assert alert.msg.mention_roles == ("Moderators",)
+    [answer] = harness.platform.of("reply")
+    assert answer.target == ev.message.message_id
+    assert "Samaritans" in answer.text and "moderators" in answer.text
+    # nothing punitive, nothing tracked, no welcome
+    assert harness.platform.of("hide") == [] and harness.platform.private_to("cas") == []
+    assert await core.store.posts_since("c1", 0) == []
+    assert await core.store.get_member("c1", "cas") is None
+    # a further message updates the same alert; the member gets a short answer
+    await core.handle(dm("please", harness.clock.now() + 30, cas))  # no match: nothing
+    await core.handle(dm("i really want to end my life", harness.clock.now() + 60, cas))
+    [open_alert] = await core.store.alerts_by_state("c1", ("open",))
+    assert open_alert.count == 2 and open_alert.private
+    answers = harness.platform.of("reply")
+    assert len(answers) == 2 and "Samaritans" not in answers[1].text
+    assert "passed this on" in answers[1].text
+
+
+async def test_a_private_message_without_crisis_is_left_alone(harness: Harness) -> None:
+    await harness.core.handle(dm("kys loser, how many pills", harness.clock.now(), member("x")))
+    assert harness.platform.calls == []
+
+
+async def test_a_private_message_answer_falls_back_to_a_private_message(harness: Harness) -> None:
+    harness.platform.fail("reply", FlakyError("no replies in DMs"))
+    await harness.core.handle(dm("i want to kill myself", harness.clock.now(), member("cas")))
+    assert len(alerts_sent(harness)) == 1
+    [answer] = harness.platform.private_to("cas")
+    assert "Samaritans" in answer.text
+
+
+async def test_matrix_alerts_name_the_configured_command_prefix(harness_factory) -> None:
+    h = harness_factory("matrix: {homeserver: 'http://127.0.0.1:1', user_id: '@haven:localhost',"
+                        " command_prefix: '!care'}")
+    h.platform.name = "matrix"
+    h.platform.supports_buttons = False
+    await h.start()
+    try:
+        await h.core.handle(post("i want to kill myself", h.clock.now(), author=member("cas")))
+        [alert] = alerts_sent(h)
+        assert "`!care claim 1`" in alert.text and "Claim" not in alert.text.replace(
+            "claim", "")
+    finally:
+        await h.stop()
+
+
+async def test_an_edit_of_a_later_post_does_not_count_it_twice(harness: Harness) -> None:
+    core = harness.core
+    cas = member("cas")
+    await core.handle(post("i want to kill myself", harness.clock.now(), author=cas, msg_id="a"))
+    await core.handle(post("i want to end my life", harness.clock.now() + 5, author=cas,
+                           msg_id="b"))
+    sent = len(alerts_sent(harness))
+    await core.handle(post("i really want to end my life", harness.clock.now() + 9, author=cas,
+                           msg_id="b", edited=True))
+    alert = await core.store.get_alert(1)
+    assert alert.count == 2 and len(alert.places_list()) == 2
+    assert len(alerts_sent(harness)) == sent and "really" in alert.excerpt

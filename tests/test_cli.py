@@ -74,3 +74,18 @@ def test_console_script_is_installed() -> None:
     exe = Path(sys.executable).parent / "haven"
     out = subprocess.run([str(exe), "--help"], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0 and "demo" in out.stdout
+
+
+def test_check_online_needs_a_config_and_the_secret(tmp_path: Path, capsys, monkeypatch) -> None:
+    """`haven check --online` (issue 12): it connects with the real secret, so it needs both."""
+    assert main(["check", "--online"]) == 1
+    assert "--online needs --config" in capsys.readouterr().err
+    for name in ("HAVEN_DISCORD_TOKEN", "HAVEN_MATRIX_TOKEN", "HAVEN_MATRIX_PASSWORD"):
+        monkeypatch.delenv(name, raising=False)
+    cfg = tmp_path / "haven.yaml"
+    cfg.write_text(f"platform: matrix\nrules: {{dir: '{ROOT / 'rules'}'}}\n"
+                   "channels: {moderators: '!mods:example.org'}\n"
+                   "matrix: {homeserver: 'http://127.0.0.1:9', user_id: '@haven:example.org'}\n")
+    assert main(["check", "--config", str(cfg), "--online"]) == 1
+    err = capsys.readouterr().err
+    assert "HAVEN_MATRIX_TOKEN" in err and "HAVEN_MATRIX_PASSWORD" in err and "is set" in err

@@ -6,9 +6,12 @@ import json
 
 import pytest
 
+from bot import commandspec
 from bot.commands import member_id
+from bot.commandspec import COMMANDS, CommandSpec
+from bot.errors import CommandError
 from tests.conftest import Harness
-from tests.fakes import MOD, command, member, post
+from tests.fakes import MOD, channel, command, member, post
 
 MEMBER = member("sam", "Sam")
 
@@ -19,17 +22,46 @@ def test_member_id_forms() -> None:
     assert member_id("@sam:example.org") == "@sam:example.org"
 
 
-@pytest.mark.parametrize("name,opts", [
-    ("alerts", {}), ("claim", {"alert": "1"}), ("resolve", {"alert": "1"}), ("unanswered", {}),
-    ("rules reload", {}), ("rules test", {"text": "x"}), ("warn", {"member": "x", "reason": "r"}),
-    ("note", {"member": "x", "text": "t"}), ("case", {"id": "1"}), ("history", {"member": "x"}),
-    ("timeout", {"member": "x", "minutes": "5", "reason": "r"}), ("duty", {"state": "on"}),
-    ("quiet", {"hours": "off"}), ("handover", {}), ("stats", {}),
-])
-async def test_moderator_commands_refuse_members(harness: Harness, name: str, opts: dict) -> None:
-    result = await harness.core.handle(command(name, harness.clock.now(), invoker=MEMBER, **opts))
+def _valid_options(spec: CommandSpec) -> dict[str, str]:
+    """Options that pass validation for any command, so only the permission check can refuse."""
+    sample = {"int": "1", "member": "riley", "text": "some words"}
+    return {p.name: p.choices[0] if p.choices else sample[p.kind] for p in spec.params}
+
+
+def test_only_the_member_commands_are_open_to_everyone() -> None:
+    # a new command is moderator-only unless it is deliberately added here
+    assert {c.name for c in COMMANDS if not c.moderator_only} == {
+        "help", "resources", "mydata", "forgetme"}
+
+
+@pytest.mark.parametrize("spec", [c for c in COMMANDS if c.moderator_only],
+                         ids=lambda c: c.name)
+async def test_every_moderator_command_refuses_members(harness: Harness,
+                                                       spec: CommandSpec) -> None:
+    harness.platform.add_member(member("riley", "Riley"))
+    opts = _valid_options(spec)
+    commandspec.validate_options(spec, opts)
+    result = await harness.core.handle(command(spec.name, harness.clock.now(), invoker=MEMBER,
+                                               **opts))
     assert not result.ok and "moderators only" in result.text
     assert harness.platform.calls == []
+    # the same command and options from a moderator get past the check
+    mod = await harness.core.handle(command(spec.name, harness.clock.now(), **opts))
+    assert "moderators only" not in mod.text
+
+
+async def test_buttons_refuse_members(harness: Harness) -> None:
+    from bot.events import ButtonPressed
+
+    await harness.core.handle(post("i want to kill myself", harness.clock.now(),
+                                   author=member("cas")))
+    for action in ("claim", "resolve"):
+        r = await harness.core.commands.button(ButtonPressed(
+            "c1", harness.clock.now(), channel=channel("mod-alerts"), member=MEMBER,
+            alert_id=1, action=action))
+        assert not r.ok and "Only moderators" in r.text
+    alert = await harness.core.store.get_alert(1)
+    assert alert.state == "open"
 
 
 async def test_member_commands_work_for_members(harness: Harness) -> None:
@@ -91,18 +123,23 @@ async def test_rules_reload_keeps_old_rules_on_error(tmp_path, harness_factory) 
         await h.stop()
 
 
+RILEY = member("riley", "Riley")
+
+
 async def test_warn_note_case_history(harness: Harness) -> None:
     core = harness.core
+    harness.platform.add_member(RILEY)
     r = await core.handle(command("warn", harness.clock.now(), member="<@riley>",
                                   reason="t-hostility called someone names"))
-    assert "case #1" in r.text
+    assert "case #1" in r.text and "Riley" in r.text
     [dm] = harness.platform.private_to("riley")
+    assert dm.text.startswith("Hi Riley,")  # the display name, never the id
     # the rule's own words, every time
     assert "t-hostility" in dm.text and "be kind" in dm.text
     await core.handle(command("note", harness.clock.now(), member="riley",
                               text="seems to be having a hard week"))
     hist = await core.handle(command("history", harness.clock.now(), member="riley"))
-    assert "2 case(s)" in hist.text and "warn" in hist.text and "note" in hist.text
+    assert "2 cases about Riley" in hist.text and "warn" in hist.text and "note" in hist.text
     case = await core.handle(command("case", harness.clock.now(), id="2"))
     assert "note" in case.text and "hard week" in case.text
     # the member never sees notes
@@ -111,13 +148,15 @@ async def test_warn_note_case_history(harness: Harness) -> None:
 
 async def test_timeout_command(harness: Harness) -> None:
     core = harness.core
+    harness.platform.add_member(RILEY)
     r = await core.handle(command("timeout", harness.clock.now(), member="riley", minutes="30",
                                   reason="cooling off after an argument"))
-    assert r.ok and "30 min" in r.text
+    assert r.ok and "Timed out Riley" in r.text and "30 minutes" in r.text
     [t] = harness.platform.of("timeout")
     assert t.target == "riley" and t.extra["seconds"] == 1800
     [case] = await core.store.cases_for("c1", "riley")
-    assert case.action == "timeout" and case.actor_id == "mod1"
+    assert case.action == "timeout" and case.actor_id == "mod1" and case.target_name == "Riley"
+    assert harness.platform.private_to("riley")[0].text.startswith("Hi Riley,")
 
 
 async def test_duty_and_handover(harness: Harness) -> None:
@@ -133,7 +172,7 @@ async def test_duty_and_handover(harness: Harness) -> None:
     await core.handle(post("anyone?", harness.clock.now(), author=member("a"), where="support"))
     r = await core.handle(command("handover", harness.clock.now()))
     assert "Cas needs a check-in" in r.text
-    assert "1 post(s) waiting" in r.text and "alert #1" in r.text
+    assert "1 post waiting" in r.text and "alert #1" in r.text
 
 
 async def test_stats_with_chart(harness: Harness) -> None:
@@ -176,7 +215,7 @@ async def test_forgetme_keeps_open_alerts_until_resolved(harness: Harness) -> No
     core = harness.core
     cas = member("cas")
     await core.handle(post("i want to kill myself", harness.clock.now(), author=cas))
-    r = await core.handle(command("forgetme", harness.clock.now(), invoker=cas))
+    r = await core.handle(command("forgetme", harness.clock.now(), invoker=cas, confirm="confirm"))
     assert "deleted" in r.text and "still looking after" in r.text
     data = await core.store.member_data("c1", "cas")
     assert data["member"] == [] and data["signposting"] == []
@@ -209,3 +248,130 @@ async def test_moderator_by_admin_flag(harness: Harness) -> None:
     r = await harness.core.handle(command("alerts", harness.clock.now(), invoker=admin))
     assert r.ok
     assert MOD.roles == frozenset({"Moderators"})
+
+
+@pytest.mark.parametrize("name,opts", [
+    ("warn", {"member": "bob", "reason": "be kind"}),
+    ("timeout", {"member": "bob", "minutes": "10", "reason": "cool off"}),
+    ("note", {"member": "bob", "text": "rough week"}),
+    ("history", {"member": "bob"}),
+])
+async def test_commands_refuse_a_member_who_is_not_here(harness: Harness, name: str,
+                                                        opts: dict) -> None:
+    # field report: `warn bob` answered "Warned bob (case #10)" but warned nobody
+    result = await harness.core.handle(command(name, harness.clock.now(), **opts))
+    assert not result.ok
+    assert "I can't find a member called 'bob' here" in result.text
+    assert harness.platform.calls == []
+    assert await harness.core.store.cases_for("c1", "bob") == []
+
+
+async def test_members_are_resolved_by_name_mention_or_id(harness: Harness) -> None:
+    core = harness.core
+    harness.platform.add_member(member("1577", "Robin"))
+    for query in ("Robin", "<@1577>", "1577", "robin"):
+        r = await core.handle(command("warn", harness.clock.now(), member=query, reason="be kind"))
+        assert r.ok and "Warned Robin (<@1577>)" in r.text
+    dms = harness.platform.private_to("1577")
+    assert len(dms) == 4 and all(d.text.startswith("Hi Robin,") for d in dms)
+    assert "1577" not in dms[0].text.split("\n")[0]
+    r = await core.handle(command("case", harness.clock.now(), id="1"))
+    assert "Member: Robin (<@1577>)" in r.text
+
+
+async def test_history_of_a_member_who_left_is_still_readable(harness: Harness) -> None:
+    core = harness.core
+    harness.platform.add_member(RILEY)
+    await core.handle(command("note", harness.clock.now(), member="riley", text="rough week"))
+    del harness.platform.members["riley"]  # they left the community
+    r = await core.handle(command("history", harness.clock.now(), member="riley"))
+    assert r.ok and "1 case about Riley" in r.text
+
+
+async def test_stats_names_moderators_not_on_the_roster(harness: Harness) -> None:
+    core = harness.core
+    harness.platform.add_member(member("9001", "Lee"))
+    await core.handle(post("i want to kill myself", harness.clock.now(), author=member("cas")))
+    await core.handle(command("claim", harness.clock.now(), alert="1",
+                              invoker=member("9001", "Lee", roles=("Moderators",))))
+    r = await core.handle(command("stats", harness.clock.now(), days="1"))
+    assert "Alerts claimed per moderator: Lee: 1" in r.text
+    assert "last 1 day**" in r.text and "1 days" not in r.text
+
+
+async def test_forgetme_asks_for_confirmation_first(harness: Harness) -> None:
+    core = harness.core
+    cas = member("cas")
+    await core.handle(post("i want to kill myself", harness.clock.now(), author=cas))
+    await core.handle(post("anyone around?", harness.clock.now(), author=cas, where="support"))
+    before = await core.store.member_data("c1", "cas")
+    r = await core.handle(command("forgetme", harness.clock.now(), invoker=cas))
+    assert r.ok and "This would delete" in r.text and "1 support post" in r.text
+    assert "1 moderation record about you is kept" in r.text
+    assert "`forgetme confirm`" in r.text and "cannot be undone" in r.text
+    assert await core.store.member_data("c1", "cas") == before  # nothing deleted yet
+    r = await core.handle(command("forgetme", harness.clock.now(), invoker=cas, confirm="confirm"))
+    assert r.text.startswith("Done: Haven has deleted")
+    assert (await core.store.member_data("c1", "cas"))["support_posts"] == []
+
+
+@pytest.mark.parametrize("platform,hint", [
+    ("matrix", "send `!haven forgetme confirm`"),
+    ("discord", "run `/forgetme` again and choose **confirm**"),
+])
+async def test_forgetme_hint_fits_the_platform(harness: Harness, platform: str,
+                                               hint: str) -> None:
+    harness.platform.name = platform
+    r = await harness.core.handle(command("forgetme", harness.clock.now(), invoker=MEMBER))
+    assert hint in r.text
+
+
+def test_forgetme_confirm_parses_as_text() -> None:
+    spec, opts = commandspec.parse_command_text("forgetme confirm")
+    assert spec.name == "forgetme" and opts == {"confirm": "confirm"}
+    with pytest.raises(CommandError):
+        commandspec.parse_command_text("forgetme now")
+
+
+@pytest.mark.parametrize("platform,prefix", [("matrix", "!haven "), ("discord", "/"),
+                                             ("fake", "")])
+async def test_help_shows_commands_as_they_are_typed_here(harness: Harness, platform: str,
+                                                          prefix: str) -> None:
+    harness.platform.name = platform
+    r = await harness.core.handle(command("help", harness.clock.now(), invoker=MEMBER))
+    assert f"- `{prefix}resources`" in r.text and f"- `{prefix}forgetme [confirm]`" in r.text
+    r = await harness.core.handle(command("mydata", harness.clock.now(), invoker=MEMBER))
+    intro = harness.platform.private_to("sam")[0].text
+    assert (f"`{prefix}forgetme`" if platform != "discord" else "`/forgetme`") in intro
+
+
+async def test_a_failing_member_lookup_is_a_clear_refusal(harness: Harness) -> None:
+    from tests.fakes import FlakyError
+
+    harness.platform.fail("resolve_member", FlakyError("HTTP 503"))
+    r = await harness.core.handle(command("warn", harness.clock.now(), member="riley",
+                                          reason="be kind"))
+    assert not r.ok and "couldn't look up members" in r.text and "nothing was done" in r.text
+    assert await harness.core.store.cases_for("c1", "riley") == []
+
+
+async def test_counts_read_naturally(harness: Harness) -> None:
+    # field report: "last 1 days"; the same for every count Haven prints
+    core = harness.core
+    await core.handle(post("i want to kill myself", harness.clock.now(), author=member("cas")))
+    r = await core.handle(command("alerts", harness.clock.now()))
+    assert r.text.startswith("**1 alert needs attention:**")
+    await core.handle(post("anyone?", harness.clock.now(), author=member("a"), where="support"))
+    r = await core.handle(command("unanswered", harness.clock.now()))
+    assert r.text.startswith("**1 post waiting for a reply:**")
+    assert "(s)" not in (await core.handle(command("handover", harness.clock.now()))).text
+
+
+async def test_mydata_summary_reads_naturally(harness: Harness) -> None:
+    cas = member("cas")
+    await harness.core.handle(post("i want to kill myself", harness.clock.now(), author=cas))
+    await harness.core.handle(post("anyone?", harness.clock.now(), author=cas, where="support"))
+    await harness.core.handle(command("mydata", harness.clock.now(), invoker=cas))
+    intro = harness.platform.private_to("cas")[-1].text
+    assert "1 support post," in intro and "1 alert about you" in intro
+    assert "0 moderation cases about you" in intro and "1 member record" in intro

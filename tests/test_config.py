@@ -484,3 +484,70 @@ def test_is_moderators_channel_with_threads(config: Config) -> None:
     assert config.is_moderators_channel(Channel("t", "case 5", "thread", "m", "mod-alerts"))
     assert not config.is_moderators_channel(Channel("g", "general"))
     assert not config.is_moderators_channel(Channel("t", "mod-alerts-x", "thread", "g", "general"))
+
+
+# -- one mistake, one problem (no follow-on errors) ----------------------------------
+
+
+def test_an_unreadable_duration_is_reported_once(base: Path) -> None:
+    # field report: `remind_after: 1 minute` gave two follow-on errors besides the real one
+    p = only(MINIMAL + "unanswered:\n  remind_after: 1 minute\n  escalate_after: 1h\n"
+             "  places: [support, {channel: vent, escalate_after: 30m}]\n", base)
+    assert (p.line, p.key) == (3, "unanswered.remind_after")
+    p = only(MINIMAL + "unanswered:\n  places:\n    - {channel: vent, remind_after: soon, "
+             "escalate_after: 1m}\n", base)
+    assert p.key == "unanswered.places[0].remind_after"
+    p = only(MINIMAL + "unanswered:\n  escalate_after: [1h]\n  remind_after: 2h\n", base)
+    assert p.key == "unanswered.escalate_after"
+
+
+def test_real_comparisons_are_still_reported(base: Path) -> None:
+    p = only(MINIMAL + "unanswered:\n  remind_after: 2h\n  escalate_after: 1h\n", base)
+    assert p.key == "unanswered.escalate_after" and "later than remind_after" in p.message
+
+
+@pytest.mark.parametrize("text,key", [
+    ("content_warnings: {redirect_to: '', repost: true}\n", "content_warnings.redirect_to"),
+    ("roles: {greeters: {a: 1}}\nwelcome: {first_post: ping_greeters}\n", "roles.greeters"),
+    ("discord: {shard_count: many, shard_ids: [0]}\n", "discord.shard_count"),
+    ("platform: matrix\nmatrix: {homeserver: [x], user_id: '@h:x.org'}\n", "matrix.homeserver"),
+])
+def test_settings_that_depend_on_a_broken_one_stay_quiet(base: Path, text: str, key: str) -> None:
+    assert only(MINIMAL + text, base).key == key
+
+
+def test_problems_without_a_line_are_shown_without_one() -> None:
+    assert str(Problem("haven.yaml", 0, "platform", "x")) == "haven.yaml: platform: x"
+    assert str(Problem("haven.yaml", 4, "platform", "x")) == "haven.yaml:4: platform: x"
+
+
+def test_config_remembers_top_level_lines(base: Path) -> None:
+    config = load("# c\n" + MINIMAL + "platform: console\n", base)
+    assert config.line_of("platform") == 3 and config.line_of("channels") == 2
+    assert config.line_of("matrix") == 0
+
+
+def test_paths_the_os_refuses_are_problems_not_crashes(base: Path) -> None:
+    # found by the fuzzer: a 5,000-character rules.dir raised OSError (name too long)
+    p = only(MINIMAL + f"rules: {{dir: {'a' * 5000}}}\n", base)
+    assert p.key == "rules.dir" and "does not exist" in p.message
+    p = only(MINIMAL + 'rules: {packs: ["x\\0y"]}\n', base)
+    assert p.key == "rules.packs"
+
+
+def test_odd_keys_are_shown_quoted(base: Path) -> None:
+    # found by the fuzzer: an empty key was reported as "haven.yaml:2: : unknown key"
+    p = only(MINIMAL + "'': 1\n", base)
+    assert str(p) == "haven.yaml:2: '': unknown key"
+
+
+def test_cw_exempt_defaults_to_the_support_places(base: Path) -> None:
+    config = load(MINIMAL + "unanswered: {places: [support, {channel: vent}]}\n", base)
+    assert config.content_warnings.exempt == ("support", "vent")
+    assert config.is_cw_exempt(Channel(id="1", name="support"))
+    assert not config.is_cw_exempt(Channel(id="2", name="general"))
+    config = load(MINIMAL + "unanswered: {places: [support]}\ncontent_warnings: {exempt: []}\n",
+                  base)
+    assert config.content_warnings.exempt == ()
+    p = only(MINIMAL + "content_warnings: {exempt: {a: 1}}\n", base)
+    assert p.key == "content_warnings.exempt"

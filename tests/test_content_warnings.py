@@ -53,6 +53,10 @@ async def test_sensitive_post_elsewhere_is_redirected(harness: Harness) -> None:
     [dm] = harness.platform.private_to("jo")
     assert "#heavy-topics" in dm.text and "my self harm scars itch" in dm.text
     assert harness.platform.of("repost") == []
+    # reposting is off: the channel is told the post was hidden and sent back, not "moved"
+    [notice] = harness.platform.sent_to(ev.channel.id)
+    assert "was hidden" in notice.text and "moved" not in notice.text
+    assert "#heavy-topics" in notice.text and "sent them their text" in notice.text
 
 
 async def test_sensitive_redirect_with_repost(harness_factory) -> None:
@@ -65,8 +69,11 @@ async def test_sensitive_redirect_with_repost(harness_factory) -> None:
         assert repost.target == "heavy-topics" and repost.extra["author"] == "jo"
         assert repost.msg.spoiler and repost.msg.spoiler.startswith("CW:")
         assert repost.msg.spoiler_text == "my self harm scars itch"
+        assert repost.msg.text.endswith("(posted by jo, moved from #general)")
         [dm] = h.platform.private_to("jo")
         assert "moved it" in dm.text
+        [notice] = h.platform.sent_to("id-general")
+        assert "was moved to #heavy-topics" in notice.text
     finally:
         await h.stop()
 
@@ -100,3 +107,55 @@ async def test_redirected_text_is_kept_whole_when_dms_are_closed(harness: Harnes
     assert case.excerpt == long_text
     [note] = [c for c in harness.platform.sent_to("mod-alerts") if "case 1" in c.text]
     assert "could not be messaged" in note.text and "scars" not in note.text
+
+
+async def test_support_places_are_exempt_from_redirects_by_default(harness: Harness) -> None:
+    # field report: a post asking for support in a support channel was redirected
+    core = harness.core
+    for where in ("support", "vent"):
+        await core.handle(post("my self harm scars itch", harness.clock.now(),
+                               author=member("jo"), where=where))
+    assert harness.platform.of("hide") == [] and harness.platform.private_to("jo") == []
+    assert len(await core.store.open_posts("c1")) == 2  # still watched for a reply
+
+
+async def test_exempt_channels_are_configurable(harness_factory) -> None:
+    h = harness_factory("content_warnings: {channels: [heavy-topics], redirect_to: heavy-topics, "
+                        "exempt: [general]}")
+    core = await h.start()
+    try:
+        assert core.config.content_warnings.exempt == ("general",)
+        await core.handle(post("my self harm scars itch", h.clock.now(), author=member("jo"),
+                               where="general"))
+        assert h.platform.of("hide") == []
+        # support places are no longer exempt once the admin lists the exempt channels
+        await core.handle(post("my self harm scars itch", h.clock.now(), author=member("jo"),
+                               where="support"))
+        assert len(h.platform.of("hide")) == 1
+    finally:
+        await h.stop()
+
+
+async def test_cw_channel_notice_comes_from_templates(harness_factory) -> None:
+    h = harness_factory("templates: {cw_missing_notice: 'Label it please, {member}.', "
+                        "cw_missing_notice_no_dm: 'Label it, {member}; ask a moderator.'}\n"
+                        "content_warnings: {channels: [heavy-topics], redirect_to: heavy-topics}")
+    core = await h.start()
+    try:
+        await core.handle(post("relapsed", h.clock.now(), author=member("kit"),
+                               where="heavy-topics"))
+        h.platform.closed_dms.add("lee")
+        await core.handle(post("relapsed", h.clock.now(), author=member("lee"),
+                               where="heavy-topics"))
+        notices = [c.text for c in h.platform.sent_to("id-heavy-topics")]
+        assert notices == ["Label it please, <@kit>.", "Label it, <@lee>; ask a moderator."]
+    finally:
+        await h.stop()
+
+
+async def test_redirect_notice_when_dms_are_closed(harness: Harness) -> None:
+    harness.platform.closed_dms.add("jo")
+    await harness.core.handle(post("my self harm scars itch", harness.clock.now(),
+                                   author=member("jo")))
+    [notice] = harness.platform.sent_to("id-general")
+    assert "was hidden" in notice.text and "couldn't message them" in notice.text

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from bot.events import CommandInvoked, ReactionAdded
+from bot.events import ButtonPressed, CommandInvoked, ReactionAdded
 from tests.conftest import Harness
 from tests.fakes import channel, command, member, post
 
@@ -152,7 +152,7 @@ async def test_a_repeated_delivery_is_handled_once_even_after_restart(harness: H
 async def test_failed_moderation_is_retried_on_redelivery_and_quotes_nothing(
         harness: Harness) -> None:
     core = harness.core
-    real = core.alerts.raise_alert
+    real = core.alerts.record
     calls = 0
 
     async def flaky(*args, **kwargs):
@@ -162,7 +162,7 @@ async def test_failed_moderation_is_retried_on_redelivery_and_quotes_nothing(
             raise RuntimeError("store hiccup")
         return await real(*args, **kwargs)
 
-    core.alerts.raise_alert = flaky
+    core.alerts.record = flaky
     ev = post("I want to end my life", harness.clock.now(), author=member("cas"),
               where="support", msg_id="fl1")
     await core.handle(ev)
@@ -189,3 +189,113 @@ async def test_a_cancellation_leaking_from_a_handler_does_not_stop_the_queue(
     core.on_message = original
     await core.handle(post("i want to kill myself", harness.clock.now(), author=member("cas")))
     assert await core.store.get_alert(1) is not None
+
+
+async def test_a_crisis_post_is_not_held_up_by_a_hanging_repost(harness: Harness) -> None:
+    """Item 3: a repost stuck in library retries must not delay a crisis alert."""
+    core = harness.core
+    core.platform.limit = 3.0  # the bound is not what saves the crisis post: its lane is
+
+    async def hanging_repost(*args, **kwargs):
+        await asyncio.sleep(3600)
+
+    harness.platform.repost = hanging_repost
+    core.submit(post("my self harm scars", harness.clock.now(), author=member("sam")))
+    await asyncio.sleep(0.1)  # the redirect is now stuck in its repost
+    assert harness.platform.of("hide")
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    core.submit(post("i want to kill myself", harness.clock.now() + 1, author=member("cas")))
+    while not (harness.platform.sent_to("mod-alerts") and harness.platform.private_to("cas")) \
+            and loop.time() - started < 2.5:
+        await asyncio.sleep(0.005)
+    elapsed = loop.time() - started
+    assert harness.platform.sent_to("mod-alerts"), "the crisis alert waited behind the repost"
+    assert harness.platform.private_to("cas")  # its signposting went out too
+    assert elapsed < 0.5
+    await core.drain()
+    # the stuck repost gave up at the bound; the post's own handling finished in order
+    assert [c.verb for c in harness.platform.calls if c.target == "sam"] == ["send_private"]
+
+
+async def test_an_urgent_posts_follow_up_runs_after_its_safety_part(harness: Harness) -> None:
+    core = harness.core
+    ev = post("i want to kill myself", harness.clock.now(), author=member("cas"), where="support",
+              msg_id="u1")
+    await core.handle(ev)  # handle waits for the follow-up as well
+    [tracked] = await core.store.posts_since("c1", 0)
+    assert tracked.state == "crisis"
+    assert (await core.store.get_member("c1", "cas")).posts == 1
+
+
+async def test_a_repeated_command_delivery_acts_once(harness: Harness) -> None:
+    """Item 9: the same interaction delivered several times gives one timeout, one case."""
+    core = harness.core
+    harness.platform.add_member(member("bob", "Bob"))
+    ev = CommandInvoked("c1", harness.clock.now(), channel=channel("mod-alerts"),
+                        invoker=member("mod1", "Mo", roles=("Moderators",)), name="timeout",
+                        options={"member": "<@bob>", "minutes": "10", "reason": "spam"},
+                        delivery_id="interaction-1")
+    answers = [await core.handle(ev) for _ in range(3)]
+    assert len(harness.platform.of("timeout")) == 1
+    assert len(await core.store.cases_for("c1", "bob")) == 1
+    assert "case #1" in answers[0].text
+    assert all("arrived twice" in a.text for a in answers[1:])
+    # another delivery id is another request
+    await core.handle(CommandInvoked("c1", harness.clock.now(), channel=channel("mod-alerts"),
+                                     invoker=ev.invoker, name="timeout", options=ev.options,
+                                     delivery_id="interaction-2"))
+    assert len(harness.platform.of("timeout")) == 2
+
+
+async def test_a_repeated_button_delivery_acts_once(harness: Harness) -> None:
+    core = harness.core
+    await core.handle(post("i want to kill myself", harness.clock.now(), author=member("cas")))
+    press = ButtonPressed("c1", harness.clock.now(), channel=channel("mod-alerts"),
+                          member=member("mod1", "Mo", roles=("Moderators",)), action="claim",
+                          alert_id=1, delivery_id="press-1")
+    first = await core.handle(press)
+    edits = len(harness.platform.of("edit"))
+    again = await core.handle(press)
+    assert "claimed alert #1" in first.text and "arrived twice" in again.text
+    assert len(harness.platform.of("edit")) == edits
+
+
+async def test_delivery_ids_are_pruned_with_the_seen_markers(harness: Harness) -> None:
+    core = harness.core
+    assert await core.store.begin_delivery("c1", "d1", harness.clock.now()) is None
+    assert await core.store.begin_delivery("c1", "d1", harness.clock.now()) == "running"
+    await core.advance(8 * 86400)
+    assert await core.store.begin_delivery("c1", "d1", harness.clock.now()) is None
+
+
+async def test_the_readiness_fallback_starts_timers_and_says_why(harness: Harness, monkeypatch,
+                                                                  caplog) -> None:
+    import bot.core as core_module
+
+    monkeypatch.setattr(core_module, "READY_TIMEOUT", 0.05)
+    core = harness.core
+    await core.start(run_scheduler=True)
+    await asyncio.sleep(0.3)
+    assert "did not report ready within" in caplog.text and "mark_ready" in caplog.text
+    assert core.scheduler._task is not None
+
+
+async def test_marking_ready_starts_timers_at_once(harness: Harness, caplog) -> None:
+    core = harness.core
+    await core.start(run_scheduler=True)
+    core.mark_ready()
+    await asyncio.sleep(0.05)
+    assert core.ready and core.scheduler._task is not None
+    assert "did not report ready" not in caplog.text
+
+
+async def test_lone_surrogates_in_text_and_names_are_checked_and_stored(harness: Harness) -> None:
+    # found by the fuzzer: a JSON "\ud800" escape in a Matrix event decodes to a lone
+    # surrogate; storing or matching it raised UnicodeEncodeError and the crisis post
+    # was never alerted
+    await harness.core.handle(post("i want to kill myself \ud800", harness.clock.now(),
+                                   author=member("cas", "Cas \udfff")))
+    [alert] = harness.platform.sent_to("mod-alerts")
+    assert "Cas \ufffd" in alert.text
+    assert (await harness.core.store.get_alert(1)).kind == "crisis"

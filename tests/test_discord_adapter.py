@@ -89,10 +89,13 @@ async def test_discord_ignores_own_messages_and_system_messages_but_passes_other
     [ev] = core.of(MessagePosted)
     assert ev.author.is_bot and ev.text == "beep"
 
+    # Another webhook (a proxy such as PluralKit) is read as a post, not skipped as a bot.
     other_hook = p.message(p.GENERAL, p.user("930000000000000002", "Proxy", bot=True), "proxied",
                            at=now, webhook_id="930000000000000002")
     await h.feed("MESSAGE_CREATE", other_hook)
-    assert core.of(MessagePosted)[-1].author.is_bot
+    proxied = core.of(MessagePosted)[-1]
+    assert not proxied.author.is_bot and proxied.text == "proxied"
+    assert proxied.author.id == "webhook:930000000000000002"
 
 
 async def test_discord_reply_sets_reply_to(monkeypatch):
@@ -247,7 +250,7 @@ async def test_discord_spoilered(monkeypatch, content, files, expected):
     assert len(ev.attachments) == len(files)
 
 
-async def test_discord_other_guilds_and_dms_are_ignored(monkeypatch):
+async def test_discord_other_guilds_are_ignored_and_dms_belong_to_the_configured_one(monkeypatch):
     config = discord_config(discord=DiscordConfig(guild_ids=(p.GUILD_ID,)))
     other = p.guild(guild_id="990000000000000001", name="Elsewhere",
                     channels=[p.text_channel("990000000000000002", "general",
@@ -257,10 +260,12 @@ async def test_discord_other_guilds_and_dms_are_ignored(monkeypatch):
     now = core.clock.now()
     await h.feed("MESSAGE_CREATE", p.message("990000000000000002", ALICE, "hi", at=now,
                                              guild_id="990000000000000001"))
-    await h.feed("MESSAGE_CREATE", p.message("990000000000000003", ALICE, "dm", at=now, guild_id=None))
     assert core.of(MessagePosted) == []
+    await h.feed("MESSAGE_CREATE", p.message("990000000000000003", ALICE, "dm", at=now, guild_id=None))
+    [dm] = core.of(MessagePosted)
+    assert dm.community_id == p.GUILD_ID and dm.channel.kind == "dm"
     await h.feed("MESSAGE_CREATE", p.message(p.GENERAL, ALICE, "here", at=now))
-    assert len(core.of(MessagePosted)) == 1
+    assert len(core.of(MessagePosted)) == 2
 
 
 async def test_discord_automod_action_is_logged(monkeypatch, caplog):
@@ -298,6 +303,18 @@ async def test_discord_send_resolves_channels_and_pings_exactly_the_intended_rol
     assert body["content"] == f"<@&{p.MOD_ROLE}> Crisis alert"
     assert body["allowed_mentions"] == {"parse": [], "users": [], "roles": [int(p.MOD_ROLE)]}
     assert call.custom_ids() == ["haven:alert:claim:12", "haven:alert:resolve:12"]
+
+
+async def test_discord_send_with_a_dedupe_key_enforces_a_stable_nonce(monkeypatch):
+    """A send repeated after a crash carries the same nonce, so Discord keeps one message."""
+    h, _ = await started(monkeypatch)
+    for _ in range(2):
+        await h.adapter.send(p.GUILD_ID, "general", Outgoing("your text", dedupe_key="hide:7:text"))
+    await h.adapter.send(p.GUILD_ID, "general", Outgoing("your text"))
+    first, again, plain = h.rest.messages_to(p.GENERAL)
+    assert first.json["nonce"] == again.json["nonce"] and len(first.json["nonce"]) <= 25
+    assert first.json["enforce_nonce"] is True
+    assert plain.json.get("nonce") != first.json["nonce"]  # discord.py picks a fresh one
 
 
 async def test_discord_send_does_not_repeat_mentions_already_in_the_text(monkeypatch):
@@ -780,3 +797,22 @@ async def test_discord_tag_post_ignores_plain_channels(monkeypatch):
     h, _ = await started(monkeypatch)
     await h.adapter.tag_post(MessageRef(p.GUILD_ID, p.GENERAL, "1"), add=("x",), remove=())
     assert h.rest.find("PATCH") == []
+
+
+async def test_discord_role_member_ids_lists_people_holding_a_role(monkeypatch):
+    h, _ = await started(monkeypatch)
+    assert await h.adapter.role_member_ids(p.GUILD_ID, "Moderators") == (MO["id"],)
+    assert await h.adapter.role_member_ids(p.GUILD_ID, f"<@&{p.MOD_ROLE}>") == (MO["id"],)
+    assert await h.adapter.role_member_ids(p.GUILD_ID, "No Such Role") is None
+
+
+async def test_discord_role_member_ids_is_none_when_the_member_list_is_incomplete(monkeypatch):
+    guild = standard_guild()
+    guild["member_count"] = 500  # only three members are cached
+    h, _ = await started(monkeypatch, guild=guild)
+
+    async def no_chunk(*args, **kwargs):
+        raise discord.ClientException("the gateway is not connected")
+
+    monkeypatch.setattr(discord.Guild, "chunk", no_chunk)
+    assert await h.adapter.role_member_ids(p.GUILD_ID, "Moderators") is None

@@ -439,7 +439,7 @@ async def test_discord_moderator_toolkit_commands(e2e):
                            resolved=resolved)
     assert "case #2" in data["content"]
     data = await e2e.slash("history", member_opt, resolved=resolved)
-    assert "2 case(s)" in data["content"] and "rough week" in data["content"]
+    assert "2 cases about" in data["content"] and "rough week" in data["content"]
     data = await e2e.slash("case", [p.option("id", 1, 4)])
     assert "warn" in data["content"] and "t-hostility" in data["content"]
     data = await e2e.slash("duty", [p.option("state", "on")])
@@ -478,6 +478,10 @@ async def test_discord_forgetme_and_member_refusals(e2e):
     assert "moderators only" in data["content"] and data["flags"] & 64
     data = await e2e.slash("forgetme", invoker=ALICE, roles=(), perms=p.MEMBER_PERMS,
                            channel_id=GENERAL)
+    assert "This would delete" in data["content"] and "choose **confirm**" in data["content"]
+    assert (await e2e.core.store.get_alert(1)).member_id == p.MEMBER_ID
+    data = await e2e.slash("forgetme", [p.option("confirm", "confirm")], invoker=ALICE, roles=(),
+                           perms=p.MEMBER_PERMS, channel_id=GENERAL)
     assert "deleted" in data["content"] and "still looking after" in data["content"]
     assert (await e2e.core.store.get_alert(1)).member_id == p.MEMBER_ID  # until resolved
     await e2e.slash("resolve", [p.option("alert", 1, 4)])
@@ -499,3 +503,58 @@ async def test_discord_public_moderators_channel_withholds_crisis_text(tmp_path,
         assert "withheld" in alerts[0].json["content"]
     finally:
         await env.stop()
+
+
+# --------------------------------------------------------------------------- hardening (issue 12)
+
+
+async def test_discord_redelivered_timeout_interaction_gives_one_timeout_and_one_case(e2e):
+    payload = p.slash_command(
+        "timeout", [p.option("member", p.MEMBER_ID, 6), p.option("minutes", 30, 4),
+                    p.option("reason", "t-hostility")],
+        at=e2e.now(), channel=p.channel_for_interaction(p.text_channel(MOD_ALERTS, "mod-alerts")),
+        invoker=MO, roles=(p.MOD_ROLE,), permissions=MOD_PERMS, resolved=p.resolved_user(ALICE))
+    for _ in range(8):  # Discord delivered the same interaction eight times
+        await e2e.h.feed("INTERACTION_CREATE", payload)
+    assert len(e2e.rest.find("PATCH", f"/guilds/{p.GUILD_ID}/members/{p.MEMBER_ID}")) == 1
+    assert len(e2e.callbacks()) == 1
+    cases = await e2e.core.store.cases_for(p.GUILD_ID, p.MEMBER_ID)
+    assert len(cases) == 1
+
+
+async def test_discord_crisis_in_a_proxied_post_is_alerted(e2e):
+    hook = "930000000000000011"
+    await e2e.post(VENT, p.user(hook, "Ash"), "i can't go on, i want to kill myself", webhook_id=hook)
+    [alert] = e2e.rest.messages_to(MOD_ALERTS)
+    assert "Ash" in alert.json["content"]
+    # No private message is possible to a webhook author: the helplines come as a reply.
+    [reply] = e2e.rest.messages_to(VENT)
+    assert "Samaritans" in reply.json["content"]
+
+
+async def test_discord_crisis_in_a_forwarded_message_is_alerted(e2e):
+    msg = p.message(GENERAL, ALICE, "", at=e2e.now())
+    msg["message_reference"] = {"type": 1, "message_id": "1", "channel_id": SUPPORT,
+                                "guild_id": p.GUILD_ID}
+    msg["message_snapshots"] = [{"message": {
+        "type": 0, "content": "i want to kill myself", "embeds": [], "attachments": [],
+        "timestamp": p.iso(e2e.now() - 60), "edited_timestamp": None, "flags": 0,
+        "mentions": [], "mention_roles": [], "components": []}}]
+    await e2e.h.feed("MESSAGE_CREATE", msg)
+    assert e2e.rest.messages_to(MOD_ALERTS)
+
+
+async def test_discord_core_timers_start_when_the_adapter_is_ready(e2e):
+    assert e2e.core._ready.is_set()
+
+
+async def test_discord_crisis_written_to_haven_in_private_is_alerted(e2e):
+    dm_channel = "970000000000000042"
+    await e2e.h.feed("MESSAGE_CREATE", p.message(
+        dm_channel, ALICE, "I'm going to kill myself tonight, please help", at=e2e.now(),
+        guild_id=None))
+    assert e2e.rest.messages_to(MOD_ALERTS)  # moderators hear
+    # The member gets helplines at once (a reply in the DM or a new private message).
+    texts = [c.content for c in e2e.rest.messages_to(dm_channel)] + dm_texts(e2e, ALICE)
+    assert any("Samaritans" in t for t in texts)
+    assert not e2e.rest.find("DELETE", r"/channels/\d+/messages/\d+")  # nothing punitive

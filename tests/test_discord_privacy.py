@@ -99,3 +99,69 @@ async def test_discord_unknown_or_unserved_server_is_not_checked(monkeypatch, ca
     assert errors(caplog) == []
     assert h.adapter.moderators_channel_is_private("123") is None
     assert h.adapter.moderators_channel_is_private("not-an-id") is None
+
+
+# --------------------------------------------------------------------------- a role every member has
+
+MEMBER_ROLE = "910000000000000009"
+
+
+def guild_with_member_role(*, everyone_holds_it: bool, member_count: int | None = None) -> dict:
+    """@everyone may view nothing server-wide; a "Member" role carries the members'
+    permissions, and the moderators' channel only adds the moderators and Haven (the
+    classic mistake: "@everyone can't see it, so it is private")."""
+    from tests.discord_harness import ALICE, MO, OWNER
+
+    roles = [p.role(p.EVERYONE_ROLE, "@everyone", permissions=0, position=0),
+             p.role(p.MOD_ROLE, "Moderators", permissions=p.MEMBER_PERMS | p.MANAGE_MESSAGES, position=3),
+             p.role(MEMBER_ROLE, "Member", permissions=p.MEMBER_PERMS, position=1)]
+    member_roles = (MEMBER_ROLE,) if everyone_holds_it else ()
+    members = [p.member(OWNER, roles=member_roles), p.member(MO, roles=(p.MOD_ROLE, MEMBER_ROLE)),
+               p.member(ALICE, roles=member_roles)]
+    mods_only = [o for o in private_overwrites() if o["id"] != p.EVERYONE_ROLE]
+    guild = p.guild(roles=roles, channels=standard_channels(mods_overwrites=mods_only),
+                    members=members)
+    if member_count is not None:
+        guild["member_count"] = member_count
+    return guild
+
+
+async def test_discord_a_role_every_member_holds_makes_the_channel_public(monkeypatch, caplog):
+    with caplog.at_level(logging.ERROR):
+        h, _core = await started(monkeypatch, guild=guild_with_member_role(everyone_holds_it=True))
+    assert h.adapter.moderators_channel_is_private(p.GUILD_ID) is False
+    [warning] = h.rest.messages_to(p.MODS)
+    assert "Permissions > Member > deny" in warning.content
+    assert any("Member can view it" in e for e in errors(caplog))
+
+
+async def test_discord_members_role_named_in_config_makes_the_channel_public(monkeypatch):
+    from bot.config import RolesConfig
+
+    # Haven knows only 3 of 500 members, so it cannot tell by counting; the config says so.
+    guild = guild_with_member_role(everyone_holds_it=True, member_count=500)
+    h, _ = await started(monkeypatch, guild=guild)
+    assert h.adapter.moderators_channel_is_private(p.GUILD_ID) is True
+    config = discord_config(roles=RolesConfig(moderators=("Moderators",), members=("Member",)))
+    h2, _ = await started(monkeypatch, config=config, guild=guild)
+    assert h2.adapter.moderators_channel_is_private(p.GUILD_ID) is False
+
+
+async def test_discord_a_role_only_some_members_hold_does_not_count(monkeypatch):
+    h, _ = await started(monkeypatch, guild=guild_with_member_role(everyone_holds_it=False))
+    assert h.adapter.moderators_channel_is_private(p.GUILD_ID) is True
+    assert h.rest.messages_to(p.MODS) == []
+
+
+async def test_discord_members_role_check_is_cheap_on_a_large_server(monkeypatch):
+    import time
+
+    guild = guild_with_member_role(everyone_holds_it=True)
+    guild["members"] += [p.member(p.user(str(950000000000000000 + i), f"m{i}"), roles=(MEMBER_ROLE,))
+                         for i in range(3000)]
+    guild["member_count"] = len(guild["members"])
+    h, _ = await started(monkeypatch, guild=guild)
+    started_at = time.perf_counter()
+    for _ in range(500):  # every alert asks
+        assert h.adapter.moderators_channel_is_private(p.GUILD_ID) is False
+    assert time.perf_counter() - started_at < 1.0

@@ -101,3 +101,21 @@ def test_filter_reads_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_setup_logging_sets_levels(capture: tuple[logging.Logger, io.StringIO]) -> None:
     assert logging.getLogger().level == logging.DEBUG
     assert logging.getLogger("discord").level == logging.INFO
+
+
+@pytest.mark.parametrize(("level", "nio_level"), [("INFO", logging.WARNING),
+                                                  ("WARNING", logging.WARNING),
+                                                  ("DEBUG", logging.DEBUG)])
+def test_matrix_nio_info_lines_are_quiet_unless_debug(level: str, nio_level: int) -> None:
+    """Issue 12, item 15: nio's per-event INFO lines must not drown Haven's own."""
+    root = logging.getLogger()
+    saved = (root.handlers[:], root.level)
+    try:
+        setup_logging(level)
+        assert logging.getLogger("nio").getEffectiveLevel() == nio_level
+        assert logging.getLogger("nio.rooms").getEffectiveLevel() == nio_level
+        assert logging.getLogger("bot.core").getEffectiveLevel() == logging.getLevelName(level)
+    finally:
+        root.handlers[:], _ = saved
+        root.setLevel(saved[1])
+        logging.getLogger("nio").setLevel(logging.NOTSET)

@@ -117,3 +117,10 @@ def test_cost_does_not_depend_on_keyword_count() -> None:
     assert found(matcher, f"nothing to see {words[42]} here {words[7999]}") == {42, 7999}
     assert found(matcher, f"{words[42]} {words[42]}") == {42, 8042}
     assert found(matcher, f"{words[42]}x x{words[42]}") == set()
+
+
+def test_lone_surrogates_do_not_break_matching() -> None:
+    # found by the fuzzer: "\ud800" (what a JSON escape in a Matrix event decodes to)
+    # raised UnicodeEncodeError in the regex engine, so the message was never checked
+    matcher = Matcher([Atom("regex", r"\bDr\.? [A-Z][a-z]+", RAW_VIEW), kw("kill myself")])
+    assert found(matcher, "see Dr Smith \ud800 then kill myself \udfff") == {0, 1}

@@ -7,9 +7,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from nio import ErrorResponse, MatrixRoom
 
-from bot.adapters.matrix_adapter import MatrixAdapter, room_is_private, translate_error
+from bot.adapters.matrix_adapter import (
+    MatrixAdapter,
+    _RoomPower,
+    room_is_private,
+    translate_error,
+)
 from bot.adapters.matrix_events import SeenEvents, thread_and_reply, translate
 from bot.adapters.matrix_format import (
     command_text,
@@ -183,11 +190,33 @@ def test_render_spoiler_hides_text_from_the_plain_body() -> None:
     assert '<span data-mx-spoiler="self-harm">the secret words</span>' in content["formatted_body"]
 
 
-def test_render_alert_adds_command_hints() -> None:
-    content = render(Outgoing("Crisis alert", alert_id=7), prefix="!haven")
-    assert "!haven claim 7" in content["body"]
-    assert "!haven resolve 7" in content["body"]
+def test_render_alert_adds_no_second_hint() -> None:
+    """The core's alert text names the commands where there are no buttons; the
+    adapter adds nothing (it used to repeat the claim hint)."""
+    content = render(Outgoing("Unclaimed: use `!haven claim 7` when you pick it up.",
+                              alert_id=7), prefix="!haven")
+    assert content["body"].count("!haven claim 7") == 1
     assert "<code>!haven claim 7</code>" in content["formatted_body"]
+
+
+def test_texts_that_name_commands_show_the_prefix() -> None:
+    """Issue 12, item 15: on Matrix `resources` only works typed as `!haven resources`."""
+    from bot.templates import DEFAULT_TEMPLATES
+
+    welcome = render(Outgoing(DEFAULT_TEMPLATES["welcome"].replace("{command_prefix}", "")),
+                     prefix="!haven")  # the prefix also reaches texts without the placeholder
+    assert "use the `!haven resources` command" in welcome["body"]
+    assert "<code>!haven resources</code>" in welcome["formatted_body"]
+    assert "`CW:`" in welcome["body"]  # not a command: untouched
+    helped = render(Outgoing("Commands:\n- `warn <member> <rule>`: warn\n- `rules test <text>`: x\n"
+                             "Try `help`, or `!haven alerts`."), prefix="!hv")
+    assert "`!hv warn <member> <rule>`" in helped["body"]
+    assert "`!hv rules test <text>`" in helped["body"] and "`!hv help`" in helped["body"]
+    assert "`!haven alerts`" in helped["body"]  # already prefixed (another prefix): left alone
+    quoted = render(Outgoing("Here is your text:\n> type `help` to see"), prefix="!haven")
+    assert "> type `help` to see" in quoted["body"]  # a member's quoted words are never changed
+    repost = render(Outgoing("see `help`"), prefix="!haven", commands=False)
+    assert repost["body"] == "see `help`"
 
 
 def test_message_text_prefers_html_and_strips_reply_fallback() -> None:
@@ -337,7 +366,54 @@ def test_redaction_reaction_and_notice() -> None:
     assert isinstance(react, ReactionAdded) and react.emoji == "👍"
     notice = translate(ev("m.room.message", {"msgtype": "m.notice", "body": "beep"}), ROOM,
                        Ctx(), seen)
-    assert isinstance(notice, MessagePosted) and notice.author.is_bot
+    assert isinstance(notice, MessagePosted) and notice.text == "beep"
+    assert not notice.author.is_bot  # a member's notice is read like text (issue 12, item 8)
+
+
+@pytest.mark.parametrize(("etype", "content", "text"), [
+    ("m.room.message", {"msgtype": "m.notice", "body": "I want to end it"}, "I want to end it"),
+    ("m.room.message", {"msgtype": "m.emote", "body": "wants to end it"}, "wants to end it"),
+    ("m.room.message", {"msgtype": "m.image", "body": "I want to end it", "filename": "a.png",
+                        "url": "mxc://x/y"}, "I want to end it"),
+    ("m.room.message", {"msgtype": "m.file", "body": "goodbye everyone", "url": "mxc://x/y"},
+     "goodbye everyone"),
+    ("m.room.message", {"msgtype": "m.video", "body": "last video", "filename": "v.mp4",
+                        "file": {"url": "mxc://x/enc"}}, "last video"),
+    ("m.room.message", {"msgtype": "m.audio", "body": "listen", "filename": "a.ogg",
+                        "format": "org.matrix.custom.html",
+                        "formatted_body": "<b>listen</b> please"}, "listen please"),
+    ("m.sticker", {"body": "crying alone", "url": "mxc://x/s", "info": {}}, "crying alone"),
+    ("m.room.message", {"msgtype": "org.example.custom", "body": "custom words"},
+     "custom words"),
+    ("m.room.message", {"msgtype": "m.location", "body": "where I am now",
+                        "geo_uri": "geo:1,2"}, "where I am now"),
+])
+def test_text_in_every_message_type_is_read(etype: str, content: dict[str, Any],
+                                            text: str) -> None:
+    """Item 8: notices, emotes, captions, stickers and unknown types with a body are text."""
+    out = translate(ev(etype, content), ROOM, Ctx(), SeenEvents())
+    assert isinstance(out, MessagePosted)
+    assert out.text == text and not out.author.is_bot
+
+
+@pytest.mark.parametrize("content", [
+    {"msgtype": "m.image", "body": "IMG_0001.jpg", "url": "mxc://x/y"},
+    {"msgtype": "m.image", "body": "photo.png", "filename": "photo.png", "url": "mxc://x/y"},
+    {"msgtype": "m.file", "body": "Screenshot 2026-11-30 at 10.00.00.png", "url": "mxc://x/y"},
+])
+def test_media_without_a_caption_has_no_text(content: dict[str, Any]) -> None:
+    out = translate(ev("m.room.message", content), ROOM, Ctx(), SeenEvents())
+    assert isinstance(out, MessagePosted)
+    assert out.text == "" and out.attachments == ("mxc://x/y",)
+
+
+def test_edited_caption_is_read() -> None:
+    seen = SeenEvents()
+    edit = {"msgtype": "m.image", "body": "* new caption", "m.new_content": {
+        "msgtype": "m.image", "body": "new caption", "filename": "a.png", "url": "mxc://x/y"},
+        "m.relates_to": {"rel_type": "m.replace", "event_id": "$orig"}}
+    out = translate(ev("m.room.message", edit, event_id="$edit"), ROOM, Ctx(), seen)
+    assert isinstance(out, MessagePosted) and out.edited and out.text == "new caption"
 
 
 def test_joins_only_real_ones() -> None:
@@ -375,10 +451,10 @@ def test_error_translation() -> None:
     assert not translate_error(ErrorResponse("bad", "M_UNKNOWN_TOKEN"), "x").retryable
 
 
-def _adapter(**matrix: Any) -> MatrixAdapter:
+def _adapter(backfill_page: int = 100, **matrix: Any) -> MatrixAdapter:
     config = Config(platform="matrix", matrix=MatrixConfig(
         homeserver="http://127.0.0.1:1", user_id=BOT, **matrix))
-    return MatrixAdapter(config, access_token="t")
+    return MatrixAdapter(config, access_token="t", backfill_page=backfill_page)
 
 
 def test_community_id_choice() -> None:
@@ -410,11 +486,13 @@ def test_role_mentions_without_rooms() -> None:
 
 
 @pytest.mark.parametrize(("join_rule", "history", "private"), [
-    ("invite", "shared", True), ("knock", "joined", True), ("restricted", "invited", True),
-    ("public", "shared", False), ("invite", "world_readable", False),
+    ("invite", "shared", True), ("private", "joined", True), (None, "shared", True),
+    ("knock", "joined", False), ("restricted", "invited", False),
+    ("knock_restricted", "joined", False), ("public", "shared", False), ("invite", "world_readable", False),
     ("public", "world_readable", False),
 ])
-def test_room_privacy_rule(join_rule: str, history: str, private: bool) -> None:
+def test_room_privacy_rule(join_rule: str | None, history: str, private: bool) -> None:
+    """Also noticed in issue 12: restricted and knock rooms let people in without an invite."""
     assert room_is_private(join_rule, history) is private
 
 
@@ -434,6 +512,8 @@ def test_moderators_room_privacy_is_read_from_the_room_state() -> None:
     assert _mods_adapter("invite").moderators_channel_is_private("any") is True
     assert _mods_adapter("public").moderators_channel_is_private("any") is False
     assert _mods_adapter("invite", "world_readable").moderators_channel_is_private("any") is False
+    assert _mods_adapter("restricted").moderators_channel_is_private("any") is False
+    assert _mods_adapter("knock").moderators_channel_is_private("any") is False
     assert _mods_adapter(None).moderators_channel_is_private("any") is None  # not in the room
 
 
@@ -460,9 +540,283 @@ async def test_public_moderators_room_gets_an_error_and_one_warning(caplog) -> N
     assert "not private" in error and "anyone can join" in error and "without joining" in error
 
 
+def test_check_online_notices_a_moderators_room_without_moderators() -> None:
+    adapter = _mods_adapter("invite")
+    room = adapter.client.rooms[ROOM]
+    room.add_member(ALICE, "alice", None)
+    adapter._rooms.setdefault(ROOM, _RoomPower())
+    adapter._rooms[ROOM].power_levels = {"users": {ALICE: 0, BOT: 100}}
+    [problem] = adapter._check_moderators(ROOM, "Mods")
+    assert "nobody in Mods has power level 50" in problem
+    adapter._rooms[ROOM].power_levels = {"users": {ALICE: 50, BOT: 100}}
+    assert adapter._check_moderators(ROOM, "Mods") == []
+
+
 async def test_missing_moderators_room_names_the_config_key(caplog) -> None:
     adapter = _mods_adapter(None)  # Haven is not in the room
     with caplog.at_level(logging.ERROR):
         await adapter._after_first_sync()
     [error] = [r.getMessage() for r in caplog.records]
     assert "channels.moderators" in error and ROOM in error
+
+
+# ---------------------------------------------------------------------------
+# commands and direct chats (issue 12, items 7 and 9)
+# ---------------------------------------------------------------------------
+
+DM = "!dm:example.org"
+
+
+@dataclass
+class FakeCore:
+    """Records what the adapter submits and which commands it runs."""
+
+    submitted: list[Any] = field(default_factory=list)
+    handled: list[Any] = field(default_factory=list)
+
+    def submit(self, event: Any) -> None:
+        self.submitted.append(event)
+
+    async def handle(self, event: Any) -> Any:
+        self.handled.append(event)
+        return None
+
+
+def _dm_adapter() -> tuple[MatrixAdapter, FakeCore]:
+    adapter = _mods_adapter("invite")
+    adapter.client.rooms[DM] = MatrixRoom(DM, BOT)
+    adapter._dm_rooms[DM] = ALICE
+    adapter._dms[ALICE] = DM
+    core = FakeCore()
+    adapter.attach(core)  # type: ignore[arg-type]
+
+    async def answer(*_: Any) -> None:
+        return None
+
+    adapter._answer = answer  # type: ignore[method-assign]
+    return adapter, core
+
+
+async def _settle(adapter: MatrixAdapter) -> None:
+    import asyncio
+
+    for _ in range(5):
+        await asyncio.sleep(0)
+    if adapter._tasks:
+        await asyncio.gather(*adapter._tasks)
+
+
+async def test_a_replayed_command_runs_once_and_carries_its_event_id() -> None:
+    adapter, core = _dm_adapter()
+    cmd = ev("m.room.message", {"msgtype": "m.text", "body": "!haven alerts"}, sender=MOD,
+             event_id="$cmd")
+    adapter._on_timeline(ROOM, cmd)
+    adapter._on_timeline(ROOM, cmd)  # a sync or catch-up delivers it again
+    await _settle(adapter)
+    assert [c.name for c in core.handled] == ["alerts"]
+    assert core.handled[0].delivery_id == "$cmd"
+    assert core.submitted == []  # a command is not a post
+
+
+async def test_direct_messages_are_posts_unless_they_start_with_the_prefix() -> None:
+    adapter, core = _dm_adapter()
+    for i, body in enumerate(("I'm going to kill myself tonight, please help",
+                              "Haven, I can't go on", f"{BOT}: help me")):
+        adapter._on_timeline(DM, ev("m.room.message", {"msgtype": "m.text", "body": body},
+                                    event_id=f"$dm{i}"))
+    adapter._on_timeline(DM, ev("m.room.message", {"msgtype": "m.text",
+                                                   "body": "!haven resources"}, event_id="$r"))
+    await _settle(adapter)
+    posts = [e for e in core.submitted if isinstance(e, MessagePosted)]
+    assert [p.text for p in posts] == ["I'm going to kill myself tonight, please help",
+                                       "Haven, I can't go on", f"{BOT}: help me"]
+    assert all(p.channel.kind == "dm" and p.community_id == adapter.community_id for p in posts)
+    assert [c.name for c in core.handled] == ["resources"]
+
+
+async def test_text_that_names_no_command_is_still_read() -> None:
+    adapter, core = _dm_adapter()
+    adapter._display_name = "Haven"
+    adapter._on_timeline(ROOM, ev("m.room.message", {"msgtype": "m.text",
+                                                     "body": "Haven, I want to die"}))
+    adapter._on_timeline(ROOM, ev("m.room.message", {"msgtype": "m.text",
+                                                     "body": "!haven I want to die"},
+                                  event_id="$e2"))
+    adapter._on_timeline(ROOM, ev("m.room.message", {"msgtype": "m.text",
+                                                     "body": "Haven, help me, I want to die"},
+                                  event_id="$e3"))
+    adapter._on_timeline(ROOM, ev("m.room.message", {"msgtype": "m.text",
+                                                     "body": "Haven: alerts"}, event_id="$e4"))
+    adapter._on_timeline(ROOM, ev("m.room.message", {"msgtype": "m.text",
+                                                     "body": "!haven claim"}, event_id="$e5"))
+    await _settle(adapter)
+    assert [p.text for p in core.submitted] == ["Haven, I want to die", "!haven I want to die",
+                                                "Haven, help me, I want to die"]
+    assert [c.name for c in core.handled] == ["alerts"]  # `!haven claim` only gets a usage hint
+
+
+# ---------------------------------------------------------------------------
+# fuzz: malformed payloads are logged and skipped (issue 12)
+# ---------------------------------------------------------------------------
+
+def _nested(inner: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    return st.one_of(st.lists(inner, max_size=3),
+                     st.dictionaries(st.text(max_size=8), inner, max_size=3))
+
+
+_ANY = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(max_size=20),
+    _nested, max_leaves=8)
+_TYPES = st.sampled_from(["m.room.message", "m.room.member", "m.room.redaction", "m.reaction",
+                          "m.sticker", "m.room.create", "m.room.power_levels",
+                          "m.room.encrypted", "m.room.name"]) | _ANY
+_MSGTYPES = st.sampled_from(["m.text", "m.notice", "m.emote", "m.image", "m.file", "m.video",
+                             "m.audio", "m.location", "x.custom"]) | _ANY
+_FIELD = st.sampled_from(["body", "msgtype", "format", "formatted_body", "filename", "url",
+                          "file", "m.relates_to", "m.new_content", "membership", "redacts",
+                          "users", "users_default", "events", "room_version",
+                          "additional_creators", "creator", "displayname"])
+
+
+@st.composite
+def _content(draw: st.DrawFn) -> Any:
+    if draw(st.booleans()):
+        return draw(_ANY)
+    content: dict[str, Any] = {"msgtype": draw(_MSGTYPES)}
+    for key in draw(st.lists(_FIELD, max_size=5)):
+        content[key] = draw(_ANY | st.text(max_size=30))
+    if draw(st.booleans()):
+        content["m.relates_to"] = draw(st.fixed_dictionaries({}, optional={
+            "rel_type": st.sampled_from(["m.replace", "m.thread", "m.annotation"]) | _ANY,
+            "event_id": st.just("$e0") | _ANY, "key": _ANY,
+            "m.in_reply_to": _ANY | st.fixed_dictionaries({"event_id": _ANY})}))
+    if draw(st.booleans()):
+        content["body"] = draw(st.sampled_from(["!haven alerts", "!haven", "!haven warn",
+                                                f"{BOT}: help", "hi"]) | st.text(max_size=30))
+    return content
+
+
+@st.composite
+def _payload(draw: st.DrawFn) -> dict[str, Any]:
+    raw: dict[str, Any] = {}
+    for key, value in (("type", _TYPES), ("content", _content()),
+                       ("sender", st.sampled_from([ALICE, MOD, BOT]) | _ANY),
+                       ("event_id", st.sampled_from(["$e0", "$e1"]) | _ANY),
+                       ("origin_server_ts", st.integers() | _ANY),
+                       ("state_key", st.sampled_from(["", ALICE, BOT]) | _ANY),
+                       ("redacts", _ANY), ("unsigned", _ANY)):
+        if draw(st.booleans()):
+            raw[key] = draw(value)
+    return raw
+
+
+@pytest.mark.fuzz
+@settings(max_examples=100, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(events=st.lists(_payload(), min_size=1, max_size=4))
+async def test_fuzz_malformed_matrix_events_never_break_the_sync(
+        events: list[dict[str, Any]]) -> None:
+    """Missing and wrongly-typed fields: logged and skipped, never an exception out of the
+    adapter's event entry points (state, own-join cut, timeline), and whatever is handed
+    on to the core is well-formed."""
+    adapter, core = _dm_adapter()
+
+    async def no_command(*_: Any) -> None:
+        return None
+
+    adapter._run_command = no_command  # type: ignore[method-assign]
+    for raw in events:
+        for room in (ROOM, DM):
+            adapter._note_state_safely(room, raw)
+    adapter._after_own_join(events)
+    for raw in events:
+        for room in (ROOM, DM):
+            adapter._on_timeline(room, raw)
+    for room in (ROOM, DM):
+        adapter.member(room, ALICE)  # power levels noted from junk still compute
+    await _settle(adapter)
+    for event in core.submitted:
+        if isinstance(event, MessagePosted):
+            assert isinstance(event.text, str) and isinstance(event.message.message_id, str)
+            assert isinstance(event.author.id, str)
+
+
+@pytest.mark.fuzz
+@settings(max_examples=150, deadline=None)
+@given(raw=_payload())
+def test_fuzz_translation_itself_never_raises(raw: dict[str, Any]) -> None:
+    """The pure translation copes with any payload (the entry point's guard is a last resort)."""
+    translate(raw, ROOM, Ctx(), SeenEvents())
+
+
+# ---------------------------------------------------------------------------
+# catch-up after downtime (issue 12, item 2)
+# ---------------------------------------------------------------------------
+
+
+@dataclass
+class _Raw:
+    source: dict[str, Any]
+
+
+async def test_catch_up_that_keeps_failing_is_reported_not_silently_dropped(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from nio import RoomMessagesError, RoomMessagesResponse
+
+    import bot.adapters.matrix_adapter as matrix_adapter
+
+    monkeypatch.setattr(matrix_adapter, "BACKFILL_RETRY_DELAY", 0.0)
+    adapter = _adapter()
+    asked: list[str] = []
+
+    async def room_messages(room_id: str, start: str, **_: Any) -> Any:
+        asked.append(start)
+        if start == "newest":
+            chunk = [_Raw(ev("m.room.message", {"msgtype": "m.text", "body": f"m{i}"},
+                             event_id=f"$m{i}")) for i in range(3)]
+            return RoomMessagesResponse(room_id, chunk, "newest", "older")
+        return RoomMessagesError("server trouble", "M_UNKNOWN")
+
+    adapter.client.room_messages = room_messages  # type: ignore[method-assign]
+    adapter._synced_at = 1_699_990_000.0
+    got = await adapter._backfill(ROOM, "newest", "saved")
+    assert [e.source["event_id"] for e in got] == ["$m2", "$m1", "$m0"]  # oldest first
+    assert asked == ["newest"] + ["older"] * matrix_adapter.BACKFILL_ATTEMPTS
+    assert adapter._unread == [(ROOM, 1_699_990_000.0, 1_700_000_000.0)]
+    sent: list[tuple[str, str]] = []
+
+    class Messenger:
+        async def send(self, community: str, channel: str, msg: Outgoing) -> None:
+            sent.append((channel, msg.text))
+
+    from bot.templates import Templates
+
+    class Core:
+        templates = Templates()
+        messenger = Messenger()
+
+    adapter.attach(Core())  # type: ignore[arg-type]
+    await adapter._report_unread()
+    [(channel, text)] = sent
+    assert channel == adapter.config.channels.moderators
+    assert "could not read everything" in text and "2023-11-14" in text and "UTC" in text
+    assert adapter._unread == []
+
+
+async def test_catch_up_pages_until_the_saved_position() -> None:
+    from nio import RoomMessagesResponse
+
+    adapter = _adapter(backfill_page=2)
+    pages = {"p0": ("p1", 2), "p1": ("p2", 2), "p2": (None, 1)}
+    limits: list[int] = []
+
+    async def room_messages(room_id: str, start: str, **kwargs: Any) -> Any:
+        limits.append(kwargs["limit"])
+        end, n = pages[start]
+        chunk = [_Raw(ev("m.room.message", {"msgtype": "m.text", "body": "x"},
+                         event_id=f"${start}-{i}")) for i in range(n)]
+        return RoomMessagesResponse(room_id, chunk, start, end)
+
+    adapter.client.room_messages = room_messages  # type: ignore[method-assign]
+    got = await adapter._backfill(ROOM, "p0", "saved")
+    assert len(got) == 5 and limits == [2, 2, 2] and adapter._unread == []

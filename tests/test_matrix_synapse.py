@@ -20,13 +20,13 @@ from typing import Any
 import pytest
 import yaml
 
-from bot.adapters.matrix_adapter import TOKEN_KEY, MatrixAdapter, e2e_available
+from bot.adapters.matrix_adapter import TOKEN_KEY, LoginFailed, MatrixAdapter, e2e_available
 from bot.adapters.matrix_power import CREATOR_POWER_LEVEL
 from bot.clock import RealClock, VirtualClock
 from bot.config import ChannelsConfig, Config, MatrixConfig, UnansweredConfig, load_config_text
 from bot.config import SupportPlace as Place
 from bot.core import Haven
-from bot.errors import MissingPermission, RateLimited
+from bot.errors import MissingPermission, PrivateMessagesClosed, RateLimited
 from bot.events import (
     Attachment,
     CommandInvoked,
@@ -174,7 +174,12 @@ class World:
 
     def haven_config(self, **matrix: Any) -> Config:
         """A full Haven config (test rule pack) for these rooms; ``matrix`` adds matrix keys."""
-        data = {
+        return load_config_text(yaml.safe_dump(self.haven_config_data(**matrix)),
+                                "matrix-test-config.yaml")
+
+    def haven_config_data(self, **matrix: Any) -> dict[str, Any]:
+        """The config of :meth:`haven_config` as YAML-ready data."""
+        return {
             "platform": "matrix",
             "database": str(self.tmp / "haven.db"),
             "community": {"name": "Harbour", "countries": ["GB"]},
@@ -186,7 +191,6 @@ class World:
             "matrix": {"homeserver": self.server.base_url, "user_id": self.bot_id, **matrix},
             "detection": {"semantic": "off"},  # the adapter under test, with the rules alone
         }
-        return load_config_text(yaml.safe_dump(data), "matrix-test-config.yaml")
 
     async def haven(self, **matrix: Any) -> Bot:
         """The real Haven core on virtual time (starting now) with the Matrix adapter."""
@@ -450,6 +454,20 @@ async def test_verbs_send_reply_private_hide_edit_repost_upload(world: World) ->
     assert img["content"]["info"]["mimetype"] == "image/png"
 
 
+async def test_a_resent_message_with_the_same_dedupe_key_is_one_event(world: World) -> None:
+    """A send repeated after a crash carries the same key: Synapse keeps one event."""
+    bot, _core = await world.recording_bot()
+    adapter = bot.adapter
+    first = await adapter.send(adapter.community_id, world.support,
+                               Outgoing("your text, returned", dedupe_key="hide:42:returned"))
+    again = await adapter.send(adapter.community_id, world.support,
+                               Outgoing("your text, returned", dedupe_key="hide:42:returned"))
+    other = await adapter.send(adapter.community_id, world.support,
+                               Outgoing("your text, returned"))
+    assert again.message_id == first.message_id
+    assert other.message_id != first.message_id
+
+
 async def test_alert_mentions_moderators_and_mute_kick_ban(world: World) -> None:
     bot, _core = await world.recording_bot(
         channels=ChannelsConfig(moderators=world.mods_room))
@@ -460,7 +478,7 @@ async def test_alert_mentions_moderators_and_mute_kick_ban(world: World) -> None
                              Outgoing("**Crisis alert**", mention_roles=("Moderators",), alert_id=4))
     got = await mod.wait_for(lambda e: e.get("event_id") == ref.message_id)
     assert got["content"]["m.mentions"]["user_ids"] == [mod.user_id]
-    assert "!haven claim 4" in got["content"]["body"]
+    assert got["content"]["body"].count("claim") == 0  # the core's alert text names commands
     # mute: alice can no longer post; unmute restores
     # alice is in two rooms Haven moderates (support, heavy topics)
     assert await adapter.mute(community, alice.user_id, "cool down", until=time.time() + 3600) == 2
@@ -546,9 +564,32 @@ async def test_password_login(world: World) -> None:
     assert adapter.client.device_id == "PWLOGIN" and adapter.client.access_token
     bad = MatrixAdapter(core.config, password="wrong", sync_timeout_ms=5000)
     bad.attach(core)
-    with pytest.raises(MissingPermission):  # M_FORBIDDEN: a clear, non-retryable error
+    # Issue 12, item 14: a failed login with the reason, not a missing permission.
+    with pytest.raises(LoginFailed) as failed:
         await bad.run()
     await bad.close()
+    assert not isinstance(failed.value, MissingPermission) and not failed.value.retryable
+    message = str(failed.value)
+    assert "login failed" in message and "HAVEN_MATRIX_PASSWORD" in message
+    assert "M_FORBIDDEN" in message and "Invalid" in message
+    assert "wrong" not in message  # the secret itself is never shown
+    bad_token = MatrixAdapter(core.config, access_token="syt_not_a_token", sync_timeout_ms=5000)
+    bad_token.attach(core)
+    with pytest.raises(LoginFailed, match="HAVEN_MATRIX_TOKEN: the homeserver said M_UNKNOWN_TOKEN"):
+        await bad_token.run()
+    await bad_token.close()
+
+
+async def test_token_wins_over_password_and_the_log_says_so(
+        world: World, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level("INFO", logger="bot.adapters.matrix_adapter")
+    core = RecordingCore(world.config(), await world.store())
+    adapter = MatrixAdapter(core.config, access_token=world.bot_token, password="wrong",
+                            sync_timeout_ms=5000)
+    assert adapter.secret_in_use() == "HAVEN_MATRIX_TOKEN"
+    world.bots.append(await start_adapter(adapter, core))
+    assert "both HAVEN_MATRIX_TOKEN and HAVEN_MATRIX_PASSWORD are set: logging in with " \
+        "HAVEN_MATRIX_TOKEN" in caplog.text
 
 
 async def test_encrypted_room_without_e2e_is_reported(world: World) -> None:
@@ -581,6 +622,8 @@ async def test_welcome_on_join(world: World) -> None:
         dm = await carol.accept_invite()
         welcome = await world.bot_says(carol, dm, "Welcome to **Harbour**", "welcome DM")
         assert "house rules" in welcome["content"]["body"]
+        # Issue 12, item 15: commands are named as they work on Matrix.
+        assert "use the `!haven resources` command" in welcome["content"]["body"]
         assert "<strong>Harbour</strong>" in welcome["content"]["formatted_body"]
     finally:
         await carol.close()
@@ -782,7 +825,7 @@ async def test_moderator_toolkit_commands(world: World) -> None:
     await world.bot_says(alice, dm, "be kind", "the warning, privately, in the rule's words")
     await ask(mod, world.mods_room, f"!haven note {alice.user_id} rough week", "note answer")
     history = await ask(mod, world.mods_room, f"!haven history {alice.user_id}", "history")
-    assert "2 case(s)" in history["content"]["body"]
+    assert "2 cases about" in history["content"]["body"]
     case = await ask(mod, world.mods_room, "!haven case 1", "case")
     assert "t-hostility" in case["content"]["body"]
     duty = await ask(mod, world.mods_room, "!haven duty on", "duty on")
@@ -801,4 +844,290 @@ async def test_moderator_toolkit_commands(world: World) -> None:
     refused = await ask(alice, world.support, "!haven history " + mod.user_id, "refusal")
     assert "moderators only" in refused["content"]["body"]
     await alice.send(dm, "!haven forgetme")
+    await world.bot_says(alice, dm, "!haven forgetme confirm", "forgetme asks to confirm")
+    await alice.send(dm, "!haven forgetme confirm")
     await world.bot_says(alice, dm, "deleted", "forgetme answer")
+
+
+# ---------------------------------------------------------------------------
+# issue 12: field hardening
+# ---------------------------------------------------------------------------
+
+
+async def test_pending_alert_goes_out_promptly_after_start(world: World) -> None:
+    """Item 1: the adapter marks the core ready once caught up, so timers start at once
+    (not after the 120 s ready time-out): an alert stored but unsent before a crash is sent."""
+    config = world.haven_config()
+    store = await Store.open(config.database)
+    now = time.time()
+    alert_id = await store.create_alert(
+        "localhost", "crisis", world.alice.user_id, "alice", world.support, "Support",
+        "$lost", "https://matrix.to/#/!x/$lost", "I can't go on", "t-crisis", "high", now)
+    await store.add_job("localhost", "alert_send", f"{alert_id}:new", now,
+                        {"alert_id": alert_id, "mode": "new"}, now)
+    await store.close()
+    adapter = MatrixAdapter(config, access_token=world.bot_token, sync_timeout_ms=5000)
+    core = await Haven.create(config, adapter, RealClock())
+    await core.start(run_scheduler=True)
+    started = time.monotonic()
+    bot = await start_adapter(adapter, core, rooms=(world.mods_room, world.support))
+    world.bots.append(bot)
+    await world.bot_says(world.mod, world.mods_room, "!haven claim", "the pending alert")
+    assert time.monotonic() - started < 30  # the ready time-out would have taken 120 s
+
+
+async def test_long_outage_catch_up_reads_every_page(
+        world: World, caplog: pytest.LogCaptureFixture) -> None:
+    """Item 2: catch-up pages /messages until the saved position, however many pages."""
+    caplog.set_level("INFO", logger="bot.adapters.matrix_adapter")
+    bot, core = await world.recording_bot()
+    await world.alice.send(world.support, "before the outage")
+    await core.wait_for(posted("before the outage"))
+    await bot.stop()
+    world.bots.remove(bot)
+    missed = [f"outage {i}" for i in range(75)]  # > 50 (one sync timeline) + several pages
+    for text in missed:
+        await world.alice.send(world.support, text)
+    core2 = RecordingCore(world.config(), await world.store())
+    adapter = MatrixAdapter(core2.config, access_token=world.bot_token, sync_timeout_ms=5000,
+                            backfill_page=7)
+    world.bots.append(await start_adapter(adapter, core2, rooms=(world.mods_room, world.support)))
+    await core2.wait_for(posted("outage 74"))
+    await asyncio.sleep(0.3)
+    assert [p.text for p in core2.posts()] == missed
+    pages = [r.getMessage() for r in caplog.records if "missed events" in r.getMessage()]
+    assert pages and "page(s)" in pages[-1] and not pages[-1].endswith("(1 page(s))")
+    assert not world.from_bot(world.mod, world.mods_room, "could not read everything")
+
+
+async def test_catch_up_safety_limit_tells_moderators_what_was_not_read(world: World) -> None:
+    """Item 2: if the safety limit is ever hit, moderators hear which room and span went unread."""
+    bot = await world.haven()
+    await world.alice.send(world.support, "before the outage")
+    await asyncio.sleep(1.0)
+    await bot.stop()
+    world.bots.remove(bot)
+    for i in range(70):
+        await world.alice.send(world.support, f"outage {i}")
+    config = world.haven_config()
+    adapter = MatrixAdapter(config, access_token=world.bot_token, sync_timeout_ms=5000,
+                            backfill_page=5, backfill_max=10)
+    core = await Haven.create(config, adapter, VirtualClock(start=time.time()))
+    await core.start(run_scheduler=False)
+    world.bots.append(await start_adapter(adapter, core, rooms=(world.mods_room, world.support)))
+    report = await world.bot_says(world.mod, world.mods_room, "could not read everything",
+                                  "unread catch-up report")
+    body = report["content"]["body"]
+    assert "Support" in body and "UTC" in body and " to " in body
+
+
+async def test_junk_encrypted_event_in_unencrypted_room_raises_no_alarm(
+        world: World, caplog: pytest.LogCaptureFixture) -> None:
+    """Item 13: anyone can send m.room.encrypted junk; it must not make Haven cry wolf."""
+    caplog.set_level("INFO", logger="bot.adapters.matrix_adapter")
+    bot = await world.haven()
+    junk = await world.alice.send_content(world.support, {
+        "algorithm": "m.megolm.v1.aes-sha2", "ciphertext": "bm90IHJlYWxseQ", "sender_key": "x",
+        "session_id": "y", "device_id": "Z"}, event_type="m.room.encrypted")
+    await world.alice.send(world.support, "marker after the junk")
+    await world.alice.send(world.support, "I want to end my life tonight")
+    await world.bot_says(world.mod, world.mods_room, "!haven claim", "the crisis alert after it")
+    await asyncio.sleep(0.5)
+    assert not world.from_bot(world.mod, world.mods_room, "permission")
+    assert not world.from_bot(world.mod, world.mods_room, "encrypted")
+    assert not bot.adapter.room_encrypted(world.support)
+    assert f"ignoring an encrypted event in unencrypted room {world.support}" in caplog.text
+    assert junk in caplog.text
+
+
+async def test_direct_messages_reach_the_core_also_on_catch_up(world: World) -> None:
+    """Private messages to Haven are delivered as posts in a "dm" channel (crisis detection
+    runs on them in the core), live and after a restart; only the prefix makes a command."""
+    bot, core = await world.recording_bot()
+    dm = await world.alice.create_room("", invite=(world.bot_id,), is_direct=True)
+    await world.alice.send(dm, "written before Haven joined")  # the invite is still pending
+    early = await core.wait_for(posted("written before Haven joined"))
+    assert isinstance(early, MessagePosted) and early.channel.kind == "dm"
+    await until(lambda: joined(world.alice, dm, world.bot_id), "the bot joining the direct chat")
+    await world.alice.send(dm, "Haven, I'm going to kill myself tonight, please help")
+    live = await core.wait_for(lambda e: isinstance(e, MessagePosted) and "tonight" in e.text)
+    assert isinstance(live, MessagePosted)
+    assert live.channel.kind == "dm" and live.community_id == bot.adapter.community_id
+    await bot.stop()
+    world.bots.remove(bot)
+    await world.alice.send(dm, "are you there? I need help")
+    _bot2, core2 = await world.recording_bot()
+    missed = await core2.wait_for(posted("are you there? I need help"))
+    assert isinstance(missed, MessagePosted) and missed.channel.kind == "dm"
+    assert not [e for e in core2.events if isinstance(e, CommandInvoked)]
+
+
+async def test_resolve_member_by_id_local_name_and_display_name(world: World) -> None:
+    """Item 10: `warn bob` must find bob; the member's name is their display name."""
+    bot, _core = await world.recording_bot()
+    adapter = bot.adapter
+    sam1 = await TestUser.create(world.server)
+    sam2 = await TestUser.create(world.server)
+    outsider = await TestUser.create(world.server)
+    try:
+        assert type(await world.alice.client.set_displayname("Alice Wonder")).__name__ \
+            == "ProfileSetDisplayNameResponse"
+        for sam in (sam1, sam2):
+            await world.mod.invite(world.support, sam.user_id)
+            await sam.join(world.support)
+            await sam.client.set_displayname("Sam")
+        invited = await TestUser.create(world.server)
+        await world.mod.invite(world.support, invited.user_id)
+        await invited.close()
+        room = world.support
+
+        def synced() -> bool:
+            users = adapter.client.rooms[room].users
+            return (users.get(world.alice.user_id) is not None
+                    and users[world.alice.user_id].display_name == "Alice Wonder"
+                    and all(users.get(s.user_id) is not None
+                            and users[s.user_id].display_name == "Sam" for s in (sam1, sam2))
+                    and invited.user_id in users)
+
+        await until(synced, "the bot seeing the display names")
+        community = adapter.community_id
+        alice_local = world.alice.user_id[1:].split(":")[0]
+        for query in (world.alice.user_id, alice_local, "@" + alice_local, "alice wonder",
+                      "  Alice   Wonder ", f"https://matrix.to/#/{world.alice.user_id}",
+                      f"Alice Wonder ({world.alice.user_id})"):
+            found = await adapter.resolve_member(community, query)
+            assert found is not None, query
+            assert found.id == world.alice.user_id and found.name == "Alice Wonder", query
+        assert await adapter.resolve_member(community, "Sam") is None  # two members: ambiguous
+        found = await adapter.resolve_member(community, sam1.user_id)
+        assert found is not None and found.name == "Sam"
+        assert await adapter.resolve_member(community, "bob") is None  # nobody
+        assert await adapter.resolve_member(community, outsider.user_id) is None  # not a member
+        assert await adapter.resolve_member(community, invited.user_id) is None  # only invited
+        assert await adapter.resolve_member(community, world.bot_id) is None
+        assert await adapter.resolve_member(community, "") is None
+        # Events name members by display name too (member-facing texts use Member.name).
+        await world.alice.send(world.support, "hello with my new name")
+        post = await _core.wait_for(posted("hello with my new name"))
+        assert isinstance(post, MessagePosted) and post.author.name == "Alice Wonder"
+    finally:
+        for user in (sam1, sam2, outsider):
+            await user.close()
+
+
+async def test_check_online_reports_what_is_missing_without_running(
+        world: World, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """`haven check --online`: the real secret, every configured room, power and privacy."""
+    from bot.cli import main
+
+    bot, _core = await world.recording_bot()  # joins the rooms it was invited to
+    await until(lambda: world.cw_room in bot.adapter.client.rooms, "the bot joining the CW room")
+    await bot.stop()
+    world.bots.remove(bot)
+    data = world.haven_config_data()
+    data["database"] = str(world.tmp / "check.db")
+    config_file = world.tmp / "haven.yaml"
+    config_file.write_text(yaml.safe_dump(data))
+    monkeypatch.setenv("HAVEN_MATRIX_TOKEN", world.bot_token)
+    monkeypatch.delenv("HAVEN_MATRIX_PASSWORD", raising=False)
+    assert await asyncio.to_thread(main, ["check", "--config", str(config_file), "--online"]) == 0
+    assert "OK online" in capsys.readouterr().out
+    assert not (world.tmp / "check.db").exists()  # the bot was not started
+
+    # Now break things: a room Haven is not in, no power in a CW room, a knock moderators' room.
+    weak = await world.mod.create_room("Weak", invite=(world.bot_id,))
+    elsewhere = await world.mod.create_room("Elsewhere")
+    from nio import RoomPutStateResponse
+
+    resp = await world.mod.client.room_put_state(world.mods_room, "m.room.join_rules",
+                                                 {"join_rule": "knock"})
+    assert isinstance(resp, RoomPutStateResponse)
+    bot2, _core2 = await world.recording_bot()
+    await until(lambda: weak in bot2.adapter.client.rooms, "the bot joining Weak")
+    await bot2.stop()
+    world.bots.remove(bot2)
+    data["content_warnings"] = {"channels": [weak], "redirect_to": world.cw_room}
+    data["channels"]["welcome"] = elsewhere
+    data["roles"] = {"peer_supporters": ["Sam"]}
+    config = load_config_text(yaml.safe_dump(data), "check.yaml")
+    problems = await MatrixAdapter(config, access_token=world.bot_token).check_online()
+    text = "\n".join(problems)
+    assert f"channels.welcome: Haven is not in the room {elsewhere!r}" in text
+    assert "content_warnings.channels: Haven cannot hide posts in Weak" in text
+    assert "Weak" in text and "too low to redact" in text and "mute" in text
+    assert "channels.moderators" in text and "not private (join rule knock" in text
+    assert "roles.peer_supporters: 'Sam' is not a Matrix user id" in text
+    assert "Support" not in text  # fine rooms are not mentioned
+    config_file.write_text(yaml.safe_dump(data))
+    assert await asyncio.to_thread(main, ["check", "--config", str(config_file), "--online"]) == 1
+    assert "problem(s) found online" in capsys.readouterr().err
+
+    wrong = MatrixAdapter(config, password="wrong")
+    [login] = await wrong.check_online()
+    assert "login failed" in login and "HAVEN_MATRIX_PASSWORD" in login
+
+
+async def test_unaccepted_dm_invitation_falls_back_to_the_welcome_room(world: World) -> None:
+    """Item 15: a member who never accepts Haven's DM invitation is told in the room (once,
+    also across a restart), and later private messages take the closed-DM fallback until
+    they accept."""
+    config = world.haven_config()
+
+    async def start() -> tuple[Bot, MatrixAdapter]:
+        adapter = MatrixAdapter(config, access_token=world.bot_token, sync_timeout_ms=5000,
+                                dm_invite_timeout=1.5)
+        core = await Haven.create(config, adapter, VirtualClock(start=time.time()))
+        await core.start(run_scheduler=False)
+        bot = await start_adapter(adapter, core, rooms=(world.mods_room, world.support))
+        world.bots.append(bot)
+        return bot, adapter
+
+    bot, adapter = await start()
+    carol = await TestUser.create(world.server)
+    try:
+        await world.mod.invite(world.support, carol.user_id)
+        await carol.join(world.support)
+        await until(lambda: carol.invites != [], "the welcome DM invitation")
+        note = await world.bot_says(carol, world.support, "accept the direct chat invitation",
+                                    "the pointer to the unaccepted DM")
+        assert carol.user_id in note["content"]["m.mentions"]["user_ids"]
+        assert "Welcome" not in note["content"]["body"]  # nothing private said in the room
+        with pytest.raises(PrivateMessagesClosed):
+            await adapter.send_private(adapter.community_id, carol.user_id, Outgoing("psst"))
+        await bot.stop()
+        world.bots.remove(bot)
+        bot, adapter = await start()  # a restart remembers the waiting invitation
+        with pytest.raises(PrivateMessagesClosed):
+            await adapter.send_private(adapter.community_id, carol.user_id, Outgoing("psst"))
+        await asyncio.sleep(2.0)
+        assert len(world.from_bot(carol, world.support, "accept the direct chat")) == 1
+        dm = await carol.accept_invite()
+        await world.bot_says(carol, dm, "Welcome to **Harbour**", "the welcome, once accepted")
+        await until(lambda: not adapter._dm_pending(dm, carol.user_id), "the bot seeing the join")
+        ref = await adapter.send_private(adapter.community_id, carol.user_id, Outgoing("hello"))
+        assert ref.channel_id == dm
+        assert len(world.from_bot(carol, world.support, "accept the direct chat")) == 1
+    finally:
+        await carol.close()
+
+
+async def test_crisis_in_a_notice_or_a_caption_is_alerted(world: World) -> None:
+    """Item 8 end to end: text in other message types goes through the rules."""
+    await world.haven()
+    await world.alice.send_content(world.support, {"msgtype": "m.notice",
+                                                   "body": "I want to end my life tonight"})
+    await world.bot_says(world.mod, world.mods_room, "!haven claim", "alert from a notice")
+    await world.alice.send_content(world.support, {
+        "msgtype": "m.image", "body": "I want to kill myself", "filename": "me.png",
+        "url": "mxc://localhost/nothing", "info": {"mimetype": "image/png"}})
+    await world.bot_says(world.mod, world.mods_room, "kill myself", "alert from a caption")
+
+
+async def test_help_names_commands_with_the_prefix(world: World) -> None:
+    await world.haven()
+    cmd = await world.alice.send(world.support, "!haven help")
+    dm = await world.alice.accept_invite()
+    answer = await world.bot_says(world.alice, dm, "Commands", "help answer")
+    assert "`!haven resources`" in answer["content"]["body"]
+    assert "<code>!haven resources</code>" in answer["content"]["formatted_body"]
+    assert cmd

@@ -50,3 +50,29 @@ async def test_hide_and_return_when_hide_fails(harness: Harness) -> None:
         ev, rule="r", explain="e", private_text="p", notice="n", notice_no_dm="nd")
     assert (hidden, returned) == (False, False)
     assert harness.platform.private_to("u") == []
+
+
+async def test_once_sends_a_delivery_only_once(harness: Harness) -> None:
+    m = harness.core.messenger
+    sent = 0
+
+    async def send() -> str:
+        nonlocal sent
+        sent += 1
+        return "private"
+
+    assert await m.once("c1", "k1", send) == "private"
+    assert await m.once("c1", "k1", send) == "private"
+    assert sent == 1
+
+
+async def test_once_tries_again_after_a_failure(harness: Harness) -> None:
+    m = harness.core.messenger
+    results = iter(["failed", "fallback"])
+
+    async def send() -> str:
+        return next(results)
+
+    assert await m.once("c1", "k2", send) == "failed"
+    assert await m.once("c1", "k2", send) == "fallback"
+    assert await harness.core.store.outbox_state("c1", "k2") == "sent"

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+
 from bot.features.moderation import plan
 from tests.conftest import Harness
 from tests.fakes import member, post
@@ -120,3 +123,156 @@ async def test_hidden_post_gets_no_edit_nudges(harness: Harness) -> None:
     p = plan(harness.core.rulebook.evaluate("kys, call me on 555-1234"))
     assert p.hide is not None and p.hide.rule.id == "t-hostility"
     assert p.replies == []
+
+
+# -- store first, then act (issue 12 items 4 and 5) -------------------------------------
+
+async def test_case_and_text_are_stored_before_the_post_is_hidden(harness: Harness) -> None:
+    core = harness.core
+    text = "how many pills would it take, asking for a long reason " + "x" * 300
+    seen_at_hide: list = []
+    real_hide = harness.platform.hide
+
+    async def hide(ref, reason):
+        case = await core.store.find_case("c1", ref.message_id, "hide")
+        alert = await core.store.get_alert(1)
+        seen_at_hide.append((case, alert))
+        await real_hide(ref, reason)
+
+    harness.platform.hide = hide
+    await core.handle(post(text, harness.clock.now(), author=member("drew"), msg_id="m-1"))
+    [(case, alert)] = seen_at_hide
+    assert case is not None and case.excerpt == text  # the whole text, before hiding
+    assert alert is not None  # and the alert is recorded durably first
+    # once the author has their text, the case keeps only a short excerpt
+    assert len((await core.store.get_case("c1", case.id)).excerpt) == 200
+
+
+async def test_the_alert_goes_out_when_hiding_raises(harness: Harness) -> None:
+    core = harness.core
+
+    async def broken_hide(ref, reason):
+        raise RuntimeError("library bug")
+
+    harness.platform.hide = broken_hide
+    await core.handle(post("how many pills would it take", harness.clock.now(),
+                           author=member("drew")))
+    [alert] = [c for c in harness.platform.sent_to("mod-alerts") if "alert" in c.text.lower()]
+    assert "Method" in alert.text
+    assert core.errors >= 1
+
+
+async def test_the_alert_goes_out_when_returning_the_text_raises(harness: Harness) -> None:
+    core = harness.core
+
+    async def broken_dm(*args, **kwargs):
+        raise RuntimeError("library bug")
+
+    harness.platform.send_private = broken_dm
+    await core.handle(post("how many pills would it take", harness.clock.now(),
+                           author=member("drew")))
+    assert harness.platform.of("hide")
+    assert [c for c in harness.platform.sent_to("mod-alerts") if "Method" in c.text]
+
+
+async def test_a_hide_interrupted_by_a_crash_is_finished_after_restart(harness: Harness) -> None:
+    """Hidden, then the process died: the text still reaches the author, the notice is posted."""
+    core = harness.core
+    crash = True
+    real_return = core.moderation._return_text
+
+    async def dies(*args, **kwargs):
+        if crash:
+            raise asyncio.CancelledError("killed")  # stands in for the process dying
+        return await real_return(*args, **kwargs)
+
+    core.moderation._return_text = dies
+    ev = post("kys loser", harness.clock.now(), author=member("bob"), where="support")
+    with contextlib.suppress(Exception):
+        await core.handle(ev)
+    assert harness.platform.of("hide") and harness.platform.private_to("bob") == []
+    [case] = await core.store.cases_for("c1", "bob")
+    assert case.action == "hide" and case.excerpt == "kys loser"
+    crash = False
+    core = await harness.restart(downtime=120)
+    await core.drain()
+    [returned] = harness.platform.private_to("bob")
+    assert "kys loser" in returned.text
+    assert [c for c in harness.platform.sent_to("id-support") if "hidden" in c.text]
+    # finished once: running the jobs again sends nothing more
+    await core.advance(3600)
+    assert len(harness.platform.private_to("bob")) == 1
+
+
+async def test_a_post_handled_again_after_a_crash_is_not_signposted_twice(
+        harness: Harness) -> None:
+    """The outbox: a crash between acting and marking the post handled sends nothing twice."""
+    core = harness.core
+    real_mark = core.store.mark_message_seen
+    fails = 1
+
+    async def crash_once(*args, **kwargs):
+        nonlocal fails
+        if fails:
+            fails -= 1
+            raise RuntimeError("crash before marking handled")
+        return await real_mark(*args, **kwargs)
+
+    core.store.mark_message_seen = crash_once
+    ev = post("i want to kill myself", harness.clock.now(), author=member("cas"), msg_id="o1")
+    await core.handle(ev)
+    await core.handle(ev)  # delivered again
+    assert len(harness.platform.private_to("cas")) == 1
+    assert len([c for c in harness.platform.sent_to("mod-alerts") if "New alert" in c.text]) == 1
+    assert await core.store.outbox_state("c1", "o1:signpost:crisis") == "sent"
+
+
+async def test_a_hide_that_is_refused_leaves_no_case(harness: Harness) -> None:
+    from bot.errors import MissingPermission
+
+    harness.platform.fail("hide", MissingPermission("Manage Messages", "#general"))
+    await harness.core.handle(post("kys loser", harness.clock.now(), author=member("bob")))
+    assert await harness.core.store.cases_for("c1", "bob") == [] or all(
+        c.action != "hide" for c in await harness.core.store.cases_for("c1", "bob"))
+    assert not [j for j in await harness.core.store.pending_jobs() if j.kind == "hide_followup"]
+
+
+async def test_automatic_warnings_are_not_repeated_when_a_post_is_handled_again(
+        harness: Harness) -> None:
+    core = harness.core
+    harness.platform.fail("hide", RuntimeError("crash stand-in"))  # acting stops part-way
+    ev = post("kys loser", harness.clock.now(), author=member("bob"), msg_id="w1")
+    real_mark = core.store.mark_message_seen
+    fails = 1
+
+    async def crash_once(*args, **kwargs):
+        nonlocal fails
+        if fails:
+            fails -= 1
+            raise RuntimeError("crash before marking handled")
+        return await real_mark(*args, **kwargs)
+
+    core.store.mark_message_seen = crash_once
+    await core.handle(ev)
+    await core.handle(ev)  # delivered again
+    warns = [c for c in await core.store.cases_for("c1", "bob") if c.action == "warn"]
+    assert len(warns) == 1
+    assert len([c for c in harness.platform.private_to("bob") if "warning" in c.text]) == 1
+
+
+async def test_the_follow_up_job_waits_while_the_post_is_still_being_handled(
+        harness: Harness) -> None:
+    """A slow platform: the safety-net job runs mid-way and must not send the text twice."""
+    core = harness.core
+    real_private = harness.platform.send_private
+
+    async def slow_private(*args, **kwargs):
+        job = await core.store.pending_job("hide_followup", "1")
+        if job is not None:  # the job falls due while the text is being sent
+            await core.scheduler.execute(job, core.moderation._hide_followup_job)
+        return await real_private(*args, **kwargs)
+
+    harness.platform.send_private = slow_private
+    await core.handle(post("kys loser", harness.clock.now(), author=member("bob")))
+    await core.advance(3600)
+    assert len([c for c in harness.platform.private_to("bob") if "kys loser" in c.text]) == 1

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 from pathlib import Path
 
 import pytest
@@ -10,6 +12,9 @@ import pytest
 from bot import runner
 from bot.config import load_config_text
 from bot.errors import ConfigError, HavenError
+from bot.store import Store
+from tests.conftest import TEST_RULES
+from tests.fakes import COMMUNITY, FakePlatform, member, post
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -57,3 +62,86 @@ async def test_a_failing_connection_is_logged_and_exits_non_zero(tmp_path: Path,
     with caplog.at_level(logging.ERROR):
         assert await runner.run_bot(str(cfg)) == 1
     assert "Discord refused the token" in caplog.text
+
+
+class _RecordingAdapter(FakePlatform):
+    """An adapter that logs in, hands the core a post to hide, then the connection ends."""
+
+    name = "discord"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.order: list[str] = []
+
+    def attach(self, core) -> None:
+        self.core = core
+
+    async def run(self) -> None:
+        logging.getLogger("tests.adapter").info("adapter logged in")
+        self.core.mark_ready()
+        await asyncio.sleep(0.05)
+        self.core.submit(post("how many pills would it take", time.time(),
+                              author=member("drew"), msg_id="slow1"))
+        await asyncio.sleep(0.01)
+
+    async def hide(self, ref, reason) -> None:
+        await asyncio.sleep(0.3)  # a slow platform: still busy when the connection ends
+        await super().hide(ref, reason)
+        self.order.append("hidden")
+
+    async def send_private(self, community_id, user_id, msg):
+        ref = await super().send_private(community_id, user_id, msg)
+        self.order.append("text returned")
+        return ref
+
+    async def close(self) -> None:
+        self.order.append("closed")
+
+
+async def test_stopping_finishes_work_before_closing_the_adapter(tmp_path: Path, monkeypatch,
+                                                                 caplog) -> None:
+    """Item 4: drain first, then close; the hidden post got its text back and its case."""
+    cfg = tmp_path / "config.yaml"
+    cfg.write_text(f"platform: discord\ndatabase: {tmp_path / 'h.db'}\n"
+                   f"channels: {{moderators: mods}}\n"
+                   f"rules: {{dir: {TEST_RULES}, helplines: {TEST_RULES / 'helplines.yaml'}}}\n")
+    adapter = _RecordingAdapter()
+    monkeypatch.setattr(runner, "build_adapter", lambda config: adapter)
+    with caplog.at_level(logging.INFO):
+        assert await runner.run_bot(str(cfg)) == 0
+    assert adapter.order[0] == "hidden" and adapter.order[-1] == "closed"
+    assert "text returned" in adapter.order
+    store = await Store.open(tmp_path / "h.db")
+    try:
+        [case] = await store.cases_for(COMMUNITY, "drew")
+        assert case.action == "hide"
+    finally:
+        await store.close()
+    # "running" is logged only after the adapter logged in
+    messages = [r.getMessage() for r in caplog.records]
+    starting = next(i for i, m in enumerate(messages) if "Haven is starting" in m)
+    logged_in = messages.index("adapter logged in")
+    running = next(i for i, m in enumerate(messages) if "Haven is running" in m)
+    assert starting < logged_in < running
+
+
+def test_missing_secret_points_at_the_platform_line_and_names_the_variable(
+        tmp_path: Path, monkeypatch) -> None:
+    # field report: "haven.yaml:0: platform: ..." (a line that does not exist)
+    monkeypatch.delenv("HAVEN_DISCORD_TOKEN", raising=False)
+    config = load_config_text(f"# Haven\ndatabase: {tmp_path / 'h.db'}\nplatform: discord\n"
+                              f"channels: {{moderators: mods}}\nrules: {{dir: {ROOT / 'rules'}}}\n",
+                              "haven.yaml")
+    with pytest.raises(ConfigError) as err:
+        runner.build_adapter(config)
+    [problem] = err.value.problems
+    assert str(problem).startswith("haven.yaml:3: platform: ")
+    assert "environment variable HAVEN_DISCORD_TOKEN is not set" in problem.message
+
+
+def test_no_platform_key_is_reported_without_a_bogus_line(tmp_path: Path) -> None:
+    config = load_config_text(f"database: {tmp_path / 'h.db'}\nchannels: {{moderators: mods}}\n"
+                              f"rules: {{dir: {ROOT / 'rules'}}}\n", "haven.yaml")
+    with pytest.raises(ConfigError) as err:
+        runner.build_adapter(config)
+    assert str(err.value).startswith("haven.yaml: platform: `haven run` needs platform")

@@ -548,3 +548,34 @@ async def test_forget_a_moderator_anonymises_their_actions(store: Store) -> None
     assert (entry.author_id, entry.author_name, entry.text) == (
         "forgotten-9", "forgotten-9", "all quiet")
     assert await store.duty_roster(C) == []
+
+
+async def test_outbox_records_before_and_marks_after(tmp_path) -> None:
+    store = await Store.open(tmp_path / "o.db")
+    try:
+        assert await store.outbox_begin("c1", "m1:signpost:crisis", 1.0) is None
+        assert await store.outbox_state("c1", "m1:signpost:crisis") == "pending"
+        # a crash here: the next attempt may go ahead (nothing was marked sent)
+        assert await store.outbox_begin("c1", "m1:signpost:crisis", 2.0) is None
+        await store.outbox_done("c1", "m1:signpost:crisis", "private", 2.0)
+        assert await store.outbox_begin("c1", "m1:signpost:crisis", 3.0) == "private"
+        assert await store.prune_outbox_before(10.0) == 1
+    finally:
+        await store.close()
+
+
+async def test_alert_places_are_kept_per_post(tmp_path) -> None:
+    store = await Store.open(tmp_path / "p.db")
+    try:
+        aid = await store.create_alert("c1", "crisis", "u", "U", "ch1", "vent", "m1", "L1", "x",
+                                       "r", "high", 1.0)
+        await store.update_alert_with_post(aid, "y", "L2", "r", "high", 2.0, channel_id="ch2",
+                                           channel_name="support", message_id="m2")
+        await store.update_alert_with_post(aid, "z", "", "r", "high", 3.0, channel_id="dm",
+                                           channel_name="dm", message_id="m3", private=True)
+        alert = await store.get_alert(aid)
+        assert [(p["channel_name"], p["link"]) for p in alert.places_list()] == [
+            ("vent", "L1"), ("support", "L2"), ("dm", "")]
+        assert alert.places_list()[2]["private"] and not alert.private
+    finally:
+        await store.close()

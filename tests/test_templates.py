@@ -22,7 +22,10 @@ def test_every_documented_template_exists() -> None:
     assert set(DEFAULT_TEMPLATES) == {
         "welcome", "greeting", "greeter_ping", "crisis_signpost", "topic_signpost",
         "hidden_post", "hidden_notice", "hidden_notice_no_dm", "cw_missing", "cw_redirect",
-        "cw_reposted", "cw_notice", "warning", "timeout", "pii_nudge"}
+        "cw_reposted", "cw_repost", "cw_notice", "cw_notice_hidden", "cw_notice_no_dm",
+        "cw_missing_notice", "cw_missing_notice_no_dm", "warning", "timeout", "pii_nudge",
+        "private_crisis_reply", "private_crisis_again", "already_done", "catchup_incomplete",
+        "dm_not_accepted"}
 
 
 def test_member_facing_texts_that_hide_a_post_give_the_text_back() -> None:
@@ -113,3 +116,11 @@ def test_harmless_format_specs_are_allowed() -> None:
 def test_validate_reports_each_template() -> None:
     problems = validate_templates({"a": "{x}", "b": "fine {member}", "c": "{y"})
     assert [name for name, _ in problems] == ["a", "c"]
+
+
+def test_plural() -> None:
+    from bot.templates import plural
+
+    assert plural(1, "day") == "1 day" and plural(2, "day") == "2 days"
+    assert plural(0, "alert") == "0 alerts" and plural(1.0, "case") == "1 case"
+    assert plural(3, "reply", "replies") == "3 replies" and plural(1.5, "hour") == "1.5 hours"

@@ -187,7 +187,7 @@ async def test_unanswered_command_lists_longest_waiting_first(harness: Harness) 
     await core.handle(post("newer", harness.clock.now(), author=member("b"), where="vent"))
     result = await core.handle(command("unanswered", harness.clock.now()))
     lines = result.text.splitlines()
-    assert "2 post(s)" in lines[0]
+    assert "2 posts" in lines[0]
     assert "#support" in lines[1] and "#vent" in lines[2]
 
 
@@ -270,3 +270,80 @@ async def test_support_post_edited_into_crisis_is_left_to_the_alert(harness: Har
     assert nudges(harness) == [] and escalations(harness) == []
     [tracked] = await core.store.posts_since("c1", 0)
     assert tracked.state == "crisis" and tracked.excerpt is None
+
+
+PEERS = ("Peer Supporters",)
+
+
+async def test_a_peer_supporter_is_not_nudged_about_their_own_post(harness: Harness) -> None:
+    # field report: peer supporters were nudged about their own posts
+    core = harness.core
+    priya = member("priya", "Priya", roles=PEERS)
+    jo = member("jo", "Jo", roles=PEERS)
+    kit = member("kit", "Kit", roles=PEERS)
+    harness.platform.add_member(priya, jo, kit, member("sam", "Sam"))
+    await core.handle(post("having a rough day myself", harness.clock.now(), author=priya,
+                           where="support"))
+    await core.advance(2 * H + 60)
+    [nudge] = nudges(harness)
+    assert nudge.msg.mention_users == ("jo", "kit") and nudge.msg.mention_roles == ()
+    assert "<@jo>" in nudge.text and "<@kit>" in nudge.text
+    assert "priya" not in nudge.text and "<@&Peer Supporters>" not in nudge.text
+
+
+async def test_posts_by_others_still_ping_the_whole_role(harness: Harness) -> None:
+    core = harness.core
+    harness.platform.add_member(member("priya", "Priya", roles=PEERS))
+    await core.handle(post("anyone up?", harness.clock.now(), author=member("sam"),
+                           where="support"))
+    await core.advance(2 * H + 60)
+    [nudge] = nudges(harness)
+    assert nudge.msg.mention_roles == PEERS and nudge.msg.mention_users == ()
+
+
+async def test_the_only_peer_supporter_gets_no_nudge_moderators_still_hear(
+        harness: Harness) -> None:
+    core = harness.core
+    priya = member("priya", "Priya", roles=PEERS)
+    harness.platform.add_member(priya)
+    await core.handle(post("rough day", harness.clock.now(), author=priya, where="support"))
+    await core.advance(2 * H + 60)
+    assert nudges(harness) == []
+    await core.advance(10 * H)
+    [esc] = escalations(harness)
+    assert "peer supporters were nudged" not in esc.text
+
+
+async def test_without_a_member_list_the_role_is_still_pinged(harness: Harness) -> None:
+    core = harness.core
+    harness.platform.lists_roles = False
+    await core.handle(post("rough day", harness.clock.now(),
+                           author=member("priya", "Priya", roles=PEERS), where="support"))
+    await core.advance(2 * H + 60)
+    [nudge] = nudges(harness)
+    assert nudge.msg.mention_roles == PEERS  # the others must still hear
+
+
+async def test_peer_supporters_listed_by_id_leave_the_author_out(harness_factory) -> None:
+    # Matrix names peer supporters by user id
+    h = harness_factory("roles: {moderators: [Moderators], "
+                        "peer_supporters: ['@priya:x.org', '@jo:x.org']}")
+    core = await h.start()
+    try:
+        await core.handle(post("rough day", h.clock.now(), author=member("@priya:x.org", "Priya"),
+                               where="support"))
+        await core.advance(2 * H + 60)
+        [nudge] = h.platform.sent_to("team")
+        assert "@priya:x.org" not in nudge.text and "@jo:x.org" in nudge.text
+    finally:
+        await h.stop()
+
+
+async def test_sensitive_posts_left_in_support_are_not_quoted(harness: Harness) -> None:
+    # support places are CW-exempt: the post stays, but its words need a warning
+    core = harness.core
+    await core.handle(post("my self harm scars itch, how do you cope", harness.clock.now(),
+                           author=member("jo"), where="support"))
+    await core.advance(2 * H + 60)
+    [nudge] = nudges(harness)
+    assert "scars" not in nudge.text and "https://chat.example/" in nudge.text

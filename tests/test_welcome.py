@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from tests.conftest import Harness
 from tests.fakes import joined, member, post
 
@@ -86,3 +88,14 @@ async def test_greeting_off(harness_factory) -> None:
         assert h.platform.of("reply") == []
     finally:
         await h.stop()
+
+
+@pytest.mark.parametrize("platform,expected", [
+    ("matrix", "`!haven resources`"), ("discord", "`/resources`"), ("fake", "`resources`"),
+])
+async def test_welcome_names_commands_as_they_are_typed_here(harness: Harness, platform: str,
+                                                             expected: str) -> None:
+    # field report: on Matrix "use the `resources` command" did not work as written
+    harness.platform.name = platform
+    text = harness.core.welcome.welcome_text("c1", "Ana")
+    assert f"use the {expected} command" in text

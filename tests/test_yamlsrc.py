@@ -161,3 +161,12 @@ def test_utf8_with_bom_and_unicode(tmp_path: Path) -> None:
     path = tmp_path / "bom.yaml"
     path.write_bytes("\ufeffname: Hafen ☂\n".encode())
     assert load_file(path) == {"name": "Hafen ☂"}
+
+
+def test_control_characters_are_reported_at_their_line() -> None:
+    # found by the fuzzer: a control character gave line 0 and "<unicode string>"
+    with pytest.raises(ConfigError) as err:
+        load_text("a: 1\nb: 2\nc: \x1f\n", "haven.yaml")
+    [problem] = err.value.problems
+    assert problem.line == 3 and "U+001F" in problem.message
+    assert "<unicode string>" not in str(problem)

@@ -29,12 +29,15 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import hashlib
 import inspect
 import io
 import logging
 import os
 import re
-from collections import OrderedDict
+import sys
+import traceback
+from collections import Counter, OrderedDict
 from collections.abc import AsyncIterator, Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -42,6 +45,7 @@ from typing import TYPE_CHECKING, Any
 import aiohttp
 import discord
 from discord import app_commands
+from discord.http import Route
 from discord.utils import MISSING
 
 from bot.adapters.discord_commands import commands_fingerprint, install_commands
@@ -100,10 +104,11 @@ LINK = "https://discord.com/channels/{}/{}/{}"
 PUBLIC_MODERATORS_WARNING = (
     "**This channel is visible to everyone**; Haven will not post crisis details here until it "
     "is made private. Alerts still arrive here, but without the member's words.\n"
-    "To fix it: Edit Channel > Permissions > @everyone > deny **View Channel**, then allow it "
+    "To fix it: Edit Channel > Permissions > {role} > deny **View Channel**, then allow it "
     "for the moderators' role and for Haven."
 )
-"""Posted once (per start) in a moderators' channel that @everyone can see."""
+"""Posted once (per start) in a moderators' channel every member can see (``{role}``: the
+role that lets them: @everyone or a role every member has)."""
 
 HAVEN_PERMISSIONS = discord.Permissions(
     view_channel=True,
@@ -126,11 +131,16 @@ HAVEN_PERMISSIONS = discord.Permissions(
 PERMISSIONS_VALUE: int = HAVEN_PERMISSIONS.value
 """The integer of :data:`HAVEN_PERMISSIONS` (1394253884486)."""
 
+PROXY_PREFIX = "webhook:"
+"""Author id prefix of webhook (proxy) posts Haven could not attribute to a member."""
+
 _ACCEPTED_TYPES = (discord.MessageType.default, discord.MessageType.reply)
 _SPOILERED_RE = re.compile(r"^(?:\s*\|\|(?:(?!\|\|)[\s\S])+\|\|)+\s*$")
 _CW_LABEL_RE = re.compile(r"^\s*[A-Za-z]{2,3}\s*:")
 _CHANNEL_MENTION_RE = re.compile(r"^<#(\d+)>$")
 _ROLE_MENTION_RE = re.compile(r"^<@&(\d+)>$")
+_USER_MENTION_RE = re.compile(r"^<@!?(\d+)>$")
+_DISCRIMINATOR_RE = re.compile(r"#\d{1,4}$")
 
 
 # --------------------------------------------------------------------------- helpers
@@ -266,6 +276,69 @@ def render_chunks(text: str, spoiler: str | None = None, spoiler_text: str = "",
     return pieces or [""]
 
 
+def embed_texts(embeds: Iterable[discord.Embed]) -> list[str]:
+    """The text of ``rich`` embeds: author, title, description, fields and footer.
+
+    Link previews (``link``, ``article``, ``video``...) are left out: Discord builds
+    them from a web page, they are not what the member wrote.
+    """
+    out: list[str] = []
+    for embed in embeds:
+        if embed.type != "rich":
+            continue
+        parts = [embed.author.name, embed.title, embed.description]
+        for f in embed.fields:
+            parts += [f.name, f.value]
+        parts.append(embed.footer.text)
+        out += [str(x) for x in parts if isinstance(x, str) and x.strip()]
+    return out
+
+
+def message_text(message: discord.Message, title: str | None = None) -> str:
+    """Everything a member wrote that others can read in ``message``, one paragraph each:
+    a forum post's ``title``, the content, rich embeds, forwarded messages
+    (``message_snapshots``), a poll's question and answers, attachments' alt text."""
+    content = message.content or ""
+    if title and " ".join(title.casefold().split()) in " ".join(content.casefold().split()):
+        title = None  # the post repeats its title
+    parts = [title or "", content]
+    for snapshot in getattr(message, "message_snapshots", None) or ():
+        parts.append(snapshot.content or "")
+        parts += embed_texts(snapshot.embeds)
+        parts += [a.description or "" for a in snapshot.attachments]
+    parts += embed_texts(message.embeds)
+    poll = getattr(message, "poll", None)
+    if poll is not None:
+        parts.append(poll.question or "")
+        parts += [answer.text or "" for answer in poll.answers]
+    parts += [a.description or "" for a in message.attachments]
+    return "\n\n".join(x for x in parts if x and x.strip())
+
+
+def post_title(message: discord.Message, channel: Any) -> str | None:
+    """The title of a forum post, for its starter message (whose id is the post's id)."""
+    if (isinstance(channel, discord.Thread) and isinstance(channel.parent, discord.ForumChannel)
+            and message.id == channel.id):
+        return channel.name
+    return None
+
+
+def _visible_files(message: discord.Message) -> list[discord.Attachment]:
+    files = list(message.attachments)
+    for snapshot in getattr(message, "message_snapshots", None) or ():
+        files += list(snapshot.attachments)
+    return files
+
+
+def _spoilered(message: discord.Message) -> bool:
+    """Whether what the member wrote (content, else a forwarded message) is all spoilered."""
+    if (message.content or "").strip() or message.attachments:
+        return is_spoilered(message.content or "", message.attachments)
+    for snapshot in getattr(message, "message_snapshots", None) or ():
+        return is_spoilered(snapshot.content or "", snapshot.attachments)
+    return False
+
+
 def everyone_can_see(channel: Any) -> bool | None:
     """Whether ``@everyone`` (any member of the server) can see ``channel``.
 
@@ -369,8 +442,118 @@ def _retry_after(exc: discord.HTTPException) -> float:
         return 5.0
 
 
+def _pick_by_name(members: Iterable[discord.Member], key: str) -> discord.Member | None:
+    """The member whose user name is ``key`` (casefolded), else the only one whose
+    display, global or nick name is; ``None`` when none or several match."""
+    candidates = list(members)
+    by_user = [m for m in candidates if m.name.casefold() == key]
+    if len(by_user) == 1:
+        return by_user[0]
+    by_display = {m.id: m for m in candidates
+                  if key in {(n or "").casefold() for n in (m.display_name, m.global_name, m.nick)}}
+    return next(iter(by_display.values())) if len(by_display) == 1 else None
+
+
+def _find_channel(channels: Iterable[Any], ref: str) -> Any:
+    """The channel of ``channels`` named by id, ``<#id>``, ``#name`` or name (any case)."""
+    ref = ref.strip()
+    m = _CHANNEL_MENTION_RE.match(ref)
+    if m:
+        ref = m.group(1)
+    listed = list(channels)
+    if ref.isdigit():
+        for ch in listed:
+            if ch.id == int(ref):
+                return ch
+    name = ref.removeprefix("#")
+    exact = [ch for ch in listed if ch.name == name]
+    if exact:
+        return exact[0]
+    folded = name.casefold()
+    return next((ch for ch in listed if ch.name.casefold() == folded), None)
+
+
+def _member_id(user_id: str) -> int:
+    """A user id the moderation verbs can act on; clear ``NotFound`` for anything else."""
+    if user_id.startswith(PROXY_PREFIX):
+        raise NotFound("that post came through a webhook (a proxy such as PluralKit) and could "
+                       "not be linked to a member's account; act on the member directly")
+    if not user_id.isdigit():
+        raise NotFound(f"not a Discord user id: {user_id!r}")
+    return int(user_id)
+
+
 async def _maybe_await(value: Any) -> Any:
     return await value if inspect.isawaitable(value) else value
+
+
+def payload_shape(data: Any) -> str:
+    """The field names of a gateway payload (never its values: they may hold member text)."""
+    if isinstance(data, dict):
+        return ",".join(sorted(str(k) for k in data)[:40]) or "(empty)"
+    return type(data).__name__
+
+
+def error_place(exc: BaseException) -> str:
+    """``file:line in function`` of the innermost frame of ``exc`` (no message: it may quote text)."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    if not frames:
+        return "?"
+    last = frames[-1]
+    return f"{os.path.basename(last.filename)}:{last.lineno} in {last.name}"
+
+
+RESTART_ON_FAILURE = frozenset({"READY"})
+"""Gateway events whose failure is not skipped but ends the connection (and Haven
+reconnects): without them the session is unusable."""
+
+
+def traceback_without_message(exc: BaseException) -> str:
+    """The frames of ``exc``'s traceback (file, line, code) without the exception's message,
+    which may quote the payload (member text)."""
+    return "".join(traceback.format_tb(exc.__traceback__)).rstrip()
+
+
+def guard_parsers(client: discord.Client, on_event: Callable[[str, Any], bool] | None = None,
+                  on_failure: Callable[[str], None] | None = None) -> None:
+    """Wrap every gateway parser of ``client`` so a payload it cannot read is logged and skipped.
+
+    discord.py turns each gateway event into objects in ``ConnectionState.parsers``
+    (called from ``DiscordWebSocket.received_message``); an exception there (a field
+    missing, null or of another type than the library expects) would otherwise end
+    ``Client.start`` and the process. The log names the event type, the exception
+    type and where it happened, and the payload's field names, never its values.
+    ``on_event(event, data)`` may return ``False`` to drop an event before parsing
+    (interaction de-duplication); ``on_failure(event)`` counts failures.
+    """
+    parsers = client._connection.parsers
+    for name, func in list(parsers.items()):
+        if getattr(func, "__haven_guarded__", False):
+            continue
+        parsers[name] = _guarded_parser(name, func, on_event, on_failure)
+
+
+def _guarded_parser(name: str, func: Callable[[Any], Any],
+                    on_event: Callable[[str, Any], bool] | None,
+                    on_failure: Callable[[str], None] | None) -> Callable[[Any], Any]:
+    def parse(data: Any) -> Any:
+        try:
+            if on_event is not None and not on_event(name, data):
+                return None
+            return func(data)
+        except Exception as exc:
+            log.error("Could not read a Discord %s event (%s at %s; fields: %s); skipped it, "
+                      "carrying on", name, type(exc).__name__, error_place(exc), payload_shape(data))
+            log.debug("where discord.py failed reading %s:\n%s", name, traceback_without_message(exc))
+            if on_failure is not None:
+                on_failure(name)
+            if name in RESTART_ON_FAILURE:
+                raise  # without it nothing works: end this connection, DiscordAdapter.run reconnects
+            return None
+
+    parse.__haven_guarded__ = True  # type: ignore[attr-defined]
+    parse.__wrapped__ = func  # type: ignore[attr-defined]
+    return parse
 
 
 ClientFactory = Callable[[discord.Intents], discord.Client]
@@ -390,8 +573,9 @@ class DiscordAdapter:
     defer_after: float = 2.0
     """Seconds to wait for the core before deferring an interaction (Discord allows 3)."""
 
-    catch_up_limit: int = 1000
-    """At most this many messages per channel or thread are read at start-up."""
+    catch_up_limit: int | None = None
+    """At most this many messages per channel or thread are read at start-up (``None``:
+    all of them, however long Haven was offline)."""
 
     def __init__(self, config: Config, token: str | None = None, *,
                  client_factory: ClientFactory | None = None) -> None:
@@ -401,7 +585,7 @@ class DiscordAdapter:
         factory = client_factory or self._default_client
         self.client: discord.Client = factory(intents())
         self.tree: app_commands.CommandTree[Any] = app_commands.CommandTree(self.client)
-        install_commands(self.tree, self._on_command)
+        install_commands(self.tree, self._on_command, self.remember_resolved)
         self.button_class = make_alert_button_class(self._on_button)
         self.client.add_dynamic_items(self.button_class)
         self._gate = asyncio.Event()
@@ -410,12 +594,25 @@ class DiscordAdapter:
         self._hidden: OrderedDict[int, None] = OrderedDict()
         self._caught_up: OrderedDict[int, None] = OrderedDict()
         self._last_seen: dict[str, int] = {}
+        self._held: set[str] = set()
+        self._stored_seen: dict[str, int] = {}
+        self._all_hold: dict[int, tuple[float, list[int]]] = {}
         self._warned: set[str] = set()
+        self._interactions: OrderedDict[str, None] = OrderedDict()
+        self._dm_channels: OrderedDict[int, None] = OrderedDict()
+        self._recent_posts: dict[int, list[tuple[float, Member, str]]] = {}
+        self._proxy_names: dict[str, str] = {}
+        self._resolved: OrderedDict[tuple[int, int], Member] = OrderedDict()
+        self._closing = False
+        self.parse_failures = 0
+        """How many gateway payloads discord.py could not read (logged and skipped)."""
+        guard_parsers(self.client, self._accept_event, self._count_failure)
         for event in ("on_ready", "on_message", "on_raw_message_edit", "on_raw_message_delete",
                       "on_raw_bulk_message_delete", "on_member_join", "on_raw_reaction_add",
                       "on_thread_create", "on_automod_action"):
             setattr(self.client, event, getattr(self, f"_{event}"))
         self.client.setup_hook = self._setup_hook  # type: ignore[method-assign]
+        self.client.on_error = self._on_error  # type: ignore[method-assign]
         self.tree.on_error = self._on_tree_error  # type: ignore[method-assign]
 
     def _default_client(self, intents: discord.Intents) -> discord.Client:
@@ -445,29 +642,98 @@ class DiscordAdapter:
             raise RuntimeError("DiscordAdapter.attach(core) must be called first")
         return self._core
 
-    async def run(self) -> None:
-        """Log in with ``HAVEN_DISCORD_TOKEN`` and deliver events until closed."""
+    restart_delays: tuple[float, ...] = (1.0, 5.0, 15.0, 60.0)
+    """Seconds to wait before reconnecting after an unexpected error (the last one repeats)."""
+
+    def _token_or_error(self) -> str:
         token = self._token or os.environ.get(TOKEN_ENV, "").strip()
         if not token:
             raise HavenError(f"set the bot token in the {TOKEN_ENV} environment variable")
-        try:
-            await self.client.start(token, reconnect=True)
-        except discord.LoginFailure as exc:
-            raise HavenError(f"Discord refused the bot token in {TOKEN_ENV}; check it in the "
-                             "developer portal (Bot > Reset Token)") from exc
-        except discord.PrivilegedIntentsRequired as exc:
-            raise HavenError("Discord refused the privileged intents: switch on SERVER MEMBERS "
-                             "INTENT and MESSAGE CONTENT INTENT in the developer portal "
-                             "(Bot > Privileged Gateway Intents)") from exc
+        return token
+
+    async def run(self) -> None:
+        """Log in with ``HAVEN_DISCORD_TOKEN`` and deliver events until closed.
+
+        discord.py reconnects by itself after network errors. Any other error that
+        ends the client (one the gateway guard did not catch) is logged with its type
+        and Haven connects again after a back-off (:attr:`restart_delays`); only a
+        refused token or refused privileged intents end :meth:`run`.
+        """
+        token = self._token_or_error()
+        failures = 0
+        while True:
+            try:
+                await self.client.start(token, reconnect=True)
+            except discord.LoginFailure as exc:
+                raise HavenError(f"Discord refused the bot token in {TOKEN_ENV}; check it in the "
+                                 "developer portal (Bot > Reset Token)") from exc
+            except discord.PrivilegedIntentsRequired as exc:
+                raise HavenError("Discord refused the privileged intents: switch on SERVER MEMBERS "
+                                 "INTENT and MESSAGE CONTENT INTENT in the developer portal "
+                                 "(Bot > Privileged Gateway Intents)") from exc
+            except Exception as exc:
+                if self._closing:
+                    return
+                delay = self.restart_delays[min(failures, len(self.restart_delays) - 1)]
+                failures += 1
+                log.error("The Discord connection ended with %s at %s; reconnecting in %.0fs "
+                          "(attempt %d)", type(exc).__name__, error_place(exc), delay, failures)
+                with contextlib.suppress(Exception):
+                    await self.client.close()
+                with contextlib.suppress(Exception):  # "re-open" the client (discord.py's clear)
+                    self.client.clear()
+                await asyncio.sleep(delay)
+                continue
+            return  # closed on purpose
 
     async def close(self) -> None:
         """Disconnect from Discord."""
+        self._closing = True
         self._gate.set()  # let handlers waiting for catch-up finish
         await self.client.close()
 
+    async def _on_error(self, event_method: str, /, *args: Any, **kwargs: Any) -> None:
+        """An event handler raised: log the event, error type and place (discord.py's own
+        handler logs the exception message, which may quote member text) and carry on."""
+        exc = sys.exc_info()[1]
+        if exc is None:
+            log.error("error in the Discord %s handler", event_method)
+            return
+        log.error("error in the Discord %s handler (%s at %s); carrying on\n%s", event_method,
+                  type(exc).__name__, error_place(exc), traceback_without_message(exc))
+
+    def _count_failure(self, event: str) -> None:
+        self.parse_failures += 1
+
+    def _accept_event(self, event: str, data: Any) -> bool:
+        """Before discord.py parses a gateway event: drop redelivered interactions.
+
+        Discord may deliver the same INTERACTION_CREATE more than once; Haven acts
+        on (and answers) each interaction id once. The core also de-duplicates by
+        :attr:`CommandInvoked.delivery_id`.
+        """
+        if event != "INTERACTION_CREATE" or not isinstance(data, dict):
+            return True
+        interaction_id = str(data.get("id") or "")
+        if not interaction_id:
+            return True
+        if interaction_id in self._interactions:
+            log.info("interaction %s delivered again; ignored", interaction_id)
+            return False
+        self._remember(self._interactions, interaction_id)  # type: ignore[arg-type]
+        return True
+
     async def _setup_hook(self) -> None:
-        """After login, before connecting: sync slash commands if they changed."""
-        await self.sync_commands()
+        """After login, before connecting: sync slash commands if they changed.
+
+        Nothing here may stop Haven starting: a failed sync is logged and the
+        previously registered commands keep working.
+        """
+        try:
+            await self.sync_commands()
+        except Exception as exc:
+            log.error("Could not register slash commands (%s at %s); starting anyway with the "
+                      "commands Discord already has", type(exc).__name__, error_place(exc))
 
     async def sync_commands(self, force: bool = False) -> None:
         """Register the slash commands with Discord when they differ from the last sync.
@@ -494,6 +760,11 @@ class DiscordAdapter:
                 continue
             except discord.HTTPException as exc:
                 log.error("Could not register slash commands: %s %s", exc.status, exc.text)
+                continue
+            except Exception as exc:  # e.g. a KeyError on a reply discord.py did not expect
+                log.error("Could not register slash commands in %s (%s at %s); the commands "
+                          "Discord already has keep working", guild.id if guild else "(global)",
+                          type(exc).__name__, error_place(exc))
                 continue
             await self._kv_set(key, fingerprint)
 
@@ -646,6 +917,8 @@ class DiscordAdapter:
         for i, chunk in enumerate(chunks):
             last = i == len(chunks) - 1
             kwargs: dict[str, Any] = {"content": chunk or None, "allowed_mentions": allowed}
+            if msg.dedupe_key:
+                kwargs["nonce"] = _nonce(msg.dedupe_key, i)
             if i == 0 and reference is not None:
                 kwargs["reference"] = reference
                 kwargs["mention_author"] = False
@@ -687,12 +960,14 @@ class DiscordAdapter:
     async def reply(self, to: MessageRef, msg: Outgoing) -> MessageRef:
         """Reply to a message (inside its thread when it is in one); the author is not pinged
         unless listed in ``mention_users``."""
-        target = self._channel_for(to)
+        in_dm = to.channel_id.isdigit() and int(to.channel_id) in self._dm_channels
+        target = (self.client.get_partial_messageable(int(to.channel_id)) if in_dm
+                  else self._channel_for(to))
         guild = self.client.get_guild(int(to.community_id)) if to.community_id.isdigit() else None
         reference = discord.MessageReference(
             message_id=int(to.message_id),
             channel_id=int(to.channel_id),
-            guild_id=int(to.community_id) if to.community_id.isdigit() else None,
+            guild_id=int(to.community_id) if to.community_id.isdigit() and not in_dm else None,
             fail_if_not_exists=False,
         )
         if to.thread_id and to.thread_id != to.channel_id:
@@ -704,6 +979,9 @@ class DiscordAdapter:
 
     async def send_private(self, community_id: str, user_id: str, msg: Outgoing) -> MessageRef:
         """Send a direct message; raises :class:`PrivateMessagesClosed` on Discord error 50007."""
+        if user_id.startswith(PROXY_PREFIX):
+            raise PrivateMessagesClosed("the author of a proxied (webhook) post cannot be "
+                                        "messaged privately")
         if not user_id.isdigit():
             raise NotFound(f"not a Discord user id: {user_id!r}")
         guild = self.client.get_guild(int(community_id)) if community_id.isdigit() else None
@@ -770,6 +1048,7 @@ class DiscordAdapter:
 
     async def timeout(self, community_id: str, user_id: str, seconds: float, reason: str) -> None:
         """Time a member out (at most 28 days; 0 lifts the timeout)."""
+        _member_id(user_id)
         guild = self._guild(community_id)
         until: str | None = None
         if seconds > 0:
@@ -781,12 +1060,14 @@ class DiscordAdapter:
 
     async def kick(self, community_id: str, user_id: str, reason: str) -> None:
         """Remove a member from the server."""
+        _member_id(user_id)
         guild = self._guild(community_id)
         async with platform_errors("kick_members", guild.name):
             await self.client.http.kick(int(user_id), guild.id, reason=reason[:512] or None)
 
     async def ban(self, community_id: str, user_id: str, reason: str) -> None:
         """Ban a member (their messages are kept: they may be evidence)."""
+        _member_id(user_id)
         guild = self._guild(community_id)
         async with platform_errors("ban_members", guild.name):
             await self.client.http.ban(int(user_id), guild.id, delete_message_seconds=0,
@@ -869,25 +1150,85 @@ class DiscordAdapter:
         return hook
 
     async def resolve_member(self, community_id: str, query: str) -> Member | None:
-        """A member of the guild by id, ``<@id>``, user name or display name (unique)."""
+        """A member of the server by id, ``<@id>``, user name or display name.
+
+        The answer carries the display name (server nickname, else global name,
+        else user name). Ids are looked up in the cache, then among members slash
+        command options named, then with Discord. Names match case-insensitively:
+        a user name (``@alice``, ``alice``; unique on Discord) wins, otherwise a
+        display name must belong to exactly one member. The cache is searched
+        first, then Discord's member search. ``None`` when nobody (or more than
+        one member) matches.
+        """
         guild = self._guild(community_id)
         q = query.strip()
-        if q.startswith("<@") and q.endswith(">"):
-            q = q[2:-1].lstrip("!")
+        m = _USER_MENTION_RE.match(q)
+        if m:
+            q = m.group(1)
         if q.isdigit():
-            found = guild.get_member(int(q))
-            if found is None:
-                with contextlib.suppress(discord.HTTPException):
-                    found = await guild.fetch_member(int(q))
-            return to_member(found, guild) if found is not None else None
-        key = q.lstrip("@").casefold()
-        named = [m for m in guild.members
-                 if key in {m.name.casefold(), m.display_name.casefold()}]
-        return to_member(named[0], guild) if len(named) == 1 else None
+            return await self._member_by_id(guild, int(q))
+        key = q.removeprefix("@").strip()
+        key = _DISCRIMINATOR_RE.sub("", key).casefold()
+        if not key:
+            return None
+        found = _pick_by_name(guild.members, key)
+        if found is None:
+            found = _pick_by_name(await self._search_members(guild, key), key)
+        return to_member(found, guild) if found is not None else None
+
+    async def _member_by_id(self, guild: discord.Guild, user_id: int) -> Member | None:
+        cached = guild.get_member(user_id)
+        if cached is not None:
+            return to_member(cached, guild)
+        resolved = self._resolved.get((guild.id, user_id))
+        if resolved is not None:
+            return resolved
+        try:
+            async with platform_errors("view_channel", guild.name):
+                fetched = await guild.fetch_member(user_id)
+        except NotFound:
+            return None
+        return to_member(fetched, guild)
+
+    async def _search_members(self, guild: discord.Guild, key: str) -> list[discord.Member]:
+        """Discord's member search (user names and nicknames starting with ``key``)."""
+        route = Route("GET", "/guilds/{guild_id}/members/search", guild_id=guild.id)
+        async with platform_errors("view_channel", guild.name):
+            data = await self.client.http.request(route, params={"query": key[:100], "limit": 25})
+        out = []
+        for item in data or []:
+            try:
+                out.append(discord.Member(data=item, guild=guild, state=self.client._connection))
+            except (KeyError, TypeError, ValueError) as exc:
+                log.warning("skipped an unreadable member in a search answer (%s)",
+                            type(exc).__name__)
+        return out
 
     def user_mention(self, user_id: str) -> str:
-        """``<@id>``."""
+        """``<@id>`` (a proxied author, who has no account to mention: their name in bold)."""
+        if user_id.startswith(PROXY_PREFIX):
+            return f"**{self._proxy_names.get(user_id, user_id)}**"
         return f"<@{user_id}>"
+
+    async def role_member_ids(self, community_id: str, role: str) -> tuple[str, ...] | None:
+        """Ids of the people holding ``role`` (for a nudge that must leave one of them out).
+
+        ``None`` when the role does not exist or the member list is not complete (the
+        guild is not chunked and chunking fails): the caller then pings the role itself.
+        """
+        guild = self._guild(community_id)
+        found = self._resolve_role(guild, role)
+        if found is None:
+            return None
+        if not guild.chunked:
+            try:
+                await asyncio.wait_for(guild.chunk(cache=True), timeout=15)
+            except (discord.HTTPException, discord.ClientException, TimeoutError) as exc:
+                log.info("could not list the members of %s: %s", guild.id, exc)
+                return None
+        if not guild.chunked:
+            return None
+        return tuple(str(m.id) for m in found.members if not m.bot)
 
     def role_mention(self, community_id: str, role: str) -> str:
         """``<@&id>`` for a role named by id or name (``@name`` if it does not exist)."""
@@ -938,11 +1279,20 @@ class DiscordAdapter:
         return channel
 
     async def to_event(self, message: discord.Message, *, edited: bool = False) -> MessagePosted | None:
-        """The neutral event for a guild message, or ``None`` for what Haven ignores
-        (its own messages, system messages, DMs, other guilds)."""
-        if message.guild is None or not self._allowed_guild(message.guild.id):
-            return None
+        """The neutral event for a message, or ``None`` for what Haven ignores (its own
+        messages, system messages, other guilds).
+
+        The text is the content plus rich embeds and forwarded messages
+        (:func:`message_text`). Direct messages to Haven become events of kind
+        ``dm`` in the member's server (:meth:`_dm_event`). Webhook posts that are
+        not Haven's own (PluralKit, Tupperbox...) are read as posts
+        (:meth:`_webhook_author`).
+        """
         if message.type not in _ACCEPTED_TYPES or self._is_own(message):
+            return None
+        if message.guild is None:
+            return self._dm_event(message, edited)
+        if not self._allowed_guild(message.guild.id):
             return None
         channel = await self._message_channel(message)
         guild = message.guild
@@ -954,23 +1304,115 @@ class DiscordAdapter:
         at = message.created_at.timestamp()
         if edited and message.edited_at is not None:
             at = message.edited_at.timestamp()
-        author = to_member(message.author, guild)
-        if message.webhook_id is not None and not author.is_bot:
-            author = Member(id=author.id, name=author.name, is_bot=True)
+        text = message_text(message, post_title(message, channel))
+        if message.webhook_id is not None:
+            author = self._webhook_author(message, text)
+        else:
+            author = to_member(message.author, guild)
+            if not author.is_bot:
+                self._note_post(message, author, text)
         return MessagePosted(
             community_id=str(guild.id),
             at=at,
             channel=to_channel(channel),
             author=author,
             message=self._ref(message, channel),
-            text=message.content,
+            text=text,
             link=message_link(guild.id, message.channel.id, message.id),
             reply_to=reply_to,
             thread_root=thread_root,
-            spoilered=is_spoilered(message.content, message.attachments),
+            spoilered=_spoilered(message),
             edited=edited,
-            attachments=tuple(a.url for a in message.attachments),
+            attachments=tuple(a.url for a in _visible_files(message)),
         )
+
+    def _dm_guild(self, user_id: int) -> discord.Guild | None:
+        """The server a direct message belongs to: the first served server (config order)
+        the sender is known to be in, else the first served server."""
+        order = {g: i for i, g in enumerate(self.config.discord.guild_ids)}
+        guilds = sorted((g for g in self.client.guilds if self._allowed_guild(g.id)),
+                        key=lambda g: (order.get(str(g.id), len(order)), g.id))
+        for guild in guilds:
+            if guild.get_member(user_id) is not None:
+                return guild
+        return guilds[0] if guilds else None
+
+    def _dm_event(self, message: discord.Message, edited: bool) -> MessagePosted | None:
+        """A direct message to Haven as a ``MessagePosted`` in a ``dm`` channel.
+
+        The community is the server the sender belongs to (:meth:`_dm_guild`); the
+        core runs crisis detection only on these (nothing punitive). No link: the
+        moderators cannot open someone else's DMs.
+        """
+        if message.author.bot:
+            return None
+        guild = self._dm_guild(message.author.id)
+        if guild is None:
+            log.info("a direct message arrived but Haven serves no server; ignored")
+            return None
+        self._remember(self._dm_channels, message.channel.id)
+        member = guild.get_member(message.author.id)
+        author = to_member(member if member is not None else message.author, guild)
+        at = message.created_at.timestamp()
+        if edited and message.edited_at is not None:
+            at = message.edited_at.timestamp()
+        return MessagePosted(
+            community_id=str(guild.id),
+            at=at,
+            channel=Channel(id=str(message.channel.id), name="direct message", kind="dm"),
+            author=author,
+            message=MessageRef(community_id=str(guild.id), channel_id=str(message.channel.id),
+                               message_id=str(message.id)),
+            text=message_text(message),
+            spoilered=_spoilered(message),
+            edited=edited,
+            attachments=tuple(a.url for a in _visible_files(message)),
+        )
+
+    proxy_window: float = 30.0
+    """Seconds within which a webhook post is matched to the member post it repeats."""
+
+    def _note_post(self, message: discord.Message, author: Member, text: str) -> None:
+        """Remember a member's recent post, to attribute a proxy's repost of it."""
+        folded = " ".join(text.casefold().split())
+        if not folded:
+            return
+        recent = self._recent_posts.setdefault(message.channel.id, [])
+        now = message.created_at.timestamp()
+        recent[:] = [r for r in recent if now - r[0] <= self.proxy_window][-20:]
+        recent.append((now, author, folded))
+        while len(self._recent_posts) > 500:
+            self._recent_posts.pop(next(iter(self._recent_posts)))
+
+    def _webhook_author(self, message: discord.Message, text: str) -> Member:
+        """The author of a webhook post that is not Haven's own.
+
+        * Other apps' replies (interaction responses) and posts copied from a
+          followed channel stay bots.
+        * A proxy (PluralKit, Tupperbox...) posts through a webhook a moment after
+          the member's own message, which it then deletes. When a member's post in
+          the same channel within :attr:`proxy_window` seconds contains this text,
+          the post is the member's: their id and roles, the proxy's display name.
+        * Otherwise the author is ``webhook:<webhook id>`` named
+          ``<display name> (proxied)``: not a bot, so crisis detection and the
+          rest of Haven read it; it cannot be messaged privately (the core then
+          replies in the channel) and moderation verbs refuse it clearly.
+        """
+        name = message.author.display_name or "webhook"
+        if message.interaction_metadata is not None or message.flags.is_crossposted:
+            return Member(id=str(message.author.id), name=name, is_bot=True)
+        folded = " ".join(text.casefold().split())
+        now = message.created_at.timestamp()
+        if folded:
+            for at, member, posted in reversed(self._recent_posts.get(message.channel.id, [])):
+                if 0 <= now - at <= self.proxy_window and folded in posted:
+                    return Member(id=member.id, name=name[:80], roles=member.roles,
+                                  is_admin=member.is_admin, joined_at=member.joined_at)
+        author_id = f"{PROXY_PREFIX}{message.webhook_id}"
+        self._proxy_names[author_id] = name
+        while len(self._proxy_names) > 1000:
+            self._proxy_names.pop(next(iter(self._proxy_names)))
+        return Member(id=author_id, name=f"{name} (proxied)")
 
     def _place_of(self, channel: Channel) -> str | None:
         """The support place (its channel id) a channel belongs to, if any."""
@@ -997,6 +1439,8 @@ class DiscordAdapter:
     async def _mark_seen(self, place: str, message_id: int) -> None:
         if message_id > self._last_seen.get(place, 0):
             self._last_seen[place] = message_id
+            if place in self._held:
+                return  # part of this place was not read: keep the stored position
             await self._kv_set(LAST_SEEN_KEY.format(place), str(message_id))
 
     async def _on_message(self, message: discord.Message) -> None:
@@ -1014,7 +1458,7 @@ class DiscordAdapter:
         if message.edited_at is None:
             return  # an embed or link preview was added, not an edit
         before = payload.cached_message
-        if before is not None and before.content == message.content and \
+        if before is not None and message_text(before) == message_text(message) and \
                 [a.id for a in before.attachments] == [a.id for a in message.attachments]:
             return
         event = await self.to_event(message, edited=True)
@@ -1135,11 +1579,30 @@ class DiscordAdapter:
         except Exception:
             log.exception("checking the moderators' channels failed")
         try:
-            await self.catch_up()
-        except Exception:
-            log.exception("catching up on support channels failed")
+            await asyncio.wait_for(self.catch_up(), self.catch_up_timeout)
+        except TimeoutError:
+            for guild in self.client.guilds:
+                if self._allowed_guild(guild.id):
+                    for channel in self._support_channels(guild):
+                        self._hold(str(channel.id))
+            log.error("catching up took longer than %.0fs; handling new posts now and reading "
+                      "the rest at the next start", self.catch_up_timeout)
+        except Exception as exc:
+            log.error("catching up on support channels failed (%s at %s)", type(exc).__name__,
+                      error_place(exc))
         finally:
             self._gate.set()
+            self._mark_core_ready()
+
+    def _mark_core_ready(self) -> None:
+        """Tell the core Haven is connected and caught up, so its timers start now."""
+        mark = getattr(self._core, "mark_ready", None)
+        if mark is None:
+            return
+        try:
+            mark()
+        except Exception:
+            log.exception("the core's mark_ready failed")
 
     def moderators_channel_is_private(self, community_id: str) -> bool | None:
         """Whether the moderators' channel (``channels.moderators``) is hidden from @everyone.
@@ -1155,8 +1618,65 @@ class DiscordAdapter:
             channel = self._resolve_channel(guild, self.config.channels.moderators)
         except NotFound:
             return None
-        visible = everyone_can_see(channel)
-        return None if visible is None else not visible
+        if guild.default_role is None:
+            return None
+        return self._members_viewing_role(guild, channel) is None
+
+    def members_roles(self, guild: discord.Guild) -> list[discord.Role]:
+        """The roles that stand for "every member" of ``guild``.
+
+        ``@everyone``; the roles named in ``roles.members`` (e.g. "Member"); and,
+        when Haven knows every member (the member list is complete), any other role
+        every human member holds. Roles named in ``roles.moderators`` and roles
+        managed by an integration never count.
+        """
+        out = [guild.default_role]
+        for ref in getattr(self.config.roles, "members", ()) or ():
+            role = self._resolve_role(guild, ref)
+            if role is None:
+                self._warn_once(f"members-role:{guild.id}:{ref}", "No role %r in %s (config key "
+                                "roles.members)", ref, guild.name)
+            elif role not in out:
+                out.append(role)
+        mods = {r.casefold() for r in self.config.roles.moderators}
+        for role_id in self._roles_all_hold(guild):
+            role = guild.get_role(role_id)
+            if role is None or role.is_default() or role.managed or role in out:
+                continue
+            if role.name.casefold() in mods or str(role.id) in mods:
+                continue
+            out.append(role)
+        return out
+
+    members_roles_ttl: float = 60.0
+    """Seconds the roles every member holds are remembered (counting them walks every member)."""
+
+    def _roles_all_hold(self, guild: discord.Guild) -> list[int]:
+        """Ids of the roles every human member of ``guild`` holds; only when Haven knows
+        every member (and there are at least two). Counted once per :attr:`members_roles_ttl`."""
+        now = self._now()
+        cached = self._all_hold.get(guild.id)
+        if cached is not None and now - cached[0] < self.members_roles_ttl:
+            return cached[1]
+        found: list[int] = []
+        if guild.chunked:
+            humans = 0
+            counts: Counter[int] = Counter()
+            for member in guild.members:
+                if not member.bot:
+                    humans += 1
+                    counts.update(member._roles)
+            if humans >= 2:
+                found = [role_id for role_id, n in counts.items() if n == humans]
+        self._all_hold[guild.id] = (now, found)
+        return found
+
+    def _members_viewing_role(self, guild: discord.Guild, channel: Any) -> discord.Role | None:
+        """A role standing for every member (:meth:`members_roles`) that can view ``channel``."""
+        for role in self.members_roles(guild):
+            if channel.permissions_for(role).view_channel:
+                return role
+        return None
 
     async def check_moderators_channels(self) -> None:
         """For every served server, make sure the moderators' channel is private.
@@ -1184,15 +1704,157 @@ class DiscordAdapter:
             if key in self._warned:
                 continue
             self._warned.add(key)
-            history = channel.permissions_for(guild.default_role).read_message_history
-            log.error("The moderators' channel #%s in %s is visible to everyone (@everyone can "
+            role = self._members_viewing_role(guild, channel) or guild.default_role
+            history = channel.permissions_for(role).read_message_history
+            log.error("The moderators' channel #%s in %s is visible to everyone (%s can "
                       "view it%s): crisis alerts will be sent there without the member's words "
-                      "until it is made private", channel.name, guild.name,
+                      "until it is made private", channel.name, guild.name, role.name,
                       " and read its history" if history else "")
             try:
-                await self.send(str(guild.id), str(channel.id), Outgoing(PUBLIC_MODERATORS_WARNING))
+                await self.send(str(guild.id), str(channel.id),
+                                Outgoing(PUBLIC_MODERATORS_WARNING.format(role=role.name)))
             except HavenError as exc:
                 log.error("could not post the privacy warning in #%s: %s", channel.name, exc)
+
+    # ----------------------------------------------------------------- haven check --online
+
+    async def check_online(self) -> list[str]:
+        """Check the configured servers, channels, roles and permissions; return the problems.
+
+        An empty list means everything Haven needs is there. When Haven is running
+        the cache is used; otherwise this logs in over REST with
+        ``HAVEN_DISCORD_TOKEN`` (no gateway connection: the bot is not started, no
+        events are handled) and fetches each server, its channels and Haven's member.
+        """
+        if self.client.is_ready():
+            problems: list[str] = []
+            guilds = [g for g in self.client.guilds if self._allowed_guild(g.id)]
+            for guild in guilds:
+                problems += self.check_guild(guild, list(guild.channels), guild.me)
+            return problems or ([] if guilds else ["Haven is in no Discord server it is "
+                                                   "configured for (discord.guild_ids)"])
+        try:
+            token = self._token_or_error()
+        except HavenError as exc:
+            return [str(exc)]
+        http = self.client.http
+        try:
+            return await self._check_over_rest(token)
+        finally:
+            with contextlib.suppress(Exception):
+                await http.close()
+
+    async def _check_over_rest(self, token: str) -> list[str]:
+        http = self.client.http
+        await self.client._async_setup_hook()  # what Client.login does first (binds the loop)
+        try:
+            me = await http.static_login(token)
+        except discord.LoginFailure:
+            return [f"Discord refused the bot token in {TOKEN_ENV}; check it in the developer "
+                    "portal (Bot > Reset Token)"]
+        except (discord.HTTPException, aiohttp.ClientError, OSError, TimeoutError) as exc:
+            return [f"Could not reach Discord to log in ({type(exc).__name__})"]
+        self.client._connection.user = discord.ClientUser(state=self.client._connection, data=me)
+        ids = [g for g in self.config.discord.guild_ids if str(g).isdigit()]
+        if not ids:
+            try:
+                ids = [str(g["id"]) for g in await http.get_guilds(200)]
+            except discord.HTTPException as exc:
+                return [f"Could not list Haven's servers ({exc.status})"]
+            if not ids:
+                return ["Haven has not been invited to any Discord server yet (haven invite-url)"]
+        problems: list[str] = []
+        for guild_id in ids:
+            try:
+                guild = await self.client.fetch_guild(int(guild_id))
+                channels = await guild.fetch_channels()
+                member = await guild.fetch_member(int(me["id"]))
+            except discord.Forbidden:
+                problems.append(f"Haven is not in the Discord server {guild_id} (discord.guild_ids): "
+                                "invite it with the URL from haven invite-url")
+                continue
+            except discord.NotFound:
+                problems.append(f"No Discord server {guild_id} (discord.guild_ids), or Haven is "
+                                "not in it")
+                continue
+            except discord.HTTPException as exc:
+                problems.append(f"Could not read the Discord server {guild_id} ({exc.status})")
+                continue
+            problems += self.check_guild(guild, list(channels), member)
+        return problems
+
+    def check_guild(self, guild: discord.Guild, channels: list[Any],
+                    me: discord.Member | None) -> list[str]:
+        """The problems with one server: server permissions, each configured channel
+        (exists, Haven's permissions there, the moderators' channel private) and roles."""
+        where = guild.name
+        if me is None:
+            return [f"Haven is not a member of {where}"]
+        problems: list[str] = []
+        have = me.guild_permissions
+        missing = [name for name, wanted in HAVEN_PERMISSIONS if wanted and not getattr(have, name)]
+        if missing:
+            problems.append(f"{where}: Haven lacks the server permission(s) {', '.join(missing)}; "
+                            "re-invite it with the URL from haven invite-url")
+        for key, ref, needs in self._configured_channels():
+            channel = _find_channel(channels, ref)
+            if channel is None:
+                problems.append(f"{where}: no channel {ref!r} (config key {key})")
+                continue
+            perms = channel.permissions_for(me)
+            lacking = [n for n in needs if not getattr(perms, n)]
+            if lacking:
+                problems.append(f"{where}: Haven lacks {', '.join(lacking)} in #{channel.name} "
+                                f"({key})")
+            if key == "channels.moderators" and guild.default_role is not None:
+                role = self._members_viewing_role(guild, channel)
+                if role is not None:
+                    problems.append(f"{where}: the moderators' channel #{channel.name} is visible "
+                                    f"to every member ({role.name} can view it); deny "
+                                    f"{role.name} View Channel there")
+        roles = self.config.roles
+        mention_all = have.mention_everyone
+        for key, refs in (("roles.moderators", roles.moderators),
+                          ("roles.peer_supporters", roles.peer_supporters),
+                          ("roles.greeters", roles.greeters),
+                          ("roles.members", getattr(roles, "members", ()))):
+            for ref in refs:
+                role = self._resolve_role(guild, ref)
+                if role is None:
+                    problems.append(f"{where}: no role {ref!r} (config key {key})")
+                    continue
+                if key != "roles.members" and not role.mentionable and not mention_all:
+                    problems.append(f"{where}: Haven cannot ping the role {role.name} ({key}): make "
+                                    "it mentionable or give Haven Mention All Roles")
+                if key != "roles.moderators" and role >= me.top_role and guild.owner_id != me.id:
+                    problems.append(f"{where}: Haven's highest role ({me.top_role.name}) is not above "
+                                    f"{role.name} ({key}): Haven cannot time out or kick members "
+                                    "with that role; move Haven's role up in Server Settings > Roles")
+        return problems
+
+    def _configured_channels(self) -> list[tuple[str, str, tuple[str, ...]]]:
+        """(config key, channel reference, permissions Haven needs there) for every channel
+        the config names."""
+        c = self.config
+        post = ("view_channel", "send_messages")
+        out: list[tuple[str, str, tuple[str, ...]]] = [
+            ("channels.moderators", c.channels.moderators, (*post, "embed_links")),
+        ]
+        for key in ("welcome", "rules", "nudges"):
+            ref = getattr(c.channels, key)
+            if ref:
+                out.append((f"channels.{key}", ref, post if key != "rules" else ("view_channel",)))
+        for place in c.unanswered.places if c.unanswered.enabled else ():
+            out.append(("unanswered.places", place.channel,
+                        (*post, "read_message_history", "send_messages_in_threads")))
+        hide = ("view_channel", "manage_messages", "read_message_history")
+        for ref in c.content_warnings.channels:
+            out.append(("content_warnings.channels", ref,
+                        (*hide, "manage_webhooks") if c.content_warnings.repost else hide))
+        if c.content_warnings.redirect_to:
+            needs = (*post, "manage_webhooks") if c.content_warnings.repost else post
+            out.append(("content_warnings.redirect_to", c.content_warnings.redirect_to, needs))
+        return out
 
     def _support_channels(self, guild: discord.Guild) -> list[Any]:
         out = []
@@ -1209,36 +1871,96 @@ class DiscordAdapter:
         id (= time) order and handed to the core one by one, each awaited, with its
         original timestamp. Returns how many were handed over. The first time a
         support place is seen only its newest message id is recorded (no replay).
+
+        Every failure is handled per item (a server, a channel, the list of archived
+        threads, one thread's history, one message) and logged; the rest goes on. A
+        place where something could not be read keeps its stored position until the
+        next start (see :meth:`_hold`), so what was missed is read again then; not
+        for a missing permission (403), which is logged once instead.
         """
         total = 0
+        self._held.clear()
         for guild in self.client.guilds:
             if not self._allowed_guild(guild.id):
                 continue
-            backlog: list[tuple[discord.Message, str]] = []
-            for channel in self._support_channels(guild):
-                try:
-                    backlog += [(m, str(channel.id)) for m in await self._missed(guild, channel)]
-                except (discord.Forbidden, MissingPermission):
-                    self._warn_once(f"history:{channel.id}", "Haven cannot read the history of "
-                                    "#%s (Read Message History); posts made while it was offline "
-                                    "there are not caught up", channel.name)
-                except discord.HTTPException as exc:
-                    log.warning("catch-up of #%s failed: %s %s", channel.name, exc.status, exc.text)
-            backlog.sort(key=lambda item: item[0].id)
-            for message, place in backlog:
-                event = await self.to_event(message)
-                if event is None:
-                    await self._mark_seen(place, message.id)
-                    continue
-                self._remember(self._caught_up, message.id)
-                await self._deliver(event, place, message.id)
-                total += 1
+            try:
+                total += await self._catch_up_guild(guild)
+            except Exception as exc:
+                log.error("catch-up of %s failed (%s at %s)", guild.name, type(exc).__name__,
+                          error_place(exc))
         if total:
             log.info("caught up on %d message(s) posted while Haven was offline", total)
         return total
 
+    async def _catch_up_guild(self, guild: discord.Guild) -> int:
+        backlog: list[tuple[discord.Message, str]] = []
+        for channel in self._support_channels(guild):
+            place = str(channel.id)
+            try:
+                backlog += [(m, place) for m in await self._missed(guild, channel)]
+            except (discord.Forbidden, MissingPermission):
+                self._warn_once(f"history:{channel.id}", "Haven cannot read the history of "
+                                "#%s (Read Message History); posts made while it was offline "
+                                "there are not caught up", channel.name)
+            except discord.HTTPException as exc:
+                self._hold(place)
+                log.warning("catch-up of #%s failed: %s %s", channel.name, exc.status, exc.code)
+            except Exception as exc:
+                self._hold(place)
+                log.error("catch-up of #%s failed (%s at %s)", channel.name, type(exc).__name__,
+                          error_place(exc))
+        backlog.sort(key=lambda item: item[0].id)
+        total = 0
+        for message, place in backlog:
+            try:
+                event = await self.to_event(message)
+            except Exception as exc:
+                log.error("could not read missed message %s (%s at %s); skipped", message.id,
+                          type(exc).__name__, error_place(exc))
+                continue
+            if event is None:
+                await self._mark_seen(place, message.id)
+                continue
+            self._remember(self._caught_up, message.id)
+            await self._deliver(event, place, message.id)
+            total += 1
+        return total
+
+    catch_up_timeout: float = 900.0
+    """Seconds catch-up may take before live posts are let through anyway (what was not
+    read yet is read at the next start)."""
+
+    hold_max_age: float = 3 * 86400.0
+    """A place is held (:meth:`_hold`) at most this long after its stored position; the core
+    recognises messages it handled again for 7 days."""
+
+    def _hold(self, place: str) -> None:
+        """Keep the stored position of ``place`` where it is until the next catch-up.
+
+        Part of the place could not be read; advancing its position past the
+        messages handled meanwhile would lose the unread ones for good. The core
+        drops the messages it sees again (it handles each message version once).
+        A position older than :attr:`hold_max_age` is let go (logged as an error):
+        a part that stays unreadable must not make every start re-read ever more.
+        """
+        stored = self._stored_seen.get(place)
+        if stored is not None:
+            since = discord.utils.snowflake_time(stored).timestamp()
+            if self._now() - since > self.hold_max_age:
+                if f"hold:{place}" not in self._warned:
+                    self._warned.add(f"hold:{place}")
+                    log.error("part of <#%s> has not been readable since %s; Haven stops waiting "
+                              "for it and moves on (posts in that part were not read)", place,
+                              datetime.fromtimestamp(since, UTC).isoformat(timespec="minutes"))
+                return
+        self._held.add(place)
+
     async def _missed(self, guild: discord.Guild, channel: Any) -> list[discord.Message]:
-        """Messages of a support place (and its threads) after its last handled id."""
+        """Messages of a support place (and its threads) after its last handled id.
+
+        A failure to list archived threads or to read one thread is logged and the
+        place is held (:meth:`_hold`); the channel's other sources are still read.
+        """
         place = str(channel.id)
         raw = await self._kv_get(LAST_SEEN_KEY.format(place))
         if raw is None or not raw.isdigit():
@@ -1249,6 +1971,7 @@ class DiscordAdapter:
             await self._mark_seen(place, newest)
             return []
         after = int(raw)
+        self._stored_seen[place] = after
         self._last_seen[place] = max(self._last_seen.get(place, 0), after)
         sources: list[Any] = []
         if not isinstance(channel, discord.ForumChannel) and (
@@ -1260,25 +1983,62 @@ class DiscordAdapter:
             if t.parent_id == channel.id and (t.last_message_id or t.id) > after
         }
         since = discord.utils.snowflake_time(after)
-        try:
-            async for thread in channel.archived_threads(limit=100):
-                if thread.archive_timestamp < since:
-                    break
-                if (thread.last_message_id or thread.id) > after:
-                    threads.setdefault(thread.id, thread)
-        except discord.Forbidden:
-            log.debug("cannot list archived threads of #%s", channel.name)
+        # Public archived threads (and forum posts); in text channels also private ones,
+        # which Haven sees with Manage Threads (a private support thread is still support).
+        kinds = [False] if isinstance(channel, discord.ForumChannel) else [False, True]
+        for private in kinds:
+            what = "private archived threads" if private else "archived threads"
+            try:
+                listing = (channel.archived_threads(limit=None, private=True) if private
+                           else channel.archived_threads(limit=None))
+                async for thread in listing:
+                    if thread.archive_timestamp < since:
+                        break
+                    if (thread.last_message_id or thread.id) > after:
+                        threads.setdefault(thread.id, thread)
+            except Exception as exc:
+                if not isinstance(exc, discord.Forbidden):  # a missing permission stays missing
+                    self._hold(place)
+                status = getattr(exc, "status", None)
+                self._warn_once(f"archived:{private}:{channel.id}:{status or type(exc).__name__}",
+                                "could not list the %s of #%s (%s%s); reading its active threads "
+                                "and messages, and trying again at the next start", what,
+                                channel.name, type(exc).__name__, f" {status}" if status else "")
         sources.extend(threads.values())
         messages: list[discord.Message] = []
         for source in sources:
-            count = 0
-            async for message in source.history(limit=self.catch_up_limit, after=discord.Object(after),
-                                                oldest_first=True):
-                messages.append(message)
-                count += 1
-            if count >= self.catch_up_limit:
-                log.warning("catch-up of #%s stopped after %d messages", source.name, count)
+            try:
+                messages += await self._read_source(source, after)
+            except (discord.Forbidden, MissingPermission):
+                # Not held: a missing permission stays missing until an admin grants it.
+                self._warn_once(f"history:{source.id}", "Haven cannot read the history of "
+                                "#%s (Read Message History); posts made while it was offline "
+                                "there are not caught up", getattr(source, "name", source.id))
+            except Exception as exc:
+                self._hold(place)
+                status = getattr(exc, "status", None)
+                log.warning("catch-up could not read #%s (%s%s); the rest of #%s is read, and "
+                            "this part again at the next start", getattr(source, "name", source.id),
+                            type(exc).__name__, f" {status}" if status else "", channel.name)
         return messages
+
+    async def _read_source(self, source: Any, after: int) -> list[discord.Message]:
+        """Every message of one channel or thread after ``after``, oldest first.
+
+        Complete by default (:attr:`catch_up_limit` ``None``); with a limit set and
+        reached, the place is held and the span not read is logged as an error.
+        """
+        out: list[discord.Message] = []
+        async for message in source.history(limit=self.catch_up_limit, after=discord.Object(after),
+                                            oldest_first=True):
+            out.append(message)
+        if self.catch_up_limit is not None and len(out) >= self.catch_up_limit:
+            place = str(getattr(source, "parent_id", None) or source.id)
+            self._hold(place)
+            log.error("catch-up of #%s stopped after %d messages: messages after %s were not "
+                      "read now (they are read at the next start)", source.name, len(out),
+                      out[-1].created_at.isoformat())
+        return out
 
     # ----------------------------------------------------------------- interactions
 
@@ -1298,8 +2058,19 @@ class DiscordAdapter:
             name=spec.name,
             args=(),
             options=dict(options),
+            delivery_id=str(interaction.id),
         )
         await self._answer(interaction, event)
+
+    def remember_resolved(self, guild_id: int, user: discord.abc.User) -> None:
+        """Keep a member a slash command option named (Discord sends it resolved, with
+        nickname and roles), so :meth:`resolve_member` knows their display name."""
+        if isinstance(user, discord.Member):
+            key = (guild_id, user.id)
+            self._resolved[key] = to_member(user)
+            self._resolved.move_to_end(key)
+            while len(self._resolved) > 1000:
+                self._resolved.popitem(last=False)
 
     async def _on_button(self, interaction: discord.Interaction[Any], action: str, alert_id: int) -> None:
         guild = interaction.guild
@@ -1313,6 +2084,7 @@ class DiscordAdapter:
             member=to_member(interaction.user, guild),
             action=action,
             alert_id=alert_id,
+            delivery_id=str(interaction.id),
         )
         await self._answer(interaction, event)
 
@@ -1365,3 +2137,13 @@ class DiscordAdapter:
         with contextlib.suppress(discord.HTTPException):
             if not interaction.response.is_done():
                 await interaction.response.send_message("Sorry, that command failed.", ephemeral=True)
+
+
+def _nonce(dedupe_key: str, part: int) -> str:
+    """A Discord nonce (at most 25 characters) for one part of a send that must happen once.
+
+    discord.py sends it with ``enforce_nonce``, so Discord answers a repeat within its
+    de-duplication window with the message already created instead of a second one.
+    """
+    digest = hashlib.sha256(f"{dedupe_key}#{part}".encode("utf-8", "surrogatepass"))
+    return digest.hexdigest()[:25]

@@ -23,6 +23,9 @@ from bot.commandspec import COMMANDS, CommandSpec, Param
 CommandHandler = Callable[[discord.Interaction[Any], CommandSpec, dict[str, str]], Awaitable[None]]
 """Called as ``handler(interaction, spec, options)`` with every option as a string."""
 
+MemberSeen = Callable[[int, discord.abc.User], None]
+"""Called as ``seen(guild_id, user)`` for every member a ``member`` option resolved to."""
+
 MODERATOR_PERMISSIONS = discord.Permissions(manage_messages=True)
 """Default member permissions of moderator-only commands (admins can change them per server)."""
 
@@ -48,11 +51,17 @@ def _option_value(param: Param, value: Any) -> str:
     return str(value)
 
 
-def _make_callback(spec: CommandSpec, handler: CommandHandler) -> Callable[..., Awaitable[None]]:
+def _make_callback(spec: CommandSpec, handler: CommandHandler,
+                   member_seen: MemberSeen | None = None) -> Callable[..., Awaitable[None]]:
     """A coroutine function whose signature discord.py reads to build the options."""
     params_by_name = {p.name: p for p in spec.params}
 
     async def callback(interaction: discord.Interaction[Any], **kwargs: Any) -> None:
+        if member_seen is not None and interaction.guild_id is not None:
+            for name, value in kwargs.items():
+                param = params_by_name.get(name)
+                if param is not None and param.kind == "member" and isinstance(value, discord.abc.User):
+                    member_seen(interaction.guild_id, value)
         options = {
             name: _option_value(params_by_name[name], value)
             for name, value in kwargs.items()
@@ -93,9 +102,14 @@ def _make_callback(spec: CommandSpec, handler: CommandHandler) -> Callable[..., 
 
 
 def build_commands(
-    handler: CommandHandler, specs: tuple[CommandSpec, ...] = COMMANDS
+    handler: CommandHandler, specs: tuple[CommandSpec, ...] = COMMANDS,
+    member_seen: MemberSeen | None = None,
 ) -> list[app_commands.Command[Any, ..., Any] | app_commands.Group]:
-    """Top-level slash commands and groups for ``specs``."""
+    """Top-level slash commands and groups for ``specs``.
+
+    ``member_seen`` is told about every member a ``member`` option resolved to
+    (the interaction carries them with nickname and roles).
+    """
     top: list[app_commands.Command[Any, ..., Any] | app_commands.Group] = []
     groups: dict[str, app_commands.Group] = {}
     for spec in specs:
@@ -103,7 +117,7 @@ def build_commands(
         command = app_commands.Command(
             name=words[-1],
             description=spec.description[:100],
-            callback=_make_callback(spec, handler),
+            callback=_make_callback(spec, handler, member_seen),
             extras={"haven_spec": spec.name},
         )
         if len(words) == 1:
@@ -133,9 +147,10 @@ def build_commands(
     return top
 
 
-def install_commands(tree: app_commands.CommandTree[Any], handler: CommandHandler) -> None:
+def install_commands(tree: app_commands.CommandTree[Any], handler: CommandHandler,
+                     member_seen: MemberSeen | None = None) -> None:
     """Add every Haven command to ``tree`` (global commands)."""
-    for command in build_commands(handler):
+    for command in build_commands(handler, member_seen=member_seen):
         tree.add_command(command, override=True)
 
 

@@ -10,7 +10,16 @@ How it works
   start syncs with a timeline limit of 0 (room history is never acted on); a
   restart syncs ``since`` the saved token with ``full_state`` so member lists
   and power levels are right, and fetches the rest of a *limited* (gappy)
-  timeline with ``/messages`` so every missed event is processed once.
+  timeline with ``/messages``, page by page until the saved position, so every
+  missed event is processed once. Should a safety limit ever stop that, the
+  moderators are told which rooms and time span were not read.
+* **Ready.** Once the first sync (with its catch-up) is queued and invited rooms
+  are joined, :meth:`Haven.mark_ready` lets the core's timers start.
+* **Commands** (``!haven ...`` or a mention of the bot) run once per event id,
+  however often a sync replays them; in direct chats only the prefix counts, and
+  text that names no command is read as a post too.
+* **Direct chats** are delivered as posts in a ``dm`` channel (the core runs
+  crisis detection on them), including what was written before Haven joined.
 * **Never blocking the sync.** Events go to ``core.submit`` (non-blocking);
   commands, joins and notices run in tasks.
 * **Power levels** are computed here (:mod:`bot.adapters.matrix_power`) from
@@ -31,22 +40,27 @@ How it works
 * **Encryption.** With ``matrix-nio[e2e]`` installed and ``matrix.store_path``
   set, encrypted rooms are read and written like others. Without them Haven
   refuses to send plaintext into encrypted rooms and tells the moderators,
-  once, that it cannot read those rooms.
+  once, that it cannot read those rooms. A room is encrypted when it has
+  ``m.room.encryption`` state; a stray ``m.room.encrypted`` event elsewhere is junk.
+* **Malformed events** are logged by type and id and skipped, never raised.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import io
 import json
 import logging
 import os
 import time
 import uuid
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
+from urllib.parse import unquote
 
 import aiohttp
 from nio import (
@@ -72,13 +86,14 @@ from nio.exceptions import LocalProtocolError
 from bot.adapters.matrix_events import SeenEvents, translate
 from bot.adapters.matrix_format import (
     HTML_FORMAT,
+    MATRIX_TO,
     command_text,
     render,
     room_link,
     user_pill,
 )
 from bot.adapters.matrix_power import PowerState, muted_power_levels, unmuted_power_levels
-from bot.commandspec import parse_command_text
+from bot.commandspec import COMMANDS, find, parse_command_text
 from bot.errors import (
     CommandError,
     MissingPermission,
@@ -105,6 +120,8 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
+ENCRYPTED = "m.room.encrypted"
+
 TOKEN_KEY = "matrix:next_batch"
 DMS_KEY = "matrix:dms"
 MUTES_KEY = "matrix:mutes"
@@ -115,8 +132,27 @@ COLD_START_FILTER: dict[str, Any] = {"room": {"timeline": {"limit": 0}}}
 SYNC_FILTER: dict[str, Any] = {"room": {"timeline": {"limit": 50}}}
 """Later syncs; a longer gap is fetched with ``/messages``."""
 
-BACKFILL_LIMIT = 2000
-"""At most this many missed events per room are fetched after downtime."""
+BACKFILL_PAGE = 100
+"""Events asked for per ``/messages`` request when catching up after downtime."""
+
+BACKFILL_MAX_EVENTS = 1_000_000
+"""Safety limit of missed events read per room; reaching it is reported to moderators."""
+
+BACKFILL_ATTEMPTS = 3
+"""Tries per ``/messages`` page before the rest of that room's gap is reported unread."""
+
+BACKFILL_RETRY_DELAY = 0.5
+"""Seconds before the first retry of a failed ``/messages`` page (then longer)."""
+
+TOKEN_AT_KEY = "matrix:next_batch_at"
+"""When the sync token was saved (epoch seconds): the start of an unread gap."""
+
+DM_INVITE_TIMEOUT = 600.0
+"""Seconds a member has to accept Haven's direct chat invitation before Haven treats
+their private messages as closed and points them to it in the welcome room."""
+
+COMMANDS_REMEMBERED = 10000
+"""Command event ids remembered so a replayed sync never runs a command twice."""
 
 TEXT_LIMIT = 30000
 """Keep outgoing bodies below Matrix's 64 KiB event limit."""
@@ -140,13 +176,19 @@ def localpart(user_id: str) -> str:
     return user_id[1:].split(":", 1)[0] if user_id.startswith("@") else user_id
 
 
+OPEN_JOIN_RULES = frozenset({"public", "restricted", "knock", "knock_restricted"})
+"""Join rules that let people in without an invite from the room: ``restricted``
+lets every member of a space join; ``knock`` lets anyone ask to be let in."""
+
+
 def room_is_private(join_rule: str | None, history_visibility: str | None) -> bool:
     """Whether a room keeps its messages from outsiders.
 
-    Not private when anyone can join it (join rule ``public``) or read it without
-    joining (history visibility ``world_readable``).
+    Private means invite only (any join rule but those in
+    :data:`OPEN_JOIN_RULES`) and not readable without joining (history
+    visibility other than ``world_readable``).
     """
-    return join_rule != "public" and history_visibility != "world_readable"
+    return join_rule not in OPEN_JOIN_RULES and history_visibility != "world_readable"
 
 
 def e2e_available() -> bool:
@@ -168,6 +210,22 @@ def translate_error(resp: ErrorResponse, action: str, where: str = "") -> Platfo
                 "M_INVALID_PARAM", "M_TOO_LARGE", "M_UNRECOGNIZED"):
         error.retryable = False
     return error
+
+
+class LoginFailed(PlatformError):
+    """The homeserver refused Haven's secret (wrong password, unknown token)."""
+
+    retryable = False
+
+
+def _login_failed(user_id: str, secret: str, resp: Any) -> LoginFailed:
+    """A clear login error from a nio error response: which secret, and the server's reason."""
+    code = getattr(resp, "status_code", None) or ""
+    reason = getattr(resp, "message", None) or "no reason given"
+    if code in ("M_LIMIT_EXCEEDED", 429):
+        reason += " (too many attempts; wait and try again)"
+    return LoginFailed(f"Matrix login failed for {user_id} with {secret}: the homeserver said "
+                       f"{code} {reason}".replace("  ", " "))
 
 
 @dataclass
@@ -200,6 +258,9 @@ class MatrixAdapter:
         sync_timeout_ms: int = 30000,
         max_rate_retries: int = 3,
         max_rate_wait: float = 10.0,
+        backfill_page: int = BACKFILL_PAGE,
+        backfill_max: int = BACKFILL_MAX_EVENTS,
+        dm_invite_timeout: float = DM_INVITE_TIMEOUT,
     ) -> None:
         self.config = config
         self.mx = config.matrix
@@ -235,6 +296,20 @@ class MatrixAdapter:
         self.sync_timeout_ms = sync_timeout_ms
         self.max_rate_retries = max_rate_retries
         self.max_rate_wait = max_rate_wait
+        self.backfill_page = backfill_page
+        self.backfill_max = backfill_max
+        self.dm_invite_timeout = dm_invite_timeout
+        self._dm_invited_at: dict[str, float] = {}
+        """When Haven invited a member to each direct room it created (until they join)."""
+        self._dm_watch: dict[str, asyncio.Task[Any]] = {}
+        self._dm_pointed: set[str] = set()
+        """Direct rooms whose member was already pointed to the invitation (once only)."""
+        self._last_room: dict[str, str] = {}
+        """The community room each member was last seen in (for DM fallbacks)."""
+        self._unread: list[tuple[str, float | None, float | None]] = []
+        """Rooms whose catch-up stopped early: (room, unread from, unread until)."""
+        self._synced_at: float | None = None
+        """When the last sync was handled (from the store at start): where a gap begins."""
         self.core: Haven | None = None
         self.ready = asyncio.Event()
         """Set once the first sync has been processed (tests wait on it)."""
@@ -256,6 +331,7 @@ class MatrixAdapter:
         self._display_name: str | None = None
         self._dm_lock = asyncio.Lock()
         self._joined_by_invite: set[str] = set()
+        self._commands_run: OrderedDict[str, None] = OrderedDict()
 
     @classmethod
     def from_env(cls, config: Config, **kwargs: Any) -> MatrixAdapter:
@@ -282,44 +358,56 @@ class MatrixAdapter:
             raise RuntimeError("MatrixAdapter.attach(core) must be called before run()")
         return self.core
 
-    async def login(self) -> None:
-        """Log in with the access token (checked with whoami) or the password."""
+    def secret_in_use(self) -> str:
+        """The environment variable whose secret :meth:`login` uses (the token wins)."""
         if self._access_token:
-            self.client.access_token = self._access_token
-            who = await self.client.whoami()
-            if not isinstance(who, WhoamiResponse):
-                err = translate_error(who, "logging in with HAVEN_MATRIX_TOKEN")
-                err.retryable = False
-                raise err
-            if who.user_id != self.user_id:
-                raise PlatformError(
-                    f"HAVEN_MATRIX_TOKEN belongs to {who.user_id}, not matrix.user_id {self.user_id}"
-                )
-            self.client.restore_login(who.user_id, who.device_id or self.mx.device_id,
-                                      self._access_token)
-        elif self._password:
-            resp = await self.client.login(self._password, device_name="Haven",
-                                           token=None)
-            if not isinstance(resp, LoginResponse):
-                err = translate_error(resp, "logging in with HAVEN_MATRIX_PASSWORD")
-                err.retryable = False
-                raise err
-        else:
-            raise PlatformError("no Matrix access token or password given")
+            return "HAVEN_MATRIX_TOKEN"
+        return "HAVEN_MATRIX_PASSWORD" if self._password else ""
+
+    async def login(self) -> None:
+        """Log in with the access token (checked with whoami) or the password.
+
+        A refused secret raises :class:`LoginFailed` saying which secret and why,
+        never a "missing permission". When both are set the token is used, and
+        the log says so.
+        """
+        if self._access_token and self._password:
+            log.info("both HAVEN_MATRIX_TOKEN and HAVEN_MATRIX_PASSWORD are set: logging in with "
+                     "HAVEN_MATRIX_TOKEN (the password is not used)")
+        secret = self.secret_in_use()
+        try:
+            if self._access_token:
+                self.client.access_token = self._access_token
+                who = await self.client.whoami()
+                if not isinstance(who, WhoamiResponse):
+                    raise _login_failed(self.user_id, secret, who)
+                if who.user_id != self.user_id:
+                    raise LoginFailed(
+                        f"Matrix login failed: HAVEN_MATRIX_TOKEN belongs to {who.user_id}, "
+                        f"not matrix.user_id {self.user_id}")
+                self.client.restore_login(who.user_id, who.device_id or self.mx.device_id,
+                                          self._access_token)
+            elif self._password:
+                resp = await self.client.login(self._password, device_name="Haven", token=None)
+                if not isinstance(resp, LoginResponse):
+                    raise _login_failed(self.user_id, secret, resp)
+            else:
+                raise LoginFailed("Matrix login failed: set HAVEN_MATRIX_TOKEN or "
+                                  "HAVEN_MATRIX_PASSWORD")
+        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+            raise PlatformError(f"Matrix login for {self.user_id} could not reach "
+                                f"{self.mx.homeserver}: {exc!r}") from exc
         if self.encryption and self.client.should_upload_keys:
             await self._call("uploading encryption keys", "", self.client.keys_upload)
         profile = await self.client.get_displayname(self.user_id)
         self._display_name = getattr(profile, "displayname", None)
+        log.info("Matrix: logged in as %s with %s", self.user_id, secret)
 
     async def run(self) -> None:
         """Log in, then sync until :meth:`close`; network errors lead to reconnection."""
         core = self._core()
         if not self.client.access_token:
-            try:
-                await self.login()
-            except PlatformError as exc:
-                log.error("Matrix login failed for %s: %s", self.user_id, exc)
-                raise
+            await self._login_until_done()
         await self._load_state(core)
         self._spawn(self._unmute_loop(), "matrix unmute loop")
         first = True
@@ -332,6 +420,8 @@ class MatrixAdapter:
                 if not self.ready.is_set():
                     self.ready.set()
                     self._spawn(self._after_first_sync(), "matrix start-up checks")
+                if self._unread:
+                    self._spawn(self._report_unread(), "report unread catch-up")
             except asyncio.CancelledError:
                 if self._closing.is_set():
                     break
@@ -344,6 +434,31 @@ class MatrixAdapter:
                 await self._sleep_unless_closing(backoff)
                 backoff = min(backoff * 2, 60.0)
         await self._flush_checkpoint()
+
+    async def _login_until_done(self) -> None:
+        """Log in; a refused secret stops Haven with the reason, network trouble is retried."""
+        backoff = 1.0
+        while True:
+            try:
+                await self.login()
+                return
+            except PlatformError as exc:
+                if not exc.retryable:
+                    log.error("%s", exc)
+                    raise
+                log.warning("%s; retrying in %.0fs", exc, backoff)
+                await self._sleep_unless_closing(backoff)
+                if self._closing.is_set():
+                    raise
+                backoff = min(backoff * 2, 60.0)
+
+    def _mark_core_ready(self) -> None:
+        """Tell the core we are connected and caught up, so its timers start now."""
+        mark = getattr(self.core, "mark_ready", None)
+        if callable(mark):
+            mark()
+        log.info("Matrix: connected as %s and caught up (%d rooms)", self.user_id,
+                 len(self.client.rooms))
 
     async def close(self) -> None:
         """Stop syncing, save the sync token, cancel background work, close the client."""
@@ -382,9 +497,15 @@ class MatrixAdapter:
 
     async def _load_state(self, core: Haven) -> None:
         self._saved_token = await core.store.get_kv(TOKEN_KEY)
+        saved_at = await core.store.get_kv(TOKEN_AT_KEY)
+        with contextlib.suppress(TypeError, ValueError):
+            self._synced_at = float(saved_at) if saved_at else None
         raw_dms = json.loads(await core.store.get_kv(DMS_KEY) or "{}")
         self._dms = dict(raw_dms.get("users", {}))
         self._dm_rooms = dict(raw_dms.get("rooms", {}))
+        self._dm_invited_at = {r: float(t) for r, t in dict(raw_dms.get("invited_at", {})).items()
+                               if isinstance(t, int | float)}
+        self._dm_pointed = {r for r in raw_dms.get("pointed", []) if isinstance(r, str)}
         raw_mutes = await core.store.get_kv(MUTES_KEY)
         self._mutes = dict(json.loads(raw_mutes)) if raw_mutes else {}
 
@@ -411,6 +532,7 @@ class MatrixAdapter:
         await self._process(resp, since=None if cold else since, cold=cold)
         if self.encryption:
             await self._encryption_housekeeping()
+        self._synced_at = time.time()
         self._checkpoint(resp.next_batch)
 
     async def _request_sync(self, kwargs: dict[str, Any]) -> SyncResponse:
@@ -447,6 +569,7 @@ class MatrixAdapter:
             token = self._pending_token
             await core.drain()
             await core.store.set_kv(TOKEN_KEY, token)
+            await core.store.set_kv(TOKEN_AT_KEY, str(time.time()))
             self._saved_token = token
 
     async def _flush_checkpoint(self) -> None:
@@ -463,17 +586,21 @@ class MatrixAdapter:
         # read half-updated (nio has already updated its rooms when sync() returns).
         for room_id, info in resp.rooms.join.items():
             for event in (*info.state, *info.timeline.events):
-                self._note_state(room_id, _source(event))
+                self._note_state_safely(room_id, _source(event))
         for room_id, info in resp.rooms.join.items():
             events: list[Any] = list(info.timeline.events)
             if info.timeline.limited and since and not cold:
                 missed = await self._backfill(room_id, info.timeline.prev_batch, since)
                 for event in missed:
-                    self._note_state(room_id, _source(event), older=True)
+                    self._note_state_safely(room_id, _source(event), older=True)
                 events = missed + events
-            for event in self._after_own_join(events):
-                if isinstance(event, MegolmEvent):
-                    self._report_encrypted(room_id, undecryptable=True)
+            # A room's history from before Haven joined is not acted on, except in a direct
+            # chat a member opened: everything there was written to Haven.
+            if room_id not in self._dm_rooms:
+                events = self._after_own_join(events)
+            for event in events:
+                if isinstance(event, MegolmEvent) or _source(event).get("type") == ENCRYPTED:
+                    self._on_undecrypted(room_id, _source(event))
                     continue
                 if not cold:
                     self._on_timeline(room_id, _source(event))
@@ -487,32 +614,102 @@ class MatrixAdapter:
         """Drop what happened before the bot joined: a newly joined room's history is not acted on."""
         for index in range(len(events) - 1, -1, -1):
             source = _source(events[index])
+            content = _dict(source.get("content"))
             if (source.get("type") == "m.room.member" and source.get("state_key") == self.user_id
-                    and (source.get("content") or {}).get("membership") == "join"):
-                prev = (source.get("unsigned") or {}).get("prev_content") or {}
+                    and content.get("membership") == "join"):
+                prev = _dict(_dict(source.get("unsigned")).get("prev_content"))
                 if prev.get("membership") != "join":
                     return events[index + 1:]
         return events
 
     async def _backfill(self, room_id: str, start: str | None, since: str) -> list[Any]:
-        """Events between the saved token and a limited timeline's start (oldest first)."""
+        """Every event between the saved token and a limited timeline's start (oldest first).
+
+        Pages ``/messages`` back until the saved position, however many pages that
+        takes. Only if the safety limit (:attr:`backfill_max`) is reached or the
+        server keeps failing does reading stop; the unread span is then noted in
+        :attr:`_unread` and reported to the moderators (:meth:`_report_unread`).
+        """
         if not start:
             return []
         out: list[Any] = []
         token: str | None = start
-        while token and len(out) < BACKFILL_LIMIT:
-            resp = await self.client.room_messages(room_id, token, end=since,
-                                                   direction=MessageDirection.back, limit=100)
-            if not isinstance(resp, RoomMessagesResponse) or not resp.chunk:
+        complete = True
+        pages = 0
+        while token:
+            if len(out) >= self.backfill_max:
+                complete = False
+                break
+            limit = min(self.backfill_page, self.backfill_max - len(out))
+            resp = await self._messages_page(room_id, token, since, limit)
+            if resp is None:
+                complete = False
+                break
+            pages += 1
+            if not resp.chunk:
                 break
             out.extend(resp.chunk)
-            if resp.end == token:
+            if not resp.end or resp.end == token:
                 break
             token = resp.end
         out.reverse()
         if out:
-            log.info("fetched %d missed events in %s", len(out), room_id)
+            log.info("fetched %d missed events in %s (%d page(s))", len(out), room_id, pages)
+        if not complete:
+            oldest = _timestamp(out[0]) if out else None
+            self._unread.append((room_id, self._synced_at, oldest))
+            log.error("catch-up of %s stopped after %d events: older missed messages were not "
+                      "read; moderators are told", room_id, len(out))
         return out
+
+    async def _messages_page(self, room_id: str, token: str, since: str,
+                             limit: int) -> RoomMessagesResponse | None:
+        """One ``/messages`` page (a few tries); ``None`` when the server keeps failing."""
+        for attempt in range(BACKFILL_ATTEMPTS):
+            try:
+                resp = await self.client.room_messages(room_id, token, end=since,
+                                                       direction=MessageDirection.back,
+                                                       limit=limit)
+            except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+                log.warning("reading missed messages in %s failed (%r)", room_id, exc)
+            else:
+                if isinstance(resp, RoomMessagesResponse):
+                    return resp
+                error = translate_error(resp, "reading missed messages", room_id)
+                log.warning("reading missed messages in %s failed: %s", room_id, error)
+                if isinstance(error, RateLimited):
+                    await asyncio.sleep(min(error.retry_after, self.max_rate_wait))
+                    continue
+            await asyncio.sleep(BACKFILL_RETRY_DELAY * (attempt + 1))
+        return None
+
+    async def _report_unread(self) -> None:
+        """Tell the moderators plainly which rooms and time span catch-up could not read."""
+        gaps, self._unread = self._unread, []
+        if not gaps:
+            return
+        core = self._core()
+        lines = []
+        for room_id, since, until in gaps:
+            start = _when(since) if since else "when Haven stopped"
+            end = _when(until) if until else "now"
+            lines.append((self._room_name(room_id), f"{start} to {end}"))
+        templates = getattr(core, "templates", None)
+        messenger = getattr(core, "messenger", None)
+        channel = ", ".join(name for name, _ in lines)
+        span = "; ".join(f"{name}: {span}" for name, span in lines)
+        if templates is None or messenger is None:
+            return
+        text = templates.render("catchup_incomplete", channel=channel, span=span)
+        await messenger.send(self.community_id, self.config.channels.moderators, Outgoing(text))
+
+    def _note_state_safely(self, room_id: str, source: dict[str, Any], older: bool = False) -> None:
+        """:meth:`_note_state`, logging and skipping a malformed event."""
+        try:
+            self._note_state(room_id, source, older)
+        except Exception as exc:
+            log.warning("skipping malformed state %r in %s (%s)", _short(source.get("type")),
+                        room_id, type(exc).__name__)
 
     def _note_state(self, room_id: str, source: dict[str, Any], older: bool = False) -> None:
         """Keep the raw create/power-levels state and join times for power and newcomer checks.
@@ -525,7 +722,8 @@ class MatrixAdapter:
         content = source.get("content") if isinstance(source.get("content"), dict) else {}
         power = self._rooms.setdefault(room_id, _RoomPower())
         if etype == "m.room.create" and not (older and power.create_content is not None):
-            power.create_sender = source.get("sender")
+            sender = source.get("sender")
+            power.create_sender = sender if isinstance(sender, str) else None
             power.create_content = dict(content)
         elif etype == "m.room.power_levels" and source.get("state_key") == "" and not (
                 older and power.power_levels is not None):
@@ -544,14 +742,31 @@ class MatrixAdapter:
             self._spawn(self._save_dms(), "save DMs")
 
     def _on_timeline(self, room_id: str, source: dict[str, Any]) -> None:
-        """Translate one timeline event and hand it to the core (never blocks)."""
+        """Translate one timeline event and hand it to the core (never blocks, never raises).
+
+        An event Haven cannot make sense of (missing or wrongly-typed fields) is
+        logged by type and id, never by content, and skipped: one odd payload
+        must not stop the sync loop or the events after it.
+        """
+        try:
+            self._timeline_event(room_id, source)
+        except Exception as exc:
+            log.warning("skipping a malformed %r event %r in %s (%s)", _short(source.get("type")),
+                        _short(source.get("event_id")), room_id, type(exc).__name__)
+
+    def _timeline_event(self, room_id: str, source: dict[str, Any]) -> None:
         core = self._core()
+        sender = source.get("sender")
+        if isinstance(sender, str) and room_id not in self._dm_rooms and sender != self.user_id:
+            self._last_room[sender] = room_id
         if source.get("type") == "m.room.member" and source.get("state_key") == self.user_id:
             return
-        if source.get("type") == "m.room.message" and source.get("sender") != self.user_id:
-            content = source.get("content") or {}
-            if "m.new_content" not in content and self._maybe_command(room_id, source):
-                return
+        content = source.get("content")
+        if (source.get("type") == "m.room.message" and source.get("sender") != self.user_id
+                and isinstance(content, dict) and isinstance(source.get("sender"), str)
+                and isinstance(source.get("event_id"), str)
+                and "m.new_content" not in content and self._maybe_command(room_id, source)):
+            return
         event = translate(source, room_id, self, self._seen)
         if event is not None:
             core.submit(event)
@@ -593,8 +808,7 @@ class MatrixAdapter:
         if room_id in self._dm_rooms:
             power_room = self._moderators_room_id()
         state = self.power_state(power_room)
-        room = self.client.rooms.get(room_id)
-        name = (room.user_name(user_id) if room is not None else None) or localpart(user_id)
+        name = self._display(user_id, room_id)
         known = self._rooms.get(room_id)
         if joined_at is None and known is not None:
             joined_at = known.joined_at.get(user_id)
@@ -688,24 +902,34 @@ class MatrixAdapter:
         ]
 
     def _display(self, user_id: str, room_id: str | None = None) -> str:
+        """A user's display name (from ``room_id`` first, then any room), else the local part."""
         rooms = [self.client.rooms[room_id]] if room_id in self.client.rooms else []
         rooms += list(self.client.rooms.values())
         for room in rooms:
-            name = room.user_name(user_id)
-            if name:
-                return str(name)
+            user = room.users.get(user_id)
+            if user is not None and user.display_name:
+                return str(user.display_name)
         return localpart(user_id)
 
     async def _after_first_sync(self) -> None:
         """Resolve config references, warn about rooms Haven cannot see or read, and check
         that the moderators' room is private (:meth:`check_moderators_room`)."""
-        joins = [t for t in self._tasks if t.get_name().startswith("invite ")]
-        if joins:
-            await asyncio.wait(joins, timeout=30)
-        deadline = time.monotonic() + 15
-        while time.monotonic() < deadline and any(
-                r not in self.client.rooms for r in self._joined_by_invite):
-            await asyncio.sleep(0.2)
+        try:
+            joins = [t for t in self._tasks if t.get_name().startswith("invite ")]
+            if joins:
+                await asyncio.wait(joins, timeout=30)
+            deadline = time.monotonic() + 15
+            while time.monotonic() < deadline and any(
+                    r not in self.client.rooms for r in self._joined_by_invite):
+                await asyncio.sleep(0.2)
+        finally:
+            # Caught up (the first sync and its catch-up are queued) and in the rooms we
+            # were invited to: the core's timers may start.
+            self._mark_core_ready()
+        for room_id in list(self._dm_invited_at):
+            member = self._dm_rooms.get(room_id)
+            if member is not None:
+                self._watch_dm(room_id, member)  # invitations still waiting from before a restart
         for ref in self._config_refs() + list(self.mx.spaces):
             try:
                 await self.resolve_room(ref)
@@ -745,6 +969,8 @@ class MatrixAdapter:
         reasons = []
         if room.join_rule == "public":
             reasons.append("anyone can join it")
+        elif room.join_rule in OPEN_JOIN_RULES:
+            reasons.append(f"people can join it without an invite (join rule {room.join_rule})")
         if room.history_visibility == "world_readable":
             reasons.append("anyone can read it without joining")
         log.error("The moderators' room %s (%s) is not private (%s): crisis alerts will be sent "
@@ -755,6 +981,28 @@ class MatrixAdapter:
         except PlatformError as exc:
             log.error("could not post the privacy warning in the moderators' room: %s", exc)
         return False
+
+    def room_encrypted(self, room_id: str) -> bool:
+        """Whether the room really is end-to-end encrypted: it has ``m.room.encryption`` state.
+
+        nio sets ``MatrixRoom.encrypted`` only from that state event (which needs
+        power to send), never from an ``m.room.encrypted`` message anyone can send.
+        """
+        room = self.client.rooms.get(room_id)
+        return bool(room is not None and room.encrypted)
+
+    def _on_undecrypted(self, room_id: str, source: dict[str, Any]) -> None:
+        """An ``m.room.encrypted`` event Haven could not (or need not) read.
+
+        In an unencrypted room it is junk (anyone can send one): logged and
+        ignored, and moderators are not told anything. Only in a really
+        encrypted room does a failure to decrypt mean Haven is missing keys.
+        """
+        if not self.room_encrypted(room_id):
+            log.info("ignoring an encrypted event in unencrypted room %s (sender %s, event %s)",
+                     room_id, source.get("sender"), source.get("event_id"))
+            return
+        self._report_encrypted(room_id, undecryptable=True)
 
     def _report_encrypted(self, room_id: str, undecryptable: bool = False) -> None:
         """Tell admins (log + moderators' room, once) that a room cannot be read."""
@@ -777,6 +1025,146 @@ class MatrixAdapter:
         if messenger is not None:
             self._spawn(messenger.report_missing(self.community_id, MissingPermission(what, name)),
                         f"report encrypted {room_id}")
+
+    # ------------------------------------------------------------------
+    # haven check --online
+    # ------------------------------------------------------------------
+
+    def _config_places(self) -> list[tuple[str, str, tuple[str, ...]]]:
+        """``(config key, room reference, what Haven must be able to do there)``."""
+        c = self.config
+        places: list[tuple[str, str, tuple[str, ...]]] = []
+        if c.channels.moderators:
+            places.append(("channels.moderators", c.channels.moderators, ("send",)))
+        for key, ref in (("channels.welcome", c.channels.welcome),
+                         ("channels.rules", c.channels.rules),
+                         ("channels.nudges", c.channels.nudges),
+                         ("content_warnings.redirect_to", c.content_warnings.redirect_to)):
+            if ref:
+                places.append((key, ref, ("send",)))
+        for ref in c.content_warnings.channels:
+            places.append(("content_warnings.channels", ref, ("send", "redact")))
+        for place in c.unanswered.places:
+            places.append(("unanswered.places", place.channel, ("send",)))
+        return places
+
+    async def check_online(self) -> list[str]:
+        """Connect with the real secret and report what is missing, without running Haven.
+
+        Logs in, syncs room state once (no history, nothing acted on, no invites
+        accepted, the sync position is not saved) and checks every configured
+        room and space: that Haven is in it, that it may post there, that it can
+        hide posts, kick, ban and mute in every room it moderates, and that the
+        moderators' room is private and readable. Returns the problems found
+        (empty: all is well) and closes the connection.
+        """
+        problems: list[str] = []
+        try:
+            try:
+                await self.login()
+            except PlatformError as exc:
+                return [str(exc)]
+            try:
+                # A filter no other request uses: Synapse briefly caches identical syncs,
+                # and a check must see the rooms as they are now.
+                nonce = f"!havencheck{uuid.uuid4().hex}:{server_name(self.user_id)}"
+                fresh = {"room": {"timeline": {"limit": 0}, "not_rooms": [nonce]}}
+                resp = await self._request_sync({"timeout": 0, "full_state": True,
+                                                 "sync_filter": fresh})
+            except PlatformError as exc:
+                return [f"the first sync failed: {exc}"]
+            for room_id, info in resp.rooms.join.items():
+                for event in info.state:
+                    self._note_state(room_id, _source(event))
+            invited = set(resp.rooms.invite)
+            problems += await self._check_places(invited)
+            problems += self._check_moderated_rooms()
+            problems += self._check_roles()
+        finally:
+            await self.client.close()
+        return problems
+
+    async def _check_places(self, invited: set[str]) -> list[str]:
+        problems: list[str] = []
+        for key, ref, needs in self._config_places():
+            room_id = self._resolve_cached(ref)
+            if room_id is None and ref.startswith("#") and ":" in ref:
+                resp = await self.client.room_resolve_alias(ref)
+                if isinstance(resp, RoomResolveAliasResponse):
+                    room_id = str(resp.room_id)
+            if room_id is None or room_id not in self.client.rooms:
+                waiting = room_id is not None and room_id in invited
+                problems.append(
+                    f"{key}: Haven is not in the room {ref!r}: "
+                    + ("an invite is waiting (Haven accepts it when it runs)" if waiting
+                       else "invite it (and check the id, alias or name)"))
+                continue
+            state = self.power_state(room_id)
+            name = self._room_name(room_id)
+            if "send" in needs and state.user_level(self.user_id) < state.event_level(
+                    "m.room.message"):
+                problems.append(f"{key}: Haven may not post in {name} (power level "
+                                f"{state.user_level(self.user_id)}, needs "
+                                f"{state.event_level('m.room.message')})")
+            if "redact" in needs and not state.can(self.user_id, "redact"):
+                problems.append(f"{key}: Haven cannot hide posts in {name} (redact needs power "
+                                f"level {state.action_level('redact')})")
+            if key == "channels.moderators":
+                problems += self._check_moderators(room_id, name)
+            elif self.room_encrypted(room_id) and not self.encryption:
+                problems.append(f"{key}: {name} is end-to-end encrypted: install matrix-nio[e2e] "
+                                "and set matrix.store_path, or Haven cannot read it")
+        for space in self.mx.spaces:
+            space_id = self._resolve_cached(space)
+            if space_id is None or space_id not in self.client.rooms:
+                problems.append(f"matrix.spaces: Haven is not in the space {space!r}: invite it")
+        return problems
+
+    def _check_moderators(self, room_id: str, name: str) -> list[str]:
+        problems = []
+        room = self.client.rooms[room_id]
+        if not room_is_private(room.join_rule, room.history_visibility):
+            problems.append(
+                f"channels.moderators: {name} is not private (join rule {room.join_rule}, "
+                f"history {room.history_visibility}): make it invite-only, members-only history")
+        if self.room_encrypted(room_id) and not self.encryption:
+            problems.append(f"channels.moderators: {name} is end-to-end encrypted and Haven has "
+                            "no encryption (matrix-nio[e2e] and matrix.store_path): it cannot "
+                            "post alerts there")
+        if not self.role_members("moderators"):
+            problems.append(
+                f"channels.moderators: nobody in {name} has power level "
+                f"{self.mx.moderator_power_level} (matrix.moderator_power_level) and "
+                "roles.moderators names no user ids: nobody could run moderator commands")
+        return problems
+
+    def _check_moderated_rooms(self) -> list[str]:
+        """Hide, kick, ban and mute need power in every community room Haven is in."""
+        problems = []
+        for room_id in self._community_rooms():
+            state = self.power_state(room_id)
+            name = self._room_name(room_id)
+            missing = [f"{action} (needs {state.action_level(action)})"
+                       for action in ("redact", "kick", "ban") if not state.can(self.user_id, action)]
+            if not state.can_send_state(self.user_id, "m.room.power_levels"):
+                missing.append("mute: change power levels (needs "
+                               f"{state.event_level('m.room.power_levels', state=True)})")
+            if missing:
+                problems.append(f"{name} ({room_id}): Haven's power level "
+                                f"{state.user_level(self.user_id)} is too low to "
+                                + ", ".join(missing))
+        return problems
+
+    def _check_roles(self) -> list[str]:
+        roles = self.config.roles
+        problems = []
+        for key, entries in (("roles.peer_supporters", roles.peer_supporters),
+                             ("roles.greeters", roles.greeters)):
+            for entry in entries:
+                if not (entry.startswith("@") and ":" in entry):
+                    problems.append(f"{key}: {entry!r} is not a Matrix user id "
+                                    "(like @sam:example.org): nobody is pinged for it")
+        return problems
 
     # ------------------------------------------------------------------
     # invites
@@ -814,17 +1202,28 @@ class MatrixAdapter:
                         room_id, inviter)
             await self.client.room_leave(room_id)
             return
-        await self._call("joining a room", room_id, self.client.join, room_id)
+        direct = is_direct and isinstance(inviter, str)
+        if direct:
+            # Known as a direct chat before the join, so the sync that brings the room
+            # treats it as one (what the member wrote before Haven joined is read).
+            self._dm_rooms[room_id] = str(inviter)
+        try:
+            await self._call("joining a room", room_id, self.client.join, room_id)
+        except PlatformError:
+            if direct:
+                self._dm_rooms.pop(room_id, None)
+            raise
         self._joined_by_invite.add(room_id)
         log.info("joined %s (invited by %s)", room_id, inviter)
-        if is_direct and inviter:
-            self._dm_rooms[room_id] = inviter
-            self._dms.setdefault(inviter, room_id)
+        if direct:
+            self._dms.setdefault(str(inviter), room_id)
             await self._save_dms()
 
     async def _save_dms(self) -> None:
         await self._core().store.set_kv(
-            DMS_KEY, json.dumps({"users": self._dms, "rooms": self._dm_rooms}, sort_keys=True))
+            DMS_KEY, json.dumps({"users": self._dms, "rooms": self._dm_rooms,
+                                 "invited_at": self._dm_invited_at,
+                                 "pointed": sorted(self._dm_pointed)}, sort_keys=True))
 
     # ------------------------------------------------------------------
     # commands
@@ -838,23 +1237,46 @@ class MatrixAdapter:
         return self.config.support_place(channel) is not None
 
     def _maybe_command(self, room_id: str, source: dict[str, Any]) -> bool:
-        """Start a command task if this message is a command in a place that takes them."""
+        """Start a command task if this message is a command in a place that takes them.
+
+        Returns whether the message was taken as a command (and so is not a post).
+        A command runs once per event id, however often a sync or catch-up replays
+        it. In direct chats only the prefix makes a command (``Haven, I can't go
+        on`` is a message to read, not a command). Text that names no command is
+        also handed on as a post, so nothing a member writes goes unread.
+        """
         content = source.get("content") or {}
         names = tuple(n for n in (self._display_name,) if n)
-        text = command_text(content, self.mx.command_prefix, self.user_id, names)
+        channel = self.channel(room_id)
+        text = command_text(content, self.mx.command_prefix, self.user_id, names,
+                            mentions=channel.kind != "dm")
         if text is None:
             return False
-        channel = self.channel(room_id)
         if not self._command_place(room_id, channel):
             return False
         sender = str(source["sender"])
         event_id = str(source["event_id"])
+        prefixed = command_text(content, self.mx.command_prefix, self.user_id, (),
+                                mentions=False) is not None
+        # `!haven <command>` is a command even with wrong arguments (the answer says
+        # how to use it). After a mention ("Haven, help me, I want to die") it is one
+        # only if it parses; otherwise it is someone talking to Haven: a post.
+        known = _names_a_command(text) if prefixed else _parses(text)
+        if not known and not prefixed:
+            return False
+        if event_id in self._commands_run:
+            log.info("command event %s was run already; ignoring the repeat", event_id)
+            return known
+        self._commands_run[event_id] = None
+        while len(self._commands_run) > COMMANDS_REMEMBERED:
+            self._commands_run.popitem(last=False)
         thread_root = _thread_root(content)
         ref = MessageRef(self.community_id, room_id, event_id, thread_root)
         invoker = self.member(room_id, sender)
-        at = float(source.get("origin_server_ts") or time.time() * 1000) / 1000.0
+        ts = source.get("origin_server_ts")
+        at = float(ts) / 1000.0 if isinstance(ts, int | float) and ts else time.time()
         self._spawn(self._run_command(text, channel, invoker, ref, at), f"command in {room_id}")
-        return True
+        return known
 
     async def _run_command(self, text: str, channel: Channel, invoker: Member, ref: MessageRef,
                            at: float) -> None:
@@ -866,7 +1288,7 @@ class MatrixAdapter:
                                CommandResult(str(exc), ephemeral=False, ok=False))
             return
         event = CommandInvoked(self.community_id, at, channel, invoker, name=spec.name,
-                               options=options, message=ref)
+                               options=options, message=ref, delivery_id=ref.message_id)
         result = await core.handle(event)
         if result is not None:
             await self._answer(ref, channel, invoker, result)
@@ -925,8 +1347,12 @@ class MatrixAdapter:
                 "matrix.store_path)", self.channel(room_id).name)
 
     async def _send_content(self, room_id: str, content: dict[str, Any],
-                            event_type: str = "m.room.message") -> str:
-        """Send one event (same transaction id on every retry); returns its event id."""
+                            event_type: str = "m.room.message", tx_id: str | None = None) -> str:
+        """Send one event (same transaction id on every retry); returns its event id.
+
+        ``tx_id`` derived from an :attr:`Outgoing.dedupe_key` makes a send repeated after a
+        crash the same transaction, so the homeserver keeps one event.
+        """
         self._guard_encrypted(room_id)
         if event_type == "m.room.message" and len(content.get("body", "")) > TEXT_LIMIT:
             content = {**content, "body": content["body"][:TEXT_LIMIT] + "…"}
@@ -934,7 +1360,8 @@ class MatrixAdapter:
             content.pop("format", None)
         resp = await self._call(
             "sending a message", self._room_name(room_id), self.client.room_send,
-            room_id, event_type, content, tx_id=str(uuid.uuid4()), ignore_unverified_devices=True,
+            room_id, event_type, content, tx_id=tx_id or str(uuid.uuid4()),
+            ignore_unverified_devices=True,
         )
         assert isinstance(resp, RoomSendResponse)
         return str(resp.event_id)
@@ -944,22 +1371,24 @@ class MatrixAdapter:
         return self._config_name(room_id) or (room.display_name if room is not None else room_id)
 
     async def _deliver(self, room_id: str, msg: Outgoing, relates: dict[str, Any] | None = None,
-                       header: str = "", extra_mentions: tuple[str, ...] = ()) -> MessageRef:
+                       header: str = "", extra_mentions: tuple[str, ...] = (),
+                       commands: bool = True) -> MessageRef:
         """Render and send ``msg`` (then its attachments) in a room."""
         roles_users = self._role_users(msg.mention_roles)
         mentions = (*extra_mentions, *roles_users)
         names = {u: self._display(u, room_id) for u in (*msg.mention_users, *mentions)}
         content = render(msg, extra_mentions=mentions, names=names,
-                         prefix=self.mx.command_prefix, header=header)
+                         prefix=self.mx.command_prefix, header=header, commands=commands)
         if relates:
             content["m.relates_to"] = relates
-        event_id = await self._send_content(room_id, content)
+        tx = _transaction_id(msg.dedupe_key)
+        event_id = await self._send_content(room_id, content, tx_id=tx)
         thread = relates.get("event_id") if relates and relates.get("rel_type") == "m.thread" else None
-        for attachment in msg.attachments:
+        for i, attachment in enumerate(msg.attachments):
             media = await self._upload(room_id, attachment)
             if relates:
                 media["m.relates_to"] = relates
-            await self._send_content(room_id, media)
+            await self._send_content(room_id, media, tx_id=f"{tx}-{i}" if tx else None)
         return MessageRef(self.community_id, room_id, event_id, thread)
 
     async def _upload(self, room_id: str, attachment: Attachment) -> dict[str, Any]:
@@ -1013,9 +1442,81 @@ class MatrixAdapter:
         return await self._deliver(to.channel_id, msg, relates)
 
     async def send_private(self, community_id: str, user_id: str, msg: Outgoing) -> MessageRef:
-        """Send in the member's direct room with the bot (created once, then reused)."""
+        """Send in the member's direct room with the bot (created once, then reused).
+
+        A member who has not accepted Haven's invitation to that room within
+        :attr:`dm_invite_timeout` is treated like a member whose private messages
+        are closed (:class:`PrivateMessagesClosed`, so the core uses its
+        fallback, as for closed DMs); when they accept, private messages work again.
+        A message sent into a still-unaccepted invitation is followed, after that
+        bound, by a short note in the welcome room asking them to accept it.
+        """
         room_id = await self._dm_room(user_id)
-        return await self._deliver(room_id, msg)
+        if self._dm_unaccepted_for(room_id, user_id) > self.dm_invite_timeout:
+            raise PrivateMessagesClosed(
+                f"{user_id} has not accepted Haven's direct chat invitation")
+        ref = await self._deliver(room_id, msg)
+        self._watch_dm(room_id, user_id)
+        return ref
+
+    def _watch_dm(self, room_id: str, user_id: str) -> None:
+        """Start the invitation watcher for a direct room (once per member, and only once
+        per room ever: the note is not repeated, also not after a restart)."""
+        if (room_id in self._dm_invited_at and room_id not in self._dm_pointed
+                and user_id not in self._dm_watch and self._dm_pending(room_id, user_id)):
+            self._dm_watch[user_id] = self._spawn(self._watch_dm_invite(room_id, user_id),
+                                                  f"DM invite {user_id}")
+
+    def _dm_pending(self, room_id: str, user_id: str) -> bool:
+        """Whether ``user_id`` is invited to (but has not joined) the direct room."""
+        room = self.client.rooms.get(room_id)
+        if room is None:
+            return room_id in self._dm_invited_at
+        return user_id in room.invited_users or user_id not in room.users
+
+    def _dm_unaccepted_for(self, room_id: str, user_id: str) -> float:
+        """Seconds the member's invitation to the direct room has been waiting (0: joined)."""
+        invited = self._dm_invited_at.get(room_id)
+        if invited is None:
+            return 0.0
+        if not self._dm_pending(room_id, user_id):
+            del self._dm_invited_at[room_id]
+            self._dm_pointed.discard(room_id)
+            self._spawn(self._save_dms(), "save DMs")
+            return 0.0
+        return time.time() - invited
+
+    async def _watch_dm_invite(self, room_id: str, user_id: str) -> None:
+        """After the bound, point a member who has not accepted the invitation to it."""
+        try:
+            invited = self._dm_invited_at.get(room_id, time.time())
+            deadline = invited + self.dm_invite_timeout
+            while time.time() < deadline:
+                await self._sleep_unless_closing(min(1.0, max(0.05, deadline - time.time())))
+                if self._closing.is_set() or not self._dm_pending(room_id, user_id):
+                    return
+            self._dm_pointed.add(room_id)
+            await self._save_dms()
+            await self._point_to_dm(user_id)
+        finally:
+            self._dm_watch.pop(user_id, None)
+
+    async def _point_to_dm(self, user_id: str) -> None:
+        """Post the ``dm_not_accepted`` note in the welcome room (or where they were seen)."""
+        core = self._core()
+        templates = getattr(core, "templates", None)
+        place = self.config.channels.welcome or self._last_room.get(user_id)
+        if templates is None or not place:
+            log.warning("member %s has not accepted Haven's direct chat invitation and there "
+                        "is no welcome room to tell them in", user_id)
+            return
+        text = templates.render("dm_not_accepted", member=self.user_mention(user_id))
+        log.info("member %s has not accepted Haven's direct chat invitation; telling them in %s",
+                 user_id, place)
+        try:
+            await self.send(self.community_id, place, Outgoing(text, mention_users=(user_id,)))
+        except PlatformError as exc:
+            log.warning("could not point %s to their direct chat: %s", user_id, exc)
 
     async def _dm_room(self, user_id: str) -> str:
         async with self._dm_lock:
@@ -1042,6 +1543,7 @@ class MatrixAdapter:
             room_id = str(resp.room_id)
             self._dms[user_id] = room_id
             self._dm_rooms[room_id] = user_id
+            self._dm_invited_at[room_id] = time.time()
             await self._save_dms()
             if self.encryption:
                 await self._wait_for_room(room_id, user_id)
@@ -1232,25 +1734,48 @@ class MatrixAdapter:
         """Post on the author's behalf, naming them (Matrix has no webhooks)."""
         room_id = await self.resolve_room(channel)
         header = f"Posted on behalf of {user_pill(author.id, author.name)}:"
-        return await self._deliver(room_id, msg, header=header, extra_mentions=(author.id,))
+        return await self._deliver(room_id, msg, header=header, extra_mentions=(author.id,),
+                                   commands=False)
 
     async def resolve_member(self, community_id: str, query: str) -> Member | None:
-        """A member of the community's rooms by user id, pill or unique display name."""
+        """A member of the community's rooms by user id, pill, local name or display name.
+
+        ``query`` may be ``@bob:example.org``, a matrix.to link, ``bob`` or ``@bob``
+        (the local part), ``Bob Smith`` (a display name, any case) or nio's
+        disambiguated form ``Bob (@bob:example.org)``. Only people who have joined
+        a community room count (not invitees, not those who left, not Haven).
+        ``None`` when nobody matches or the name fits more than one member. The
+        answer's :attr:`Member.name` is the member's display name.
+        """
         q = query.strip()
+        if q.startswith(MATRIX_TO):
+            q = unquote(q[len(MATRIX_TO):]).split("?", 1)[0]
+        if q.endswith(")") and "(@" in q:
+            q = q[q.rindex("(@") + 1:-1]
         rooms = [r for r in self._community_rooms() if r in self.client.rooms]
+
+        def joined(room_id: str) -> dict[str, Any]:
+            room = self.client.rooms[room_id]
+            return {uid: user for uid, user in room.users.items()
+                    if uid not in room.invited_users and uid != self.user_id}
+
         if q.startswith("@") and ":" in q:
             for room_id in rooms:
-                if q in self.client.rooms[room_id].users:
+                if q in joined(room_id):
                     return self.member(room_id, q)
             return None
-        key = q.lstrip("@").casefold()
+        key = " ".join(q.lstrip("@").split()).casefold()
+        if not key:
+            return None
         found: dict[str, str] = {}
         for room_id in rooms:
-            for uid, user in self.client.rooms[room_id].users.items():
-                local = uid[1:].split(":", 1)[0].casefold()
-                if key in {local, (user.display_name or "").casefold()}:
+            for uid, user in joined(room_id).items():
+                display = " ".join((user.display_name or "").split()).casefold()
+                if key in (localpart(uid).casefold(), display):
                     found.setdefault(uid, room_id)
         if len(found) != 1:
+            if found:
+                log.info("member name %r is ambiguous (%d members)", query, len(found))
             return None
         uid, room_id = next(iter(found.items()))
         return self.member(room_id, uid)
@@ -1289,6 +1814,11 @@ class MatrixAdapter:
                         users.extend(self.power_state(mods).users_at_least(
                             self.mx.moderator_power_level, room.users))
         return list(dict.fromkeys(u for u in users if u != self.user_id))
+
+    async def role_member_ids(self, community_id: str, role: str) -> tuple[str, ...] | None:
+        """The users a group names (:meth:`role_members`); ``None`` when it names nobody."""
+        users = self.role_members(role)
+        return tuple(users) if users else None
 
     def role_mention(self, community_id: str, role: str) -> str:
         """Pills of the group's users when config names them, else a plain label."""
@@ -1340,6 +1870,45 @@ def _source(event: Any) -> dict[str, Any]:
     return source
 
 
+def _dict(value: Any) -> dict[str, Any]:
+    """``value`` if it is a dict, else an empty one (payload fields can be anything)."""
+    return value if isinstance(value, dict) else {}
+
+
+def _short(value: Any) -> str:
+    """An id or type for a log line: a string, cut short (never message text)."""
+    return value[:80] if isinstance(value, str) else type(value).__name__
+
+
+def _timestamp(event: Any) -> float | None:
+    """An event's server time in epoch seconds, if it has a sane one."""
+    ts = _source(event).get("origin_server_ts")
+    return ts / 1000.0 if isinstance(ts, int | float) and not isinstance(ts, bool) else None
+
+
+def _when(epoch: float) -> str:
+    """``2026-11-30 22:15 UTC`` for moderators."""
+    return time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(epoch))
+
+
+def _parses(text: str) -> bool:
+    """Whether ``text`` is a complete, valid command."""
+    try:
+        parse_command_text(text)
+    except CommandError:
+        return False
+    return True
+
+
+def _names_a_command(text: str) -> bool:
+    """Whether ``text`` starts with a command's name (or is empty: help)."""
+    words = text.lower().split()
+    if not words:
+        return True
+    return (find(" ".join(words[:2])) is not None or find(words[0]) is not None
+            or any(c.name.startswith(words[0] + " ") for c in COMMANDS))
+
+
 def _thread_root(content: dict[str, Any]) -> str | None:
     rel = content.get("m.relates_to")
     if isinstance(rel, dict) and rel.get("rel_type") == "m.thread":
@@ -1348,4 +1917,11 @@ def _thread_root(content: dict[str, Any]) -> str | None:
     return None
 
 
-__all__ = ["MatrixAdapter", "e2e_available", "translate_error"]
+__all__ = ["LoginFailed", "MatrixAdapter", "e2e_available", "translate_error"]
+
+
+def _transaction_id(dedupe_key: str | None) -> str | None:
+    """A Matrix transaction id for a send that must happen once (``None``: a fresh one)."""
+    if not dedupe_key:
+        return None
+    return "haven-" + hashlib.sha256(dedupe_key.encode("utf-8", "surrogatepass")).hexdigest()[:32]

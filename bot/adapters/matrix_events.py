@@ -8,6 +8,7 @@ before (the author and thread of an earlier message, for edits and redactions).
 
 from __future__ import annotations
 
+import re
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -26,6 +27,11 @@ from bot.events import (
 
 TEXT_TYPES = ("m.text", "m.notice", "m.emote")
 MEDIA_TYPES = ("m.image", "m.file", "m.video", "m.audio")
+STICKER = "m.sticker"
+"""Stickers are their own event type; their ``body`` describes them (member text)."""
+
+_FILENAME = re.compile(r"^[^\n]*\.[A-Za-z0-9]{2,5}$")
+"""A ``body`` that is only a file name (media without a caption)."""
 
 
 class RoomContext(Protocol):
@@ -112,7 +118,8 @@ def translate(raw: dict[str, Any], room_id: str, ctx: RoomContext, seen: SeenEve
     content = raw.get("content")
     if not isinstance(sender, str) or not isinstance(event_id, str) or not isinstance(content, dict):
         return None
-    at = float(raw.get("origin_server_ts") or 0) / 1000.0
+    ts = raw.get("origin_server_ts")
+    at = float(ts) / 1000.0 if isinstance(ts, int | float) and not isinstance(ts, bool) else 0.0
     community = ctx.community_id
 
     if etype == "m.room.member":
@@ -120,7 +127,7 @@ def translate(raw: dict[str, Any], room_id: str, ctx: RoomContext, seen: SeenEve
     if sender == ctx.user_id:
         return None
 
-    if etype == "m.room.message":
+    if etype in ("m.room.message", STICKER):
         return _message(raw, room_id, ctx, seen, at)
 
     if etype == "m.room.redaction":
@@ -180,37 +187,61 @@ def _message(
             if known.sender != sender:
                 return None  # only the author can edit; ignore forged edits
             known.edits.append(event_id)
-        incoming = message_text(new)
+        edited = member_text(new) or ("", False, ())
         thread_root = known.thread_root if known else None
         return MessagePosted(
             community, at, ctx.channel(room_id), ctx.member(room_id, sender),
             MessageRef(community, room_id, original, thread_root),
-            text=incoming.text, link=ctx.link(room_id, original), thread_root=thread_root,
-            spoilered=incoming.spoilered, edited=True,
+            text=edited[0], link=ctx.link(room_id, original), thread_root=thread_root,
+            spoilered=edited[1], edited=True,
         )
 
-    msgtype = content.get("msgtype")
     thread_root, reply_to = thread_and_reply(content)
     seen.add(event_id, Seen(sender, thread_root))
-    attachments: tuple[str, ...] = ()
-    if msgtype in TEXT_TYPES:
-        incoming = message_text(content)
-        text, spoilered = incoming.text, incoming.spoilered
-    elif msgtype in MEDIA_TYPES:
-        url = content.get("url") or (content.get("file") or {}).get("url")
-        attachments = (str(url),) if url else ()
-        # A caption is the body when a separate filename is given.
-        caption = content.get("body") if content.get("filename") not in (None, content.get("body")) else ""
-        text, spoilered = (str(caption) if caption else ""), False
-    else:
+    read = member_text(content, sticker=raw.get("type") == STICKER)
+    if read is None:
         return None
+    text, spoilered, attachments = read
     author = ctx.member(room_id, sender)
-    if msgtype == "m.notice":
-        author = Member(author.id, author.name, True, author.roles, author.power_level,
-                        author.is_admin, author.joined_at)  # notices come from bots
     return MessagePosted(
         community, at, ctx.channel(room_id), author,
         MessageRef(community, room_id, event_id, thread_root),
         text=text, link=ctx.link(room_id, event_id), reply_to=reply_to,
         thread_root=thread_root, spoilered=spoilered, attachments=attachments,
     )
+
+
+def member_text(content: dict[str, Any], sticker: bool = False
+                ) -> tuple[str, bool, tuple[str, ...]] | None:
+    """``(text, spoilered, attachment urls)`` a member wrote in a message content.
+
+    Read like text: ``m.text``, ``m.notice``, ``m.emote``; the caption of an
+    image, file, video or audio message (its ``body`` when a separate
+    ``filename`` is given, or a ``body`` that is not just a file name); a
+    sticker's description; and any other message type with a string ``body``.
+    ``None`` when there is nothing to read (no string body, no attachment).
+    """
+    msgtype = content.get("msgtype")
+    body = content.get("body")
+    body = body if isinstance(body, str) else None
+    url = content.get("url")
+    file = content.get("file")
+    if not isinstance(url, str) and isinstance(file, dict):
+        url = file.get("url")
+    attachments = (url,) if isinstance(url, str) and url else ()
+    if msgtype in MEDIA_TYPES or sticker:
+        filename = content.get("filename")
+        if sticker:
+            caption = body or ""
+        elif isinstance(filename, str) and filename:
+            caption = body if body and body != filename else ""
+        else:
+            caption = body if body and not _FILENAME.match(body.strip()) else ""
+        if not caption:
+            return "", False, attachments
+        incoming = message_text(content)
+        return incoming.text, incoming.spoilered, attachments
+    if msgtype in TEXT_TYPES or body is not None:
+        incoming = message_text(content)
+        return incoming.text, incoming.spoilered, attachments
+    return None

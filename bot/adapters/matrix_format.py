@@ -54,9 +54,31 @@ def user_pill(user_id: str, display_name: str | None = None) -> str:
     return f"[{label}]({user_link(user_id)})"
 
 
-def alert_hint(alert_id: int, prefix: str = "!haven") -> str:
-    """The line added under alerts, since Matrix has no buttons."""
-    return f"Reply `{prefix} claim {alert_id}` to take this alert, `{prefix} resolve {alert_id} [note]` when done."
+def _command_words() -> frozenset[str]:
+    from bot.commandspec import COMMANDS
+
+    return frozenset(c.name.split()[0].lower() for c in COMMANDS)
+
+
+def prefix_commands(text: str, prefix: str = "!haven") -> str:
+    """Give code spans that name a Haven command the Matrix prefix.
+
+    Templates and help name commands the platform-neutral way (`` `resources` ``);
+    on Matrix a command only works typed as ``!haven resources``, so the text
+    must say so. Quoted lines (``> ...``, members' own words) are left alone.
+    """
+    words = _command_words()
+    low_prefix = prefix.lower()
+
+    def fix(match: re.Match[str]) -> str:
+        inner = match.group(1)
+        first = inner.split()[0].lower() if inner.split() else ""
+        if first in words and not inner.lower().startswith(low_prefix):
+            return f"`{prefix} {inner}`"
+        return match.group(0)
+
+    return "\n".join(line if line.startswith(">") else _CODE.sub(fix, line)
+                     for line in text.split("\n"))
 
 
 def markdown_to_html(text: str) -> str:
@@ -99,8 +121,12 @@ def render(
     names: dict[str, str] | None = None,
     prefix: str = "!haven",
     header: str = "",
+    commands: bool = True,
 ) -> dict[str, Any]:
     """An ``m.room.message`` content for ``msg``.
+
+    With ``commands`` (Haven's own texts), command names in code spans get the
+    prefix (:func:`prefix_commands`); reposts of a member's words pass ``False``.
 
     ``extra_mentions`` are users to ping besides ``msg.mention_users`` (members
     of a role-like group); users who should be pinged but are not pilled in the
@@ -109,7 +135,8 @@ def render(
     ``header`` is Markdown put before the text (repost attribution).
     """
     names = names or {}
-    text = f"{header}\n{msg.text}" if header else msg.text
+    text = prefix_commands(msg.text, prefix) if commands else msg.text
+    text = f"{header}\n{text}" if header else text
     ping = list(dict.fromkeys((*msg.mention_users, *extra_mentions)))
     missing = [u for u in ping if u not in mentioned_in(text)]
     if missing:
@@ -122,10 +149,6 @@ def render(
         body += f"\n[{label} - open the message in a Matrix client to read it]"
         inner = markdown_to_html(msg.spoiler_text)
         formatted += f'<br><span data-mx-spoiler="{html.escape(reason)}">{inner}</span>'
-    if msg.alert_id is not None:
-        hint = alert_hint(msg.alert_id, prefix)
-        body += "\n" + markdown_to_plain(hint)
-        formatted += "<br>" + markdown_to_html(hint)
     return {
         "msgtype": "m.text",
         "body": body,
@@ -260,8 +283,12 @@ def command_text(
     prefix: str,
     bot_user_id: str,
     bot_names: tuple[str, ...] = (),
+    mentions: bool = True,
 ) -> str | None:
     """The command after ``prefix`` or after a mention of the bot, else ``None``.
+
+    With ``mentions=False`` only the prefix counts (direct chats: a member
+    talking to Haven by name is talking, not giving a command).
 
     ``!haven rules test hello`` gives ``"rules test hello"``; ``!haven`` alone
     gives ``""`` (help). A message starting with a pill of the bot, its user id
@@ -276,7 +303,7 @@ def command_text(
     if content.get("format") == HTML_FORMAT and isinstance(formatted, str):
         html_body = re.sub(r"<mx-reply>.*?</mx-reply>", "", formatted, flags=re.S).strip()
         pill = re.match(r'<a\s+href="([^"]+)"[^>]*>.*?</a>\s*[:,]?\s*', html_body, flags=re.S)
-        if pill and unquote(pill.group(1)).startswith(MATRIX_TO + bot_user_id):
+        if mentions and pill and unquote(pill.group(1)).startswith(MATRIX_TO + bot_user_id):
             return html_text(pills_to_user_ids(html_body[pill.end():])).text.strip()
     text = strip_reply_fallback(body).strip()
     if html_body is not None:
@@ -285,6 +312,8 @@ def command_text(
     p = prefix.lower()
     if low == p or low.startswith(p + " ") or low.startswith(p + "\n"):
         return text[len(prefix):].strip()
+    if not mentions:
+        return None
     for name in (bot_user_id, *bot_names):
         if not name:
             continue

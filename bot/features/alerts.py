@@ -27,6 +27,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MAX_REESCALATIONS = 3
+MAX_PLACES = 5
+"""An alert shows the places of at most this many (latest) posts."""
 ALERT_RETRY_CAP = 60.0
 """An alert that fails to send is retried at least once a minute."""
 STATE_LABEL = {"open": "OPEN", "claimed": "CLAIMED", "resolved": "RESOLVED"}
@@ -37,59 +39,130 @@ class Alerts:
 
     def __init__(self, core: Haven) -> None:
         self.core = core
-        core.scheduler.register("alert_send", self._send_job, max_backoff=ALERT_RETRY_CAP)
-        core.scheduler.register("alert_reescalate", self._reescalate_job)
+        core.scheduler.register("alert_send", self._send_job, max_backoff=ALERT_RETRY_CAP,
+                                first=True)
+        core.scheduler.register("alert_reescalate", self._reescalate_job, first=True)
 
     # -- raising ---------------------------------------------------------------
 
     async def raise_alert(self, ev: MessagePosted, match: Match, kind: str,
-                          hidden: bool = False, returned: bool = True, urgent: bool = True,
+                          hidden: bool = False, returned: bool = True, urgency: str = "now",
                           case_id: int | None = None) -> int:
-        """Open (or update) an alert about a message; returns the alert id.
+        """Open (or update) an alert about a message and send it; returns the alert id.
 
-        Crisis and method alerts, and ``urgent`` ones, are re-sent more widely
-        while nobody claims them.
+        ``urgency`` is the rule's: ``now`` mentions and re-escalates while nobody
+        claims it, ``normal`` mentions once, ``quiet`` is a "check in when you can"
+        note without any mention.
+        """
+        alert_id, job_id = await self.record(ev, match, kind, urgency)
+        await self.send_recorded(job_id, hidden=hidden, returned=returned, case_id=case_id)
+        return alert_id
+
+    async def record(self, ev: MessagePosted, match: Match, kind: str, urgency: str = "now",
+                     **extra: bool | int | None) -> tuple[int, int | None]:
+        """Store an alert (new, updated or upgraded) and its delivery job, without sending.
+
+        Returns ``(alert id, job id)``; the job (``None`` when nothing needs sending) is
+        durable: if Haven stops before :meth:`send_recorded`, the scheduler sends it.
         """
         core = self.core
         store = core.store
-        excerpt = ev.text[: core.config.crisis.excerpt_chars]
+        excerpt = excerpt_around(ev.text, _matched(match), core.config.crisis.excerpt_chars)
+        private = ev.channel.kind == "dm"
         existing = await store.open_alert_for(ev.community_id, ev.author.id, kind)
+        if existing is None and kind == "concern":
+            # a member with an open crisis alert: the concern post belongs to that alert
+            existing = await store.open_alert_for(ev.community_id, ev.author.id, "crisis")
+        upgrade = None
+        if urgency != "quiet" and (existing is None or existing.urgency == "quiet"):
+            # a quiet note open for this member (of this kind, or a concern) is upgraded
+            quiet = [a for k in dict.fromkeys((kind, "concern"))
+                     if (a := await store.open_alert_for(ev.community_id, ev.author.id, k))
+                     is not None and a.urgency == "quiet"]
+            upgrade = quiet[0] if quiet else None
+            if upgrade is not None:
+                existing = None
         if existing is not None and existing.message_id == ev.message.message_id:
+            if not existing.message_refs() and not existing.escalations:
+                # Handled again after a crash that came before the alert was ever sent
+                # (its delivery job may not exist): make sure it goes out, once.
+                if existing.urgency == "now":
+                    await self._schedule_reescalation(ev.community_id, existing.id)
+                return existing.id, await self._job(ev.community_id, existing.id, "new", "new",
+                                                    **extra)
             # An edit of the post that raised the alert: keep its latest words, refresh
             # the alert messages, but do not count it or ping anyone again.
             await store.update_alert_excerpt(existing.id, excerpt, ev.at)
             await self.refresh_messages(existing.id)
-            return existing.id
-        if existing is not None:
-            await store.update_alert_with_post(existing.id, excerpt, ev.link, match.rule.id,
-                                               _max_severity(existing.severity, match.rule.severity),
-                                               ev.at)
-            await self._deliver(ev.community_id, existing.id, f"update:{ev.message.message_id}",
-                                "update", hidden=hidden, returned=returned, case_id=case_id)
-            return existing.id
+            return existing.id, None
+        mid = ev.message.message_id
+        if existing is not None and any(p.get("message_id") == mid
+                                        for p in existing.places_list()):
+            # a later post already counted (edited, or delivered again): refresh only
+            await store.update_alert_excerpt(existing.id, excerpt, ev.at)
+            await self.refresh_messages(existing.id)
+            return existing.id, None
+        if existing is not None or upgrade is not None:
+            target = existing or upgrade
+            assert target is not None
+            await store.update_alert_with_post(
+                target.id, excerpt, "" if private else ev.link, match.rule.id,
+                _max_severity(target.severity, match.rule.severity), ev.at,
+                channel_id=ev.channel.id, channel_name=ev.channel.name, message_id=mid,
+                private=private)
+            if upgrade is not None:
+                # a quiet note becomes a real alert: ping now, re-escalate if urgent
+                await store.upgrade_alert(upgrade.id, kind, urgency)
+                if urgency == "now":
+                    await self._schedule_reescalation(ev.community_id, upgrade.id)
+                log.info("alert %d upgraded to %s (%s) for member %s", upgrade.id, kind, urgency,
+                         ev.author.id)
+                return upgrade.id, await self._job(ev.community_id, upgrade.id,
+                                                   f"upgrade:{mid}", "upgrade", **extra)
+            return target.id, await self._job(ev.community_id, target.id, f"update:{mid}",
+                                              "update", **extra)
         alert_id = await store.create_alert(
             ev.community_id, kind, ev.author.id, ev.author.name, ev.channel.id, ev.channel.name,
-            ev.message.message_id, ev.link, excerpt, match.rule.id, match.rule.severity, ev.at)
-        if urgent or kind in ("crisis", "method"):
-            await core.scheduler.schedule(ev.community_id, "alert_reescalate", f"{alert_id}:1",
-                                          core.clock.now() + core.config.crisis.reescalate_after,
-                                          {"alert_id": alert_id})
-        await self._deliver(ev.community_id, alert_id, "new", "new", hidden=hidden,
-                            returned=returned, case_id=case_id)
-        log.info("alert %d opened (%s, rule %s) for member %s", alert_id, kind, match.rule.id,
-                 ev.author.id)
-        return alert_id
+            mid, "" if private else ev.link, excerpt, match.rule.id, match.rule.severity, ev.at,
+            urgency=urgency, private=private)
+        if urgency == "now":
+            await self._schedule_reescalation(ev.community_id, alert_id)
+        log.info("alert %d opened (%s, %s, rule %s) for member %s", alert_id, kind, urgency,
+                 match.rule.id, ev.author.id)
+        return alert_id, await self._job(ev.community_id, alert_id, "new", "new", **extra)
+
+    async def _schedule_reescalation(self, community_id: str, alert_id: int) -> None:
+        core = self.core
+        await core.scheduler.schedule(community_id, "alert_reescalate", f"{alert_id}:1",
+                                      core.clock.now() + core.config.crisis.reescalate_after,
+                                      {"alert_id": alert_id})
+
+    async def _job(self, community_id: str, alert_id: int, key: str, mode: str,
+                   **extra: bool | int | None) -> int | None:
+        return await self.core.scheduler.schedule(community_id, "alert_send", f"{alert_id}:{key}",
+                                                  self.core.clock.now(),
+                                                  {"alert_id": alert_id, "mode": mode, **extra})
+
+    async def send_recorded(self, job_id: int | None, **extra: bool | int | None) -> None:
+        """Send an alert message stored by :meth:`record`, adding what happened meanwhile
+        (``hidden``, ``returned``, ``case_id``); if sending fails the scheduler retries."""
+        if job_id is None:
+            return
+        scheduler = self.core.scheduler
+        job = await self.core.store.get_job(job_id)
+        if job is None or job.state != "pending":
+            return
+        if extra:
+            await self.core.store.set_job_payload(job_id, {**job.payload, **extra})
+        await scheduler.run_now(job_id)
 
     async def _deliver(self, community_id: str, alert_id: int, key: str, mode: str,
                        **extra: bool | int | None) -> None:
         """Store an alert message as a job, then try it at once (we are already in the
         community's queue); if sending fails the scheduler retries it."""
-        scheduler = self.core.scheduler
-        job_id = await scheduler.schedule(community_id, "alert_send", f"{alert_id}:{key}",
-                                          self.core.clock.now(),
-                                          {"alert_id": alert_id, "mode": mode, **extra})
+        job_id = await self._job(community_id, alert_id, key, mode, **extra)
         if job_id is not None:
-            await scheduler.run_now(job_id)
+            await self.core.scheduler.run_now(job_id)
 
     # -- sending -----------------------------------------------------------------
 
@@ -98,16 +171,21 @@ class Alerts:
         if alert is None:
             return
         mode = job.payload.get("mode", "new")
-        if mode == "update" and alert.state == "resolved":
+        if mode in ("update", "upgrade") and alert.state == "resolved":
             return
         if mode == "reescalate" and alert.state != "open":
             return  # claimed meanwhile (this send was waiting for a retry)
-        wide = mode == "reescalate"
-        users, roles = await self.mentions(alert.community_id, wide=wide)
+        if alert.urgency == "quiet":
+            users: tuple[str, ...] = ()
+            roles: tuple[str, ...] = ()
+        else:
+            users, roles = await self.mentions(alert.community_id, wide=mode == "reescalate")
+        case_id = job.payload.get("case_id")
         msg = self.render(alert, mode=mode, users=users, roles=roles,
                           hidden=bool(job.payload.get("hidden")),
                           returned=bool(job.payload.get("returned", True)),
-                          case_id=job.payload.get("case_id"))
+                          case_id=int(case_id) if case_id else None,
+                          hiding=bool(job.payload.get("hiding")))
         # Raises on failure: the scheduler retries (also after a restart).
         ref = await self.core.platform.send(alert.community_id, self.core.config.channels.moderators,
                                             msg)
@@ -117,7 +195,7 @@ class Alerts:
     async def _reescalate_job(self, job: Job) -> None:
         core = self.core
         alert = await core.store.get_alert(int(job.payload["alert_id"]))
-        if alert is None or alert.state != "open":
+        if alert is None or alert.state != "open" or alert.urgency != "now":
             return
         await core.store.bump_alert_escalation(alert.id)
         n = alert.escalations + 1
@@ -146,20 +224,25 @@ class Alerts:
 
     def render(self, alert: Alert, mode: str, users: tuple[str, ...] = (),
                roles: tuple[str, ...] = (), hidden: bool = False,
-               returned: bool = True, case_id: int | None = None) -> Outgoing:
+               returned: bool = True, case_id: int | None = None,
+               hiding: bool = False) -> Outgoing:
         """The alert message for moderators (private channel only).
 
         When the adapter reports the moderators' channel as not private, the
         alert still goes out but the member's words are replaced by a note.
+        A quiet alert (a concern) is a "check in when you can" note.
         """
         core = self.core
         platform = core.platform
         who = " ".join([*(platform.user_mention(u) for u in users),
                         *(platform.role_mention(alert.community_id, r) for r in roles)])
-        title = {"new": "New alert", "update": "Alert updated: another post",
+        quiet = alert.urgency == "quiet"
+        title = {"new": "Check in when you can" if quiet else "New alert",
+                 "update": "Alert updated: another post",
+                 "upgrade": "Alert upgraded: now urgent",
                  "reescalate": f"Alert still unclaimed after "
                                f"{fmt_duration(core.clock.now() - alert.created_at)}",
-                 "status": "Alert"}.get(mode, "Alert")
+                 "status": "Check in when you can" if quiet else "Alert"}.get(mode, "Alert")
         kind = "Crisis" if alert.kind == "crisis" else alert.kind.capitalize()
         header = (f"{who} **{title} #{alert.id}: {kind} ({alert.severity})** "
                   f"[{STATE_LABEL[alert.state]}]").strip()
@@ -167,26 +250,54 @@ class Alerts:
             # Never tell a channel other members can read who is in crisis, or what they wrote.
             lines = [header,
                      "_Details withheld: this channel is not private (members can see it). Use "
-                     "`alerts` (answered only to you) for who and where, and make this channel "
-                     "private to moderators and Haven._"]
+                     f"`{core.command_hint('alerts')}` (answered only to you) for who and where, "
+                     "and make this channel private to moderators and Haven._"]
         else:
             lines = [
                 header,
                 f"Member: {platform.user_mention(alert.member_id)} ({alert.member_name})",
-                f"Where: #{alert.channel_name} {alert.link}".rstrip(),
+                *self.where_lines(alert),
                 f"Rule: `{alert.rule_id}`" + (f" | posts: {alert.count}" if alert.count > 1 else ""),
             ]
-            if hidden:
-                case = f" (case #{case_id})" if case_id else ""
+            if quiet and alert.state == "open":
+                lines.append("A quiet note, no need to drop everything: someone may be "
+                             "struggling. Please check in with them when you can.")
+            case = f" (case #{case_id})" if case_id else ""
+            if hiding and not hidden:
+                lines.append(f"Haven was hiding this post{case} when this alert was sent: "
+                             "please check that it is gone.")
+            elif hidden:
                 lines.append(f"The post was hidden{case}; the member was sent their text privately."
                              if returned else f"The post was hidden{case}, but the member could "
                              f"not be messaged privately: please send them their text (see "
-                             f"`case {case_id}`).")
+                             f"`{core.command_hint('case', str(case_id or ''))}`).")
             if alert.excerpt:
                 lines.append(quote(alert.excerpt, core.config.crisis.excerpt_chars))
         lines.append(self.status_line(alert))
         return Outgoing("\n".join(lines), mention_users=users, mention_roles=roles,
                         alert_id=alert.id if alert.state != "resolved" else None)
+
+    def where_lines(self, alert: Alert) -> list[str]:
+        """Where the member posted: one line per post (channel and link), newest last.
+
+        A private message to Haven is named as such, without a link.
+        """
+        places = alert.places_list() or [{"channel_name": alert.channel_name,
+                                          "link": alert.link, "private": False}]
+
+        def place(p: dict[str, object]) -> str:
+            if p.get("private"):
+                return "in a private message to Haven"
+            return f"#{p.get('channel_name') or '?'} {p.get('link') or ''}".rstrip()
+
+        if len(places) == 1:
+            return [f"Where: {place(places[0])}"]
+        shown = places[-MAX_PLACES:]
+        lines = [f"Where ({len(places)} posts):"]
+        if len(places) > len(shown):
+            lines.append(f"- ... {len(places) - len(shown)} earlier post(s)")
+        lines += [f"- {place(p)}" for p in shown]
+        return lines
 
     def _channel_not_private(self, community_id: str) -> bool:
         """Whether the platform reports the moderators' channel as visible to members.
@@ -213,7 +324,11 @@ class Alerts:
             note = f" Note: {alert.note}" if alert.note else ""
             by = platform.user_mention(alert.resolved_by) if alert.resolved_by else "a moderator"
             return f"Resolved by {by}.{note}"
-        return f"Unclaimed: use Claim (or `claim {alert.id}`) when you pick it up."
+        claim = self.core.command_hint("claim", str(alert.id))
+        if self.core.platform.supports_buttons:
+            return f"Unclaimed: press Claim (or use `{claim}`) when you pick it up."
+        resolve = self.core.command_hint("resolve", str(alert.id), "[note]")
+        return f"Unclaimed: use `{claim}` when you pick it up, `{resolve}` when done."
 
     async def refresh_messages(self, alert_id: int) -> None:
         """Edit every message of an alert to show its new state (best effort)."""
@@ -232,7 +347,11 @@ class Alerts:
 
     async def signpost(self, ev: MessagePosted, topic: str, privately: bool | None,
                        rule: Match) -> bool:
-        """Send the member helplines for ``topic``, not more than once a day per topic."""
+        """Send the member helplines for ``topic``, not more than once a day per topic.
+
+        Idempotent per post and topic (the outbox): a post handled again after a crash
+        does not send the same signposting twice.
+        """
         core = self.core
         last = await core.store.last_signposted(ev.community_id, ev.author.id, topic)
         if last is not None and ev.at - last < core.config.crisis.signpost_again_after:
@@ -243,16 +362,59 @@ class Alerts:
                                      community=core.platform.community_name(ev.community_id))
         if privately is None:
             privately = core.config.crisis.signpost == "privately"
-        if privately:
-            result = await core.messenger.private(
-                ev.community_id, ev.author.id, Outgoing(text), fallback_to=ev.message,
-                fallback=Outgoing(text, mention_users=(ev.author.id,)))
-        else:
-            result = "fallback" if await core.messenger.reply(
+
+        async def send() -> str:
+            if privately:
+                return await core.messenger.private(
+                    ev.community_id, ev.author.id, Outgoing(text), fallback_to=ev.message,
+                    fallback=Outgoing(text, mention_users=(ev.author.id,)))
+            return "fallback" if await core.messenger.reply(
                 ev.message, Outgoing(text, mention_users=(ev.author.id,))) else "failed"
+
+        result = await core.messenger.once(ev.community_id,
+                                           f"{ev.message.message_id}:signpost:{topic}", send)
         if result != "failed":
             await core.store.mark_signposted(ev.community_id, ev.author.id, topic, ev.at)
         return result != "failed"
+
+    # -- private messages to Haven ---------------------------------------------------
+
+    async def on_private_message(self, ev: MessagePosted, matches: list[Match]) -> int:
+        """Crisis or concern written to Haven in private: alert, then answer at once.
+
+        Moderators get an alert marked private ("in a private message to Haven", no
+        link); further messages in the conversation update the same open alert. The
+        member is answered in the conversation with helplines and that a person has
+        been told (the full answer once a day, a short one for further messages).
+        Returns the alert id.
+        """
+        core = self.core
+        crisis = next((m for m in matches if m.rule.category == "crisis"), None)
+        match = crisis or matches[0]
+        kind = "crisis" if crisis is not None else "concern"
+        urgency = "quiet" if crisis is None else rule_urgency(match)
+        if urgency == "quiet" and crisis is not None:
+            urgency = "normal"  # crisis in private always reaches a person with a mention
+        alert_id, job_id = await self.record(ev, match, kind, urgency)
+        await self.send_recorded(job_id)
+        last = await core.store.last_signposted(ev.community_id, ev.author.id, "private")
+        first = last is None or ev.at - last >= core.config.crisis.signpost_again_after
+        template = "private_crisis_reply" if first else "private_crisis_again"
+        text = core.templates.render(
+            template, member=ev.author.name,
+            helplines=core.helplines.format(core.config.community.countries, "crisis"),
+            community=core.platform.community_name(ev.community_id))
+
+        async def answer() -> str:
+            if await core.messenger.reply(ev.message, Outgoing(text)) is not None:
+                return "reply"
+            return await core.messenger.private(ev.community_id, ev.author.id, Outgoing(text))
+
+        result = await core.messenger.once(ev.community_id, f"{ev.message.message_id}:dm-answer",
+                                           answer)
+        if result != "failed" and first:
+            await core.store.mark_signposted(ev.community_id, ev.author.id, "private", ev.at)
+        return alert_id
 
     # -- claim and resolve ------------------------------------------------------------
 
@@ -287,6 +449,51 @@ class Alerts:
         if alias:  # the member asked to be forgotten while this alert was open
             await store.anonymise_alert(alert_id, alias)
         return f"Alert #{alert_id} resolved." + (" Note saved." if note else "")
+
+
+def excerpt_around(text: str, matched: str | None, limit: int) -> str:
+    """At most ``limit`` characters of ``text``, around the part that matched.
+
+    A long post is quoted where the rule matched, not from its start; ``…`` marks
+    cut ends. Without a match found in the text, the start is quoted.
+    """
+    text = text.strip()
+    if len(text) <= limit or limit <= 0:
+        return text[:max(limit, 0)] if limit <= 0 else text
+    at = text.find(matched) if matched else -1
+    lower = text.lower()
+    if matched and at < 0 and len(lower) == len(text):
+        at = lower.find(matched.lower())
+    if at < 0:
+        return text[: limit - 1].rstrip() + "…"
+    end_of_match = at + len(matched or "")
+    room = max(0, limit - (end_of_match - at))
+    start = max(0, at - room // 3)
+    end = min(len(text), start + limit)
+    start = max(0, end - limit)
+    piece = text[start:end].strip()
+    if start > 0:
+        piece = "…" + piece[1:].lstrip()
+    if end < len(text):
+        piece = piece[:-1].rstrip() + "…"
+    return piece
+
+
+def rule_urgency(match: Match) -> str:
+    """The urgency of a match: its rule's ``alert_moderators {urgency}`` (``now`` by default);
+    a ``concern`` rule is always ``quiet``."""
+    if match.rule.category == "concern":
+        return "quiet"
+    return next((str(a.params.get("urgency", "now")) for a in match.rule.actions
+                 if a.name == "alert_moderators"), "now")
+
+
+def _matched(match: Match) -> str | None:
+    try:
+        return match.matched
+    except Exception:  # explaining a match must never stop an alert
+        log.exception("could not find the matched text of rule %s", match.rule.id)
+        return None
 
 
 def _ref_dict(ref: MessageRef) -> dict[str, str | None]:

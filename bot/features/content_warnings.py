@@ -4,7 +4,10 @@ In a channel marked as a CW channel, a post must start with a label such as
 ``CW:`` or ``TW:`` or be wholly in spoilers. Elsewhere, a post matching a
 ``redirect_cw`` rule (the ``sensitive`` pack) is redirected to the CW channel.
 Either way the post is hidden, its author gets their text back with how to
-repost it, and the channel gets a short note. Edits are checked like new posts.
+repost it, and the channel gets a short note saying what happened (moved, or
+hidden and sent back). Edits are checked like new posts. Channels listed in
+``content_warnings.exempt`` (by default the support places) are never redirected:
+someone asking for support there is not sent elsewhere.
 """
 
 from __future__ import annotations
@@ -56,19 +59,18 @@ class ContentWarnings:
             text = core.templates.render("cw_missing", member=ev.author.name,
                                          channel=f"#{ev.channel.name}", label=label,
                                          text=quote(ev.text))
-            notice = (f"{mention}: posts here need a content warning (start with `{label}`). "
-                      "I've sent you your text to repost.")
+            notice = core.templates.render("cw_missing_notice", member=mention, label=label)
             hidden, returned = await core.messenger.hide_and_return(
                 ev, rule="cw-required", explain="content warning missing", private_text=text,
-                notice=notice, notice_no_dm=notice.replace(
-                    "I've sent you your text to repost.",
-                    "I couldn't message you privately; a moderator can send you your text."))
+                notice=notice, notice_no_dm=core.templates.render(
+                    "cw_missing_notice_no_dm", member=mention, label=label))
             if hidden:
                 await self._record(ev, "hide", "cw-required", "content warning missing", returned)
             return hidden
         redirect = plan(matches).redirect_cw
         target = cfg.redirect_to or (cfg.channels[0] if cfg.channels else None)
-        if redirect is None or target is None or self.has_warning(ev):
+        if (redirect is None or target is None or self.has_warning(ev)
+                or core.config.is_cw_exempt(ev.channel)):
             return False
         topic = redirect.rule.description or redirect.rule.id
         cw_channel = core.platform.channel_mention(ev.community_id, target)
@@ -82,7 +84,7 @@ class ContentWarnings:
         if cfg.repost:
             try:
                 await core.platform.repost(ev.community_id, target, ev.author, Outgoing(
-                    f"{label} {topic} (posted by {ev.author.name}, moved from #{ev.channel.name})",
+                    core.templates.render("cw_repost", **values, topic=topic),
                     spoiler=f"{label} {topic}", spoiler_text=ev.text))
                 reposted = True
             except Exception as exc:
@@ -91,9 +93,11 @@ class ContentWarnings:
         returned = await core.messenger.private(
             ev.community_id, ev.author.id,
             Outgoing(core.templates.render(template, **values))) == "private"
-        notice = core.templates.render("cw_notice", member=mention)
-        if not returned:
-            notice += " I couldn't message them privately; a moderator can send them their text."
+        # Say what really happened: moved (reposted there) or hidden and sent back.
+        notice_template = ("cw_notice" if reposted else
+                           "cw_notice_hidden" if returned else "cw_notice_no_dm")
+        notice = core.templates.render(notice_template, member=mention, cw_channel=cw_channel,
+                                       label=label)
         if core.config.moderation.explain_in_channel:
             await core.messenger.send(ev.community_id, ev.channel.id,
                                       Outgoing(notice, mention_users=(ev.author.id,)))

@@ -1,21 +1,32 @@
 """Turn matched rules into actions: plan (pure), then act.
 
-Crisis language is never punished: when a crisis rule matches, every hide,
-warn, timeout or redirect from other rules is dropped, except hiding method
+Crisis language is never punished: when a crisis or concern rule matches, every
+hide, warn, timeout or redirect from other rules is dropped, except hiding method
 details (which protects readers and is explained to the author). Every action
 cites its rule, shows the member the rule's explanation, and is recorded as a case.
+
+Store first, then act: the case (with the author's full text) and the alert are
+written before the post is hidden, so a crash or an error part-way loses
+nothing; the alert goes out even when hiding or a notice fails, and a hidden
+post's remaining steps (text back to the author, notice) are finished by a
+durable job if Haven stops in between.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import TYPE_CHECKING
 
 from bot.clock import fmt_duration
-from bot.events import MessagePosted, Outgoing
+from bot.errors import MissingPermission, NotFound
+from bot.events import MessagePosted, MessageRef, Outgoing
+from bot.features.alerts import rule_urgency
 from bot.messenger import quote
 from bot.rules.rulebook import Match
+from bot.store import Job
 
 if TYPE_CHECKING:
     from bot.core import Haven
@@ -23,6 +34,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 PUNITIVE = ("hide", "warn", "timeout", "redirect_cw")
+HIDE_GRACE = 60.0
+"""Seconds after which a hidden post's follow-up job finishes work a crash interrupted."""
+URGENCY_ORDER = ("quiet", "normal", "now")
 
 
 @dataclass
@@ -30,6 +44,7 @@ class Plan:
     """What to do about one message, decided from its matches."""
 
     crisis: Match | None = None
+    concern: Match | None = None
     alert: Match | None = None
     hide: Match | None = None
     warn: list[Match] = field(default_factory=list)
@@ -50,6 +65,22 @@ class Outcome:
     alert_id: int | None = None
 
 
+def alert_of(p: Plan) -> tuple[Match, str, str] | None:
+    """The alert a plan raises: (match shown, kind, urgency), or ``None``.
+
+    Crisis wins; then a non-support alerting rule (method, hostility...); then a
+    concern, which is always a quiet note. The urgency is the rule's own.
+    """
+    if p.crisis is not None:
+        return p.crisis, "crisis", rule_urgency(p.crisis)
+    if p.alert is None:
+        return None
+    if p.alert.rule.category != "concern":
+        return p.alert, p.alert.rule.category, rule_urgency(p.alert)
+    assert p.concern is not None
+    return p.concern, "concern", "quiet"
+
+
 def plan(matches: list[Match]) -> Plan:
     """Decide the actions for a message's matches (pure; highest severity first)."""
     p = Plan()
@@ -59,6 +90,8 @@ def plan(matches: list[Match]) -> Plan:
             continue
         if m.rule.category == "crisis" and p.crisis is None:
             p.crisis = m
+        if m.rule.category == "concern" and p.concern is None:
+            p.concern = m
         for action in m.rule.actions:
             params = action.params
             if action.name == "alert_moderators" and p.alert is None:
@@ -80,8 +113,10 @@ def plan(matches: list[Match]) -> Plan:
                 p.redirect_cw = m
             elif action.name == "log":
                 p.logged.append(m)
-    if p.crisis is not None:
-        # Never punish someone in crisis; only method details are still hidden.
+    if p.concern is not None and p.alert is None:
+        p.alert = p.concern  # a concern is always at least a quiet note
+    if p.crisis is not None or p.concern is not None:
+        # Never punish someone in crisis or struggling; only method details are still hidden.
         if p.hide is not None and p.hide.rule.category != "method":
             p.hide = None
         p.warn, p.timeout, p.redirect_cw = [], None, None
@@ -100,10 +135,17 @@ class Moderation:
 
     def __init__(self, core: Haven) -> None:
         self.core = core
+        self._active: set[int] = set()
+        """Hide cases being handled right now (their follow-up job must wait)."""
+        core.scheduler.register("hide_followup", self._hide_followup_job)
 
     async def act(self, ev: MessagePosted, matches: list[Match]) -> Outcome:
-        """Act on a message's matches; returns what happened."""
-        core = self.core
+        """Act on a message's matches; returns what happened.
+
+        Order: record the hide case (with the text) and the alert, then hide and send
+        the author their text, then send the alert (whatever happened before), then
+        notices, signposting, replies, warnings and timeouts.
+        """
         p = plan(matches)
         for m in p.shadow:
             log.info("shadow rule %s matched message %s (%s); nothing done", m.rule.id,
@@ -113,31 +155,65 @@ class Moderation:
             if await self._cooling(ev, m):
                 p.warn = [w for w in p.warn if w is not m]
                 p.replies = [r for r in p.replies if r[2] is not m]
-        hidden = returned = False
-        alert_id = case_id = None
+        case_id = None
+        fresh_case = False
+        alert = alert_of(p)
+        # 1. store first: the case with the author's whole text (then the alert, in _act)
         if p.hide is not None:
-            hidden, returned, case_id = await self._hide(ev, p.hide, log_case=p.alert is None)
-        if p.alert is not None:
-            kind = "crisis" if p.crisis is not None else p.alert.rule.category
-            urgency = next((str(a.params.get("urgency", "now")) for a in p.alert.rule.actions
-                            if a.name == "alert_moderators"), "now")
-            alert_id = await core.alerts.raise_alert(ev, p.crisis or p.alert, kind, hidden=hidden,
-                                                     returned=returned, urgent=urgency == "now",
-                                                     case_id=case_id)
+            case_id, fresh_case = await self._record_hide(ev, p.hide, log_case=alert is None)
+            self._active.add(case_id)
+        try:
+            return await self._act(ev, p, alert, case_id, fresh_case)
+        finally:
+            self._active.discard(case_id or 0)
+
+    async def _act(self, ev: MessagePosted, p: Plan, alert: tuple[Match, str, str] | None,
+                   case_id: int | None, fresh_case: bool) -> Outcome:
+        core = self.core
+        hidden = returned = False
+        alert_id = job_id = None
+        if alert is not None:
+            match, kind, urgency = alert
+            extra: dict[str, bool | int | None] = (
+                {"hiding": True, "case_id": case_id} if case_id is not None else {})
+            alert_id, job_id = await core.alerts.record(ev, match, kind, urgency, **extra)
+        # 2. hide and send the author their text; 3. the alert goes out whatever happened
+        try:
+            if p.hide is not None and case_id is not None:
+                hidden, returned = await self._hide(ev, p.hide, case_id, fresh_case)
+        except Exception:
+            core.errors += 1
+            log.exception("hiding message %s failed", ev.message.message_id)
+        finally:
+            if alert is not None:
+                await core.alerts.send_recorded(job_id, hidden=hidden, returned=returned,
+                                                case_id=case_id if hidden else None,
+                                                hiding=False)
+        # 4. the notices of a hidden post (its follow-up job is then no longer needed)
+        if hidden and case_id is not None:
+            await self._hide_notices(case_id, await self._hide_info(case_id))
         for topic, privately, m in p.signposts:
             await core.alerts.signpost(ev, topic, privately=privately, rule=m)
+        # Each automatic action once per post (the outbox), even if the post is handled
+        # again after a crash.
+        once = core.messenger.once
+        mid = ev.message.message_id
         for template, privately, m in p.replies:
-            await self._reply(ev, template, privately, m)
+            await once(ev.community_id, f"{mid}:reply:{m.rule.id}:{template}",
+                       _done(partial(self._reply, ev, template, privately, m)))
         for m in p.warn:
-            await self.warn(ev.community_id, ev.author.id, ev.author.name, m.rule.id,
-                            m.rule.explain or m.rule.description, actor=None,
-                            channel_id=ev.channel.id, message_id=ev.message.message_id)
+            await once(ev.community_id, f"{mid}:warn:{m.rule.id}", _done(partial(
+                self.warn, ev.community_id, ev.author.id, ev.author.name, m.rule.id,
+                m.rule.explain or m.rule.description, actor=None, channel_id=ev.channel.id,
+                message_id=mid)))
         if p.timeout is not None:
             m, seconds = p.timeout
-            await self.timeout(ev.community_id, ev.author.id, ev.author.name, seconds, m.rule.id,
-                               m.rule.explain or m.rule.description, actor=None)
+            await once(ev.community_id, f"{mid}:timeout:{m.rule.id}", _done(partial(
+                self.timeout, ev.community_id, ev.author.id, ev.author.name, seconds, m.rule.id,
+                m.rule.explain or m.rule.description, actor=None)))
         for m in p.logged:
-            await self._case(ev, "log", m, excerpt=None)
+            await once(ev.community_id, f"{mid}:log:{m.rule.id}",
+                       _done(partial(self._case, ev, "log", m, excerpt=None)))
         for m in [*p.warn, *(r[2] for r in p.replies)]:
             if m.rule.cooldown:
                 await core.store.start_cooldown(ev.community_id, m.rule.id, ev.author.id,
@@ -154,32 +230,128 @@ class Moderation:
             "haven", "Haven", ev.author.id, ev.author.name, ev.at, ev.channel.id,
             ev.message.message_id, excerpt)
 
-    async def _hide(self, ev: MessagePosted, m: Match,
-                    log_case: bool) -> tuple[bool, bool, int | None]:
-        """Hide a post and send it back; returns (hidden, returned, case number)."""
+    # -- hiding: store first, then act, finish after a crash ------------------------
+
+    async def _record_hide(self, ev: MessagePosted, m: Match, log_case: bool) -> tuple[int, bool]:
+        """Record the hide case with the author's whole text, and a follow-up job that
+        finishes the work if Haven stops part-way; returns (case number, newly recorded).
+
+        A post handled again (delivered again after a crash) reuses its case.
+        """
         core = self.core
-        explain = m.rule.explain or m.rule.description
-        values = dict(member=ev.author.name, channel=f"#{ev.channel.name}", rule=m.rule.id,
-                      explain=explain, text=quote(ev.text))
-        hidden, returned = await core.messenger.hide_and_return(
-            ev, rule=m.rule.id, explain=explain,
-            private_text=core.templates.render("hidden_post", **values),
-            notice=core.templates.render("hidden_notice", **{**values, "member": _mention(core, ev)}),
-            notice_no_dm=core.templates.render("hidden_notice_no_dm",
-                                               **{**values, "member": _mention(core, ev)}))
-        case_id = None
-        if hidden:
-            # The full text is kept in the case (retention-limited) when it could not be
-            # returned privately, so a moderator can send it back; otherwise a short excerpt.
-            keep = ev.text if not returned else ev.text[:200]
-            case_id = await self._case(ev, "hide", m, excerpt=keep)
-            if log_case:
-                await core.messenger.send(ev.community_id, core.config.channels.moderators, Outgoing(
-                    f"Case #{case_id}: hid a post by {ev.author.name} in #{ev.channel.name} "
-                    f"(rule `{m.rule.id}`). {ev.link}".rstrip()
+        earlier = await core.store.find_case(ev.community_id, ev.message.message_id, "hide")
+        case_id = earlier.id if earlier is not None else \
+            await self._case(ev, "hide", m, excerpt=ev.text)
+        ref = ev.message
+        # (Re)scheduled also for an earlier case: a crash may have come before its job was
+        # stored; the job's deliveries go through the outbox, so nothing is sent twice.
+        await core.scheduler.schedule(ev.community_id, "hide_followup", str(case_id),
+                                      core.clock.now() + HIDE_GRACE, {
+                                          "case_id": case_id, "log_case": log_case,
+                                          "author_id": ev.author.id, "author_name": ev.author.name,
+                                          "channel_id": ev.channel.id,
+                                          "channel_name": ev.channel.name, "link": ev.link,
+                                          "rule": m.rule.id,
+                                          "explain": m.rule.explain or m.rule.description,
+                                          "ref": [ref.community_id, ref.channel_id,
+                                                  ref.message_id, ref.thread_id]})
+        return case_id, earlier is None
+
+    async def _hide_info(self, case_id: int) -> dict[str, object] | None:
+        job = await self.core.store.pending_job("hide_followup", str(case_id))
+        return job.payload if job is not None else None
+
+    async def _hide(self, ev: MessagePosted, m: Match, case_id: int,
+                    fresh_case: bool) -> tuple[bool, bool]:
+        """Hide a post and send the author their text; returns (hidden, returned)."""
+        core = self.core
+        if not await core.messenger.hide(ev, f"Haven: {m.rule.id}"):
+            if fresh_case:  # nothing was hidden: no case, nothing to finish
+                await core.store.delete_case(case_id)
+                await core.scheduler.cancel("hide_followup", str(case_id))
+            return False, False
+        info = await self._hide_info(case_id)
+        if info is None:  # finished meanwhile
+            return True, True
+        return True, await self._return_text(case_id, info)
+
+    async def _return_text(self, case_id: int, info: dict[str, object]) -> bool:
+        """Send the author the text of their hidden post (once); shorten the case's copy."""
+        core = self.core
+        community = str(info["ref"][0])  # type: ignore[index]
+        case = await core.store.get_case(community, case_id)
+        if case is None:
+            return False
+        text = case.excerpt or ""
+        values = dict(member=info["author_name"], channel=f"#{info['channel_name']}",
+                      rule=info["rule"], explain=info["explain"], text=quote(text))
+        author = str(info["author_id"])
+
+        async def send() -> str:
+            return await core.messenger.private(
+                community, author, Outgoing(core.templates.render("hidden_post", **values)))
+
+        returned = await core.messenger.once(community, f"case:{case_id}:text", send) == "private"
+        if returned:
+            # The full text is kept (retention-limited) only while the author lacks it.
+            await core.store.set_case_excerpt(case_id, text[:200])
+        return returned
+
+    async def _hide_notices(self, case_id: int, info: dict[str, object] | None) -> None:
+        """The channel notice and (without an alert) the moderators' case note; then the
+        follow-up job is done."""
+        core = self.core
+        if info is None:
+            return
+        community = str(info["ref"][0])  # type: ignore[index]
+        author = str(info["author_id"])
+        state = await core.store.outbox_state(community, f"case:{case_id}:text")
+        returned = state == "sent"
+        mention = core.platform.user_mention(author)
+        values = dict(member=mention, channel=f"#{info['channel_name']}", rule=info["rule"],
+                      explain=info["explain"])
+        notice = core.templates.render("hidden_notice" if returned else "hidden_notice_no_dm",
+                                       **values)
+        if notice and core.config.moderation.explain_in_channel:
+            async def send_notice() -> str:
+                sent = await core.messenger.send(community, str(info["channel_id"]),
+                                                 Outgoing(notice, mention_users=(author,)))
+                return "sent" if sent is not None else "failed"
+
+            await core.messenger.once(community, f"case:{case_id}:notice", send_notice)
+        if info.get("log_case"):
+            async def send_log() -> str:
+                sent = await core.messenger.send(community, core.config.channels.moderators, Outgoing(
+                    f"Case #{case_id}: hid a post by {info['author_name']} in "
+                    f"#{info['channel_name']} (rule `{info['rule']}`). {info['link']}".rstrip()
                     + ("" if returned else " The author could not be messaged privately; "
                        f"their text is in case #{case_id}.")))
-        return hidden, returned, case_id
+                return "sent" if sent is not None else "failed"
+
+            await core.messenger.once(community, f"case:{case_id}:log", send_log)
+        await core.scheduler.cancel("hide_followup", str(case_id))
+
+    async def _hide_followup_job(self, job: Job) -> None:
+        """After a restart: finish hiding a post whose handling was interrupted."""
+        core = self.core
+        info = job.payload
+        if int(info["case_id"]) in self._active:
+            raise RuntimeError("the post is still being handled; finishing later")
+        community, channel_id, message_id, thread_id = info["ref"]
+        if await core.store.get_case(community, int(info["case_id"])) is None:
+            return
+        ref = MessageRef(community, channel_id, message_id, thread_id)
+        try:
+            await core.platform.hide(ref, f"Haven: {info['rule']}")
+        except NotFound:
+            pass  # already gone: hidden before the interruption
+        except MissingPermission as exc:
+            await core.messenger.report_missing(community, exc)
+            return
+        case_id = int(info["case_id"])
+        log.info("finishing the hiding of case %d after an interruption", case_id)
+        await self._return_text(case_id, info)
+        await self._hide_notices(case_id, info)
 
     async def _reply(self, ev: MessagePosted, template: str, privately: bool, m: Match) -> None:
         core = self.core
@@ -228,6 +400,15 @@ class Moderation:
                                      community=core.platform.community_name(community_id))
         await core.messenger.private(community_id, user_id, Outgoing(f"{text}\n(Case #{case_id})"))
         return case_id
+
+
+def _done(work: Callable[[], Awaitable[object]]) -> Callable[[], Awaitable[str]]:
+    """Adapt one piece of work for :meth:`Messenger.once` (it counts as done when it returns)."""
+    async def run() -> str:
+        await work()
+        return "done"
+
+    return run
 
 
 def _mention(core: Haven, ev: MessagePosted) -> str:

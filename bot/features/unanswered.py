@@ -3,8 +3,8 @@
 A root post in a support place is tracked until someone other than its author
 (and not a bot) replies: a reply to it, a message in its thread or forum post,
 or (``count_next_message``) the next message from someone else in the channel.
-After ``remind_after`` the peer supporters are nudged; after ``escalate_after``
-the moderators are told. Timers are persisted jobs: after downtime each due
+After ``remind_after`` the peer supporters are nudged (never the post's own
+author); after ``escalate_after`` the moderators are told. Timers are persisted jobs: after downtime each due
 nudge fires once, and a post answered or deleted meanwhile is left alone.
 Posts that raised a crisis alert are left to that alert, and crisis text is
 never quoted outside the moderators' channel.
@@ -51,9 +51,10 @@ class Unanswered:
         place = core.config.support_place(ev.channel)
         if place is None or hidden or not self._is_root(ev):
             return
-        # Quote nothing of crisis posts, spoilered posts or content-warned posts.
+        # Quote nothing of crisis posts, spoilered posts or content-warned posts, nor of
+        # sensitive posts left in a CW-exempt support place (they carry no warning).
         quotable = not (crisis or ev.spoilered or core.config.is_cw_channel(ev.channel)
-                        or core.cw.has_warning(ev))
+                        or core.cw.has_warning(ev) or self._needs_warning(ev))
         excerpt = ev.text[: core.config.unanswered.excerpt_chars] if quotable else None
         post_id = await core.store.track_post(
             ev.community_id, ev.channel.id, ev.channel.name, ev.message.message_id,
@@ -69,7 +70,18 @@ class Unanswered:
                                           add=(core.config.unanswered.waiting_tag,))
         due = self.shift_out_of_quiet(ev.at + place.remind_after)
         await core.scheduler.schedule(ev.community_id, "post_remind", f"post:{post_id}:remind", due,
-                                      {"post_id": post_id, "escalate_after": place.escalate_after})
+                                      {"post_id": post_id, "escalate_after": place.escalate_after,
+                                       "author_roles": self._peer_roles_of(ev)})
+
+    def _needs_warning(self, ev: MessagePosted) -> bool:
+        """Whether a rule would have redirected this post to the CW channel (pure)."""
+        from bot.features.moderation import plan
+
+        try:
+            return plan(self.core.evaluate(ev)).redirect_cw is not None
+        except Exception:  # never quote what could not be checked
+            log.exception("could not check post %s for sensitive topics", ev.message.message_id)
+            return True
 
     async def _answer_from(self, ev: MessagePosted) -> None:
         core = self.core
@@ -127,6 +139,38 @@ class Unanswered:
             end += timedelta(days=1)
         return end.timestamp()
 
+    def _peer_roles_of(self, ev: MessagePosted) -> list[str]:
+        """The peer-supporter roles the author holds (a nudge must not ping them through)."""
+        return [r for r in self.core.config.roles.peer_supporters if r in ev.author.roles]
+
+    async def _nudge_mentions(self, post: TrackedPost,
+                              author_roles: list[str]) -> tuple[list[str], list[str]]:
+        """(roles, users) to ping about ``post``: the peer supporters except its author.
+
+        A peer supporter is never nudged about their own post. Groups that list people
+        by id (Matrix) simply leave the author out; a role the author holds is replaced
+        by its other members where the platform can list them (``role_member_ids``),
+        else the role is pinged as it is so the others still hear.
+        """
+        core = self.core
+        roles: list[str] = []
+        users: list[str] = []
+        lister = getattr(core.platform, "role_member_ids", None)
+        for role in core.config.roles.peer_supporters:
+            if role == post.author_id:
+                continue
+            ids = None
+            if role in author_roles and lister is not None:
+                try:
+                    ids = await lister(post.community_id, role)
+                except Exception as exc:  # the role ping below still reaches the others
+                    log.warning("could not list the members of role %s: %s", role, exc)
+            if ids is None:
+                roles.append(role)
+            else:
+                users.extend(i for i in ids if i != post.author_id and i not in users)
+        return roles, users
+
     def _waiting(self, post: TrackedPost) -> str:
         return fmt_duration(self.core.clock.now() - post.posted_at)
 
@@ -149,8 +193,15 @@ class Unanswered:
                                           dict(job.payload))
             return
         if post.reminded_at is None and escalate_at > core.clock.now():
-            roles = core.config.roles.peer_supporters
-            who = " ".join(core.platform.role_mention(post.community_id, r) for r in roles)
+            roles, users = await self._nudge_mentions(
+                post, list(job.payload.get("author_roles") or ()))
+            if core.config.roles.peer_supporters and not roles and not users:
+                # The author is the only peer supporter: nobody else to nudge; the
+                # moderators hear at escalate_after as usual.
+                log.info("support post %s: no other peer supporter to nudge", post.message_id)
+                return
+            who = " ".join([*(core.platform.role_mention(post.community_id, r) for r in roles),
+                            *(core.platform.user_mention(u) for u in users)])
             lines = [f"{who} A post in #{post.channel_name} has waited {self._waiting(post)} "
                      "for a reply. Could someone take a look?".strip(), post.link]
             if post.excerpt:
@@ -159,7 +210,8 @@ class Unanswered:
             # Raises on failure so the scheduler retries.
             await core.platform.send(post.community_id, channel,
                                      Outgoing("\n".join(x for x in lines if x),
-                                              mention_roles=tuple(roles)))
+                                              mention_roles=tuple(roles),
+                                              mention_users=tuple(users)))
             await core.store.mark_post_reminded(post.id, core.clock.now())
 
     async def _escalate_job(self, job: Job) -> None:

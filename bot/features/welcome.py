@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
+from bot.commandspec import command_prefix
 from bot.events import MemberJoined, MessagePosted, Outgoing
 
 if TYPE_CHECKING:
@@ -36,6 +37,8 @@ class Welcome:
             "community": core.platform.community_name(community_id),
             "rules_channel": core.platform.channel_mention(community_id, rules) if rules
             else "the house rules",
+            # "use `!haven resources`" on Matrix, "`/resources`" on Discord
+            "command_prefix": command_prefix(core.platform.name, core.config.matrix.command_prefix),
         })
 
     async def on_join(self, ev: MemberJoined) -> None:

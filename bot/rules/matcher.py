@@ -13,6 +13,7 @@ the reason shown to moderators.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Final, NamedTuple
@@ -21,6 +22,8 @@ import ahocorasick
 import re2
 
 from bot.rules.normalise import RAW, MaskResolver, Normalised, normalise
+
+_SURROGATE: Final = re.compile("[\ud800-\udfff]")
 
 TEXT_VIEW: Final = "text"
 RAW_VIEW: Final = "raw"
@@ -120,7 +123,13 @@ class Matcher:
         return len(self._automaton) if self._automaton is not None else 0
 
     def normalise(self, text: str) -> Normalised:
-        """Normalise a message, resolving ``*``-masked words against this vocabulary."""
+        """Normalise a message, resolving ``*``-masked words against this vocabulary.
+
+        Lone UTF-16 surrogates (a JSON ``"\\ud800"`` escape in a Matrix event decodes to
+        one) cannot be encoded for the regex engine: they become U+FFFD first.
+        """
+        if _SURROGATE.search(text):
+            text = _SURROGATE.sub("\ufffd", text)
         return normalise(text, self.resolver)
 
     def scan(self, norm: Normalised) -> dict[int, Hit]:

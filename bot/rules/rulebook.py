@@ -312,6 +312,22 @@ def _regex_atom(pattern: str, view: str) -> Atom:
     return Atom("regex", normalise_regex(pattern) if view == TEXT_VIEW else pattern, view)
 
 
+def _is_dir(path: Path) -> bool:
+    """``path.is_dir()``, false (not an exception) for names the OS refuses (too long, NUL)."""
+    try:
+        return path.is_dir()
+    except (OSError, ValueError):
+        return False
+
+
+def _is_file(path: Path) -> bool:
+    """``path.is_file()``, false for names the OS refuses."""
+    try:
+        return path.is_file()
+    except (OSError, ValueError):
+        return False
+
+
 class Rulebook:
     """A loaded, validated set of rules, ready to evaluate messages."""
 
@@ -357,7 +373,7 @@ class Rulebook:
         rules_dir = Path(rules_dir)
         problems: list[Problem] = []
         loader = _Loader(templates, problems)
-        if not rules_dir.is_dir():
+        if not _is_dir(rules_dir):
             raise ConfigError([Problem(str(rules_dir), 0, "rules", "rules directory not found")])
         if packs is None:
             for path in sorted(rules_dir.glob("*.yaml")):
@@ -367,7 +383,7 @@ class Rulebook:
             for pack in packs:
                 name = pack if pack.endswith(".yaml") else f"{pack}.yaml"
                 path = rules_dir / name
-                if not path.is_file():
+                if not _is_file(path):
                     problems.append(Problem(str(rules_dir), 0, "packs",
                                             f"unknown rule pack {pack!r} (no {name} in {rules_dir})"))
                     continue

@@ -1,0 +1,118 @@
+"""Every platform call the core makes is bounded in time.
+
+A platform library may retry a failing call for a long time (discord.py: about
+25 s of back-off). Inside the core that would hold up everything behind it, so
+the core talks to the platform through :class:`BoundedPlatform`: each verb
+that waits on the network gets at most :data:`PLATFORM_TIMEOUT` seconds, and
+then fails with :class:`PlatformTimeout`, an ordinary platform error that the
+features already handle (durable jobs such as alerts are retried).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+from collections.abc import Awaitable, Callable, Iterator
+from contextvars import ContextVar
+from typing import Any
+
+from bot.errors import PlatformError
+from bot.events import Outgoing
+
+log = logging.getLogger(__name__)
+
+PLATFORM_TIMEOUT = 10.0
+"""Seconds one platform call may take before the core gives up on it (configurable: set
+``BoundedPlatform.limit``, or this constant before the core is built)."""
+
+BOUNDED_VERBS = frozenset({
+    "send", "reply", "send_private", "edit", "hide", "timeout", "kick", "ban", "repost",
+    "tag_post", "resolve_member",
+})
+"""The network-bound verbs of :class:`bot.adapters.base.Platform`."""
+
+
+KEYED_VERBS = frozenset({"send", "reply", "send_private", "repost"})
+"""Verbs whose message gets a dedupe key inside a :func:`delivery` context."""
+
+_delivery: ContextVar[tuple[str, dict[str, int]] | None] = ContextVar("haven_delivery",
+                                                                      default=None)
+
+
+@contextlib.contextmanager
+def delivery(key: str) -> Iterator[None]:
+    """Within this block, messages sent get stable dedupe keys (``key:verb:n``).
+
+    Used around durable work (a job, an outbox delivery): when the work is repeated
+    after a crash, its sends carry the same keys, so a platform that honours them
+    (Matrix transaction ids, Discord nonces) shows each message once.
+    """
+    token = _delivery.set((key, {}))
+    try:
+        yield
+    finally:
+        _delivery.reset(token)
+
+
+def _keyed(verb: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[tuple[Any, ...],
+                                                                            dict[str, Any]]:
+    context = _delivery.get()
+    if context is None or verb not in KEYED_VERBS:
+        return args, kwargs
+    prefix, counts = context
+    n = counts.get(verb, 0)
+    counts[verb] = n + 1
+    key = f"{prefix}:{verb}:{n}"
+    if isinstance(kwargs.get("msg"), Outgoing) and kwargs["msg"].dedupe_key is None:
+        return args, {**kwargs, "msg": dataclasses.replace(kwargs["msg"], dedupe_key=key)}
+    if args and isinstance(args[-1], Outgoing) and args[-1].dedupe_key is None:
+        return (*args[:-1], dataclasses.replace(args[-1], dedupe_key=key)), kwargs
+    return args, kwargs
+
+
+class PlatformTimeout(PlatformError):
+    """A platform call took longer than the core allows."""
+
+
+class BoundedPlatform:
+    """A proxy around a platform: the network verbs time out, everything else passes through.
+
+    Attributes and plain methods (``user_mention``, ``supports_buttons``, a fake
+    platform's recorded ``calls``) are read from the wrapped platform.
+    """
+
+    def __init__(self, platform: Any, timeout: float | None = None) -> None:
+        object.__setattr__(self, "wrapped", platform)
+        object.__setattr__(self, "limit", PLATFORM_TIMEOUT if timeout is None else timeout)
+
+    def __getattr__(self, name: str) -> Any:
+        value = getattr(self.wrapped, name)
+        if name in BOUNDED_VERBS and callable(value):
+            return self._bounded(name, value)
+        return value
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name == "limit":
+            object.__setattr__(self, name, value)
+        else:
+            setattr(self.wrapped, name, value)
+
+    def _bounded(self, name: str, fn: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
+        async def call(*args: Any, **kwargs: Any) -> Any:
+            args, kwargs = _keyed(name, args, kwargs)
+            try:
+                return await asyncio.wait_for(fn(*args, **kwargs), self.limit)
+            except TimeoutError:
+                log.warning("platform error: %s gave no answer within %.1fs; giving up on it",
+                            name, self.limit)
+                raise PlatformTimeout(f"{name} timed out after {self.limit:.1f}s") from None
+
+        call.__name__ = name
+        return call
+
+
+def unwrap(platform: Any) -> Any:
+    """The platform inside a :class:`BoundedPlatform` (or the platform itself)."""
+    return platform.wrapped if isinstance(platform, BoundedPlatform) else platform
