@@ -32,7 +32,7 @@ MAX_FALSE_ALARMS: dict[str, float] = {
 MIX_CHOICES = (0.5, 0.65, 0.8, 1.0)
 GATE_RECALL = 0.995
 EXAMPLES_PER_LABEL = 150
-FOLDS = 3
+FOLDS = 5
 
 
 @dataclass
