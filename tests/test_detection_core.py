@@ -116,3 +116,20 @@ async def test_demo_shows_a_semantic_catch_and_a_quiet_note(capsys) -> None:  # 
     scene = out[out.index("Meaning, not only words"):]
     assert "Crisis (critical)" in scene and "Rule: `semantic:crisis`" in scene
     assert "Concern (medium)" in scene and "closest labelled examples" in scene
+
+
+async def test_semantic_crisis_in_a_private_message_reaches_moderators(harness: Harness,
+                                                                       detector) -> None:  # type: ignore[no-untyped-def]
+    from bot.events import Channel
+
+    _with_stage(harness, detector)
+    core = harness.core
+    assert core is not None
+    who = member("cas", "Casey")
+    text = "goodbye everyone, the letters are written and tonight is the night"
+    ev = post(text, harness.clock.now(), author=who, chan=Channel("dm-cas", "dm", kind="dm"))
+    assert core.evaluate(ev) == []
+    await core.handle(ev)
+    [alert] = alerts(harness)
+    assert "in a private message to Haven" in alert.text and "semantic:crisis" in alert.text
+    assert harness.platform.of("hide") == []
