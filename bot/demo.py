@@ -45,6 +45,7 @@ unanswered:
 crisis: {{signpost: privately, reescalate_after: 10m}}
 content_warnings: {{labels: ["CW:", "TW:"], channels: [heavy-topics], redirect_to: heavy-topics,
                     repost: true}}
+detection: {{semantic: off}}  # the rules alone, except in the scene that shows the semantic stage
 """
 
 PEOPLE = {
@@ -146,6 +147,27 @@ class Demo:
             path.write_bytes(a.data)
             print(f"     │ [chart attached: {a.filename}, saved to {path}]")
 
+    async def semantic_scene(self) -> None:
+        """The semantic stage catches what no word list holds (skipped without a shipped head)."""
+        from bot.detection.stage import SemanticStage
+
+        assert self.core is not None
+        stage = SemanticStage.default()
+        if stage is None:
+            return
+        self.scene("Meaning, not only words: the semantic stage",
+                   "No word of these posts is in a rule, yet one is an urgent goodbye (moderators "
+                   "are pinged, with the closest labelled examples as the reason) and one a "
+                   "passive wish (a quiet check-in note).")
+        self.core.semantic = stage
+        await self.say("jo", "general", "gave my guitar to my cousin today and wrote everyone "
+                       "letters. after friday none of this will matter")
+        await self.say("kit", "vent", "nothing is ever going to get better for me. i am so tired "
+                       "of everything")
+        await self.command("lee", "rules test gave my guitar to my cousin today and wrote "
+                           "everyone letters. after friday none of this will matter")
+        self.core.semantic = None  # the rest of the demo shows the rules alone
+
     async def press(self, who: str, action: str, alert_id: int) -> None:
         """A moderator presses Claim or Resolve on an alert."""
         assert self.core is not None
@@ -220,6 +242,8 @@ class Demo:
                    "names get a gentle nudge.")
         await self.say("sam", "general", "my psychiatrist Dr. Patel said I could call her on "
                        "07700 900123 if it gets bad")
+
+        await self.semantic_scene()
 
         self.scene("Content-warning channels", "Warnings before distressing content protect "
                    "readers; nothing the author wrote is lost.")

@@ -31,6 +31,7 @@ unanswered:
   escalate_after: 12h
   places: [support, {{channel: vent, remind_after: 1h, escalate_after: 6h}}]
 content_warnings: {{channels: [heavy-topics], redirect_to: heavy-topics}}
+detection: {{semantic: off}}
 """
 
 

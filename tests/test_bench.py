@@ -25,16 +25,19 @@ def load_bench() -> ModuleType:
 def test_bench_json_smoke(capsys: pytest.CaptureFixture[str]) -> None:
     bench = load_bench()
     code = bench.main(["--keywords", "300", "--regex-rules", "8", "--messages", "40",
-                       "--min-seconds", "0.01", "--baseline-seconds", "0.01", "--json"])
+                       "--min-seconds", "0.01", "--baseline-seconds", "0.01",
+                       "--semantic-messages", "4", "--json"])
     assert code == 0
     figures = json.loads(capsys.readouterr().out)
     for key in ("haven_msgs_per_s", "baseline_msgs_per_s", "ratio", "keywords", "regex_rules",
-                "shipped_haven_msgs_per_s", "shipped_baseline_msgs_per_s"):
+                "shipped_haven_msgs_per_s", "shipped_baseline_msgs_per_s",
+                "semantic_msgs_per_s", "semantic_p99_ms"):
         assert key in figures, key
     assert figures["keywords"] == 300
     assert figures["regex_rules"] == 8
     assert figures["haven_msgs_per_s"] > 0 and figures["baseline_msgs_per_s"] > 0
     assert figures["agreement"] == 1.0  # Haven and the baseline find the same rules
+    assert figures["semantic_msgs_per_s"] > 0 and figures["semantic_p99_ms"] > 0
 
 
 def test_generated_pack_is_valid_and_deterministic() -> None:

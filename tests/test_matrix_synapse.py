@@ -189,6 +189,7 @@ class World:
                            "places": [self.support]},
             "content_warnings": {"channels": [self.cw_room], "redirect_to": self.cw_room},
             "matrix": {"homeserver": self.server.base_url, "user_id": self.bot_id, **matrix},
+            "detection": {"semantic": "off"},  # the adapter under test, with the rules alone
         }
 
     async def haven(self, **matrix: Any) -> Bot:

@@ -1,0 +1,344 @@
+"""``haven train``: fit the heads on the corpus (plus a community's examples), pick
+thresholds, report dev-split figures, and write a new head.
+
+Deterministic: the same corpus and options give the same head. The costly part is
+embedding the corpus with the sentence model; embeddings are cached on disk by
+text (``--cache``), so retraining after adding a few examples takes seconds.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sys
+import time
+from collections import Counter, defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TextIO
+
+import numpy as np
+
+from bot.detection.backend import NGRAM_DIM, EmbeddingBackend, NgramBackend
+from bot.detection.corpus import Example, corpus_hash, dedupe
+from bot.detection.logreg import fit_mlp, fit_sparse, mlp_logits, sigmoid
+from bot.detection.model import HEAD_POSITIVES, HEADS, Detector, windows
+
+NEGATIVE_LABELS = frozenset({"distress", "recovery", "none"})
+MAX_FALSE_ALARMS: dict[str, float] = {
+    "crisis": 0.01, "risk": 0.04, "method": 0.01, "hostility": 0.01, "pii": 0.01,
+}
+"""Threshold choice: the largest share of the head's negatives it may fire on (out of fold)."""
+MIX_CHOICES = (0.5, 0.65, 0.8, 1.0)
+GATE_RECALL = 0.995
+EXAMPLES_PER_LABEL = 150
+FOLDS = 5
+
+
+@dataclass
+class TrainOptions:
+    """Knobs of a training run (defaults are what the shipped head uses)."""
+
+    l2_dense: float = 1e-4
+    hidden: int = 128
+    epochs: int = 30
+    l2_sparse: float = 1e-5
+    sparse_iterations: int = 200
+    folds: int = FOLDS
+    examples_per_label: int = EXAMPLES_PER_LABEL
+    ngram_dim: int = NGRAM_DIM
+    gate: float | None = None
+    """A fixed gate (0: embed every window) instead of the one chosen out of fold."""
+
+
+class EmbeddingCache:
+    """Embeddings by text on disk (``.npz``), keyed by model id and text."""
+
+    def __init__(self, path: Path | None, backend: EmbeddingBackend) -> None:
+        self.path = path
+        self.backend = backend
+        self.model_id = getattr(backend, "model_id", backend.name)
+        self._data: dict[str, np.ndarray] = {}
+        if path is not None and path.is_file():
+            with np.load(path) as data:
+                keys = data["keys"]
+                vecs = data["vecs"]
+            self._data = {str(k): v for k, v in zip(keys, vecs, strict=True)}
+
+    def _key(self, text: str) -> str:
+        return hashlib.sha1(f"{self.model_id}\0{text}".encode("utf-8", "surrogatepass")).hexdigest()
+
+    def embed(self, texts: Sequence[str], progress: Callable[[int, int], None] | None = None) -> np.ndarray:
+        """Embeddings of ``texts``, computing (in batches) only the ones not cached."""
+        keys = [self._key(t) for t in texts]
+        missing = sorted({k: t for k, t in zip(keys, texts, strict=True) if k not in self._data}.items())
+        batch = 16
+        for start in range(0, len(missing), batch):
+            chunk = missing[start:start + batch]
+            vecs = self.backend.embed([t for _, t in chunk])
+            for (k, _), v in zip(chunk, vecs, strict=True):
+                self._data[k] = v.astype(np.float32)
+            if progress:
+                progress(min(start + batch, len(missing)), len(missing))
+        if not texts:
+            return np.zeros((0, self.backend.dimension), np.float32)
+        return np.stack([self._data[k] for k in keys])
+
+    def save(self) -> None:
+        """Write the cache file (if a path was given)."""
+        if self.path is None:
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        keys = np.array(list(self._data), dtype="U40")
+        vecs = np.stack(list(self._data.values())) if self._data else np.zeros((0, 1), np.float32)
+        tmp = self.path.with_suffix(".tmp.npz")
+        np.savez(tmp, keys=keys, vecs=vecs)
+        tmp.replace(self.path)
+
+
+def _targets(examples: Sequence[Example]) -> np.ndarray:
+    return np.array([[ex.label in HEAD_POSITIVES[h] for h in HEADS] for ex in examples], float)
+
+
+def _head_negatives(head: str, labels: Sequence[str]) -> np.ndarray:
+    """Which examples count as a false alarm when ``head`` fires on them."""
+    if head in ("crisis", "risk"):
+        return np.array([lab in NEGATIVE_LABELS for lab in labels])
+    return np.array([lab not in HEAD_POSITIVES[head] for lab in labels])
+
+
+def _standardiser(emb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-dimension mean and (floored) spread of the training embeddings."""
+    mean = emb.mean(axis=0).astype(np.float32)
+    std = emb.std(axis=0)
+    return mean, np.maximum(std, 0.1 * float(np.median(std)) + 1e-6).astype(np.float32)
+
+
+def _fit_heads(ng_rows, emb, y, opts: TrainOptions):  # type: ignore[no-untyped-def]
+    """n-gram logistic heads, and the embedding network on (already standardised) embeddings."""
+    k = y.shape[1]
+    ng_w = np.zeros((ng_rows.dimension, k), np.float32)
+    ng_b = np.zeros(k, np.float32)
+    for j in range(k):
+        ng_w[:, j], ng_b[j] = fit_sparse(ng_rows, y[:, j], opts.l2_sparse,
+                                         iterations=opts.sparse_iterations)
+    net = None
+    if emb is not None:
+        net = fit_mlp(emb, y, hidden=opts.hidden, l2=opts.l2_dense, epochs=opts.epochs)
+    return ng_w, ng_b, net
+
+
+def _threshold(scores: np.ndarray, negatives: np.ndarray, cap: float) -> float:
+    """The lowest threshold firing on at most ``cap`` of the negatives (clipped to [0.05, 0.9999])."""
+    neg = np.sort(scores[negatives])[::-1]
+    if not len(neg):
+        return 0.5
+    allowed = int(np.floor(cap * len(neg)))
+    t = float(neg[allowed]) + 1e-6 if allowed < len(neg) else 0.0
+    return float(min(max(t, 0.05), 0.9999))
+
+
+def _pick(z_ng: np.ndarray, z_em: np.ndarray | None, examples: Sequence[Example]):  # type: ignore[no-untyped-def]
+    """Per head: the mix and threshold giving the best out-of-fold recall at the false-alarm cap."""
+    labels = [e.label for e in examples]
+    y = _targets(examples)
+    mix = np.zeros(len(HEADS), np.float32)
+    thresholds: dict[str, float] = {}
+    ngram_thresholds: dict[str, float] = {}
+    for j, head in enumerate(HEADS):
+        negs = _head_negatives(head, labels)
+        pos = y[:, j] > 0
+        p_ng = sigmoid(z_ng[:, j])
+        ngram_thresholds[head] = _threshold(p_ng, negs, MAX_FALSE_ALARMS[head])
+        if z_em is None:
+            thresholds[head] = ngram_thresholds[head]
+            continue
+        best = (-1.0, 0.0, 0.5)
+        for a in MIX_CHOICES:
+            p = sigmoid(a * z_em[:, j] + (1 - a) * z_ng[:, j])
+            t = _threshold(p, negs, MAX_FALSE_ALARMS[head])
+            recall = float((p[pos] >= t).mean()) if pos.any() else 0.0
+            if recall > best[0] + 1e-9:
+                best = (recall, a, t)
+        mix[j], thresholds[head] = best[1], best[2]
+    return mix, thresholds, ngram_thresholds
+
+
+def _gate(z_ng: np.ndarray, examples: Sequence[Example]) -> float:
+    """The n-gram score above which a window goes to the embedding model: low enough that
+    :data:`GATE_RECALL` of the positives (out of fold) pass."""
+    y = _targets(examples)
+    p = sigmoid(z_ng)
+    pos_scores = np.concatenate([p[y[:, j] > 0, j] for j in range(len(HEADS))])
+    if not len(pos_scores):
+        return 0.05
+    return float(min(max(np.quantile(pos_scores, 1 - GATE_RECALL), 0.01), 0.3))
+
+
+def train(examples: Sequence[Example], backend: EmbeddingBackend | None, *,
+          cache: EmbeddingCache | None = None, opts: TrainOptions | None = None,
+          out: TextIO | None = None) -> tuple[Detector, list[Example]]:
+    """Fit a detector on the train split of ``examples``; returns it and the dev examples."""
+    opts = opts or TrainOptions()
+    out = out or sys.stdout
+    examples = dedupe(examples)
+    examples = sorted(examples, key=lambda e: hashlib.sha1(
+        e.text.encode("utf-8", "surrogatepass")).hexdigest())  # order-independent
+    train_set = [e for e in examples if not e.dev or e.source == "examples"]
+    dev_set = [e for e in examples if e.dev and e.source != "examples"]
+    if not train_set:
+        raise ValueError("no training examples")
+    ngram = NgramBackend(dimension=opts.ngram_dim)
+    t0 = time.perf_counter()
+    ng_rows = ngram.sparse([e.text for e in train_set])
+    emb = None
+    if backend is not None:
+        cache = cache or EmbeddingCache(None, backend)
+
+        def progress(done: int, total: int) -> None:
+            if done == total or done % 256 == 0:
+                print(f"  embedded {done}/{total} new texts", file=out)
+
+        emb = cache.embed([e.text for e in train_set], progress)
+        cache.save()
+    print(f"features for {len(train_set)} training texts in {time.perf_counter() - t0:.1f}s",
+          file=out)
+    y = _targets(train_set)
+    # Cross-validation ensemble: one model per fold, each scoring the fold it did not see.
+    # Those out-of-fold scores choose mixes, thresholds and the gate (the dev split stays
+    # unseen), and the shipped head averages the fold models, so the thresholds fit it.
+    fold = np.array([int(hashlib.sha1(e.text.encode("utf-8", "surrogatepass")).hexdigest(), 16)
+                     // 5 % opts.folds for e in train_set])
+    if len(set(fold.tolist())) < 2:
+        fold = np.arange(len(train_set)) % max(2, opts.folds)
+    mean, std = _standardiser(emb) if emb is not None else (None, None)
+    z_emb = (emb - mean) / std if emb is not None else None
+    oof_ng = np.zeros_like(y)
+    oof_em = np.zeros_like(y) if emb is not None else None
+    ng_ws, ng_bs, nets = [], [], []
+    for f in sorted(set(fold.tolist())):
+        tr, te = np.flatnonzero(fold != f), np.flatnonzero(fold == f)
+        ng_w, ng_b, net = _fit_heads(ng_rows.take(tr), z_emb[tr] if z_emb is not None else None,
+                                     y[tr], opts)
+        oof_ng[te] = ng_rows.take(te).dot(ng_w) + ng_b
+        ng_ws.append(ng_w)
+        ng_bs.append(ng_b)
+        if oof_em is not None and z_emb is not None and net is not None:
+            oof_em[te] = mlp_logits(net, z_emb[te])
+            nets.append(net)
+    mix, thresholds, ngram_thresholds = _pick(oof_ng, oof_em, train_set)
+    gate = _gate(oof_ng, train_set) if opts.gate is None else opts.gate
+    ng_w = np.mean(ng_ws, axis=0).astype(np.float32)  # a linear model: the mean of the logits
+    ng_b = np.mean(ng_bs, axis=0).astype(np.float32)
+    em = [mean, std, *(part for net in nets for part in net)] if nets else None
+    print(f"trained in {time.perf_counter() - t0:.1f}s", file=out)
+    ex_idx = _pick_examples(train_set, opts.examples_per_label)
+    detector = Detector(
+        heads=HEADS, ng_w=ng_w, ng_b=ng_b, em=em, mix=mix, gate=gate,
+        thresholds=thresholds, ngram_thresholds=ngram_thresholds,
+        ex_texts=[train_set[i].text for i in ex_idx], ex_labels=[train_set[i].label for i in ex_idx],
+        ex_classes=[train_set[i].cls for i in ex_idx],
+        ex_emb=emb[ex_idx] if emb is not None else None,
+        meta={
+            "model": getattr(backend, "model_id", None) if backend else None,
+            "backend": backend.name if backend else "ngram",
+            "corpus_hash": corpus_hash(examples),
+            "train_size": len(train_set), "dev_size": len(dev_set),
+            "languages": dict(Counter(e.lang for e in examples)),
+            "labels": dict(Counter(e.label for e in examples)),
+            "community_examples": sum(e.source == "examples" for e in examples),
+        },
+    )
+    return detector, dev_set
+
+
+def _pick_examples(train_set: Sequence[Example], per_label: int) -> list[int]:
+    """A compact, deterministic set of training examples per positive label, spread over
+    languages and classes (shown to moderators as the nearest examples)."""
+    groups: dict[tuple[str, str, str], list[int]] = defaultdict(list)
+    for i, e in enumerate(train_set):
+        if e.label in HEAD_POSITIVES["risk"] | {"method", "hostility", "pii"}:
+            groups[(e.label, e.lang, e.cls)].append(i)
+    chosen: list[int] = []
+    by_label: dict[str, list[list[int]]] = defaultdict(list)
+    for (label, _, _), idx in sorted(groups.items()):
+        by_label[label].append(sorted(idx, key=lambda i: hashlib.sha1(
+            train_set[i].text.encode("utf-8", "surrogatepass")).hexdigest()))
+    for _label, lists in sorted(by_label.items()):
+        picked: list[int] = []
+        round_ = 0
+        while len(picked) < per_label and any(round_ < len(lst) for lst in lists):
+            picked.extend(lst[round_] for lst in lists if round_ < len(lst))
+            round_ += 1
+        chosen.extend(picked[:per_label])
+    return sorted(chosen)
+
+
+# ---------------------------------------------------------------------------
+# Figures
+
+
+def evaluate(detector: Detector, examples: Sequence[Example],
+             embed: Callable[[list[str]], np.ndarray] | None) -> list[dict[str, object]]:
+    """Per example: the categories the detector would report (see :func:`decide`)."""
+    from bot.detection.triage import decide
+
+    analyses = detector.analyse([e.text for e in examples], embed)
+    return [{"example": e, "cats": {d.category for d in decide(detector, a)}}
+            for e, a in zip(examples, analyses, strict=True)]
+
+
+def report(rows: Sequence[dict[str, object]], out: TextIO) -> dict[str, float]:
+    """Print per-language / per-label / per-class figures in the scorer's terms."""
+    by_lang: dict[str, list[dict[str, object]]] = defaultdict(list)
+    for r in rows:
+        by_lang[r["example"].lang].append(r)  # type: ignore[attr-defined]
+    headline: dict[str, float] = {}
+    for lang in ["all", *sorted(by_lang)]:
+        part = list(rows) if lang == "all" else by_lang[lang]
+        figures = _figures(part)
+        line = ", ".join(f"{k} {v[0]}/{v[1]}={v[0] / v[1]:.2f}" for k, v in figures.items() if v[1])
+        print(f"  [{lang}] {line}", file=out)
+        if lang == "all":
+            headline = {k: v[0] / v[1] for k, v in figures.items() if v[1]}
+    print("  recall per class (all languages):", file=out)
+    per_class: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
+    for r in rows:
+        e: Example = r["example"]  # type: ignore[assignment]
+        cats: set[str] = r["cats"]  # type: ignore[assignment]
+        if e.label in HEAD_POSITIVES["risk"] | {"method", "hostility", "pii"}:
+            want = {"crisis", "concern"} if e.label in ("crisis", "concern") else {e.label}
+            hit = bool(cats & want)
+        else:
+            hit = "crisis" not in cats  # for negatives: 'hit' means no crisis false alarm
+        cell = per_class[(e.label, e.cls or "-")]
+        cell[0] += hit
+        cell[1] += 1
+    for (label, cls), (h, n) in sorted(per_class.items()):
+        kind = "ok (no crisis alarm)" if label in NEGATIVE_LABELS else "caught"
+        print(f"    {label:9s} {cls:15s} {kind} {h}/{n}", file=out)
+    return headline
+
+
+def _figures(rows: Sequence[dict[str, object]]) -> dict[str, tuple[int, int]]:
+    def count(label: str, want: set[str]) -> tuple[int, int]:
+        sel = [r for r in rows if r["example"].label == label]  # type: ignore[attr-defined]
+        return sum(bool(r["cats"] & want) for r in sel), len(sel)  # type: ignore[operator]
+
+    neg = [r for r in rows if r["example"].label in NEGATIVE_LABELS]  # type: ignore[attr-defined]
+    none = [r for r in rows if r["example"].label == "none"]  # type: ignore[attr-defined]
+    return {
+        "crisis": count("crisis", {"crisis", "concern"}),
+        "crisis-urgent": count("crisis", {"crisis"}),
+        "concern": count("concern", {"crisis", "concern"}),
+        "method": count("method", {"method"}),
+        "hostility": count("hostility", {"hostility"}),
+        "pii": count("pii", {"pii"}),
+        "crisisFA": (sum("crisis" in r["cats"] for r in neg), len(neg)),  # type: ignore[operator]
+        "none-any": (sum(bool(r["cats"]) for r in none), len(none)),
+    }
+
+
+def window_count(texts: Sequence[str]) -> int:
+    """How many windows the texts make (for progress messages)."""
+    return sum(len(windows(t)) for t in texts)

@@ -1,0 +1,159 @@
+"""Training heads on a tiny synthetic corpus; the corpus reader; the artifact round trip."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from bot.detection.corpus import Example, is_dev, load_corpus, load_examples
+from bot.detection.logreg import fit_dense, fit_sparse, sigmoid
+from bot.detection.model import Detector, windows
+from bot.detection.train import EmbeddingCache, TrainOptions, evaluate, report, train
+from bot.errors import ConfigError
+from tests.detection_helpers import TINY, FakeBackend, write_corpus
+
+FAST = TrainOptions(sparse_iterations=60, folds=2, examples_per_label=3, ngram_dim=1 << 12,
+                    hidden=32, epochs=150, gate=0.0)
+
+
+def _all_train(examples: list[Example]) -> list[Example]:
+    """The tiny corpus is too small to lose a fifth to dev: train on all of it."""
+    return [Example(e.text, e.label, e.lang, e.cls, "examples") for e in examples]
+
+
+def test_dev_split_is_derived_from_the_text() -> None:
+    texts = [f"message {i}" for i in range(500)]
+    share = sum(map(is_dev, texts)) / len(texts)
+    assert 0.12 < share < 0.28
+    assert is_dev("message 1") == is_dev("message 1")
+
+
+def test_load_corpus_and_examples(tmp_path: Path) -> None:
+    write_corpus(tmp_path / "c")
+    data = load_corpus(tmp_path / "c")
+    assert len(data) == sum(len(v) for v in TINY.values())
+    assert {e.label for e in data} == set(TINY)
+    simple = tmp_path / "ex.yaml"
+    simple.write_text(yaml.safe_dump([{"text": "ok see you at 5", "label": "none"},
+                                      {"text": "bye forever", "label": "crisis", "lang": "en"}]))
+    ex = load_examples(simple)
+    assert [(e.label, e.source) for e in ex] == [("none", "examples"), ("crisis", "examples")]
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump([{"text": "x", "label": "scary"}, {"label": "none"}]))
+    with pytest.raises(ConfigError) as err:
+        load_examples(bad)
+    assert "label must be one of" in str(err.value) and "needs a non-empty text" in str(err.value)
+    with pytest.raises(ConfigError, match="not found"):
+        load_corpus(tmp_path / "missing")
+
+
+def test_logistic_regression_fits_separable_data() -> None:
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(200, 5)).astype(np.float32)
+    y = (x[:, 0] + 0.5 * x[:, 1] > 0).astype(float)
+    w, b = fit_dense(x, y, l2=1e-4)
+    assert ((sigmoid(x @ w + b) > 0.5) == (y > 0)).mean() > 0.95
+
+
+def test_sparse_regression_learns_words() -> None:
+    from bot.detection.backend import NgramBackend
+
+    ng = NgramBackend(dimension=1 << 12)
+    texts = ["red apple", "red cherry", "green leaf", "green grass"] * 5
+    y = np.array([1, 1, 0, 0] * 5, float)
+    w, b = fit_sparse(ng.sparse(texts), y, l2=1e-5, iterations=100)
+    p = sigmoid(ng.sparse(["a red car", "a green car"]).dot(w) + b)
+    assert p[0] > 0.5 > p[1]
+
+
+def test_windows_split_long_posts_only() -> None:
+    assert windows("short one") == ["short one"]
+    post = ("Had a long day at work. The bus was late again and it rained. "
+            "I have decided tonight is the night. Anyway the cat says hi.")
+    wins = windows(post)
+    assert wins[0] == post and "I have decided tonight is the night." in wins
+    assert len(windows(". ".join(f"sentence number {i} here" for i in range(40)))) == 12
+
+
+@pytest.fixture(scope="module")
+def tiny_detector(tmp_path_factory: pytest.TempPathFactory) -> tuple[Detector, FakeBackend]:
+    root = write_corpus(tmp_path_factory.mktemp("corpus"))
+    backend = FakeBackend()
+    detector, _ = train(_all_train(load_corpus(root)), backend, opts=FAST, out=io.StringIO())
+    return detector, backend
+
+
+def test_training_separates_the_categories(tiny_detector: tuple[Detector, FakeBackend]) -> None:
+    detector, backend = tiny_detector
+    texts = ["goodbye everyone, tonight i end my life, the letters are written",
+             "how many pills is a lethal dose",
+             "you are a worthless idiot, nobody would miss you",
+             "add me on insta @sunny_days_22",
+             "what are you all having for dinner tonight"]
+    a = detector.analyse(texts, backend.embed)
+    assert a[0].scores["crisis"] > a[4].scores["crisis"]
+    assert a[1].scores["method"] > a[4].scores["method"]
+    assert a[2].scores["hostility"] > a[4].scores["hostility"]
+    assert a[3].scores["pii"] > a[4].scores["pii"]
+    assert set(detector.thresholds) == {"crisis", "risk", "method", "hostility", "pii"}
+    assert 0 <= detector.gate < 1 and detector.meta["corpus_hash"]
+
+
+def test_head_round_trip(tiny_detector: tuple[Detector, FakeBackend], tmp_path: Path) -> None:
+    detector, backend = tiny_detector
+    path = detector.save(tmp_path / "head.npz")
+    again = Detector.load(path)
+    text = ["i wrote the letters and tonight is the night"]
+    assert again.heads == detector.heads and again.thresholds == detector.thresholds
+    s1 = detector.analyse(text, backend.embed)[0].scores
+    s2 = again.analyse(text, backend.embed)[0].scores
+    assert s1 == pytest.approx(s2, abs=2e-3)  # weights are stored as float16
+    near = again.nearest(backend.embed(text)[0], frozenset({"crisis"}), 2)
+    assert len(near) == 2 and all(lab == "crisis" for _, lab, _, _ in near)
+
+
+def test_training_is_deterministic(tmp_path: Path) -> None:
+    data = _all_train(load_corpus(write_corpus(tmp_path)))
+    a, _ = train(data, FakeBackend(), opts=FAST, out=io.StringIO())
+    b, _ = train(list(reversed(data)), FakeBackend(), opts=FAST, out=io.StringIO())
+    assert a.em is not None and b.em is not None
+    assert all(np.array_equal(x, y) for x, y in zip(a.em, b.em, strict=True))
+    assert a.thresholds == b.thresholds
+
+
+def test_community_examples_change_the_head(tmp_path: Path) -> None:
+    data = _all_train(load_corpus(write_corpus(tmp_path)))
+    phrase = "the purple walrus protocol starts at midnight"
+    before, _ = train(data, FakeBackend(), opts=FAST, out=io.StringIO())
+    extra = [Example(f"{phrase} {i}", "crisis", source="examples") for i in range(6)]
+    after, _ = train(data + extra, FakeBackend(), opts=FAST, out=io.StringIO())
+    fb = FakeBackend()
+    s_before = before.analyse([phrase], fb.embed)[0].scores["crisis"]
+    s_after = after.analyse([phrase], fb.embed)[0].scores["crisis"]
+    assert s_after > s_before + 0.2
+    assert after.meta["community_examples"] == before.meta["community_examples"] + 6
+
+
+def test_ngram_only_training_and_report(tmp_path: Path) -> None:
+    data = _all_train(load_corpus(write_corpus(tmp_path)))
+    detector, _ = train(data, None, opts=FAST, out=io.StringIO())
+    assert detector.em is None
+    rows = evaluate(detector, data, None)
+    out = io.StringIO()
+    headline = report(rows, out)
+    assert "[en]" in out.getvalue() and "recall per class" in out.getvalue()
+    assert headline["method"] > 0.5
+
+
+def test_embedding_cache_only_embeds_new_texts(tmp_path: Path) -> None:
+    backend = FakeBackend()
+    cache = EmbeddingCache(tmp_path / "emb.npz", backend)
+    cache.embed(["a b", "c d"])
+    cache.save()
+    again = EmbeddingCache(tmp_path / "emb.npz", backend)
+    vecs = again.embed(["c d", "e f"])
+    assert backend.calls == [2, 1] and vecs.shape == (2, 64)
