@@ -108,6 +108,9 @@ class Haven:
         self._gate: asyncio.Task[None] | None = None
         self.semantic: SemanticStage | None = None
         """The semantic detection stage (set by :meth:`create` from ``detection:``)."""
+        self._triaging: dict[str, asyncio.Task[None]] = {}
+        """Per community, the last event being classified by the semantic stage before it
+        is queued: later events of that community wait for it, so order is kept."""
 
     @classmethod
     async def create(cls, config: Config, platform: Platform, clock: Clock | None = None,
@@ -243,16 +246,52 @@ class Haven:
                 self._inflight -= 1
                 queue.task_done()
 
+    def _route(self, event: Event, future: asyncio.Future[Any] | None = None) -> None:
+        """Queue an event in its lane; with the semantic stage on, a message is classified
+        first (in a worker thread, in arrival order), so a crisis only the stage sees also
+        goes to the urgent lane and never waits behind slow platform work."""
+        cid = event.community_id
+        before = self._triaging.get(cid)
+        if before is not None and before.done():
+            before = None
+        if before is None and not (self.semantic is not None and isinstance(event, MessagePosted)):
+            lane, item = self._item(event, future)
+            self._enqueue(cid, item, lane)
+            return
+        self._inflight += 1
+        self._triaging[cid] = asyncio.create_task(self._classify_then_queue(before, event, future),
+                                                  name=f"haven-triage-{cid}")
+
+    async def _classify_then_queue(self, before: asyncio.Task[None] | None, event: Event,
+                                   future: asyncio.Future[Any] | None) -> None:
+        try:
+            if before is not None:
+                await asyncio.wait({before})
+            lane, matches = self._triage(event)
+            if not isinstance(event, MessagePosted) or matches is None:
+                _, item = self._item(event, future)
+            else:
+                matches = await self.detect(event, matches)
+                if any(_needs_urgency(m) for m in matches):
+                    lane = URGENT
+                found = matches
+
+                def run() -> Awaitable[Any]:
+                    return self.on_message(event, matches=found, lane=lane, detected=True)
+
+                item = _WorkItem(_label(event), run, future)
+            self._enqueue(event.community_id, item, lane)
+        finally:
+            self._inflight -= 1
+
     def submit(self, event: Event) -> None:
         """Queue an event for its community and return at once."""
-        lane, item = self._item(event)
-        self._enqueue(event.community_id, item, lane)
+        self._route(event)
 
     async def handle(self, event: Event) -> CommandResult | None:
         """Queue an event and wait until it has been handled; returns a command's answer."""
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        lane, item = self._item(event, future)
-        self._enqueue(event.community_id, item, lane)
+        self._route(event, future)
         try:
             result = await future
             if isinstance(result, asyncio.Future):  # an urgent post: wait for its follow-up
@@ -272,7 +311,8 @@ class Haven:
         """
         async def empty() -> None:
             while self._inflight:
-                await asyncio.gather(*(q.join() for q in list(self._queues.values())))
+                await asyncio.gather(*(q.join() for q in list(self._queues.values())),
+                                     *(t for t in self._triaging.values() if not t.done()))
 
         if timeout is None:
             await empty()
@@ -392,7 +432,7 @@ class Haven:
         return [*matches, *extra]
 
     async def on_message(self, ev: MessagePosted, matches: list[Match] | None = None,
-                         lane: str = NORMAL) -> asyncio.Future[Any] | None:
+                         lane: str = NORMAL, detected: bool = False) -> asyncio.Future[Any] | None:
         """A message was posted or edited: decide, then act, feature by feature.
 
         In the urgent lane only the safety part runs here (alerts, signposting, hiding
@@ -405,14 +445,15 @@ class Haven:
         if self.config.is_moderators_channel(ev.channel):
             return None
         if ev.channel.kind == "dm":
-            await self.on_private_message(ev, matches)
+            await self.on_private_message(ev, matches, detected)
             return None
         digest = _digest(ev)
         if await self.store.message_seen(ev.community_id, ev.message.message_id, digest):
             log.info("message %s (this version) was handled already; skipping the repeat",
                      ev.message.message_id)
             return None
-        matches = await self.detect(ev, matches)
+        if not detected:
+            matches = await self.detect(ev, matches)
         # Crisis is decided by the rules, not by whether acting on them worked.
         crisis = any(m.rule.category == "crisis" and not m.rule.shadow for m in matches)
         support = crisis or any(m.rule.category in SUPPORT_CATEGORIES and not m.rule.shadow
@@ -461,7 +502,8 @@ class Haven:
         await self._guarded("unanswered", self.unanswered.on_message(ev, hidden=hidden,
                                                                      crisis=crisis))
 
-    async def on_private_message(self, ev: MessagePosted, matches: list[Match] | None) -> None:
+    async def on_private_message(self, ev: MessagePosted, matches: list[Match] | None,
+                                 detected: bool = False) -> None:
         """A private message to Haven: crisis detection only (crisis and concern rules).
 
         Nothing punitive, no hiding, no tracking, no welcome: moderators are alerted with
@@ -470,7 +512,8 @@ class Haven:
         digest = _digest(ev)
         if await self.store.message_seen(ev.community_id, ev.message.message_id, digest):
             return
-        matches = await self.detect(ev, matches)
+        if not detected or matches is None:
+            matches = await self.detect(ev, matches)
         support = [m for m in matches
                    if m.rule.category in SUPPORT_CATEGORIES and not m.rule.shadow]
         if support:

@@ -12,7 +12,7 @@ from bot.detection.stage import SemanticStage
 from bot.detection.train import TrainOptions, train
 from tests.conftest import Harness
 from tests.detection_helpers import FakeBackend, write_corpus
-from tests.fakes import command, member, post
+from tests.fakes import command, deleted, member, post
 
 FAST = TrainOptions(sparse_iterations=60, folds=2, examples_per_label=3, ngram_dim=1 << 12,
                     hidden=32, epochs=150, gate=0.0)
@@ -27,9 +27,10 @@ def detector(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyp
     return train(data, FakeBackend(), opts=FAST, out=io.StringIO())[0]
 
 
-def _with_stage(harness: Harness, detector, mode: str = "on") -> SemanticStage:  # type: ignore[no-untyped-def]
+def _with_stage(harness: Harness, detector, mode: str = "on", actions=None) -> SemanticStage:  # type: ignore[no-untyped-def]
     assert harness.core is not None
-    stage = SemanticStage(detector, FakeBackend(), mode=mode, thresholds=dict.fromkeys(CATS, 0.5))
+    stage = SemanticStage(detector, FakeBackend(), mode=mode, thresholds=dict.fromkeys(CATS, 0.5),
+                          actions=actions)
     harness.core.semantic = stage
     return stage
 
@@ -63,6 +64,71 @@ async def test_shadow_mode_acts_on_nothing(harness: Harness, detector) -> None: 
     core.submit(ev)
     await core.drain()
     assert alerts(harness) == [] and not harness.platform.of("hide")
+
+
+async def test_a_crisis_only_the_stage_sees_is_not_held_up_by_a_hanging_repost(  # type: ignore[no-untyped-def]
+        harness: Harness, detector) -> None:
+    """Issue 12 item 3 for the semantic stage: it classifies on arrival, so its crisis
+    goes to the urgent lane too and never waits behind slow platform work."""
+    import asyncio
+
+    _with_stage(harness, detector)
+    core = harness.core
+    assert core is not None
+    core.platform.limit = 3.0  # type: ignore[attr-defined]
+
+    async def hanging_repost(*args, **kwargs):  # type: ignore[no-untyped-def]
+        await asyncio.sleep(3600)
+
+    harness.platform.repost = hanging_repost  # type: ignore[method-assign]
+    core.submit(post("my self harm scars", harness.clock.now(), author=member("sam")))
+    await asyncio.sleep(0.2)  # the redirect is now stuck in its repost
+    text = "goodbye everyone, the letters are written and tonight is the night"
+    assert core.evaluate(post(text, harness.clock.now())) == []  # only the stage sees it
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    core.submit(post(text, harness.clock.now() + 1, author=member("cas")))
+    while not alerts(harness) and loop.time() - started < 2.5:
+        await asyncio.sleep(0.005)
+    assert alerts(harness), "the semantic crisis waited behind the repost"
+    assert loop.time() - started < 1.0
+    await core.drain()
+
+
+async def test_events_after_a_classified_message_keep_their_order(  # type: ignore[no-untyped-def]
+        harness: Harness, detector) -> None:
+    _with_stage(harness, detector)
+    core = harness.core
+    assert core is not None
+    ev = post("does anyone know a good recipe for soup", harness.clock.now(), author=member("ana"),
+              where="support", msg_id="o1")
+    core.submit(ev)
+    core.submit(deleted(ev, harness.clock.now() + 1))  # must run after the post, not before
+    await core.drain()
+    [tracked] = await core.store.posts_since("c1", 0)
+    assert tracked.state == "deleted"
+
+
+async def test_semantic_method_is_observed_until_the_admin_gives_it_actions(  # type: ignore[no-untyped-def]
+        harness: Harness, detector) -> None:
+    """A model's guess never hides a member's post by default: method, hostility and pii
+    hits are shown (scan, rules test, log) but act only with `detection.actions`."""
+    from bot.rules.rulebook import Action
+
+    _with_stage(harness, detector)
+    core = harness.core
+    assert core is not None
+    ev = post("which bridge is high enough that you would not survive", harness.clock.now(),
+              author=member("x"))
+    [m] = [m for m in await core.detect(ev) if m.rule.category == "method"]
+    assert m.rule.shadow
+    core.submit(ev)
+    await core.drain()
+    assert not harness.platform.of("hide") and alerts(harness) == []
+    # with actions chosen by the admin, the same hit acts
+    _with_stage(harness, detector, actions={"method": (Action("hide"),)})
+    [m] = [m for m in await core.detect(ev) if m.rule.category == "method"]
+    assert not m.rule.shadow
 
 
 async def test_a_failing_stage_leaves_the_rules_in_charge(harness: Harness, detector) -> None:  # type: ignore[no-untyped-def]

@@ -31,6 +31,10 @@ MAX_BATCH = 32
 NEAREST = 2
 
 
+OBSERVED_BY_DEFAULT: frozenset[str] = frozenset({"method", "hostility", "pii"})
+"""Semantic categories that act only when ``detection.actions`` names actions for them."""
+
+
 class EmbeddingLRU:
     """An LRU cache in front of a backend, keyed by normalised text."""
 
@@ -77,8 +81,14 @@ class SemanticStage:
         self.thresholds = dict(thresholds or {})
         self._cache = EmbeddingLRU(backend, cache_size) if backend is not None else None
         shadow = mode == "shadow"
+        chosen = dict(actions or {})
+        # Method, hostility and pii hits only act when the admin gave them actions: the heads
+        # still fire on a few percent of ordinary posts, and a model's guess must not hide a
+        # member's post, warn them or ping a moderator by default. Until then they are
+        # observed (shadow): shown by `haven scan`, `rules test` and the log, acted on by nobody.
         self.rules: dict[str, Rule] = {
-            cat: semantic_rule(cat, (actions or {}).get(cat), shadow=shadow)
+            cat: semantic_rule(cat, chosen.get(cat),
+                               shadow=shadow or (cat in OBSERVED_BY_DEFAULT and cat not in chosen))
             for cat in SEMANTIC_CATEGORIES
         }
         self._executor: ThreadPoolExecutor | None = None
