@@ -46,7 +46,12 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.synapse_harness import Homeserver, Registered, homeserver  # noqa: F401
+from tests.synapse_harness import (  # noqa: F401
+    Homeserver,
+    Registered,
+    _die_with_parent,
+    homeserver,
+)
 
 pytestmark = [pytest.mark.synapse, pytest.mark.chaos, pytest.mark.timeout(240)]
 
@@ -150,9 +155,10 @@ class HavenProcess:
         with self.log.open("ab") as out:
             out.write(f"\n===== start {self.starts} =====\n".encode())
             out.flush()
-            self.proc = subprocess.Popen([sys.executable, "-m", "bot", "run", "--config",
-                                          str(self.config)], cwd=ROOT, env=env,
-                                         stdout=out, stderr=subprocess.STDOUT)
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "bot", "run", "--config", str(self.config)], cwd=ROOT,
+                env=env, stdout=out, stderr=subprocess.STDOUT,
+                preexec_fn=_die_with_parent if sys.platform == "linux" else None)
         self.starts += 1
 
     @property
@@ -170,6 +176,11 @@ class HavenProcess:
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
         return self.proc.wait(timeout=60)
+
+    def cleanup(self) -> None:
+        """Make sure no Haven process outlives the test (a failed test included)."""
+        if self.running:
+            self.kill()
 
     def tail(self, chars: int = 4000) -> str:
         return self.log.read_text(errors="replace")[-chars:]
@@ -259,6 +270,48 @@ def unsettled(db: Path, posts: list[Post]) -> list[str]:
     return left
 
 
+def run_chaos(haven: HavenProcess, rnd: random.Random, server: Homeserver, posts: list[Post],
+              db: Path) -> int:
+    """Post the workload while killing and restarting Haven; then a final run settles it."""
+    haven.start()
+    # The very first start ignores history (by design): post only once it has caught up.
+    poll(lambda: "Haven is running on matrix" in haven.log.read_text(errors="replace"),
+         "the first start", 60, haven)
+    kills = 0
+    next_kill = time.monotonic() + rnd.uniform(1.0, 4.0)
+    next_start = 0.0
+
+    def chaos_until(until: float) -> None:
+        """Kill and restart Haven on schedule until ``until`` (monotonic)."""
+        nonlocal kills, next_kill, next_start
+        while time.monotonic() < until:
+            now = time.monotonic()
+            if haven.running and kills < KILLS and now >= next_kill:
+                haven.kill()
+                kills += 1
+                next_start = now + rnd.uniform(0.3, 2.5)
+            elif not haven.running:
+                assert haven.proc is not None and haven.proc.returncode == -signal.SIGKILL, \
+                    f"Haven exited by itself ({haven.proc.returncode}):\n{haven.tail()}"
+                if now >= next_start:
+                    haven.start()
+                    # up long enough to start (about 1 s) and get some work done, or not
+                    next_kill = now + rnd.uniform(0.8, 5.0)
+            time.sleep(0.05)  # the pace of the schedule, not a wait for a result
+
+    for post in posts:
+        post.event_id = send(server, post.author, post.room, post.text)
+        chaos_until(time.monotonic() + rnd.uniform(0.3, 1.0))
+    while kills < KILLS:  # the timers (reminders, escalations) get killed too
+        chaos_until(time.monotonic() + 0.2)
+    if not haven.running:
+        haven.start()
+    poll(lambda: not unsettled(db, posts), "everything settled", SETTLE + ESCALATE, haven,
+         detail=lambda: unsettled(db, posts))
+    assert haven.stop() == 0, haven.tail()
+    return kills
+
+
 def test_haven_run_sigkilled_at_random_points_on_synapse(
         homeserver: Homeserver, tmp_path: Path) -> None:  # noqa: F811
     started = time.monotonic()
@@ -292,43 +345,10 @@ def test_haven_run_sigkilled_at_random_points_on_synapse(
         "matrix": {"homeserver": server.base_url, "user_id": bot.user_id},
     }))
     haven = HavenProcess(config, bot.access_token, tmp_path / "haven.log")
-    haven.start()
-    # The very first start ignores history (by design): post only once it has caught up.
-    poll(lambda: "Haven is running on matrix" in haven.log.read_text(errors="replace"),
-         "the first start", 60, haven)
-
-    kills = 0
-    next_kill = time.monotonic() + rnd.uniform(1.0, 4.0)
-    next_start = 0.0
-
-    def chaos_until(until: float) -> None:
-        """Kill and restart Haven on schedule until ``until`` (monotonic)."""
-        nonlocal kills, next_kill, next_start
-        while time.monotonic() < until:
-            now = time.monotonic()
-            if haven.running and kills < KILLS and now >= next_kill:
-                haven.kill()
-                kills += 1
-                next_start = now + rnd.uniform(0.3, 2.5)
-            elif not haven.running:
-                assert haven.proc is not None and haven.proc.returncode == -signal.SIGKILL, \
-                    f"Haven exited by itself ({haven.proc.returncode}):\n{haven.tail()}"
-                if now >= next_start:
-                    haven.start()
-                    # up long enough to start (about 1-2 s) and get some work done, or not
-                    next_kill = now + rnd.uniform(0.8, 5.0)
-            time.sleep(0.05)  # the pace of the schedule, not a wait for a result
-
-    for post in posts:
-        post.event_id = send(server, post.author, post.room, post.text)
-        chaos_until(time.monotonic() + rnd.uniform(0.3, 1.0))
-    while kills < KILLS:  # the timers (reminders, escalations) get killed too
-        chaos_until(time.monotonic() + 0.2)
-    if not haven.running:
-        haven.start()
-    poll(lambda: not unsettled(db, posts), "everything settled", SETTLE + ESCALATE, haven,
-         detail=lambda: unsettled(db, posts))
-    assert haven.stop() == 0, haven.tail()
+    try:
+        kills = run_chaos(haven, rnd, server, posts, db)
+    finally:
+        haven.cleanup()
     assert kills == KILLS and haven.starts == KILLS + 1
 
     # -- what members and moderators see ---------------------------------------
@@ -352,8 +372,14 @@ def test_haven_run_sigkilled_at_random_points_on_synapse(
     with database(db) as conn:
         hidden_text = dict(conn.execute(
             "SELECT message_id, excerpt FROM cases WHERE action = 'hide'").fetchall())
-        reminded = dict(conn.execute(
-            "SELECT message_id, reminded_at FROM tracked_posts").fetchall())
+        # A reminder is due when its job ran before the escalation time; one that a
+        # downtime pushed past it is skipped for the escalation (by design).
+        reminders = {mid: (reminded_at, done_at is not None and done_at < posted_at + ESCALATE)
+                     for mid, reminded_at, posted_at, done_at in conn.execute(
+                         "SELECT t.message_id, t.reminded_at, t.posted_at, MIN(j.done_at) "
+                         "FROM tracked_posts t LEFT JOIN jobs j ON j.kind = 'post_remind' "
+                         "AND j.state = 'done' AND j.key = 'post:' || t.id || ':remind' "
+                         "GROUP BY t.id")}
 
     problems: list[str] = []
     for post in posts:
@@ -379,16 +405,21 @@ def test_haven_run_sigkilled_at_random_points_on_synapse(
                 problems.append(f"{who}: signposted {len(signposts)} times")
         if post.kind == "support":
             mine = [n for n in nudges if eid in n]
-            if len(mine) != (reminded.get(eid) is not None):
-                problems.append(f"{who}: {len(mine)} reminders, reminded_at "
-                                f"{reminded.get(eid)}")
+            reminded_at, due = reminders.get(eid, (None, False))
+            # Once at most; once for sure if it fell due or Haven noted it sent. (Sent, then
+            # killed before noting it, then retried past the escalation time: sent once,
+            # not noted; the retry does not send again.)
+            if len(mine) > 1 or (len(mine) == 0 and (due or reminded_at is not None)):
+                problems.append(f"{who}: {len(mine)} reminders (due {due}, reminded_at "
+                                f"{reminded_at})")
             mine = [e for e in escalations if eid in e]
             if len(mine) != 1:
                 problems.append(f"{who}: {len(mine)} escalations")
         elif any(eid in n for n in nudges + escalations):
             problems.append(f"{who}: nudged or escalated")
     assert not problems, "\n".join(problems) + "\n" + haven.tail(6000)
-    assert nudges, "no reminder fell due: the workload did not exercise reminders"
+    assert any(due for _, due in reminders.values()), \
+        "no reminder fell due: the workload did not exercise reminders"
     with database(db) as conn:
         overdue = conn.execute("SELECT kind, key FROM jobs WHERE state = 'pending' AND due_at < ?",
                                (time.time() - 5,)).fetchall()

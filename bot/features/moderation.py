@@ -139,6 +139,22 @@ class Moderation:
         """Hide cases being handled right now (their follow-up job must wait)."""
         core.scheduler.register("hide_followup", self._hide_followup_job)
 
+    async def resume_interrupted(self) -> int:
+        """At start-up: every hide follow-up still pending belongs to a run that was
+        interrupted, so it is due now, not :data:`HIDE_GRACE` after the original handling.
+
+        Haven redacts a post before it returns the text, so a post redelivered after the
+        crash arrives without its words and cannot finish the work itself; without this the
+        author waited up to a minute after the restart for their text. The jobs still run
+        only once the timers start (after catch-up), so a redelivered post that can finish
+        the work does so first and the job finds nothing left to do.
+        """
+        moved = await self.core.store.bring_forward_jobs("hide_followup", self.core.clock.now())
+        if moved:
+            log.info("%d interrupted hide(s) will be finished as soon as Haven has caught up",
+                     moved)
+        return moved
+
     async def act(self, ev: MessagePosted, matches: list[Match]) -> Outcome:
         """Act on a message's matches; returns what happened.
 
