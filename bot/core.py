@@ -135,6 +135,7 @@ class Haven:
         about posts answered meanwhile are not sent), or after a time-out.
         """
         await self.scheduler.schedule("*", "purge_text", "daily", self.clock.now())
+        await self.moderation.resume_interrupted()
         if run_scheduler:
             self._gate = asyncio.create_task(self._start_scheduler_when_ready())
 

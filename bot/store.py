@@ -258,6 +258,11 @@ class Store:
     async def retry_job(self, job_id: int, due_at: float, error: str) -> None:
         return await self.jobs.retry_job(job_id, due_at, error)
 
+    async def bring_forward_jobs(self, kind: str, due_at: float) -> int:
+        """Make pending jobs of ``kind`` due no later than ``due_at``; returns how many moved."""
+        return await self._write("UPDATE jobs SET due_at = ? WHERE state = 'pending' AND kind = ? "
+                                 "AND due_at > ?", (due_at, kind, due_at))
+
     async def cancel_jobs(self, kind: str, key_prefix: str) -> int:
         return await self.jobs.cancel_jobs(kind, key_prefix)
 

@@ -962,6 +962,32 @@ async def test_direct_messages_reach_the_core_also_on_catch_up(world: World) -> 
     assert not [e for e in core2.events if isinstance(e, CommandInvoked)]
 
 
+async def test_a_direct_room_missing_its_member_in_nios_view_is_kept(world: World) -> None:
+    """Found by the Synapse chaos test: after a restart, nio's view of a direct room made just
+    before the crash lacked the invited member; Haven took that for "they left", made a new
+    room and sent the (crisis signposting) message again there, where its transaction id no
+    longer deduplicated it. Only a membership the server reports as gone counts."""
+    bot, _core = await world.recording_bot()
+    adapter = bot.adapter
+    alice = world.alice.user_id
+    first = await adapter.send_private(adapter.community_id, alice, Outgoing("first"))
+    room_id = first.channel_id
+    await until(lambda: room_id in adapter.client.rooms
+                and alice in adapter.client.rooms[room_id].invited_users,
+                "the bot syncing its direct room")
+    adapter.client.rooms[room_id].remove_member(alice)  # the view the restart left behind
+    again = await adapter.send_private(adapter.community_id, alice, Outgoing("again"))
+    assert again.channel_id == room_id
+    # A member who really left gets a new room.
+    await world.alice.join(room_id)
+    from nio import RoomLeaveResponse
+
+    assert isinstance(await world.alice.client.room_leave(room_id), RoomLeaveResponse)
+    await until(lambda: alice not in adapter.client.rooms[room_id].users, "the bot seeing her leave")
+    fresh = await adapter.send_private(adapter.community_id, alice, Outgoing("new room"))
+    assert fresh.channel_id != room_id
+
+
 async def test_resolve_member_by_id_local_name_and_display_name(world: World) -> None:
     """Item 10: `warn bob` must find bob; the member's name is their display name."""
     bot, _core = await world.recording_bot()

@@ -204,6 +204,50 @@ async def test_a_hide_interrupted_by_a_crash_is_finished_after_restart(harness: 
     assert len(harness.platform.private_to("bob")) == 1
 
 
+async def test_an_interrupted_hide_is_finished_as_soon_as_haven_is_back(
+        harness: Harness) -> None:
+    """Found by the Synapse chaos test: the post is redacted, then the process dies before
+    the text goes back; the post redelivered after the restart has no words left, so only
+    the follow-up job can finish. It is due at once after a restart, not a minute after
+    the original handling."""
+    core = harness.core
+
+    async def dies(*args, **kwargs):
+        raise asyncio.CancelledError("killed")  # stands in for the process dying
+
+    core.moderation._return_text = dies
+    ev = post("kys loser", harness.clock.now(), author=member("bob"), where="support")
+    with contextlib.suppress(Exception):
+        await core.handle(ev)
+    assert harness.platform.of("hide") and harness.platform.private_to("bob") == []
+    core = await harness.restart(downtime=5)  # back well within HIDE_GRACE
+    [returned] = harness.platform.private_to("bob")
+    assert "kys loser" in returned.text
+    assert not [j for j in await core.store.pending_jobs() if j.kind == "hide_followup"]
+
+
+async def test_an_interrupted_hide_also_finishes_the_signposting(harness: Harness) -> None:
+    """Found by the Synapse chaos test: a method post is hidden, then the process dies
+    before the member is signposted; the redelivered post has no words left, so the
+    follow-up job sends the signposting (once)."""
+    core = harness.core
+
+    async def dies(*args, **kwargs):
+        raise asyncio.CancelledError("killed")  # stands in for the process dying
+
+    core.moderation._return_text = dies
+    ev = post("how many pills would it take", harness.clock.now(), author=member("dee"))
+    with contextlib.suppress(Exception):
+        await core.handle(ev)
+    assert harness.platform.of("hide") and harness.platform.private_to("dee") == []
+    core = await harness.restart(downtime=5)
+    texts = [m.text for m in harness.platform.private_to("dee")]
+    assert any("has been hidden" in t for t in texts)
+    assert len([t for t in texts if "Samaritans" in t]) == 1, texts
+    await core.advance(3600)
+    assert len(harness.platform.private_to("dee")) == len(texts)
+
+
 async def test_a_post_handled_again_after_a_crash_is_not_signposted_twice(
         harness: Harness) -> None:
     """The outbox: a crash between acting and marking the post handled sends nothing twice."""

@@ -319,6 +319,18 @@ async def test_due_jobs_order_limit_and_next_due(store: Store) -> None:
     assert await store.next_due_at() == T0 + 10
 
 
+async def test_bring_forward_jobs_moves_only_later_pending_jobs_of_the_kind(
+        store: Store) -> None:
+    later = await store.add_job(C, "k", "later", T0 + 60, {}, T0)
+    sooner = await store.add_job(C, "k", "sooner", T0 + 1, {}, T0)
+    other = await store.add_job(C, "other", "x", T0 + 60, {}, T0)
+    done = await store.add_job(C, "k", "done", T0 + 60, {}, T0)
+    await store.finish_job(done, T0)
+    assert await store.bring_forward_jobs("k", T0 + 5) == 1
+    assert [(await store.get_job(j)).due_at for j in (later, sooner, other, done)] == [
+        T0 + 5, T0 + 1, T0 + 60, T0 + 60]
+
+
 async def test_retry_job(store: Store) -> None:
     job_id = await store.add_job(C, "k", "x", T0, {}, T0)
     await store.retry_job(job_id, T0 + 15, "boom " * 200)

@@ -1523,7 +1523,8 @@ class MatrixAdapter:
             room_id = self._dms.get(user_id)
             if room_id is not None:
                 room = self.client.rooms.get(room_id)
-                if room is None or user_id in room.users or user_id in room.invited_users:
+                if room is None or user_id in room.users or user_id in room.invited_users \
+                        or await self._dm_member_still_there(room_id, user_id):
                     return room_id
                 # They left: forget it and start a new one.
                 self._dm_rooms.pop(room_id, None)
@@ -1548,6 +1549,27 @@ class MatrixAdapter:
             if self.encryption:
                 await self._wait_for_room(room_id, user_id)
             return room_id
+
+    async def _dm_member_still_there(self, room_id: str, user_id: str) -> bool:
+        """Whether the homeserver has ``user_id`` joined or invited in direct room ``room_id``.
+
+        nio's view of a direct room can lack its member (seen by the Synapse chaos test
+        after a restart soon after the room was made). Starting a new room then would
+        repeat a message in it, where its transaction id no longer dedupes it: only a
+        membership the server reports as gone counts as gone.
+        """
+        try:
+            resp = await self._call("reading a membership", room_id,
+                                    self.client.room_get_state_event, room_id, "m.room.member",
+                                    user_id)
+        except NotFound:
+            return False
+        except PlatformError as exc:
+            log.info("could not read %s's membership of %s (%s); keeping the room", user_id,
+                     room_id, exc)
+            return True
+        return isinstance(resp, RoomGetStateEventResponse) and \
+            resp.content.get("membership") in ("join", "invite")
 
     async def _wait_for_room(self, room_id: str, member: str, timeout: float = 15.0) -> None:
         """Wait until sync shows the new encrypted room with ``member`` invited.

@@ -346,7 +346,7 @@ class Alerts:
     # -- signposting --------------------------------------------------------------
 
     async def signpost(self, ev: MessagePosted, topic: str, privately: bool | None,
-                       rule: Match) -> bool:
+                       rule: Match | None = None) -> bool:
         """Send the member helplines for ``topic``, not more than once a day per topic.
 
         Idempotent per post and topic (the outbox): a post handled again after a crash

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 
 from bot.clock import fmt_duration
 from bot.errors import MissingPermission, NotFound
-from bot.events import MessagePosted, MessageRef, Outgoing
+from bot.events import Channel, Member, MessagePosted, MessageRef, Outgoing
 from bot.features.alerts import rule_urgency
 from bot.messenger import quote
 from bot.rules.rulebook import Match
@@ -139,6 +139,22 @@ class Moderation:
         """Hide cases being handled right now (their follow-up job must wait)."""
         core.scheduler.register("hide_followup", self._hide_followup_job)
 
+    async def resume_interrupted(self) -> int:
+        """At start-up: every hide follow-up still pending belongs to a run that was
+        interrupted, so it is due now, not :data:`HIDE_GRACE` after the original handling.
+
+        Haven redacts a post before it returns the text, so a post redelivered after the
+        crash arrives without its words and cannot finish the work itself; without this the
+        author waited up to a minute after the restart for their text. The jobs still run
+        only once the timers start (after catch-up), so a redelivered post that can finish
+        the work does so first and the job finds nothing left to do.
+        """
+        moved = await self.core.store.bring_forward_jobs("hide_followup", self.core.clock.now())
+        if moved:
+            log.info("%d interrupted hide(s) will be finished as soon as Haven has caught up",
+                     moved)
+        return moved
+
     async def act(self, ev: MessagePosted, matches: list[Match]) -> Outcome:
         """Act on a message's matches; returns what happened.
 
@@ -160,7 +176,9 @@ class Moderation:
         alert = alert_of(p)
         # 1. store first: the case with the author's whole text (then the alert, in _act)
         if p.hide is not None:
-            case_id, fresh_case = await self._record_hide(ev, p.hide, log_case=alert is None)
+            case_id, fresh_case = await self._record_hide(
+                ev, p.hide, log_case=alert is None,
+                signposts=[[topic, privately] for topic, privately, _ in p.signposts])
             self._active.add(case_id)
         try:
             return await self._act(ev, p, alert, case_id, fresh_case)
@@ -232,7 +250,8 @@ class Moderation:
 
     # -- hiding: store first, then act, finish after a crash ------------------------
 
-    async def _record_hide(self, ev: MessagePosted, m: Match, log_case: bool) -> tuple[int, bool]:
+    async def _record_hide(self, ev: MessagePosted, m: Match, log_case: bool,
+                           signposts: list[list[object]] | None = None) -> tuple[int, bool]:
         """Record the hide case with the author's whole text, and a follow-up job that
         finishes the work if Haven stops part-way; returns (case number, newly recorded).
 
@@ -253,6 +272,7 @@ class Moderation:
                                           "channel_name": ev.channel.name, "link": ev.link,
                                           "rule": m.rule.id,
                                           "explain": m.rule.explain or m.rule.description,
+                                          "at": ev.at, "signposts": signposts or [],
                                           "ref": [ref.community_id, ref.channel_id,
                                                   ref.message_id, ref.thread_id]})
         return case_id, earlier is None
@@ -352,6 +372,16 @@ class Moderation:
         log.info("finishing the hiding of case %d after an interruption", case_id)
         await self._return_text(case_id, info)
         await self._hide_notices(case_id, info)
+        # The signposting too: the post redelivered after the crash has lost its words (it
+        # was redacted), so it cannot send it (each topic once, through the outbox).
+        if info.get("signposts"):
+            ev = MessagePosted(
+                community, float(info.get("at") or core.clock.now()),
+                channel=Channel(str(channel_id), str(info.get("channel_name") or "")),
+                author=Member(str(info["author_id"]), str(info.get("author_name") or "")),
+                message=ref, text="", link=str(info.get("link") or ""))
+            for topic, privately in info["signposts"]:
+                await core.alerts.signpost(ev, str(topic), privately=privately)
 
     async def _reply(self, ev: MessagePosted, template: str, privately: bool, m: Match) -> None:
         core = self.core
