@@ -260,8 +260,7 @@ class Store:
 
     async def bring_forward_jobs(self, kind: str, due_at: float) -> int:
         """Make pending jobs of ``kind`` due no later than ``due_at``; returns how many moved."""
-        return await self._write("UPDATE jobs SET due_at = ? WHERE state = 'pending' AND kind = ? "
-                                 "AND due_at > ?", (due_at, kind, due_at))
+        return await self.jobs.bring_forward_jobs(kind, due_at)
 
     async def cancel_jobs(self, kind: str, key_prefix: str) -> int:
         return await self.jobs.cancel_jobs(kind, key_prefix)

@@ -54,6 +54,11 @@ class JobsRepository(Repository):
         await self.db.write("UPDATE jobs SET attempts = attempts + 1, last_error = ?, due_at = ? "
                             "WHERE id = ?", (error[:500], due_at, job_id))
 
+    async def bring_forward_jobs(self, kind: str, due_at: float) -> int:
+        """Make pending jobs of ``kind`` due no later than ``due_at``; returns how many moved."""
+        return await self.db.write("UPDATE jobs SET due_at = ? WHERE state = 'pending' AND kind = ? "
+                                   "AND due_at > ?", (due_at, kind, due_at))
+
     async def cancel_jobs(self, kind: str, key_prefix: str) -> int:
         """Cancel pending jobs of ``kind`` whose key starts with ``key_prefix``.
 
