@@ -452,7 +452,7 @@ class Haven:
             log.info("message %s (this version) was handled already; skipping the repeat",
                      ev.message.message_id)
             return None
-        if not detected:
+        if not detected or matches is None:
             matches = await self.detect(ev, matches)
         # Crisis is decided by the rules, not by whether acting on them worked.
         crisis = any(m.rule.category == "crisis" and not m.rule.shadow for m in matches)

@@ -86,7 +86,8 @@ class Unanswered:
     async def _answer_from(self, ev: MessagePosted) -> None:
         core = self.core
         targets: list[TrackedPost] = []
-        for ref in {ev.reply_to, ev.thread_root, ev.message.thread_id} - {None, ev.message.message_id}:
+        refs = {ev.reply_to, ev.thread_root, ev.message.thread_id} - {ev.message.message_id}
+        for ref in {r for r in refs if r is not None}:
             post = await core.store.find_tracked(ev.community_id, ref)
             if post is not None:
                 targets.append(post)
