@@ -17,12 +17,14 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/ruff check bot tests bench
+	$(BIN)/mypy bot
 	$(BIN)/haven check --config config.example.yaml
 	$(BIN)/haven rules test
 	$(BIN)/python -m pytest -q
 
 lint: $(STAMP)
 	$(BIN)/ruff check bot tests bench
+	$(BIN)/mypy bot
 
 bench: $(STAMP)
 	$(BIN)/python bench/engine.py

@@ -504,7 +504,7 @@ class Commands:
         if not 1 <= days <= 365:
             raise CommandError("days must be between 1 and 365.")
         stats = await compute_stats(core.store, ev.community_id, core.clock.now(), days)
-        attachments = ()
+        attachments: tuple[Attachment, ...] = ()
         names = await self._moderator_names(ev.community_id, stats.alerts_per_moderator)
         if core.platform.supports_attachments:
             try:

@@ -431,7 +431,7 @@ def parse_config(root: Any, file: str, base_dir: Path) -> Config:
         for i, pack in enumerate(rules.packs):
             if not _is_file(rules.dir / f"{pack}.yaml"):
                 node = s.get("packs")
-                line = node.line_of(i) if hasattr(node, "line_of") else s.line_of("packs")
+                line = node.line_of(i) if isinstance(node, LineList) else s.line_of("packs")
                 problems.append(Problem(file, line, "rules.packs",
                                         f"no rule pack {pack!r} ({pack}.yaml) in {rules.dir}"))
 
@@ -590,12 +590,13 @@ def parse_config(root: Any, file: str, base_dir: Path) -> Config:
 
     from bot.templates import DEFAULT_TEMPLATES, validate_templates
 
+    t_node = t if isinstance(t, LineDict) else root  # templates is empty unless t is a mapping
     for name in templates:
         if name not in DEFAULT_TEMPLATES:
-            problems.append(Problem(file, t.line_of(name), f"templates.{name}",
+            problems.append(Problem(file, t_node.line_of(name), f"templates.{name}",
                                     "unknown template; known: " + ", ".join(sorted(DEFAULT_TEMPLATES))))
     for name, message in validate_templates(templates):
-        problems.append(Problem(file, t.line_of(name), f"templates.{name}", message))
+        problems.append(Problem(file, t_node.line_of(name), f"templates.{name}", message))
     welcome_node = root.get("welcome")
     for key, text in (("message", welcome.message), ("greeting", welcome.greeting)):
         for _, message in validate_templates({key: text}):

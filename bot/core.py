@@ -23,7 +23,7 @@ import hashlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final, Literal
 
 from bot import commandspec
 from bot.adapters.base import Platform
@@ -57,8 +57,10 @@ READY_TIMEOUT = 30.0
 """Fallback: start the timers this long after start-up if the adapter never says it is ready."""
 SEEN_KEEP = 7 * 86400.0
 """How long handled-message markers, delivery ids and outbox rows are kept to drop repeats."""
-URGENT = "urgent"
-NORMAL = "normal"
+Lane = Literal["urgent", "normal"]
+"""A community's two queues: safety work first, everything else in order."""
+URGENT: Final[Lane] = "urgent"
+NORMAL: Final[Lane] = "normal"
 URGENT_JOBS = frozenset({"alert_send", "alert_reescalate"})
 """Job kinds that run in the urgent lane."""
 
@@ -100,8 +102,8 @@ class Haven:
         self.cw = ContentWarnings(self)
         self.commands = Commands(self)
         self.scheduler.register("purge_text", self._purge_job)
-        self._queues: dict[tuple[str, str], asyncio.Queue[_WorkItem]] = {}
-        self._workers: dict[tuple[str, str], asyncio.Task[None]] = {}
+        self._queues: dict[tuple[str, Lane], asyncio.Queue[_WorkItem]] = {}
+        self._workers: dict[tuple[str, Lane], asyncio.Task[None]] = {}
         self._inflight = 0
         self.errors = 0
         self._ready = asyncio.Event()
@@ -184,7 +186,7 @@ class Haven:
 
     # -- queues -------------------------------------------------------------------
 
-    def _enqueue(self, community_id: str, item: _WorkItem, lane: str = NORMAL) -> None:
+    def _enqueue(self, community_id: str, item: _WorkItem, lane: Lane = NORMAL) -> None:
         key = (community_id, lane)
         queue = self._queues.get(key)
         if queue is None:
@@ -194,7 +196,7 @@ class Haven:
         self._inflight += 1
         queue.put_nowait(item)
 
-    def _triage(self, event: Event) -> tuple[str, list[Match] | None]:
+    def _triage(self, event: Event) -> tuple[Lane, list[Match] | None]:
         """Which lane an event goes to, and (for a message) its matches, decided once.
 
         Matching is pure and fast (microseconds), so it runs on arrival: a post that
@@ -211,7 +213,7 @@ class Haven:
             return NORMAL, None
         return (URGENT if any(_needs_urgency(m) for m in matches) else NORMAL), matches
 
-    def _item(self, event: Event, future: asyncio.Future[Any] | None = None) -> tuple[str, _WorkItem]:
+    def _item(self, event: Event, future: asyncio.Future[Any] | None = None) -> tuple[Lane, _WorkItem]:
         lane, matches = self._triage(event)
         if isinstance(event, MessagePosted) and lane == URGENT:
             def run() -> Awaitable[Any]:
@@ -433,7 +435,7 @@ class Haven:
         return [*matches, *extra]
 
     async def on_message(self, ev: MessagePosted, matches: list[Match] | None = None,
-                         lane: str = NORMAL, detected: bool = False) -> asyncio.Future[Any] | None:
+                         lane: Lane = NORMAL, detected: bool = False) -> asyncio.Future[Any] | None:
         """A message was posted or edited: decide, then act, feature by feature.
 
         In the urgent lane only the safety part runs here (alerts, signposting, hiding
@@ -453,7 +455,7 @@ class Haven:
             log.info("message %s (this version) was handled already; skipping the repeat",
                      ev.message.message_id)
             return None
-        if not detected:
+        if not detected or matches is None:
             matches = await self.detect(ev, matches)
         # Crisis is decided by the rules, not by whether acting on them worked.
         crisis = any(m.rule.category == "crisis" and not m.rule.shadow for m in matches)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import tempfile
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -74,7 +75,7 @@ class Demo:
                                     joined_at=self.clock.now() - 90 * 86400)
                         for uid, name in PEOPLE.items()}
 
-    async def start(self, catch_up: list[tuple[str, str, str, MessageRef | None, float]] = ()) -> None:
+    async def start(self, catch_up: Sequence[tuple[str, str, str, MessageRef | None, float]] = ()) -> None:
         """(Re)start the core on the same database, as after a restart.
 
         ``catch_up`` lists messages posted while Haven was down (who, where, text,

@@ -35,8 +35,10 @@ from bot.storage.rows import (
     DutyRow,
     HandoverEntry,
     Job,
+    JobState,
     MemberRow,
     NewJob,
+    PostState,
     TrackedPost,
 )
 
@@ -161,7 +163,7 @@ class Store:
     async def answer_post(self, post_id: int, by: str, at: float) -> bool:
         return await self.posts.answer_post(post_id, by, at)
 
-    async def set_post_state(self, post_id: int, state: str) -> None:
+    async def set_post_state(self, post_id: int, state: PostState) -> None:
         return await self.posts.set_post_state(post_id, state)
 
     async def mark_post_reminded(self, post_id: int, at: float) -> None:
@@ -252,7 +254,7 @@ class Store:
     async def get_job(self, job_id: int) -> Job | None:
         return await self.jobs.get_job(job_id)
 
-    async def finish_job(self, job_id: int, at: float, state: str = "done") -> None:
+    async def finish_job(self, job_id: int, at: float, state: JobState = "done") -> None:
         return await self.jobs.finish_job(job_id, at, state)
 
     async def retry_job(self, job_id: int, due_at: float, error: str) -> None:
@@ -269,7 +271,7 @@ class Store:
         return await self.jobs.pending_jobs(community_id)
 
     async def finish_and_schedule(self, job_id: int, at: float, next_job: NewJob | None,
-                                  state: str = "done") -> int | None:
+                                  state: JobState = "done") -> int | None:
         return await self.jobs.finish_and_schedule(job_id, at, next_job, state)
 
     # -- cases ---------------------------------------------------------------

@@ -299,3 +299,11 @@ async def test_lone_surrogates_in_text_and_names_are_checked_and_stored(harness:
     [alert] = harness.platform.sent_to("mod-alerts")
     assert "Cas \ufffd" in alert.text
     assert (await harness.core.store.get_alert(1)).kind == "crisis"
+
+
+async def test_a_message_marked_detected_without_matches_is_still_decided(harness: Harness) -> None:
+    """``detected=True`` with no matches decides the message instead of failing on ``None``."""
+    core = harness.core
+    await core.on_message(post("i want to kill myself", harness.clock.now(), author=member("cas")),
+                          detected=True)
+    assert await core.store.get_alert(1) is not None

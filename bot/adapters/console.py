@@ -29,7 +29,7 @@ class ConsolePlatform:
         self.closed_dms: set[str] = set()
         self.attachments: list[tuple[str, bytes]] = []
         self._ids = itertools.count(1)
-        self.core = None
+        self.core: object | None = None
 
     def attach(self, core: object) -> None:
         """Remember the core (the demo drives events itself)."""

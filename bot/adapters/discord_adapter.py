@@ -75,6 +75,8 @@ from bot.events import (
 )
 
 if TYPE_CHECKING:
+    from discord.abc import MessageableChannel
+
     from bot.config import Config
     from bot.core import Haven
 
@@ -821,7 +823,8 @@ class DiscordAdapter:
             if found is not None:
                 return found
         name = ref.removeprefix("#")
-        candidates = [*guild.text_channels, *guild.forums, *guild.voice_channels, *guild.threads]
+        candidates: list[discord.abc.GuildChannel | discord.Thread] = [
+            *guild.text_channels, *guild.forums, *guild.voice_channels, *guild.threads]
         for ch in candidates:
             if ch.name == name:
                 return ch
@@ -1268,6 +1271,7 @@ class DiscordAdapter:
         return False
 
     async def _message_channel(self, message: discord.Message) -> Any:
+        channel: MessageableChannel | discord.abc.GuildChannel | discord.abc.PrivateChannel
         channel = message.channel
         if isinstance(channel, discord.PartialMessageable) and message.guild is not None:
             try:

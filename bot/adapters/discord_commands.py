@@ -114,10 +114,11 @@ def build_commands(
     groups: dict[str, app_commands.Group] = {}
     for spec in specs:
         words = spec.name.split()
-        command = app_commands.Command(
+        command: app_commands.Command[Any, ..., Any] = app_commands.Command(
             name=words[-1],
             description=spec.description[:100],
-            callback=_make_callback(spec, handler, member_seen),
+            # The callback's signature (its options) is built at run time from the spec.
+            callback=_make_callback(spec, handler, member_seen),  # type: ignore[arg-type]
             extras={"haven_spec": spec.name},
         )
         if len(words) == 1:

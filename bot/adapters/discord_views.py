@@ -45,7 +45,7 @@ def make_alert_button_class(handler: ButtonHandler) -> type[discord.ui.DynamicIt
             self.alert_id = alert_id
 
         @classmethod
-        async def from_custom_id(  # type: ignore[override]
+        async def from_custom_id(
             cls,
             interaction: discord.Interaction[Any],
             item: discord.ui.Item[Any],

@@ -719,7 +719,8 @@ class MatrixAdapter:
         etype = source.get("type")
         if source.get("state_key") is None:
             return
-        content = source.get("content") if isinstance(source.get("content"), dict) else {}
+        raw_content = source.get("content")
+        content = raw_content if isinstance(raw_content, dict) else {}
         power = self._rooms.setdefault(room_id, _RoomPower())
         if etype == "m.room.create" and not (older and power.create_content is not None):
             sender = source.get("sender")

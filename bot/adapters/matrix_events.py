@@ -160,8 +160,10 @@ def _membership(raw: dict[str, Any], room_id: str, ctx: RoomContext, at: float) 
     target = raw.get("state_key")
     if content.get("membership") != "join" or not isinstance(target, str) or target == ctx.user_id:
         return None
-    unsigned = raw.get("unsigned") if isinstance(raw.get("unsigned"), dict) else {}
-    prev = unsigned.get("prev_content") if isinstance(unsigned.get("prev_content"), dict) else {}
+    raw_unsigned = raw.get("unsigned")
+    unsigned = raw_unsigned if isinstance(raw_unsigned, dict) else {}
+    raw_prev = unsigned.get("prev_content")
+    prev = raw_prev if isinstance(raw_prev, dict) else {}
     if prev.get("membership") == "join":
         return None  # a display name or avatar change, not a join
     channel = ctx.channel(room_id)

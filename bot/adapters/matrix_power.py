@@ -92,7 +92,8 @@ class PowerState:
         if pl is None:
             # No power levels event: the creator has 100, everyone else 0.
             return ADMIN_POWER_LEVEL if user_id in self.creators() else 0
-        users = pl.get("users") if isinstance(pl.get("users"), Mapping) else {}
+        raw_users = pl.get("users")
+        users = raw_users if isinstance(raw_users, Mapping) else {}
         default = _int(pl.get("users_default"), 0)
         if user_id in users:
             return _int(users[user_id], default)
@@ -115,7 +116,8 @@ class PowerState:
         pl = self.power_levels
         if pl is None:
             return 0
-        events = pl.get("events") if isinstance(pl.get("events"), Mapping) else {}
+        raw_events = pl.get("events")
+        events = raw_events if isinstance(raw_events, Mapping) else {}
         if event_type in events:
             return _int(events[event_type], 0)
         return _int(pl.get("state_default" if state else "events_default"), 50 if state else 0)

@@ -120,7 +120,7 @@ class SparseRows:
             parts_i.append(self.indices[a:b])
             parts_v.append(self.values[a:b])
             ptr.append(ptr[-1] + b - a)
-        def cat(p, dt):
+        def cat(p: list[np.ndarray], dt: type[np.generic]) -> np.ndarray:
             return (np.concatenate(p) if p else np.zeros(0, dt))
         return SparseRows(np.asarray(ptr), cat(parts_i, np.int64), cat(parts_v, np.float32),
                           self.dimension)

@@ -123,7 +123,8 @@ class Detector:
         if self.ex_emb is not None:
             arrays["ex_emb"] = self.ex_emb.astype(np.float16)
         with path.open("wb") as fh:
-            np.savez_compressed(fh, **arrays)
+            # numpy's stub types **kwds as if a key could be ``allow_pickle`` (a bool).
+            np.savez_compressed(fh, **arrays)  # type: ignore[arg-type]
         meta = dict(self.meta)
         meta.update(heads=list(self.heads), gate=self.gate, thresholds=self.thresholds,
                     ngram_thresholds=self.ngram_thresholds,

@@ -140,6 +140,7 @@ def _actions(items: Any, cat: str, where: str, parent: Any,
         return None
     ok = True
     for item in items:
+        params: Any
         if isinstance(item, str):
             name, params = item, {}
         elif isinstance(item, dict) and len(item) == 1:

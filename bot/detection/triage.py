@@ -88,6 +88,7 @@ class SemanticMatch(Match):
     """A semantic stage's match: a :class:`Match` that also carries its ``score``."""
 
     __slots__ = ("_score",)
+    _score: float
 
     def __init__(self, rule: Rule, reason: str, matched: str, score: float) -> None:
         super().__init__(rule, reason, matched)

@@ -20,6 +20,7 @@ from bot.clock import fmt_duration
 from bot.durations import in_clock_range
 from bot.events import MessageDeleted, MessagePosted, MessageRef, Outgoing
 from bot.messenger import quote
+from bot.storage.rows import PostState
 from bot.store import Job, TrackedPost
 
 if TYPE_CHECKING:
@@ -86,7 +87,8 @@ class Unanswered:
     async def _answer_from(self, ev: MessagePosted) -> None:
         core = self.core
         targets: list[TrackedPost] = []
-        for ref in {ev.reply_to, ev.thread_root, ev.message.thread_id} - {None, ev.message.message_id}:
+        refs = {ev.reply_to, ev.thread_root, ev.message.thread_id} - {ev.message.message_id}
+        for ref in {r for r in refs if r is not None}:
             post = await core.store.find_tracked(ev.community_id, ref)
             if post is not None:
                 targets.append(post)
@@ -120,7 +122,7 @@ class Unanswered:
         if post is not None and post.message_id == ev.message.message_id and post.state == "open":
             await self._stop(post, "crisis" if crisis else "deleted")
 
-    async def _stop(self, post: TrackedPost, state: str = "deleted") -> None:
+    async def _stop(self, post: TrackedPost, state: PostState = "deleted") -> None:
         await self.core.store.set_post_state(post.id, state)
         await self.core.scheduler.cancel("post_remind", f"post:{post.id}:")
         await self.core.scheduler.cancel("post_escalate", f"post:{post.id}:")

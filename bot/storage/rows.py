@@ -4,9 +4,16 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import aiosqlite
+
+PostState = Literal["open", "answered", "deleted", "crisis"]
+"""A tracked support post: waiting for a reply, answered, or no longer watched."""
+AlertState = Literal["open", "claimed", "resolved"]
+"""An alert: waiting for a moderator, claimed by one, or resolved."""
+JobState = Literal["pending", "done", "failed", "cancelled"]
+"""A persisted job: due (or retrying), finished, given up after its retries, or cancelled."""
 
 
 @dataclass(frozen=True)
@@ -38,7 +45,7 @@ class TrackedPost:
     posted_at: float
     link: str
     excerpt: str | None
-    state: str
+    state: PostState
     answered_at: float | None
     answered_by: str | None
     reminded_at: float | None
@@ -61,7 +68,7 @@ class Alert:
     excerpt: str | None
     rule_id: str
     severity: str
-    state: str
+    state: AlertState
     count: int
     created_at: float
     updated_at: float
@@ -103,7 +110,7 @@ class Job:
     payload: dict[str, Any]
     attempts: int
     last_error: str | None
-    state: str
+    state: JobState
     created_at: float
     done_at: float | None
 

@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from bot.storage.repositories.base import Repository
-from bot.storage.rows import Job, NewJob, from_row
+from bot.storage.rows import Job, JobState, NewJob, from_row
 
 
 class JobsRepository(Repository):
@@ -45,7 +45,7 @@ class JobsRepository(Repository):
         """A job by id."""
         return from_row(Job, await self.db.one("SELECT * FROM jobs WHERE id = ?", (job_id,)))
 
-    async def finish_job(self, job_id: int, at: float, state: str = "done") -> None:
+    async def finish_job(self, job_id: int, at: float, state: JobState = "done") -> None:
         """Mark a job done (or ``failed``/``cancelled``)."""
         await self.db.write("UPDATE jobs SET state = ?, done_at = ? WHERE id = ?", (state, at, job_id))
 
@@ -79,7 +79,7 @@ class JobsRepository(Repository):
         return [from_row(Job, r) for r in rows]
 
     async def finish_and_schedule(self, job_id: int, at: float, next_job: NewJob | None,
-                                  state: str = "done") -> int | None:
+                                  state: JobState = "done") -> int | None:
         """Finish a job and schedule the next one (a daily purge, the next re-escalation)
         in one transaction: a crash between the two leaves the job still pending, never
         finished without its successor. Returns the new job's id (``None`` if a pending

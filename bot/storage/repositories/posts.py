@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from bot.storage.repositories.base import Repository, as_dicts
-from bot.storage.rows import TrackedPost, from_row
+from bot.storage.rows import PostState, TrackedPost, from_row
 
 
 class TrackedPostsRepository(Repository):
@@ -51,7 +51,7 @@ class TrackedPostsRepository(Repository):
             "excerpt = NULL WHERE id = ? AND state IN ('open', 'crisis')", (at, by, post_id))
         return changed > 0
 
-    async def set_post_state(self, post_id: int, state: str) -> None:
+    async def set_post_state(self, post_id: int, state: PostState) -> None:
         """Set a post's state (``deleted``, ``crisis``); deleted posts lose their excerpt."""
         drop = ", excerpt = NULL" if state in ("deleted", "crisis") else ""
         await self.db.write(f"UPDATE tracked_posts SET state = ?{drop} WHERE id = ?", (state, post_id))
