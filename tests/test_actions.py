@@ -89,3 +89,34 @@ def test_checks_return_none_for_good_values_and_a_message_for_bad_ones():
     assert A.known_template("x", ctx) == "names unknown template 'x' (known: welcome)"
     assert A.known_template("x", A.LoadContext()) is None
     assert A.one_of(("a", "b"))("c", ctx) == "must be one of a, b, got 'c'"
+
+
+def test_every_plan_slot_is_a_plan_field_the_planner_knows_how_to_fill():
+    from dataclasses import fields
+
+    from bot.features.moderation import _FILL, Plan
+
+    names = {f.name for f in fields(Plan)}
+    for spec in A.ACTIONS.values():
+        assert spec.plan_slot in names and spec.plan_slot in _FILL
+
+
+@pytest.mark.parametrize("support", ["crisis", "concern"])
+def test_the_planner_drops_every_punitive_action_of_the_registry_for_a_support_post(support):
+    from types import MappingProxyType
+
+    from bot.features.moderation import plan
+    from bot.rules.model import Action, Match, Rule
+
+    def rule(rid, category, names):
+        acts = tuple(Action(n, MappingProxyType({"minutes": 5} if n == "timeout" else {})) for n in names)
+        return Rule(id=rid, category=category, severity="high", description="d", actions=acts)
+
+    punish = rule("p", "hostility", sorted(A.PUNITIVE))
+    help_ = rule("s", support, ["alert_moderators"])
+    p = plan([Match(help_, "r", "m"), Match(punish, "r", "m")])
+    assert (p.hide, p.warn, p.timeout, p.redirect_cw) == (None, [], None, None)
+    alone = plan([Match(punish, "r", "m")])
+    assert alone.hide is not None and alone.warn and alone.timeout is not None  # kept without support
+    method = plan([Match(help_, "r", "m"), Match(rule("m", "method", ["hide"]), "r", "m")])
+    assert method.hide is not None  # method details stay hidden (the one exception)
