@@ -15,16 +15,17 @@ durable job if Haven stops in between.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from functools import partial
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from bot.clock import fmt_duration
 from bot.errors import MissingPermission, NotFound
 from bot.events import Channel, Member, MessagePosted, MessageRef, Outgoing
 from bot.features.alerts import rule_urgency
 from bot.messenger import quote
+from bot.rules.actions import ACTIONS
 from bot.rules.rulebook import Match
 from bot.store import Job
 
@@ -33,7 +34,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-PUNITIVE = ("hide", "warn", "timeout", "redirect_cw")
 HIDE_GRACE = 60.0
 """Seconds after which a hidden post's follow-up job finishes work a crash interrupted."""
 URGENCY_ORDER = ("quiet", "normal", "now")
@@ -81,8 +81,57 @@ def alert_of(p: Plan) -> tuple[Match, str, str] | None:
     return p.concern, "concern", "quiet"
 
 
+def _first(slot: str) -> Callable[[Plan, Match, Mapping[str, Any]], None]:
+    """A slot the first (most severe) match fills."""
+    def fill(p: Plan, m: Match, params: Mapping[str, Any]) -> None:
+        if getattr(p, slot) is None:
+            setattr(p, slot, m)
+    return fill
+
+
+def _warn(p: Plan, m: Match, params: Mapping[str, Any]) -> None:
+    if not p.warn:
+        p.warn.append(m)
+
+
+def _timeout(p: Plan, m: Match, params: Mapping[str, Any]) -> None:
+    if p.timeout is None:
+        p.timeout = (m, float(params.get("minutes", 10)) * 60)
+
+
+def _signpost(p: Plan, m: Match, params: Mapping[str, Any]) -> None:
+    topic = str(params.get("topic", "crisis"))
+    if all(t != topic for t, _, _ in p.signposts):
+        privately = params.get("privately")  # None: as config crisis.signpost says
+        p.signposts.append((topic, None if privately is None else bool(privately), m))
+
+
+def _reply(p: Plan, m: Match, params: Mapping[str, Any]) -> None:
+    p.replies.append((str(params["template"]), bool(params.get("privately", True)), m))
+
+
+def _log(p: Plan, m: Match, params: Mapping[str, Any]) -> None:
+    p.logged.append(m)
+
+
+_FILL: dict[str, Callable[[Plan, Match, Mapping[str, Any]], None]] = {
+    "alert": _first("alert"), "hide": _first("hide"), "warn": _warn, "timeout": _timeout,
+    "signposts": _signpost, "replies": _reply, "redirect_cw": _first("redirect_cw"), "logged": _log,
+}
+"""How the planner fills each plan slot an action of the registry names."""
+
+
+def _drop(p: Plan, slot: str) -> None:
+    """Empty a plan slot (a list slot becomes empty, any other ``None``)."""
+    setattr(p, slot, [] if isinstance(getattr(p, slot), list) else None)
+
+
 def plan(matches: list[Match]) -> Plan:
-    """Decide the actions for a message's matches (pure; highest severity first)."""
+    """Decide the actions for a message's matches (pure; highest severity first).
+
+    Which part of the plan an action fills, and whether it is punitive (dropped
+    when a crisis or concern rule matched), comes from the action registry.
+    """
     p = Plan()
     for m in matches:
         if m.rule.shadow:
@@ -93,33 +142,17 @@ def plan(matches: list[Match]) -> Plan:
         if m.rule.category == "concern" and p.concern is None:
             p.concern = m
         for action in m.rule.actions:
-            params = action.params
-            if action.name == "alert_moderators" and p.alert is None:
-                p.alert = m
-            elif action.name == "hide" and p.hide is None:
-                p.hide = m
-            elif action.name == "warn" and not p.warn:
-                p.warn.append(m)
-            elif action.name == "timeout" and p.timeout is None:
-                p.timeout = (m, float(params.get("minutes", 10)) * 60)
-            elif action.name == "signpost":
-                topic = str(params.get("topic", "crisis"))
-                if all(t != topic for t, _, _ in p.signposts):
-                    privately = params.get("privately")  # None: as config crisis.signpost says
-                    p.signposts.append((topic, None if privately is None else bool(privately), m))
-            elif action.name == "reply":
-                p.replies.append((str(params["template"]), bool(params.get("privately", True)), m))
-            elif action.name == "redirect_cw" and p.redirect_cw is None:
-                p.redirect_cw = m
-            elif action.name == "log":
-                p.logged.append(m)
+            spec = ACTIONS.get(action.name)
+            if spec is not None:
+                _FILL[spec.plan_slot](p, m, action.params)
     if p.concern is not None and p.alert is None:
         p.alert = p.concern  # a concern is always at least a quiet note
     if p.crisis is not None or p.concern is not None:
         # Never punish someone in crisis or struggling; only method details are still hidden.
-        if p.hide is not None and p.hide.rule.category != "method":
-            p.hide = None
-        p.warn, p.timeout, p.redirect_cw = [], None, None
+        for spec in ACTIONS.values():
+            method_hidden = spec.plan_slot == "hide" and p.hide is not None and p.hide.rule.category == "method"
+            if spec.punitive and not method_hidden:
+                _drop(p, spec.plan_slot)
         p.replies = [r for r in p.replies if r[2].rule.category in ("crisis", "signpost")]
     if p.hide is not None:
         # A hidden post needs no "you may want to edit it" nudges; support still goes out.

@@ -486,8 +486,11 @@ def _add_mask_variants(text: str, resolve: Resolver, variants: list[str],
         def replace(m: re.Match[str], pick: dict[str, str] = pick) -> str:
             return pick.get(m.group(), m.group())
 
+        def recipe(t: _Track, replace: Callable[[re.Match[str]], str] = replace) -> _Track:
+            return t.sub(_MASKED, replace)
+
         variants.append(_MASKED.sub(replace, text))
-        recipes.append(lambda t, replace=replace: t.sub(_MASKED, replace))
+        recipes.append(recipe)
 
 
 def mask_pattern(word: str) -> re.Pattern[str] | None:
