@@ -206,7 +206,7 @@ def test_thresholds_count_every_window_of_a_long_benign_post() -> None:
     inference (highest window); the threshold must be chosen above that sentence."""
     benign = "I went for a walk today. The park was lovely and green. Then I had some tea."
     texts = [benign] + [f"positive post number {i}" for i in range(4)] + \
-        [f"quiet ordinary post {i}" for i in range(96)]
+        [f"quiet ordinary post {i}" for i in range(30)]
     examples = [Example(benign, "none")] + [Example(t, "crisis") for t in texts[1:5]] + \
         [Example(t, "none") for t in texts[5:]]
     layout = WindowLayout.of(texts)
@@ -221,3 +221,29 @@ def test_thresholds_count_every_window_of_a_long_benign_post() -> None:
     candidate = layout.candidates(z)
     _, thresholds, _ = _pick(layout, z, z_em, candidate, 0.0, examples)
     assert thresholds["crisis"] > sigmoid(np.array(2.0))
+
+
+def test_window_targets_leave_the_unknown_heads_untrained() -> None:
+    from bot.detection.train import window_targets
+
+    nan = float("nan")
+    assert window_targets("none") == [0.0] * 5
+    crisis = window_targets("crisis")  # heads: crisis, risk, method, hostility, pii
+    assert np.isnan(crisis[:3]).all() and crisis[3:] == [0.0, 0.0]
+    distress = window_targets("distress")
+    assert np.isnan(distress[:2]).all() and distress[2:] == [0.0, 0.0, 0.0]
+    assert np.isnan(window_targets("hostility")[3]) and np.isnan(nan)
+
+
+def test_mlp_ignores_unknown_targets() -> None:
+    from bot.detection.logreg import fit_mlp, mlp_logits
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(200, 4))
+    y = np.stack([(x[:, 0] > 0).astype(float), (x[:, 1] > 0).astype(float)], axis=1)
+    noisy = y.copy()
+    noisy[:100, 1] = np.nan  # unknown: must not be read as either class
+    net = fit_mlp(x, noisy, hidden=8, epochs=60)
+    z = mlp_logits(net, x)
+    assert ((z[:, 0] > 0) == (y[:, 0] > 0)).mean() > 0.9
+    assert ((z[100:, 1] > 0) == (y[100:, 1] > 0)).mean() > 0.85

@@ -101,9 +101,13 @@ def _targets(examples: Sequence[Example]) -> np.ndarray:
 
 
 AMBIGUOUS_WINDOWS = frozenset({("crisis", "method"), ("concern", "method"),
-                               ("method", "crisis"), ("method", "risk")})
+                               ("method", "crisis"), ("method", "risk"),
+                               ("distress", "crisis"), ("distress", "risk"),
+                               ("recovery", "crisis"), ("recovery", "risk")})
 """(text label, head) pairs for which a sentence of the text is neither a positive nor a
-negative: a crisis post's sentence may name a means; a method post's may state intent."""
+negative: a crisis post's sentence may name a means; a method post's may state intent; a
+sentence of a distress post or a recovery story may on its own read as crisis (only the
+whole post says it is resisted or past)."""
 
 
 def window_targets(label: str) -> list[float]:
