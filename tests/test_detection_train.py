@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 from pathlib import Path
 
@@ -12,7 +13,16 @@ import yaml
 from bot.detection.corpus import Example, is_dev, load_corpus, load_examples
 from bot.detection.logreg import fit_dense, fit_sparse, sigmoid
 from bot.detection.model import Detector, windows
-from bot.detection.train import EmbeddingCache, TrainOptions, evaluate, report, train
+from bot.detection.train import (
+    EmbeddingCache,
+    TrainOptions,
+    WindowLayout,
+    _pick,
+    evaluate,
+    report,
+    train,
+    window_scores,
+)
 from bot.errors import ConfigError
 from tests.detection_helpers import TINY, FakeBackend, write_corpus
 
@@ -157,3 +167,83 @@ def test_embedding_cache_only_embeds_new_texts(tmp_path: Path) -> None:
     again = EmbeddingCache(tmp_path / "emb.npz", backend)
     vecs = again.embed(["c d", "e f"])
     assert backend.calls == [2, 1] and vecs.shape == (2, 64)
+
+
+LONG_POSTS = [
+    "Had a long day at work. The bus was late again and it rained. "
+    "I have decided tonight is the night. Anyway the cat says hi.",
+    "add me on insta @sunny_days_22. we can talk there. the server is too slow anyway",
+    "what are you all having for dinner tonight",
+    "you are a worthless idiot. nobody would miss you. just leave already",
+]
+
+
+@pytest.mark.parametrize("gate", [0.0, 0.3, 0.6])
+def test_window_scores_are_the_scores_inference_gives(
+        tiny_detector: tuple[Detector, FakeBackend], gate: float) -> None:
+    """Training chooses thresholds on :func:`window_scores`; it must be what
+    ``Detector.analyse`` computes (highest window, gate, the two most suspicious sentences)."""
+    detector, backend = tiny_detector
+    det = dataclasses.replace(detector, gate=gate)
+    layout = WindowLayout.of(LONG_POSTS)
+    z_ng = det.ngram_logits(layout.texts)
+    z_em = det.embed_logits(backend.embed(layout.texts))
+    candidate = layout.candidates(z_ng)
+    assert candidate[layout.starts].all() and candidate.sum() < len(layout.texts)
+    scores, embedded = window_scores(layout, z_ng, z_em, candidate, gate, det.mix)
+    analyses = det.analyse(LONG_POSTS, backend.embed)
+    for i, a in enumerate(analyses):
+        assert a.embedded == bool(embedded[i])
+        for j, head in enumerate(det.heads):
+            assert a.scores[head] == pytest.approx(float(scores[i, j]), abs=1e-5)
+    ngram_only, _ = window_scores(layout, z_ng, None, None, gate, det.mix)
+    for i, a in enumerate(det.analyse(LONG_POSTS, None)):
+        assert [a.scores[h] for h in det.heads] == pytest.approx(ngram_only[i].tolist(), abs=1e-5)
+
+
+def test_thresholds_count_every_window_of_a_long_benign_post() -> None:
+    """A benign post whose whole text scores low but one sentence high is a false alarm at
+    inference (highest window); the threshold must be chosen above that sentence."""
+    benign = "I went for a walk today. The park was lovely and green. Then I had some tea."
+    texts = [benign] + [f"positive post number {i}" for i in range(4)] + \
+        [f"quiet ordinary post {i}" for i in range(30)]
+    examples = [Example(benign, "none")] + [Example(t, "crisis") for t in texts[1:5]] + \
+        [Example(t, "none") for t in texts[5:]]
+    layout = WindowLayout.of(texts)
+    assert layout.starts[1] - layout.starts[0] == 4  # whole text + three sentences
+    z = np.full((len(layout.texts), 5), -6.0)
+    z[layout.starts[1:5]] = 1.0                      # positives: 0.73
+    z[layout.starts[0]] = -3.0                       # the benign whole text: 0.05
+    z[layout.starts[0] + 2] = 2.0                    # one of its sentences: 0.88
+    _, _, ngram_t = _pick(layout, z, None, None, 0.0, examples)
+    assert ngram_t["crisis"] > sigmoid(np.array(2.0))  # whole-text scores alone gave ~0.05
+    z_em = z.copy()
+    candidate = layout.candidates(z)
+    _, thresholds, _ = _pick(layout, z, z_em, candidate, 0.0, examples)
+    assert thresholds["crisis"] > sigmoid(np.array(2.0))
+
+
+def test_window_targets_leave_the_unknown_heads_untrained() -> None:
+    from bot.detection.train import window_targets
+
+    nan = float("nan")
+    assert window_targets("none") == [0.0] * 5
+    crisis = window_targets("crisis")  # heads: crisis, risk, method, hostility, pii
+    assert np.isnan(crisis[:3]).all() and crisis[3:] == [0.0, 0.0]
+    distress = window_targets("distress")
+    assert np.isnan(distress[:2]).all() and distress[2:] == [0.0, 0.0, 0.0]
+    assert np.isnan(window_targets("hostility")[3]) and np.isnan(nan)
+
+
+def test_mlp_ignores_unknown_targets() -> None:
+    from bot.detection.logreg import fit_mlp, mlp_logits
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(200, 4))
+    y = np.stack([(x[:, 0] > 0).astype(float), (x[:, 1] > 0).astype(float)], axis=1)
+    noisy = y.copy()
+    noisy[:100, 1] = np.nan  # unknown: must not be read as either class
+    net = fit_mlp(x, noisy, hidden=8, epochs=60)
+    z = mlp_logits(net, x)
+    assert ((z[:, 0] > 0) == (y[:, 0] > 0)).mean() > 0.9
+    assert ((z[100:, 1] > 0) == (y[100:, 1] > 0)).mean() > 0.85

@@ -76,7 +76,8 @@ def fit_mlp(x: np.ndarray, y: np.ndarray, hidden: int = 128, l2: float = 1e-4, e
             rate: float = 3e-3, batch: int = 64, seed: int = 0) -> list[np.ndarray]:
     """A one-hidden-layer network (ReLU) with one logistic output per column of ``y``,
     each balanced between its positives and negatives; trained by mini-batch Adam with
-    a fixed seed (deterministic). Returns ``[w1, b1, w2, b2]``."""
+    a fixed seed (deterministic). A NaN in ``y`` means "unknown": that output is not
+    trained on that row. Returns ``[w1, b1, w2, b2]``."""
     rng = np.random.default_rng(seed)
     n, d = x.shape
     k = y.shape[1]
@@ -84,7 +85,9 @@ def fit_mlp(x: np.ndarray, y: np.ndarray, hidden: int = 128, l2: float = 1e-4, e
     b1 = np.zeros(hidden)
     w2 = rng.normal(0, np.sqrt(1 / hidden), (hidden, k))
     b2 = np.zeros(k)
-    share = y.mean(axis=0).clip(1e-3, 1 - 1e-3)
+    known = ~np.isnan(y)
+    y = np.nan_to_num(y)
+    share = (y.sum(axis=0) / np.maximum(known.sum(axis=0), 1)).clip(1e-3, 1 - 1e-3)
     w_pos, w_neg = 0.5 / share, 0.5 / (1 - share)
     params = [w1, b1, w2, b2]
     m = [np.zeros_like(p) for p in params]
@@ -94,10 +97,10 @@ def fit_mlp(x: np.ndarray, y: np.ndarray, hidden: int = 128, l2: float = 1e-4, e
         order = rng.permutation(n)
         for start in range(0, n, batch):
             idx = order[start:start + batch]
-            xb, yb = x[idx], y[idx]
+            xb, yb, kb = x[idx], y[idx], known[idx]
             h = np.maximum(xb @ w1 + b1, 0)
             p = sigmoid(h @ w2 + b2)
-            g = np.where(yb > 0, w_pos, w_neg) * (p - yb) / len(idx)
+            g = np.where(yb > 0, w_pos, w_neg) * (p - yb) * kb / len(idx)
             gh = g @ w2.T
             gh[h <= 0] = 0
             grads = [xb.T @ gh + l2 * w1, gh.sum(axis=0), h.T @ g + l2 * w2, g.sum(axis=0)]

@@ -22,11 +22,11 @@ import numpy as np
 from bot.detection.backend import NGRAM_DIM, EmbeddingBackend, NgramBackend
 from bot.detection.corpus import Example, corpus_hash, dedupe
 from bot.detection.logreg import fit_mlp, fit_sparse, mlp_logits, sigmoid
-from bot.detection.model import HEAD_POSITIVES, HEADS, Detector, windows
+from bot.detection.model import HEAD_POSITIVES, HEADS, MAX_EMBEDDED_SENTENCES, Detector, windows
 
 NEGATIVE_LABELS = frozenset({"distress", "recovery", "none"})
 MAX_FALSE_ALARMS: dict[str, float] = {
-    "crisis": 0.01, "risk": 0.04, "method": 0.01, "hostility": 0.01, "pii": 0.01,
+    "crisis": 0.02, "risk": 0.05, "method": 0.01, "hostility": 0.01, "pii": 0.01,
 }
 """Threshold choice: the largest share of the head's negatives it may fire on (out of fold)."""
 MIX_CHOICES = (0.5, 0.65, 0.8, 1.0)
@@ -100,6 +100,24 @@ def _targets(examples: Sequence[Example]) -> np.ndarray:
     return np.array([[ex.label in HEAD_POSITIVES[h] for h in HEADS] for ex in examples], float)
 
 
+AMBIGUOUS_WINDOWS = frozenset({("crisis", "method"), ("concern", "method"),
+                               ("method", "crisis"), ("method", "risk"),
+                               ("distress", "crisis"), ("distress", "risk"),
+                               ("recovery", "crisis"), ("recovery", "risk")})
+"""(text label, head) pairs for which a sentence of the text is neither a positive nor a
+negative: a crisis post's sentence may name a means; a method post's may state intent; a
+sentence of a distress post or a recovery story may on its own read as crisis (only the
+whole post says it is resisted or past)."""
+
+
+def window_targets(label: str) -> list[float]:
+    """Targets per head for a *sentence* window of a text labelled ``label``: 0 for the heads
+    the text is negative for, NaN (unknown, not trained on) for the heads it is positive for
+    (the one sentence that made it positive is not known) and for :data:`AMBIGUOUS_WINDOWS`."""
+    return [float("nan") if label in HEAD_POSITIVES[h] or (label, h) in AMBIGUOUS_WINDOWS
+            else 0.0 for h in HEADS]
+
+
 def _head_negatives(head: str, labels: Sequence[str]) -> np.ndarray:
     """Which examples count as a false alarm when ``head`` fires on them."""
     if head in ("crisis", "risk"):
@@ -138,38 +156,109 @@ def _threshold(scores: np.ndarray, negatives: np.ndarray, cap: float) -> float:
     return float(min(max(t, 0.05), 0.9999))
 
 
-def _pick(z_ng: np.ndarray, z_em: np.ndarray | None, examples: Sequence[Example]):  # type: ignore[no-untyped-def]
-    """Per head: the mix and threshold giving the best out-of-fold recall at the false-alarm cap."""
+@dataclass
+class WindowLayout:
+    """The windows of the training texts as inference sees them (see ``model.windows``):
+    flat, each text's windows contiguous and starting with the whole text."""
+
+    texts: list[str]
+    """All windows, flat."""
+    starts: np.ndarray
+    """Index of each text's first window (its whole text)."""
+    owner: np.ndarray
+    """Which text each window belongs to."""
+
+    @classmethod
+    def of(cls, texts: Sequence[str]) -> WindowLayout:
+        """The layout of ``texts``."""
+        flat: list[str] = []
+        starts: list[int] = []
+        owner: list[int] = []
+        for i, text in enumerate(texts):
+            wins = windows(text)
+            starts.append(len(flat))
+            flat.extend(wins)
+            owner.extend([i] * len(wins))
+        return cls(flat, np.asarray(starts, np.int64), np.asarray(owner, np.int64))
+
+    def candidates(self, z_ng: np.ndarray) -> np.ndarray:
+        """Which windows inference may embed: each whole text, and of its sentences the
+        :data:`~bot.detection.model.MAX_EMBEDDED_SENTENCES` the n-gram head finds most
+        suspicious (the same choice as ``Detector.analyse``)."""
+        p = sigmoid(z_ng).max(axis=1)
+        keep = np.zeros(len(self.texts), bool)
+        ends = [*self.starts[1:].tolist(), len(self.texts)]
+        for a, b in zip(self.starts.tolist(), ends, strict=True):
+            keep[a] = True
+            order = np.argsort(-p[a + 1:b], kind="stable")[:MAX_EMBEDDED_SENTENCES]
+            keep[a + 1 + order] = True
+        return keep
+
+
+def window_scores(layout: WindowLayout, z_ng: np.ndarray, z_em: np.ndarray | None,
+                  candidate: np.ndarray | None, gate: float,
+                  mix: np.ndarray | float) -> tuple[np.ndarray, np.ndarray]:
+    """Per text and head, the score inference gives (the highest window, after the gate and
+    the mix), and whether any of its windows was embedded; ``z_em`` of the windows (rows of
+    windows that are not candidates are ignored), or None for the n-gram head alone."""
+    if z_em is None or candidate is None:
+        p = sigmoid(z_ng)
+        return np.maximum.reduceat(p, layout.starts, axis=0), np.zeros(len(layout.starts), bool)
+    embedded = candidate & (sigmoid(z_ng).max(axis=1) >= gate)
+    mixed = mix * np.nan_to_num(z_em) + (1 - mix) * z_ng
+    z = np.where(embedded[:, None], mixed, np.minimum(z_ng, _logit(gate)))
+    scores = np.maximum.reduceat(sigmoid(z), layout.starts, axis=0)
+    return scores, np.logical_or.reduceat(embedded, layout.starts)
+
+
+def _logit(p: float) -> float:
+    p = min(max(p, 1e-6), 1 - 1e-6)
+    return float(np.log(p / (1 - p)))
+
+
+def _pick(layout: WindowLayout, z_ng: np.ndarray, z_em: np.ndarray | None,
+          candidate: np.ndarray | None, gate: float, examples: Sequence[Example]):  # type: ignore[no-untyped-def]
+    """Per head: the mix and threshold giving the best out-of-fold recall at the false-alarm
+    cap, on out-of-fold *window* log-odds scored exactly as inference scores a message
+    (highest window, gate, mix), so a long benign post's several windows count as several
+    chances to cross the threshold."""
     labels = [e.label for e in examples]
     y = _targets(examples)
     mix = np.zeros(len(HEADS), np.float32)
     thresholds: dict[str, float] = {}
     ngram_thresholds: dict[str, float] = {}
+    p_ng, _ = window_scores(layout, z_ng, None, None, gate, 0.0)
     for j, head in enumerate(HEADS):
         negs = _head_negatives(head, labels)
-        pos = y[:, j] > 0
-        p_ng = sigmoid(z_ng[:, j])
-        ngram_thresholds[head] = _threshold(p_ng, negs, MAX_FALSE_ALARMS[head])
-        if z_em is None:
-            thresholds[head] = ngram_thresholds[head]
-            continue
-        best = (-1.0, 0.0, 0.5)
-        for a in MIX_CHOICES:
-            p = sigmoid(a * z_em[:, j] + (1 - a) * z_ng[:, j])
-            t = _threshold(p, negs, MAX_FALSE_ALARMS[head])
-            recall = float((p[pos] >= t).mean()) if pos.any() else 0.0
-            if recall > best[0] + 1e-9:
-                best = (recall, a, t)
-        mix[j], thresholds[head] = best[1], best[2]
+        ngram_thresholds[head] = _threshold(p_ng[:, j], negs, MAX_FALSE_ALARMS[head])
+    if z_em is None:
+        return mix, dict(ngram_thresholds), ngram_thresholds
+    best: list[tuple[float, float, float]] = [(-1.0, 0.0, 0.5)] * len(HEADS)
+    for a in MIX_CHOICES:
+        p, embedded = window_scores(layout, z_ng, z_em, candidate, gate, a)
+        for j, head in enumerate(HEADS):
+            negs = _head_negatives(head, labels)
+            pos = y[:, j] > 0
+            # a text nothing of which was embedded is judged on the n-gram thresholds
+            pj = np.where(embedded | (p[:, j] >= ngram_thresholds[head]), p[:, j], 0.0)
+            t = _threshold(pj, negs, MAX_FALSE_ALARMS[head])
+            recall = float((pj[pos] >= t).mean()) if pos.any() else 0.0
+            if recall > best[j][0] + 1e-9:
+                best[j] = (recall, a, t)
+    for j, head in enumerate(HEADS):
+        mix[j], thresholds[head] = best[j][1], best[j][2]
     return mix, thresholds, ngram_thresholds
 
 
-def _gate(z_ng: np.ndarray, examples: Sequence[Example]) -> float:
+def _gate(layout: WindowLayout, z_ng: np.ndarray, candidate: np.ndarray,
+          examples: Sequence[Example]) -> float:
     """The n-gram score above which a window goes to the embedding model: low enough that
-    :data:`GATE_RECALL` of the positives (out of fold) pass."""
+    :data:`GATE_RECALL` of the positives (out of fold) have a window that passes (a window
+    passes on its highest head, as in ``Detector.analyse``)."""
     y = _targets(examples)
-    p = sigmoid(z_ng)
-    pos_scores = np.concatenate([p[y[:, j] > 0, j] for j in range(len(HEADS))])
+    p = np.where(candidate, sigmoid(z_ng).max(axis=1), 0.0)
+    per_text = np.maximum.reduceat(p, layout.starts)
+    pos_scores = per_text[y.max(axis=1) > 0]
     if not len(pos_scores):
         return 0.05
     return float(min(max(np.quantile(pos_scores, 1 - GATE_RECALL), 0.01), 0.3))
@@ -213,24 +302,54 @@ def train(examples: Sequence[Example], backend: EmbeddingBackend | None, *,
         fold = np.arange(len(train_set)) % max(2, opts.folds)
     mean, std = _standardiser(emb) if emb is not None else (None, None)
     z_emb = (emb - mean) / std if emb is not None else None
-    oof_ng = np.zeros_like(y)
-    oof_em = np.zeros_like(y) if emb is not None else None
-    ng_ws, ng_bs, nets = [], [], []
+    # Windows as inference sees them: each fold model also scores the windows (whole text
+    # and sentences) of the texts it did not see, so thresholds, mix and gate are chosen on
+    # the score a message really gets (its highest window), not on the whole text alone.
+    layout = WindowLayout.of([e.text for e in train_set])
+    win_rows = ngram.sparse(layout.texts)
+    win_fold = fold[layout.owner]
+    oof_ng = np.zeros((len(layout.texts), y.shape[1]))
+    ng_ws, ng_bs = [], []
     for f in sorted(set(fold.tolist())):
-        tr, te = np.flatnonzero(fold != f), np.flatnonzero(fold == f)
-        ng_w, ng_b, net = _fit_heads(ng_rows.take(tr), z_emb[tr] if z_emb is not None else None,
-                                     y[tr], opts)
-        oof_ng[te] = ng_rows.take(te).dot(ng_w) + ng_b
+        tr = np.flatnonzero(fold != f)
+        ng_w, ng_b, _ = _fit_heads(ng_rows.take(tr), None, y[tr], opts)
+        te_w = np.flatnonzero(win_fold == f)
+        oof_ng[te_w] = win_rows.take(te_w).dot(ng_w) + ng_b
         ng_ws.append(ng_w)
         ng_bs.append(ng_b)
-        if oof_em is not None and z_emb is not None and net is not None:
-            oof_em[te] = mlp_logits(net, z_emb[te])
-            nets.append(net)
-    mix, thresholds, ngram_thresholds = _pick(oof_ng, oof_em, train_set)
-    gate = _gate(oof_ng, train_set) if opts.gate is None else opts.gate
+    oof_em = candidate = None
+    nets: dict[int, list[np.ndarray]] = {}
+    if z_emb is not None and cache is not None:
+        # The embedding network also learns from the sentence windows inference embeds
+        # (a fragment of a long post is not a whole message): a sentence of a text is a
+        # negative for every head its text is negative for (see window_targets).
+        candidate = layout.candidates(oof_ng)
+        cand = np.flatnonzero(candidate)
+        whole = layout.starts
+        sent = np.setdiff1d(cand, whole)
+        print(f"embedding {len(sent)} sentence windows (cached)", file=out)
+        win_emb = np.zeros((len(layout.texts), z_emb.shape[1]), np.float32)
+        win_emb[whole] = z_emb
+        if len(sent):
+            win_emb[sent] = (cache.embed([layout.texts[i] for i in sent], progress) - mean) / std
+            cache.save()
+        y_win = np.array([window_targets(train_set[i].label) for i in layout.owner])
+        y_win[whole] = y
+        oof_em = np.full_like(oof_ng, np.nan)
+        for f in sorted(set(fold.tolist())):
+            tr_w = cand[win_fold[cand] != f]
+            net = fit_mlp(win_emb[tr_w], y_win[tr_w], hidden=opts.hidden, l2=opts.l2_dense,
+                          epochs=opts.epochs)
+            rows = cand[win_fold[cand] == f]
+            oof_em[rows] = mlp_logits(net, win_emb[rows])
+            nets[f] = net
+        gate = _gate(layout, oof_ng, candidate, train_set) if opts.gate is None else opts.gate
+    else:
+        gate = opts.gate if opts.gate is not None else 0.05
+    mix, thresholds, ngram_thresholds = _pick(layout, oof_ng, oof_em, candidate, gate, train_set)
     ng_w = np.mean(ng_ws, axis=0).astype(np.float32)  # a linear model: the mean of the logits
     ng_b = np.mean(ng_bs, axis=0).astype(np.float32)
-    em = [mean, std, *(part for net in nets for part in net)] if nets else None
+    em = [mean, std, *(part for f in sorted(nets) for part in nets[f])] if nets else None
     print(f"trained in {time.perf_counter() - t0:.1f}s", file=out)
     ex_idx = _pick_examples(train_set, opts.examples_per_label)
     detector = Detector(
