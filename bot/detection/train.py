@@ -217,7 +217,8 @@ def _logit(p: float) -> float:
 
 
 def _pick(layout: WindowLayout, z_ng: np.ndarray, z_em: np.ndarray | None,
-          candidate: np.ndarray | None, gate: float, examples: Sequence[Example]):  # type: ignore[no-untyped-def]
+          candidate: np.ndarray | None, gate: float, examples: Sequence[Example],
+          ) -> tuple[np.ndarray, dict[str, float], dict[str, float]]:
     """Per head: the mix and threshold giving the best out-of-fold recall at the false-alarm
     cap, on out-of-fold *window* log-odds scored exactly as inference scores a message
     (highest window, gate, mix), so a long benign post's several windows count as several
@@ -349,7 +350,9 @@ def train(examples: Sequence[Example], backend: EmbeddingBackend | None, *,
     mix, thresholds, ngram_thresholds = _pick(layout, oof_ng, oof_em, candidate, gate, train_set)
     ng_w = np.mean(ng_ws, axis=0).astype(np.float32)  # a linear model: the mean of the logits
     ng_b = np.mean(ng_bs, axis=0).astype(np.float32)
-    em = [mean, std, *(part for f in sorted(nets) for part in nets[f])] if nets else None
+    em: list[np.ndarray] | None = None
+    if nets and mean is not None and std is not None:
+        em = [mean, std, *(part for f in sorted(nets) for part in nets[f])]
     print(f"trained in {time.perf_counter() - t0:.1f}s", file=out)
     ex_idx = _pick_examples(train_set, opts.examples_per_label)
     detector = Detector(
