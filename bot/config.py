@@ -19,7 +19,7 @@ from bot.detection.settings import DetectionConfig, parse_detection
 from bot.durations import parse_clock, parse_clock_range, parse_duration
 from bot.errors import ConfigError, Problem
 from bot.events import Channel
-from bot.yamlsrc import LineDict, LineList, load_file, load_text
+from bot.yamlsrc import LineDict, LineList, is_dir, is_file, load_file, load_text
 
 PLATFORMS = ("console", "discord", "matrix")
 SECRET_KEYS = {"token", "access_token", "password", "secret", "bot_token"}
@@ -273,21 +273,6 @@ class _Reader:
             return default
 
 
-def _is_dir(path: Path) -> bool:
-    """``path.is_dir()``, false (not an exception) for names the OS refuses (too long, NUL)."""
-    try:
-        return path.is_dir()
-    except (OSError, ValueError):
-        return False
-
-
-def _is_file(path: Path) -> bool:
-    """``path.is_file()``, false for names the OS refuses."""
-    try:
-        return path.is_file()
-    except (OSError, ValueError):
-        return False
-
 
 def _key_name(key: Any) -> str:
     """A key as shown in a problem: itself when it is a plain name, else quoted (``''``,
@@ -422,14 +407,14 @@ def parse_config(root: Any, file: str, base_dir: Path) -> Config:
         packs=r.get(s, "packs", "rules", None, _str_list),
         helplines=helplines if helplines.is_absolute() else base_dir / helplines,
     )
-    if (_is_dir(rules.dir) or "helplines" in s) and not _is_file(rules.helplines):
+    if (is_dir(rules.dir) or "helplines" in s) and not is_file(rules.helplines):
         r.problem(s, "helplines", "rules.helplines",
                   f"helplines file {str(rules.helplines)!r} does not exist")
-    if not _is_dir(rules.dir):
+    if not is_dir(rules.dir):
         r.problem(s, "dir", "rules.dir", f"rule directory {str(rules.dir)!r} does not exist")
     elif rules.packs:
         for i, pack in enumerate(rules.packs):
-            if not _is_file(rules.dir / f"{pack}.yaml"):
+            if not is_file(rules.dir / f"{pack}.yaml"):
                 node = s.get("packs")
                 line = node.line_of(i) if isinstance(node, LineList) else s.line_of("packs")
                 problems.append(Problem(file, line, "rules.packs",

@@ -155,3 +155,19 @@ def line_of(node: Any, key: Any = None, default: int = 0) -> int:
     if isinstance(node, LineList):
         return node.line_of(key) if isinstance(key, int) else node.line
     return default
+
+
+def is_dir(path: Path) -> bool:
+    """``path.is_dir()``, false (not an exception) for names the OS refuses (too long, NUL)."""
+    try:
+        return path.is_dir()
+    except (OSError, ValueError):
+        return False
+
+
+def is_file(path: Path) -> bool:
+    """``path.is_file()``, false for names the OS refuses."""
+    try:
+        return path.is_file()
+    except (OSError, ValueError):
+        return False

@@ -170,3 +170,13 @@ def test_control_characters_are_reported_at_their_line() -> None:
     [problem] = err.value.problems
     assert problem.line == 3 and "U+001F" in problem.message
     assert "<unicode string>" not in str(problem)
+
+
+def test_path_checks_answer_false_for_names_the_os_refuses(tmp_path) -> None:
+    from bot.yamlsrc import is_dir, is_file
+
+    assert is_dir(tmp_path) and not is_file(tmp_path)
+    (tmp_path / "a.yaml").write_text("x: 1\n")
+    assert is_file(tmp_path / "a.yaml")
+    for refused in (tmp_path / ("x" * 5000), tmp_path / "nul\x00byte"):
+        assert not is_dir(refused) and not is_file(refused)

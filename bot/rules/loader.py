@@ -38,7 +38,7 @@ from bot.rules.model import (
     Scope,
 )
 from bot.rules.normalise import normalise_regex
-from bot.yamlsrc import LineDict, line_of, load_file, load_text
+from bot.yamlsrc import LineDict, is_dir, is_file, line_of, load_file, load_text
 
 RULE_KEYS: Final = frozenset({
     "id", "category", "severity", "description", "match", "scope", "actions", "explain",
@@ -67,21 +67,6 @@ def parse_duration(value: Any) -> float | None:
 
 
 
-def _is_dir(path: Path) -> bool:
-    """``path.is_dir()``, false (not an exception) for names the OS refuses (too long, NUL)."""
-    try:
-        return path.is_dir()
-    except (OSError, ValueError):
-        return False
-
-
-def _is_file(path: Path) -> bool:
-    """``path.is_file()``, false for names the OS refuses."""
-    try:
-        return path.is_file()
-    except (OSError, ValueError):
-        return False
-
 
 def load_dir(rules_dir: str | Path, packs: Sequence[str] | None = None,
              templates: Collection[str] | None = None) -> list[Rule]:
@@ -93,7 +78,7 @@ def load_dir(rules_dir: str | Path, packs: Sequence[str] | None = None,
     rules_dir = Path(rules_dir)
     problems: list[Problem] = []
     loader = _Loader(templates, problems)
-    if not _is_dir(rules_dir):
+    if not is_dir(rules_dir):
         raise ConfigError([Problem(str(rules_dir), 0, "rules", "rules directory not found")])
     if packs is None:
         for path in sorted(rules_dir.glob("*.yaml")):
@@ -103,7 +88,7 @@ def load_dir(rules_dir: str | Path, packs: Sequence[str] | None = None,
         for pack in packs:
             name = pack if pack.endswith(".yaml") else f"{pack}.yaml"
             path = rules_dir / name
-            if not _is_file(path):
+            if not is_file(path):
                 problems.append(Problem(str(rules_dir), 0, "packs",
                                         f"unknown rule pack {pack!r} (no {name} in {rules_dir})"))
                 continue
