@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from bot.errors import ConfigError
+from bot.core.errors import ConfigError
 
 if TYPE_CHECKING:
     from bot.config import Config
@@ -32,9 +32,9 @@ def _print_problems(exc: ConfigError) -> None:
 def cmd_check(args: argparse.Namespace) -> int:
     """Validate config, rules and helplines; list every problem; exit 1 on any error."""
     from bot.config import load_config
+    from bot.core.templates import Templates
+    from bot.rules.helplines import load_helplines
     from bot.rules.rulebook import Rulebook
-    from bot.signposting import load_helplines
-    from bot.templates import Templates
 
     problems = []
     warnings = []
@@ -110,10 +110,10 @@ def check_online(config: Config | None) -> int:
 
 def _check_detection(config, problems: list, warnings: list) -> str:  # type: ignore[no-untyped-def]
     """Check the semantic stage can start as configured; returns a one-line summary."""
+    from bot.core.errors import Problem
     from bot.detection.backend import model_available
     from bot.detection.model import DEFAULT_HEAD, Detector
     from bot.detection.settings import DetectionConfig
-    from bot.errors import Problem
 
     detection = config.detection if config else DetectionConfig(semantic="on")
     source = config.source if config else "detection"

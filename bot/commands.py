@@ -1,7 +1,7 @@
 """Platform-neutral commands, with the permission check in the core.
 
 Adapters turn slash commands and ``!haven`` messages into
-:class:`bot.events.CommandInvoked`; :meth:`Commands.run` checks permission
+:class:`bot.core.events.CommandInvoked`; :meth:`Commands.run` checks permission
 (moderator-only commands refuse everyone else, whatever the platform's UI
 allowed), validates the options and answers with a :class:`CommandResult`.
 """
@@ -15,11 +15,11 @@ import secrets
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
-from bot import commandspec
-from bot.clock import fmt_duration, fmt_time
-from bot.durations import parse_clock_range
-from bot.errors import CommandError, ConfigError, PermissionDenied, PlatformError
-from bot.events import (
+from bot.core import commandspec
+from bot.core.clock import fmt_duration, fmt_time
+from bot.core.durations import parse_clock_range
+from bot.core.errors import CommandError, ConfigError, PermissionDenied, PlatformError
+from bot.core.events import (
     Attachment,
     ButtonPressed,
     CommandInvoked,
@@ -27,11 +27,12 @@ from bot.events import (
     Member,
     Outgoing,
 )
-from bot.messenger import quote
-from bot.templates import plural
+from bot.core.messenger import quote
+from bot.core.ports import Capability, has
+from bot.core.templates import plural
 
 if TYPE_CHECKING:
-    from bot.core import Haven
+    from bot.core.runtime import Haven
 
 log = logging.getLogger(__name__)
 
@@ -151,7 +152,7 @@ class Commands:
         intro = ("This is everything Haven stores about you in this community "
                  f"({summary}). Moderators' private notes are not included. "
                  f"To delete it, {self._command_hint('forgetme')}.")
-        if core.platform.supports_attachments:
+        if has(core.platform, Capability.ATTACHMENTS):
             parts = [Outgoing(intro, attachments=(Attachment(
                 "haven-mydata.json", body.encode("utf-8"), "application/json"),))]
         else:
@@ -497,7 +498,7 @@ class Commands:
 
     async def stats(self, ev: CommandInvoked, opts: dict[str, str]) -> CommandResult:
         """Community health figures, with a chart where the platform takes attachments."""
-        from bot.stats import compute_stats, render_chart
+        from bot.features.stats.figures import compute_stats, render_chart
 
         core = self.core
         days = int(opts.get("days") or 30)
@@ -506,7 +507,7 @@ class Commands:
         stats = await compute_stats(core.store, ev.community_id, core.clock.now(), days)
         attachments: tuple[Attachment, ...] = ()
         names = await self._moderator_names(ev.community_id, stats.alerts_per_moderator)
-        if core.platform.supports_attachments:
+        if has(core.platform, Capability.ATTACHMENTS):
             try:
                 attachments = (render_chart(stats, names),)
             except Exception:  # a chart is a bonus: the text has every figure

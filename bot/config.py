@@ -1,7 +1,7 @@
 """Load ``config.yaml`` into frozen dataclasses, reporting every mistake at once.
 
 Each problem is reported as ``file:line: key: message`` (see
-:class:`bot.errors.Problem`) and loading raises :class:`bot.errors.ConfigError`
+:class:`bot.core.errors.Problem`) and loading raises :class:`bot.core.errors.ConfigError`
 so Haven refuses to start with a broken config. Secrets never live here: tokens
 come from environment variables (``HAVEN_DISCORD_TOKEN``, ``HAVEN_MATRIX_TOKEN``,
 ``HAVEN_MATRIX_PASSWORD``).
@@ -15,11 +15,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bot.core.durations import parse_clock, parse_clock_range, parse_duration
+from bot.core.errors import ConfigError, Problem
+from bot.core.events import Channel
+from bot.core.yamlsrc import LineDict, LineList, is_dir, is_file, load_file, load_text
 from bot.detection.settings import DetectionConfig, parse_detection
-from bot.durations import parse_clock, parse_clock_range, parse_duration
-from bot.errors import ConfigError, Problem
-from bot.events import Channel
-from bot.yamlsrc import LineDict, LineList, is_dir, is_file, load_file, load_text
 
 PLATFORMS = ("console", "discord", "matrix")
 SECRET_KEYS = {"token", "access_token", "password", "secret", "bot_token"}
@@ -573,7 +573,7 @@ def parse_config(root: Any, file: str, base_dir: Path) -> Config:
                 else:
                     templates[str(name)] = text
 
-    from bot.templates import DEFAULT_TEMPLATES, validate_templates
+    from bot.core.templates import DEFAULT_TEMPLATES, validate_templates
 
     t_node = t if isinstance(t, LineDict) else root  # templates is empty unless t is a mapping
     for name in templates:

@@ -11,10 +11,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bot.adapters.console import ConsolePlatform
-from bot.clock import VirtualClock
 from bot.config import load_config_text
-from bot.core import Haven
-from bot.events import (
+from bot.core.clock import VirtualClock
+from bot.core.events import (
     ButtonPressed,
     Channel,
     CommandInvoked,
@@ -23,6 +22,7 @@ from bot.events import (
     MessagePosted,
     MessageRef,
 )
+from bot.core.runtime import Haven
 from bot.rules.tools import default_rules_dir
 from bot.store import Store
 
@@ -130,7 +130,7 @@ class Demo:
 
     async def command(self, who: str, line: str, where: str = "mod-alerts") -> None:
         """A member runs a command (as a slash command or ``!haven ...``)."""
-        from bot.commandspec import parse_command_text
+        from bot.core.commandspec import parse_command_text
 
         assert self.core is not None
         spec, options = parse_command_text(line)

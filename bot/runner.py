@@ -7,11 +7,12 @@ import contextlib
 import logging
 import os
 import signal
+from typing import cast
 
-from bot.adapters.base import Adapter
 from bot.config import Config, load_config
-from bot.core import Haven
-from bot.errors import ConfigError, HavenError, Problem
+from bot.core.errors import ConfigError, HavenError, Problem
+from bot.core.ports import Adapter
+from bot.core.runtime import Haven
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +35,7 @@ def build_adapter(config: Config) -> Adapter:
                           "is not set (put the bot token there, never in the config file)")
         from bot.adapters.discord_adapter import DiscordAdapter
 
-        return DiscordAdapter(config, token=token)
+        return cast(Adapter, DiscordAdapter(config, token=token))  # until attach takes a CoreSink
     if config.platform == "matrix":
         token = os.environ.get("HAVEN_MATRIX_TOKEN")
         password = os.environ.get("HAVEN_MATRIX_PASSWORD")
@@ -44,7 +45,7 @@ def build_adapter(config: Config) -> Adapter:
                           "(the bot account's password) is set")
         from bot.adapters.matrix_adapter import MatrixAdapter
 
-        return MatrixAdapter(config, access_token=token, password=password)
+        return cast(Adapter, MatrixAdapter(config, access_token=token, password=password))
     raise missing("`haven run` needs platform: discord or matrix "
                   "(the console platform is for `haven demo`)")
 

@@ -27,8 +27,8 @@ from pathlib import Path
 from typing import Any
 
 from bot.config import load_config_text
-from bot.core import Haven
-from bot.events import Channel, Member, MessagePosted, MessageRef, Outgoing
+from bot.core.events import Channel, Member, MessagePosted, MessageRef, Outgoing
+from bot.core.runtime import Haven
 from bot.store import Store
 from tests.fakes import FakePlatform
 

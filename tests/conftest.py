@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.clock import VirtualClock
 from bot.config import Config, load_config_text
-from bot.core import Haven
+from bot.core.clock import VirtualClock
+from bot.core.runtime import Haven
 from bot.store import Store
 from tests.fakes import FakePlatform
 

@@ -402,7 +402,7 @@ class MemoryStore:
 
 
 class RecordingCore:
-    """A stand-in for :class:`bot.core.Haven` that records the events it is given.
+    """A stand-in for :class:`bot.core.runtime.Haven` that records the events it is given.
 
     ``answer(event)`` decides what :meth:`handle` returns (a CommandResult for
     commands and buttons by default). ``gate`` (an Event), when set, makes
@@ -410,7 +410,7 @@ class RecordingCore:
     """
 
     def __init__(self, config: Any, clock: Any) -> None:
-        from bot.events import ButtonPressed, CommandInvoked, CommandResult
+        from bot.core.events import ButtonPressed, CommandInvoked, CommandResult
 
         self.config = config
         self.clock = clock
@@ -434,7 +434,7 @@ class RecordingCore:
         self.events.append(event)
 
     def mark_ready(self) -> None:
-        """Like :meth:`bot.core.Haven.mark_ready`: counts calls, notes how many events came first."""
+        """Like :meth:`bot.core.runtime.Haven.mark_ready`: counts calls, notes how many events came first."""
         self.ready_calls += 1
         if self.events_when_ready is None:
             self.events_when_ready = len(self.events)
@@ -539,7 +539,7 @@ def discord_config(**overrides: Any) -> Any:
 async def started(monkeypatch: Any, *, config: Any = None, guild: dict[str, Any] | None = None,
                   core: Any = None, start: bool = True) -> tuple[DiscordHarness, Any]:
     """A harness with a :class:`RecordingCore` (unless given), started on the standard server."""
-    from bot.clock import VirtualClock
+    from bot.core.clock import VirtualClock
 
     config = config or discord_config()
     if core is None:

@@ -7,8 +7,8 @@ import itertools
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot.errors import PlatformError, PrivateMessagesClosed
-from bot.events import (
+from bot.core.errors import PlatformError, PrivateMessagesClosed
+from bot.core.events import (
     Channel,
     CommandInvoked,
     Member,
@@ -18,6 +18,7 @@ from bot.events import (
     MessageRef,
     Outgoing,
 )
+from bot.core.ports import Capability
 
 COMMUNITY = "c1"
 
@@ -42,8 +43,9 @@ class FakePlatform:
     """Records every call; can be told to refuse DMs or fail a verb."""
 
     name = "fake"
-    supports_attachments = True
-    supports_buttons = True
+    capabilities = frozenset(Capability)
+    """Everything (tests remove what they need gone)."""
+    command_prefix = "/"
 
     def __init__(self) -> None:
         self.calls: list[Call] = []
@@ -125,12 +127,6 @@ class FakePlatform:
         self.calls.append(Call("timeout", community_id, user_id, None,
                                {"seconds": seconds, "reason": reason}))
 
-    async def kick(self, community_id: str, user_id: str, reason: str) -> None:
-        self.calls.append(Call("kick", community_id, user_id, None, {"reason": reason}))
-
-    async def ban(self, community_id: str, user_id: str, reason: str) -> None:
-        self.calls.append(Call("ban", community_id, user_id, None, {"reason": reason}))
-
     async def repost(self, community_id: str, channel: str, author: Member,
                      msg: Outgoing) -> MessageRef:
         self._maybe_fail("repost")
@@ -160,6 +156,16 @@ class FakePlatform:
         if not self.lists_roles:
             return None
         return tuple(m.id for m in self.members.values() if role in m.roles)
+
+    async def set_slow_mode(self, community_id: str, channel: str, seconds: int) -> None:
+        """Capability ``SLOW_MODE``: recorded as a ``slow_mode`` call."""
+        self._maybe_fail("set_slow_mode")
+        self.calls.append(Call("slow_mode", community_id, channel, None, {"seconds": seconds}))
+
+    async def lift_timeout(self, community_id: str, user_id: str) -> None:
+        """Used only when a test removes ``TIMEOUT_EXPIRES``: recorded as ``lift_timeout``."""
+        self._maybe_fail("lift_timeout")
+        self.calls.append(Call("lift_timeout", community_id, user_id, None))
 
     def user_mention(self, user_id: str) -> str:
         return f"<@{user_id}>"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.errors import ConfigError
+from bot.core.errors import ConfigError
 from bot.rules import actions as A
 from bot.rules import rulebook
 from bot.rules.rulebook import Rulebook
@@ -94,7 +94,7 @@ def test_checks_return_none_for_good_values_and_a_message_for_bad_ones():
 def test_every_plan_slot_is_a_plan_field_the_planner_knows_how_to_fill():
     from dataclasses import fields
 
-    from bot.features.moderation import _FILL, Plan
+    from bot.features.moderation.feature import _FILL, Plan
 
     names = {f.name for f in fields(Plan)}
     for spec in A.ACTIONS.values():
@@ -105,7 +105,7 @@ def test_every_plan_slot_is_a_plan_field_the_planner_knows_how_to_fill():
 def test_the_planner_drops_every_punitive_action_of_the_registry_for_a_support_post(support):
     from types import MappingProxyType
 
-    from bot.features.moderation import plan
+    from bot.features.moderation.feature import plan
     from bot.rules.model import Action, Match, Rule
 
     def rule(rid, category, names):

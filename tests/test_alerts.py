@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from bot.errors import MissingPermission
-from bot.events import ButtonPressed, Channel, Member
-from bot.features.alerts import excerpt_around
+from bot.core.errors import MissingPermission
+from bot.core.events import ButtonPressed, Channel, Member
+from bot.core.ports import Capability
+from bot.features.alerts.feature import excerpt_around
 from tests.conftest import TEST_RULES, Harness, make_config
 from tests.fakes import MOD, FlakyError, channel, command, member, post
 
@@ -189,7 +190,7 @@ async def test_alert_to_a_non_private_moderators_channel_withholds_the_excerpt(h
 
 
 async def test_a_passing_not_found_does_not_lose_the_alert(harness: Harness) -> None:
-    from bot.errors import NotFound
+    from bot.core.errors import NotFound
 
     core = harness.core
     harness.platform.fail("send", NotFound("server not cached yet"))
@@ -341,7 +342,7 @@ async def test_method_alert_with_normal_urgency_is_not_reescalated(rh: Harness) 
 
 async def test_alert_names_the_command_where_there_are_no_buttons(harness: Harness) -> None:
     """Item 15: no Claim button offered where the platform has none; the prefix is the platform's."""
-    harness.platform.supports_buttons = False
+    harness.platform.capabilities -= {Capability.BUTTONS}
     harness.platform.command_prefix = "!haven"
     await harness.core.handle(post("i want to kill myself", harness.clock.now(),
                                    author=member("cas")))
@@ -454,7 +455,8 @@ async def test_matrix_alerts_name_the_configured_command_prefix(harness_factory)
     h = harness_factory("matrix: {homeserver: 'http://127.0.0.1:1', user_id: '@haven:localhost',"
                         " command_prefix: '!care'}")
     h.platform.name = "matrix"
-    h.platform.supports_buttons = False
+    h.platform.capabilities -= {Capability.BUTTONS}
+    h.platform.command_prefix = '!care'
     await h.start()
     try:
         await h.core.handle(post("i want to kill myself", h.clock.now(), author=member("cas")))

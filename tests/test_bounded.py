@@ -7,8 +7,9 @@ import time
 
 import pytest
 
-from bot.bounded import BoundedPlatform, PlatformTimeout, delivery, unwrap
-from bot.events import Outgoing
+from bot.core.bounded import BoundedPlatform, PlatformTimeout, delivery, unwrap
+from bot.core.events import Outgoing
+from bot.core.ports import Capability
 from tests.conftest import Harness
 from tests.fakes import FakePlatform, FlakyError, member, post
 
@@ -30,11 +31,11 @@ async def test_a_hanging_call_times_out_as_a_platform_error() -> None:
 async def test_plain_attributes_and_methods_pass_through() -> None:
     fake = FakePlatform()
     bounded = BoundedPlatform(fake)
-    assert bounded.user_mention("u1") == "<@u1>" and bounded.supports_buttons is True
+    assert bounded.user_mention("u1") == "<@u1>" and Capability.BUTTONS in bounded.capabilities
     await bounded.timeout("c1", "u1", 60, "why")  # the verb, not the limit
     assert fake.of("timeout") and unwrap(bounded) is fake
-    bounded.supports_buttons = False  # setting goes to the platform
-    assert fake.supports_buttons is False
+    bounded.command_prefix = "!x"  # setting goes to the platform
+    assert fake.command_prefix == "!x"
 
 
 async def test_a_timed_out_alert_is_retried_by_the_scheduler(harness: Harness, caplog) -> None:

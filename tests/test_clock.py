@@ -1,4 +1,4 @@
-"""bot.clock: the virtual clock wakes sleepers in order at their deadlines; formatting."""
+"""bot.core.clock: the virtual clock wakes sleepers in order at their deadlines; formatting."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from bot.clock import RealClock, VirtualClock, fmt_duration, fmt_time
+from bot.core.clock import RealClock, VirtualClock, fmt_duration, fmt_time
 
 START = datetime(2026, 1, 5, 9, 0, tzinfo=UTC).timestamp()
 

@@ -6,10 +6,11 @@ import json
 
 import pytest
 
-from bot import commandspec
 from bot.commands import member_id
-from bot.commandspec import COMMANDS, CommandSpec
-from bot.errors import CommandError
+from bot.core import commandspec
+from bot.core.commandspec import COMMANDS, CommandSpec
+from bot.core.errors import CommandError
+from bot.core.ports import Capability
 from tests.conftest import Harness
 from tests.fakes import MOD, channel, command, member, post
 
@@ -51,7 +52,7 @@ async def test_every_moderator_command_refuses_members(harness: Harness,
 
 
 async def test_buttons_refuse_members(harness: Harness) -> None:
-    from bot.events import ButtonPressed
+    from bot.core.events import ButtonPressed
 
     await harness.core.handle(post("i want to kill myself", harness.clock.now(),
                                    author=member("cas")))
@@ -157,6 +158,24 @@ async def test_timeout_command(harness: Harness) -> None:
     [case] = await core.store.cases_for("c1", "riley")
     assert case.action == "timeout" and case.actor_id == "mod1" and case.target_name == "Riley"
     assert harness.platform.private_to("riley")[0].text.startswith("Hi Riley,")
+    assert not harness.platform.of("lift_timeout")  # the platform ends it by itself
+
+
+async def test_timeout_is_lifted_by_a_durable_job_where_the_platform_cannot(
+        harness: Harness) -> None:
+    harness.platform.capabilities -= {Capability.TIMEOUT_EXPIRES}
+    core = harness.core
+    harness.platform.add_member(RILEY)
+    await core.handle(command("timeout", harness.clock.now(), member="riley", minutes="30",
+                              reason="cooling off"))
+    [job] = [j for j in await core.store.pending_jobs() if j.kind == "lift_timeout"]
+    assert job.key == "riley"
+    core = await harness.restart()  # durable: survives a restart
+    await core.advance(29 * 60)
+    assert not harness.platform.of("lift_timeout")
+    await core.advance(2 * 60)
+    [lift] = harness.platform.of("lift_timeout")
+    assert lift.target == "riley"
 
 
 async def test_duty_and_handover(harness: Harness) -> None:
@@ -203,7 +222,7 @@ async def test_mydata_is_complete_and_private(harness: Harness) -> None:
     assert payload["alerts_about_you"][0]["kind"] == "crisis"
     assert len(payload["support_posts"]) == 40
     # without attachments, the JSON comes in parts that join up again
-    harness.platform.supports_attachments = False
+    harness.platform.capabilities -= {Capability.ATTACHMENTS}
     harness.platform.clear()
     await core.handle(command("mydata", harness.clock.now(), invoker=cas))
     parts = [c.text.split("```json\n", 1)[1].rsplit("\n```", 1)[0]

@@ -1,4 +1,4 @@
-"""bot.commandspec: the command list and the text-command parser."""
+"""bot.core.commandspec: the command list and the text-command parser."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from bot.commandspec import (
+from bot.core.commandspec import (
     BY_NAME,
     COMMANDS,
     CommandSpec,
@@ -15,7 +15,7 @@ from bot.commandspec import (
     parse_command_text,
     validate_options,
 )
-from bot.errors import CommandError
+from bot.core.errors import CommandError
 
 
 def test_command_names_are_unique_lowercase_and_at_most_two_words() -> None:

@@ -13,8 +13,8 @@ from bot.config import (
     load_config,
     load_config_text,
 )
-from bot.errors import ConfigError, Problem
-from bot.events import Channel
+from bot.core.errors import ConfigError, Problem
+from bot.core.events import Channel
 
 ROOT = Path(__file__).resolve().parent.parent
 FILE = "haven.yaml"

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from bot.adapters.console import ConsolePlatform
-from bot.errors import PrivateMessagesClosed
-from bot.events import Attachment, Member, MessageRef, Outgoing
+from bot.core.errors import PrivateMessagesClosed
+from bot.core.events import Attachment, Member, MessageRef, Outgoing
 
 
 async def test_console_prints_actions() -> None:

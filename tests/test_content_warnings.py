@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.features.content_warnings import label_pattern
+from bot.features.content_warnings.feature import label_pattern
 from tests.conftest import Harness
 from tests.fakes import member, post
 
@@ -85,7 +85,7 @@ async def test_crisis_posts_are_never_hidden_for_missing_cw(harness: Harness) ->
 
 
 async def test_redirect_is_not_reposted_when_hiding_is_refused(harness_factory) -> None:
-    from bot.errors import MissingPermission
+    from bot.core.errors import MissingPermission
 
     h = harness_factory("content_warnings: {channels: [heavy-topics], redirect_to: heavy-topics, "
                         "repost: true}")

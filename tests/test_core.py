@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from bot.events import ButtonPressed, CommandInvoked, ReactionAdded
+from bot.core.events import ButtonPressed, CommandInvoked, ReactionAdded
 from tests.conftest import Harness
 from tests.fakes import channel, command, member, post
 
@@ -42,7 +42,7 @@ async def test_communities_do_not_block_each_other(harness: Harness) -> None:
         order.append("c2")
         gate.set()
 
-    from bot.core import _WorkItem
+    from bot.core.runtime import _WorkItem
 
     core._enqueue("c1", _WorkItem("blocked", blocked))
     core._enqueue("c2", _WorkItem("free", free))
@@ -94,7 +94,7 @@ async def test_odd_unicode_is_handled(harness: Harness) -> None:
 
 
 async def test_advance_needs_a_virtual_clock(harness: Harness) -> None:
-    from bot.clock import RealClock
+    from bot.core.clock import RealClock
 
     harness.core.clock = RealClock()
     with pytest.raises(TypeError):
@@ -271,7 +271,7 @@ async def test_delivery_ids_are_pruned_with_the_seen_markers(harness: Harness) -
 
 async def test_the_readiness_fallback_starts_timers_and_says_why(harness: Harness, monkeypatch,
                                                                   caplog) -> None:
-    import bot.core as core_module
+    import bot.core.runtime as core_module
 
     monkeypatch.setattr(core_module, "READY_TIMEOUT", 0.05)
     core = harness.core

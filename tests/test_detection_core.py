@@ -186,7 +186,7 @@ async def test_demo_shows_a_semantic_catch_and_a_quiet_note(capsys) -> None:  # 
 
 async def test_semantic_crisis_in_a_private_message_reaches_moderators(harness: Harness,
                                                                        detector) -> None:  # type: ignore[no-untyped-def]
-    from bot.events import Channel
+    from bot.core.events import Channel
 
     _with_stage(harness, detector)
     core = harness.core

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import yaml
 
+from bot.core.errors import ConfigError
 from bot.detection.corpus import Example, is_dev, load_corpus, load_examples
 from bot.detection.logreg import fit_dense, fit_sparse, sigmoid
 from bot.detection.model import Detector, windows
@@ -23,7 +24,6 @@ from bot.detection.train import (
     train,
     window_scores,
 )
-from bot.errors import ConfigError
 from tests.detection_helpers import TINY, FakeBackend, write_corpus
 
 FAST = TrainOptions(sparse_iterations=60, folds=2, examples_per_label=3, ngram_dim=1 << 12,

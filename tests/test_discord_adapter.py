@@ -2,7 +2,7 @@
 
 Inbound: gateway payloads -> neutral events. Outbound: Platform verbs -> the exact
 REST calls (routes, allowed_mentions, components, audit-log reasons), and
-discord.py's errors -> bot.errors. Also catch-up at start-up, invite URL, sharding.
+discord.py's errors -> bot.core.errors. Also catch-up at start-up, invite URL, sharding.
 """
 
 from __future__ import annotations
@@ -16,14 +16,14 @@ import pytest
 from bot.adapters import discord_adapter as da
 from bot.adapters.discord_adapter import DiscordAdapter, invite_url, render_chunks, split_text
 from bot.config import DiscordConfig
-from bot.errors import (
+from bot.core.errors import (
     MissingPermission,
     NotFound,
     PlatformError,
     PrivateMessagesClosed,
     RateLimited,
 )
-from bot.events import (
+from bot.core.events import (
     Attachment,
     Member,
     MemberJoined,
@@ -33,6 +33,7 @@ from bot.events import (
     Outgoing,
     ReactionAdded,
 )
+from bot.core.ports import Capability
 from tests import discord_payloads as p
 from tests.discord_harness import (
     ALICE,
@@ -610,7 +611,7 @@ async def test_discord_mentions_and_names(monkeypatch):
     assert a.channel_mention(p.GUILD_ID, "#support") == f"<#{p.SUPPORT}>"
     assert a.channel_mention(p.GUILD_ID, "missing") == "#missing"
     assert a.community_name(p.GUILD_ID) == "Safe Harbour"
-    assert a.name == "discord" and a.supports_attachments
+    assert a.name == "discord" and Capability.ATTACHMENTS in a.capabilities
 
 
 # --------------------------------------------------------------------------- catch-up

@@ -14,9 +14,9 @@ import pytest
 
 from bot.adapters.discord_commands import MODERATOR_PERMISSIONS, build_commands
 from bot.adapters.discord_views import custom_id
-from bot.commandspec import COMMANDS
 from bot.config import DiscordConfig
-from bot.events import Attachment, ButtonPressed, CommandInvoked, CommandResult
+from bot.core.commandspec import COMMANDS
+from bot.core.events import Attachment, ButtonPressed, CommandInvoked, CommandResult
 from tests import discord_payloads as p
 from tests.discord_harness import ALICE, MO, discord_config, started
 
@@ -260,7 +260,7 @@ async def test_discord_alert_buttons_become_button_pressed(monkeypatch, action):
 async def test_discord_alert_buttons_sent_before_a_restart_still_work(monkeypatch):
     # An alert sent by one adapter...
     h1, _core1 = await started(monkeypatch)
-    from bot.events import Outgoing
+    from bot.core.events import Outgoing
 
     await h1.adapter.send(p.GUILD_ID, "moderators", Outgoing("alert", alert_id=77))
     [sent] = h1.rest.messages_to(p.MODS)

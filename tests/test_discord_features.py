@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 
 from bot.adapters.discord_views import custom_id
-from bot.clock import VirtualClock
-from bot.core import Haven
+from bot.core.clock import VirtualClock
+from bot.core.runtime import Haven
 from bot.store import Store
 from tests import discord_payloads as p
 from tests.conftest import make_config

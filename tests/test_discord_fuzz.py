@@ -24,7 +24,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.events import MessagePosted
+from bot.core.events import MessagePosted
 from tests import discord_payloads as p
 from tests.discord_harness import ALICE, MO, started
 

@@ -15,8 +15,8 @@ from typing import Any
 import discord
 import pytest
 
-from bot.errors import HavenError, NotFound, PrivateMessagesClosed
-from bot.events import ButtonPressed, CommandInvoked, MessagePosted, Outgoing
+from bot.core.errors import HavenError, NotFound, PrivateMessagesClosed
+from bot.core.events import ButtonPressed, CommandInvoked, MessagePosted, Outgoing
 from tests import discord_payloads as p
 from tests.discord_harness import (
     ALICE,

@@ -1,10 +1,10 @@
-"""bot.durations: human durations, clock times and ranges that wrap midnight."""
+"""bot.core.durations: human durations, clock times and ranges that wrap midnight."""
 
 from __future__ import annotations
 
 import pytest
 
-from bot.durations import in_clock_range, parse_clock, parse_clock_range, parse_duration
+from bot.core.durations import in_clock_range, parse_clock, parse_clock_range, parse_duration
 
 
 @pytest.mark.parametrize(("value", "seconds"), [

@@ -25,11 +25,11 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from bot.config import Config, load_config, load_config_text
-from bot.errors import ConfigError
+from bot.core.errors import ConfigError
+from bot.core.templates import DEFAULT_TEMPLATES
+from bot.rules.helplines import load_helplines
 from bot.rules.normalise import normalise_text
 from bot.rules.rulebook import Rulebook
-from bot.signposting import load_helplines
-from bot.templates import DEFAULT_TEMPLATES
 
 pytestmark = pytest.mark.fuzz
 

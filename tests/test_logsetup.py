@@ -114,7 +114,7 @@ def test_matrix_nio_info_lines_are_quiet_unless_debug(level: str, nio_level: int
         setup_logging(level)
         assert logging.getLogger("nio").getEffectiveLevel() == nio_level
         assert logging.getLogger("nio.rooms").getEffectiveLevel() == nio_level
-        assert logging.getLogger("bot.core").getEffectiveLevel() == logging.getLevelName(level)
+        assert logging.getLogger("bot.core.runtime").getEffectiveLevel() == logging.getLevelName(level)
     finally:
         root.handlers[:], _ = saved
         root.setLevel(saved[1])

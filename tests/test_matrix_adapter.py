@@ -36,8 +36,8 @@ from bot.adapters.matrix_power import (
     unmuted_power_levels,
 )
 from bot.config import ChannelsConfig, Config, MatrixConfig
-from bot.errors import MissingPermission, NotFound, PlatformError, RateLimited
-from bot.events import (
+from bot.core.errors import MissingPermission, NotFound, PlatformError, RateLimited
+from bot.core.events import (
     Channel,
     Member,
     MemberJoined,
@@ -201,7 +201,7 @@ def test_render_alert_adds_no_second_hint() -> None:
 
 def test_texts_that_name_commands_show_the_prefix() -> None:
     """Issue 12, item 15: on Matrix `resources` only works typed as `!haven resources`."""
-    from bot.templates import DEFAULT_TEMPLATES
+    from bot.core.templates import DEFAULT_TEMPLATES
 
     welcome = render(Outgoing(DEFAULT_TEMPLATES["welcome"].replace("{command_prefix}", "")),
                      prefix="!haven")  # the prefix also reaches texts without the placeholder
@@ -789,7 +789,7 @@ async def test_catch_up_that_keeps_failing_is_reported_not_silently_dropped(
         async def send(self, community: str, channel: str, msg: Outgoing) -> None:
             sent.append((channel, msg.text))
 
-    from bot.templates import Templates
+    from bot.core.templates import Templates
 
     class Core:
         templates = Templates()

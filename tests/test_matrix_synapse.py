@@ -22,12 +22,11 @@ import yaml
 
 from bot.adapters.matrix_adapter import TOKEN_KEY, LoginFailed, MatrixAdapter, e2e_available
 from bot.adapters.matrix_power import CREATOR_POWER_LEVEL
-from bot.clock import RealClock, VirtualClock
 from bot.config import ChannelsConfig, Config, MatrixConfig, UnansweredConfig, load_config_text
 from bot.config import SupportPlace as Place
-from bot.core import Haven
-from bot.errors import MissingPermission, PrivateMessagesClosed, RateLimited
-from bot.events import (
+from bot.core.clock import RealClock, VirtualClock
+from bot.core.errors import MissingPermission, PrivateMessagesClosed, RateLimited
+from bot.core.events import (
     Attachment,
     CommandInvoked,
     CommandResult,
@@ -38,6 +37,7 @@ from bot.events import (
     Outgoing,
     ReactionAdded,
 )
+from bot.core.runtime import Haven
 from bot.store import Store
 from tests.synapse_harness import Homeserver, TestUser, homeserver  # noqa: F401
 
@@ -55,7 +55,7 @@ WAIT = 10.0
 
 @dataclass
 class RecordingCore:
-    """The part of :class:`bot.core.Haven` the adapter uses, recording what it gets."""
+    """The part of :class:`bot.core.runtime.Haven` the adapter uses, recording what it gets."""
 
     config: Config
     store: Store

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from bot.errors import MissingPermission, NotFound
-from bot.events import Outgoing
-from bot.messenger import quote
+from bot.core.errors import MissingPermission, NotFound
+from bot.core.events import Outgoing
+from bot.core.messenger import quote
 from tests.conftest import Harness
 from tests.fakes import FlakyError, member, post
 

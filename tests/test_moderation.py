@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 
-from bot.features.moderation import plan
+from bot.features.moderation.feature import plan
 from tests.conftest import Harness
 from tests.fakes import member, post
 
@@ -68,7 +68,7 @@ async def test_hidden_post_with_closed_dms_keeps_text_in_case(harness: Harness) 
 
 
 async def test_hide_refused_means_no_false_claim(harness: Harness) -> None:
-    from bot.errors import MissingPermission
+    from bot.core.errors import MissingPermission
 
     core = harness.core
     harness.platform.fail("hide", MissingPermission("manage_messages"))
@@ -272,7 +272,7 @@ async def test_a_post_handled_again_after_a_crash_is_not_signposted_twice(
 
 
 async def test_a_hide_that_is_refused_leaves_no_case(harness: Harness) -> None:
-    from bot.errors import MissingPermission
+    from bot.core.errors import MissingPermission
 
     harness.platform.fail("hide", MissingPermission("Manage Messages", "#general"))
     await harness.core.handle(post("kys loser", harness.clock.now(), author=member("bob")))

@@ -1,4 +1,4 @@
-"""bot.permissions: who counts as a moderator, peer supporter or greeter."""
+"""bot.core.permissions: who counts as a moderator, peer supporter or greeter."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from bot.config import Config, load_config_text
-from bot.permissions import GREETER, MODERATOR, PEER_SUPPORTER, Permissions
+from bot.core.permissions import GREETER, MODERATOR, PEER_SUPPORTER, Permissions
 from tests.fakes import member
 
 

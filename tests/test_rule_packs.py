@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import pytest
 
+from bot.core.templates import DEFAULT_TEMPLATES
+from bot.rules.helplines import TOPICS
 from bot.rules.rulebook import Rulebook
 from bot.rules.tools import default_rules_dir
-from bot.signposting import TOPICS
-from bot.templates import DEFAULT_TEMPLATES
 
 PACKS = ("crisis", "method", "hostility", "pii", "sensitive", "signposting", "nl", "de", "es", "fr")
 LANGUAGES = ("nl", "de", "es", "fr")
@@ -293,7 +293,7 @@ def test_held_out_no_crisis_alarm(book: Rulebook, text: str) -> None:
 
 
 def test_helplines_cover_the_five_languages() -> None:
-    from bot.signposting import load_helplines
+    from bot.rules.helplines import load_helplines
 
     helplines = load_helplines(default_rules_dir() / "helplines.yaml")
     assert helplines.warnings == ()

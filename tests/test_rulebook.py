@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.errors import ConfigError
+from bot.core.errors import ConfigError
 from bot.rules.rulebook import (
     ACTIONS,
     CATEGORIES,
@@ -440,7 +440,7 @@ def test_check_examples_points_at_the_failing_example_line() -> None:
 
 
 def test_doubled_letter_across_a_group_is_refused_with_a_fix() -> None:
-    from bot.errors import ConfigError
+    from bot.core.errors import ConfigError
     from bot.rules.rulebook import Rulebook
 
     text = ("- id: dbl\n  category: crisis\n  severity: high\n  description: d\n"

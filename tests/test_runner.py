@@ -11,7 +11,7 @@ import pytest
 
 from bot import runner
 from bot.config import load_config_text
-from bot.errors import ConfigError, HavenError
+from bot.core.errors import ConfigError, HavenError
 from bot.store import Store
 from tests.conftest import TEST_RULES
 from tests.fakes import COMMUNITY, FakePlatform, member, post

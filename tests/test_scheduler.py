@@ -1,4 +1,4 @@
-"""bot.scheduler: persisted jobs on virtual time, retries, restarts and the loop."""
+"""bot.core.scheduler: persisted jobs on virtual time, retries, restarts and the loop."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.clock import VirtualClock
-from bot.errors import NotFound, RateLimited
-from bot.scheduler import FIRST_BACKOFF, MAX_BACKOFF, MIN_RETRY, Scheduler, backoff
+from bot.core.clock import VirtualClock
+from bot.core.errors import NotFound, RateLimited
+from bot.core.scheduler import FIRST_BACKOFF, MAX_BACKOFF, MIN_RETRY, Scheduler, backoff
 from bot.store import Job, Store
 
 C = "c1"
@@ -173,7 +173,7 @@ async def test_rate_limited_without_delay_does_not_spin(sched: Scheduler, store:
 
 async def test_not_found_is_retried_then_given_up(sched: Scheduler, store: Store,
                                                   clock: VirtualClock, handler: Recorder) -> None:
-    from bot.scheduler import NOT_FOUND_ATTEMPTS
+    from bot.core.scheduler import NOT_FOUND_ATTEMPTS
 
     job_id = await sched.schedule(C, "remind", "k", clock.now())
     handler.errors = [NotFound("server not cached yet")]

@@ -1,4 +1,4 @@
-"""bot.signposting: the shipped helplines, validation with lines, and formatting."""
+"""bot.rules.helplines: the shipped helplines, validation with lines, and formatting."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.errors import ConfigError, Problem
-from bot.signposting import Helplines, Service, load_helplines
+from bot.core.errors import ConfigError, Problem
+from bot.rules.helplines import Helplines, Service, load_helplines
 
 ROOT = Path(__file__).resolve().parent.parent
 SHIPPED = ROOT / "rules" / "helplines.yaml"

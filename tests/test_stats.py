@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from bot.stats import Stats, compute_stats, percentile, render_chart
+from bot.core.ports import Capability
+from bot.features.stats.figures import Stats, compute_stats, percentile, render_chart
 from tests.conftest import Harness
 from tests.fakes import command, member, post
 
@@ -53,6 +54,6 @@ async def test_stats_from_activity(harness: Harness) -> None:
 
 
 async def test_text_fallback_when_platform_takes_no_attachments(harness: Harness) -> None:
-    harness.platform.supports_attachments = False
+    harness.platform.capabilities -= {Capability.ATTACHMENTS}
     r = await harness.core.handle(command("stats", harness.clock.now()))
     assert r.attachments == () and "Community health" in r.text

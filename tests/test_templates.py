@@ -1,10 +1,10 @@
-"""bot.templates: defaults, overrides, rendering and start-up validation."""
+"""bot.core.templates: defaults, overrides, rendering and start-up validation."""
 
 from __future__ import annotations
 
 import pytest
 
-from bot.templates import (
+from bot.core.templates import (
     DEFAULT_TEMPLATES,
     PLACEHOLDERS,
     Templates,
@@ -119,7 +119,7 @@ def test_validate_reports_each_template() -> None:
 
 
 def test_plural() -> None:
-    from bot.templates import plural
+    from bot.core.templates import plural
 
     assert plural(1, "day") == "1 day" and plural(2, "day") == "2 days"
     assert plural(0, "alert") == "0 alerts" and plural(1.0, "case") == "1 case"

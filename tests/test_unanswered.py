@@ -124,7 +124,7 @@ async def test_timers_survive_restart_and_fire_once(harness: Harness) -> None:
     # catch-up: a reply made while Haven was down, delivered before overdue timers run
     await core.stop()
     harness.clock.set(harness.clock.now() + 20 * H)
-    from bot.core import Haven
+    from bot.core.runtime import Haven
     from bot.store import Store
 
     store = await Store.open(harness.config.database)
@@ -250,7 +250,7 @@ async def test_nudges_never_quote_spoilered_or_content_warned_posts(harness: Har
 
 
 async def test_escalation_is_stored_before_the_nudge_is_sent(harness: Harness) -> None:
-    from bot.errors import NotFound
+    from bot.core.errors import NotFound
 
     core = harness.core
     await core.handle(post("hello?", harness.clock.now(), author=member("alex"), where="support"))

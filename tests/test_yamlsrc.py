@@ -1,4 +1,4 @@
-"""bot.yamlsrc: YAML with line numbers, duplicate keys refused, readable file errors."""
+"""bot.core.yamlsrc: YAML with line numbers, duplicate keys refused, readable file errors."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.errors import ConfigError, Problem
-from bot.yamlsrc import LineDict, LineList, line_of, load_file, load_text
+from bot.core.errors import ConfigError, Problem
+from bot.core.yamlsrc import LineDict, LineList, line_of, load_file, load_text
 
 DOC = """\
 # a comment
@@ -173,7 +173,7 @@ def test_control_characters_are_reported_at_their_line() -> None:
 
 
 def test_path_checks_answer_false_for_names_the_os_refuses(tmp_path) -> None:
-    from bot.yamlsrc import is_dir, is_file
+    from bot.core.yamlsrc import is_dir, is_file
 
     assert is_dir(tmp_path) and not is_file(tmp_path)
     (tmp_path / "a.yaml").write_text("x: 1\n")

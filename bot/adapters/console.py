@@ -10,16 +10,17 @@ import itertools
 import textwrap
 from collections.abc import Callable
 
-from bot.errors import PrivateMessagesClosed
-from bot.events import Member, MessageRef, Outgoing
+from bot.core.errors import PrivateMessagesClosed
+from bot.core.events import Member, MessageRef, Outgoing
+from bot.core.ports import Capability
 
 
 class ConsolePlatform:
     """A Platform that writes every action to the terminal."""
 
     name = "console"
-    supports_attachments = True
-    supports_buttons = True
+    capabilities = frozenset({Capability.ATTACHMENTS, Capability.BUTTONS, Capability.TIMEOUT_EXPIRES})
+    command_prefix = "/"
 
     def __init__(self, out: Callable[[str], None] = print, community: str = "Harbour",
                  names: dict[str, str] | None = None) -> None:

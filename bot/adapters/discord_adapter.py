@@ -1,10 +1,10 @@
 """The Discord adapter: discord.py events in, Haven's actions out.
 
-Inbound, gateway events become neutral events (:mod:`bot.events`) for the core:
+Inbound, gateway events become neutral events (:mod:`bot.core.events`) for the core:
 messages and edits (``MessagePosted``), deletions, member joins, reactions,
 slash commands (``CommandInvoked``) and alert buttons (``ButtonPressed``).
-Outbound, every :class:`bot.adapters.base.Platform` verb maps to a REST call,
-with discord.py's exceptions translated into :mod:`bot.errors`.
+Outbound, every :class:`bot.core.ports.Platform` verb maps to a REST call,
+with discord.py's exceptions translated into :mod:`bot.core.errors`.
 
 Things worth knowing:
 
@@ -19,7 +19,7 @@ Things worth knowing:
 * **Private moderators' channel**: on ready, before catch-up, Haven checks that
   @everyone cannot see ``channels.moderators``; if they can, it logs an error and
   says so once in the channel (:meth:`DiscordAdapter.check_moderators_channels`).
-* **Slash commands** are built from :data:`bot.commandspec.COMMANDS`
+* **Slash commands** are built from :data:`bot.core.commandspec.COMMANDS`
   (:mod:`bot.adapters.discord_commands`); the core checks permissions.
 * The token comes from ``HAVEN_DISCORD_TOKEN`` and is never logged.
 """
@@ -50,8 +50,8 @@ from discord.utils import MISSING
 
 from bot.adapters.discord_commands import commands_fingerprint, install_commands
 from bot.adapters.discord_views import alert_view, make_alert_button_class
-from bot.commandspec import CommandSpec
-from bot.errors import (
+from bot.core.commandspec import CommandSpec
+from bot.core.errors import (
     HavenError,
     MissingPermission,
     NotFound,
@@ -59,7 +59,7 @@ from bot.errors import (
     PrivateMessagesClosed,
     RateLimited,
 )
-from bot.events import (
+from bot.core.events import (
     ButtonPressed,
     Channel,
     CommandInvoked,
@@ -73,12 +73,13 @@ from bot.events import (
     Outgoing,
     ReactionAdded,
 )
+from bot.core.ports import Capability
 
 if TYPE_CHECKING:
     from discord.abc import MessageableChannel
 
     from bot.config import Config
-    from bot.core import Haven
+    from bot.core.runtime import Haven
 
 log = logging.getLogger(__name__)
 
@@ -355,7 +356,7 @@ def everyone_can_see(channel: Any) -> bool | None:
 
 
 def to_member(user: discord.abc.User | discord.Member, guild: discord.Guild | None = None) -> Member:
-    """A neutral :class:`~bot.events.Member` (roles as ids *and* names, no ``@everyone``)."""
+    """A neutral :class:`~bot.core.events.Member` (roles as ids *and* names, no ``@everyone``)."""
     roles: set[str] = set()
     is_admin = False
     joined: float | None = None
@@ -382,7 +383,7 @@ def to_member(user: discord.abc.User | discord.Member, guild: discord.Guild | No
 
 
 def to_channel(channel: Any) -> Channel:
-    """A neutral :class:`~bot.events.Channel`.
+    """A neutral :class:`~bot.core.events.Channel`.
 
     Threads in text channels are ``thread``; posts in forum (or media) channels
     are ``forum``; both name their parent. Forum channels themselves are ``forum``.
@@ -407,7 +408,7 @@ def to_channel(channel: Any) -> Channel:
 
 @contextlib.asynccontextmanager
 async def platform_errors(permission: str, where: str = "") -> AsyncIterator[None]:
-    """Translate discord.py / aiohttp exceptions into :mod:`bot.errors`.
+    """Translate discord.py / aiohttp exceptions into :mod:`bot.core.errors`.
 
     ``permission`` names what a 403 most likely means for this call.
     """
@@ -566,11 +567,13 @@ ClientFactory = Callable[[discord.Intents], discord.Client]
 
 
 class DiscordAdapter:
-    """Runs Haven on Discord (implements :class:`bot.adapters.base.Adapter`)."""
+    """Runs Haven on Discord (implements :class:`bot.core.ports.Adapter`)."""
 
     name = "discord"
-    supports_attachments = True
-    supports_buttons = True
+    capabilities = frozenset({Capability.ATTACHMENTS, Capability.BUTTONS, Capability.FORUM_TAGS,
+                              Capability.REPOST_AS_AUTHOR, Capability.ROLE_MEMBERS,
+                              Capability.CHANNEL_PRIVACY, Capability.TIMEOUT_EXPIRES})
+    command_prefix = "/"
 
     defer_after: float = 2.0
     """Seconds to wait for the core before deferring an interaction (Discord allows 3)."""
@@ -1689,7 +1692,7 @@ class DiscordAdapter:
         channel @everyone can see is logged as an error and gets one warning message
         (once per channel while Haven runs; again if it becomes public again after
         being fixed). Alerts then leave out the member's words (see
-        :meth:`bot.features.alerts.Alerts.render`).
+        :meth:`bot.features.alerts.feature.Alerts.render`).
         """
         ref = self.config.channels.moderators
         for guild in self.client.guilds:

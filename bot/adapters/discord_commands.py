@@ -1,4 +1,4 @@
-"""Slash commands built from the platform-neutral :data:`bot.commandspec.COMMANDS`.
+"""Slash commands built from the platform-neutral :data:`bot.core.commandspec.COMMANDS`.
 
 Every command becomes an ``app_commands.Command`` (two-word names such as
 ``rules reload`` become subcommands of a ``rules`` group). Moderator-only
@@ -18,7 +18,7 @@ from typing import Any
 import discord
 from discord import app_commands
 
-from bot.commandspec import COMMANDS, CommandSpec, Param
+from bot.core.commandspec import COMMANDS, CommandSpec, Param
 
 CommandHandler = Callable[[discord.Interaction[Any], CommandSpec, dict[str, str]], Awaitable[None]]
 """Called as ``handler(interaction, spec, options)`` with every option as a string."""

@@ -33,7 +33,7 @@ How it works
 * **Rate limits.** nio is configured with ``max_limit_exceeded=0`` so
   ``M_LIMIT_EXCEEDED`` comes back to us: short waits (``retry_after_ms``) are
   honoured here a few times with the same transaction id (no duplicates), longer
-  ones raise :class:`~bot.errors.RateLimited` for the core to reschedule.
+  ones raise :class:`~bot.core.errors.RateLimited` for the core to reschedule.
 * **Private moderators' room.** After the first sync Haven checks that the
   moderators' room is neither public to join nor world-readable; if it is, it
   logs an error and says so once in the room (alerts then leave out excerpts).
@@ -93,8 +93,8 @@ from bot.adapters.matrix_format import (
     user_pill,
 )
 from bot.adapters.matrix_power import PowerState, muted_power_levels, unmuted_power_levels
-from bot.commandspec import COMMANDS, find, parse_command_text
-from bot.errors import (
+from bot.core.commandspec import COMMANDS, find, parse_command_text
+from bot.core.errors import (
     CommandError,
     MissingPermission,
     NotFound,
@@ -102,7 +102,7 @@ from bot.errors import (
     PrivateMessagesClosed,
     RateLimited,
 )
-from bot.events import (
+from bot.core.events import (
     Attachment,
     Channel,
     CommandInvoked,
@@ -111,10 +111,11 @@ from bot.events import (
     MessageRef,
     Outgoing,
 )
+from bot.core.ports import Capability
 
 if TYPE_CHECKING:
     from bot.config import Config
-    from bot.core import Haven
+    from bot.core.runtime import Haven
 
 log = logging.getLogger(__name__)
 
@@ -245,8 +246,8 @@ class MatrixAdapter:
     """Haven on Matrix (see the module docstring)."""
 
     name = "matrix"
-    supports_attachments = True
-    supports_buttons = False
+    capabilities = frozenset({Capability.ATTACHMENTS, Capability.ROLE_MEMBERS,
+                              Capability.CHANNEL_PRIVACY, Capability.TIMEOUT_EXPIRES})
 
     def __init__(
         self,
@@ -348,6 +349,11 @@ class MatrixAdapter:
     # ------------------------------------------------------------------
     # life cycle
     # ------------------------------------------------------------------
+
+    @property
+    def command_prefix(self) -> str:
+        """How a command starts here (config ``matrix.command_prefix``, ``!haven``)."""
+        return self.mx.command_prefix
 
     def attach(self, core: Haven) -> None:
         """Give the adapter the core it feeds events to."""
@@ -961,7 +967,7 @@ class MatrixAdapter:
         """Log an error and post one warning in the moderators' room if it is not private.
 
         Alerts then leave out the member's words (see
-        :meth:`bot.features.alerts.Alerts.render`). Returns the privacy found.
+        :meth:`bot.features.alerts.feature.Alerts.render`). Returns the privacy found.
         """
         private = self.moderators_channel_is_private(self.community_id)
         if private is not False:

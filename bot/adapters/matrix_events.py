@@ -1,8 +1,8 @@
 """Matrix events (raw dicts, as in a sync response) to Haven's neutral events.
 
 Pure translation, so it is unit-tested without a homeserver: the adapter gives
-a :class:`RoomContext` that knows how to build :class:`~bot.events.Member` and
-:class:`~bot.events.Channel` objects (power levels, names) and what it has seen
+a :class:`RoomContext` that knows how to build :class:`~bot.core.events.Member` and
+:class:`~bot.core.events.Channel` objects (power levels, names) and what it has seen
 before (the author and thread of an earlier message, for edits and redactions).
 """
 
@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from bot.adapters.matrix_format import message_text
-from bot.events import (
+from bot.core.events import (
     Channel,
     Event,
     Member,

@@ -1,6 +1,6 @@
 """Matrix message formatting: Haven's simple Markdown to HTML, pills, spoilers, and back.
 
-Outgoing: :func:`render` turns an :class:`~bot.events.Outgoing` into an
+Outgoing: :func:`render` turns an :class:`~bot.core.events.Outgoing` into an
 ``m.room.message`` content with ``body`` (plain), ``formatted_body`` (HTML) and
 ``m.mentions``. User mentions are Markdown links to ``https://matrix.to/#/@user``
 (see :func:`user_pill`), which become pills in HTML and display names in the
@@ -21,7 +21,7 @@ from html.parser import HTMLParser
 from typing import Any
 from urllib.parse import quote, unquote
 
-from bot.events import Outgoing
+from bot.core.events import Outgoing
 
 MATRIX_TO = "https://matrix.to/#/"
 HTML_FORMAT = "org.matrix.custom.html"
@@ -55,7 +55,7 @@ def user_pill(user_id: str, display_name: str | None = None) -> str:
 
 
 def _command_words() -> frozenset[str]:
-    from bot.commandspec import COMMANDS
+    from bot.core.commandspec import COMMANDS
 
     return frozenset(c.name.split()[0].lower() for c in COMMANDS)
 

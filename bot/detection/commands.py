@@ -8,11 +8,11 @@ import time
 from pathlib import Path
 from typing import TextIO
 
+from bot.core.errors import ConfigError
 from bot.detection.backend import BackendUnavailable, load_backend
 from bot.detection.corpus import Example, load_corpus, load_examples
 from bot.detection.model import DEFAULT_HEAD
 from bot.detection.train import EmbeddingCache, evaluate, report, train
-from bot.errors import ConfigError
 
 
 def default_corpus_dir() -> Path:

@@ -19,7 +19,7 @@ from typing import Any
 
 import yaml
 
-from bot.errors import ConfigError, Problem
+from bot.core.errors import ConfigError, Problem
 
 LABELS = ("crisis", "concern", "method", "hostility", "pii", "distress", "recovery", "none")
 POSITIVE_LABELS = ("crisis", "concern", "method", "hostility", "pii")

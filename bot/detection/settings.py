@@ -45,9 +45,9 @@ class DetectionConfig:
 def parse_detection(node: Any, base_dir: Path,
                     problem: Callable[[Any, str, str, str], None]) -> DetectionConfig:
     """Validate the section; ``problem(node, key, path, message)`` records a mistake."""
+    from bot.core.templates import DEFAULT_TEMPLATES
     from bot.detection.backend import BACKENDS
     from bot.detection.triage import SEMANTIC_CATEGORIES
-    from bot.templates import DEFAULT_TEMPLATES
 
     if node is None:
         return DetectionConfig(semantic="on", review_file=base_dir / "haven-review.yaml")

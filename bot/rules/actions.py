@@ -5,7 +5,7 @@ checks, defaults and whether they are required), whether the member must be
 told why (``explain:`` required), whether it punishes the author, whether a
 crisis or concern rule may use it, and which part of the moderation plan it
 fills. The loader (:mod:`bot.rules.loader`) validates rule files against it and
-the planner (``plan()`` in :mod:`bot.features.moderation`) reads it, so an
+the planner (``plan()`` in :mod:`bot.features.moderation.feature`) reads it, so an
 action is described once.
 
 The sets other modules used to spell out by hand (:data:`NEEDS_EXPLAIN`,
@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Final
 
-from bot.signposting import TOPICS
+from bot.rules.helplines import TOPICS
 
 URGENCIES: Final = ("now", "normal", "quiet")
 """``now`` pings on-duty moderators at once; ``normal`` alerts without the urgent ping; ``quiet`` is

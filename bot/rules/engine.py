@@ -1,7 +1,7 @@
 """The rule engine: a :class:`Rulebook` of validated rules, evaluated purely.
 
 :meth:`Rulebook.load` reports every problem of every file at once, as
-``file:line: rule-id: message``, in one :class:`~bot.errors.ConfigError` (the
+``file:line: rule-id: message``, in one :class:`~bot.core.errors.ConfigError` (the
 checks are in :mod:`bot.rules.loader`). :meth:`Rulebook.evaluate` is pure: text
 in, matched rules with reasons out.
 """

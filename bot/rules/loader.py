@@ -1,7 +1,7 @@
 """Loading rule files: YAML in, validated :class:`~bot.rules.model.Rule` objects out.
 
 Every problem of every file is collected and reported at once, as
-``file:line: rule-id: message``, in one :class:`~bot.errors.ConfigError`.
+``file:line: rule-id: message``, in one :class:`~bot.core.errors.ConfigError`.
 Actions and their parameters are checked against the registry in
 :mod:`bot.rules.actions`.
 """
@@ -16,8 +16,9 @@ from typing import Any, Final
 
 import re2
 
-from bot import durations
-from bot.errors import ConfigError, Problem
+from bot.core import durations
+from bot.core.errors import ConfigError, Problem
+from bot.core.yamlsrc import LineDict, is_dir, is_file, line_of, load_file, load_text
 from bot.rules.actions import (
     ACTIONS,
     NEEDS_EXPLAIN,
@@ -38,7 +39,6 @@ from bot.rules.model import (
     Scope,
 )
 from bot.rules.normalise import normalise_regex
-from bot.yamlsrc import LineDict, is_dir, is_file, line_of, load_file, load_text
 
 RULE_KEYS: Final = frozenset({
     "id", "category", "severity", "description", "match", "scope", "actions", "explain",

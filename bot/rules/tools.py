@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
-from bot.errors import ConfigError
+from bot.core.errors import ConfigError
 from bot.rules.rulebook import Match, Rulebook
 
 if TYPE_CHECKING:

@@ -8,7 +8,7 @@ alert never waits behind slow platform work (a repost stuck in library
 retries); a post's own handling stays in order (its urgent part first, then its
 follow-up work in the normal lane), and alerts about one member stay ordered
 (they are all raised in the one urgent lane). Every platform call is bounded in
-time (:mod:`bot.bounded`).
+time (:mod:`bot.core.bounded`).
 
 Adapters call :meth:`Haven.submit` (fire and forget) or :meth:`Haven.handle`
 (wait for the result, e.g. a command's answer). The core never imports a
@@ -25,14 +25,12 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 
-from bot import commandspec
-from bot.adapters.base import Platform
-from bot.bounded import BoundedPlatform
-from bot.clock import Clock, RealClock
 from bot.config import Config
-from bot.detection.stage import SemanticStage
-from bot.errors import CommandError
-from bot.events import (
+from bot.core import commandspec
+from bot.core.bounded import BoundedPlatform
+from bot.core.clock import Clock, RealClock
+from bot.core.errors import CommandError
+from bot.core.events import (
     ButtonPressed,
     CommandInvoked,
     CommandResult,
@@ -42,13 +40,15 @@ from bot.events import (
     MessagePosted,
     ReactionAdded,
 )
-from bot.messenger import Messenger
-from bot.permissions import Permissions
+from bot.core.messenger import Messenger
+from bot.core.permissions import Permissions
+from bot.core.ports import AdapterServices, Platform
+from bot.core.scheduler import JobHandler, Scheduler
+from bot.core.templates import Templates
+from bot.detection.stage import SemanticStage
+from bot.rules.helplines import Helplines, load_helplines
 from bot.rules.rulebook import SUPPORT_CATEGORIES, Match, MatchContext, Rulebook
-from bot.scheduler import JobHandler, Scheduler
-from bot.signposting import Helplines, load_helplines
 from bot.store import Job, NewJob, Store
-from bot.templates import Templates
 
 log = logging.getLogger(__name__)
 
@@ -78,11 +78,11 @@ class Haven:
     def __init__(self, config: Config, platform: Platform, store: Store, rulebook: Rulebook,
                  helplines: Helplines, clock: Clock | None = None) -> None:
         from bot.commands import Commands
-        from bot.features.alerts import Alerts
-        from bot.features.content_warnings import ContentWarnings
-        from bot.features.moderation import Moderation
-        from bot.features.unanswered import Unanswered
-        from bot.features.welcome import Welcome
+        from bot.features.alerts.feature import Alerts
+        from bot.features.content_warnings.feature import ContentWarnings
+        from bot.features.moderation.feature import Moderation
+        from bot.features.unanswered.feature import Unanswered
+        from bot.features.welcome.feature import Welcome
 
         self.config = config
         self.platform = platform if isinstance(platform, BoundedPlatform) else \
@@ -126,6 +126,12 @@ class Haven:
         core = cls(config, platform, store, rulebook, helplines, clock)
         core.semantic = semantic
         return core
+
+    @property
+    def services(self) -> AdapterServices:
+        """What adapters may use besides submit/handle (the inbound port)."""
+        return AdapterServices(kv=self.store.kv, clock=self.clock, templates=self.templates,
+                               notices=self.messenger, commands=commandspec.COMMANDS)
 
     # -- life cycle -------------------------------------------------------------
 
@@ -391,7 +397,7 @@ class Haven:
     def command_hint(self, name: str, *args: str) -> str:
         """How a moderator types command ``name`` on this platform (``/claim 3``,
         ``!haven claim 3``): the prefix comes from the platform or config, never the core."""
-        prefix = getattr(self.platform, "command_prefix", None)
+        prefix = self.platform.command_prefix
         if not isinstance(prefix, str) or not prefix:
             prefix = commandspec.command_prefix(self.platform.name,
                                                 self.config.matrix.command_prefix) or "/"

@@ -12,10 +12,10 @@ import statistics
 from collections import Counter
 from dataclasses import dataclass, field
 
-from bot.clock import fmt_duration
-from bot.events import Attachment
+from bot.core.clock import fmt_duration
+from bot.core.events import Attachment
+from bot.core.templates import plural
 from bot.store import Store
-from bot.templates import plural
 
 
 @dataclass(frozen=True)

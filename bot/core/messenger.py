@@ -11,13 +11,13 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
-from bot.bounded import delivery
-from bot.errors import MissingPermission, PlatformError, PrivateMessagesClosed
-from bot.events import MessagePosted, MessageRef, Outgoing
+from bot.core.bounded import delivery
+from bot.core.errors import MissingPermission, PlatformError, PrivateMessagesClosed
+from bot.core.events import MessagePosted, MessageRef, Outgoing
 
 if TYPE_CHECKING:
-    from bot.adapters.base import Platform
-    from bot.core import Haven
+    from bot.core.ports import Platform
+    from bot.core.runtime import Haven
 
 log = logging.getLogger(__name__)
 

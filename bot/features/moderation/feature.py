@@ -20,17 +20,18 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from bot.clock import fmt_duration
-from bot.errors import MissingPermission, NotFound
-from bot.events import Channel, Member, MessagePosted, MessageRef, Outgoing
-from bot.features.alerts import rule_urgency
-from bot.messenger import quote
+from bot.core.clock import fmt_duration
+from bot.core.errors import MissingPermission, NotFound
+from bot.core.events import Channel, Member, MessagePosted, MessageRef, Outgoing
+from bot.core.messenger import quote
+from bot.core.ports import lift_timeout_of
+from bot.features.alerts.feature import rule_urgency
 from bot.rules.actions import ACTIONS
 from bot.rules.rulebook import Match
 from bot.store import Job
 
 if TYPE_CHECKING:
-    from bot.core import Haven
+    from bot.core.runtime import Haven
 
 log = logging.getLogger(__name__)
 
@@ -171,6 +172,7 @@ class Moderation:
         self._active: set[int] = set()
         """Hide cases being handled right now (their follow-up job must wait)."""
         core.scheduler.register("hide_followup", self._hide_followup_job)
+        core.scheduler.register("lift_timeout", self._lift_timeout_job)
 
     async def resume_interrupted(self) -> int:
         """At start-up: every hide follow-up still pending belongs to a run that was
@@ -443,7 +445,7 @@ class Moderation:
     async def timeout(self, community_id: str, user_id: str, name: str, seconds: float, rule: str,
                       explain: str, actor: tuple[str, str] | None) -> int | None:
         """Time a member out, tell them why, record a case; ``None`` if the platform refused."""
-        from bot.errors import MissingPermission, PlatformError
+        from bot.core.errors import MissingPermission, PlatformError
 
         core = self.core
         try:
@@ -454,6 +456,10 @@ class Moderation:
         except PlatformError as exc:
             log.warning("timeout of %s failed: %s", user_id, exc)
             return None
+        if lift_timeout_of(core.platform) is not None:
+            # the platform does not end a timeout by itself: a durable job does
+            await core.scheduler.schedule(community_id, "lift_timeout", user_id,
+                                          core.clock.now() + seconds)
         actor_id, actor_name = actor or ("haven", "Haven")
         case_id = await core.store.add_case(community_id, "timeout", rule,
                                             f"{explain} ({fmt_duration(seconds)})", actor_id,
@@ -463,6 +469,13 @@ class Moderation:
                                      community=core.platform.community_name(community_id))
         await core.messenger.private(community_id, user_id, Outgoing(f"{text}\n(Case #{case_id})"))
         return case_id
+
+
+    async def _lift_timeout_job(self, job: Job) -> None:
+        """A timeout ran out on a platform that does not lift it by itself."""
+        lifter = lift_timeout_of(self.core.platform)
+        if lifter is not None:
+            await lifter.lift_timeout(job.community_id, job.key)
 
 
 def _done(work: Callable[[], Awaitable[object]]) -> Callable[[], Awaitable[str]]:

@@ -15,9 +15,9 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from bot.bounded import delivery
-from bot.clock import Clock
-from bot.errors import NotFound, RateLimited
+from bot.core.bounded import delivery
+from bot.core.clock import Clock
+from bot.core.errors import NotFound, RateLimited
 from bot.store import Job, Store
 
 log = logging.getLogger(__name__)

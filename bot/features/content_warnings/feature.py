@@ -16,13 +16,13 @@ import logging
 import re
 from typing import TYPE_CHECKING
 
-from bot.events import MessagePosted, Outgoing
-from bot.features.moderation import plan
-from bot.messenger import quote
+from bot.core.events import MessagePosted, Outgoing
+from bot.core.messenger import quote
+from bot.features.moderation.feature import plan
 from bot.rules.rulebook import Match
 
 if TYPE_CHECKING:
-    from bot.core import Haven
+    from bot.core.runtime import Haven
 
 log = logging.getLogger(__name__)
 

@@ -14,15 +14,16 @@ import logging
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from bot.clock import fmt_duration
-from bot.durations import in_clock_range
-from bot.events import MessagePosted, MessageRef, Outgoing
-from bot.messenger import quote
+from bot.core.clock import fmt_duration
+from bot.core.durations import in_clock_range
+from bot.core.events import MessagePosted, MessageRef, Outgoing
+from bot.core.messenger import quote
+from bot.core.ports import Capability, ChannelPrivacy, capability, has
 from bot.rules.rulebook import Match
 from bot.store import Alert, Job
 
 if TYPE_CHECKING:
-    from bot.core import Haven
+    from bot.core.runtime import Haven
 
 log = logging.getLogger(__name__)
 
@@ -306,11 +307,11 @@ class Alerts:
         ``moderators_channel_is_private`` counts; platforms without it (console)
         and an unknown answer (``None``) keep the excerpt.
         """
-        check = getattr(self.core.platform, "moderators_channel_is_private", None)
+        check = capability(self.core.platform, Capability.CHANNEL_PRIVACY, ChannelPrivacy)
         if check is None:
             return False
         try:
-            return check(community_id) is False
+            return check.moderators_channel_is_private(community_id) is False
         except Exception:
             log.exception("checking whether the moderators' channel is private failed")
             return False
@@ -325,7 +326,7 @@ class Alerts:
             by = platform.user_mention(alert.resolved_by) if alert.resolved_by else "a moderator"
             return f"Resolved by {by}.{note}"
         claim = self.core.command_hint("claim", str(alert.id))
-        if self.core.platform.supports_buttons:
+        if has(self.core.platform, Capability.BUTTONS):
             return f"Unclaimed: press Claim (or use `{claim}`) when you pick it up."
         resolve = self.core.command_hint("resolve", str(alert.id), "[note]")
         return f"Unclaimed: use `{claim}` when you pick it up, `{resolve}` when done."

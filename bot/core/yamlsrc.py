@@ -17,7 +17,7 @@ from typing import Any
 
 import yaml
 
-from bot.errors import ConfigError, Problem
+from bot.core.errors import ConfigError, Problem
 
 
 class LineDict(dict):

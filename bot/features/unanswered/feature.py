@@ -16,15 +16,16 @@ import logging
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from bot.clock import fmt_duration
-from bot.durations import in_clock_range
-from bot.events import MessageDeleted, MessagePosted, MessageRef, Outgoing
-from bot.messenger import quote
+from bot.core.clock import fmt_duration
+from bot.core.durations import in_clock_range
+from bot.core.events import MessageDeleted, MessagePosted, MessageRef, Outgoing
+from bot.core.messenger import quote
+from bot.core.ports import Capability, RoleMembers, capability
 from bot.storage.rows import PostState
 from bot.store import Job, TrackedPost
 
 if TYPE_CHECKING:
-    from bot.core import Haven
+    from bot.core.runtime import Haven
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +77,7 @@ class Unanswered:
 
     def _needs_warning(self, ev: MessagePosted) -> bool:
         """Whether a rule would have redirected this post to the CW channel (pure)."""
-        from bot.features.moderation import plan
+        from bot.features.moderation.feature import plan
 
         try:
             return plan(self.core.evaluate(ev)).redirect_cw is not None
@@ -157,14 +158,14 @@ class Unanswered:
         core = self.core
         roles: list[str] = []
         users: list[str] = []
-        lister = getattr(core.platform, "role_member_ids", None)
+        lister = capability(core.platform, Capability.ROLE_MEMBERS, RoleMembers)
         for role in core.config.roles.peer_supporters:
             if role == post.author_id:
                 continue
             ids = None
             if role in author_roles and lister is not None:
                 try:
-                    ids = await lister(post.community_id, role)
+                    ids = await lister.role_member_ids(post.community_id, role)
                 except Exception as exc:  # the role ping below still reaches the others
                     log.warning("could not list the members of role %s: %s", role, exc)
             if ids is None:

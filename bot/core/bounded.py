@@ -18,8 +18,8 @@ from collections.abc import Awaitable, Callable, Iterator
 from contextvars import ContextVar
 from typing import Any
 
-from bot.errors import PlatformError
-from bot.events import Outgoing
+from bot.core.errors import PlatformError
+from bot.core.events import Outgoing
 
 log = logging.getLogger(__name__)
 
@@ -28,10 +28,10 @@ PLATFORM_TIMEOUT = 10.0
 ``BoundedPlatform.limit``, or this constant before the core is built)."""
 
 BOUNDED_VERBS = frozenset({
-    "send", "reply", "send_private", "edit", "hide", "timeout", "kick", "ban", "repost",
-    "tag_post", "resolve_member",
+    "send", "reply", "send_private", "edit", "hide", "timeout", "repost",
+    "tag_post", "resolve_member", "role_member_ids", "set_slow_mode", "lift_timeout",
 })
-"""The network-bound verbs of :class:`bot.adapters.base.Platform`."""
+"""The network-bound verbs of :class:`bot.core.ports.Platform`."""
 
 
 KEYED_VERBS = frozenset({"send", "reply", "send_private", "repost"})

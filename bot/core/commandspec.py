@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.errors import CommandError
+from bot.core.errors import CommandError
 
 
 @dataclass(frozen=True)

@@ -10,11 +10,11 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-from bot.commandspec import command_prefix
-from bot.events import MemberJoined, MessagePosted, Outgoing
+from bot.core.commandspec import command_prefix
+from bot.core.events import MemberJoined, MessagePosted, Outgoing
 
 if TYPE_CHECKING:
-    from bot.core import Haven
+    from bot.core.runtime import Haven
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +30,7 @@ class Welcome:
         core = self.core
         template = core.config.welcome.message or core.templates.get("welcome")
         rules = core.config.channels.rules
-        from bot.templates import render
+        from bot.core.templates import render
 
         return render(template, {
             "member": member_name,
@@ -79,7 +79,7 @@ class Welcome:
             await core.messenger.reply(ev.message, Outgoing(text, mention_roles=tuple(roles)))
         else:
             template = cfg.greeting or core.templates.get("greeting")
-            from bot.templates import render
+            from bot.core.templates import render
 
             text = render(template, {"member": mention,
                                      "community": core.platform.community_name(ev.community_id)})

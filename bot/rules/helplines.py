@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bot.errors import ConfigError, Problem
-from bot.yamlsrc import LineDict, LineList, load_file
+from bot.core.errors import ConfigError, Problem
+from bot.core.yamlsrc import LineDict, LineList, load_file
 
 TOPICS = ("crisis", "self_harm", "eating_disorders", "abuse")
 SERVICE_KEYS = {"name", "phone", "text", "url", "hours", "topics", "source", "checked"}

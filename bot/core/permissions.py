@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot.config import Config
-from bot.events import Member
+from bot.core.events import Member
 
 MODERATOR = "moderator"
 PEER_SUPPORTER = "peer_supporter"
