@@ -96,6 +96,21 @@ class MemberJoined(Event):
 
 
 @dataclass(frozen=True)
+class AutomodActed(Event):
+    """The platform's own automod acted on a member (Discord AutoMod).
+
+    Recorded as a case so native blocks appear in ``history``; the matched keyword
+    is kept as the reason, never the message text.
+    """
+
+    user_id: str
+    action: str
+    rule: str
+    keyword: str | None = None
+    channel_id: str | None = None
+
+
+@dataclass(frozen=True)
 class MessagePosted(Event):
     """A new message, or (``edited=True``) a new version of an existing one.
 

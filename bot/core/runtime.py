@@ -31,6 +31,7 @@ from bot.core.bounded import BoundedPlatform
 from bot.core.clock import Clock, RealClock
 from bot.core.errors import CommandError
 from bot.core.events import (
+    AutomodActed,
     ButtonPressed,
     CommandInvoked,
     CommandResult,
@@ -370,6 +371,11 @@ class Haven:
             await self.welcome.on_join(event)
         elif isinstance(event, MessageDeleted):
             await self.unanswered.on_delete(event)
+        elif isinstance(event, AutomodActed):
+            await self.record_automod(community_id=event.community_id, user_id=event.user_id,
+                                      action=event.action, rule=event.rule,
+                                      keyword=event.keyword, channel_id=event.channel_id,
+                                      at=event.at)
         elif isinstance(event, ReactionAdded):
             log.debug("reaction %s on %s", event.emoji, event.message.message_id)
         elif isinstance(event, CommandInvoked | ButtonPressed):
