@@ -25,7 +25,7 @@ def test_every_documented_template_exists() -> None:
         "cw_reposted", "cw_repost", "cw_notice", "cw_notice_hidden", "cw_notice_no_dm",
         "cw_missing_notice", "cw_missing_notice_no_dm", "warning", "timeout", "pii_nudge",
         "private_crisis_reply", "private_crisis_again", "already_done", "catchup_incomplete",
-        "dm_not_accepted"}
+        "dm_not_accepted", "missing_permission"}
 
 
 def test_member_facing_texts_that_hide_a_post_give_the_text_back() -> None:

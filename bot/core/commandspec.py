@@ -9,6 +9,7 @@ a platform's UI.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from bot.core.errors import CommandError
@@ -113,12 +114,16 @@ def command_prefix(platform: str, matrix_prefix: str = "!haven") -> str:
     return ""
 
 
-def find(name: str) -> CommandSpec | None:
-    """The command called ``name`` (case-insensitive), if any."""
-    return BY_NAME.get(" ".join(name.lower().split()))
+def find(name: str, specs: Sequence[CommandSpec] = COMMANDS) -> CommandSpec | None:
+    """The command called ``name`` (case-insensitive) among ``specs``, if any."""
+    wanted = " ".join(name.lower().split())
+    if specs is COMMANDS:
+        return BY_NAME.get(wanted)
+    return next((c for c in specs if c.name == wanted), None)
 
 
-def parse_command_text(text: str) -> tuple[CommandSpec, dict[str, str]]:
+def parse_command_text(text: str, specs: Sequence[CommandSpec] = COMMANDS
+                       ) -> tuple[CommandSpec, dict[str, str]]:
     """Parse ``rules test some words`` into its spec and options.
 
     Raises :class:`CommandError` with a usage hint when the command is unknown
@@ -126,17 +131,20 @@ def parse_command_text(text: str) -> tuple[CommandSpec, dict[str, str]]:
     """
     words = text.split()
     if not words:
-        return BY_NAME["help"], {}
+        default = find("help", specs)
+        if default is None:
+            raise CommandError("Try `help`.")
+        return default, {}
     spec = None
     used = 0
     if len(words) >= 2:
-        spec = find(f"{words[0]} {words[1]}")
+        spec = find(f"{words[0]} {words[1]}", specs)
         used = 2 if spec else 0
     if spec is None:
-        spec = find(words[0])
+        spec = find(words[0], specs)
         used = 1
     if spec is None:
-        group = [c.usage for c in COMMANDS if c.name.startswith(f"{words[0].lower()} ")]
+        group = [c.usage for c in specs if c.name.startswith(f"{words[0].lower()} ")]
         if group:
             raise CommandError(f"{words[0]} what? One of: " + "; ".join(group))
         raise CommandError(f"Unknown command {words[0]!r}. Try `help`.")

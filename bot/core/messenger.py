@@ -16,8 +16,10 @@ from bot.core.errors import MissingPermission, PlatformError, PrivateMessagesClo
 from bot.core.events import MessagePosted, MessageRef, Outgoing
 
 if TYPE_CHECKING:
-    from bot.core.ports import Platform
-    from bot.core.runtime import Haven
+    from bot.core.clock import Clock
+    from bot.core.ports import KeyValue, Platform
+    from bot.core.templates import Templates
+    from bot.storage.repositories.ledger import LedgerRepository
 
 log = logging.getLogger(__name__)
 
@@ -33,13 +35,17 @@ def quote(text: str, limit: int | None = None) -> str:
 class Messenger:
     """Platform calls with error handling, shared by every feature."""
 
-    def __init__(self, core: Haven) -> None:
-        self.core = core
-
-    @property
-    def platform(self) -> Platform:
-        """The platform adapter."""
-        return self.core.platform
+    def __init__(self, platform: Platform, ledger: LedgerRepository, kv: KeyValue, clock: Clock,
+                 templates: Templates, moderators_channel: str,
+                 explain_in_channel: bool = True) -> None:
+        self.platform = platform
+        """The platform (time-bounded)."""
+        self.ledger = ledger
+        self.kv = kv
+        self.clock = clock
+        self.templates = templates
+        self.moderators_channel = moderators_channel
+        self.explain_in_channel = explain_in_channel
 
     async def once(self, community_id: str, key: str, send: Callable[[], Awaitable[str]]) -> str:
         """Make a delivery at most once per ``key`` (an event and a purpose), via the outbox.
@@ -49,8 +55,8 @@ class Messenger:
         ``send`` returns a result word; ``"failed"`` (or an exception) leaves no mark,
         so a later attempt tries again. A delivery made before returns its old result.
         """
-        store = self.core.store
-        earlier = await store.outbox_begin(community_id, key, self.core.clock.now())
+        store = self.ledger
+        earlier = await store.outbox_begin(community_id, key, self.clock.now())
         if earlier is not None:
             log.info("delivery %s was made before; not making it again", key)
             return earlier
@@ -63,22 +69,21 @@ class Messenger:
         if result == "failed":
             await store.outbox_forget(community_id, key)
         else:
-            await store.outbox_done(community_id, key, result, self.core.clock.now())
+            await store.outbox_done(community_id, key, result, self.clock.now())
         return result
 
     async def report_missing(self, community_id: str, exc: MissingPermission) -> None:
         """Log a missing permission and tell the moderators, once per permission and place."""
         key = f"missing:{community_id}:{exc.permission}:{exc.where}"
-        if await self.core.store.get_kv(key):
+        if await self.kv.get(key):
             log.debug("missing permission already reported: %s", key)
             return
-        await self.core.store.set_kv(key, str(self.core.clock.now()))
+        await self.kv.set(key, str(self.clock.now()))
         log.error("Haven is missing a permission in community %s: %s", community_id, exc)
         try:
-            await self.platform.send(community_id, self.core.config.channels.moderators, Outgoing(
-                f"**Haven needs a permission it doesn't have:** {exc.permission}"
-                + (f" in {exc.where}" if exc.where else "")
-                + ". Until it is granted, some safety actions cannot be carried out."))
+            text = self.templates.render("missing_permission", permission=exc.permission,
+                                         where=f" in {exc.where}" if exc.where else "")
+            await self.platform.send(community_id, self.moderators_channel, Outgoing(text))
         except PlatformError as err:
             log.error("could not report the missing permission to moderators: %s", err)
 
@@ -164,7 +169,7 @@ class Messenger:
             return False, False
         returned = await self.private(ev.community_id, ev.author.id, Outgoing(private_text)) == "private"
         text = notice if returned else notice_no_dm
-        if text and self.core.config.moderation.explain_in_channel:
+        if text and self.explain_in_channel:
             await self.send(ev.community_id, ev.channel.id,
                             Outgoing(text, mention_users=(ev.author.id,)))
         return True, returned

@@ -94,7 +94,9 @@ class Haven:
         self.clock: Clock = clock or RealClock()
         self.templates = Templates(config.templates)
         self.perms = Permissions(config)
-        self.messenger = Messenger(self)
+        self.messenger = Messenger(self.platform, store.ledger, store.kv, self.clock,
+                                   self.templates, config.channels.moderators,
+                                   config.moderation.explain_in_channel)
         self.scheduler = Scheduler(store, self.clock, runner=self._run_job_in_queue)
         self.alerts = Alerts(self)
         self.moderation = Moderation(self)

@@ -90,6 +90,8 @@ DEFAULT_TEMPLATES: dict[str, str] = {
         "Thank you, {member}. I've passed this on to the moderators too. If you are in danger "
         "now, please call one of the crisis lines in my earlier message."
     ),
+    "missing_permission": "**Haven needs a permission it doesn't have:** {permission}{where}. "
+                          "Until it is granted, some safety actions cannot be carried out.",
     "already_done": "That request arrived twice; it was carried out once, the first time.",
     "dm_not_accepted": (
         "{member}, Haven sent you a private message. Please accept the direct chat "
@@ -104,7 +106,7 @@ DEFAULT_TEMPLATES: dict[str, str] = {
 
 PLACEHOLDERS: frozenset[str] = frozenset({
     "member", "community", "rules_channel", "helplines", "channel", "rule", "explain", "text",
-    "label", "cw_channel", "greeters", "duration", "span", "command_prefix", "topic",
+    "label", "cw_channel", "greeters", "duration", "span", "command_prefix", "topic", "permission", "where",
 })
 
 
