@@ -21,7 +21,7 @@ from bot.core.commands import (
     not_found_text,
     specs_of,
 )
-from bot.core.commandspec import COMMANDS, CommandSpec, Param, find
+from bot.core.commandspec import COMMANDS, CommandSpec, Param, find, parse_command_text
 from bot.core.errors import CommandError, PlatformError
 from bot.core.events import ButtonPressed, CommandInvoked, CommandResult, Member
 from bot.core.permissions import Permissions
@@ -436,3 +436,112 @@ def test_duplicate_button_actions_are_rejected(tmp_path: Path, platform: FakePla
 
 def test_spec_type_is_the_neutral_command_spec() -> None:
     assert all(isinstance(s, CommandSpec) for s in specs_of(Everyone))
+
+
+class Today:
+    """Every command of today's hand-written list, declared with the decorator (signatures
+    only): the decorator can say all of them, word for word."""
+
+    @command("help", "What Haven can do and how to use it", moderator_only=False)
+    async def help(self, inv: Invocation) -> CommandResult: ...
+
+    @command("resources", "Helplines and support services", moderator_only=False)
+    async def resources(self, inv: Invocation) -> CommandResult: ...
+
+    @command("mydata", "See what Haven stores about you (sent privately)", moderator_only=False)
+    async def mydata(self, inv: Invocation) -> CommandResult: ...
+
+    @command("forgetme", "Delete what Haven stores about you (says what first; then confirm)",
+             moderator_only=False)
+    async def forgetme(self, inv: Invocation,
+                       confirm: Annotated[Literal["confirm"] | None,
+                                          Arg("confirm: really delete it")] = None
+                       ) -> CommandResult: ...
+
+    @command("alerts", "Open crisis and safety alerts")
+    async def alerts(self, inv: Invocation) -> CommandResult: ...
+
+    @command("claim", "Take an alert so others know you are on it")
+    async def claim(self, inv: Invocation, alert: Annotated[int, Arg("Alert number")]
+                    ) -> CommandResult: ...
+
+    @command("resolve", "Close an alert, with an optional note")
+    async def resolve(self, inv: Invocation, alert: Annotated[int, Arg("Alert number")],
+                      note: Annotated[str | None, Arg("What happened", rest=True)] = None
+                      ) -> CommandResult: ...
+
+    @command("unanswered", "Support posts still waiting for a reply, longest first")
+    async def unanswered(self, inv: Invocation) -> CommandResult: ...
+
+    @command("rules reload", "Validate the rule files and swap them in without a restart")
+    async def rules_reload(self, inv: Invocation) -> CommandResult: ...
+
+    @command("rules test", "Dry run: which rules match this text and why (nothing is done)")
+    async def rules_test(self, inv: Invocation,
+                         text: Annotated[str, Arg("Text to test", rest=True)]
+                         ) -> CommandResult: ...
+
+    @command("feedback", "Teach semantic detection: an alert was a false alarm, or a post was "
+             "missed (goes to a review file an admin trains on)")
+    async def feedback(
+        self, inv: Invocation,
+        kind: Annotated[Literal["falsealarm", "missed"], Arg("falsealarm or missed")],
+        label: Annotated[Literal["crisis", "concern", "method", "hostility", "pii", "distress",
+                                 "recovery", "none"], Arg("What it really is")],
+        what: Annotated[str, Arg("Alert number (falsealarm) or the post's text (missed)",
+                                 rest=True)]) -> CommandResult: ...
+
+    @command("warn", "Warn a member, citing the rule or reason")
+    async def warn(self, inv: Invocation, member: Annotated[Member, Arg("Who")],
+                   reason: Annotated[str, Arg("Rule id or reason", rest=True)]
+                   ) -> CommandResult: ...
+
+    @command("note", "Add a private moderator note about a member")
+    async def note(self, inv: Invocation, member: Annotated[Member, Arg("Who")],
+                   text: Annotated[str, Arg("The note", rest=True)]) -> CommandResult: ...
+
+    @command("case", "Show one case")
+    async def case(self, inv: Invocation, id: Annotated[int, Arg("Case number")]
+                   ) -> CommandResult: ...
+
+    @command("history", "Cases and notes about a member")
+    async def history(self, inv: Invocation, member: Annotated[MemberQuery, Arg("Who")]
+                      ) -> CommandResult: ...
+
+    @command("timeout", "Stop a member posting for a while")
+    async def timeout(self, inv: Invocation, member: Annotated[Member, Arg("Who")],
+                      minutes: Annotated[int, Arg("How long, in minutes")],
+                      reason: Annotated[str, Arg("Rule id or reason", rest=True)]
+                      ) -> CommandResult: ...
+
+    @command("duty", "Go on or off duty, or list who is on duty")
+    async def duty(self, inv: Invocation,
+                   state: Annotated[Literal["on", "off", "list"], Arg("on, off or list")]
+                   ) -> CommandResult: ...
+
+    @command("quiet", "Set your own quiet hours (no alert mentions), e.g. 22:00-07:00 or off")
+    async def quiet(self, inv: Invocation, hours: Annotated[str, Arg("HH:MM-HH:MM or off")]
+                    ) -> CommandResult: ...
+
+    @command("handover", "Add to the shift logbook, or show it and what happened since")
+    async def handover(self, inv: Invocation,
+                       text: Annotated[str | None,
+                                       Arg("Note for the next shift", rest=True)] = None
+                       ) -> CommandResult: ...
+
+    @command("stats", "Community health figures")
+    async def stats(self, inv: Invocation,
+                    days: Annotated[int, Arg("How many days back (default 30)")] = 30
+                    ) -> CommandResult: ...
+
+
+def test_every_one_of_todays_commands_can_be_declared() -> None:
+    assert specs_of(Today) == COMMANDS
+
+
+async def test_text_commands_parse_against_the_registry_specs(
+        registry: CommandRegistry, groups: tuple[Cases, Everyone]) -> None:
+    spec, options = parse_command_text("resolve #12 it was fine", registry.specs)
+    ev = invoke(spec.name, **options)
+    assert (await registry.run(ev)).text == "resolved 12"
+    assert groups[0].calls == [("resolve", {"alert": 12, "note": "it was fine"})]
