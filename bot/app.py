@@ -12,9 +12,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from bot.commands import Commands
 from bot.config import Config
 from bot.core.clock import Clock
+from bot.core.commands import CommandRegistry
 from bot.core.feature import Feature, FeatureContext, FeatureSpec, Siblings
 from bot.core.ports import Platform
 from bot.core.runtime import Haven
@@ -55,11 +55,25 @@ async def create(config: Config, platform: Platform, clock: Clock | None = None,
     store = store or await Store.open(config.database)
     core = Haven(config, platform, store, RulesInForce(rulebook), helplines, clock, semantic,
                  defaults)
-    core.install(build_features(core, features), Commands(core))
+    contexts = {spec.name: context(core, spec) for spec in features}
+    built = build_features(core, features, contexts)
+    core.install(built, command_registry(core, features, built, contexts))
     return core
 
 
-def build_features(core: Haven, specs: Sequence[FeatureSpec[Any, Any]]) -> dict[str, Feature]:
+def command_registry(core: Haven, specs: Sequence[FeatureSpec[Any, Any]],
+                     built: Mapping[str, Feature],
+                     contexts: Mapping[str, FeatureContext[Any, Any]]) -> CommandRegistry:
+    """Every feature's command group, in list order, behind one registry."""
+    groups = [spec.commands(built[spec.name], contexts[spec.name])
+              for spec in specs if spec.commands is not None]
+    return CommandRegistry(groups, core.perms, core.platform, core.store.ledger, core.templates,
+                           core.clock, core.command_hint)
+
+
+def build_features(core: Haven, specs: Sequence[FeatureSpec[Any, Any]],
+                   contexts: Mapping[str, FeatureContext[Any, Any]] | None = None
+                   ) -> dict[str, Feature]:
     """Build each feature from its spec, siblings first; keyed by name, in list order."""
     built: dict[str, Feature] = {}
     by_name = {spec.name: spec for spec in specs}
@@ -75,7 +89,8 @@ def build_features(core: Haven, specs: Sequence[FeatureSpec[Any, Any]]) -> dict[
             if need not in by_name:
                 raise ValueError(f"feature {spec.name} needs {need!r}, which is not listed")
             build(by_name[need], (*path, need))
-        built[spec.name] = spec.build(context(core, spec), Siblings(built))
+        ctx = contexts[spec.name] if contexts is not None else context(core, spec)
+        built[spec.name] = spec.build(ctx, Siblings(built))
 
     for spec in specs:
         build(spec, (spec.name,))
@@ -94,5 +109,6 @@ def context(core: Haven, spec: FeatureSpec[Any, Any]) -> FeatureContext[Any, Any
         messenger=core.messenger, scheduler=core.scheduler, clock=core.clock,
         templates=core.templates, perms=core.perms, platform=core.platform, kv=core.store.kv,
         helplines=core.helplines, transaction=database.transaction, errors=core,
-        hint=core.command_hint,
+        hint=core.command_hint, rules=core.rules, detector=lambda: core.triage.semantic,
+        commands=lambda: core.commands.specs if core.commands is not None else (),
     )

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from bot.commands import member_id
 from bot.core import commandspec
+from bot.core.commands import member_id
 from bot.core.commandspec import COMMANDS, CommandSpec
 from bot.core.errors import CommandError
 from bot.core.ports import Capability

@@ -18,11 +18,14 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Generic, Literal, Protocol, TypeVar
 
 from bot.core.clock import Clock
+from bot.core.commandspec import CommandSpec
+from bot.core.contracts import RulesHolder
 from bot.core.events import Event, MessagePosted
 from bot.core.messenger import Messenger
 from bot.core.permissions import Permissions
 from bot.core.ports import KeyValue, Platform
 from bot.core.templates import Templates
+from bot.core.triage import Detector
 from bot.rules.helplines import Helplines
 from bot.rules.model import SUPPORT_CATEGORIES, Match
 from bot.storage.rows import Job
@@ -194,6 +197,12 @@ class FeatureContext(Generic[C, R]):
     errors: ErrorCounter
     hint: Callable[..., str]
     """``hint("claim", "3")``: how a moderator types a command here (``/claim 3``)."""
+    rules: RulesHolder
+    """The rulebook in force (read it with ``current()``; ``rules reload`` replaces it)."""
+    detector: Callable[[], Detector | None]
+    """The semantic stage now in use, if on (for dry runs)."""
+    commands: Callable[[], tuple[CommandSpec, ...]]
+    """Every command Haven has (for help texts)."""
 
 
 class Siblings:
