@@ -248,5 +248,3 @@ class CatchUp:
                       "read now (they are read at the next start)", source.name, len(out),
                       out[-1].created_at.isoformat())
         return out
-
-    # ----------------------------------------------------------------- interactions

@@ -72,4 +72,3 @@ def traceback_without_message(exc: BaseException) -> str:
     """The frames of ``exc``'s traceback (file, line, code) without the exception's message,
     which may quote the payload (member text)."""
     return "".join(traceback.format_tb(exc.__traceback__)).rstrip()
-

@@ -100,6 +100,7 @@ class Inbound:
             setattr(client, event, getattr(self, event))
 
     async def on_message(self, message: discord.Message) -> None:
+        """A new message: to the core (support places awaited, then their position stored)."""
         await self.gate.wait()
         if message.id in self.catchup.caught_up:
             return
@@ -109,6 +110,7 @@ class Inbound:
         await self.catchup.deliver(event, self.state.place_of(event.channel), message.id)
 
     async def on_raw_message_edit(self, payload: discord.RawMessageUpdateEvent) -> None:
+        """An edit that changed what a member wrote: a ``MessagePosted`` with ``edited``."""
         await self.gate.wait()
         message = payload.message
         if message.edited_at is None:
@@ -123,6 +125,7 @@ class Inbound:
         self.state.core.submit(event)
 
     async def on_raw_message_delete(self, payload: discord.RawMessageDeleteEvent) -> None:
+        """A deletion (by its author, or by Haven when it hid the post): ``MessageDeleted``."""
         await self.gate.wait()
         if not self.state.allowed_guild(payload.guild_id):
             return
@@ -132,6 +135,7 @@ class Inbound:
         self.state.core.submit(self._deleted(payload.guild_id, payload.channel_id, payload.message_id))
 
     async def on_raw_bulk_message_delete(self, payload: discord.RawBulkMessageDeleteEvent) -> None:
+        """A bulk deletion: one ``MessageDeleted`` per message, in id order."""
         await self.gate.wait()
         if not self.state.allowed_guild(payload.guild_id):
             return
@@ -158,6 +162,7 @@ class Inbound:
         )
 
     async def on_member_join(self, member: discord.Member) -> None:
+        """A member joined a served server: ``MemberJoined``."""
         await self.gate.wait()
         if not self.state.allowed_guild(member.guild.id):
             return

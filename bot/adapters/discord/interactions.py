@@ -109,9 +109,11 @@ class Interactions:
                 continue
             await self.state.kv_set(key, fingerprint)
 
-    # ----------------------------------------------------------------- small utilities
+    # ----------------------------------------------------------------- commands and buttons
+
     async def on_command(self, interaction: discord.Interaction[Any], spec: CommandSpec,
                           options: dict[str, str]) -> None:
+        """A slash command: ``CommandInvoked`` for the core, its answer shown to the member."""
         guild = interaction.guild
         if guild is None or not self.state.allowed_guild(guild.id):
             await interaction.response.send_message("Haven's commands work inside its server.",
@@ -141,6 +143,7 @@ class Interactions:
                 self.state.resolved.popitem(last=False)
 
     async def on_button(self, interaction: discord.Interaction[Any], action: str, alert_id: int) -> None:
+        """An alert's Claim or Resolve button: ``ButtonPressed`` for the core."""
         guild = interaction.guild
         if guild is None or not self.state.allowed_guild(guild.id):
             return
@@ -201,6 +204,7 @@ class Interactions:
 
     async def on_tree_error(self, interaction: discord.Interaction[Any],
                              error: app_commands.AppCommandError) -> None:
+        """discord.py could not run a slash command: logged, and the member told so."""
         log.error("slash command failed: %r", error, exc_info=error)
         with contextlib.suppress(discord.HTTPException):
             if not interaction.response.is_done():

@@ -76,4 +76,3 @@ def client_id_from_token(token: str) -> str | None:
     except (ValueError, UnicodeDecodeError):
         return None
     return decoded if decoded.isdigit() else None
-

@@ -1,5 +1,7 @@
-"""What the parts of the Discord adapter share: the client, the core's services, caches,
-and resolving the channels, roles and messages config and the core name."""
+"""What the parts of the Discord adapter share: the client, the core and its services,
+the caches, and resolving the channels and roles that config and the core name.
+
+Also the conversions every part needs: :func:`to_member` and :func:`to_channel`."""
 
 from __future__ import annotations
 
@@ -262,4 +264,3 @@ class DiscordState:
         except Exception:  # a config without support places
             log.debug("is_support_place failed", exc_info=True)
         return None
-
