@@ -193,7 +193,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def cmd_invite_url(args: argparse.Namespace) -> int:
     """Print the Discord OAuth2 invite URL with exactly the permissions Haven needs."""
-    from bot.adapters.discord_adapter import invite_url
+    from bot.adapters.discord.invite import invite_url
     from bot.config import load_config
 
     try:

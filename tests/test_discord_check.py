@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.adapters.discord_adapter import HAVEN_PERMISSIONS
+from bot.adapters.discord.invite import HAVEN_PERMISSIONS
 from bot.config import DiscordConfig, RolesConfig
 from tests import discord_payloads as p
 from tests.discord_harness import (
