@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bot.adapters.console import ConsolePlatform
-from bot.config import load_config_text
+from bot.app import load_config_text
 from bot.core.clock import VirtualClock
 from bot.core.events import (
     ButtonPressed,

@@ -9,7 +9,8 @@ import os
 import signal
 from typing import cast
 
-from bot.config import Config, load_config
+from bot.app import load_config
+from bot.core.config import Config
 from bot.core.errors import ConfigError, HavenError, Problem
 from bot.core.ports import Adapter
 from bot.core.runtime import Haven

@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bot.config import load_config_text
+from bot.app import load_config_text
 from bot.core.events import Channel, Member, MessagePosted, MessageRef, Outgoing
 from bot.core.runtime import Haven
 from bot.store import Store

@@ -14,8 +14,8 @@ import discord
 import pytest
 
 from bot.adapters import discord_adapter as da
+from bot.adapters.discord.config import DiscordConfig
 from bot.adapters.discord_adapter import DiscordAdapter, invite_url, render_chunks, split_text
-from bot.config import DiscordConfig
 from bot.core.errors import (
     MissingPermission,
     NotFound,

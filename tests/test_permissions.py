@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import Config, load_config_text
+from bot.app import load_config_text
+from bot.core.config import Config
 from bot.core.permissions import GREETER, MODERATOR, PEER_SUPPORTER, Permissions
 from tests.fakes import member
 

@@ -78,7 +78,7 @@ from bot.core.ports import Capability
 if TYPE_CHECKING:
     from discord.abc import MessageableChannel
 
-    from bot.config import Config
+    from bot.core.config import Config
     from bot.core.runtime import Haven
 
 log = logging.getLogger(__name__)

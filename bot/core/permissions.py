@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.config import Config
+from bot.core.config import Config
 from bot.core.events import Member
 
 MODERATOR = "moderator"

@@ -25,10 +25,10 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 
-from bot.config import Config
 from bot.core import commandspec
 from bot.core.bounded import BoundedPlatform
 from bot.core.clock import Clock, RealClock
+from bot.core.config import Config
 from bot.core.errors import CommandError
 from bot.core.events import (
     AutomodActed,
