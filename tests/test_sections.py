@@ -268,3 +268,10 @@ def test_a_hook_cannot_read_a_section_read_after_it(base: Path) -> None:
 
     with pytest.raises(LookupError, match="test_widget"):
         load("", base, replace(WINDOW, finish=too_early, check=None), WIDGET)
+
+
+def test_dataclasses_replace_keeps_the_sections() -> None:
+    config = Config(platform="matrix", test_widget=Widget(count=9))
+    moved = replace(config, platform="discord")
+    assert (moved.platform, moved.get(WIDGET).count) == ("discord", 9)
+    assert replace(config) == config
