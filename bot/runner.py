@@ -10,7 +10,8 @@ import signal
 from typing import cast
 
 from bot import app
-from bot.config import Config, load_config
+from bot.app import load_config
+from bot.core.config import Config
 from bot.core.errors import ConfigError, HavenError, Problem
 from bot.core.ports import Adapter
 from bot.core.runtime import Haven

@@ -540,15 +540,10 @@ def standard_guild(*, threads: list[dict[str, Any]] | None = None,
 
 def discord_config(**overrides: Any) -> Any:
     """A Config for Discord tests: support channel and forum, moderators' channel, CW venting."""
-    from bot.config import (
-        ChannelsConfig,
-        Config,
-        ContentWarningsConfig,
-        DiscordConfig,
-        RolesConfig,
-        SupportPlace,
-        UnansweredConfig,
-    )
+    from bot.adapters.discord.config import DiscordConfig
+    from bot.core.config import ChannelsConfig, Config, RolesConfig
+    from bot.features.content_warnings.config import ContentWarningsConfig
+    from bot.features.unanswered.config import SupportPlace, UnansweredConfig
 
     base: dict[str, Any] = {
         "platform": "discord",

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bot.config import load_config_text
+from bot.app import load_config_text
 from bot.core.errors import ConfigError
 from bot.detection.corpus import Example, load_corpus, load_examples
 from bot.detection.stage import EmbeddingLRU, SemanticStage

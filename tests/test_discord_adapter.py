@@ -15,9 +15,9 @@ import pytest
 
 from bot.adapters.discord import invite as da
 from bot.adapters.discord.adapter import DiscordAdapter
+from bot.adapters.discord.config import DiscordConfig
 from bot.adapters.discord.invite import invite_url
 from bot.adapters.discord.render import render_chunks, split_text
-from bot.config import DiscordConfig
 from bot.core.errors import (
     MissingPermission,
     NotFound,

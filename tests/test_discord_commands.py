@@ -13,8 +13,8 @@ import discord
 import pytest
 
 from bot.adapters.discord.commands import MODERATOR_PERMISSIONS, build_commands
+from bot.adapters.discord.config import DiscordConfig
 from bot.adapters.discord.views import custom_id
-from bot.config import DiscordConfig
 from bot.core.commandspec import COMMANDS
 from bot.core.events import Attachment, ButtonPressed, CommandInvoked, CommandResult
 from tests import discord_payloads as p

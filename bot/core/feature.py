@@ -31,7 +31,8 @@ from bot.rules.model import SUPPORT_CATEGORIES, Match
 from bot.storage.rows import Job
 
 if TYPE_CHECKING:
-    from bot.config import Config
+    from bot.core.config import Config
+    from bot.core.sections import Section
     from bot.storage.database import Database
 
 C = TypeVar("C")
@@ -227,7 +228,7 @@ class FeatureSpec(Generic[C, R]):
 
     name: str
     build: Callable[[FeatureContext[C, R], Siblings], Feature]
-    section: object | None = None
+    section: Section[C] | None = None
     """Its config section (key and dataclass); ``None``: the context's config is ``None``."""
     repository: Callable[[Database], R] | None = None
     commands: Callable[[Any, FeatureContext[C, R]], object] | None = None

@@ -62,7 +62,7 @@ from bot.core.events import Member, MessageRef, Outgoing
 from bot.core.ports import Capability, CoreSink
 
 if TYPE_CHECKING:
-    from bot.config import Config
+    from bot.core.config import Config
 
 log = logging.getLogger(__name__)
 

@@ -9,7 +9,7 @@ import discord
 from discord.utils import MISSING
 
 if TYPE_CHECKING:
-    from bot.config import Config
+    from bot.core.config import Config
 
 HAVEN_PERMISSIONS = discord.Permissions(
     view_channel=True,

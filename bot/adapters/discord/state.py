@@ -18,7 +18,7 @@ from bot.core.events import Channel, Member, MessageRef
 from bot.core.ports import AdapterServices, CoreSink
 
 if TYPE_CHECKING:
-    from bot.config import Config
+    from bot.core.config import Config
 
 log = logging.getLogger(__name__)
 

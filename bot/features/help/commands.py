@@ -41,4 +41,4 @@ class HelpCommands:
 
 def prefix_of(ctx: FeatureContext[Any, Any]) -> str:
     """What goes before a command name on this platform (``/``, ``!haven ``, nothing)."""
-    return command_prefix(ctx.platform.name, ctx.core.matrix.command_prefix)
+    return command_prefix(ctx.platform.name, ctx.platform.command_prefix)

@@ -42,7 +42,7 @@ def how_to_run(ctx: FeatureContext[Any, Any], name: str, *args: str) -> str:
         if args:
             return f"run `/{name}` again and choose **{' '.join(args)}**"
         return f"run `/{name}`"
-    prefix = command_prefix(ctx.platform.name, ctx.core.matrix.command_prefix)
+    prefix = command_prefix(ctx.platform.name, ctx.platform.command_prefix)
     return f"send `{prefix}{' '.join((name, *args))}`"
 
 

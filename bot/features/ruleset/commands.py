@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from typing import Annotated, Literal
+from typing import Annotated, Literal, Protocol
 
 from bot.core.commands import Arg, Invocation, command
 from bot.core.errors import CommandError, ConfigError
@@ -15,7 +15,14 @@ from bot.storage.repositories.alerts import AlertsRepository
 
 log = logging.getLogger(__name__)
 
-RulesetContext = FeatureContext[None, AlertsRepository]
+class ReviewSettings(Protocol):
+    """Where feedback goes: the ``detection:`` section's ``review_file`` (the composition
+    root hands that section to this feature)."""
+
+    review_file: str
+
+
+RulesetContext = FeatureContext[ReviewSettings, AlertsRepository]
 
 
 class RulesetCommands:
@@ -85,7 +92,7 @@ class RulesetCommands:
         elif not what:
             raise CommandError("Give the post's text, e.g. `feedback missed crisis <text>`.")
         try:
-            total = append_review(ctx.core.detection.review_file, what, label, kind,
+            total = append_review(ctx.config.review_file, what, label, kind,
                                   by=inv.invoker.id, at=ctx.clock.now(), alert=alert_id,
                                   rule=rule)
         except OSError as exc:
