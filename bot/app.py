@@ -35,7 +35,7 @@ from bot.features.content_warnings.config import CONTENT_WARNINGS_SECTION, Conte
 from bot.features.unanswered.config import UNANSWERED_SECTION
 from bot.rules.engine import Rulebook
 from bot.rules.helplines import load_helplines
-from bot.store import Store
+from bot.storage.store import Store
 
 
 def _support_places_are_exempt(cw: ContentWarningsConfig, checks: Checks) -> ContentWarningsConfig:

@@ -25,7 +25,7 @@ from bot.core.events import (
 )
 from bot.core.runtime import Haven
 from bot.rules.tools import default_rules_dir
-from bot.store import Store
+from bot.storage.store import Store
 
 COMMUNITY = "harbour"
 

@@ -16,7 +16,7 @@ from tests import discord_payloads as p
 from tests.discord_harness import MO, RecordingCore, discord_config, started
 
 PACKAGE = Path(__file__).resolve().parents[1] / "bot" / "adapters" / "discord"
-FORBIDDEN = ("bot.core.runtime", "bot.store", "bot.features", "bot.commands")
+FORBIDDEN = ("bot.core.runtime", "bot.storage", "bot.features", "bot.commands")
 
 
 def test_discord_token_comes_from_its_environment_variable():

@@ -42,7 +42,7 @@ from bot.core.events import (
 from bot.core.runtime import Haven
 from bot.features.unanswered.config import SupportPlace as Place
 from bot.features.unanswered.config import UnansweredConfig
-from bot.store import Store
+from bot.storage.store import Store
 from tests.synapse_harness import Homeserver, TestUser, homeserver  # noqa: F401
 
 TEST_RULES = Path(__file__).parent / "data" / "rules"
@@ -299,7 +299,7 @@ async def test_restart_processes_missed_events_exactly_once(
     await core.wait_for(posted("before restart"))
     await bot.stop()
     world.bots.remove(bot)
-    saved = await core.store.get_kv(TOKEN_KEY)
+    saved = await core.store.kv.get(TOKEN_KEY)
     assert saved
     # 60 messages while Haven is down: more than one sync timeline holds (limit 50).
     missed = [f"missed {i}" for i in range(60)]
@@ -702,12 +702,12 @@ async def test_unanswered_post_is_nudged_and_answered_one_is_not(world: World) -
         "m.in_reply_to": {"event_id": answered}}})
     deadline = time.monotonic() + WAIT
     while True:
-        tracked = await core.store.find_tracked(bot.adapter.community_id, answered)
+        tracked = await core.store.posts.find_tracked(bot.adapter.community_id, answered)
         if tracked is not None and tracked.answered_by == world.mod.user_id:
             break
         assert time.monotonic() < deadline, f"the reply was not seen: {tracked}"
         await asyncio.sleep(0.05)
-    assert (await core.store.find_tracked(bot.adapter.community_id, lonely)) is not None
+    assert (await core.store.posts.find_tracked(bot.adapter.community_id, lonely)) is not None
     await core.advance(2 * 3600 + 60)
     nudge = await world.bot_says(world.mod, world.mods_room, "rough week", "unanswered nudge")
     assert lonely in nudge["content"]["formatted_body"]
@@ -864,10 +864,10 @@ async def test_pending_alert_goes_out_promptly_after_start(world: World) -> None
     config = world.haven_config()
     store = await Store.open(config.database)
     now = time.time()
-    alert_id = await store.create_alert(
+    alert_id = await store.alerts.create_alert(
         "localhost", "crisis", world.alice.user_id, "alice", world.support, "Support",
         "$lost", "https://matrix.to/#/!x/$lost", "I can't go on", "t-crisis", "high", now)
-    await store.add_job("localhost", "alert_send", f"{alert_id}:new", now,
+    await store.jobs.add_job("localhost", "alert_send", f"{alert_id}:new", now,
                         {"alert_id": alert_id, "mode": "new"}, now)
     await store.close()
     adapter = MatrixAdapter(config, access_token=world.bot_token, sync_timeout_ms=5000)

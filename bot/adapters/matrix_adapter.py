@@ -502,17 +502,17 @@ class MatrixAdapter:
         return task
 
     async def _load_state(self, core: Haven) -> None:
-        self._saved_token = await core.store.get_kv(TOKEN_KEY)
-        saved_at = await core.store.get_kv(TOKEN_AT_KEY)
+        self._saved_token = await core.store.kv.get(TOKEN_KEY)
+        saved_at = await core.store.kv.get(TOKEN_AT_KEY)
         with contextlib.suppress(TypeError, ValueError):
             self._synced_at = float(saved_at) if saved_at else None
-        raw_dms = json.loads(await core.store.get_kv(DMS_KEY) or "{}")
+        raw_dms = json.loads(await core.store.kv.get(DMS_KEY) or "{}")
         self._dms = dict(raw_dms.get("users", {}))
         self._dm_rooms = dict(raw_dms.get("rooms", {}))
         self._dm_invited_at = {r: float(t) for r, t in dict(raw_dms.get("invited_at", {})).items()
                                if isinstance(t, int | float)}
         self._dm_pointed = {r for r in raw_dms.get("pointed", []) if isinstance(r, str)}
-        raw_mutes = await core.store.get_kv(MUTES_KEY)
+        raw_mutes = await core.store.kv.get(MUTES_KEY)
         self._mutes = dict(json.loads(raw_mutes)) if raw_mutes else {}
 
     # ------------------------------------------------------------------
@@ -574,8 +574,8 @@ class MatrixAdapter:
         while self._pending_token is not None and self._pending_token != self._saved_token:
             token = self._pending_token
             await core.drain()
-            await core.store.set_kv(TOKEN_KEY, token)
-            await core.store.set_kv(TOKEN_AT_KEY, str(time.time()))
+            await core.store.kv.set(TOKEN_KEY, token)
+            await core.store.kv.set(TOKEN_AT_KEY, str(time.time()))
             self._saved_token = token
 
     async def _flush_checkpoint(self) -> None:
@@ -1227,7 +1227,7 @@ class MatrixAdapter:
             await self._save_dms()
 
     async def _save_dms(self) -> None:
-        await self._core().store.set_kv(
+        await self._core().store.kv.set(
             DMS_KEY, json.dumps({"users": self._dms, "rooms": self._dm_rooms,
                                  "invited_at": self._dm_invited_at,
                                  "pointed": sorted(self._dm_pointed)}, sort_keys=True))
@@ -1715,7 +1715,7 @@ class MatrixAdapter:
             await self._sleep_unless_closing(interval)
 
     async def _save_mutes(self) -> None:
-        await self._core().store.set_kv(MUTES_KEY, json.dumps(self._mutes, sort_keys=True))
+        await self._core().store.kv.set(MUTES_KEY, json.dumps(self._mutes, sort_keys=True))
 
     async def _fresh_power(self, room_id: str) -> PowerState:
         """Power state with the current power levels fetched from the server."""
