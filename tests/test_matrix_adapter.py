@@ -11,15 +11,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from nio import ErrorResponse, MatrixRoom
 
-from bot.adapters.matrix_adapter import (
-    MatrixAdapter,
-    _RoomPower,
-    room_is_private,
-    translate_error,
-)
-from bot.adapters.matrix_events import SeenEvents, thread_and_reply, translate
-from bot.adapters.matrix_format import (
+from bot.adapters.matrix.adapter import MatrixAdapter
+from bot.adapters.matrix.api import translate_error
+from bot.adapters.matrix.checks import room_is_private
+from bot.adapters.matrix.events import SeenEvents, thread_and_reply, translate
+from bot.adapters.matrix.format import (
     command_text,
+    command_words,
     html_text,
     markdown_to_html,
     mentioned_in,
@@ -28,14 +26,17 @@ from bot.adapters.matrix_format import (
     strip_reply_fallback,
     user_pill,
 )
-from bot.adapters.matrix_power import (
+from bot.adapters.matrix.power import (
     CREATOR_POWER_LEVEL,
     PowerState,
     muted_power_levels,
     privileged_creators,
     unmuted_power_levels,
 )
+from bot.adapters.matrix.rooms import RoomPower
 from bot.config import ChannelsConfig, Config, MatrixConfig
+from bot.core.clock import VirtualClock
+from bot.core.commandspec import COMMANDS
 from bot.core.errors import MissingPermission, NotFound, PlatformError, RateLimited
 from bot.core.events import (
     Channel,
@@ -44,14 +45,16 @@ from bot.core.events import (
     MessageDeleted,
     MessagePosted,
     Outgoing,
-    ReactionAdded,
 )
+from bot.core.ports import AdapterServices, CoreSink
+from bot.core.templates import Templates
 
 BOT = "@haven:example.org"
 ALICE = "@alice:example.org"
 MOD = "@mod:example.org"
 CREATOR = "@creator:example.org"
 ROOM = "!room:example.org"
+WORDS = command_words(COMMANDS)
 
 # ---------------------------------------------------------------------------
 # power levels
@@ -194,7 +197,7 @@ def test_render_alert_adds_no_second_hint() -> None:
     """The core's alert text names the commands where there are no buttons; the
     adapter adds nothing (it used to repeat the claim hint)."""
     content = render(Outgoing("Unclaimed: use `!haven claim 7` when you pick it up.",
-                              alert_id=7), prefix="!haven")
+                              alert_id=7), prefix="!haven", command_words=WORDS)
     assert content["body"].count("!haven claim 7") == 1
     assert "<code>!haven claim 7</code>" in content["formatted_body"]
 
@@ -204,18 +207,21 @@ def test_texts_that_name_commands_show_the_prefix() -> None:
     from bot.core.templates import DEFAULT_TEMPLATES
 
     welcome = render(Outgoing(DEFAULT_TEMPLATES["welcome"].replace("{command_prefix}", "")),
-                     prefix="!haven")  # the prefix also reaches texts without the placeholder
+                     prefix="!haven", command_words=WORDS)  # the prefix also reaches texts without the placeholder
     assert "use the `!haven resources` command" in welcome["body"]
     assert "<code>!haven resources</code>" in welcome["formatted_body"]
     assert "`CW:`" in welcome["body"]  # not a command: untouched
     helped = render(Outgoing("Commands:\n- `warn <member> <rule>`: warn\n- `rules test <text>`: x\n"
-                             "Try `help`, or `!haven alerts`."), prefix="!hv")
+                             "Try `help`, or `!haven alerts`."), prefix="!hv",
+                    command_words=WORDS)
     assert "`!hv warn <member> <rule>`" in helped["body"]
     assert "`!hv rules test <text>`" in helped["body"] and "`!hv help`" in helped["body"]
     assert "`!haven alerts`" in helped["body"]  # already prefixed (another prefix): left alone
-    quoted = render(Outgoing("Here is your text:\n> type `help` to see"), prefix="!haven")
+    quoted = render(Outgoing("Here is your text:\n> type `help` to see"), prefix="!haven",
+                    command_words=WORDS)
     assert "> type `help` to see" in quoted["body"]  # a member's quoted words are never changed
-    repost = render(Outgoing("see `help`"), prefix="!haven", commands=False)
+    repost = render(Outgoing("see `help`"), prefix="!haven", commands=False,
+                    command_words=WORDS)
     assert repost["body"] == "see `help`"
 
 
@@ -363,7 +369,7 @@ def test_redaction_reaction_and_notice() -> None:
     assert isinstance(by_mod, MessageDeleted) and not by_mod.by_author
     react = translate(ev("m.reaction", {"m.relates_to": {
         "rel_type": "m.annotation", "event_id": "$m", "key": "👍"}}), ROOM, Ctx(), seen)
-    assert isinstance(react, ReactionAdded) and react.emoji == "👍"
+    assert react is None  # no feature uses reactions: they give no event
     notice = translate(ev("m.room.message", {"msgtype": "m.notice", "body": "beep"}), ROOM,
                        Ctx(), seen)
     assert isinstance(notice, MessagePosted) and notice.text == "beep"
@@ -465,13 +471,13 @@ def test_community_id_choice() -> None:
 
 def test_invites_only_from_allowed_servers() -> None:
     adapter = _adapter()
-    assert adapter.invite_allowed("!a:example.org", ALICE)
-    assert not adapter.invite_allowed("!a:evil.org", ALICE)
-    assert not adapter.invite_allowed("!v12roomid", "@eve:evil.org")
-    assert adapter.invite_allowed("!v12roomid", ALICE)
+    assert adapter.inbound.invite_allowed("!a:example.org", ALICE)
+    assert not adapter.inbound.invite_allowed("!a:evil.org", ALICE)
+    assert not adapter.inbound.invite_allowed("!v12roomid", "@eve:evil.org")
+    assert adapter.inbound.invite_allowed("!v12roomid", ALICE)
     other = _adapter(allowed_servers=("partner.org",))
-    assert other.invite_allowed("!a:partner.org", "@p:partner.org")
-    assert not other.invite_allowed("!a:example.org", ALICE)
+    assert other.inbound.invite_allowed("!a:partner.org", "@p:partner.org")
+    assert not other.inbound.invite_allowed("!a:example.org", ALICE)
 
 
 def test_role_mentions_without_rooms() -> None:
@@ -524,15 +530,15 @@ async def test_public_moderators_room_gets_an_error_and_one_warning(caplog) -> N
         sent.append((room_id, msg))
 
     private = _mods_adapter("invite")
-    private._deliver = deliver  # type: ignore[method-assign]
+    private.outbound.deliver = deliver  # type: ignore[method-assign]
     with caplog.at_level(logging.ERROR):
-        assert await private.check_moderators_room(ROOM) is True
+        assert await private.checks.check_moderators_room(ROOM) is True
     assert sent == [] and not caplog.records
 
     public = _mods_adapter("public", "world_readable")
-    public._deliver = deliver  # type: ignore[method-assign]
+    public.outbound.deliver = deliver  # type: ignore[method-assign]
     with caplog.at_level(logging.ERROR):
-        assert await public.check_moderators_room(ROOM) is False
+        assert await public.checks.check_moderators_room(ROOM) is False
     [(room_id, msg)] = sent
     assert room_id == ROOM and "visible to everyone" in msg.text and "made private" in msg.text
     assert not msg.mention_users and not msg.mention_roles
@@ -544,18 +550,35 @@ def test_check_online_notices_a_moderators_room_without_moderators() -> None:
     adapter = _mods_adapter("invite")
     room = adapter.client.rooms[ROOM]
     room.add_member(ALICE, "alice", None)
-    adapter._rooms.setdefault(ROOM, _RoomPower())
-    adapter._rooms[ROOM].power_levels = {"users": {ALICE: 0, BOT: 100}}
-    [problem] = adapter._check_moderators(ROOM, "Mods")
+    adapter.rooms.power.setdefault(ROOM, RoomPower())
+    adapter.rooms.power[ROOM].power_levels = {"users": {ALICE: 0, BOT: 100}}
+    [problem] = adapter.checks.check_moderators(ROOM, "Mods")
     assert "nobody in Mods has power level 50" in problem
-    adapter._rooms[ROOM].power_levels = {"users": {ALICE: 50, BOT: 100}}
-    assert adapter._check_moderators(ROOM, "Mods") == []
+    adapter.rooms.power[ROOM].power_levels = {"users": {ALICE: 50, BOT: 100}}
+    assert adapter.checks.check_moderators(ROOM, "Mods") == []
+
+
+def test_check_online_asks_only_for_the_power_haven_uses() -> None:
+    """Haven hides and mutes (it does not kick or ban): only redact and power levels count."""
+    adapter = _mods_adapter("invite")
+    adapter.rooms.power[ROOM] = RoomPower(power_levels={
+        "users": {BOT: 100}, "redact": 50, "kick": 200, "ban": 200,
+        "events": {"m.room.power_levels": 100}})
+    assert adapter.checks.check_moderated_rooms() == []
+    adapter.rooms.power[ROOM].power_levels = {"users": {BOT: 40}, "redact": 50,
+                                              "events": {"m.room.power_levels": 100}}
+    [problem] = adapter.checks.check_moderated_rooms()
+    assert "redact (needs 50)" in problem and "mute: change power levels (needs 100)" in problem
+    assert "kick" not in problem and "ban" not in problem
 
 
 async def test_missing_moderators_room_names_the_config_key(caplog) -> None:
     adapter = _mods_adapter(None)  # Haven is not in the room
+    core = FakeCore()
+    adapter.attach(core)
     with caplog.at_level(logging.ERROR):
-        await adapter._after_first_sync()
+        await adapter.session.after_first_sync()
+    assert core.ready  # the core's timers may start
     [error] = [r.getMessage() for r in caplog.records]
     assert "channels.moderators" in error and ROOM in error
 
@@ -567,12 +590,53 @@ async def test_missing_moderators_room_names_the_config_key(caplog) -> None:
 DM = "!dm:example.org"
 
 
+class MemoryKV:
+    """The core's key-value store, in memory."""
+
+    def __init__(self) -> None:
+        self.data: dict[str, str] = {}
+
+    async def get(self, key: str) -> str | None:
+        return self.data.get(key)
+
+    async def set(self, key: str, value: str) -> None:
+        self.data[key] = value
+
+    async def delete(self, key: str) -> None:
+        self.data.pop(key, None)
+
+
+@dataclass
+class RecordingNotices:
+    """Moderator notices the adapter asks the core to send."""
+
+    sent: list[tuple[str, str]] = field(default_factory=list)
+    missing: list[MissingPermission] = field(default_factory=list)
+
+    async def send(self, community_id: str, channel: str, msg: Outgoing) -> None:
+        self.sent.append((channel, msg.text))
+
+    async def report_missing(self, community_id: str, exc: MissingPermission) -> None:
+        self.missing.append(exc)
+
+
 @dataclass
 class FakeCore:
-    """Records what the adapter submits and which commands it runs."""
+    """A CoreSink that records what the adapter submits and which commands it runs."""
 
     submitted: list[Any] = field(default_factory=list)
     handled: list[Any] = field(default_factory=list)
+    notices: RecordingNotices = field(default_factory=RecordingNotices)
+    ready: bool = False
+
+    def __post_init__(self) -> None:
+        self._services = AdapterServices(kv=MemoryKV(), clock=VirtualClock(),
+                                         templates=Templates(), notices=self.notices,
+                                         commands=COMMANDS)
+
+    @property
+    def services(self) -> AdapterServices:
+        return self._services
 
     def submit(self, event: Any) -> None:
         self.submitted.append(event)
@@ -581,19 +645,29 @@ class FakeCore:
         self.handled.append(event)
         return None
 
+    def mark_ready(self) -> None:
+        self.ready = True
+
+    async def drain(self, timeout: float | None = None) -> bool:
+        return True
+
+
+def test_the_recording_core_is_a_core_sink() -> None:
+    assert isinstance(FakeCore(), CoreSink)
+
 
 def _dm_adapter() -> tuple[MatrixAdapter, FakeCore]:
     adapter = _mods_adapter("invite")
     adapter.client.rooms[DM] = MatrixRoom(DM, BOT)
-    adapter._dm_rooms[DM] = ALICE
-    adapter._dms[ALICE] = DM
+    adapter.ctx.dm.rooms[DM] = ALICE
+    adapter.ctx.dm.users[ALICE] = DM
     core = FakeCore()
-    adapter.attach(core)  # type: ignore[arg-type]
+    adapter.attach(core)
 
     async def answer(*_: Any) -> None:
         return None
 
-    adapter._answer = answer  # type: ignore[method-assign]
+    adapter.commands.answer = answer  # type: ignore[method-assign]
     return adapter, core
 
 
@@ -602,16 +676,16 @@ async def _settle(adapter: MatrixAdapter) -> None:
 
     for _ in range(5):
         await asyncio.sleep(0)
-    if adapter._tasks:
-        await asyncio.gather(*adapter._tasks)
+    if adapter.ctx.background.tasks:
+        await asyncio.gather(*adapter.ctx.background.tasks)
 
 
 async def test_a_replayed_command_runs_once_and_carries_its_event_id() -> None:
     adapter, core = _dm_adapter()
     cmd = ev("m.room.message", {"msgtype": "m.text", "body": "!haven alerts"}, sender=MOD,
              event_id="$cmd")
-    adapter._on_timeline(ROOM, cmd)
-    adapter._on_timeline(ROOM, cmd)  # a sync or catch-up delivers it again
+    adapter.inbound.on_timeline(ROOM, cmd)
+    adapter.inbound.on_timeline(ROOM, cmd)  # a sync or catch-up delivers it again
     await _settle(adapter)
     assert [c.name for c in core.handled] == ["alerts"]
     assert core.handled[0].delivery_id == "$cmd"
@@ -622,9 +696,9 @@ async def test_direct_messages_are_posts_unless_they_start_with_the_prefix() -> 
     adapter, core = _dm_adapter()
     for i, body in enumerate(("I'm going to kill myself tonight, please help",
                               "Haven, I can't go on", f"{BOT}: help me")):
-        adapter._on_timeline(DM, ev("m.room.message", {"msgtype": "m.text", "body": body},
+        adapter.inbound.on_timeline(DM, ev("m.room.message", {"msgtype": "m.text", "body": body},
                                     event_id=f"$dm{i}"))
-    adapter._on_timeline(DM, ev("m.room.message", {"msgtype": "m.text",
+    adapter.inbound.on_timeline(DM, ev("m.room.message", {"msgtype": "m.text",
                                                    "body": "!haven resources"}, event_id="$r"))
     await _settle(adapter)
     posts = [e for e in core.submitted if isinstance(e, MessagePosted)]
@@ -636,18 +710,18 @@ async def test_direct_messages_are_posts_unless_they_start_with_the_prefix() -> 
 
 async def test_text_that_names_no_command_is_still_read() -> None:
     adapter, core = _dm_adapter()
-    adapter._display_name = "Haven"
-    adapter._on_timeline(ROOM, ev("m.room.message", {"msgtype": "m.text",
+    adapter.ctx.display_name = "Haven"
+    adapter.inbound.on_timeline(ROOM, ev("m.room.message", {"msgtype": "m.text",
                                                      "body": "Haven, I want to die"}))
-    adapter._on_timeline(ROOM, ev("m.room.message", {"msgtype": "m.text",
+    adapter.inbound.on_timeline(ROOM, ev("m.room.message", {"msgtype": "m.text",
                                                      "body": "!haven I want to die"},
                                   event_id="$e2"))
-    adapter._on_timeline(ROOM, ev("m.room.message", {"msgtype": "m.text",
+    adapter.inbound.on_timeline(ROOM, ev("m.room.message", {"msgtype": "m.text",
                                                      "body": "Haven, help me, I want to die"},
                                   event_id="$e3"))
-    adapter._on_timeline(ROOM, ev("m.room.message", {"msgtype": "m.text",
+    adapter.inbound.on_timeline(ROOM, ev("m.room.message", {"msgtype": "m.text",
                                                      "body": "Haven: alerts"}, event_id="$e4"))
-    adapter._on_timeline(ROOM, ev("m.room.message", {"msgtype": "m.text",
+    adapter.inbound.on_timeline(ROOM, ev("m.room.message", {"msgtype": "m.text",
                                                      "body": "!haven claim"}, event_id="$e5"))
     await _settle(adapter)
     assert [p.text for p in core.submitted] == ["Haven, I want to die", "!haven I want to die",
@@ -724,16 +798,16 @@ async def test_fuzz_malformed_matrix_events_never_break_the_sync(
     async def no_command(*_: Any) -> None:
         return None
 
-    adapter._run_command = no_command  # type: ignore[method-assign]
+    adapter.commands.run_command = no_command  # type: ignore[method-assign]
     for raw in events:
         for room in (ROOM, DM):
-            adapter._note_state_safely(room, raw)
-    adapter._after_own_join(events)
+            adapter.rooms.note_state_safely(room, raw)
+    adapter.inbound.after_own_join(events)
     for raw in events:
         for room in (ROOM, DM):
-            adapter._on_timeline(room, raw)
+            adapter.inbound.on_timeline(room, raw)
     for room in (ROOM, DM):
-        adapter.member(room, ALICE)  # power levels noted from junk still compute
+        adapter.rooms.member(room, ALICE)  # power levels noted from junk still compute
     await _settle(adapter)
     for event in core.submitted:
         if isinstance(event, MessagePosted):
@@ -763,9 +837,9 @@ async def test_catch_up_that_keeps_failing_is_reported_not_silently_dropped(
         monkeypatch: pytest.MonkeyPatch) -> None:
     from nio import RoomMessagesError, RoomMessagesResponse
 
-    import bot.adapters.matrix_adapter as matrix_adapter
+    import bot.adapters.matrix.inbound as matrix_inbound
 
-    monkeypatch.setattr(matrix_adapter, "BACKFILL_RETRY_DELAY", 0.0)
+    monkeypatch.setattr(matrix_inbound, "BACKFILL_RETRY_DELAY", 0.0)
     adapter = _adapter()
     asked: list[str] = []
 
@@ -778,29 +852,18 @@ async def test_catch_up_that_keeps_failing_is_reported_not_silently_dropped(
         return RoomMessagesError("server trouble", "M_UNKNOWN")
 
     adapter.client.room_messages = room_messages  # type: ignore[method-assign]
-    adapter._synced_at = 1_699_990_000.0
-    got = await adapter._backfill(ROOM, "newest", "saved")
+    adapter.inbound.synced_at = 1_699_990_000.0
+    got = await adapter.inbound.backfill(ROOM, "newest", "saved")
     assert [e.source["event_id"] for e in got] == ["$m2", "$m1", "$m0"]  # oldest first
-    assert asked == ["newest"] + ["older"] * matrix_adapter.BACKFILL_ATTEMPTS
-    assert adapter._unread == [(ROOM, 1_699_990_000.0, 1_700_000_000.0)]
-    sent: list[tuple[str, str]] = []
-
-    class Messenger:
-        async def send(self, community: str, channel: str, msg: Outgoing) -> None:
-            sent.append((channel, msg.text))
-
-    from bot.core.templates import Templates
-
-    class Core:
-        templates = Templates()
-        messenger = Messenger()
-
-    adapter.attach(Core())  # type: ignore[arg-type]
-    await adapter._report_unread()
-    [(channel, text)] = sent
+    assert asked == ["newest"] + ["older"] * matrix_inbound.BACKFILL_ATTEMPTS
+    assert adapter.inbound.unread == [(ROOM, 1_699_990_000.0, 1_700_000_000.0)]
+    core = FakeCore()
+    adapter.attach(core)
+    await adapter.inbound.report_unread()
+    [(channel, text)] = core.notices.sent
     assert channel == adapter.config.channels.moderators
     assert "could not read everything" in text and "2023-11-14" in text and "UTC" in text
-    assert adapter._unread == []
+    assert adapter.inbound.unread == []
 
 
 async def test_catch_up_pages_until_the_saved_position() -> None:
@@ -818,5 +881,67 @@ async def test_catch_up_pages_until_the_saved_position() -> None:
         return RoomMessagesResponse(room_id, chunk, start, end)
 
     adapter.client.room_messages = room_messages  # type: ignore[method-assign]
-    got = await adapter._backfill(ROOM, "p0", "saved")
-    assert len(got) == 5 and limits == [2, 2, 2] and adapter._unread == []
+    got = await adapter.inbound.backfill(ROOM, "p0", "saved")
+    assert len(got) == 5 and limits == [2, 2, 2] and adapter.inbound.unread == []
+
+
+# ---------------------------------------------------------------------------
+# timeouts: lifted by the core's durable job; older mutes still end
+# ---------------------------------------------------------------------------
+
+
+async def test_timeout_is_lifted_by_the_core_not_by_itself() -> None:
+    """No TIMEOUT_EXPIRES: the core schedules ``lift_timeout``, which restores the level."""
+    from bot.core.ports import Capability, lift_timeout_of
+
+    adapter = _adapter()
+    assert Capability.TIMEOUT_EXPIRES not in adapter.capabilities
+    assert adapter.capabilities == frozenset({Capability.ATTACHMENTS, Capability.ROLE_MEMBERS,
+                                              Capability.CHANNEL_PRIVACY})
+    assert lift_timeout_of(adapter) is adapter
+    lifted: list[str] = []
+
+    async def unmute(user_id: str) -> int:
+        lifted.append(user_id)
+        return 1
+
+    adapter.moderation.unmute = unmute  # type: ignore[method-assign]
+    await adapter.lift_timeout(adapter.community_id, ALICE)
+    assert lifted == [ALICE]
+
+
+async def test_mutes_of_an_older_haven_are_still_lifted_when_due() -> None:
+    """Mutes stored before timeouts were lifted by durable jobs carry ``until`` and no job."""
+    import json
+    import time
+
+    adapter = _adapter()
+    core = FakeCore()
+    adapter.attach(core)
+    now = time.time()
+    await core.services.kv.set("matrix:mutes", json.dumps({
+        f"{ROOM}|{ALICE}": {"old": None, "until": now - 5, "reason": "r"},
+        f"!other:example.org|{ALICE}": {"old": 10, "until": now - 60, "reason": "r"},
+        f"{ROOM}|{MOD}": {"old": None, "until": now + 3600, "reason": "r"},
+        f"{ROOM}|@new:example.org": {"old": None, "reason": "lifted by the core's job"},
+    }))
+    await adapter.moderation.load()
+    lifted: list[str] = []
+
+    async def unmute(user_id: str) -> int:
+        lifted.append(user_id)
+        return 1
+
+    adapter.moderation.unmute = unmute  # type: ignore[method-assign]
+    assert adapter.moderation.resume_legacy() == 2  # alice (over) and the moderator (later)
+    await _settle_some(adapter)
+    assert lifted == [ALICE]
+    await adapter.ctx.background.cancel_all()
+    assert lifted == [ALICE]
+
+
+async def _settle_some(adapter: MatrixAdapter) -> None:
+    import asyncio
+
+    for _ in range(10):
+        await asyncio.sleep(0)

@@ -118,25 +118,31 @@ def find(name: str) -> CommandSpec | None:
     return BY_NAME.get(" ".join(name.lower().split()))
 
 
-def parse_command_text(text: str) -> tuple[CommandSpec, dict[str, str]]:
-    """Parse ``rules test some words`` into its spec and options.
+def parse_command_text(text: str, specs: tuple[CommandSpec, ...] = COMMANDS
+                       ) -> tuple[CommandSpec, dict[str, str]]:
+    """Parse ``rules test some words`` into its spec (one of ``specs``) and options.
 
     Raises :class:`CommandError` with a usage hint when the command is unknown
     or a required argument is missing or malformed.
     """
+    by_name = BY_NAME if specs is COMMANDS else {c.name: c for c in specs}
+
+    def lookup(name: str) -> CommandSpec | None:
+        return by_name.get(" ".join(name.lower().split()))
+
     words = text.split()
     if not words:
-        return BY_NAME["help"], {}
+        return by_name["help"], {}
     spec = None
     used = 0
     if len(words) >= 2:
-        spec = find(f"{words[0]} {words[1]}")
+        spec = lookup(f"{words[0]} {words[1]}")
         used = 2 if spec else 0
     if spec is None:
-        spec = find(words[0])
+        spec = lookup(words[0])
         used = 1
     if spec is None:
-        group = [c.usage for c in COMMANDS if c.name.startswith(f"{words[0].lower()} ")]
+        group = [c.usage for c in specs if c.name.startswith(f"{words[0].lower()} ")]
         if group:
             raise CommandError(f"{words[0]} what? One of: " + "; ".join(group))
         raise CommandError(f"Unknown command {words[0]!r}. Try `help`.")

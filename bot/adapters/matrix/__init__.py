@@ -1,0 +1,1 @@
+"""Haven on Matrix: :class:`bot.adapters.matrix.adapter.MatrixAdapter` and its parts."""
