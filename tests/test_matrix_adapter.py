@@ -638,6 +638,10 @@ class FakeCore:
     def services(self) -> AdapterServices:
         return self._services
 
+    @services.setter
+    def services(self, services: AdapterServices) -> None:
+        self._services = services
+
     def submit(self, event: Any) -> None:
         self.submitted.append(event)
 
@@ -727,6 +731,37 @@ async def test_text_that_names_no_command_is_still_read() -> None:
     assert [p.text for p in core.submitted] == ["Haven, I want to die", "!haven I want to die",
                                                 "Haven, help me, I want to die"]
     assert [c.name for c in core.handled] == ["alerts"]  # `!haven claim` only gets a usage hint
+
+
+async def test_commands_come_from_the_core_services() -> None:
+    """The command list is the core's (``services.commands``), not a copy in the adapter:
+    a command a new feature adds works as `!haven ...` at once, and is named with the
+    prefix in Haven's texts."""
+    from bot.core.commandspec import CommandSpec, Param
+
+    raid = CommandSpec("raid", "Raid mode", (Param("mode", "choice", choices=("on", "off")),))
+    adapter, core = _dm_adapter()
+    core.services = AdapterServices(kv=MemoryKV(), clock=VirtualClock(), templates=Templates(),
+                                    notices=core.notices, commands=(*COMMANDS, raid))
+    adapter.ctx.display_name = "Haven"
+    adapter.inbound.on_timeline(ROOM, ev("m.room.message", {"msgtype": "m.text",
+                                                            "body": "!haven raid on"},
+                                         sender=MOD, event_id="$raid"))
+    adapter.inbound.on_timeline(ROOM, ev("m.room.message", {"msgtype": "m.text",
+                                                            "body": "Haven: raid on"},
+                                         sender=MOD, event_id="$raid2"))
+    await _settle(adapter)
+    assert [(c.name, c.options) for c in core.handled] == [("raid", {"mode": "on"})] * 2
+    assert core.submitted == []
+    sent: list[dict[str, Any]] = []
+
+    async def send_content(room_id: str, content: dict[str, Any], **_: Any) -> str:
+        sent.append(content)
+        return "$sent"
+
+    adapter.outbound.send_content = send_content  # type: ignore[method-assign]
+    await adapter.outbound.deliver(ROOM, Outgoing("Use `raid off` when it is over."))
+    assert "`!haven raid off`" in sent[0]["body"]
 
 
 # ---------------------------------------------------------------------------
