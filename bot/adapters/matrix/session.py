@@ -147,7 +147,7 @@ class Session:
 
     async def run(self) -> None:
         """Log in, then sync until :meth:`close`; network errors lead to reconnection."""
-        self.ctx.core()
+        self.ctx.core()  # fails at once, with the reason, if attach() was not called
         background = self.ctx.background
         if not self.client.access_token:
             await self._login_until_done()
