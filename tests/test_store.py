@@ -1,4 +1,4 @@
-"""bot.store: migrations, WAL, restart survival and every typed method."""
+"""bot.storage.store: migrations, WAL, restart survival and every repository over one database."""
 
 from __future__ import annotations
 
