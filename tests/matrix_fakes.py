@@ -13,12 +13,12 @@ from bot.adapters.matrix.config import MatrixConfig
 from bot.adapters.matrix.format import command_words
 from bot.adapters.matrix.power import PowerState
 from bot.core.clock import VirtualClock
-from bot.core.commandspec import COMMANDS
 from bot.core.config import ChannelsConfig, Config
 from bot.core.errors import MissingPermission
 from bot.core.events import Channel, Member, Outgoing
 from bot.core.ports import AdapterServices
 from bot.core.templates import Templates
+from tests.golden import COMMANDS
 
 BOT = "@haven:example.org"
 

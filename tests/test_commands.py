@@ -8,11 +8,12 @@ import pytest
 
 from bot.core import commandspec
 from bot.core.commands import member_id
-from bot.core.commandspec import COMMANDS, CommandSpec
+from bot.core.commandspec import CommandSpec
 from bot.core.errors import CommandError
 from bot.core.ports import Capability
 from tests.conftest import Harness
 from tests.fakes import MOD, channel, command, member, post
+from tests.golden import COMMANDS
 
 MEMBER = member("sam", "Sam")
 
@@ -347,10 +348,10 @@ async def test_forgetme_hint_fits_the_platform(harness: Harness, platform: str,
 
 
 def test_forgetme_confirm_parses_as_text() -> None:
-    spec, opts = commandspec.parse_command_text("forgetme confirm")
+    spec, opts = commandspec.parse_command_text("forgetme confirm", COMMANDS)
     assert spec.name == "forgetme" and opts == {"confirm": "confirm"}
     with pytest.raises(CommandError):
-        commandspec.parse_command_text("forgetme now")
+        commandspec.parse_command_text("forgetme now", COMMANDS)
 
 
 @pytest.mark.parametrize("platform,prefix", [("matrix", "!haven "), ("discord", "/"),

@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from bot.core.clock import VirtualClock
-from bot.core.commandspec import COMMANDS
 from bot.core.events import MessagePosted, Outgoing
 from bot.core.ports import AdapterServices
 from bot.core.templates import Templates
+from tests.golden import COMMANDS
 from tests.matrix_fakes import BOT, DM, MOD, ROOM, MemoryKV, dm_adapter, ev, settle
 
 

@@ -28,7 +28,6 @@ from bot.adapters.matrix.power import CREATOR_POWER_LEVEL
 from bot.adapters.matrix.session import TOKEN_KEY
 from bot.app import load_config_text
 from bot.core.clock import RealClock, VirtualClock
-from bot.core.commandspec import COMMANDS
 from bot.core.config import ChannelsConfig, Config
 from bot.core.errors import MissingPermission, PrivateMessagesClosed, RateLimited
 from bot.core.events import (
@@ -47,6 +46,7 @@ from bot.core.templates import Templates
 from bot.features.unanswered.config import SupportPlace as Place
 from bot.features.unanswered.config import UnansweredConfig
 from bot.storage.store import Store
+from tests.golden import COMMANDS
 from tests.synapse_harness import Homeserver, TestUser, homeserver  # noqa: F401
 
 TEST_RULES = Path(__file__).parent / "data" / "rules"

@@ -33,6 +33,7 @@ from nio.crypto import ENCRYPTION_ENABLED
 from bot.adapters.matrix.api import Api
 from bot.adapters.matrix.checks import Checks
 from bot.adapters.matrix.commands import MatrixCommands
+from bot.adapters.matrix.config import MATRIX_SECTION
 from bot.adapters.matrix.context import MatrixContext
 from bot.adapters.matrix.dm import DM_INVITE_TIMEOUT, DirectChats
 from bot.adapters.matrix.inbound import BACKFILL_MAX_EVENTS, BACKFILL_PAGE, Inbound
@@ -75,7 +76,7 @@ class MatrixAdapter:
         backfill_max: int = BACKFILL_MAX_EVENTS,
         dm_invite_timeout: float = DM_INVITE_TIMEOUT,
     ) -> None:
-        mx = config.matrix
+        mx = config.get(MATRIX_SECTION)
         encryption = bool(mx.store_path) and e2e_available()
         if mx.store_path and not encryption:
             log.warning("matrix.store_path is set but matrix-nio[e2e] is not installed: "

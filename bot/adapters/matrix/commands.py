@@ -23,6 +23,7 @@ from bot.adapters.matrix.rooms import Rooms
 from bot.core.commandspec import CommandSpec, parse_command_text
 from bot.core.errors import CommandError, PlatformError
 from bot.core.events import Channel, CommandInvoked, CommandResult, Member, MessageRef, Outgoing
+from bot.features.unanswered.config import UNANSWERED_SECTION
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +76,7 @@ class MatrixCommands:
         config = self.ctx.config
         if room_id == self.rooms.moderators_room_id() or config.is_moderators_channel(channel):
             return True
-        return config.support_place(channel) is not None
+        return config.get(UNANSWERED_SECTION).support_place(channel) is not None
 
     def maybe_command(self, room_id: str, source: dict[str, Any]) -> bool:
         """Start a command task if this message is a command in a place that takes them.

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from nio import AsyncClient
 
+from bot.adapters.matrix.config import MATRIX_SECTION
 from bot.adapters.matrix.events import SeenEvents
 from bot.core.ports import AdapterServices, CoreSink
 
@@ -112,7 +113,7 @@ class MatrixContext:
 
     def __init__(self, config: Config, client: AsyncClient, encryption: bool) -> None:
         self.config = config
-        self.mx = config.matrix
+        self.mx = config.get(MATRIX_SECTION)
         self.user_id = self.mx.user_id
         self.community_id = (
             self.mx.community_id
