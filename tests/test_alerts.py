@@ -479,3 +479,26 @@ async def test_an_edit_of_a_later_post_does_not_count_it_twice(harness: Harness)
     alert = await core.store.alerts.get_alert(1)
     assert alert.count == 2 and len(alert.places_list()) == 2
     assert len(alerts_sent(harness)) == sent and "really" in alert.excerpt
+
+
+async def test_an_alert_and_its_delivery_job_are_stored_together_or_not_at_all(
+        harness: Harness) -> None:
+    core = harness.core
+    real = core.scheduler.schedule
+    failing = True
+
+    async def schedule(community_id, kind, key, due_at, payload=None):
+        if kind == "alert_send" and failing:
+            raise RuntimeError("disk full")
+        return await real(community_id, kind, key, due_at, payload)
+
+    core.scheduler.schedule = schedule  # type: ignore[method-assign]
+    ev = post("i want to kill myself", harness.clock.now(), author=member("cas"), msg_id="tx1")
+    await core.handle(ev)
+    # the alert row was rolled back with its re-escalation job: no alert nobody will send
+    assert await core.store.alerts.alerts_by_state("c1", ("open", "claimed")) == []
+    assert not [j for j in await core.store.jobs.pending_jobs() if j.kind.startswith("alert")]
+    failing = False
+    await core.handle(ev)  # delivered again: now it is stored and sent, once
+    [alert] = await core.store.alerts.alerts_by_state("c1", ("open", "claimed"))
+    assert len(alerts_sent(harness)) == 1 and alert.count == 1

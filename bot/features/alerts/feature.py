@@ -148,15 +148,17 @@ class Alerts(Feature):
                                                    f"upgrade:{mid}", "upgrade", **extra)
             return target.id, await self._job(ev.community_id, target.id, f"update:{mid}",
                                               "update", **extra)
-        alert_id = await store.create_alert(
-            ev.community_id, kind, ev.author.id, ev.author.name, ev.channel.id, ev.channel.name,
-            mid, "" if private else ev.link, excerpt, match.rule.id, match.rule.severity, ev.at,
-            urgency=urgency, private=private)
-        if urgency == "now":
-            await self._schedule_reescalation(ev.community_id, alert_id)
+        async with ctx.transaction():  # the alert and its jobs, or nothing
+            alert_id = await store.create_alert(
+                ev.community_id, kind, ev.author.id, ev.author.name, ev.channel.id,
+                ev.channel.name, mid, "" if private else ev.link, excerpt, match.rule.id,
+                match.rule.severity, ev.at, urgency=urgency, private=private)
+            if urgency == "now":
+                await self._schedule_reescalation(ev.community_id, alert_id)
+            job_id = await self._job(ev.community_id, alert_id, "new", "new", **extra)
         log.info("alert %d opened (%s, %s, rule %s) for member %s", alert_id, kind, urgency,
                  match.rule.id, ev.author.id)
-        return alert_id, await self._job(ev.community_id, alert_id, "new", "new", **extra)
+        return alert_id, job_id
 
     async def _schedule_reescalation(self, community_id: str, alert_id: int) -> None:
         ctx = self.ctx

@@ -216,12 +216,22 @@ class Moderation(Feature):
         A post handled again (delivered again after a crash) reuses its case.
         """
         ctx = self.ctx
-        earlier = await ctx.repo.find_case(ev.community_id, ev.message.message_id, "hide")
-        case_id = earlier.id if earlier is not None else \
-            await self._case(ev, "hide", m, excerpt=ev.text)
+        async with ctx.transaction():  # the case and its follow-up job, or nothing
+            earlier = await ctx.repo.find_case(ev.community_id, ev.message.message_id, "hide")
+            case_id = earlier.id if earlier is not None else \
+                await self._case(ev, "hide", m, excerpt=ev.text)
+            await self._schedule_followup(ev, m, case_id, log_case, signposts)
+        return case_id, earlier is None
+
+    async def _schedule_followup(self, ev: MessagePosted, m: Match, case_id: int,
+                                 log_case: bool, signposts: list[list[object]] | None) -> None:
+        """The job that finishes an interrupted hide.
+
+        (Re)scheduled also for an earlier case: a crash may have come before its job was
+        stored; the job's deliveries go through the outbox, so nothing is sent twice.
+        """
+        ctx = self.ctx
         ref = ev.message
-        # (Re)scheduled also for an earlier case: a crash may have come before its job was
-        # stored; the job's deliveries go through the outbox, so nothing is sent twice.
         await ctx.scheduler.schedule(ev.community_id, "hide_followup", str(case_id),
                                       ctx.clock.now() + HIDE_GRACE, {
                                           "case_id": case_id, "log_case": log_case,
@@ -233,7 +243,6 @@ class Moderation(Feature):
                                           "at": ev.at, "signposts": signposts or [],
                                           "ref": [ref.community_id, ref.channel_id,
                                                   ref.message_id, ref.thread_id]})
-        return case_id, earlier is None
 
     async def _hide_info(self, case_id: int) -> dict[str, object] | None:
         job = await self.ctx.scheduler.pending_job("hide_followup", str(case_id))
