@@ -173,6 +173,7 @@ def context(core: Haven, spec: FeatureSpec[Any, Any]) -> FeatureContext[Any, Any
         helplines=core.helplines, transaction=database.transaction, errors=core,
         hint=core.command_hint, rules=core.rules, detector=lambda: core.triage.semantic,
         commands=lambda: core.commands.specs if core.commands is not None else (),
+        publish=core.submit,
     )
 
 

@@ -502,3 +502,21 @@ async def test_an_alert_and_its_delivery_job_are_stored_together_or_not_at_all(
     await core.handle(ev)  # delivered again: now it is stored and sent, once
     [alert] = await core.store.alerts.alerts_by_state("c1", ("open", "claimed"))
     assert len(alerts_sent(harness)) == 1 and alert.count == 1
+
+
+async def test_claims_and_resolutions_are_published(harness_factory) -> None:
+    from bot.core.events import AlertClaimed, AlertResolved
+    from tests.fakes import record_published
+
+    h = harness_factory()
+    await h.start()
+    try:
+        core = h.core
+        claimed, resolved = record_published(core, AlertClaimed), record_published(core, AlertResolved)
+        await core.handle(post("i want to kill myself", h.clock.now(), author=member("cas")))
+        await core.handle(command("claim", h.clock.now(), alert="1"))
+        await core.handle(command("resolve", h.clock.now(), alert="1"))
+        assert [(e.alert_id, e.kind, e.by) for e in claimed] == [(1, "crisis", "mod1")]
+        assert [(e.alert_id, e.kind, e.urgency) for e in resolved] == [(1, "crisis", "now")]
+    finally:
+        await h.stop()

@@ -548,3 +548,13 @@ def test_cw_exempt_defaults_to_the_support_places(base: Path) -> None:
     assert config.content_warnings.exempt == ()
     p = only(MINIMAL + "content_warnings: {exempt: {a: 1}}\n", base)
     assert p.key == "content_warnings.exempt"
+
+
+def test_the_community_time_zone(base: Path) -> None:
+    config = load("channels: {moderators: mods}\ncommunity: {timezone: Europe/Amsterdam}\n", base)
+    assert config.community.timezone == "Europe/Amsterdam"
+    assert config.community.zone().key == "Europe/Amsterdam"
+    assert load("channels: {moderators: mods}\n", base).community.timezone == "UTC"
+    problem = only("channels: {moderators: mods}\ncommunity:\n  timezone: Mars/Olympus\n", base)
+    assert (problem.line, problem.key) == (3, "community.timezone")
+    assert "unknown time zone 'Mars/Olympus'" in problem.message

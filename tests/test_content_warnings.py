@@ -159,3 +159,14 @@ async def test_redirect_notice_when_dms_are_closed(harness: Harness) -> None:
                                    author=member("jo")))
     [notice] = harness.platform.sent_to("id-general")
     assert "was hidden" in notice.text and "couldn't message them" in notice.text
+
+
+async def test_a_redirect_is_flagged_for_the_review_digest(harness: Harness) -> None:
+    from bot.core.events import Flagged
+    from tests.fakes import record_published
+
+    flagged = record_published(harness.core, Flagged)
+    await harness.core.handle(post("my self harm scars itch", harness.clock.now(),
+                                   author=member("jo"), where="general"))
+    [flag] = flagged
+    assert flag.kind == "cw_redirect" and flag.member_id == "jo" and "scars" not in flag.summary

@@ -320,3 +320,17 @@ async def test_the_follow_up_job_waits_while_the_post_is_still_being_handled(
     await core.handle(post("kys loser", harness.clock.now(), author=member("bob")))
     await core.advance(3600)
     assert len([c for c in harness.platform.private_to("bob") if "kys loser" in c.text]) == 1
+
+
+async def test_matches_that_do_not_alert_are_flagged_for_the_review_digest(
+        harness: Harness) -> None:
+    from bot.core.events import Flagged
+    from tests.fakes import record_published
+
+    core = harness.core
+    flagged = record_published(core, Flagged)
+    await core.handle(post("get free nitro here", harness.clock.now(), author=member("s")))
+    await core.handle(post("text me on 555-1234", harness.clock.now(), author=member("sam")))
+    kinds = {(f.kind, f.member_id) for f in flagged}
+    assert ("shadow", "s") in kinds and ("pii", "sam") in kinds
+    assert all("555" not in f.summary and "nitro" not in f.summary for f in flagged)

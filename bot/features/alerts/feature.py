@@ -16,7 +16,14 @@ from datetime import UTC, datetime
 
 from bot.core.clock import fmt_duration
 from bot.core.durations import in_clock_range
-from bot.core.events import MessagePosted, MessageRef, Outgoing
+from bot.core.events import (
+    AlertClaimed,
+    AlertResolved,
+    Flagged,
+    MessagePosted,
+    MessageRef,
+    Outgoing,
+)
 from bot.core.feature import Feature, FeatureContext, JobKind, MessageOutcome, Stage
 from bot.core.messenger import quote
 from bot.core.ports import Capability, ChannelPrivacy, capability, has
@@ -158,6 +165,11 @@ class Alerts(Feature):
             job_id = await self._job(ev.community_id, alert_id, "new", "new", **extra)
         log.info("alert %d opened (%s, %s, rule %s) for member %s", alert_id, kind, urgency,
                  match.rule.id, ev.author.id)
+        if urgency == "quiet":  # a check-in note: also in the next review digest
+            ctx.publish(Flagged(ev.community_id, ev.at, kind="checkin", key=f"alert:{alert_id}",
+                                member_id=ev.author.id, member_name=ev.author.name,
+                                channel_name=ev.channel.name, link=ev.link,
+                                summary=f"check-in note #{alert_id} ({match.rule.id})"))
         return alert_id, job_id
 
     async def _schedule_reescalation(self, community_id: str, alert_id: int) -> None:
@@ -460,6 +472,8 @@ class Alerts(Feature):
             return f"Alert #{alert_id} is already claimed by {who}."
         await store.claim_alert(alert_id, by, self.ctx.clock.now())
         await self.ctx.scheduler.cancel("alert_reescalate", f"{alert_id}:")
+        self.ctx.publish(AlertClaimed(community_id, self.ctx.clock.now(), alert_id=alert_id,
+                                      kind=alert.kind, by=by))
         await self.refresh_messages(alert_id)
         return f"You have claimed alert #{alert_id}. Thank you."
 
@@ -473,6 +487,8 @@ class Alerts(Feature):
             return f"Alert #{alert_id} is already resolved."
         await store.resolve_alert(alert_id, by, note or None, self.ctx.clock.now())
         await self.ctx.scheduler.cancel("alert_reescalate", f"{alert_id}:")
+        self.ctx.publish(AlertResolved(community_id, self.ctx.clock.now(), alert_id=alert_id,
+                                       kind=alert.kind, by=by, urgency=alert.urgency))
         await self.refresh_messages(alert_id)
         alias = await self.ctx.kv.get(f"forgotten:{community_id}:{alert.member_id}")
         if alias:  # the member asked to be forgotten while this alert was open
