@@ -36,6 +36,7 @@ from bot.features.content_warnings.config import CONTENT_WARNINGS_SECTION, Conte
 from bot.features.unanswered.config import UNANSWERED_SECTION
 from bot.rules.engine import Rulebook
 from bot.rules.helplines import load_helplines
+from bot.storage.database import Migration
 from bot.storage.store import Store
 
 
@@ -115,13 +116,27 @@ async def create(config: Config, platform: Platform, clock: Clock | None = None,
     rulebook = Rulebook.load(config.rules.dir, config.rules.packs, names)
     helplines = load_helplines(config.rules.helplines)
     semantic = SemanticStage.from_config(config.get(DETECTION_SECTION))
-    store = store or await Store.open(config.database)
+    migrations = feature_migrations(features)
+    if store is None:
+        store = await Store.open(config.database, migrations)
+    else:
+        await store.migrate(migrations)
     core = Haven(config, platform, store, RulesInForce(rulebook), helplines, clock, semantic,
                  defaults, config.get(MATRIX_SECTION).moderator_power_level)
     contexts = {spec.name: context(core, spec) for spec in features}
     built = build_features(core, features, contexts)
     core.install(built, command_registry(core, features, built, contexts))
     return core
+
+
+def feature_migrations(specs: Sequence[FeatureSpec[Any, Any]] = FEATURES) -> tuple[Migration, ...]:
+    """The owned migrations of every feature's repository (its ``MIGRATIONS``, or those of
+    each repository in a bundle that lists them), each once."""
+    found: dict[tuple[str, int], Migration] = {}
+    for spec in specs:
+        for m in getattr(spec.repository, "MIGRATIONS", ()):
+            found.setdefault((m.owner, m.number), m)
+    return tuple(found.values())
 
 
 def command_registry(core: Haven, specs: Sequence[FeatureSpec[Any, Any]],

@@ -169,7 +169,7 @@ async def main(workdir: Path) -> int:
         await store.kv.set("chaos:position", str(i + 1))
     while True:
         await core.drain()
-        left = [j for j in await store.jobs.pending_jobs() if j.kind != "purge_text"]
+        left = [j for j in await store.jobs.pending_jobs() if j.kind not in ("purge_text", "digest_send")]
         if not left:
             break
         await asyncio.sleep(0.05)

@@ -56,4 +56,12 @@ COMMANDS: tuple[CommandSpec, ...] = (
                 (Param("text", "text", "Note for the next shift", required=False, rest=True),)),
     CommandSpec("stats", "Community health figures",
                 (Param("days", "int", "How many days back (default 30)", required=False),)),
+    # issue 14: the review digest
+    CommandSpec("digest", "What is waiting for review now (flags, reports, first posts)"),
+    CommandSpec("reviewed", "Mark a review item (or all) as done",
+                (Param("item", "text", "Item number, or all"),)),
+    CommandSpec("report", "Tell the moderators privately about a post",
+                (Param("link", "text", "Link to the post"),
+                 Param("reason", "text", "Why (optional)", required=False, rest=True)),
+                moderator_only=False),
 )

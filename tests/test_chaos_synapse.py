@@ -254,7 +254,7 @@ def unsettled(db: Path, posts: list[Post]) -> list[str]:
     with database(db) as conn:
         pending = conn.execute(
             "SELECT kind, key FROM jobs WHERE state = 'pending' AND kind NOT IN "
-            "('purge_text', 'alert_reescalate')").fetchall()
+            "('purge_text', 'alert_reescalate', 'digest_send')").fetchall()
         left += [f"job {kind} {key}" for kind, key in pending]
         left += [f"outbox {k}" for (k,) in conn.execute(
             "SELECT key FROM outbox WHERE state != 'sent'").fetchall()]

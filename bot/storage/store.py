@@ -11,15 +11,17 @@ the retention period or as soon as it is no longer needed.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import aiosqlite
 
-from bot.storage.database import BASE_MIGRATIONS, Database
-from bot.storage.privacy import Privacy
+from bot.storage.database import BASE_MIGRATIONS, Database, Migration
+from bot.storage.privacy import Privacy, member_data_parts
 from bot.storage.repositories import (
     AlertsRepository,
     CasesRepository,
+    DigestRepository,
     DutyRepository,
     JobsRepository,
     KeyValueRepository,
@@ -30,6 +32,13 @@ from bot.storage.repositories import (
 
 MIGRATIONS = BASE_MIGRATIONS
 """Haven's numbered schema (re-exported from :mod:`bot.storage.database`)."""
+
+def member_data_migrations() -> tuple[Migration, ...]:
+    """The owned tables of every repository the privacy composition reads (mydata,
+    forgetme and retention need them even when their feature is not installed)."""
+    return tuple(m for part in member_data_parts(Database(":memory:"))
+                 for m in getattr(part, "MIGRATIONS", ()))
+
 
 class Store:
     """Haven's database and its repositories. Open with :meth:`open`.
@@ -54,10 +63,11 @@ class Store:
         self._database: Database | None = None
 
     @classmethod
-    async def open(cls, path: str | Path) -> Store:
-        """Open (creating if needed) and migrate the database at ``path``."""
+    async def open(cls, path: str | Path, migrations: Sequence[Migration] = ()) -> Store:
+        """Open (creating if needed) and migrate the database at ``path``: Haven's base
+        schema, then the features' own ``migrations`` (each owner's in order)."""
         store = cls(str(path))
-        store._attach(await Database.open(path))
+        store._attach(await Database.open(path, (*member_data_migrations(), *migrations)))
         return store
 
     def _attach(self, database: Database) -> None:
@@ -71,7 +81,7 @@ class Store:
         self.duty = DutyRepository(database)
         self.ledger = LedgerRepository(database)
         self.privacy = Privacy(database, [self.members, self.posts, self.alerts, self.cases,
-                                          self.duty])
+                                          self.duty, DigestRepository(database)])
 
     @property
     def database(self) -> Database:
@@ -91,7 +101,8 @@ class Store:
             await self._database.close()
             self._database = None
 
-    async def migrate(self) -> int:
-        """Apply pending migrations; returns the schema version."""
-        return await self.database.migrate()
+    async def migrate(self, migrations: Sequence[Migration] = ()) -> int:
+        """Apply pending migrations (the base schema's, then the owned ``migrations``);
+        returns the base schema version."""
+        return await self.database.migrate((*member_data_migrations(), *migrations))
 
