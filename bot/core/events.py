@@ -200,6 +200,9 @@ class Outgoing:
     spoiler_text: str = ""
     alert_id: int | None = None
     attachments: tuple[Attachment, ...] = ()
+    buttons: tuple[tuple[str, int], ...] = ()
+    """More buttons, as (action, number), where the platform has them (``Capability.BUTTONS``):
+    a press comes back as ``ButtonPressed(action=..., alert_id=number)``."""
     ephemeral: bool = False
     dedupe_key: str | None = None
     """Set by the core for durable sends (jobs, the outbox): the same key on a send repeated

@@ -14,7 +14,7 @@ from discord.utils import MISSING
 from bot.adapters.discord.errors import platform_errors
 from bot.adapters.discord.render import MESSAGE_LIMIT, render_chunks
 from bot.adapters.discord.state import PROXY_PREFIX, DiscordState, remember
-from bot.adapters.discord.views import alert_view
+from bot.adapters.discord.views import buttons_view
 from bot.core.errors import MissingPermission, NotFound, PrivateMessagesClosed
 from bot.core.events import CommandResult, Member, MessageRef, Outgoing
 
@@ -93,14 +93,14 @@ class Outbound:
         text = f"{prefix} {msg.text}" if prefix else msg.text
         return render_chunks(text, msg.spoiler, msg.spoiler_text), allowed
 
-    def _view(self, alert_id: int | None) -> discord.ui.View | None:
-        return alert_view(alert_id, self.button_class) if alert_id is not None else None
+    def _view(self, msg: Outgoing) -> discord.ui.View | None:
+        return buttons_view(msg.alert_id, msg.buttons, self.button_class)
 
     async def _send_to(self, target: Any, guild: discord.Guild | None, msg: Outgoing,
                        reference: discord.MessageReference | None = None) -> discord.Message:
         """Send ``msg`` (split if long) to a messageable; returns the last message sent."""
         chunks, allowed = self._contents(guild, msg)
-        view = self._view(msg.alert_id)
+        view = self._view(msg)
         sent: discord.Message | None = None
         for i, chunk in enumerate(chunks):
             last = i == len(chunks) - 1
@@ -129,7 +129,7 @@ class Outbound:
             if isinstance(target, discord.ForumChannel):
                 chunks, allowed = self._contents(guild, msg)
                 title = (msg.text.strip().splitlines() or ["Haven"])[0][:100] or "Haven"
-                view = self._view(msg.alert_id)
+                view = self._view(msg)
                 kwargs: dict[str, Any] = {"name": title, "content": chunks[0], "allowed_mentions": allowed}
                 if view is not None:
                     kwargs["view"] = view
@@ -179,7 +179,7 @@ class Outbound:
                           message_id=ref.message_id)
 
     async def edit(self, ref: MessageRef, msg: Outgoing) -> None:
-        """Replace the text (and buttons: present exactly when ``alert_id`` is set) of a
+        """Replace the text (and buttons: present exactly when ``alert_id`` or ``buttons`` are set) of a
         message Haven sent."""
         channel = self.state.channel_for(ref)
         guild = self.state.client.get_guild(int(ref.community_id)) if ref.community_id.isdigit() else None
@@ -189,7 +189,7 @@ class Outbound:
             content = content[: MESSAGE_LIMIT - 1] + "…"
         partial = channel.get_partial_message(int(ref.message_id))  # type: ignore[attr-defined]
         async with platform_errors("send_messages", f"message {ref.message_id}"):
-            await partial.edit(content=content, allowed_mentions=allowed, view=self._view(msg.alert_id))
+            await partial.edit(content=content, allowed_mentions=allowed, view=self._view(msg))
 
     async def hide(self, ref: MessageRef, reason: str) -> None:
         """Delete a message, with ``reason`` in the audit log."""

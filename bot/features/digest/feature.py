@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 from bot.core.clock import fmt_duration
 from bot.core.events import Flagged, MessagePosted, Outgoing
 from bot.core.feature import EventHandler, Feature, FeatureContext, JobKind, MessageOutcome, Stage
+from bot.core.ports import Capability, has
 from bot.features.digest.config import FIRST_POST, DigestConfig
 from bot.storage.database import Database, Migration
 from bot.storage.repositories.digest import DigestItem, DigestRepository
@@ -31,6 +32,8 @@ from bot.storage.rows import Job
 log = logging.getLogger(__name__)
 
 JOB = "digest_send"
+MAX_ITEM_BUTTONS = 24
+"""Item buttons on one message (Discord allows 25; the last is "All reviewed")."""
 
 
 class DigestRepos:
@@ -185,7 +188,8 @@ class DigestFeature(Feature):
                 "digest_header", number=number, count=len(items),
                 hint=ctx.hint("reviewed", "<number|all>")))
             ref = await ctx.platform.send(community_id, ctx.core.channels.moderators,
-                                          Outgoing(text, dedupe_key=f"digest:{digest_id}"))
+                                          Outgoing(text, dedupe_key=f"digest:{digest_id}",
+                                                   buttons=self.buttons(items)))
             if ref is not None:
                 refs.append(ref.message_id)
             return "sent"
@@ -195,6 +199,14 @@ class DigestFeature(Feature):
         log.info("digest %d for %s sent (%d items)", number, community_id, len(items))
 
     # -- rendering --------------------------------------------------------------------
+
+    def buttons(self, items: Sequence[DigestItem]) -> tuple[tuple[str, int], ...]:
+        """Where the platform has buttons: "Reviewed" for each item shown (as many as fit
+        beside the "All reviewed" one) and one for all (number 0)."""
+        if not has(self.ctx.platform, Capability.BUTTONS):
+            return ()
+        shown = items[:min(self.ctx.config.max_items, MAX_ITEM_BUTTONS)]
+        return (*(("reviewed", i.id) for i in shown), ("reviewed", 0))
 
     def render(self, items: Sequence[DigestItem], header: str) -> str:
         """The header, one line per item (up to ``max_items``), then how many more."""
