@@ -49,6 +49,7 @@ crisis: {{signpost: privately, reescalate_after: 10m}}
 content_warnings: {{labels: ["CW:", "TW:"], channels: [heavy-topics], redirect_to: heavy-topics,
                     repost: true}}
 detection: {{semantic: off}}  # the rules alone, except in the scene that shows the semantic stage
+digest: {{times: ["09:00", "23:00"]}}  # the evening digest closes the demo
 """
 
 PEOPLE = {
@@ -179,6 +180,17 @@ class Demo:
         assert result is not None
         print(f"  🤖 Haven answers (only they see): {result.text}")
 
+    async def digest_scene(self) -> None:
+        """The evening review digest: what was flagged and did not alert, to work through."""
+        self.scene("The review digest", "Twice a day moderators get one list of what was "
+                   "flagged but did not alert, with links and never the text, and mark it done. "
+                   "Members can report a post privately.")
+        await self.command("alex", "report https://chat.example/general/m11 they keep "
+                           "messaging me privately", where="general")
+        await self.wait(50 * 60, "50 minutes pass: 23:00, time for the evening digest")
+        await self.press("lee", "reviewed", 1)
+        await self.command("lee", "reviewed all")
+
     async def wait(self, seconds: float, label: str) -> None:
         """Let virtual time pass, running timers as they fall due."""
         assert self.core is not None
@@ -290,6 +302,7 @@ class Demo:
         await self.command("mo", "duty off")
         await self.command("lee", "handover")
         await self.command("lee", "stats 7")
+        await self.digest_scene()
         await self.stop()
         print("\nThat's Haven. Configure it in config.yaml, write rules in rules/*.yaml, and "
               "run it with `haven run`.")

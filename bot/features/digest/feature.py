@@ -146,7 +146,7 @@ class DigestFeature(Feature):
             author = await ctx.repo.members.get_member(community_id, post.author_id)
             if author is None or author.first_post_at is None:
                 continue
-            if abs(author.first_post_at - post.posted_at) > 1.0:
+            if author.first_post_at != post.posted_at:
                 continue
             summary = ctx.templates.render(
                 "digest_first_post", waited=fmt_duration(ctx.clock.now() - post.posted_at))

@@ -90,20 +90,20 @@ class DigestRepository(Repository):
         """Items not yet reviewed, oldest first (their number is their position)."""
         rows = await self.db.all(
             "SELECT * FROM digest_items WHERE community_id = ? AND reviewed_at IS NULL "
-            "ORDER BY flagged_at, id", (community_id,))
+            "ORDER BY id", (community_id,))
         return [DigestItem(**dict(r)) for r in rows]
 
     async def undigested(self, community_id: str) -> list[DigestItem]:
         """Unreviewed items not yet in any digest, oldest first."""
         rows = await self.db.all(
             "SELECT * FROM digest_items WHERE community_id = ? AND reviewed_at IS NULL "
-            "AND digest_id IS NULL ORDER BY flagged_at, id", (community_id,))
+            "AND digest_id IS NULL ORDER BY id", (community_id,))
         return [DigestItem(**dict(r)) for r in rows]
 
     async def items_of(self, digest_id: int) -> list[DigestItem]:
         """The items of one digest, in their order."""
         rows = await self.db.all("SELECT * FROM digest_items WHERE digest_id = ? "
-                                 "ORDER BY flagged_at, id", (digest_id,))
+                                 "ORDER BY id", (digest_id,))
         return [DigestItem(**dict(r)) for r in rows]
 
     async def create_digest(self, community_id: str, due_at: float,
