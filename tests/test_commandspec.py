@@ -40,7 +40,7 @@ def test_every_command_is_described_and_params_are_well_formed() -> None:
 
 def test_member_commands_are_open_to_everyone_moderator_commands_are_not() -> None:
     open_to_all = {c.name for c in COMMANDS if not c.moderator_only}
-    assert open_to_all == {"help", "resources", "mydata", "forgetme"}
+    assert open_to_all == {"help", "resources", "mydata", "forgetme", "report"}
     assert BY_NAME["warn"].moderator_only
     assert BY_NAME["rules reload"].moderator_only
 

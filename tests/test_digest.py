@@ -133,6 +133,18 @@ async def test_kinds_not_configured_are_ignored(tmp_path: Path) -> None:
         await h.stop()
 
 
+async def test_report_says_so_when_reports_are_not_collected(tmp_path: Path) -> None:
+    h = rules_harness(tmp_path, NY + "\ndigest: {kinds: [pii]}")
+    core = await h.start()
+    try:
+        result = await core.handle(command("report", h.clock.now(), invoker=member("kid"),
+                                           link="https://chat.example/general/9"))
+        assert not result.ok and "message a moderator directly" in result.text
+        assert await core.features["digest"].ctx.repo.digest.unreviewed("c1") == []
+    finally:
+        await h.stop()
+
+
 async def test_more_items_than_fit_point_to_the_digest_command(tmp_path: Path) -> None:
     h = rules_harness(tmp_path, NY + "\ndigest: {max_items: 2}")
     core = await h.start()

@@ -30,6 +30,8 @@ TEMPLATES = MappingProxyType({
                          "then a reason if you like.",
     "report_too_long": "Please keep the reason under {limit} characters.",
     "report_no_reason": "(no reason given)",
+    "report_off": "Reports are not collected here. Please message a moderator directly; "
+                  "they will be glad you did.",
 })
 
 SPEC: FeatureSpec[DigestConfig, DigestRepos] = FeatureSpec(

@@ -68,6 +68,8 @@ class DigestCommands:
                      ) -> CommandResult:
         """A member reports a post: stored for the next digest, never its text."""
         ctx = self.ctx
+        if not self.feature.collects("report"):
+            return CommandResult(ctx.templates.render("report_off"), ok=False)
         link = link.strip().strip("<>")
         if not LINK.match(link):
             return CommandResult(ctx.templates.render("report_needs_link"), ok=False)
