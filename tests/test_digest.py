@@ -290,3 +290,32 @@ async def test_an_existing_database_gains_the_digest_tables(tmp_path: Path) -> N
         await h.stop()
     store = await Store.open(path)  # opened again: nothing applied twice
     await store.close()
+
+
+async def test_the_composition_root_applies_any_features_migrations(tmp_path: Path) -> None:
+    """The generic mechanism: a feature's repository lists MIGRATIONS, app.create applies them
+    (to a store opened before, as the harness does) once."""
+    from typing import ClassVar
+
+    from bot.core.feature import Feature, FeatureSpec
+    from bot.features import FEATURES
+    from bot.storage.database import Migration
+    from bot.storage.repositories.base import Repository
+    from tests.fakes import FakePlatform
+
+    class Probe(Repository):
+        MIGRATIONS: ClassVar[tuple[Migration, ...]] = (
+            Migration("probe", 1, "CREATE TABLE probe_a (x INTEGER);"),
+            Migration("probe", 2, "CREATE TABLE probe_b (y INTEGER);"))
+
+    spec: FeatureSpec[None, Probe] = FeatureSpec(name="probe", repository=Probe,
+                                                  build=lambda ctx, s: Feature())
+    assert app.feature_migrations((*FEATURES, spec))[-2:] == Probe.MIGRATIONS
+    cfg = make_config(tmp_path)
+    for _ in range(2):  # the second start applies nothing again
+        store = await Store.open(cfg.database)
+        core = await app.create(cfg, FakePlatform(), store=store, features=(*FEATURES, spec))
+        rows = await core.store.database.all(
+            "SELECT owner, version FROM schema_versions ORDER BY owner")
+        assert {r["owner"]: r["version"] for r in rows} == {"digest": 1, "probe": 2}
+        await store.close()
