@@ -516,6 +516,7 @@ async def test_claims_and_resolutions_are_published(harness_factory) -> None:
         await core.handle(post("i want to kill myself", h.clock.now(), author=member("cas")))
         await core.handle(command("claim", h.clock.now(), alert="1"))
         await core.handle(command("resolve", h.clock.now(), alert="1"))
+        await core.drain()  # published events are handled in the community's order
         assert [(e.alert_id, e.kind, e.by) for e in claimed] == [(1, "crisis", "mod1")]
         assert [(e.alert_id, e.kind, e.urgency) for e in resolved] == [(1, "crisis", "now")]
     finally:

@@ -168,5 +168,6 @@ async def test_a_redirect_is_flagged_for_the_review_digest(harness: Harness) -> 
     flagged = record_published(harness.core, Flagged)
     await harness.core.handle(post("my self harm scars itch", harness.clock.now(),
                                    author=member("jo"), where="general"))
+    await harness.core.drain()
     [flag] = flagged
     assert flag.kind == "cw_redirect" and flag.member_id == "jo" and "scars" not in flag.summary

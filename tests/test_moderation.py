@@ -331,6 +331,7 @@ async def test_matches_that_do_not_alert_are_flagged_for_the_review_digest(
     flagged = record_published(core, Flagged)
     await core.handle(post("get free nitro here", harness.clock.now(), author=member("s")))
     await core.handle(post("text me on 555-1234", harness.clock.now(), author=member("sam")))
+    await core.drain()
     kinds = {(f.kind, f.member_id) for f in flagged}
     assert ("shadow", "s") in kinds and ("pii", "sam") in kinds
     assert all("555" not in f.summary and "nitro" not in f.summary for f in flagged)

@@ -8,6 +8,7 @@ line here. The pipeline order is not this order: each stage declares its own.
 from bot.core.feature import FeatureSpec
 from bot.features import (
     alerts,
+    care,
     content_warnings,
     duty,
     help,
@@ -29,6 +30,7 @@ FEATURES: tuple[FeatureSpec, ...] = (
     moderation.SPEC,
     duty.SPEC,
     stats.SPEC,
+    care.SPEC,
     members.SPEC,
     welcome.SPEC,
     content_warnings.SPEC,

@@ -9,7 +9,7 @@ from bot.core.clock import fmt_time
 from bot.core.commands import Arg, Invocation, command
 from bot.core.durations import parse_clock_range
 from bot.core.errors import CommandError
-from bot.core.events import CommandResult
+from bot.core.events import CommandResult, DutyChanged
 from bot.core.feature import FeatureContext
 from bot.core.templates import plural
 from bot.storage.repositories.alerts import AlertsRepository
@@ -52,6 +52,8 @@ class DutyCommands:
                 for r in roster))
         await ctx.repo.duty.set_duty(inv.community_id, inv.invoker.id, inv.invoker.name,
                                      state == "on", ctx.clock.now())
+        ctx.publish(DutyChanged(inv.community_id, ctx.clock.now(), user_id=inv.invoker.id,
+                                name=inv.invoker.name, on=state == "on"))
         if state == "on":
             return CommandResult("You are on duty: alerts will mention you (shared with others "
                                  "on duty). Use `duty off` when you finish.")
