@@ -38,8 +38,8 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # run as a script from a checkout
     sys.path.insert(0, str(ROOT))
 
+from bot.rules.engine import Rulebook  # noqa: E402
 from bot.rules.normalise import normalise_regex, normalise_text  # noqa: E402
-from bot.rules.rulebook import Rulebook  # noqa: E402
 from bot.rules.tools import default_rules_dir  # noqa: E402
 
 FILLER = re.findall(r"\S+", (

@@ -33,8 +33,8 @@ def cmd_check(args: argparse.Namespace) -> int:
     """Validate config, rules and helplines; list every problem; exit 1 on any error."""
     from bot.config import load_config
     from bot.core.templates import Templates
+    from bot.rules.engine import Rulebook
     from bot.rules.helplines import load_helplines
-    from bot.rules.rulebook import Rulebook
 
     problems = []
     warnings = []

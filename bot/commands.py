@@ -13,7 +13,7 @@ import logging
 import re
 import secrets
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from bot.core import commandspec
 from bot.core.clock import fmt_duration, fmt_time
@@ -76,6 +76,8 @@ def member_id(value: str) -> str:
 class Commands:
     """Runs Haven's commands."""
 
+    specs = commandspec.COMMANDS
+
     def __init__(self, core: Haven) -> None:
         self.core = core
         self._handlers: dict[str, Handler] = {
@@ -92,7 +94,36 @@ class Commands:
         if missing:
             raise RuntimeError(f"commands without a handler: {sorted(missing)}")
 
+    def _feature(self, name: str) -> Any:
+        return self.core.features[name]
+
     async def run(self, ev: CommandInvoked) -> CommandResult:
+        """Run a command once per delivery id; refusals come back as a polite answer."""
+        return await self._once(ev, lambda: self._run(ev))
+
+    async def button(self, ev: ButtonPressed) -> CommandResult:
+        """An alert button, once per delivery id."""
+        return await self._once(ev, lambda: self._button(ev))
+
+    async def _once(self, event: CommandInvoked | ButtonPressed,
+                    work: Callable[[], Awaitable[CommandResult]]) -> CommandResult:
+        store, delivery = self.core.store, event.delivery_id
+        if delivery:
+            earlier = await store.begin_delivery(event.community_id, delivery,
+                                                 self.core.clock.now())
+            if earlier is not None:
+                log.info("%s delivery %s arrived again (first one %s); not acting again",
+                         type(event).__name__, delivery, earlier)
+                return CommandResult(self.core.templates.render("already_done"))
+        try:
+            return await work()
+        except CommandError as exc:
+            return CommandResult(str(exc), ok=False)
+        finally:
+            if delivery:
+                await store.finish_delivery(event.community_id, delivery)
+
+    async def _run(self, ev: CommandInvoked) -> CommandResult:
         """Check permission and options, then run the command."""
         spec = commandspec.find(ev.name)
         if spec is None:
@@ -104,14 +135,14 @@ class Commands:
         commandspec.validate_options(spec, options)
         return await self._handlers[spec.name](ev, options)
 
-    async def button(self, ev: ButtonPressed) -> CommandResult:
+    async def _button(self, ev: ButtonPressed) -> CommandResult:
         """Claim/Resolve buttons on alerts: same check and effect as the commands."""
         if not self.core.perms.is_moderator(ev.member):
             return CommandResult("Only moderators can claim or resolve alerts.", ok=False)
         if ev.action == "claim":
-            text = await self.core.alerts.claim(ev.community_id, ev.alert_id, ev.member.id)
+            text = await self._feature("alerts").claim(ev.community_id, ev.alert_id, ev.member.id)
         elif ev.action == "resolve":
-            text = await self.core.alerts.resolve(ev.community_id, ev.alert_id, ev.member.id, None)
+            text = await self._feature("alerts").resolve(ev.community_id, ev.alert_id, ev.member.id, None)
         else:
             return CommandResult(f"Unknown action {ev.action!r}.", ok=False)
         return CommandResult(text)
@@ -232,12 +263,12 @@ class Commands:
     async def claim(self, ev: CommandInvoked, opts: dict[str, str]) -> CommandResult:
         """Claim an alert."""
         alert_id = int(opts["alert"].lstrip("#"))
-        return CommandResult(await self.core.alerts.claim(ev.community_id, alert_id, ev.invoker.id))
+        return CommandResult(await self._feature("alerts").claim(ev.community_id, alert_id, ev.invoker.id))
 
     async def resolve(self, ev: CommandInvoked, opts: dict[str, str]) -> CommandResult:
         """Resolve an alert with an optional note."""
         alert_id = int(opts["alert"].lstrip("#"))
-        return CommandResult(await self.core.alerts.resolve(ev.community_id, alert_id,
+        return CommandResult(await self._feature("alerts").resolve(ev.community_id, alert_id,
                                                             ev.invoker.id, opts.get("note")))
 
     async def unanswered(self, ev: CommandInvoked, opts: dict[str, str]) -> CommandResult:
@@ -256,7 +287,7 @@ class Commands:
 
     async def rules_reload(self, ev: CommandInvoked, opts: dict[str, str]) -> CommandResult:
         """Validate the rule files and swap them in; keep the old ones on error."""
-        from bot.rules.rulebook import Rulebook
+        from bot.rules.engine import Rulebook
 
         core = self.core
         try:
@@ -268,14 +299,14 @@ class Commands:
             return CommandResult("The rules were NOT reloaded; the old rules stay in force. "
                                  f"Problems:\n```\n{shown}\n```"
                                  + (f"\n...and {more} more." if more > 0 else ""), ok=False)
-        core.rulebook = new
+        core.rules.replace(new)
         log.info("rules reloaded by %s: %d rules", ev.invoker.id, len(new.rules))
         return CommandResult(f"Rules reloaded: {len(new.rules)} rules in force.")
 
     async def rules_test(self, ev: CommandInvoked, opts: dict[str, str]) -> CommandResult:
         """Dry run: which rules match and why; nothing is done."""
         matches = self.core.rulebook.evaluate(opts["text"])
-        semantic = getattr(self.core, "semantic", None)
+        semantic = self.core.semantic
         if semantic is not None:
             matches = [*matches, *await semantic.detect_async(opts["text"], matches)]
         if not matches:
@@ -346,7 +377,7 @@ class Commands:
         """Warn a member, citing a rule id or a reason."""
         target = await self._member(ev, opts["member"])
         rule, explain = self._rule_and_reason(opts["reason"])
-        case_id = await self.core.moderation.warn(ev.community_id, target.id, target.name, rule,
+        case_id = await self._feature("moderation").warn(ev.community_id, target.id, target.name, rule,
                                                   explain, actor=(ev.invoker.id, ev.invoker.name))
         return CommandResult(f"Warned {self._who(target.id, target.name)} (case #{case_id}).")
 
@@ -406,7 +437,7 @@ class Commands:
             raise CommandError("minutes must be between 1 and 40320 (28 days).")
         target = await self._member(ev, opts["member"])
         rule, explain = self._rule_and_reason(opts["reason"])
-        case_id = await self.core.moderation.timeout(ev.community_id, target.id, target.name,
+        case_id = await self._feature("moderation").timeout(ev.community_id, target.id, target.name,
                                                      minutes * 60, rule, explain,
                                                      actor=(ev.invoker.id, ev.invoker.name))
         if case_id is None:

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
+from bot import app
 from bot.adapters.console import ConsolePlatform
 from bot.config import load_config_text
 from bot.core.clock import VirtualClock
@@ -82,7 +83,7 @@ class Demo:
         reply_to, when): adapters deliver these before overdue timers run.
         """
         store = await Store.open(self.config.database)
-        self.core = await Haven.create(self.config, self.platform, self.clock, store)
+        self.core = await app.create(self.config, self.platform, self.clock, store)
         await self.core.start(run_scheduler=False)
         for who, where, text, reply_to, at in catch_up:
             print(f"  📥 caught up: {PEOPLE[who]} replied in #{where} while Haven was down: “{text}”")
@@ -160,14 +161,14 @@ class Demo:
                    "No word of these posts is in a rule, yet one is an urgent goodbye (moderators "
                    "are pinged, with the closest labelled examples as the reason) and one a "
                    "passive wish (a quiet check-in note).")
-        self.core.semantic = stage
+        self.core.triage.semantic = stage
         await self.say("jo", "general", "gave my guitar to my cousin today and wrote everyone "
                        "letters. after friday none of this will matter")
         await self.say("kit", "vent", "nothing is ever going to get better for me. i am so tired "
                        "of everything")
         await self.command("lee", "rules test gave my guitar to my cousin today and wrote "
                            "everyone letters. after friday none of this will matter")
-        self.core.semantic = None  # the rest of the demo shows the rules alone
+        self.core.triage.semantic = None  # the rest of the demo shows the rules alone
 
     async def press(self, who: str, action: str, alert_id: int) -> None:
         """A moderator presses Claim or Resolve on an alert."""

@@ -9,6 +9,7 @@ import os
 import signal
 from typing import cast
 
+from bot import app
 from bot.config import Config, load_config
 from bot.core.errors import ConfigError, HavenError, Problem
 from bot.core.ports import Adapter
@@ -63,7 +64,7 @@ async def run_bot(config_path: str) -> int:
     """
     config = load_config(config_path)
     adapter = build_adapter(config)
-    core = await Haven.create(config, adapter)
+    core = await app.create(config, adapter)
     adapter.attach(core)
     await core.start()
     stop = asyncio.Event()

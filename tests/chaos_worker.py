@@ -26,9 +26,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bot import app
 from bot.config import load_config_text
 from bot.core.events import Channel, Member, MessagePosted, MessageRef, Outgoing
-from bot.core.runtime import Haven
 from bot.store import Store
 from tests.fakes import FakePlatform
 
@@ -153,7 +153,7 @@ async def main(workdir: Path) -> int:
     config = load_config_text(CONFIG.format(db=workdir / "haven.db", rules=RULES), "chaos.yaml")
     platform = Recorder(workdir / "calls.jsonl")
     store = await Store.open(config.database)
-    core = await Haven.create(config, platform, clock, store)
+    core = await app.create(config, platform, clock, store)
     await core.start()
     core.mark_ready()
     posts = workload(setup["seed"], setup["size"])

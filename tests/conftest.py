@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from bot import app
 from bot.config import Config, load_config_text
 from bot.core.clock import VirtualClock
 from bot.core.runtime import Haven
@@ -59,7 +60,7 @@ class Harness:
     async def start(self) -> Haven:
         """(Re)start the core on the same database."""
         store = await Store.open(self.config.database)
-        self.core = await Haven.create(self.config, self.platform, self.clock, store)
+        self.core = await app.create(self.config, self.platform, self.clock, store)
         await self.core.start(run_scheduler=False)
         return self.core
 

@@ -6,8 +6,7 @@ import pytest
 
 from bot.core.errors import ConfigError
 from bot.rules import actions as A
-from bot.rules import rulebook
-from bot.rules.rulebook import Rulebook
+from bot.rules.engine import Rulebook
 
 RULE = """\
 - id: x
@@ -28,13 +27,12 @@ def test_derived_sets_equal_the_sets_spelled_out_before_the_registry():
                                 "timeout", "redirect_cw", "log")
 
 
-def test_the_old_parameter_map_is_derived_and_still_exported():
-    assert dict(rulebook.ACTIONS) == {
+def test_the_parameter_map_is_derived_from_the_registry():
+    assert dict(A.PARAMS) == {
         "alert_moderators": {"urgency"}, "signpost": {"topic", "privately"},
         "reply": {"template", "privately"}, "hide": set(), "warn": set(),
         "timeout": {"minutes"}, "redirect_cw": set(), "log": set(),
     }
-    assert rulebook.ACTIONS is A.PARAMS
 
 
 def test_every_parameter_has_a_place_in_the_check_order_and_every_action_a_plan_slot():
@@ -94,7 +92,7 @@ def test_checks_return_none_for_good_values_and_a_message_for_bad_ones():
 def test_every_plan_slot_is_a_plan_field_the_planner_knows_how_to_fill():
     from dataclasses import fields
 
-    from bot.features.moderation.feature import _FILL, Plan
+    from bot.rules.planner import _FILL, Plan
 
     names = {f.name for f in fields(Plan)}
     for spec in A.ACTIONS.values():
@@ -105,8 +103,8 @@ def test_every_plan_slot_is_a_plan_field_the_planner_knows_how_to_fill():
 def test_the_planner_drops_every_punitive_action_of_the_registry_for_a_support_post(support):
     from types import MappingProxyType
 
-    from bot.features.moderation.feature import plan
     from bot.rules.model import Action, Match, Rule
+    from bot.rules.planner import plan
 
     def rule(rid, category, names):
         acts = tuple(Action(n, MappingProxyType({"minutes": 5} if n == "timeout" else {})) for n in names)

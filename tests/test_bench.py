@@ -46,7 +46,7 @@ def test_generated_pack_is_valid_and_deterministic() -> None:
     b = bench.generate_pack(50, 5, 4, seed=3)
     assert a == b
     assert len(a.keywords) == len(set(a.keywords)) == 50
-    from bot.rules.rulebook import Rulebook
+    from bot.rules.engine import Rulebook
 
     book = Rulebook.loads(a.yaml_text, "generated.yaml")
     assert len(book.rules) == 9

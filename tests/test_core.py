@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from bot.core.events import ButtonPressed, CommandInvoked, ReactionAdded
+from bot.core.events import AutomodActed, ButtonPressed, CommandInvoked, ReactionAdded
 from tests.conftest import Harness
 from tests.fakes import channel, command, member, post
 
@@ -42,10 +42,10 @@ async def test_communities_do_not_block_each_other(harness: Harness) -> None:
         order.append("c2")
         gate.set()
 
-    from bot.core.runtime import _WorkItem
+    from bot.core.dispatch import WorkItem
 
-    core._enqueue("c1", _WorkItem("blocked", blocked))
-    core._enqueue("c2", _WorkItem("free", free))
+    core.dispatch.enqueue("c1", WorkItem("blocked", blocked))
+    core.dispatch.enqueue("c2", WorkItem("free", free))
     await core.drain()
     assert order == ["c2", "c1"]
 
@@ -122,11 +122,11 @@ async def test_unknown_command_event(harness: Harness) -> None:
 
 async def test_platform_automod_actions_become_cases(harness: Harness) -> None:
     core = harness.core
-    case_id = await core.record_automod(community_id="c1", user_id="u9", action="block_message",
-                                        rule="42", keyword="badword", channel_id="ch",
-                                        at=harness.clock.now())
+    await core.handle(AutomodActed("c1", harness.clock.now(), user_id="u9",
+                                   action="block_message", rule="42", keyword="badword",
+                                   channel_id="ch"))
     [case] = await core.store.cases_for("c1", "u9")
-    assert case.id == case_id and case.action == "automod" and case.rule_id == "automod:42"
+    assert case.action == "automod" and case.rule_id == "automod:42"
     assert "badword" in case.reason and case.excerpt is None
 
 
@@ -152,7 +152,7 @@ async def test_a_repeated_delivery_is_handled_once_even_after_restart(harness: H
 async def test_failed_moderation_is_retried_on_redelivery_and_quotes_nothing(
         harness: Harness) -> None:
     core = harness.core
-    real = core.alerts.record
+    real = core.features["alerts"].record
     calls = 0
 
     async def flaky(*args, **kwargs):
@@ -162,7 +162,7 @@ async def test_failed_moderation_is_retried_on_redelivery_and_quotes_nothing(
             raise RuntimeError("store hiccup")
         return await real(*args, **kwargs)
 
-    core.alerts.record = flaky
+    core.features["alerts"].record = flaky
     ev = post("I want to end my life", harness.clock.now(), author=member("cas"),
               where="support", msg_id="fl1")
     await core.handle(ev)

@@ -31,7 +31,7 @@ def _with_stage(harness: Harness, detector, mode: str = "on", actions=None) -> S
     assert harness.core is not None
     stage = SemanticStage(detector, FakeBackend(), mode=mode, thresholds=dict.fromkeys(CATS, 0.5),
                           actions=actions)
-    harness.core.semantic = stage
+    harness.core.triage.semantic = stage
     return stage
 
 
@@ -113,7 +113,7 @@ async def test_semantic_method_is_observed_until_the_admin_gives_it_actions(  # 
         harness: Harness, detector) -> None:
     """A model's guess never hides a member's post by default: method, hostility and pii
     hits are shown (scan, rules test, log) but act only with `detection.actions`."""
-    from bot.rules.rulebook import Action
+    from bot.rules.model import Action
 
     _with_stage(harness, detector)
     core = harness.core

@@ -14,7 +14,9 @@ from bot.detection.triage import (
     semantic_rule,
     to_matches,
 )
-from bot.rules.rulebook import NEVER_ON_CRISIS, Match, Rulebook
+from bot.rules.actions import NEVER_ON_CRISIS
+from bot.rules.engine import Rulebook
+from bot.rules.model import Match
 
 
 def _detector() -> Detector:

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from bot import app
 from bot.adapters.discord_views import custom_id
 from bot.core.clock import VirtualClock
 from bot.core.runtime import Haven
@@ -64,7 +65,7 @@ class DiscordE2E:
         if rest is not None:  # keep Discord's side (history, webhooks) across a restart
             self.h.rest = rest
         store = await Store.open(self.config.database)
-        self.core = await Haven.create(self.config, self.h.adapter, self.clock, store)
+        self.core = await app.create(self.config, self.h.adapter, self.clock, store)
         self.h.core = self.core
         self.h.adapter.attach(self.core)
         await self.core.start(run_scheduler=False)

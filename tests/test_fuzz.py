@@ -27,9 +27,9 @@ from hypothesis import strategies as st
 from bot.config import Config, load_config, load_config_text
 from bot.core.errors import ConfigError
 from bot.core.templates import DEFAULT_TEMPLATES
+from bot.rules.engine import Rulebook
 from bot.rules.helplines import load_helplines
 from bot.rules.normalise import normalise_text
-from bot.rules.rulebook import Rulebook
 
 pytestmark = pytest.mark.fuzz
 

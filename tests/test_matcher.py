@@ -127,7 +127,7 @@ def test_lone_surrogates_do_not_break_matching() -> None:
 
 
 def test_keywords_and_regexes_match_with_and_without_accents() -> None:
-    from bot.rules.rulebook import Rulebook
+    from bot.rules.engine import Rulebook
 
     book = Rulebook.loads(
         "- id: t\n  category: concern\n  severity: low\n  description: accents\n"
@@ -141,7 +141,7 @@ def test_keywords_and_regexes_match_with_and_without_accents() -> None:
 
 
 def test_rules_in_other_scripts_match_native_words() -> None:
-    from bot.rules.rulebook import Rulebook
+    from bot.rules.engine import Rulebook
 
     book = Rulebook.loads(
         "- id: ru\n  category: concern\n  severity: low\n  description: Russian\n"

@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 import yaml
 
+from bot import app
 from bot.adapters.matrix_adapter import TOKEN_KEY, LoginFailed, MatrixAdapter, e2e_available
 from bot.adapters.matrix_power import CREATOR_POWER_LEVEL
 from bot.config import ChannelsConfig, Config, MatrixConfig, UnansweredConfig, load_config_text
@@ -196,7 +197,7 @@ class World:
         """The real Haven core on virtual time (starting now) with the Matrix adapter."""
         config = self.haven_config(**matrix)
         adapter = MatrixAdapter(config, access_token=self.bot_token, sync_timeout_ms=5000)
-        core = await Haven.create(config, adapter, VirtualClock(start=time.time()))
+        core = await app.create(config, adapter, VirtualClock(start=time.time()))
         await core.start(run_scheduler=False)
         bot = await start_adapter(adapter, core, rooms=(self.mods_room, self.support, self.cw_room))
         self.bots.append(bot)
@@ -867,7 +868,7 @@ async def test_pending_alert_goes_out_promptly_after_start(world: World) -> None
                         {"alert_id": alert_id, "mode": "new"}, now)
     await store.close()
     adapter = MatrixAdapter(config, access_token=world.bot_token, sync_timeout_ms=5000)
-    core = await Haven.create(config, adapter, RealClock())
+    core = await app.create(config, adapter, RealClock())
     await core.start(run_scheduler=True)
     started = time.monotonic()
     bot = await start_adapter(adapter, core, rooms=(world.mods_room, world.support))
@@ -912,7 +913,7 @@ async def test_catch_up_safety_limit_tells_moderators_what_was_not_read(world: W
     config = world.haven_config()
     adapter = MatrixAdapter(config, access_token=world.bot_token, sync_timeout_ms=5000,
                             backfill_page=5, backfill_max=10)
-    core = await Haven.create(config, adapter, VirtualClock(start=time.time()))
+    core = await app.create(config, adapter, VirtualClock(start=time.time()))
     await core.start(run_scheduler=False)
     world.bots.append(await start_adapter(adapter, core, rooms=(world.mods_room, world.support)))
     report = await world.bot_says(world.mod, world.mods_room, "could not read everything",
@@ -1102,7 +1103,7 @@ async def test_unaccepted_dm_invitation_falls_back_to_the_welcome_room(world: Wo
     async def start() -> tuple[Bot, MatrixAdapter]:
         adapter = MatrixAdapter(config, access_token=world.bot_token, sync_timeout_ms=5000,
                                 dm_invite_timeout=1.5)
-        core = await Haven.create(config, adapter, VirtualClock(start=time.time()))
+        core = await app.create(config, adapter, VirtualClock(start=time.time()))
         await core.start(run_scheduler=False)
         bot = await start_adapter(adapter, core, rooms=(world.mods_room, world.support))
         world.bots.append(bot)

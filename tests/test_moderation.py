@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 
-from bot.features.moderation.feature import plan
+from bot.rules.planner import plan
 from tests.conftest import Harness
 from tests.fakes import member, post
 
@@ -113,7 +113,7 @@ async def test_handler_errors_are_contained(harness: Harness) -> None:
     async def boom(*args, **kwargs):
         raise RuntimeError("feature bug")
 
-    core.welcome.on_first_post = boom
+    core.features["welcome"].on_first_post = boom
     await core.handle(post("hello", harness.clock.now(), author=member("x"), where="support"))
     assert core.errors == 1
     assert len(await core.store.open_posts("c1")) == 1  # the other features still ran
@@ -179,14 +179,14 @@ async def test_a_hide_interrupted_by_a_crash_is_finished_after_restart(harness: 
     """Hidden, then the process died: the text still reaches the author, the notice is posted."""
     core = harness.core
     crash = True
-    real_return = core.moderation._return_text
+    real_return = core.features["moderation"]._return_text
 
     async def dies(*args, **kwargs):
         if crash:
             raise asyncio.CancelledError("killed")  # stands in for the process dying
         return await real_return(*args, **kwargs)
 
-    core.moderation._return_text = dies
+    core.features["moderation"]._return_text = dies
     ev = post("kys loser", harness.clock.now(), author=member("bob"), where="support")
     with contextlib.suppress(Exception):
         await core.handle(ev)
@@ -215,7 +215,7 @@ async def test_an_interrupted_hide_is_finished_as_soon_as_haven_is_back(
     async def dies(*args, **kwargs):
         raise asyncio.CancelledError("killed")  # stands in for the process dying
 
-    core.moderation._return_text = dies
+    core.features["moderation"]._return_text = dies
     ev = post("kys loser", harness.clock.now(), author=member("bob"), where="support")
     with contextlib.suppress(Exception):
         await core.handle(ev)
@@ -235,7 +235,7 @@ async def test_an_interrupted_hide_also_finishes_the_signposting(harness: Harnes
     async def dies(*args, **kwargs):
         raise asyncio.CancelledError("killed")  # stands in for the process dying
 
-    core.moderation._return_text = dies
+    core.features["moderation"]._return_text = dies
     ev = post("how many pills would it take", harness.clock.now(), author=member("dee"))
     with contextlib.suppress(Exception):
         await core.handle(ev)
@@ -313,7 +313,7 @@ async def test_the_follow_up_job_waits_while_the_post_is_still_being_handled(
     async def slow_private(*args, **kwargs):
         job = await core.store.pending_job("hide_followup", "1")
         if job is not None:  # the job falls due while the text is being sent
-            await core.scheduler.execute(job, core.moderation._hide_followup_job)
+            await core.scheduler.execute(job, core.features["moderation"]._hide_followup_job)
         return await real_private(*args, **kwargs)
 
     harness.platform.send_private = slow_private

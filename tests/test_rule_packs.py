@@ -10,8 +10,8 @@ from __future__ import annotations
 import pytest
 
 from bot.core.templates import DEFAULT_TEMPLATES
+from bot.rules.engine import Rulebook
 from bot.rules.helplines import TOPICS
-from bot.rules.rulebook import Rulebook
 from bot.rules.tools import default_rules_dir
 
 PACKS = ("crisis", "method", "hostility", "pii", "sensitive", "signposting", "nl", "de", "es", "fr")

@@ -8,18 +8,10 @@ from pathlib import Path
 import pytest
 
 from bot.core.errors import ConfigError
-from bot.rules.rulebook import (
-    ACTIONS,
-    CATEGORIES,
-    SEVERITIES,
-    Action,
-    Match,
-    MatchContext,
-    Rule,
-    Rulebook,
-    Scope,
-    parse_duration,
-)
+from bot.rules.actions import PARAMS as ACTIONS
+from bot.rules.engine import Rulebook
+from bot.rules.loader import parse_duration
+from bot.rules.model import CATEGORIES, SEVERITIES, Action, Match, MatchContext, Rule, Scope
 
 GOOD = """\
 - id: crisis-intent
@@ -441,7 +433,7 @@ def test_check_examples_points_at_the_failing_example_line() -> None:
 
 def test_doubled_letter_across_a_group_is_refused_with_a_fix() -> None:
     from bot.core.errors import ConfigError
-    from bot.rules.rulebook import Rulebook
+    from bot.rules.engine import Rulebook
 
     text = ("- id: dbl\n  category: crisis\n  severity: high\n  description: d\n"
             "  match: {any: [{regex: 'cut(?:ting)? myself'}]}\n"

@@ -75,7 +75,7 @@ def handler(clock: VirtualClock) -> Recorder:
 
 @pytest.fixture
 async def sched(store: Store, clock: VirtualClock, handler: Recorder) -> AsyncIterator[Scheduler]:
-    s = Scheduler(store, clock)
+    s = Scheduler(store.jobs, clock)
     s.register("remind", handler)
     yield s
     await s.stop()
@@ -194,7 +194,7 @@ async def test_not_found_is_retried_then_given_up(sched: Scheduler, store: Store
 
 async def test_retry_wait_is_capped_per_kind(store: Store, clock: VirtualClock,
                                              handler: Recorder) -> None:
-    sched = Scheduler(store, clock)
+    sched = Scheduler(store.jobs, clock)
     sched.register("alert", handler, max_backoff=60)
     job_id = await sched.schedule(C, "alert", "a", clock.now())
     handler.errors = [RuntimeError("down")] * 10
@@ -238,7 +238,7 @@ async def test_handler_may_schedule_follow_up_due_now(sched: Scheduler, clock: V
 async def test_job_survives_a_restart_and_runs_once(tmp_path: Path, clock: VirtualClock) -> None:
     path = tmp_path / "haven.db"
     store = await Store.open(path)
-    before = Scheduler(store, clock)
+    before = Scheduler(store.jobs, clock)
     t0 = clock.now()
     job_id = await before.schedule(C, "remind", "post:1", t0 + 3600, {"post": 1})
     # A failed attempt before the restart is remembered too.
@@ -252,7 +252,7 @@ async def test_job_survives_a_restart_and_runs_once(tmp_path: Path, clock: Virtu
     clock.set(t0 + 2 * 3600)  # downtime: nobody is woken
     store = await Store.open(path)
     try:
-        after = Scheduler(store, clock)
+        after = Scheduler(store.jobs, clock)
         handler = Recorder(clock)
         after.register("remind", handler)
         assert await after.run_due() == 2
@@ -299,7 +299,7 @@ async def test_runner_is_used_for_due_jobs(store: Store, clock: VirtualClock,
         seen.append(job.key)
         await sched.execute(job, h)
 
-    sched = Scheduler(store, clock, runner=runner)
+    sched = Scheduler(store.jobs, clock, runner=runner)
     sched.register("remind", handler)
     await sched.schedule(C, "remind", "k", clock.now())
     assert await sched.run_due() == 1
@@ -336,7 +336,7 @@ async def test_loop_does_not_miss_a_job_scheduled_while_it_looks(
         monkeypatch: pytest.MonkeyPatch) -> None:
     # A job scheduled while the loop is between its pass and its sleep must still
     # wake it (the virtual clock never moves here, so only the wake-up can).
-    real_next_due = store.next_due_at
+    real_next_due = store.jobs.next_due_at
     injected = False
 
     async def next_due_then_schedule() -> float | None:
@@ -347,7 +347,7 @@ async def test_loop_does_not_miss_a_job_scheduled_while_it_looks(
             await sched.schedule(C, "remind", "raced", clock.now())
         return result
 
-    monkeypatch.setattr(store, "next_due_at", next_due_then_schedule)
+    monkeypatch.setattr(store.jobs, "next_due_at", next_due_then_schedule)
     sched.start()
     await eventually(lambda: handler.keys == ["raced"])
 
@@ -355,7 +355,7 @@ async def test_loop_does_not_miss_a_job_scheduled_while_it_looks(
 async def test_loop_survives_a_failing_pass(sched: Scheduler, store: Store, clock: VirtualClock,
                                             handler: Recorder,
                                             monkeypatch: pytest.MonkeyPatch) -> None:
-    real_due_jobs = store.due_jobs
+    real_due_jobs = store.jobs.due_jobs
     failures = [OSError("disk hiccup")]
 
     async def flaky(now: float, limit: int = 100) -> list[Job]:
@@ -363,7 +363,7 @@ async def test_loop_survives_a_failing_pass(sched: Scheduler, store: Store, cloc
             raise failures.pop()
         return await real_due_jobs(now, limit)
 
-    monkeypatch.setattr(store, "due_jobs", flaky)
+    monkeypatch.setattr(store.jobs, "due_jobs", flaky)
     sched.start()
     await eventually(lambda: not failures)
     await sched.schedule(C, "remind", "after", clock.now())

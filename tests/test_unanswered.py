@@ -124,11 +124,11 @@ async def test_timers_survive_restart_and_fire_once(harness: Harness) -> None:
     # catch-up: a reply made while Haven was down, delivered before overdue timers run
     await core.stop()
     harness.clock.set(harness.clock.now() + 20 * H)
-    from bot.core.runtime import Haven
+    from bot import app
     from bot.store import Store
 
     store = await Store.open(harness.config.database)
-    core = harness.core = await Haven.create(harness.config, harness.platform, harness.clock, store)
+    core = harness.core = await app.create(harness.config, harness.platform, harness.clock, store)
     await core.start(run_scheduler=False)
     await core.handle(post("kim, me too", harness.clock.now() - 10 * H, author=member("alex"),
                            where="support", reply_to=answered.message.message_id))

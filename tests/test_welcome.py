@@ -97,5 +97,5 @@ async def test_welcome_names_commands_as_they_are_typed_here(harness: Harness, p
                                                              expected: str) -> None:
     # field report: on Matrix "use the `resources` command" did not work as written
     harness.platform.name = platform
-    text = harness.core.welcome.welcome_text("c1", "Ana")
+    text = harness.core.features["welcome"].welcome_text("c1", "Ana")
     assert f"use the {expected} command" in text

@@ -152,6 +152,22 @@ class JobScheduler(Protocol):
         """Run one job now (in its lane)."""
         ...
 
+    async def get_job(self, job_id: int) -> Job | None:
+        """A job by id."""
+        ...
+
+    async def pending_job(self, kind: str, key: str) -> Job | None:
+        """The pending job of ``kind`` with ``key``, if any."""
+        ...
+
+    async def set_payload(self, job_id: int, payload: dict[str, Any]) -> None:
+        """Replace a pending job's payload."""
+        ...
+
+    async def bring_forward(self, kind: str, due_at: float) -> int:
+        """Make pending jobs of ``kind`` due no later than ``due_at``."""
+        ...
+
 
 @dataclass(frozen=True)
 class FeatureContext(Generic[C, R]):

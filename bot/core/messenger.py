@@ -72,6 +72,10 @@ class Messenger:
             await store.outbox_done(community_id, key, result, self.clock.now())
         return result
 
+    async def delivered(self, community_id: str, key: str) -> str | None:
+        """The outbox state of delivery ``key`` (``sent``, ``pending``...), ``None`` if never begun."""
+        return await self.ledger.outbox_state(community_id, key)
+
     async def report_missing(self, community_id: str, exc: MissingPermission) -> None:
         """Log a missing permission and tell the moderators, once per permission and place."""
         key = f"missing:{community_id}:{exc.permission}:{exc.where}"

@@ -18,7 +18,8 @@ from typing import Any
 from bot.core.bounded import delivery
 from bot.core.clock import Clock
 from bot.core.errors import NotFound, RateLimited
-from bot.store import Job, Store
+from bot.storage.repositories.jobs import JobsRepository
+from bot.storage.rows import Job
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +42,7 @@ def backoff(attempts: int, cap: float = MAX_BACKOFF) -> float:
 class Scheduler:
     """Runs due jobs. ``run_due`` does one pass; ``start`` runs the loop."""
 
-    def __init__(self, store: Store, clock: Clock, runner: JobRunner | None = None) -> None:
+    def __init__(self, store: JobsRepository, clock: Clock, runner: JobRunner | None = None) -> None:
         self.store = store
         self.clock = clock
         self._handlers: dict[str, JobHandler] = {}
@@ -75,6 +76,22 @@ class Scheduler:
     async def cancel(self, kind: str, key_prefix: str) -> int:
         """Cancel pending jobs of ``kind`` whose key starts with ``key_prefix``."""
         return await self.store.cancel_jobs(kind, key_prefix)
+
+    async def get_job(self, job_id: int) -> Job | None:
+        """A job by id."""
+        return await self.store.get_job(job_id)
+
+    async def pending_job(self, kind: str, key: str) -> Job | None:
+        """The pending job of ``kind`` with ``key``, if any."""
+        return await self.store.pending_job(kind, key)
+
+    async def set_payload(self, job_id: int, payload: dict[str, Any]) -> None:
+        """Replace a pending job's payload (what it will do when it runs)."""
+        await self.store.set_job_payload(job_id, payload)
+
+    async def bring_forward(self, kind: str, due_at: float) -> int:
+        """Make pending jobs of ``kind`` due no later than ``due_at``; returns how many."""
+        return await self.store.bring_forward_jobs(kind, due_at)
 
     async def run_due(self) -> int:
         """Run every job due now (through the runner); returns how many ran.

@@ -132,8 +132,10 @@ def render(template: str, values: Mapping[str, object]) -> str:
 class Templates:
     """Defaults overlaid with the admin's ``templates:`` config section."""
 
-    def __init__(self, overrides: Mapping[str, str] | None = None) -> None:
-        self._templates = {**DEFAULT_TEMPLATES, **(overrides or {})}
+    def __init__(self, overrides: Mapping[str, str] | None = None,
+                 defaults: Mapping[str, str] | None = None) -> None:
+        self._templates = {**DEFAULT_TEMPLATES, **(defaults or {}), **(overrides or {})}
+        """Core defaults, then the features' own defaults, then the admin's overrides."""
 
     def names(self) -> set[str]:
         """Every template name available to rules."""

@@ -20,7 +20,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bot.rules.rulebook import ACTIONS, NEVER_ON_CRISIS, SUPPORT_CATEGORIES, URGENCIES, Action
+from bot.rules.actions import NEVER_ON_CRISIS, URGENCIES
+from bot.rules.actions import PARAMS as ACTIONS
+from bot.rules.model import SUPPORT_CATEGORIES, Action
 
 MODES = ("on", "off", "shadow")
 KEYS = {"semantic", "backend", "model_path", "head", "thresholds", "actions", "review_file",

@@ -22,8 +22,8 @@ from bot.detection.backend import BackendUnavailable, EmbeddingBackend, load_bac
 from bot.detection.model import DEFAULT_HEAD, Analysis, Detector
 from bot.detection.settings import DetectionConfig
 from bot.detection.triage import SEMANTIC_CATEGORIES, decide, semantic_rule, to_matches
+from bot.rules.model import Action, Match, Rule
 from bot.rules.normalise import normalise_text
-from bot.rules.rulebook import Action, Match, Rule
 
 log = logging.getLogger(__name__)
 

@@ -1,4 +1,4 @@
-"""From scores to decisions to rule :class:`~bot.rules.rulebook.Match` objects.
+"""From scores to decisions to rule :class:`~bot.rules.model.Match` objects.
 
 Triage: an urgent crisis (intent, plan, preparation, goodbye, an act under way)
 is category ``crisis`` and pings on-duty moderators; a passive wish or
@@ -18,7 +18,7 @@ from types import MappingProxyType
 from typing import Any, Final
 
 from bot.detection.model import HEAD_POSITIVES, Analysis, Detector
-from bot.rules.rulebook import Action, Match, Rule
+from bot.rules.model import Action, Match, Rule
 
 CATEGORY_HEAD: Final[Mapping[str, str]] = MappingProxyType({
     "crisis": "crisis", "concern": "risk", "method": "method", "hostility": "hostility", "pii": "pii",

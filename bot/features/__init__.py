@@ -1,1 +1,18 @@
-"""Community features, each platform-neutral: welcome, unanswered posts, crisis, CW, signposting."""
+"""Haven's features, each a package with one :class:`~bot.core.feature.FeatureSpec`.
+
+:data:`FEATURES` is the ordered list the composition root (:mod:`bot.app`) builds:
+the order of help texts and commands. Adding a feature is its package plus one
+line here. The pipeline order is not this order: each stage declares its own.
+"""
+
+from bot.core.feature import FeatureSpec
+from bot.features import alerts, content_warnings, members, moderation, unanswered, welcome
+
+FEATURES: tuple[FeatureSpec, ...] = (
+    alerts.SPEC,
+    moderation.SPEC,
+    members.SPEC,
+    welcome.SPEC,
+    content_warnings.SPEC,
+    unanswered.SPEC,
+)

@@ -8,7 +8,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from bot.core.errors import ConfigError
-from bot.rules.rulebook import Match, Rulebook
+from bot.rules.engine import Rulebook
+from bot.rules.model import Match
 
 if TYPE_CHECKING:
     from bot.detection.stage import SemanticStage

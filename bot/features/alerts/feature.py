@@ -11,19 +11,21 @@ Further crisis posts by the same member update the open alert.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
 
+from bot.config import CrisisConfig
 from bot.core.clock import fmt_duration
 from bot.core.durations import in_clock_range
 from bot.core.events import MessagePosted, MessageRef, Outgoing
+from bot.core.feature import Feature, FeatureContext, JobKind, MessageOutcome, Stage
 from bot.core.messenger import quote
 from bot.core.ports import Capability, ChannelPrivacy, capability, has
-from bot.rules.rulebook import Match
-from bot.store import Alert, Job
-
-if TYPE_CHECKING:
-    from bot.core.runtime import Haven
+from bot.rules.model import SUPPORT_CATEGORIES, Match
+from bot.rules.planner import rule_urgency
+from bot.storage.repositories.alerts import AlertsRepository
+from bot.storage.repositories.duty import DutyRepository
+from bot.storage.rows import Alert, Job
 
 log = logging.getLogger(__name__)
 
@@ -35,14 +37,38 @@ ALERT_RETRY_CAP = 60.0
 STATE_LABEL = {"open": "OPEN", "claimed": "CLAIMED", "resolved": "RESOLVED"}
 
 
-class Alerts:
+@dataclass(frozen=True)
+class AlertsRepos:
+    """What the alerts feature stores and reads: alerts, and the duty roster to mention."""
+
+    alerts: AlertsRepository
+    duty: DutyRepository
+
+
+AlertsContext = FeatureContext[CrisisConfig, AlertsRepos]
+
+
+class Alerts(Feature):
     """Opens, sends, updates, re-escalates, claims and resolves alerts."""
 
-    def __init__(self, core: Haven) -> None:
-        self.core = core
-        core.scheduler.register("alert_send", self._send_job, max_backoff=ALERT_RETRY_CAP,
-                                first=True)
-        core.scheduler.register("alert_reescalate", self._reescalate_job, first=True)
+    def __init__(self, ctx: AlertsContext) -> None:
+        self.ctx = ctx
+
+    def stages(self) -> list[Stage]:
+        """Crisis or concern in a private message to Haven."""
+        return [Stage("alerts.private", 10, "private", self._private_stage, critical=True)]
+
+    def jobs(self) -> list[JobKind]:
+        """Sending alerts (retried at least once a minute) and re-escalating them."""
+        return [JobKind("alert_send", self._send_job, max_backoff=ALERT_RETRY_CAP, first=True,
+                        urgent=True),
+                JobKind("alert_reescalate", self._reescalate_job, first=True, urgent=True)]
+
+    async def _private_stage(self, ev: MessagePosted, outcome: MessageOutcome) -> None:
+        support = [m for m in outcome.matches
+                   if m.rule.category in SUPPORT_CATEGORIES and not m.rule.shadow]
+        if support:
+            await self.on_private_message(ev, support)
 
     # -- raising ---------------------------------------------------------------
 
@@ -66,9 +92,9 @@ class Alerts:
         Returns ``(alert id, job id)``; the job (``None`` when nothing needs sending) is
         durable: if Haven stops before :meth:`send_recorded`, the scheduler sends it.
         """
-        core = self.core
-        store = core.store
-        excerpt = excerpt_around(ev.text, _matched(match), core.config.crisis.excerpt_chars)
+        ctx = self.ctx
+        store = ctx.repo.alerts
+        excerpt = excerpt_around(ev.text, _matched(match), ctx.config.excerpt_chars)
         private = ev.channel.kind == "dm"
         existing = await store.open_alert_for(ev.community_id, ev.author.id, kind)
         if existing is None and kind == "concern":
@@ -133,15 +159,15 @@ class Alerts:
         return alert_id, await self._job(ev.community_id, alert_id, "new", "new", **extra)
 
     async def _schedule_reescalation(self, community_id: str, alert_id: int) -> None:
-        core = self.core
-        await core.scheduler.schedule(community_id, "alert_reescalate", f"{alert_id}:1",
-                                      core.clock.now() + core.config.crisis.reescalate_after,
+        ctx = self.ctx
+        await ctx.scheduler.schedule(community_id, "alert_reescalate", f"{alert_id}:1",
+                                      ctx.clock.now() + ctx.config.reescalate_after,
                                       {"alert_id": alert_id})
 
     async def _job(self, community_id: str, alert_id: int, key: str, mode: str,
                    **extra: bool | int | None) -> int | None:
-        return await self.core.scheduler.schedule(community_id, "alert_send", f"{alert_id}:{key}",
-                                                  self.core.clock.now(),
+        return await self.ctx.scheduler.schedule(community_id, "alert_send", f"{alert_id}:{key}",
+                                                  self.ctx.clock.now(),
                                                   {"alert_id": alert_id, "mode": mode, **extra})
 
     async def send_recorded(self, job_id: int | None, **extra: bool | int | None) -> None:
@@ -149,12 +175,12 @@ class Alerts:
         (``hidden``, ``returned``, ``case_id``); if sending fails the scheduler retries."""
         if job_id is None:
             return
-        scheduler = self.core.scheduler
-        job = await self.core.store.get_job(job_id)
+        scheduler = self.ctx.scheduler
+        job = await self.ctx.scheduler.get_job(job_id)
         if job is None or job.state != "pending":
             return
         if extra:
-            await self.core.store.set_job_payload(job_id, {**job.payload, **extra})
+            await self.ctx.scheduler.set_payload(job_id, {**job.payload, **extra})
         await scheduler.run_now(job_id)
 
     async def _deliver(self, community_id: str, alert_id: int, key: str, mode: str,
@@ -163,12 +189,12 @@ class Alerts:
         community's queue); if sending fails the scheduler retries it."""
         job_id = await self._job(community_id, alert_id, key, mode, **extra)
         if job_id is not None:
-            await self.core.scheduler.run_now(job_id)
+            await self.ctx.scheduler.run_now(job_id)
 
     # -- sending -----------------------------------------------------------------
 
     async def _send_job(self, job: Job) -> None:
-        alert = await self.core.store.get_alert(int(job.payload["alert_id"]))
+        alert = await self.ctx.repo.alerts.get_alert(int(job.payload["alert_id"]))
         if alert is None:
             return
         mode = job.payload.get("mode", "new")
@@ -188,33 +214,33 @@ class Alerts:
                           case_id=int(case_id) if case_id else None,
                           hiding=bool(job.payload.get("hiding")))
         # Raises on failure: the scheduler retries (also after a restart).
-        ref = await self.core.platform.send(alert.community_id, self.core.config.channels.moderators,
+        ref = await self.ctx.platform.send(alert.community_id, self.ctx.core.channels.moderators,
                                             msg)
-        await self.core.store.add_alert_message(alert.id, _ref_dict(ref))
-        await self.core.store.mark_alerted(alert.community_id, users, self.core.clock.now())
+        await self.ctx.repo.alerts.add_alert_message(alert.id, _ref_dict(ref))
+        await self.ctx.repo.duty.mark_alerted(alert.community_id, users, self.ctx.clock.now())
 
     async def _reescalate_job(self, job: Job) -> None:
-        core = self.core
-        alert = await core.store.get_alert(int(job.payload["alert_id"]))
+        ctx = self.ctx
+        alert = await ctx.repo.alerts.get_alert(int(job.payload["alert_id"]))
         if alert is None or alert.state != "open" or alert.urgency != "now":
             return
-        await core.store.bump_alert_escalation(alert.id)
+        await ctx.repo.alerts.bump_alert_escalation(alert.id)
         n = alert.escalations + 1
         await self._deliver(alert.community_id, alert.id, f"reescalate:{n}", "reescalate")
         if n < MAX_REESCALATIONS:
-            await core.scheduler.schedule(alert.community_id, "alert_reescalate",
+            await ctx.scheduler.schedule(alert.community_id, "alert_reescalate",
                                           f"{alert.id}:{n + 1}",
-                                          core.clock.now() + core.config.crisis.reescalate_after,
+                                          ctx.clock.now() + ctx.config.reescalate_after,
                                           {"alert_id": alert.id})
 
     async def mentions(self, community_id: str, wide: bool) -> tuple[tuple[str, ...], tuple[str, ...]]:
         """Whom to mention: one on-duty moderator (spread, outside quiet hours), else the role."""
-        core = self.core
-        roles = tuple(core.config.roles.moderators)
+        ctx = self.ctx
+        roles = tuple(ctx.core.roles.moderators)
         if wide:
             return (), roles
-        minute = _minute_of_day(core.clock.now())
-        for row in await core.store.duty_roster(community_id):
+        minute = _minute_of_day(ctx.clock.now())
+        for row in await ctx.repo.duty.duty_roster(community_id):
             if not row.on_duty:
                 continue
             if row.quiet_start is not None and row.quiet_end is not None and \
@@ -233,8 +259,8 @@ class Alerts:
         alert still goes out but the member's words are replaced by a note.
         A quiet alert (a concern) is a "check in when you can" note.
         """
-        core = self.core
-        platform = core.platform
+        ctx = self.ctx
+        platform = ctx.platform
         who = " ".join([*(platform.user_mention(u) for u in users),
                         *(platform.role_mention(alert.community_id, r) for r in roles)])
         quiet = alert.urgency == "quiet"
@@ -242,7 +268,7 @@ class Alerts:
                  "update": "Alert updated: another post",
                  "upgrade": "Alert upgraded: now urgent",
                  "reescalate": f"Alert still unclaimed after "
-                               f"{fmt_duration(core.clock.now() - alert.created_at)}",
+                               f"{fmt_duration(ctx.clock.now() - alert.created_at)}",
                  "status": "Check in when you can" if quiet else "Alert"}.get(mode, "Alert")
         kind = "Crisis" if alert.kind == "crisis" else alert.kind.capitalize()
         header = (f"{who} **{title} #{alert.id}: {kind} ({alert.severity})** "
@@ -251,7 +277,7 @@ class Alerts:
             # Never tell a channel other members can read who is in crisis, or what they wrote.
             lines = [header,
                      "_Details withheld: this channel is not private (members can see it). Use "
-                     f"`{core.command_hint('alerts')}` (answered only to you) for who and where, "
+                     f"`{ctx.hint('alerts')}` (answered only to you) for who and where, "
                      "and make this channel private to moderators and Haven._"]
         else:
             lines = [
@@ -271,9 +297,9 @@ class Alerts:
                 lines.append(f"The post was hidden{case}; the member was sent their text privately."
                              if returned else f"The post was hidden{case}, but the member could "
                              f"not be messaged privately: please send them their text (see "
-                             f"`{core.command_hint('case', str(case_id or ''))}`).")
+                             f"`{ctx.hint('case', str(case_id or ''))}`).")
             if alert.excerpt:
-                lines.append(quote(alert.excerpt, core.config.crisis.excerpt_chars))
+                lines.append(quote(alert.excerpt, ctx.config.excerpt_chars))
         lines.append(self.status_line(alert))
         return Outgoing("\n".join(lines), mention_users=users, mention_roles=roles,
                         alert_id=alert.id if alert.state != "resolved" else None)
@@ -307,7 +333,7 @@ class Alerts:
         ``moderators_channel_is_private`` counts; platforms without it (console)
         and an unknown answer (``None``) keep the excerpt.
         """
-        check = capability(self.core.platform, Capability.CHANNEL_PRIVACY, ChannelPrivacy)
+        check = capability(self.ctx.platform, Capability.CHANNEL_PRIVACY, ChannelPrivacy)
         if check is None:
             return False
         try:
@@ -318,29 +344,29 @@ class Alerts:
 
     def status_line(self, alert: Alert) -> str:
         """Who holds the alert now."""
-        platform = self.core.platform
+        platform = self.ctx.platform
         if alert.state == "claimed" and alert.claimed_by:
             return f"Claimed by {platform.user_mention(alert.claimed_by)}."
         if alert.state == "resolved":
             note = f" Note: {alert.note}" if alert.note else ""
             by = platform.user_mention(alert.resolved_by) if alert.resolved_by else "a moderator"
             return f"Resolved by {by}.{note}"
-        claim = self.core.command_hint("claim", str(alert.id))
-        if has(self.core.platform, Capability.BUTTONS):
+        claim = self.ctx.hint("claim", str(alert.id))
+        if has(self.ctx.platform, Capability.BUTTONS):
             return f"Unclaimed: press Claim (or use `{claim}`) when you pick it up."
-        resolve = self.core.command_hint("resolve", str(alert.id), "[note]")
+        resolve = self.ctx.hint("resolve", str(alert.id), "[note]")
         return f"Unclaimed: use `{claim}` when you pick it up, `{resolve}` when done."
 
     async def refresh_messages(self, alert_id: int) -> None:
         """Edit every message of an alert to show its new state (best effort)."""
-        core = self.core
-        alert = await core.store.get_alert(alert_id)
+        ctx = self.ctx
+        alert = await ctx.repo.alerts.get_alert(alert_id)
         if alert is None:
             return
         msg = self.render(alert, mode="status")
         for ref in alert.message_refs():
             try:
-                await core.platform.edit(MessageRef(**ref), Outgoing(msg.text, alert_id=msg.alert_id))
+                await ctx.platform.edit(MessageRef(**ref), Outgoing(msg.text, alert_id=msg.alert_id))
             except Exception as exc:  # an old alert message may be gone; keep going
                 log.info("could not update alert %d message: %s", alert_id, exc)
 
@@ -353,29 +379,29 @@ class Alerts:
         Idempotent per post and topic (the outbox): a post handled again after a crash
         does not send the same signposting twice.
         """
-        core = self.core
-        last = await core.store.last_signposted(ev.community_id, ev.author.id, topic)
-        if last is not None and ev.at - last < core.config.crisis.signpost_again_after:
+        ctx = self.ctx
+        last = await ctx.repo.alerts.last_signposted(ev.community_id, ev.author.id, topic)
+        if last is not None and ev.at - last < ctx.config.signpost_again_after:
             return False
-        helplines = core.helplines.format(core.config.community.countries, topic)
+        helplines = ctx.helplines.format(ctx.core.community.countries, topic)
         template = "crisis_signpost" if topic in ("crisis", "self_harm") else "topic_signpost"
-        text = core.templates.render(template, member=ev.author.name, helplines=helplines,
-                                     community=core.platform.community_name(ev.community_id))
+        text = ctx.templates.render(template, member=ev.author.name, helplines=helplines,
+                                     community=ctx.platform.community_name(ev.community_id))
         if privately is None:
-            privately = core.config.crisis.signpost == "privately"
+            privately = ctx.config.signpost == "privately"
 
         async def send() -> str:
             if privately:
-                return await core.messenger.private(
+                return await ctx.messenger.private(
                     ev.community_id, ev.author.id, Outgoing(text), fallback_to=ev.message,
                     fallback=Outgoing(text, mention_users=(ev.author.id,)))
-            return "fallback" if await core.messenger.reply(
+            return "fallback" if await ctx.messenger.reply(
                 ev.message, Outgoing(text, mention_users=(ev.author.id,))) else "failed"
 
-        result = await core.messenger.once(ev.community_id,
+        result = await ctx.messenger.once(ev.community_id,
                                            f"{ev.message.message_id}:signpost:{topic}", send)
         if result != "failed":
-            await core.store.mark_signposted(ev.community_id, ev.author.id, topic, ev.at)
+            await ctx.repo.alerts.mark_signposted(ev.community_id, ev.author.id, topic, ev.at)
         return result != "failed"
 
     # -- private messages to Haven ---------------------------------------------------
@@ -389,7 +415,7 @@ class Alerts:
         been told (the full answer once a day, a short one for further messages).
         Returns the alert id.
         """
-        core = self.core
+        ctx = self.ctx
         crisis = next((m for m in matches if m.rule.category == "crisis"), None)
         match = crisis or matches[0]
         kind = "crisis" if crisis is not None else "concern"
@@ -398,55 +424,55 @@ class Alerts:
             urgency = "normal"  # crisis in private always reaches a person with a mention
         alert_id, job_id = await self.record(ev, match, kind, urgency)
         await self.send_recorded(job_id)
-        last = await core.store.last_signposted(ev.community_id, ev.author.id, "private")
-        first = last is None or ev.at - last >= core.config.crisis.signpost_again_after
+        last = await ctx.repo.alerts.last_signposted(ev.community_id, ev.author.id, "private")
+        first = last is None or ev.at - last >= ctx.config.signpost_again_after
         template = "private_crisis_reply" if first else "private_crisis_again"
-        text = core.templates.render(
+        text = ctx.templates.render(
             template, member=ev.author.name,
-            helplines=core.helplines.format(core.config.community.countries, "crisis"),
-            community=core.platform.community_name(ev.community_id))
+            helplines=ctx.helplines.format(ctx.core.community.countries, "crisis"),
+            community=ctx.platform.community_name(ev.community_id))
 
         async def answer() -> str:
-            if await core.messenger.reply(ev.message, Outgoing(text)) is not None:
+            if await ctx.messenger.reply(ev.message, Outgoing(text)) is not None:
                 return "reply"
-            return await core.messenger.private(ev.community_id, ev.author.id, Outgoing(text))
+            return await ctx.messenger.private(ev.community_id, ev.author.id, Outgoing(text))
 
-        result = await core.messenger.once(ev.community_id, f"{ev.message.message_id}:dm-answer",
+        result = await ctx.messenger.once(ev.community_id, f"{ev.message.message_id}:dm-answer",
                                            answer)
         if result != "failed" and first:
-            await core.store.mark_signposted(ev.community_id, ev.author.id, "private", ev.at)
+            await ctx.repo.alerts.mark_signposted(ev.community_id, ev.author.id, "private", ev.at)
         return alert_id
 
     # -- claim and resolve ------------------------------------------------------------
 
     async def claim(self, community_id: str, alert_id: int, by: str) -> str:
         """Claim an alert; returns the answer for the moderator."""
-        store = self.core.store
+        store = self.ctx.repo.alerts
         alert = await store.get_alert(alert_id)
         if alert is None or alert.community_id != community_id:
             return f"There is no alert #{alert_id}."
         if alert.state == "resolved":
             return f"Alert #{alert_id} is already resolved."
         if alert.state == "claimed":
-            who = self.core.platform.user_mention(alert.claimed_by or "")
+            who = self.ctx.platform.user_mention(alert.claimed_by or "")
             return f"Alert #{alert_id} is already claimed by {who}."
-        await store.claim_alert(alert_id, by, self.core.clock.now())
-        await self.core.scheduler.cancel("alert_reescalate", f"{alert_id}:")
+        await store.claim_alert(alert_id, by, self.ctx.clock.now())
+        await self.ctx.scheduler.cancel("alert_reescalate", f"{alert_id}:")
         await self.refresh_messages(alert_id)
         return f"You have claimed alert #{alert_id}. Thank you."
 
     async def resolve(self, community_id: str, alert_id: int, by: str, note: str | None) -> str:
         """Resolve an alert; returns the answer for the moderator."""
-        store = self.core.store
+        store = self.ctx.repo.alerts
         alert = await store.get_alert(alert_id)
         if alert is None or alert.community_id != community_id:
             return f"There is no alert #{alert_id}."
         if alert.state == "resolved":
             return f"Alert #{alert_id} is already resolved."
-        await store.resolve_alert(alert_id, by, note or None, self.core.clock.now())
-        await self.core.scheduler.cancel("alert_reescalate", f"{alert_id}:")
+        await store.resolve_alert(alert_id, by, note or None, self.ctx.clock.now())
+        await self.ctx.scheduler.cancel("alert_reescalate", f"{alert_id}:")
         await self.refresh_messages(alert_id)
-        alias = await store.get_kv(f"forgotten:{community_id}:{alert.member_id}")
+        alias = await self.ctx.kv.get(f"forgotten:{community_id}:{alert.member_id}")
         if alias:  # the member asked to be forgotten while this alert was open
             await store.anonymise_alert(alert_id, alias)
         return f"Alert #{alert_id} resolved." + (" Note saved." if note else "")
@@ -478,15 +504,6 @@ def excerpt_around(text: str, matched: str | None, limit: int) -> str:
     if end < len(text):
         piece = piece[:-1].rstrip() + "…"
     return piece
-
-
-def rule_urgency(match: Match) -> str:
-    """The urgency of a match: its rule's ``alert_moderators {urgency}`` (``now`` by default);
-    a ``concern`` rule is always ``quiet``."""
-    if match.rule.category == "concern":
-        return "quiet"
-    return next((str(a.params.get("urgency", "now")) for a in match.rule.actions
-                 if a.name == "alert_moderators"), "now")
 
 
 def _matched(match: Match) -> str | None:

@@ -14,15 +14,16 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import TYPE_CHECKING
 
+from bot.config import ContentWarningsConfig
 from bot.core.events import MessagePosted, Outgoing
+from bot.core.feature import Feature, FeatureContext, MessageOutcome, Stage
 from bot.core.messenger import quote
-from bot.features.moderation.feature import plan
-from bot.rules.rulebook import Match
+from bot.rules.model import Match
+from bot.rules.planner import plan
+from bot.storage.repositories.cases import CasesRepository
 
-if TYPE_CHECKING:
-    from bot.core.runtime import Haven
+ContentWarningsContext = FeatureContext[ContentWarningsConfig, CasesRepository]
 
 log = logging.getLogger(__name__)
 
@@ -36,12 +37,21 @@ def label_pattern(labels: tuple[str, ...]) -> re.Pattern[str]:
                       re.IGNORECASE)
 
 
-class ContentWarnings:
+class ContentWarnings(Feature):
     """Enforces CW channels and redirects sensitive posts to them."""
 
-    def __init__(self, core: Haven) -> None:
-        self.core = core
-        self._label = label_pattern(core.config.content_warnings.labels)
+    def __init__(self, ctx: ContentWarningsContext) -> None:
+        self.ctx = ctx
+        self._label = label_pattern(ctx.config.labels)
+
+    def stages(self) -> list[Stage]:
+        """First of the follow-up; crisis and concern posts are never redirected or hidden."""
+        return [Stage("content_warnings.check", 20, "follow_up", self._check_stage,
+                      skip=frozenset({"hidden", "support"}))]
+
+    async def _check_stage(self, ev: MessagePosted, outcome: MessageOutcome) -> None:
+        if await self.check(ev, outcome.matches):
+            outcome.hidden = True
 
     def has_warning(self, ev: MessagePosted) -> bool:
         """Whether the post starts with a CW label or is wholly in spoilers."""
@@ -49,20 +59,20 @@ class ContentWarnings:
 
     async def check(self, ev: MessagePosted, matches: list[Match]) -> bool:
         """Enforce CW rules on a post; returns whether it was hidden."""
-        core = self.core
-        cfg = core.config.content_warnings
+        ctx = self.ctx
+        cfg = ctx.config
         label = cfg.labels[0] if cfg.labels else "CW:"
-        mention = core.platform.user_mention(ev.author.id)
-        if core.config.is_cw_channel(ev.channel):
+        mention = ctx.platform.user_mention(ev.author.id)
+        if ctx.core.is_cw_channel(ev.channel):
             if self.has_warning(ev):
                 return False
-            text = core.templates.render("cw_missing", member=ev.author.name,
+            text = ctx.templates.render("cw_missing", member=ev.author.name,
                                          channel=f"#{ev.channel.name}", label=label,
                                          text=quote(ev.text))
-            notice = core.templates.render("cw_missing_notice", member=mention, label=label)
-            hidden, returned = await core.messenger.hide_and_return(
+            notice = ctx.templates.render("cw_missing_notice", member=mention, label=label)
+            hidden, returned = await ctx.messenger.hide_and_return(
                 ev, rule="cw-required", explain="content warning missing", private_text=text,
-                notice=notice, notice_no_dm=core.templates.render(
+                notice=notice, notice_no_dm=ctx.templates.render(
                     "cw_missing_notice_no_dm", member=mention, label=label))
             if hidden:
                 await self._record(ev, "hide", "cw-required", "content warning missing", returned)
@@ -70,36 +80,36 @@ class ContentWarnings:
         redirect = plan(matches).redirect_cw
         target = cfg.redirect_to or (cfg.channels[0] if cfg.channels else None)
         if (redirect is None or target is None or self.has_warning(ev)
-                or core.config.is_cw_exempt(ev.channel)):
+                or ctx.core.is_cw_exempt(ev.channel)):
             return False
         topic = redirect.rule.description or redirect.rule.id
-        cw_channel = core.platform.channel_mention(ev.community_id, target)
+        cw_channel = ctx.platform.channel_mention(ev.community_id, target)
         values = dict(member=ev.author.name, channel=f"#{ev.channel.name}", label=label,
                       cw_channel=cw_channel, explain=redirect.rule.explain or topic,
                       text=quote(ev.text), rule=redirect.rule.id)
         # Hide first: if that is refused, the post stays where it is and is not copied.
-        if not await core.messenger.hide(ev, f"Haven: {redirect.rule.id}"):
+        if not await ctx.messenger.hide(ev, f"Haven: {redirect.rule.id}"):
             return False
         reposted = False
         if cfg.repost:
             try:
-                await core.platform.repost(ev.community_id, target, ev.author, Outgoing(
-                    core.templates.render("cw_repost", **values, topic=topic),
+                await ctx.platform.repost(ev.community_id, target, ev.author, Outgoing(
+                    ctx.templates.render("cw_repost", **values, topic=topic),
                     spoiler=f"{label} {topic}", spoiler_text=ev.text))
                 reposted = True
             except Exception as exc:
                 log.warning("could not repost into the CW channel: %s", exc)
         template = "cw_reposted" if reposted else "cw_redirect"
-        returned = await core.messenger.private(
+        returned = await ctx.messenger.private(
             ev.community_id, ev.author.id,
-            Outgoing(core.templates.render(template, **values))) == "private"
+            Outgoing(ctx.templates.render(template, **values))) == "private"
         # Say what really happened: moved (reposted there) or hidden and sent back.
         notice_template = ("cw_notice" if reposted else
                            "cw_notice_hidden" if returned else "cw_notice_no_dm")
-        notice = core.templates.render(notice_template, member=mention, cw_channel=cw_channel,
+        notice = ctx.templates.render(notice_template, member=mention, cw_channel=cw_channel,
                                        label=label)
-        if core.config.moderation.explain_in_channel:
-            await core.messenger.send(ev.community_id, ev.channel.id,
+        if ctx.core.moderation.explain_in_channel:
+            await ctx.messenger.send(ev.community_id, ev.channel.id,
                                       Outgoing(notice, mention_users=(ev.author.id,)))
         await self._record(ev, "redirect", redirect.rule.id, values["explain"], returned)
         return True
@@ -108,13 +118,13 @@ class ContentWarnings:
                       returned: bool) -> None:
         """Record the case; if the author did not get their text, keep all of it there and
         tell the moderators so someone can send it."""
-        core = self.core
-        case_id = await core.store.add_case(
+        ctx = self.ctx
+        case_id = await ctx.repo.add_case(
             ev.community_id, action, rule, explain, "haven", "Haven", ev.author.id,
             ev.author.name, ev.at, ev.channel.id, ev.message.message_id,
             ev.text[:200] if returned else ev.text)
         if not returned:
-            await core.messenger.send(ev.community_id, core.config.channels.moderators, Outgoing(
+            await ctx.messenger.send(ev.community_id, ctx.core.channels.moderators, Outgoing(
                 f"Case #{case_id}: a post by {ev.author.name} in #{ev.channel.name} was hidden "
                 f"(`{rule}`) and they could not be messaged privately. Their text is in "
                 f"`case {case_id}`: please send it to them."))

@@ -14,96 +14,117 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING
 
+from bot.config import UnansweredConfig
 from bot.core.clock import fmt_duration
+from bot.core.contracts import WarningLabels
 from bot.core.durations import in_clock_range
 from bot.core.events import MessageDeleted, MessagePosted, MessageRef, Outgoing
+from bot.core.feature import EventHandler, Feature, FeatureContext, JobKind, MessageOutcome, Stage
 from bot.core.messenger import quote
 from bot.core.ports import Capability, RoleMembers, capability
-from bot.storage.rows import PostState
-from bot.store import Job, TrackedPost
+from bot.rules.model import Match
+from bot.rules.planner import plan
+from bot.storage.repositories.posts import TrackedPostsRepository
+from bot.storage.rows import Job, PostState, TrackedPost
 
-if TYPE_CHECKING:
-    from bot.core.runtime import Haven
+UnansweredContext = FeatureContext[UnansweredConfig, TrackedPostsRepository]
 
 log = logging.getLogger(__name__)
 
 
-class Unanswered:
+class Unanswered(Feature):
     """Tracks support posts and nudges people about the ones nobody answered."""
 
-    def __init__(self, core: Haven) -> None:
-        self.core = core
-        core.scheduler.register("post_remind", self._remind_job)
-        core.scheduler.register("post_escalate", self._escalate_job)
+    def __init__(self, ctx: UnansweredContext, labels: WarningLabels) -> None:
+        self.ctx = ctx
+        self.labels = labels
+
+    def stages(self) -> list[Stage]:
+        """Last in the follow-up: track support posts, answer the ones replied to."""
+        return [Stage("unanswered.track", 50, "follow_up", self._track_stage)]
+
+    def handlers(self) -> dict[type, EventHandler]:
+        """A deleted post stops being tracked."""
+        return {MessageDeleted: self.on_delete}
+
+    def jobs(self) -> list[JobKind]:
+        """Reminding peer supporters, then telling moderators."""
+        return [JobKind("post_remind", self._remind_job),
+                JobKind("post_escalate", self._escalate_job)]
+
+    async def _track_stage(self, ev: MessagePosted, outcome: MessageOutcome) -> None:
+        if ev.edited:
+            if outcome.hidden or outcome.crisis:
+                # hidden: stop tracking it; crisis: leave it to the alert, quote nothing
+                await self.on_hidden(ev, crisis=outcome.crisis)
+            return
+        await self.on_message(ev, hidden=outcome.hidden, crisis=outcome.crisis,
+                              matches=outcome.matches)
 
     def _is_root(self, ev: MessagePosted) -> bool:
         if ev.reply_to:
             return False
         return ev.thread_root is None or ev.thread_root == ev.message.message_id
 
-    async def on_message(self, ev: MessagePosted, hidden: bool, crisis: bool) -> None:
+    async def on_message(self, ev: MessagePosted, hidden: bool, crisis: bool,
+                         matches: list[Match] | None = None) -> None:
         """Answer tracked posts this message replies to; track it if it is a support post."""
-        core = self.core
-        if not core.config.unanswered.enabled or ev.author.is_bot:
+        ctx = self.ctx
+        if not ctx.config.enabled or ev.author.is_bot:
             return
         if not hidden:
             await self._answer_from(ev)
-        place = core.config.support_place(ev.channel)
+        place = ctx.core.support_place(ev.channel)
         if place is None or hidden or not self._is_root(ev):
             return
         # Quote nothing of crisis posts, spoilered posts or content-warned posts, nor of
         # sensitive posts left in a CW-exempt support place (they carry no warning).
-        quotable = not (crisis or ev.spoilered or core.config.is_cw_channel(ev.channel)
-                        or core.cw.has_warning(ev) or self._needs_warning(ev))
-        excerpt = ev.text[: core.config.unanswered.excerpt_chars] if quotable else None
-        post_id = await core.store.track_post(
+        quotable = not (crisis or ev.spoilered or ctx.core.is_cw_channel(ev.channel)
+                        or self.labels.has_warning(ev) or self._needs_warning(matches))
+        excerpt = ev.text[: ctx.config.excerpt_chars] if quotable else None
+        post_id = await ctx.repo.track_post(
             ev.community_id, ev.channel.id, ev.channel.name, ev.message.message_id,
             ev.message.thread_id or (ev.thread_root if ev.thread_root else None), ev.author.id,
             ev.at, ev.link, excerpt)
         if post_id is None:
             return
         if crisis:
-            await core.store.set_post_state(post_id, "crisis")
+            await ctx.repo.set_post_state(post_id, "crisis")
             return
-        if ev.channel.kind == "forum" and core.config.unanswered.waiting_tag:
-            await core.messenger.tag_post(_post_ref(ev.community_id, ev.channel.id, ev.message.message_id),
-                                          add=(core.config.unanswered.waiting_tag,))
+        if ev.channel.kind == "forum" and ctx.config.waiting_tag:
+            await ctx.messenger.tag_post(_post_ref(ev.community_id, ev.channel.id, ev.message.message_id),
+                                          add=(ctx.config.waiting_tag,))
         due = self.shift_out_of_quiet(ev.at + place.remind_after)
-        await core.scheduler.schedule(ev.community_id, "post_remind", f"post:{post_id}:remind", due,
+        await ctx.scheduler.schedule(ev.community_id, "post_remind", f"post:{post_id}:remind", due,
                                       {"post_id": post_id, "escalate_after": place.escalate_after,
                                        "author_roles": self._peer_roles_of(ev)})
 
-    def _needs_warning(self, ev: MessagePosted) -> bool:
-        """Whether a rule would have redirected this post to the CW channel (pure)."""
-        from bot.features.moderation.feature import plan
-
-        try:
-            return plan(self.core.evaluate(ev)).redirect_cw is not None
-        except Exception:  # never quote what could not be checked
-            log.exception("could not check post %s for sensitive topics", ev.message.message_id)
-            return True
+    @staticmethod
+    def _needs_warning(matches: list[Match] | None) -> bool:
+        """Whether a rule would have redirected this post to the CW channel (pure);
+        a post whose matches are unknown is not quoted."""
+        return matches is None or plan(matches).redirect_cw is not None
 
     async def _answer_from(self, ev: MessagePosted) -> None:
-        core = self.core
+        ctx = self.ctx
         targets: list[TrackedPost] = []
         refs = {ev.reply_to, ev.thread_root, ev.message.thread_id} - {ev.message.message_id}
         for ref in {r for r in refs if r is not None}:
-            post = await core.store.find_tracked(ev.community_id, ref)
+            post = await ctx.repo.find_tracked(ev.community_id, ref)
             if post is not None:
                 targets.append(post)
-        if core.config.unanswered.count_next_message and not targets and self._is_root(ev):
-            targets = await core.store.open_posts_in_channel(ev.community_id, ev.channel.id, ev.at)
+        if ctx.config.count_next_message and not targets and self._is_root(ev):
+            targets = await ctx.repo.open_posts_in_channel(ev.community_id, ev.channel.id, ev.at)
         for post in targets:
             if post.author_id == ev.author.id or post.state not in ("open", "crisis"):
                 continue
-            if await core.store.answer_post(post.id, ev.author.id, ev.at):
-                await core.scheduler.cancel("post_remind", f"post:{post.id}:")
-                await core.scheduler.cancel("post_escalate", f"post:{post.id}:")
+            if await ctx.repo.answer_post(post.id, ev.author.id, ev.at):
+                await ctx.scheduler.cancel("post_remind", f"post:{post.id}:")
+                await ctx.scheduler.cancel("post_escalate", f"post:{post.id}:")
                 if ev.channel.kind == "forum":
-                    cfg = core.config.unanswered
-                    await core.messenger.tag_post(
+                    cfg = ctx.config
+                    await ctx.messenger.tag_post(
                         _post_ref(ev.community_id, post.channel_id, post.message_id),
                         add=tuple(t for t in (cfg.answered_tag,) if t),
                         remove=tuple(t for t in (cfg.waiting_tag,) if t))
@@ -112,25 +133,25 @@ class Unanswered:
 
     async def on_delete(self, ev: MessageDeleted) -> None:
         """A deleted post stops being tracked."""
-        post = await self.core.store.find_tracked(ev.community_id, ev.message.message_id)
+        post = await self.ctx.repo.find_tracked(ev.community_id, ev.message.message_id)
         if post is not None and post.message_id == ev.message.message_id and post.state == "open":
             await self._stop(post)
 
     async def on_hidden(self, ev: MessagePosted, crisis: bool = False) -> None:
         """An edited post was hidden (stop tracking it) or now raises a crisis alert
         (leave it to the alert, dropping its excerpt)."""
-        post = await self.core.store.find_tracked(ev.community_id, ev.message.message_id)
+        post = await self.ctx.repo.find_tracked(ev.community_id, ev.message.message_id)
         if post is not None and post.message_id == ev.message.message_id and post.state == "open":
             await self._stop(post, "crisis" if crisis else "deleted")
 
     async def _stop(self, post: TrackedPost, state: PostState = "deleted") -> None:
-        await self.core.store.set_post_state(post.id, state)
-        await self.core.scheduler.cancel("post_remind", f"post:{post.id}:")
-        await self.core.scheduler.cancel("post_escalate", f"post:{post.id}:")
+        await self.ctx.repo.set_post_state(post.id, state)
+        await self.ctx.scheduler.cancel("post_remind", f"post:{post.id}:")
+        await self.ctx.scheduler.cancel("post_escalate", f"post:{post.id}:")
 
     def shift_out_of_quiet(self, due: float) -> float:
         """Move a nudge that falls in quiet hours to the end of the quiet period."""
-        quiet = self.core.config.unanswered.quiet_hours
+        quiet = self.ctx.config.quiet_hours
         if quiet is None:
             return due
         when = datetime.fromtimestamp(due, UTC)
@@ -144,7 +165,7 @@ class Unanswered:
 
     def _peer_roles_of(self, ev: MessagePosted) -> list[str]:
         """The peer-supporter roles the author holds (a nudge must not ping them through)."""
-        return [r for r in self.core.config.roles.peer_supporters if r in ev.author.roles]
+        return [r for r in self.ctx.core.roles.peer_supporters if r in ev.author.roles]
 
     async def _nudge_mentions(self, post: TrackedPost,
                               author_roles: list[str]) -> tuple[list[str], list[str]]:
@@ -155,11 +176,11 @@ class Unanswered:
         by its other members where the platform can list them (``role_member_ids``),
         else the role is pinged as it is so the others still hear.
         """
-        core = self.core
+        ctx = self.ctx
         roles: list[str] = []
         users: list[str] = []
-        lister = capability(core.platform, Capability.ROLE_MEMBERS, RoleMembers)
-        for role in core.config.roles.peer_supporters:
+        lister = capability(ctx.platform, Capability.ROLE_MEMBERS, RoleMembers)
+        for role in ctx.core.roles.peer_supporters:
             if role == post.author_id:
                 continue
             ids = None
@@ -175,64 +196,64 @@ class Unanswered:
         return roles, users
 
     def _waiting(self, post: TrackedPost) -> str:
-        return fmt_duration(self.core.clock.now() - post.posted_at)
+        return fmt_duration(self.ctx.clock.now() - post.posted_at)
 
     async def _remind_job(self, job: Job) -> None:
-        core = self.core
-        post = await core.store.get_tracked(int(job.payload["post_id"]))
+        ctx = self.ctx
+        post = await ctx.repo.get_tracked(int(job.payload["post_id"]))
         if post is None or post.state != "open":
             return
         escalate_at = post.posted_at + float(job.payload.get(
-            "escalate_after", core.config.unanswered.escalate_after))
+            "escalate_after", ctx.config.escalate_after))
         # The escalation is stored first: if the nudge fails for good, moderators still hear.
-        await core.scheduler.schedule(post.community_id, "post_escalate", f"post:{post.id}:escalate",
-                                      max(escalate_at, core.clock.now()), {"post_id": post.id})
-        now = core.clock.now()
+        await ctx.scheduler.schedule(post.community_id, "post_escalate", f"post:{post.id}:escalate",
+                                      max(escalate_at, ctx.clock.now()), {"post_id": post.id})
+        now = ctx.clock.now()
         later = self.shift_out_of_quiet(now)
         if later > now and post.reminded_at is None and escalate_at > later:
             # due during quiet hours (after downtime or a retry): wait for them to end
-            await core.scheduler.schedule(post.community_id, "post_remind",
+            await ctx.scheduler.schedule(post.community_id, "post_remind",
                                           f"post:{post.id}:remind:after-quiet", later,
                                           dict(job.payload))
             return
-        if post.reminded_at is None and escalate_at > core.clock.now():
+        if post.reminded_at is None and escalate_at > ctx.clock.now():
             roles, users = await self._nudge_mentions(
                 post, list(job.payload.get("author_roles") or ()))
-            if core.config.roles.peer_supporters and not roles and not users:
+            if ctx.core.roles.peer_supporters and not roles and not users:
                 # The author is the only peer supporter: nobody else to nudge; the
                 # moderators hear at escalate_after as usual.
                 log.info("support post %s: no other peer supporter to nudge", post.message_id)
                 return
-            who = " ".join([*(core.platform.role_mention(post.community_id, r) for r in roles),
-                            *(core.platform.user_mention(u) for u in users)])
+            who = " ".join([*(ctx.platform.role_mention(post.community_id, r) for r in roles),
+                            *(ctx.platform.user_mention(u) for u in users)])
             lines = [f"{who} A post in #{post.channel_name} has waited {self._waiting(post)} "
                      "for a reply. Could someone take a look?".strip(), post.link]
             if post.excerpt:
-                lines.append(quote(post.excerpt, core.config.unanswered.excerpt_chars))
-            channel = core.config.channels.nudges or core.config.channels.moderators
+                lines.append(quote(post.excerpt, ctx.config.excerpt_chars))
+            channel = ctx.core.channels.nudges or ctx.core.channels.moderators
             # Raises on failure so the scheduler retries.
-            await core.platform.send(post.community_id, channel,
+            await ctx.platform.send(post.community_id, channel,
                                      Outgoing("\n".join(x for x in lines if x),
                                               mention_roles=tuple(roles),
                                               mention_users=tuple(users)))
-            await core.store.mark_post_reminded(post.id, core.clock.now())
+            await ctx.repo.mark_post_reminded(post.id, ctx.clock.now())
 
     async def _escalate_job(self, job: Job) -> None:
-        core = self.core
-        post = await core.store.get_tracked(int(job.payload["post_id"]))
+        ctx = self.ctx
+        post = await ctx.repo.get_tracked(int(job.payload["post_id"]))
         if post is None or post.state != "open" or post.escalated_at is not None:
             return
-        roles = core.config.roles.moderators
-        who = " ".join(core.platform.role_mention(post.community_id, r) for r in roles)
+        roles = ctx.core.roles.moderators
+        who = " ".join(ctx.platform.role_mention(post.community_id, r) for r in roles)
         lines = [f"{who} **Unanswered for {self._waiting(post)}**: a post in #{post.channel_name} "
                  "still has no reply" + (" (peer supporters were nudged)." if post.reminded_at
                                          else "."), post.link]
         if post.excerpt:
-            lines.append(quote(post.excerpt, core.config.unanswered.excerpt_chars))
-        await core.platform.send(post.community_id, core.config.channels.moderators,
+            lines.append(quote(post.excerpt, ctx.config.excerpt_chars))
+        await ctx.platform.send(post.community_id, ctx.core.channels.moderators,
                                  Outgoing("\n".join(x for x in lines if x),
                                           mention_roles=tuple(roles)))
-        await core.store.mark_post_escalated(post.id, core.clock.now())
+        await ctx.repo.mark_post_escalated(post.id, ctx.clock.now())
 
 
 def _post_ref(community_id: str, channel_id: str, message_id: str) -> MessageRef:

@@ -8,79 +8,92 @@ channel.
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
 
+from bot.config import WelcomeConfig
 from bot.core.commandspec import command_prefix
+from bot.core.contracts import MemberDirectory
 from bot.core.events import MemberJoined, MessagePosted, Outgoing
+from bot.core.feature import EventHandler, Feature, FeatureContext, MessageOutcome, Stage
+from bot.core.templates import render
+from bot.storage.repositories.members import MembersRepository
 
-if TYPE_CHECKING:
-    from bot.core.runtime import Haven
+WelcomeContext = FeatureContext[WelcomeConfig, MembersRepository]
 
 log = logging.getLogger(__name__)
 
 
-class Welcome:
+class Welcome(Feature):
     """Welcomes newcomers and greets first posts."""
 
-    def __init__(self, core: Haven) -> None:
-        self.core = core
+    def __init__(self, ctx: WelcomeContext, members: MemberDirectory) -> None:
+        self.ctx = ctx
+        self.members = members
+
+    def stages(self) -> list[Stage]:
+        """Greet a newcomer's first post (not an edit, not a hidden or crisis post)."""
+        return [Stage("welcome.first_post", 40, "follow_up", self._first_post_stage,
+                      skip=frozenset({"edited", "hidden", "crisis"}))]
+
+    def handlers(self) -> dict[type, EventHandler]:
+        """Welcome on join."""
+        return {MemberJoined: self.on_join}
+
+    async def _first_post_stage(self, ev: MessagePosted, outcome: MessageOutcome) -> None:
+        if outcome.first_post and await self.members.is_newcomer(ev):
+            await self.on_first_post(ev)
 
     def welcome_text(self, community_id: str, member_name: str) -> str:
         """The welcome message, filled in for this community and member."""
-        core = self.core
-        template = core.config.welcome.message or core.templates.get("welcome")
-        rules = core.config.channels.rules
-        from bot.core.templates import render
-
+        ctx = self.ctx
+        template = ctx.config.message or ctx.templates.get("welcome")
+        rules = ctx.core.channels.rules
         return render(template, {
             "member": member_name,
-            "community": core.platform.community_name(community_id),
-            "rules_channel": core.platform.channel_mention(community_id, rules) if rules
+            "community": ctx.platform.community_name(community_id),
+            "rules_channel": ctx.platform.channel_mention(community_id, rules) if rules
             else "the house rules",
             # "use `!haven resources`" on Matrix, "`/resources`" on Discord
-            "command_prefix": command_prefix(core.platform.name, core.config.matrix.command_prefix),
+            "command_prefix": command_prefix(ctx.platform.name, ctx.core.matrix.command_prefix),
         })
 
     async def on_join(self, ev: MemberJoined) -> None:
         """Welcome a newcomer, once."""
-        core = self.core
-        cfg = core.config.welcome
+        ctx = self.ctx
+        cfg = ctx.config
         if not cfg.enabled or ev.member.is_bot:
             return
-        if not await core.store.mark_welcomed(ev.community_id, ev.member.id, ev.member.name, ev.at):
+        if not await ctx.repo.mark_welcomed(ev.community_id, ev.member.id, ev.member.name, ev.at):
             log.info("member %s was welcomed before; not again", ev.member.id)
             return
         text = self.welcome_text(ev.community_id, ev.member.name)
-        public = Outgoing(f"{core.platform.user_mention(ev.member.id)} {text}",
+        public = Outgoing(f"{ctx.platform.user_mention(ev.member.id)} {text}",
                           mention_users=(ev.member.id,))
-        channel = core.config.channels.welcome or (ev.channel.id if ev.channel else None)
+        channel = ctx.core.channels.welcome or (ev.channel.id if ev.channel else None)
         if cfg.privately:
-            result = await core.messenger.private(ev.community_id, ev.member.id, Outgoing(text),
+            result = await ctx.messenger.private(ev.community_id, ev.member.id, Outgoing(text),
                                                   fallback=public, fallback_channel=channel)
         else:
-            sent = await core.messenger.send(ev.community_id, channel, public) if channel else None
+            sent = await ctx.messenger.send(ev.community_id, channel, public) if channel else None
             result = "fallback" if sent else "failed"
         if result == "failed":
             log.warning("could not welcome member %s anywhere", ev.member.id)
 
     async def on_first_post(self, ev: MessagePosted) -> None:
         """Greet a member's first post (or ping the greeters), once."""
-        core = self.core
-        cfg = core.config.welcome
+        ctx = self.ctx
+        cfg = ctx.config
         if not cfg.enabled or cfg.first_post == "off":
             return
-        if not await core.store.mark_greeted(ev.community_id, ev.author.id, ev.at):
+        if not await ctx.repo.mark_greeted(ev.community_id, ev.author.id, ev.at):
             return
-        mention = core.platform.user_mention(ev.author.id)
+        mention = ctx.platform.user_mention(ev.author.id)
         if cfg.first_post == "ping_greeters":
-            roles = core.config.roles.greeters
-            greeters = " ".join(core.platform.role_mention(ev.community_id, r) for r in roles)
-            text = core.templates.render("greeter_ping", greeters=greeters, member=mention)
-            await core.messenger.reply(ev.message, Outgoing(text, mention_roles=tuple(roles)))
+            roles = ctx.core.roles.greeters
+            greeters = " ".join(ctx.platform.role_mention(ev.community_id, r) for r in roles)
+            text = ctx.templates.render("greeter_ping", greeters=greeters, member=mention)
+            await ctx.messenger.reply(ev.message, Outgoing(text, mention_roles=tuple(roles)))
         else:
-            template = cfg.greeting or core.templates.get("greeting")
-            from bot.core.templates import render
-
+            template = cfg.greeting or ctx.templates.get("greeting")
             text = render(template, {"member": mention,
-                                     "community": core.platform.community_name(ev.community_id)})
-            await core.messenger.reply(ev.message, Outgoing(text, mention_users=(ev.author.id,)))
+                                     "community": ctx.platform.community_name(ev.community_id)})
+            await ctx.messenger.reply(ev.message, Outgoing(text, mention_users=(ev.author.id,)))

@@ -1,0 +1,68 @@
+"""bot.core.dispatch: per-community lanes, in order, with an error boundary."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from bot.core.dispatch import URGENT, WorkItem, label
+from tests.conftest import Harness
+from tests.fakes import command, member, post
+
+
+async def test_the_urgent_lane_does_not_wait_behind_the_normal_lane(harness: Harness) -> None:
+    dispatch = harness.core.dispatch
+    gate = asyncio.Event()
+    order: list[str] = []
+
+    async def slow() -> None:
+        await gate.wait()
+        order.append("normal")
+
+    async def urgent() -> None:
+        order.append("urgent")
+        gate.set()
+
+    dispatch.enqueue("c1", WorkItem("slow", slow))
+    dispatch.enqueue("c1", WorkItem("urgent", urgent), URGENT)
+    assert await dispatch.drain(timeout=5)
+    assert order == ["urgent", "normal"]
+
+
+async def test_a_cancellation_leaking_from_a_library_does_not_stop_the_lane(
+        harness: Harness, caplog) -> None:
+    dispatch = harness.core.dispatch
+    done: list[str] = []
+
+    async def leaks() -> None:
+        raise asyncio.CancelledError("from inside a library")
+
+    async def after() -> None:
+        done.append("after")
+
+    with caplog.at_level(logging.ERROR):
+        dispatch.enqueue("c1", WorkItem("leaky", leaks))
+        dispatch.enqueue("c1", WorkItem("after", after))
+        assert await dispatch.drain(timeout=5)
+    assert done == ["after"] and harness.core.errors == 1
+    assert "cancelled from inside" in caplog.text
+
+
+async def test_drain_gives_up_after_its_timeout(harness: Harness) -> None:
+    dispatch = harness.core.dispatch
+    gate = asyncio.Event()
+
+    async def stuck() -> None:
+        await gate.wait()
+
+    dispatch.enqueue("c1", WorkItem("stuck", stuck))
+    assert not await dispatch.drain(timeout=0.05)
+    gate.set()
+    assert await dispatch.drain(timeout=5)
+
+
+def test_labels_name_ids_never_text() -> None:
+    ev = post("my secret words", 0.0, author=member("a"), msg_id="m7")
+    text = label(ev)
+    assert "m7" in text and "community=c1" in text and "secret" not in text
+    assert "command=help" in label(command("help", 0.0))
