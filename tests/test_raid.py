@@ -19,11 +19,13 @@ from typing import Any
 
 import pytest
 
+from bot import app
 from bot.config import ChannelsConfig, Config
 from bot.core.clock import VirtualClock, fmt_time
+from bot.core.commands import CommandRegistry, specs_of
 from bot.core.contracts import CaseKeeper, MemberDirectory
 from bot.core.errors import ConfigError, MissingPermission
-from bot.core.events import MemberJoined, MessagePosted, Outgoing
+from bot.core.events import CommandResult, Member, MemberJoined, MessagePosted, Outgoing
 from bot.core.feature import FeatureContext, MessageOutcome, Siblings
 from bot.core.messenger import Messenger, quote
 from bot.core.permissions import Permissions
@@ -31,16 +33,17 @@ from bot.core.ports import Capability
 from bot.core.scheduler import Scheduler
 from bot.core.templates import DEFAULT_TEMPLATES, Templates
 from bot.core.yamlsrc import load_text
+from bot.features import FEATURES
 from bot.features import raid as raid_package
 from bot.features.raid import SPEC
-from bot.features.raid.commands import Invocation, RaidCommands
+from bot.features.raid.commands import RaidCommands
 from bot.features.raid.config import RaidConfig, parse_raid
 from bot.features.raid.feature import Raid, RaidState, state_key
 from bot.features.raid.templates import PLACEHOLDERS, TEMPLATES
 from bot.rules.helplines import Helplines
 from bot.storage.database import Database
 from bot.storage.repositories import JobsRepository, KeyValueRepository, LedgerRepository
-from tests.conftest import make_config
+from tests.conftest import Harness, make_config
 from tests.fakes import COMMUNITY, MOD, FakePlatform, FlakyError, command, joined, member, post
 
 MODS = "mod-alerts"
@@ -132,7 +135,7 @@ async def make_rig(path: Path, cfg: RaidConfig = CFG, *, clock: VirtualClock | N
     kv, jobs, ledger = KeyValueRepository(db), JobsRepository(db), LedgerRepository(db)
     templates = Templates(dict(TEMPLATES))
     core = Config(channels=ChannelsConfig(moderators=MODS))
-    scheduler = Scheduler(jobs, clock)  # type: ignore[arg-type]  # the jobs repository has the Store's job methods
+    scheduler = Scheduler(jobs, clock)
     ctx: FeatureContext[RaidConfig, None] = FeatureContext(
         name="raid", config=cfg, core=core, repo=None,
         messenger=Messenger(platform, ledger, kv, clock, templates, MODS),
@@ -475,44 +478,53 @@ async def test_a_new_wave_after_the_end_starts_a_new_raid(rig: Rig) -> None:
 # -- the command -------------------------------------------------------------------------
 
 
-def invocation(state: str) -> Invocation:
-    ev = command("raid", 0.0, state=state)
-    return Invocation(ev, COMMUNITY, ev.invoker, lambda name, *a: "/" + " ".join((name, *a)))
+def registry(r: Rig) -> CommandRegistry:
+    return CommandRegistry([RaidCommands(r.raid, r.ctx)], r.ctx.perms, r.platform, r.ledger,
+                           r.ctx.templates, r.clock, r.ctx.hint)
 
 
-async def test_the_command_is_for_moderators(rig: Rig) -> None:
-    declared = RaidCommands.raid_mode.__dict__["haven_command"]
-    assert declared == ("raid", "Raid mode: status, on or off", True)
+async def ask(r: Rig, state: str, invoker: Member = MOD) -> CommandResult:
+    return await registry(r).run(command("raid", r.clock.now(), invoker=invoker, state=state))
+
+
+async def test_the_command_is_declared_for_moderators_only(rig: Rig) -> None:
+    (spec,) = specs_of(RaidCommands)
+    assert (spec.name, spec.moderator_only) == ("raid", True)
+    (param,) = spec.params
+    assert (param.name, param.kind, param.choices, param.required) == (
+        "state", "choice", ("status", "on", "off"), True)
+    answer = await ask(rig, "on", invoker=member("bob"))
+    assert (answer.ok, answer.text) == (False, "`raid` is for moderators only.")
+    assert await rig.state() is None and rig.notices() == []
 
 
 async def test_raid_on_status_and_off(tmp_path: Path) -> None:
     r = await make_rig(tmp_path / "h.db", replace(CFG, slow_channels=("general",)))
-    cmds = RaidCommands(r.raid, r.ctx)
     t0 = r.clock.now()
-    answer = await cmds.raid_mode(invocation("status"), "status")
+    answer = await ask(r, "status")
     assert answer.text == "Raid mode is off. It starts by itself when 3 people join within 1m."
-    answer = await cmds.raid_mode(invocation("on"), "on")
+    answer = await ask(r, "on")
     assert answer.text == f"Raid mode is on until {fmt_time(t0 + 900)}."
     (notice,) = r.notices()
     assert notice.splitlines()[0] == (f"Mo turned raid mode on. New members' first posts are held "
                                       f"for review until {fmt_time(t0 + 900)}. End it early with /raid off.")
     assert [c.extra["seconds"] for c in r.platform.of("slow_mode")] == [30]
-    answer = await cmds.raid_mode(invocation("on"), "on")
+    answer = await ask(r, "on")
     assert answer.text == f"Raid mode is already on, until {fmt_time(t0 + 900)}."
     r.members.new.add("new1")
     ev, outcome = first_post("hi", t0)
     await r.post(ev, outcome)
     await r.join("late")
-    answer = await cmds.raid_mode(invocation("status"), "status")
+    answer = await ask(r, "status")
     assert answer.text == (f"Raid mode is on since {fmt_time(t0)}, until {fmt_time(t0 + 900)}: "
                            "1 joins, 1 first post(s) held (#1).")
     await r.clock.advance(120)
-    answer = await cmds.raid_mode(invocation("off"), "off")
+    answer = await ask(r, "off")
     assert answer.text == "Raid mode has ended."
     assert r.notices()[-1] == "Raid mode has ended after 2m: 1 joins, 1 first post(s) held (#1)."
     assert [c.extra["seconds"] for c in r.platform.of("slow_mode")] == [30, 0]
     assert await r.state() is None and await r.pending() == []
-    answer = await cmds.raid_mode(invocation("off"), "off")
+    answer = await ask(r, "off")
     assert answer.text == "Raid mode is not on."
     await r.clock.advance(3600)
     await r.scheduler.run_due()
@@ -637,54 +649,86 @@ def test_the_commented_example_block_is_valid() -> None:
     assert cfg == RaidConfig(enabled=True, slow_channels=("general",))
 
 
-# -- end to end on the Harness (JOIN: un-skip once raid.SPEC is in FEATURES) ---------------
-# Written against today's Harness seams (core.handle, core.advance, core.store); at the join
-# move core.store.<method> to the repositories like the other tests.
+# -- end to end on the Harness ----------------------------------------------------------------
+# The whole Haven (app.create, the pipeline, moderation, members, welcome, unanswered) with
+# the raid feature added by the fixture. JOIN: once raid.SPEC is in FEATURES the fixture adds
+# nothing; once the loader reads the `raid:` section, the config can come from RAID_YAML
+# instead of the injected E2E_CFG; the skipped tests need the section and the command wired.
 
-JOIN = pytest.mark.skip(reason="JOIN: needs raid.SPEC in bot.features.FEATURES (issue 10 join)")
+JOIN = pytest.mark.skip(reason="JOIN: needs the raid section read by the config loader and "
+                               "the raid command group wired (issue 10 join)")
+E2E_CFG = RaidConfig(enabled=True, joins=3, within=60.0, lasts=900.0, slow_channels=("general",))
 RAID_YAML = "raid: {enabled: true, joins: 3, within: 60s, lasts: 15m, slow_channels: [general]}"
 
 
-async def _wave(h: Any, n: int = 3) -> None:
-    for i in range(n):
+@pytest.fixture
+def raid_harness(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Harness:
+    """A Harness (not started) whose Haven has the raid feature, configured as E2E_CFG."""
+    features = FEATURES if any(f.name == "raid" for f in FEATURES) else (*FEATURES, SPEC)
+    create, context = app.create, app.context
+
+    async def create_with_raid(config: Config, platform: Any, clock: Any = None,
+                               store: Any = None) -> Any:
+        return await create(config, platform, clock, store, features)
+
+    def context_with_raid(core: Any, spec: Any) -> Any:
+        ctx = context(core, spec)
+        return replace(ctx, config=E2E_CFG) if spec.name == "raid" else ctx
+
+    monkeypatch.setattr(app, "create", create_with_raid)
+    monkeypatch.setattr(app, "context", context_with_raid)
+    return Harness(make_config(tmp_path))
+
+
+async def _wave(h: Harness, n: int = 3, first: int = 0) -> None:
+    assert h.core is not None
+    for i in range(first, first + n):
         await h.core.handle(joined(member(f"w{i}", f"Wave {i}"), h.clock.now()))
 
 
-@JOIN
-async def test_e2e_a_wave_holds_a_newcomers_first_post_and_ends_by_itself(harness_factory: Any) -> None:
-    h = harness_factory(RAID_YAML)
+def _mods(h: Harness, words: str) -> list[str]:
+    return [c.text for c in h.platform.sent_to("mod-alerts") if words in c.text]
+
+
+async def test_e2e_a_wave_holds_a_newcomers_first_post_and_ends_by_itself(raid_harness: Harness) -> None:
+    h = raid_harness
     core = await h.start()
     try:
         await _wave(h, 2)
-        assert not [c for c in h.platform.sent_to("mod-alerts") if "Raid mode" in c.text]
-        await _wave(h, 3)
-        started = [c for c in h.platform.sent_to("mod-alerts") if "Raid mode is on" in c.text]
-        assert len(started) == 1
+        assert _mods(h, "Raid mode") == []
+        await _wave(h, 1, first=2)
+        assert len(_mods(h, "Raid mode is on")) == 1
+        await _wave(h, 3, first=3)
+        assert len(_mods(h, "Raid mode is on")) == 1  # once per raid
         assert [c.extra["seconds"] for c in h.platform.of("slow_mode")] == [30]
+        h.platform.clear()
         sam = member("sam", "Sam", joined_at=h.clock.now())
-        await core.handle(post("hi all, I'm new", h.clock.now(), author=sam, where="support"))
+        await core.handle(post("hi all, I'm new here", h.clock.now(), author=sam, where="support"))
         (case,) = await core.store.cases_for("c1", "sam")
-        assert case.excerpt and "I'm new" in case.excerpt
-        assert h.platform.of("hide") and h.platform.private_to("sam")
-        assert "first posts are held" in h.platform.private_to("sam")[0].text
+        assert (case.action, case.rule_id) == ("hold", "raid")
+        assert case.excerpt is not None and "new here" in case.excerpt
+        assert len(h.platform.of("hide")) == 1
+        (dm,) = h.platform.private_to("sam")
+        assert "first posts are held" in dm.text and "> hi all, I'm new here" in dm.text
         assert h.platform.of("reply") == []  # no greeting
         assert await core.store.open_posts("c1") == []  # not tracked as unanswered
-        await core.handle(post("second post", h.clock.now(), author=sam, where="support"))
-        assert len(h.platform.of("hide")) == 1
+        await core.handle(post("still here?", h.clock.now(), author=sam, where="support"))
+        assert len(h.platform.of("hide")) == 1  # the second post is untouched
         old = member("old", "Old", joined_at=h.clock.now() - 90 * 86400)
-        await core.handle(post("hello", h.clock.now(), author=old, where="general"))
-        assert len(h.platform.of("hide")) == 1
+        await core.handle(post("hello all", h.clock.now(), author=old, where="general"))
+        assert len(h.platform.of("hide")) == 1  # an established member's post too
         await core.advance(900)
-        ended = [c.text for c in h.platform.sent_to("mod-alerts") if "Raid mode has ended" in c.text]
-        assert len(ended) == 1 and f"#{case.id}" in ended[0]
-        assert [c.extra["seconds"] for c in h.platform.of("slow_mode")] == [30, 0]
+        (ended,) = _mods(h, "Raid mode has ended")
+        assert ended == f"Raid mode has ended after 15m: 6 joins, 1 first post(s) held (#{case.id})."
+        assert [c.extra["seconds"] for c in h.platform.of("slow_mode")] == [0]
+        await core.advance(3600)
+        assert len(_mods(h, "Raid mode has ended")) == 1
     finally:
         await h.stop()
 
 
-@JOIN
-async def test_e2e_a_newcomers_crisis_post_is_not_held_and_alerts(harness_factory: Any) -> None:
-    h = harness_factory(RAID_YAML)
+async def test_e2e_a_newcomers_crisis_post_is_not_held_and_alerts(raid_harness: Harness) -> None:
+    h = raid_harness
     core = await h.start()
     try:
         await _wave(h)
@@ -692,29 +736,29 @@ async def test_e2e_a_newcomers_crisis_post_is_not_held_and_alerts(harness_factor
         await core.handle(post("i want to kill myself", h.clock.now(), author=kim, where="general"))
         await core.drain()
         assert h.platform.of("hide") == []
-        assert [c for c in h.platform.sent_to("mod-alerts") if "alert" in c.text.lower()]
         assert all(c.action != "hide" for c in await core.store.cases_for("c1", "kim"))
+        alert = await core.store.get_alert(1)
+        assert alert is not None and alert.kind == "crisis"
+        assert h.platform.private_to("kim") or h.platform.of("reply")  # signposted
     finally:
         await h.stop()
 
 
-@JOIN
-async def test_e2e_raid_mode_ends_across_a_restart(harness_factory: Any) -> None:
-    h = harness_factory(RAID_YAML)
+async def test_e2e_raid_mode_ends_across_a_restart(raid_harness: Harness) -> None:
+    h = raid_harness
     await h.start()
     try:
         await _wave(h)
         await h.restart(downtime=3600)
-        ended = [c for c in h.platform.sent_to("mod-alerts") if "Raid mode has ended" in c.text]
-        assert len(ended) == 1
+        assert len(_mods(h, "Raid mode has ended")) == 1
         assert h.platform.of("slow_mode")[-1].extra["seconds"] == 0
     finally:
         await h.stop()
 
 
 @JOIN
-async def test_e2e_the_raid_command(harness_factory: Any) -> None:
-    h = harness_factory(RAID_YAML)
+async def test_e2e_the_raid_command(raid_harness: Harness) -> None:
+    h = raid_harness
     core = await h.start()
     try:
         answer = await core.handle(command("raid", h.clock.now(), state="status"))
@@ -725,14 +769,14 @@ async def test_e2e_the_raid_command(harness_factory: Any) -> None:
         assert answer is not None and not answer.ok and "moderators only" in answer.text
         answer = await core.handle(command("raid", h.clock.now(), state="off"))
         assert answer is not None and answer.text == "Raid mode has ended."
-        assert [c for c in h.platform.sent_to("mod-alerts") if "Raid mode has ended" in c.text]
+        assert _mods(h, "Raid mode has ended")
     finally:
         await h.stop()
 
 
 @JOIN
 def test_e2e_config_problems_come_from_the_app_loader(tmp_path: Path) -> None:
-    assert make_config(tmp_path).raid == RaidConfig()  # type: ignore[attr-defined]
+    assert make_config(tmp_path, RAID_YAML).raid == E2E_CFG  # type: ignore[attr-defined]
     with pytest.raises(ConfigError) as err:
         make_config(tmp_path, "raid: {enabled: true, joins: 1}")
     assert "raid.joins: must be between 2 and 10000, got 1" in str(err.value)

@@ -1,57 +1,16 @@
-"""The ``raid`` command (moderators only): ``raid status``, ``raid on``, ``raid off``.
-
-JOIN (issue 10): the decorator lives in ``bot/core/commands.py``, which was not on
-main when this was written. Until then the small stand-in below records the same
-declaration; at the join replace the block marked JOIN with::
-
-    from bot.core.commands import Arg, Invocation, command
-"""
+"""The ``raid`` command (moderators only): ``raid status``, ``raid on``, ``raid off``."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Annotated, Literal
 
-from bot.core.events import CommandInvoked, CommandResult, Member
+from bot.core.commands import Arg, Invocation, command
+from bot.core.events import CommandResult
 
 if TYPE_CHECKING:
     from bot.core.feature import FeatureContext
     from bot.features.raid.config import RaidConfig
     from bot.features.raid.feature import Raid
-
-# -- JOIN: stand-in for bot.core.commands (same names and signatures) ---------------
-
-H = TypeVar("H", bound=Callable[..., Any])
-
-
-@dataclass(frozen=True)
-class Arg:
-    """How a parameter is shown: its description; ``rest`` takes the rest of the line."""
-
-    description: str = ""
-    rest: bool = False
-
-
-@dataclass(frozen=True)
-class Invocation:
-    """Who ran a command, where."""
-
-    event: CommandInvoked
-    community_id: str
-    invoker: Member
-    hint: Callable[..., str]
-
-
-def command(name: str, description: str, *, moderator_only: bool = True) -> Callable[[H], H]:
-    """Declare a command (the stand-in only records the declaration on the method)."""
-    def decorate(fn: H) -> H:
-        fn.__dict__["haven_command"] = (name, description, moderator_only)
-        return fn
-
-    return decorate
-
-# -- end of the stand-in -------------------------------------------------------------
 
 
 RaidChoice = Literal["status", "on", "off"]
