@@ -783,3 +783,6 @@ def test_e2e_config_problems_come_from_the_app_loader(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as err:
         make_config(tmp_path, "raid: {enabled: true, hold_first_posts: false}")
     assert "raid.enabled: raid mode would do nothing" in str(err.value)
+    # the raid texts are overridable, with their own placeholders
+    cfg = make_config(tmp_path, "templates: {raid_started: 'RAID: {joins} in {window} until {until}'}")
+    assert cfg.templates["raid_started"] == "RAID: {joins} in {window} until {until}"
