@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from bot.core.errors import ConfigError
 
 if TYPE_CHECKING:
-    from bot.config import Config
+    from bot.core.config import Config
 
 DEFAULT_CONFIG = "config.yaml"
 
@@ -31,7 +31,7 @@ def _print_problems(exc: ConfigError) -> None:
 
 def cmd_check(args: argparse.Namespace) -> int:
     """Validate config, rules and helplines; list every problem; exit 1 on any error."""
-    from bot.config import load_config
+    from bot.app import load_config
     from bot.core.templates import Templates
     from bot.rules.engine import Rulebook
     from bot.rules.helplines import load_helplines
@@ -158,7 +158,7 @@ def cmd_scan(args: argparse.Namespace) -> int:
 
 def _semantic_stage(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     """The semantic stage for ``scan``: from ``--config`` if given, else the shipped head."""
-    from bot.config import load_config
+    from bot.app import load_config
     from bot.detection.settings import DetectionConfig
     from bot.detection.stage import SemanticStage
 
@@ -193,8 +193,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def cmd_invite_url(args: argparse.Namespace) -> int:
     """Print the Discord OAuth2 invite URL with exactly the permissions Haven needs."""
-    from bot.adapters.discord_adapter import invite_url
-    from bot.config import load_config
+    from bot.adapters.discord.invite import invite_url
+    from bot.app import load_config
 
     try:
         config = load_config(args.config)

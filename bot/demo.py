@@ -12,7 +12,7 @@ from pathlib import Path
 
 from bot import app
 from bot.adapters.console import ConsolePlatform
-from bot.config import load_config_text
+from bot.app import load_config_text
 from bot.core.clock import VirtualClock
 from bot.core.events import (
     ButtonPressed,

@@ -10,7 +10,8 @@ import signal
 from typing import cast
 
 from bot import app
-from bot.config import Config, load_config
+from bot.app import load_config
+from bot.core.config import Config
 from bot.core.errors import ConfigError, HavenError, Problem
 from bot.core.ports import Adapter
 from bot.core.runtime import Haven
@@ -30,13 +31,10 @@ def build_adapter(config: Config) -> Adapter:
         return ConfigError([Problem(config.source, line, "platform", message)])
 
     if config.platform == "discord":
-        token = os.environ.get("HAVEN_DISCORD_TOKEN")
-        if not token:
-            raise missing("platform is discord but the environment variable HAVEN_DISCORD_TOKEN "
-                          "is not set (put the bot token there, never in the config file)")
-        from bot.adapters.discord_adapter import DiscordAdapter
+        from bot.adapters.discord.adapter import DiscordAdapter
+        from bot.adapters.discord.env import token_from
 
-        return cast(Adapter, DiscordAdapter(config, token=token))  # until attach takes a CoreSink
+        return DiscordAdapter(config, token=token_from(os.environ, config.source, line))
     if config.platform == "matrix":
         token = os.environ.get("HAVEN_MATRIX_TOKEN")
         password = os.environ.get("HAVEN_MATRIX_PASSWORD")

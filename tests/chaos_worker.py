@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from bot import app
-from bot.config import load_config_text
+from bot.app import load_config_text
 from bot.core.events import Channel, Member, MessagePosted, MessageRef, Outgoing
 from bot.store import Store
 from tests.fakes import FakePlatform

@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 
 from bot import app
-from bot.config import Config, load_config_text
+from bot.app import load_config_text
 from bot.core.clock import VirtualClock
+from bot.core.config import Config
 from bot.core.runtime import Haven
 from bot.store import Store
 from tests.fakes import FakePlatform

@@ -5,7 +5,8 @@
   canned JSON per route, or with an injected error (403 50007, 404, 429...).
 * The same recorder patches ``AsyncWebhookAdapter.request``, through which
   interaction responses, follow-ups and webhook executions go.
-* :class:`DiscordHarness` builds the client (never connected), attaches a core,
+* :class:`DiscordHarness` builds the client (never connected), attaches a core
+  (:class:`RecordingCore`, a recording ``CoreSink``, or the real one),
   feeds gateway payloads through ``client._connection.parsers`` and waits until
   every task they started is finished (:meth:`DiscordHarness.settle`) without
   sleeping on wall time.
@@ -24,7 +25,11 @@ import discord
 from discord.http import Route
 from discord.webhook.async_ import AsyncWebhookAdapter
 
-from bot.adapters.discord_adapter import DiscordAdapter
+from bot.adapters.discord.adapter import DiscordAdapter
+from bot.core.commandspec import COMMANDS
+from bot.core.events import ButtonPressed, CommandInvoked, CommandResult, Event
+from bot.core.ports import AdapterServices, CoreSink
+from bot.core.templates import Templates
 from tests import discord_payloads as p
 
 _TASK_PREFIXES = ("discord.py:", "discord-ui", "CommandTree", "haven-discord")
@@ -326,7 +331,7 @@ class DiscordHarness:
                 allowed_mentions=discord.AllowedMentions.none(),
             ),
         )
-        self.adapter.defer_after = 30.0
+        self.adapter.interactions.defer_after = 30.0
         self.client = self.adapter.client
         recorder = self.rest
 
@@ -334,7 +339,8 @@ class DiscordHarness:
             return await recorder.webhook_request(route, *args, **kwargs)
 
         monkeypatch.setattr(AsyncWebhookAdapter, "request", webhook_request)
-        self.adapter.attach(core)
+        if core is not None:
+            self.adapter.attach(core)
 
     @property
     def parsers(self) -> dict[str, Callable[[Any], None]]:
@@ -388,33 +394,51 @@ def _ours(task: asyncio.Task[Any]) -> bool:
 # --------------------------------------------------------------------------- a recording core
 
 
-class MemoryStore:
-    """The key-value part of the store, in memory."""
+class MemoryKV:
+    """A :class:`bot.core.ports.KeyValue` in memory (``data`` is the dict)."""
 
     def __init__(self) -> None:
-        self.kv: dict[str, str] = {}
+        self.data: dict[str, str] = {}
 
-    async def get_kv(self, key: str) -> str | None:
-        return self.kv.get(key)
+    async def get(self, key: str) -> str | None:
+        return self.data.get(key)
 
-    async def set_kv(self, key: str, value: str) -> None:
-        self.kv[key] = value
+    async def set(self, key: str, value: str) -> None:
+        self.data[key] = value
+
+    async def delete(self, key: str) -> None:
+        self.data.pop(key, None)
+
+
+class RecordingNotices:
+    """A :class:`bot.core.ports.ModeratorNotices` that records what it is asked to say."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, str, Any]] = []
+        self.missing: list[tuple[str, Any]] = []
+
+    async def send(self, community_id: str, channel: str, msg: Any) -> None:
+        self.sent.append((community_id, channel, msg))
+
+    async def report_missing(self, community_id: str, exc: Any) -> None:
+        self.missing.append((community_id, exc))
 
 
 class RecordingCore:
-    """A stand-in for :class:`bot.core.runtime.Haven` that records the events it is given.
+    """A recording :class:`bot.core.ports.CoreSink`: the events it is given are kept.
 
     ``answer(event)`` decides what :meth:`handle` returns (a CommandResult for
     commands and buttons by default). ``gate`` (an Event), when set, makes
-    :meth:`handle` wait for it: a slow core.
+    :meth:`handle` wait for it: a slow core. ``kv.data`` is the key-value store.
     """
 
     def __init__(self, config: Any, clock: Any) -> None:
-        from bot.core.events import ButtonPressed, CommandInvoked, CommandResult
-
         self.config = config
         self.clock = clock
-        self.store = MemoryStore()
+        self.kv = MemoryKV()
+        self.notices = RecordingNotices()
+        self._services = AdapterServices(kv=self.kv, clock=clock, templates=Templates({}),
+                                         notices=self.notices, commands=COMMANDS)
         self.events: list[Any] = []
         self.handled: list[Any] = []
         self.gate: asyncio.Event | None = None
@@ -430,7 +454,11 @@ class RecordingCore:
 
         self.answer: Callable[[Any], Any] = default_answer
 
-    def submit(self, event: Any) -> None:
+    @property
+    def services(self) -> AdapterServices:
+        return self._services
+
+    def submit(self, event: Event) -> None:
         self.events.append(event)
 
     def mark_ready(self) -> None:
@@ -439,15 +467,15 @@ class RecordingCore:
         if self.events_when_ready is None:
             self.events_when_ready = len(self.events)
 
-    async def handle(self, event: Any) -> Any:
+    async def handle(self, event: Event) -> CommandResult | None:
         self.events.append(event)
         if self.gate is not None:
             await self.gate.wait()
         self.handled.append(event)
         return self.answer(event)
 
-    async def drain(self) -> None:
-        return None
+    async def drain(self, timeout: float | None = None) -> bool:
+        return True
 
     def of(self, kind: type) -> list[Any]:
         """Events of one type."""
@@ -512,15 +540,10 @@ def standard_guild(*, threads: list[dict[str, Any]] | None = None,
 
 def discord_config(**overrides: Any) -> Any:
     """A Config for Discord tests: support channel and forum, moderators' channel, CW venting."""
-    from bot.config import (
-        ChannelsConfig,
-        Config,
-        ContentWarningsConfig,
-        DiscordConfig,
-        RolesConfig,
-        SupportPlace,
-        UnansweredConfig,
-    )
+    from bot.adapters.discord.config import DiscordConfig
+    from bot.core.config import ChannelsConfig, Config, RolesConfig
+    from bot.features.content_warnings.config import ContentWarningsConfig
+    from bot.features.unanswered.config import SupportPlace, UnansweredConfig
 
     base: dict[str, Any] = {
         "platform": "discord",
@@ -544,6 +567,7 @@ async def started(monkeypatch: Any, *, config: Any = None, guild: dict[str, Any]
     config = config or discord_config()
     if core is None:
         core = RecordingCore(config, VirtualClock())
+    assert isinstance(core, CoreSink)
     h = DiscordHarness(config, core, now=core.clock.now, monkeypatch=monkeypatch)
     if start:
         await h.start(guild or standard_guild())

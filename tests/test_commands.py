@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from bot.commands import member_id
 from bot.core import commandspec
+from bot.core.commands import member_id
 from bot.core.commandspec import COMMANDS, CommandSpec
 from bot.core.errors import CommandError
 from bot.core.ports import Capability
@@ -341,6 +341,7 @@ async def test_forgetme_asks_for_confirmation_first(harness: Harness) -> None:
 async def test_forgetme_hint_fits_the_platform(harness: Harness, platform: str,
                                                hint: str) -> None:
     harness.platform.name = platform
+    harness.platform.command_prefix = "!haven" if platform == "matrix" else "/"
     r = await harness.core.handle(command("forgetme", harness.clock.now(), invoker=MEMBER))
     assert hint in r.text
 
@@ -357,6 +358,7 @@ def test_forgetme_confirm_parses_as_text() -> None:
 async def test_help_shows_commands_as_they_are_typed_here(harness: Harness, platform: str,
                                                           prefix: str) -> None:
     harness.platform.name = platform
+    harness.platform.command_prefix = "!haven" if platform == "matrix" else "/"
     r = await harness.core.handle(command("help", harness.clock.now(), invoker=MEMBER))
     assert f"- `{prefix}resources`" in r.text and f"- `{prefix}forgetme [confirm]`" in r.text
     r = await harness.core.handle(command("mydata", harness.clock.now(), invoker=MEMBER))

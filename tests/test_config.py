@@ -1,4 +1,4 @@
-"""bot.config: the example loads; every mistake is reported as file:line: key, all at once."""
+"""bot.core.config and bot.app: the example loads; every mistake is reported as file:line: key, all at once."""
 
 from __future__ import annotations
 
@@ -6,15 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import (
-    Config,
-    QuietHours,
-    SupportPlace,
-    load_config,
-    load_config_text,
-)
+from bot.app import load_config, load_config_text
+from bot.core.config import Config
 from bot.core.errors import ConfigError, Problem
 from bot.core.events import Channel
+from bot.features.unanswered.config import QuietHours, SupportPlace
 
 ROOT = Path(__file__).resolve().parent.parent
 FILE = "haven.yaml"

@@ -70,10 +70,13 @@ async def test_error_boundary_keeps_the_queue_running(harness: Harness, caplog) 
 async def test_a_crashing_command_answers_politely(harness: Harness) -> None:
     core = harness.core
 
-    async def broken(ev, opts):
+    async def broken(*args, **kwargs):
         raise RuntimeError("bug")
 
-    core.commands._handlers["help"] = broken
+    import dataclasses
+
+    entries = core.commands._commands
+    entries["help"] = dataclasses.replace(entries["help"], handler=broken)
     result = await core.handle(command("help", harness.clock.now()))
     assert not result.ok and "went wrong" in result.text
 

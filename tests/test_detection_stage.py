@@ -11,12 +11,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bot.config import load_config_text
+from bot.app import load_config_text
 from bot.core.errors import ConfigError
 from bot.detection.corpus import Example, load_corpus, load_examples
-from bot.detection.feedback import append_review, count_review
 from bot.detection.stage import EmbeddingLRU, SemanticStage
 from bot.detection.train import TrainOptions, train
+from bot.features.ruleset.review import append_review, count_review
 from bot.rules.tools import default_rules_dir, run_scan
 from tests.detection_helpers import TINY, FakeBackend, write_corpus
 

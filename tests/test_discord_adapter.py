@@ -13,9 +13,11 @@ from urllib.parse import parse_qs, urlparse
 import discord
 import pytest
 
-from bot.adapters import discord_adapter as da
-from bot.adapters.discord_adapter import DiscordAdapter, invite_url, render_chunks, split_text
-from bot.config import DiscordConfig
+from bot.adapters.discord import invite as da
+from bot.adapters.discord.adapter import DiscordAdapter
+from bot.adapters.discord.config import DiscordConfig
+from bot.adapters.discord.invite import invite_url
+from bot.adapters.discord.render import render_chunks, split_text
 from bot.core.errors import (
     MissingPermission,
     NotFound,
@@ -25,6 +27,7 @@ from bot.core.errors import (
 )
 from bot.core.events import (
     Attachment,
+    AutomodActed,
     Member,
     MemberJoined,
     MessageDeleted,
@@ -219,17 +222,19 @@ async def test_discord_member_join(monkeypatch):
     assert ev.at == pytest.approx(at) and ev.member.joined_at == pytest.approx(at)
 
 
-async def test_discord_reaction(monkeypatch):
+async def test_discord_reactions_produce_no_event(monkeypatch):
+    # No feature reads reactions: Haven neither asks for them (no guild_reactions intent)
+    # nor turns one into an event if it arrives anyway.
     h, core = await started(monkeypatch)
     now = core.clock.now()
     msg = p.message(p.SUPPORT, ALICE, "help", at=now)
     await h.feed("MESSAGE_CREATE", msg)
+    before = list(core.events)
     await h.feed("MESSAGE_REACTION_ADD", p.reaction_add(p.SUPPORT, msg["id"], MO, "💙",
                                                         roles=(p.MOD_ROLE,)))
-    await h.feed("MESSAGE_REACTION_ADD", p.reaction_add(p.SUPPORT, msg["id"], h.bot_user, "👀"))
-    [ev] = core.of(ReactionAdded)
-    assert ev.emoji == "💙" and ev.member.id == p.MOD_ID and "Moderators" in ev.member.roles
-    assert ev.message.message_id == msg["id"] and ev.channel.name == "support"
+    assert core.events == before
+    assert core.of(ReactionAdded) == []
+    assert h.adapter.parse_failures == 0
 
 
 @pytest.mark.parametrize(("content", "files", "expected"), [
@@ -271,22 +276,21 @@ async def test_discord_other_guilds_are_ignored_and_dms_belong_to_the_configured
 
 async def test_discord_automod_action_is_logged(monkeypatch, caplog):
     h, _core = await started(monkeypatch)
-    with caplog.at_level(logging.INFO, logger="bot.adapters.discord_adapter"):
+    with caplog.at_level(logging.INFO, logger="bot.adapters.discord.inbound"):
         await h.feed("AUTO_MODERATION_ACTION_EXECUTION",
                      p.automod_execution(user_id=p.MEMBER_ID, channel_id=p.GENERAL))
     assert any("AutoMod block_message" in r.getMessage() and p.MEMBER_ID in r.getMessage()
                for r in caplog.records)
 
 
-async def test_discord_automod_action_reaches_a_core_hook_when_there_is_one(monkeypatch):
+async def test_discord_automod_action_reaches_the_core_as_an_event(monkeypatch):
     h, core = await started(monkeypatch)
-    seen = []
-    core.record_automod = lambda **kw: seen.append(kw)
     await h.feed("AUTO_MODERATION_ACTION_EXECUTION",
                  p.automod_execution(user_id=p.MEMBER_ID, channel_id=p.GENERAL, keyword="spam"))
-    [rec] = seen
-    assert rec["user_id"] == p.MEMBER_ID and rec["keyword"] == "spam"
-    assert rec["action"] == "block_message" and rec["community_id"] == p.GUILD_ID
+    [rec] = core.of(AutomodActed)
+    assert rec.user_id == p.MEMBER_ID and rec.keyword == "spam"
+    assert rec.action == "block_message" and rec.community_id == p.GUILD_ID
+    assert rec.channel_id == p.GENERAL and rec.at == pytest.approx(core.clock.now())
 
 
 # --------------------------------------------------------------------------- outbound
@@ -462,7 +466,7 @@ async def test_discord_edit_updates_text_and_buttons(monkeypatch):
     assert second.json["components"] == []
 
 
-async def test_discord_hide_timeout_kick_ban(monkeypatch):
+async def test_discord_hide_and_timeout(monkeypatch):
     h, core = await started(monkeypatch)
     await h.adapter.hide(MessageRef(p.GUILD_ID, p.GENERAL, "555"), "Haven: hostility")
     [call] = h.rest.find("DELETE", f"/channels/{p.GENERAL}/messages/555")
@@ -477,12 +481,7 @@ async def test_discord_hide_timeout_kick_ban(monkeypatch):
     await h.adapter.timeout(p.GUILD_ID, p.MEMBER_ID, 90 * 86400, "long")
     until = discord.utils.parse_time(h.rest.calls[-1].json["communication_disabled_until"])
     assert until.timestamp() < core.clock.now() + 28 * 86400
-
-    await h.adapter.kick(p.GUILD_ID, p.MEMBER_ID, "spam")
-    assert h.rest.find("DELETE", f"/guilds/{p.GUILD_ID}/members/{p.MEMBER_ID}")[0].reason == "spam"
-    await h.adapter.ban(p.GUILD_ID, p.MEMBER_ID, "raid")
-    [ban] = h.rest.find("PUT", f"/guilds/{p.GUILD_ID}/bans/{p.MEMBER_ID}")
-    assert ban.reason == "raid" and ban.params == {"delete_message_seconds": 0}
+    assert not hasattr(h.adapter, "kick") and not hasattr(h.adapter, "ban")  # dead verbs
 
 
 async def test_discord_repost_through_one_reused_webhook(monkeypatch):
@@ -576,10 +575,6 @@ async def test_discord_bad_request_is_not_retryable_and_missing_permissions_name
          r"/channels/\d+/messages/\d+", "manage_messages"),
         (lambda: h.adapter.timeout(p.GUILD_ID, p.MEMBER_ID, 60, "r"), "PATCH",
          r"/guilds/\d+/members/\d+", "moderate_members"),
-        (lambda: h.adapter.kick(p.GUILD_ID, p.MEMBER_ID, "r"), "DELETE", r"/guilds/\d+/members/\d+",
-         "kick_members"),
-        (lambda: h.adapter.ban(p.GUILD_ID, p.MEMBER_ID, "r"), "PUT", r"/guilds/\d+/bans/\d+",
-         "ban_members"),
     ]
     for call, method, path, permission in cases:
         h.rest.fail(method, path, 403, 50013, "Missing Permissions")
@@ -621,9 +616,9 @@ async def test_discord_catch_up_first_start_only_records_where_we_are(monkeypatc
     last = p.snowflake(1.7e9)
     h, core = await started(monkeypatch, guild=standard_guild(
         channels=standard_channels(last_support=last)))
-    assert core.store.kv[f"discord:last_seen:{p.SUPPORT}"] == last
-    assert f"discord:last_seen:{p.SUPPORT_FORUM}" in core.store.kv
-    assert f"discord:last_seen:{p.GENERAL}" not in core.store.kv  # not a support place
+    assert core.kv.data[f"discord:last_seen:{p.SUPPORT}"] == last
+    assert f"discord:last_seen:{p.SUPPORT_FORUM}" in core.kv.data
+    assert f"discord:last_seen:{p.GENERAL}" not in core.kv.data  # not a support place
     assert not h.rest.find("GET", r"/channels/\d+/messages")
     assert core.events == []
 
@@ -632,8 +627,8 @@ async def test_discord_catch_up_feeds_missed_posts_in_order_before_live_ones(mon
     h, core = await started(monkeypatch, start=False)
     now = core.clock.now()
     seen = p.snowflake(now - 7200)
-    core.store.kv[f"discord:last_seen:{p.SUPPORT}"] = seen
-    core.store.kv[f"discord:last_seen:{p.SUPPORT_FORUM}"] = seen
+    core.kv.data[f"discord:last_seen:{p.SUPPORT}"] = seen
+    core.kv.data[f"discord:last_seen:{p.SUPPORT_FORUM}"] = seen
     older = p.message(p.SUPPORT, ALICE, "already handled", at=now - 7300)
     m1 = p.message(p.SUPPORT, ALICE, "is anyone around?", at=now - 3600)
     m2 = p.message(p.SUPPORT, MO, "yes, here", at=now - 1800, reply_to=m1["id"], roles=(p.MOD_ROLE,))
@@ -666,8 +661,8 @@ async def test_discord_catch_up_feeds_missed_posts_in_order_before_live_ones(mon
     assert posted[1].channel.kind == "forum" and posted[1].thread_root == post_id
     # Catch-up messages were handled (awaited) one by one; last seen moved to the newest.
     assert core.handled[:4] == posted[:4]
-    assert core.store.kv[f"discord:last_seen:{p.SUPPORT}"] == live["id"]
-    assert core.store.kv[f"discord:last_seen:{p.SUPPORT_FORUM}"] == reply["id"]
+    assert core.kv.data[f"discord:last_seen:{p.SUPPORT}"] == live["id"]
+    assert core.kv.data[f"discord:last_seen:{p.SUPPORT_FORUM}"] == reply["id"]
     [hist] = h.rest.find("GET", f"/channels/{p.SUPPORT}/messages")
     assert hist.params["after"] == int(seen)
 
@@ -675,8 +670,8 @@ async def test_discord_catch_up_feeds_missed_posts_in_order_before_live_ones(mon
 async def test_discord_catch_up_does_not_deliver_a_message_twice(monkeypatch):
     h, core = await started(monkeypatch, start=False)
     now = core.clock.now()
-    core.store.kv[f"discord:last_seen:{p.SUPPORT}"] = p.snowflake(now - 600)
-    core.store.kv[f"discord:last_seen:{p.SUPPORT_FORUM}"] = p.snowflake(now - 600)
+    core.kv.data[f"discord:last_seen:{p.SUPPORT}"] = p.snowflake(now - 600)
+    core.kv.data[f"discord:last_seen:{p.SUPPORT_FORUM}"] = p.snowflake(now - 600)
     m = p.message(p.SUPPORT, ALICE, "hello?", at=now - 60)
     h.rest.history[p.SUPPORT] = [m]
     await h.client._async_setup_hook()
@@ -696,16 +691,16 @@ async def test_discord_live_support_messages_advance_last_seen_after_handling(mo
     m = p.message(p.SUPPORT, ALICE, "hi", at=now)
     await h.feed("MESSAGE_CREATE", m)
     assert core.handled[-1].message.message_id == m["id"]
-    assert core.store.kv[f"discord:last_seen:{p.SUPPORT}"] == m["id"]
+    assert core.kv.data[f"discord:last_seen:{p.SUPPORT}"] == m["id"]
     g = p.message(p.GENERAL, ALICE, "not support", at=now + 1)
     await h.feed("MESSAGE_CREATE", g)
-    assert core.store.kv[f"discord:last_seen:{p.SUPPORT}"] == m["id"]
+    assert core.kv.data[f"discord:last_seen:{p.SUPPORT}"] == m["id"]
     assert core.events[-1].text == "not support" and core.handled[-1].text == "hi"
 
 
 async def test_discord_catch_up_without_history_permission_warns_and_goes_on(monkeypatch, caplog):
     h, core = await started(monkeypatch, start=False)
-    core.store.kv[f"discord:last_seen:{p.SUPPORT}"] = p.snowflake(core.clock.now() - 600)
+    core.kv.data[f"discord:last_seen:{p.SUPPORT}"] = p.snowflake(core.clock.now() - 600)
     h.rest.fail("GET", rf"/channels/{p.SUPPORT}/threads/archived/public", 403, 50001, "Missing Access")
     h.rest.fail("GET", rf"/channels/{p.SUPPORT}/messages", 403, 50001, "Missing Access")
     with caplog.at_level(logging.WARNING):
@@ -724,10 +719,10 @@ def test_discord_invite_url_has_exactly_the_permissions_haven_needs():
     assert q["client_id"] == ["123456789012345678"]
     assert q["scope"] == ["bot applications.commands"]
     perms = discord.Permissions(int(q["permissions"][0]))
-    assert int(q["permissions"][0]) == da.PERMISSIONS_VALUE == 1394253884486
+    assert int(q["permissions"][0]) == da.PERMISSIONS_VALUE == 1394253884422
     wanted = {"read_messages", "send_messages", "send_messages_in_threads", "embed_links",
               "attach_files", "read_message_history", "manage_messages", "manage_webhooks", "manage_threads",
-              "moderate_members", "kick_members", "ban_members", "add_reactions",
+              "moderate_members", "kick_members", "ban_members",
               "use_application_commands"}
     assert {name for name, on in perms if on} == wanted
     assert not perms.administrator and not perms.mention_everyone
@@ -749,9 +744,10 @@ def test_discord_client_id_from_token():
 def test_discord_intents_include_the_privileged_ones_haven_needs():
     intents = da.intents()
     for name in ("guilds", "members", "message_content", "guild_messages", "dm_messages",
-                 "guild_reactions", "auto_moderation_execution"):
+                 "auto_moderation_execution"):
         assert getattr(intents, name), name
     assert not intents.presences
+    assert not intents.guild_reactions  # no feature reads reactions
 
 
 async def test_discord_sharding_uses_an_auto_sharded_client():

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.adapters.discord_adapter import HAVEN_PERMISSIONS
-from bot.config import DiscordConfig, RolesConfig
+from bot.adapters.discord.config import DiscordConfig
+from bot.adapters.discord.invite import HAVEN_PERMISSIONS
+from bot.core.config import RolesConfig
 from tests import discord_payloads as p
 from tests.discord_harness import (
     ALICE,

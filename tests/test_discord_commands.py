@@ -12,9 +12,9 @@ import asyncio
 import discord
 import pytest
 
-from bot.adapters.discord_commands import MODERATOR_PERMISSIONS, build_commands
-from bot.adapters.discord_views import custom_id
-from bot.config import DiscordConfig
+from bot.adapters.discord.commands import MODERATOR_PERMISSIONS, build_commands
+from bot.adapters.discord.config import DiscordConfig
+from bot.adapters.discord.views import custom_id
 from bot.core.commandspec import COMMANDS
 from bot.core.events import Attachment, ButtonPressed, CommandInvoked, CommandResult
 from tests import discord_payloads as p
@@ -51,7 +51,7 @@ def test_discord_every_core_command_is_a_slash_command():
     async def handler(*_):
         return None
 
-    top = {c.name: c for c in build_commands(handler)}
+    top = {c.name: c for c in build_commands(handler, COMMANDS)}
     single = {c.name for c in COMMANDS if " " not in c.name}
     assert single <= set(top)
     rules = top["rules"]
@@ -76,7 +76,7 @@ def test_discord_option_types_follow_the_spec():
     async def handler(*_):
         return None
 
-    top = {c.name: c for c in build_commands(handler)}
+    top = {c.name: c for c in build_commands(handler, COMMANDS)}
     kinds = {prm.name: prm.type for prm in top["timeout"].parameters}
     assert kinds == {"member": discord.AppCommandOptionType.user,
                      "minutes": discord.AppCommandOptionType.integer,
@@ -187,7 +187,7 @@ async def test_discord_long_results_continue_in_follow_ups(monkeypatch):
 
 async def test_discord_slow_core_defers_then_follows_up(monkeypatch):
     h, core = await started(monkeypatch)
-    h.adapter.defer_after = 0  # do not wait for the core at all
+    h.adapter.interactions.defer_after = 0  # do not wait for the core at all
     core.gate = asyncio.Event()
     payload = p.slash_command("unanswered", at=core.clock.now(), channel=MODS_CHANNEL, invoker=MO,
                               roles=MOD_ROLES, permissions=MOD_PERMS)
@@ -296,10 +296,10 @@ async def test_discord_commands_are_synced_once_and_again_only_when_changed(monk
     assert str(claim["default_member_permissions"]) == str(MODERATOR_PERMISSIONS.value)
     help_ = next(c for c in put.json if c["name"] == "help")
     assert help_["default_member_permissions"] is None
-    assert core.store.kv[f"discord:commands:{p.APP_ID}:global"]
+    assert core.kv.data[f"discord:commands:{p.APP_ID}:global"]
     await h.adapter.sync_commands()
     assert len(h.rest.find("PUT", rf"/applications/{p.APP_ID}/commands")) == 1
-    core.store.kv[f"discord:commands:{p.APP_ID}:global"] = "stale"
+    core.kv.data[f"discord:commands:{p.APP_ID}:global"] = "stale"
     await h.adapter.sync_commands()
     assert len(h.rest.find("PUT", rf"/applications/{p.APP_ID}/commands")) == 2
 
@@ -320,4 +320,4 @@ async def test_discord_commands_sync_without_the_scope_is_logged_not_fatal(monke
     h.rest.fail("PUT", rf"/applications/{p.APP_ID}/commands", 403, 50001, "Missing Access")
     await h.adapter.sync_commands()
     assert "applications.commands" in caplog.text
-    assert f"discord:commands:{p.APP_ID}:global" not in core.store.kv
+    assert f"discord:commands:{p.APP_ID}:global" not in core.kv.data

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from bot import app
-from bot.adapters.discord_views import custom_id
+from bot.adapters.discord.views import custom_id
 from bot.core.clock import VirtualClock
 from bot.core.runtime import Haven
 from bot.store import Store

@@ -39,8 +39,8 @@ def missed_setup(h: Any, core: Any) -> dict[str, Any]:
     """Positions two hours back, and messages in #support and a thread made since."""
     now = core.clock.now()
     seen = p.snowflake(now - 7200)
-    core.store.kv[f"discord:last_seen:{p.SUPPORT}"] = seen
-    core.store.kv[f"discord:last_seen:{p.SUPPORT_FORUM}"] = seen
+    core.kv.data[f"discord:last_seen:{p.SUPPORT}"] = seen
+    core.kv.data[f"discord:last_seen:{p.SUPPORT_FORUM}"] = seen
     m1 = p.message(p.SUPPORT, ALICE, "is anyone around?", at=now - 3600)
     thread_id = p.snowflake(now - 3000)
     t1 = p.message(thread_id, ALICE, "in the thread", at=now - 2000)
@@ -70,7 +70,7 @@ async def test_discord_marks_the_core_ready_even_when_catch_up_fails(monkeypatch
     async def broken(key: str) -> str | None:
         raise RuntimeError("store unavailable")
 
-    monkeypatch.setattr(core.store, "get_kv", broken)
+    monkeypatch.setattr(core.kv, "get", broken)
     with caplog.at_level(logging.ERROR):
         await boot(h, standard_guild())
     assert core.ready_calls == 1
@@ -87,14 +87,14 @@ async def test_discord_a_stuck_catch_up_does_not_hold_live_posts_forever(monkeyp
     async def stuck(*args: Any, **kwargs: Any) -> Any:
         await asyncio.sleep(3600)
 
-    monkeypatch.setattr(h.adapter, "_missed", stuck)
+    monkeypatch.setattr(h.adapter.catchup, "_missed", stuck)
     with caplog.at_level(logging.ERROR):
         await boot(h, setup["guild"])
     assert "catching up took longer" in caplog.text and core.ready_calls == 1
     live = p.message(p.SUPPORT, ALICE, "live", at=core.clock.now())
     await h.feed("MESSAGE_CREATE", live)
     assert core.of(MessagePosted)[-1].text == "live"
-    assert core.store.kv[f"discord:last_seen:{p.SUPPORT}"] == setup["seen"]  # read again next start
+    assert core.kv.data[f"discord:last_seen:{p.SUPPORT}"] == setup["seen"]  # read again next start
 
 
 # --------------------------------------------------------------------------- item 2: catch-up
@@ -110,15 +110,15 @@ async def test_discord_catch_up_survives_archived_threads_404(monkeypatch, caplo
     assert [e.text for e in core.of(MessagePosted)] == ["is anyone around?", "in the thread"]
     assert "archived threads of #support (NotFound 404)" in caplog.text
     # The place is held where it was, so what could not be listed is read at the next start.
-    assert core.store.kv[f"discord:last_seen:{p.SUPPORT}"] == setup["seen"]
+    assert core.kv.data[f"discord:last_seen:{p.SUPPORT}"] == setup["seen"]
 
 
 async def test_discord_catch_up_reads_private_archived_threads_too(monkeypatch):
     h, core = await started(monkeypatch, start=False)
     now = core.clock.now()
     seen = p.snowflake(now - 7200)
-    core.store.kv[f"discord:last_seen:{p.SUPPORT}"] = seen
-    core.store.kv[f"discord:last_seen:{p.SUPPORT_FORUM}"] = seen
+    core.kv.data[f"discord:last_seen:{p.SUPPORT}"] = seen
+    core.kv.data[f"discord:last_seen:{p.SUPPORT_FORUM}"] = seen
     thread_id = p.snowflake(now - 3000)
     post = p.message(thread_id, ALICE, "in a private thread", at=now - 2000)
     h.rest.history[thread_id] = [post]
@@ -143,7 +143,7 @@ async def test_discord_catch_up_without_manage_threads_warns_once_and_moves_on(m
     assert "private archived threads of #support (Forbidden 403)" in caplog.text
     assert [e.text for e in core.of(MessagePosted)] == ["is anyone around?", "in the thread"]
     # A missing permission is not a hiccup: the position moves on (no re-reading forever).
-    assert core.store.kv[f"discord:last_seen:{p.SUPPORT}"] == setup["t1"]["id"]
+    assert core.kv.data[f"discord:last_seen:{p.SUPPORT}"] == setup["t1"]["id"]
 
 
 async def test_discord_catch_up_one_unreadable_thread_does_not_lose_the_channel(monkeypatch, caplog):
@@ -154,27 +154,27 @@ async def test_discord_catch_up_one_unreadable_thread_does_not_lose_the_channel(
         await boot(h, setup["guild"])
     assert [e.text for e in core.of(MessagePosted)] == ["is anyone around?"]
     assert "catch-up could not read #a thread (DiscordServerError 500)" in caplog.text
-    assert core.store.kv[f"discord:last_seen:{p.SUPPORT}"] == setup["seen"]
+    assert core.kv.data[f"discord:last_seen:{p.SUPPORT}"] == setup["seen"]
     # A live post is handled; the stored position still waits for a full read.
     live = p.message(p.SUPPORT, ALICE, "live", at=core.clock.now())
     await h.feed("MESSAGE_CREATE", live)
     assert core.of(MessagePosted)[-1].text == "live"
-    assert core.store.kv[f"discord:last_seen:{p.SUPPORT}"] == setup["seen"]
+    assert core.kv.data[f"discord:last_seen:{p.SUPPORT}"] == setup["seen"]
 
 
 async def test_discord_a_place_unreadable_for_days_is_let_go(monkeypatch, caplog):
     h, core = await started(monkeypatch, start=False)
     now = core.clock.now()
     old = p.snowflake(now - 4 * 86400)
-    core.store.kv[f"discord:last_seen:{p.SUPPORT}"] = old
-    core.store.kv[f"discord:last_seen:{p.SUPPORT_FORUM}"] = old
+    core.kv.data[f"discord:last_seen:{p.SUPPORT}"] = old
+    core.kv.data[f"discord:last_seen:{p.SUPPORT_FORUM}"] = old
     m1 = p.message(p.SUPPORT, ALICE, "hello", at=now - 60)
     h.rest.history[p.SUPPORT] = [m1]
     h.rest.fail("GET", rf"/channels/{p.SUPPORT}/threads/archived/public", 404, 10003, "Unknown")
     with caplog.at_level(logging.ERROR):
         await boot(h, standard_guild(channels=standard_channels(last_support=m1["id"])))
     assert "moves on" in caplog.text
-    assert core.store.kv[f"discord:last_seen:{p.SUPPORT}"] == m1["id"]
+    assert core.kv.data[f"discord:last_seen:{p.SUPPORT}"] == m1["id"]
 
 
 async def test_discord_catch_up_survives_an_unreadable_message_payload(monkeypatch, caplog):
@@ -194,28 +194,28 @@ async def test_discord_catch_up_survives_an_unreadable_message_payload(monkeypat
 async def test_discord_catch_up_reads_everything_after_a_long_outage(monkeypatch):
     h, core = await started(monkeypatch, start=False)
     now = core.clock.now()
-    core.store.kv[f"discord:last_seen:{p.SUPPORT}"] = p.snowflake(now - 90000)
-    core.store.kv[f"discord:last_seen:{p.SUPPORT_FORUM}"] = p.snowflake(now - 90000)
+    core.kv.data[f"discord:last_seen:{p.SUPPORT}"] = p.snowflake(now - 90000)
+    core.kv.data[f"discord:last_seen:{p.SUPPORT_FORUM}"] = p.snowflake(now - 90000)
     msgs = [p.message(p.SUPPORT, ALICE, f"post {i}", at=now - 80000 + i * 30) for i in range(1500)]
     h.rest.history[p.SUPPORT] = msgs
     await boot(h, standard_guild(channels=standard_channels(last_support=msgs[-1]["id"])))
     texts = [e.text for e in core.of(MessagePosted)]
     assert len(texts) == 1500 and texts[0] == "post 0" and texts[-1] == "post 1499"
-    assert core.store.kv[f"discord:last_seen:{p.SUPPORT}"] == msgs[-1]["id"]
+    assert core.kv.data[f"discord:last_seen:{p.SUPPORT}"] == msgs[-1]["id"]
 
 
 async def test_discord_catch_up_limit_hit_is_an_error_and_holds_the_place(monkeypatch, caplog):
     h, core = await started(monkeypatch, start=False)
-    h.adapter.catch_up_limit = 3
+    h.adapter.catchup.catch_up_limit = 3
     now = core.clock.now()
     seen = p.snowflake(now - 9000)
-    core.store.kv[f"discord:last_seen:{p.SUPPORT}"] = seen
+    core.kv.data[f"discord:last_seen:{p.SUPPORT}"] = seen
     msgs = [p.message(p.SUPPORT, ALICE, f"post {i}", at=now - 8000 + i) for i in range(5)]
     h.rest.history[p.SUPPORT] = msgs
     with caplog.at_level(logging.ERROR):
         await boot(h, standard_guild(channels=standard_channels(last_support=msgs[-1]["id"])))
     assert "catch-up of #support stopped after 3 messages" in caplog.text
-    assert core.store.kv[f"discord:last_seen:{p.SUPPORT}"] == seen
+    assert core.kv.data[f"discord:last_seen:{p.SUPPORT}"] == seen
 
 
 # --------------------------------------------------------------------------- item 6: survive
@@ -258,9 +258,9 @@ async def test_discord_command_sync_error_other_than_http_does_not_stop_start_up
 
     monkeypatch.setattr(h.adapter.tree, "sync", broken_sync)
     with caplog.at_level(logging.ERROR):
-        await h.adapter._setup_hook()  # raised KeyError before
+        await h.adapter.interactions.setup_hook()  # raised KeyError before
     assert "Could not register slash commands" in caplog.text and "KeyError" in caplog.text
-    assert f"discord:commands:{p.APP_ID}:global" not in core.store.kv
+    assert f"discord:commands:{p.APP_ID}:global" not in core.kv.data
 
 
 async def test_discord_run_reconnects_after_an_unexpected_error(monkeypatch, caplog):
@@ -318,7 +318,7 @@ async def test_discord_redelivered_interaction_is_acted_on_once(monkeypatch):
 
 
 async def test_discord_button_press_carries_its_delivery_id(monkeypatch):
-    from bot.adapters.discord_views import custom_id
+    from bot.adapters.discord.views import custom_id
 
     h, core = await started(monkeypatch)
     ref = await h.adapter.send(p.GUILD_ID, "moderators", Outgoing("alert", alert_id=7))
@@ -357,7 +357,7 @@ async def test_discord_bots_direct_messages_are_ignored(monkeypatch):
 
 
 def test_discord_intents_include_direct_messages():
-    from bot.adapters.discord_adapter import intents
+    from bot.adapters.discord.invite import intents
 
     assert intents().dm_messages
 

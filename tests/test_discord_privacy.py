@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import logging
 
-from bot.config import ChannelsConfig, DiscordConfig
+from bot.adapters.discord.config import DiscordConfig
+from bot.core.config import ChannelsConfig
 from tests import discord_payloads as p
 from tests.discord_harness import (
     discord_config,
@@ -136,7 +137,7 @@ async def test_discord_a_role_every_member_holds_makes_the_channel_public(monkey
 
 
 async def test_discord_members_role_named_in_config_makes_the_channel_public(monkeypatch):
-    from bot.config import RolesConfig
+    from bot.core.config import RolesConfig
 
     # Haven knows only 3 of 500 members, so it cannot tell by counting; the config says so.
     guild = guild_with_member_role(everyone_holds_it=True, member_count=500)

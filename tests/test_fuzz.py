@@ -24,7 +24,8 @@ import yaml
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from bot.config import Config, load_config, load_config_text
+from bot.app import load_config, load_config_text
+from bot.core.config import Config
 from bot.core.errors import ConfigError
 from bot.core.templates import DEFAULT_TEMPLATES
 from bot.rules.engine import Rulebook

@@ -11,6 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from nio import ErrorResponse, MatrixRoom
 
+from bot.adapters.matrix.config import MatrixConfig
 from bot.adapters.matrix_adapter import (
     MatrixAdapter,
     _RoomPower,
@@ -35,7 +36,7 @@ from bot.adapters.matrix_power import (
     privileged_creators,
     unmuted_power_levels,
 )
-from bot.config import ChannelsConfig, Config, MatrixConfig
+from bot.core.config import ChannelsConfig, Config
 from bot.core.errors import MissingPermission, NotFound, PlatformError, RateLimited
 from bot.core.events import (
     Channel,

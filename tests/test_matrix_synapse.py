@@ -21,11 +21,12 @@ import pytest
 import yaml
 
 from bot import app
+from bot.adapters.matrix.config import MatrixConfig
 from bot.adapters.matrix_adapter import TOKEN_KEY, LoginFailed, MatrixAdapter, e2e_available
 from bot.adapters.matrix_power import CREATOR_POWER_LEVEL
-from bot.config import ChannelsConfig, Config, MatrixConfig, UnansweredConfig, load_config_text
-from bot.config import SupportPlace as Place
+from bot.app import load_config_text
 from bot.core.clock import RealClock, VirtualClock
+from bot.core.config import ChannelsConfig, Config
 from bot.core.errors import MissingPermission, PrivateMessagesClosed, RateLimited
 from bot.core.events import (
     Attachment,
@@ -39,6 +40,8 @@ from bot.core.events import (
     ReactionAdded,
 )
 from bot.core.runtime import Haven
+from bot.features.unanswered.config import SupportPlace as Place
+from bot.features.unanswered.config import UnansweredConfig
 from bot.store import Store
 from tests.synapse_harness import Homeserver, TestUser, homeserver  # noqa: F401
 

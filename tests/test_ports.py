@@ -27,7 +27,7 @@ VERBS = [name for name, member in inspect.getmembers(Platform)
 
 
 def adapter_classes() -> list[type]:
-    from bot.adapters.discord_adapter import DiscordAdapter
+    from bot.adapters.discord.adapter import DiscordAdapter
 
     classes: list[type] = [ConsolePlatform, FakePlatform, DiscordAdapter]
     try:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from bot import runner
-from bot.config import load_config_text
+from bot.app import load_config_text
 from bot.core.errors import ConfigError, HavenError
 from bot.store import Store
 from tests.conftest import TEST_RULES

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bot.core.ports import Capability
-from bot.features.stats.figures import Stats, compute_stats, percentile, render_chart
+from bot.features.stats.figures import Stats, StatsSources, compute_stats, percentile, render_chart
 from tests.conftest import Harness
 from tests.fakes import command, member, post
 
@@ -40,7 +40,7 @@ async def test_stats_from_activity(harness: Harness) -> None:
     await core.advance(300)
     await core.handle(command("claim", clock.now(), alert="1"))
     await core.store.touch_member("c1", "lurker", "Lurker", clock.now())
-    stats = await compute_stats(core.store, "c1", clock.now(), 30)
+    stats = await compute_stats(StatsSources(core.store.alerts, core.store.posts, core.store.members, core.store.duty), "c1", clock.now(), 30)
     assert stats.posts == 3 and stats.answered == 2
     assert stats.within_2h == 1 and stats.within_24h == 2
     assert stats.median_reply == pytest.approx((1800 + 5 * 3600) / 2)

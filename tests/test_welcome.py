@@ -97,5 +97,6 @@ async def test_welcome_names_commands_as_they_are_typed_here(harness: Harness, p
                                                              expected: str) -> None:
     # field report: on Matrix "use the `resources` command" did not work as written
     harness.platform.name = platform
+    harness.platform.command_prefix = "!haven" if platform == "matrix" else "/"
     text = harness.core.features["welcome"].welcome_text("c1", "Ana")
     assert f"use the {expected} command" in text

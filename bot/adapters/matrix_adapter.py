@@ -114,7 +114,7 @@ from bot.core.events import (
 from bot.core.ports import Capability
 
 if TYPE_CHECKING:
-    from bot.config import Config
+    from bot.core.config import Config
     from bot.core.runtime import Haven
 
 log = logging.getLogger(__name__)

@@ -3,7 +3,7 @@
 Adapters build their native commands from :data:`COMMANDS` (Discord slash
 commands, with groups for two-word names like ``rules reload``) and use
 :func:`parse_command_text` for text commands (Matrix ``!haven ...``). The
-permission check itself happens in the core (:mod:`bot.commands`), never only in
+permission check itself happens in the core (:mod:`bot.core.commands`), never only in
 a platform's UI.
 """
 

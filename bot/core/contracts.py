@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Protocol, runtime_checkable
 
-from bot.core.events import MessagePosted
+from bot.core.events import Channel, MessagePosted
 from bot.rules.engine import Rulebook
 from bot.rules.model import Match
 
@@ -58,6 +58,10 @@ class WarningLabels(Protocol):
 
     def has_warning(self, ev: MessagePosted) -> bool:
         """Whether the post starts with a content-warning label."""
+        ...
+
+    def in_warning_channel(self, channel: Channel) -> bool:
+        """Whether ``channel`` is a content-warning channel."""
         ...
 
 

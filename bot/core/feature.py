@@ -18,17 +18,21 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Generic, Literal, Protocol, TypeVar
 
 from bot.core.clock import Clock
+from bot.core.commandspec import CommandSpec
+from bot.core.contracts import RulesHolder
 from bot.core.events import Event, MessagePosted
 from bot.core.messenger import Messenger
 from bot.core.permissions import Permissions
 from bot.core.ports import KeyValue, Platform
 from bot.core.templates import Templates
+from bot.core.triage import Detector
 from bot.rules.helplines import Helplines
 from bot.rules.model import SUPPORT_CATEGORIES, Match
 from bot.storage.rows import Job
 
 if TYPE_CHECKING:
-    from bot.config import Config
+    from bot.core.config import Config
+    from bot.core.sections import Section
     from bot.storage.database import Database
 
 C = TypeVar("C")
@@ -194,6 +198,12 @@ class FeatureContext(Generic[C, R]):
     errors: ErrorCounter
     hint: Callable[..., str]
     """``hint("claim", "3")``: how a moderator types a command here (``/claim 3``)."""
+    rules: RulesHolder
+    """The rulebook in force (read it with ``current()``; ``rules reload`` replaces it)."""
+    detector: Callable[[], Detector | None]
+    """The semantic stage now in use, if on (for dry runs)."""
+    commands: Callable[[], tuple[CommandSpec, ...]]
+    """Every command Haven has (for help texts)."""
 
 
 class Siblings:
@@ -218,7 +228,7 @@ class FeatureSpec(Generic[C, R]):
 
     name: str
     build: Callable[[FeatureContext[C, R], Siblings], Feature]
-    section: object | None = None
+    section: Section[C] | None = None
     """Its config section (key and dataclass); ``None``: the context's config is ``None``."""
     repository: Callable[[Database], R] | None = None
     commands: Callable[[Any, FeatureContext[C, R]], object] | None = None

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.config import Config
+from bot.core.config import Config
 from bot.core.events import Member
 
 MODERATOR = "moderator"
@@ -13,8 +13,11 @@ GREETER = "greeter"
 class Permissions:
     """Maps a :class:`Member` to Haven's role groups using the config."""
 
-    def __init__(self, config: Config) -> None:
+    def __init__(self, config: Config, moderator_power_level: int = 50) -> None:
         self.config = config
+        self.moderator_power_level = moderator_power_level
+        """Where power levels exist (Matrix): the level that makes a moderator
+        (the adapter's setting, handed in by the composition root)."""
 
     def is_moderator(self, member: Member) -> bool:
         """Admins, members with a moderator role, or (Matrix) a high enough power level."""
@@ -25,7 +28,7 @@ class Permissions:
         if member.roles & set(self.config.roles.moderators):
             return True
         return (member.power_level is not None
-                and member.power_level >= self.config.matrix.moderator_power_level)
+                and member.power_level >= self.moderator_power_level)
 
     def groups(self, member: Member) -> frozenset[str]:
         """The member's roles plus Haven's symbolic groups (``moderator``, ...)."""

@@ -27,7 +27,7 @@ from bot.rules.model import Match
 from bot.storage.repositories.ledger import LedgerRepository
 
 if TYPE_CHECKING:
-    from bot.config import Config
+    from bot.core.config import Config
 
 log = logging.getLogger(__name__)
 

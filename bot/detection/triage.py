@@ -157,7 +157,7 @@ def to_matches(decisions: Sequence[Decision], rules: Mapping[str, Rule],
 
 def parse_actions(raw: Any) -> tuple[Action, ...]:
     """Actions written like a rule's (``[hide, {alert_moderators: {urgency: now}}]``),
-    assumed valid (see ``bot.config``)."""
+    assumed valid (see ``bot.detection.settings``)."""
     out: list[Action] = []
     for item in raw or ():
         if isinstance(item, str):

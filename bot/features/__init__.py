@@ -6,13 +6,30 @@ line here. The pipeline order is not this order: each stage declares its own.
 """
 
 from bot.core.feature import FeatureSpec
-from bot.features import alerts, content_warnings, members, moderation, unanswered, welcome
+from bot.features import (
+    alerts,
+    content_warnings,
+    duty,
+    help,
+    members,
+    moderation,
+    privacy,
+    ruleset,
+    stats,
+    unanswered,
+    welcome,
+)
 
 FEATURES: tuple[FeatureSpec, ...] = (
+    help.SPEC,
+    privacy.SPEC,
     alerts.SPEC,
+    unanswered.SPEC,
+    ruleset.SPEC,
     moderation.SPEC,
+    duty.SPEC,
+    stats.SPEC,
     members.SPEC,
     welcome.SPEC,
     content_warnings.SPEC,
-    unanswered.SPEC,
 )

@@ -12,6 +12,11 @@ from collections.abc import Sequence
 from typing import Any, Protocol, runtime_checkable
 
 from bot.storage.database import Database
+from bot.storage.repositories.alerts import AlertsRepository
+from bot.storage.repositories.cases import CasesRepository
+from bot.storage.repositories.duty import DutyRepository
+from bot.storage.repositories.members import MembersRepository
+from bot.storage.repositories.posts import TrackedPostsRepository
 
 Export = dict[str, list[dict[str, Any]]]
 
@@ -76,3 +81,9 @@ class Privacy:
             for part in self.parts:
                 total += await part.purge_text(cutoff)
         return total
+
+
+def member_data_parts(db: Database) -> list[MemberData]:
+    """Every repository that holds member data, in export order."""
+    return [MembersRepository(db), TrackedPostsRepository(db), AlertsRepository(db),
+            CasesRepository(db), DutyRepository(db)]

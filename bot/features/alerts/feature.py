@@ -14,13 +14,13 @@ import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from bot.config import CrisisConfig
 from bot.core.clock import fmt_duration
 from bot.core.durations import in_clock_range
 from bot.core.events import MessagePosted, MessageRef, Outgoing
 from bot.core.feature import Feature, FeatureContext, JobKind, MessageOutcome, Stage
 from bot.core.messenger import quote
 from bot.core.ports import Capability, ChannelPrivacy, capability, has
+from bot.features.alerts.config import CrisisConfig
 from bot.rules.model import SUPPORT_CATEGORIES, Match
 from bot.rules.planner import rule_urgency
 from bot.storage.repositories.alerts import AlertsRepository

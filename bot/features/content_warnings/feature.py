@@ -15,10 +15,10 @@ from __future__ import annotations
 import logging
 import re
 
-from bot.config import ContentWarningsConfig
-from bot.core.events import MessagePosted, Outgoing
+from bot.core.events import Channel, MessagePosted, Outgoing
 from bot.core.feature import Feature, FeatureContext, MessageOutcome, Stage
 from bot.core.messenger import quote
+from bot.features.content_warnings.config import ContentWarningsConfig
 from bot.rules.model import Match
 from bot.rules.planner import plan
 from bot.storage.repositories.cases import CasesRepository
@@ -53,6 +53,10 @@ class ContentWarnings(Feature):
         if await self.check(ev, outcome.matches):
             outcome.hidden = True
 
+    def in_warning_channel(self, channel: Channel) -> bool:
+        """Whether ``channel`` is a content-warning channel."""
+        return self.ctx.config.is_cw_channel(channel)
+
     def has_warning(self, ev: MessagePosted) -> bool:
         """Whether the post starts with a CW label or is wholly in spoilers."""
         return ev.spoilered or bool(self._label.match(ev.text.strip()))
@@ -63,7 +67,7 @@ class ContentWarnings(Feature):
         cfg = ctx.config
         label = cfg.labels[0] if cfg.labels else "CW:"
         mention = ctx.platform.user_mention(ev.author.id)
-        if ctx.core.is_cw_channel(ev.channel):
+        if ctx.config.is_cw_channel(ev.channel):
             if self.has_warning(ev):
                 return False
             text = ctx.templates.render("cw_missing", member=ev.author.name,
@@ -80,7 +84,7 @@ class ContentWarnings(Feature):
         redirect = plan(matches).redirect_cw
         target = cfg.redirect_to or (cfg.channels[0] if cfg.channels else None)
         if (redirect is None or target is None or self.has_warning(ev)
-                or ctx.core.is_cw_exempt(ev.channel)):
+                or ctx.config.is_exempt(ev.channel)):
             return False
         topic = redirect.rule.description or redirect.rule.id
         cw_channel = ctx.platform.channel_mention(ev.community_id, target)

@@ -15,7 +15,10 @@ from dataclasses import dataclass, field
 from bot.core.clock import fmt_duration
 from bot.core.events import Attachment
 from bot.core.templates import plural
-from bot.store import Store
+from bot.storage.repositories.alerts import AlertsRepository
+from bot.storage.repositories.duty import DutyRepository
+from bot.storage.repositories.members import MembersRepository
+from bot.storage.repositories.posts import TrackedPostsRepository
 
 
 @dataclass(frozen=True)
@@ -89,16 +92,27 @@ def percentile(values: tuple[float, ...] | list[float], pct: float) -> float | N
     return ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)
 
 
-async def compute_stats(store: Store, community_id: str, now: float, days: int) -> Stats:
+@dataclass(frozen=True)
+class StatsSources:
+    """What the figures are read from."""
+
+    alerts: AlertsRepository
+    posts: TrackedPostsRepository
+    members: MembersRepository
+    duty: DutyRepository
+
+
+async def compute_stats(sources: StatsSources, community_id: str, now: float,
+                        days: int) -> Stats:
     """Compute the figures from the store."""
     since = now - days * 86400
-    posts = await store.posts_since(community_id, since)
+    posts = await sources.posts.posts_since(community_id, since)
     posts = [p for p in posts if p.state != "deleted"]
     reply_times = tuple(p.answered_at - p.posted_at for p in posts if p.answered_at is not None)
-    alerts = await store.alerts_since(community_id, since)
+    alerts = await sources.alerts.alerts_since(community_id, since)
     claim_times = tuple(a.claimed_at - a.created_at for a in alerts if a.claimed_at is not None)
     per_mod = Counter(a.claimed_by for a in alerts if a.claimed_by)
-    members = await store.member_activity(community_id)
+    members = await sources.members.member_activity(community_id)
     return Stats(
         days=days, posts=len(posts), answered=len(reply_times), reply_times=reply_times,
         within_2h=sum(1 for t in reply_times if t <= 2 * 3600),

@@ -15,7 +15,6 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime, timedelta
 
-from bot.config import UnansweredConfig
 from bot.core.clock import fmt_duration
 from bot.core.contracts import WarningLabels
 from bot.core.durations import in_clock_range
@@ -23,6 +22,7 @@ from bot.core.events import MessageDeleted, MessagePosted, MessageRef, Outgoing
 from bot.core.feature import EventHandler, Feature, FeatureContext, JobKind, MessageOutcome, Stage
 from bot.core.messenger import quote
 from bot.core.ports import Capability, RoleMembers, capability
+from bot.features.unanswered.config import UnansweredConfig
 from bot.rules.model import Match
 from bot.rules.planner import plan
 from bot.storage.repositories.posts import TrackedPostsRepository
@@ -75,12 +75,12 @@ class Unanswered(Feature):
             return
         if not hidden:
             await self._answer_from(ev)
-        place = ctx.core.support_place(ev.channel)
+        place = ctx.config.support_place(ev.channel)
         if place is None or hidden or not self._is_root(ev):
             return
         # Quote nothing of crisis posts, spoilered posts or content-warned posts, nor of
         # sensitive posts left in a CW-exempt support place (they carry no warning).
-        quotable = not (crisis or ev.spoilered or ctx.core.is_cw_channel(ev.channel)
+        quotable = not (crisis or ev.spoilered or self.labels.in_warning_channel(ev.channel)
                         or self.labels.has_warning(ev) or self._needs_warning(matches))
         excerpt = ev.text[: ctx.config.excerpt_chars] if quotable else None
         post_id = await ctx.repo.track_post(

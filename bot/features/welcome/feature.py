@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import logging
 
-from bot.config import WelcomeConfig
 from bot.core.commandspec import command_prefix
 from bot.core.contracts import MemberDirectory
 from bot.core.events import MemberJoined, MessagePosted, Outgoing
 from bot.core.feature import EventHandler, Feature, FeatureContext, MessageOutcome, Stage
 from bot.core.templates import render
+from bot.features.welcome.config import WelcomeConfig
 from bot.storage.repositories.members import MembersRepository
 
 WelcomeContext = FeatureContext[WelcomeConfig, MembersRepository]
@@ -53,7 +53,7 @@ class Welcome(Feature):
             "rules_channel": ctx.platform.channel_mention(community_id, rules) if rules
             else "the house rules",
             # "use `!haven resources`" on Matrix, "`/resources`" on Discord
-            "command_prefix": command_prefix(ctx.platform.name, ctx.core.matrix.command_prefix),
+            "command_prefix": command_prefix(ctx.platform.name, ctx.platform.command_prefix),
         })
 
     async def on_join(self, ev: MemberJoined) -> None:

@@ -1,4 +1,5 @@
-"""Slash commands built from the platform-neutral :data:`bot.core.commandspec.COMMANDS`.
+"""Slash commands built from the platform-neutral command specs the core hands over
+(:attr:`bot.core.ports.AdapterServices.commands`).
 
 Every command becomes an ``app_commands.Command`` (two-word names such as
 ``rules reload`` become subcommands of a ``rules`` group). Moderator-only
@@ -18,7 +19,7 @@ from typing import Any
 import discord
 from discord import app_commands
 
-from bot.core.commandspec import COMMANDS, CommandSpec, Param
+from bot.core.commandspec import CommandSpec, Param
 
 CommandHandler = Callable[[discord.Interaction[Any], CommandSpec, dict[str, str]], Awaitable[None]]
 """Called as ``handler(interaction, spec, options)`` with every option as a string."""
@@ -102,7 +103,7 @@ def _make_callback(spec: CommandSpec, handler: CommandHandler,
 
 
 def build_commands(
-    handler: CommandHandler, specs: tuple[CommandSpec, ...] = COMMANDS,
+    handler: CommandHandler, specs: tuple[CommandSpec, ...],
     member_seen: MemberSeen | None = None,
 ) -> list[app_commands.Command[Any, ..., Any] | app_commands.Group]:
     """Top-level slash commands and groups for ``specs``.
@@ -149,9 +150,9 @@ def build_commands(
 
 
 def install_commands(tree: app_commands.CommandTree[Any], handler: CommandHandler,
-                     member_seen: MemberSeen | None = None) -> None:
-    """Add every Haven command to ``tree`` (global commands)."""
-    for command in build_commands(handler, member_seen=member_seen):
+                     specs: tuple[CommandSpec, ...], member_seen: MemberSeen | None = None) -> None:
+    """Add a slash command for each of ``specs`` to ``tree`` (global commands)."""
+    for command in build_commands(handler, specs, member_seen):
         tree.add_command(command, override=True)
 
 

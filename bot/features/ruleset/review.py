@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, get_args
 
 import yaml
 
-from bot.detection.corpus import LABELS
+Label = Literal["crisis", "concern", "method", "hostility", "pii", "distress", "recovery", "none"]
+"""What a post really is: the labels of the corpus ``haven train`` learns from."""
+LABELS: tuple[str, ...] = get_args(Label)
 
 _lock = threading.Lock()
 

@@ -1,0 +1,103 @@
+"""``rules reload``, ``rules test`` and ``feedback``: the rules in force, tried and taught."""
+
+from __future__ import annotations
+
+import logging
+from typing import Annotated, Literal, Protocol
+
+from bot.core.commands import Arg, Invocation, command
+from bot.core.errors import CommandError, ConfigError
+from bot.core.events import CommandResult
+from bot.core.feature import FeatureContext
+from bot.features.ruleset.review import Label, append_review
+from bot.rules.engine import Rulebook
+from bot.storage.repositories.alerts import AlertsRepository
+
+log = logging.getLogger(__name__)
+
+class ReviewSettings(Protocol):
+    """Where feedback goes: the ``detection:`` section's ``review_file`` (the composition
+    root hands that section to this feature)."""
+
+    review_file: str
+
+
+RulesetContext = FeatureContext[ReviewSettings, AlertsRepository]
+
+
+class RulesetCommands:
+    """Moderators swap rules in without a restart, dry-run text, and report mistakes."""
+
+    def __init__(self, feature: object, ctx: RulesetContext) -> None:
+        self.ctx = ctx
+
+    @command("rules reload", "Validate the rule files and swap them in without a restart")
+    async def reload(self, inv: Invocation) -> CommandResult:
+        """Validate the rule files and swap them in; keep the old ones on error."""
+        ctx = self.ctx
+        try:
+            new = Rulebook.load(ctx.core.rules.dir, ctx.core.rules.packs, ctx.templates.names())
+        except ConfigError as exc:
+            shown = "\n".join(str(p) for p in exc.problems[:10])
+            more = len(exc.problems) - 10
+            return CommandResult("The rules were NOT reloaded; the old rules stay in force. "
+                                 f"Problems:\n```\n{shown}\n```"
+                                 + (f"\n...and {more} more." if more > 0 else ""), ok=False)
+        ctx.rules.replace(new)
+        log.info("rules reloaded by %s: %d rules", inv.invoker.id, len(new.rules))
+        return CommandResult(f"Rules reloaded: {len(new.rules)} rules in force.")
+
+    @command("rules test", "Dry run: which rules match this text and why (nothing is done)")
+    async def test(self, inv: Invocation,
+                   text: Annotated[str, Arg("Text to test", rest=True)]) -> CommandResult:
+        """Dry run: which rules match and why; nothing is done."""
+        matches = self.ctx.rules.current().evaluate(text)
+        semantic = self.ctx.detector()
+        if semantic is not None:
+            matches = [*matches, *await semantic.detect_async(text, matches)]
+        if not matches:
+            return CommandResult("No rule matches that text. (Dry run: nothing was done.)")
+        lines = ["Dry run, nothing was done. Matching rules:"]
+        for m in matches:
+            actions = ", ".join(a.name for a in m.rule.actions) or "none"
+            shadow = " [shadow]" if m.rule.shadow else ""
+            lines.append(f"- `{m.rule.id}` ({m.rule.category}, {m.rule.severity}){shadow}: "
+                         f"{m.reason}; actions: {actions}")
+        return CommandResult("\n".join(lines))
+
+    @command("feedback", "Teach semantic detection: an alert was a false alarm, or a post was "
+             "missed (goes to a review file an admin trains on)")
+    async def feedback(
+        self, inv: Invocation,
+        kind: Annotated[Literal["falsealarm", "missed"], Arg("falsealarm or missed")],
+        label: Annotated[Label, Arg("What it really is")],
+        what: Annotated[str, Arg("Alert number (falsealarm) or the post's text (missed)",
+                                 rest=True)]) -> CommandResult:
+        """Add a false alarm or a missed post to the review file (never used unreviewed)."""
+        ctx = self.ctx
+        what = what.strip()
+        alert_id = rule = None
+        if kind == "falsealarm":
+            try:
+                alert_id = int(what.lstrip("#"))
+            except ValueError:
+                raise CommandError("Give the alert number, e.g. `feedback falsealarm none 12`.") from None
+            alert = await ctx.repo.get_alert(alert_id)
+            if alert is None or alert.community_id != inv.community_id:
+                raise CommandError(f"No alert #{alert_id} here.")
+            if not alert.excerpt:
+                raise CommandError(f"Alert #{alert_id} no longer holds the post's text; use "
+                                   "`feedback missed <label> <text>` with the text instead.")
+            what, rule = alert.excerpt, alert.rule_id
+        elif not what:
+            raise CommandError("Give the post's text, e.g. `feedback missed crisis <text>`.")
+        try:
+            total = append_review(ctx.config.review_file, what, label, kind,
+                                  by=inv.invoker.id, at=ctx.clock.now(), alert=alert_id,
+                                  rule=rule)
+        except OSError as exc:
+            log.error("could not write the review file: %s", exc.__class__.__name__)
+            raise CommandError("Could not write the review file; nothing was saved.") from None
+        log.info("feedback %s (%s) added to the review file by %s", kind, label, inv.invoker.id)
+        return CommandResult(f"Saved for review as `{label}` ({total} item(s) waiting). An admin "
+                             "reviews the file and retrains with `haven train --examples`.")
