@@ -62,9 +62,3 @@ TEMPLATES = MappingProxyType({
     "raid_answer_already_off": "Raid mode is not on.",
 })
 """Default texts of the raid guard (names unique across features)."""
-
-PLACEHOLDERS = frozenset({
-    "joins", "window", "until", "since", "command", "member", "channels", "seconds", "text",
-    "duration", "held", "cases",
-})
-"""The placeholders these templates use (an admin's override may use them)."""
