@@ -103,7 +103,7 @@ async def test_redirected_text_is_kept_whole_when_dms_are_closed(harness: Harnes
     harness.platform.closed_dms.add("jo")
     long_text = "my self harm scars itch. " + "a long story " * 80
     await core.handle(post(long_text, harness.clock.now(), author=member("jo")))
-    [case] = await core.store.cases_for("c1", "jo")
+    [case] = await core.store.cases.cases_for("c1", "jo")
     assert case.excerpt == long_text
     [note] = [c for c in harness.platform.sent_to("mod-alerts") if "case 1" in c.text]
     assert "could not be messaged" in note.text and "scars" not in note.text
@@ -116,7 +116,7 @@ async def test_support_places_are_exempt_from_redirects_by_default(harness: Harn
         await core.handle(post("my self harm scars itch", harness.clock.now(),
                                author=member("jo"), where=where))
     assert harness.platform.of("hide") == [] and harness.platform.private_to("jo") == []
-    assert len(await core.store.open_posts("c1")) == 2  # still watched for a reply
+    assert len(await core.store.posts.open_posts("c1")) == 2  # still watched for a reply
 
 
 async def test_exempt_channels_are_configurable(harness_factory) -> None:

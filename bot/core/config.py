@@ -234,24 +234,6 @@ class Config:
         """Whether ``channel`` is the private moderators' channel."""
         return self.channels.moderators in channel.names()
 
-    # Until features read their own sections: the old helpers, delegating by key.
-
-    def support_place(self, channel: Channel) -> Any:
-        """The support place covering ``channel`` (see ``UnansweredConfig.support_place``)."""
-        return self.__getattr__("unanswered").support_place(channel)
-
-    def is_support_place(self, channel: Channel) -> bool:
-        """Whether posts in ``channel`` are watched for replies."""
-        return bool(self.__getattr__("unanswered").is_support_place(channel))
-
-    def is_cw_channel(self, channel: Channel) -> bool:
-        """Whether ``channel`` (or its parent) requires content warnings."""
-        return bool(self.__getattr__("content_warnings").is_cw_channel(channel))
-
-    def is_cw_exempt(self, channel: Channel) -> bool:
-        """Whether sensitive posts in ``channel`` (or its parent) stay where they are."""
-        return bool(self.__getattr__("content_warnings").is_exempt(channel))
-
 
 # -- parsing ---------------------------------------------------------------------------
 

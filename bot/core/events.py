@@ -146,16 +146,6 @@ class MessageDeleted(Event):
 
 
 @dataclass(frozen=True)
-class ReactionAdded(Event):
-    """Someone reacted to a message."""
-
-    channel: Channel
-    member: Member
-    message: MessageRef
-    emoji: str
-
-
-@dataclass(frozen=True)
 class CommandInvoked(Event):
     """A member ran a Haven command (slash command or ``!haven ...``).
 

@@ -20,7 +20,7 @@ from functools import partial
 
 from bot.core.clock import fmt_duration
 from bot.core.contracts import AlertRaiser
-from bot.core.errors import MissingPermission, NotFound
+from bot.core.errors import MissingPermission, NotFound, PlatformError
 from bot.core.events import AutomodActed, Channel, Member, MessagePosted, MessageRef, Outgoing
 from bot.core.feature import EventHandler, Feature, FeatureContext, JobKind, MessageOutcome, Stage
 from bot.core.messenger import quote
@@ -368,8 +368,6 @@ class Moderation(Feature):
     async def timeout(self, community_id: str, user_id: str, name: str, seconds: float, rule: str,
                       explain: str, actor: tuple[str, str] | None) -> int | None:
         """Time a member out, tell them why, record a case; ``None`` if the platform refused."""
-        from bot.core.errors import MissingPermission, PlatformError
-
         ctx = self.ctx
         try:
             await ctx.platform.timeout(community_id, user_id, seconds, f"Haven: {rule}")
