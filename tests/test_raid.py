@@ -720,14 +720,14 @@ async def test_e2e_a_wave_holds_a_newcomers_first_post_and_ends_by_itself(raid_h
         h.platform.clear()
         sam = member("sam", "Sam", joined_at=h.clock.now())
         await core.handle(post("hi all, I'm new here", h.clock.now(), author=sam, where="support"))
-        (case,) = await core.store.cases_for("c1", "sam")
+        (case,) = await core.store.cases.cases_for("c1", "sam")
         assert (case.action, case.rule_id) == ("hold", "raid")
         assert case.excerpt is not None and "new here" in case.excerpt
         assert len(h.platform.of("hide")) == 1
         (dm,) = h.platform.private_to("sam")
         assert "first posts are held" in dm.text and "> hi all, I'm new here" in dm.text
         assert h.platform.of("reply") == []  # no greeting
-        assert await core.store.open_posts("c1") == []  # not tracked as unanswered
+        assert await core.store.posts.open_posts("c1") == []  # not tracked as unanswered
         await core.handle(post("still here?", h.clock.now(), author=sam, where="support"))
         assert len(h.platform.of("hide")) == 1  # the second post is untouched
         old = member("old", "Old", joined_at=h.clock.now() - 90 * 86400)
@@ -752,8 +752,8 @@ async def test_e2e_a_newcomers_crisis_post_is_not_held_and_alerts(raid_harness: 
         await core.handle(post("i want to kill myself", h.clock.now(), author=kim, where="general"))
         await core.drain()
         assert h.platform.of("hide") == []
-        assert all(c.action != "hide" for c in await core.store.cases_for("c1", "kim"))
-        alert = await core.store.get_alert(1)
+        assert all(c.action != "hide" for c in await core.store.cases.cases_for("c1", "kim"))
+        alert = await core.store.alerts.get_alert(1)
         assert alert is not None and alert.kind == "crisis"
         assert h.platform.private_to("kim") or h.platform.of("reply")  # signposted
     finally:
