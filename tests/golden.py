@@ -61,4 +61,6 @@ COMMANDS: tuple[CommandSpec, ...] = (
                                   choices=("on", "spoiler", "off", "default")),)),
     CommandSpec("team", "Who handled what: alerts claimed, resolved, crisis and at night"),
     CommandSpec("checkin", "Ask another moderator, quietly, to check in with you"),
+    CommandSpec("raid", "Raid mode: status, on or off",
+                (Param("state", "choice", "status, on or off", choices=("status", "on", "off")),)),
 )

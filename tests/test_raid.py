@@ -143,7 +143,8 @@ async def make_rig(path: Path, cfg: RaidConfig = CFG, *, clock: VirtualClock | N
         scheduler=scheduler, clock=clock, templates=templates, perms=Permissions(core),
         platform=platform, kv=kv, helplines=Helplines({}, ()), transaction=db.transaction,
         errors=Failures(), hint=lambda name, *args: "/" + " ".join((name, *args)),
-        rules=RulesInForce(Rulebook([])), detector=lambda: None, commands=lambda: ())
+        rules=RulesInForce(Rulebook([])), detector=lambda: None, commands=lambda: (),
+        publish=lambda event: None)
     cases, members = FakeCases(platform, templates), FakeMembers()
     raid = SPEC.build(ctx, Siblings({"moderation": cases, "members": members}))  # type: ignore[dict-item]
     assert isinstance(raid, Raid)

@@ -15,6 +15,7 @@ from bot.features import (
     members,
     moderation,
     privacy,
+    raid,
     ruleset,
     stats,
     unanswered,
@@ -34,4 +35,5 @@ FEATURES: tuple[FeatureSpec, ...] = (
     members.SPEC,
     welcome.SPEC,
     content_warnings.SPEC,
+    raid.SPEC,
 )
