@@ -320,3 +320,18 @@ async def test_the_follow_up_job_waits_while_the_post_is_still_being_handled(
     await core.handle(post("kys loser", harness.clock.now(), author=member("bob")))
     await core.advance(3600)
     assert len([c for c in harness.platform.private_to("bob") if "kys loser" in c.text]) == 1
+
+
+async def test_case_number_and_case_log_come_from_templates(harness_factory) -> None:
+    h = harness_factory("templates:\n"
+                        "  member_case_note: \"{text}\\n(Fall {case})\"\n"
+                        "  case_hidden_log_link: 'Fall {case}: {member}, {rule}'\n")
+    core = await h.start()
+    try:
+        await core.handle(post("nobody likes you, kys", h.clock.now(),
+                               author=member("riley", "Riley")))
+        dms = [c.text for c in h.platform.private_to("riley")]
+        assert any(t.endswith("\n(Fall 2)") for t in dms)
+        assert "Fall 1: Riley, t-hostility" in [c.text for c in h.platform.sent_to("mod-alerts")]
+    finally:
+        await h.stop()

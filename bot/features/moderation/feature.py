@@ -299,11 +299,12 @@ class Moderation(Feature):
             await ctx.messenger.once(community, f"case:{case_id}:notice", send_notice)
         if info.get("log_case"):
             async def send_log() -> str:
+                template = "case_hidden_log" + ("_link" if info["link"] else "") + (
+                    "" if returned else "_no_dm")
                 sent = await ctx.messenger.send(community, ctx.core.channels.moderators, Outgoing(
-                    f"Case #{case_id}: hid a post by {info['author_name']} in "
-                    f"#{info['channel_name']} (rule `{info['rule']}`). {info['link']}".rstrip()
-                    + ("" if returned else " The author could not be messaged privately; "
-                       f"their text is in case #{case_id}.")))
+                    ctx.templates.render(template, case=case_id, member=info["author_name"],
+                                         channel=info["channel_name"], rule=info["rule"],
+                                         link=info["link"])))
                 return "sent" if sent is not None else "failed"
 
             await ctx.messenger.once(community, f"case:{case_id}:log", send_log)
@@ -362,7 +363,8 @@ class Moderation(Feature):
                                             channel_id, message_id)
         text = ctx.templates.render("warning", member=name, rule=rule, explain=explain,
                                      community=ctx.platform.community_name(community_id))
-        await ctx.messenger.private(community_id, user_id, Outgoing(f"{text}\n(Case #{case_id})"))
+        await ctx.messenger.private(community_id, user_id, Outgoing(
+            ctx.templates.render("member_case_note", text=text, case=case_id)))
         return case_id
 
     async def timeout(self, community_id: str, user_id: str, name: str, seconds: float, rule: str,
@@ -390,7 +392,8 @@ class Moderation(Feature):
         text = ctx.templates.render("timeout", member=name, rule=rule, explain=explain,
                                      duration=fmt_duration(seconds),
                                      community=ctx.platform.community_name(community_id))
-        await ctx.messenger.private(community_id, user_id, Outgoing(f"{text}\n(Case #{case_id})"))
+        await ctx.messenger.private(community_id, user_id, Outgoing(
+            ctx.templates.render("member_case_note", text=text, case=case_id)))
         return case_id
 
 
