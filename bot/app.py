@@ -19,7 +19,8 @@ from typing import Any
 from bot.adapters.discord.config import DISCORD_SECTION
 from bot.adapters.matrix.config import MATRIX_SECTION
 from bot.core.clock import Clock
-from bot.core.commands import CommandRegistry
+from bot.core.commands import CommandRegistry, specs_of
+from bot.core.commandspec import CommandSpec
 from bot.core.config import Config, parse_config
 from bot.core.feature import Feature, FeatureContext, FeatureSpec, Siblings
 from bot.core.ports import Platform
@@ -35,7 +36,7 @@ from bot.features.content_warnings.config import CONTENT_WARNINGS_SECTION, Conte
 from bot.features.unanswered.config import UNANSWERED_SECTION
 from bot.rules.engine import Rulebook
 from bot.rules.helplines import load_helplines
-from bot.store import Store
+from bot.storage.store import Store
 
 
 def _support_places_are_exempt(cw: ContentWarningsConfig, checks: Checks) -> ContentWarningsConfig:
@@ -172,4 +173,11 @@ def context(core: Haven, spec: FeatureSpec[Any, Any]) -> FeatureContext[Any, Any
         helplines=core.helplines, transaction=database.transaction, errors=core,
         hint=core.command_hint, rules=core.rules, detector=lambda: core.triage.semantic,
         commands=lambda: core.commands.specs if core.commands is not None else (),
+        publish=core.submit,
     )
+
+
+def command_specs(specs: Sequence[FeatureSpec[Any, Any]] = FEATURES) -> tuple[CommandSpec, ...]:
+    """Every command, read statically from the features' command groups (list order)."""
+    return tuple(c for spec in specs if spec.commands is not None
+                 for c in specs_of(spec.commands))

@@ -9,7 +9,9 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from bot.adapters.discord.config import DISCORD_SECTION
 from bot.core.errors import ConfigError
+from bot.detection.settings import DETECTION_SECTION
 
 if TYPE_CHECKING:
     from bot.core.config import Config
@@ -115,7 +117,7 @@ def _check_detection(config, problems: list, warnings: list) -> str:  # type: ig
     from bot.detection.model import DEFAULT_HEAD, Detector
     from bot.detection.settings import DetectionConfig
 
-    detection = config.detection if config else DetectionConfig(semantic="on")
+    detection = config.get(DETECTION_SECTION) if config else DetectionConfig(semantic="on")
     source = config.source if config else "detection"
     if detection.semantic == "off":
         return "Semantic detection: off (rules only)."
@@ -201,7 +203,7 @@ def cmd_invite_url(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         _print_problems(exc)
         return 1
-    client_id = args.client_id or config.discord.application_id
+    client_id = args.client_id or config.get(DISCORD_SECTION).application_id
     if not client_id:
         print("Set discord.application_id in the config or pass --client-id.", file=sys.stderr)
         return 1

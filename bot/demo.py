@@ -14,6 +14,7 @@ from bot import app
 from bot.adapters.console import ConsolePlatform
 from bot.app import load_config_text
 from bot.core.clock import VirtualClock
+from bot.core.commandspec import parse_command_text
 from bot.core.events import (
     ButtonPressed,
     Channel,
@@ -25,7 +26,7 @@ from bot.core.events import (
 )
 from bot.core.runtime import Haven
 from bot.rules.tools import default_rules_dir
-from bot.store import Store
+from bot.storage.store import Store
 
 COMMUNITY = "harbour"
 
@@ -131,10 +132,8 @@ class Demo:
 
     async def command(self, who: str, line: str, where: str = "mod-alerts") -> None:
         """A member runs a command (as a slash command or ``!haven ...``)."""
-        from bot.core.commandspec import parse_command_text
-
         assert self.core is not None
-        spec, options = parse_command_text(line)
+        spec, options = parse_command_text(line, self.core.services.commands)
         print(f"  ⌨️  {PEOPLE[who]} runs /{line}")
         result = await self.core.handle(CommandInvoked(
             COMMUNITY, self.clock.now(), channel=Channel(id=where, name=where),

@@ -7,7 +7,6 @@ import contextlib
 import logging
 import os
 import signal
-from typing import cast
 
 from bot import app
 from bot.app import load_config
@@ -36,15 +35,11 @@ def build_adapter(config: Config) -> Adapter:
 
         return DiscordAdapter(config, token=token_from(os.environ, config.source, line))
     if config.platform == "matrix":
-        token = os.environ.get("HAVEN_MATRIX_TOKEN")
-        password = os.environ.get("HAVEN_MATRIX_PASSWORD")
-        if not token and not password:
-            raise missing("platform is matrix but neither of the environment variables "
-                          "HAVEN_MATRIX_TOKEN (an access token) nor HAVEN_MATRIX_PASSWORD "
-                          "(the bot account's password) is set")
-        from bot.adapters.matrix_adapter import MatrixAdapter
+        from bot.adapters.matrix.adapter import MatrixAdapter
+        from bot.adapters.matrix.env import credentials_from
 
-        return cast(Adapter, MatrixAdapter(config, access_token=token, password=password))
+        secret = credentials_from(os.environ, config)
+        return MatrixAdapter(config, access_token=secret.access_token, password=secret.password)
     raise missing("`haven run` needs platform: discord or matrix "
                   "(the console platform is for `haven demo`)")
 

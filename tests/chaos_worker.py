@@ -29,7 +29,7 @@ from typing import Any
 from bot import app
 from bot.app import load_config_text
 from bot.core.events import Channel, Member, MessagePosted, MessageRef, Outgoing
-from bot.store import Store
+from bot.storage.store import Store
 from tests.fakes import FakePlatform
 
 SPEED = 3600.0
@@ -157,7 +157,7 @@ async def main(workdir: Path) -> int:
     await core.start()
     core.mark_ready()
     posts = workload(setup["seed"], setup["size"])
-    position = int(await store.get_kv("chaos:position") or 0)
+    position = int(await store.kv.get("chaos:position") or 0)
     for i in range(position, len(posts)):
         kind, channel = posts[i]
         # posts arrive over time, a quarter of a second (15 minutes) apart; a post's time
@@ -166,10 +166,10 @@ async def main(workdir: Path) -> int:
         if clock.now() < at:
             await clock.sleep(at - clock.now())
         await core.handle(post_event(i, kind, channel, at))
-        await store.set_kv("chaos:position", str(i + 1))
+        await store.kv.set("chaos:position", str(i + 1))
     while True:
         await core.drain()
-        left = [j for j in await store.pending_jobs() if j.kind != "purge_text"]
+        left = [j for j in await store.jobs.pending_jobs() if j.kind != "purge_text"]
         if not left:
             break
         await asyncio.sleep(0.05)

@@ -12,7 +12,7 @@ from bot.app import load_config_text
 from bot.core.clock import VirtualClock
 from bot.core.config import Config
 from bot.core.runtime import Haven
-from bot.store import Store
+from bot.storage.store import Store
 from tests.fakes import FakePlatform
 
 DATA = Path(__file__).parent / "data"

@@ -26,11 +26,11 @@ from discord.http import Route
 from discord.webhook.async_ import AsyncWebhookAdapter
 
 from bot.adapters.discord.adapter import DiscordAdapter
-from bot.core.commandspec import COMMANDS
 from bot.core.events import ButtonPressed, CommandInvoked, CommandResult, Event
 from bot.core.ports import AdapterServices, CoreSink
 from bot.core.templates import Templates
 from tests import discord_payloads as p
+from tests.golden import COMMANDS
 
 _TASK_PREFIXES = ("discord.py:", "discord-ui", "CommandTree", "haven-discord")
 

@@ -237,3 +237,14 @@ def command(name: str, at: float, invoker: Member | None = None, where: str = "m
 
 class FlakyError(PlatformError):
     """A retryable platform failure for tests."""
+
+
+def record_published(core: Any, kind: type) -> list[Any]:
+    """Collect the events of type ``kind`` features publish (a handler like any feature's)."""
+    seen: list[Any] = []
+
+    async def record(event: Any) -> None:
+        seen.append(event)
+
+    core._handlers.setdefault(kind, []).append(record)
+    return seen

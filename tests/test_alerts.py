@@ -37,7 +37,7 @@ async def test_crisis_post_alerts_moderators_and_signposts_member(harness: Harne
     assert "Samaritans" in dm.text and "116 123" in dm.text
     # never punished
     assert harness.platform.of("hide") == [] and harness.platform.of("timeout") == []
-    stored = await core.store.get_alert(1)
+    stored = await core.store.alerts.get_alert(1)
     assert stored.state == "open" and stored.kind == "crisis"
 
 
@@ -56,8 +56,8 @@ async def test_further_posts_update_the_open_alert_without_repeat_signposting(ha
     await core.advance(2 * MIN)
     await core.handle(post("seriously i want to end my life", harness.clock.now(), author=cas,
                            where="vent"))
-    assert len(await core.store.alerts_by_state("c1", ("open",))) == 1
-    alert = await core.store.get_alert(1)
+    assert len(await core.store.alerts.alerts_by_state("c1", ("open",))) == 1
+    alert = await core.store.alerts.get_alert(1)
     assert alert.count == 2
     assert any("another post" in c.text for c in alerts_sent(harness))
     assert len(harness.platform.private_to("cas")) == 1
@@ -97,7 +97,7 @@ async def test_claim_stops_reescalation_and_updates_alert_messages(harness: Harn
     done = await core.handle(command("resolve", harness.clock.now(), alert="1",
                                      note="spoke with them, safe"))
     assert "resolved" in done.text
-    alert = await core.store.get_alert(1)
+    alert = await core.store.alerts.get_alert(1)
     assert alert.state == "resolved" and alert.note == "spoke with them, safe"
     assert "Resolved by <@mod1>" in harness.platform.of("edit")[-1].text
 
@@ -108,7 +108,7 @@ async def test_members_cannot_press_alert_buttons(harness: Harness) -> None:
     result = await core.handle(ButtonPressed("c1", harness.clock.now(), channel=channel("mod-alerts"),
                                              member=member("rando"), action="claim", alert_id=1))
     assert not result.ok
-    assert (await core.store.get_alert(1)).state == "open"
+    assert (await core.store.alerts.get_alert(1)).state == "open"
 
 
 async def test_failed_alert_is_retried_until_sent_also_after_restart(harness: Harness) -> None:
@@ -116,7 +116,7 @@ async def test_failed_alert_is_retried_until_sent_also_after_restart(harness: Ha
     harness.platform.fail("send", FlakyError("503"), times=3)
     await core.handle(post("i want to kill myself", harness.clock.now(), author=member("cas")))
     assert alerts_sent(harness) == []
-    [job] = [j for j in await core.store.pending_jobs() if j.kind == "alert_send"]
+    [job] = [j for j in await core.store.jobs.pending_jobs() if j.kind == "alert_send"]
     assert job.attempts == 1
     core = await harness.restart(downtime=5)
     assert alerts_sent(harness) == []  # first retry is not due yet
@@ -305,7 +305,7 @@ async def test_alert_update_shows_each_posts_place(harness: Harness) -> None:
     update = alerts_sent(harness)[-1]
     assert "another post" in update.text
     assert f"- #vent {first.link}" in update.text and f"- #support {second.link}" in update.text
-    places = (await core.store.get_alert(1)).places_list()
+    places = (await core.store.alerts.get_alert(1)).places_list()
     assert [p["channel_name"] for p in places] == ["vent", "support"]
 
 
@@ -316,7 +316,7 @@ async def test_alert_excerpt_quotes_around_the_match(harness: Harness) -> None:
     await harness.core.handle(post(text, harness.clock.now(), author=member("cas")))
     [alert] = alerts_sent(harness)
     assert "kill myself" in alert.text
-    excerpt = (await harness.core.store.get_alert(1)).excerpt
+    excerpt = (await harness.core.store.alerts.get_alert(1)).excerpt
     assert excerpt.startswith("…") and excerpt.endswith("…")
     assert len(excerpt) <= harness.config.crisis.excerpt_chars
 
@@ -337,7 +337,7 @@ async def test_method_alert_with_normal_urgency_is_not_reescalated(rh: Harness) 
     assert alert.msg.mention_roles == ("Moderators",)
     await core.advance(3 * 3600)
     assert len(alerts_sent(rh)) == 1
-    assert not [j for j in await core.store.pending_jobs() if j.kind == "alert_reescalate"]
+    assert not [j for j in await core.store.jobs.pending_jobs() if j.kind == "alert_reescalate"]
 
 
 async def test_alert_names_the_command_where_there_are_no_buttons(harness: Harness) -> None:
@@ -366,9 +366,9 @@ async def test_concern_is_a_quiet_note_and_never_punitive(rh: Harness) -> None:
     [note] = [c for c in rh.platform.sent_to("mod-alerts") if "Check in when you can" in c.text]
     assert note.msg.mention_roles == () and note.msg.mention_users == ()
     assert "<@" not in note.text.split("\n")[0] and note.msg.alert_id == 1
-    assert rh.platform.of("hide") == [] and not await core.store.cases_for("c1", "kit")
+    assert rh.platform.of("hide") == [] and not await core.store.cases.cases_for("c1", "kit")
     assert "Samaritans" in rh.platform.private_to("kit")[0].text
-    stored = await core.store.get_alert(1)
+    stored = await core.store.alerts.get_alert(1)
     assert stored.kind == "concern" and stored.urgency == "quiet"
     await core.advance(3 * 3600)
     assert len(rh.platform.sent_to("mod-alerts")) == 1  # never re-escalated
@@ -382,12 +382,12 @@ async def test_a_crisis_post_upgrades_the_quiet_note(rh: Harness) -> None:
     kit = member("kit")
     await core.handle(post("i just wish i wasnt here", rh.clock.now(), author=kit))
     await core.handle(post("i want to kill myself tonight", rh.clock.now() + 60, author=kit))
-    assert len(await core.store.alerts_by_state("c1", ("open",))) == 1
-    alert = await core.store.get_alert(1)
+    assert len(await core.store.alerts.alerts_by_state("c1", ("open",))) == 1
+    alert = await core.store.alerts.get_alert(1)
     assert alert.kind == "crisis" and alert.urgency == "now" and alert.count == 2
     upgrade = rh.platform.sent_to("mod-alerts")[-1]
     assert "upgraded" in upgrade.text and upgrade.msg.mention_roles == ("Moderators",)
-    assert [j for j in await core.store.pending_jobs() if j.kind == "alert_reescalate"]
+    assert [j for j in await core.store.jobs.pending_jobs() if j.kind == "alert_reescalate"]
 
 
 async def test_urgency_quiet_on_any_rule_is_the_quiet_note(rh: Harness) -> None:
@@ -401,7 +401,7 @@ async def test_a_concern_post_from_a_member_with_a_crisis_alert_updates_it(rh: H
     kit = member("kit")
     await core.handle(post("i want to kill myself", rh.clock.now(), author=kit))
     await core.handle(post("no point anymore", rh.clock.now() + 60, author=kit))
-    [alert] = await core.store.alerts_by_state("c1", ("open",))
+    [alert] = await core.store.alerts.alerts_by_state("c1", ("open",))
     assert alert.kind == "crisis" and alert.count == 2
 
 
@@ -426,12 +426,12 @@ async def test_crisis_in_a_private_message_alerts_and_answers_at_once(harness: H
     assert "Samaritans" in answer.text and "moderators" in answer.text
     # nothing punitive, nothing tracked, no welcome
     assert harness.platform.of("hide") == [] and harness.platform.private_to("cas") == []
-    assert await core.store.posts_since("c1", 0) == []
-    assert await core.store.get_member("c1", "cas") is None
+    assert await core.store.posts.posts_since("c1", 0) == []
+    assert await core.store.members.get_member("c1", "cas") is None
     # a further message updates the same alert; the member gets a short answer
     await core.handle(dm("please", harness.clock.now() + 30, cas))  # no match: nothing
     await core.handle(dm("i really want to end my life", harness.clock.now() + 60, cas))
-    [open_alert] = await core.store.alerts_by_state("c1", ("open",))
+    [open_alert] = await core.store.alerts.alerts_by_state("c1", ("open",))
     assert open_alert.count == 2 and open_alert.private
     answers = harness.platform.of("reply")
     assert len(answers) == 2 and "Samaritans" not in answers[1].text
@@ -476,7 +476,7 @@ async def test_an_edit_of_a_later_post_does_not_count_it_twice(harness: Harness)
     sent = len(alerts_sent(harness))
     await core.handle(post("i really want to end my life", harness.clock.now() + 9, author=cas,
                            msg_id="b", edited=True))
-    alert = await core.store.get_alert(1)
+    alert = await core.store.alerts.get_alert(1)
     assert alert.count == 2 and len(alert.places_list()) == 2
     assert len(alerts_sent(harness)) == sent and "really" in alert.excerpt
 
@@ -497,5 +497,46 @@ async def test_alert_texts_and_answers_come_from_templates(harness_factory) -> N
                                                  member=MOD, action="claim", alert_id=1))
         assert result.text == "Nummer 1 ist deins."
         assert "Übernommen von <@mod1>." in h.platform.of("edit")[-1].text
+    finally:
+        await h.stop()
+
+
+async def test_an_alert_and_its_delivery_job_are_stored_together_or_not_at_all(
+        harness: Harness) -> None:
+    core = harness.core
+    real = core.scheduler.schedule
+    failing = True
+
+    async def schedule(community_id, kind, key, due_at, payload=None):
+        if kind == "alert_send" and failing:
+            raise RuntimeError("disk full")
+        return await real(community_id, kind, key, due_at, payload)
+
+    core.scheduler.schedule = schedule  # type: ignore[method-assign]
+    ev = post("i want to kill myself", harness.clock.now(), author=member("cas"), msg_id="tx1")
+    await core.handle(ev)
+    # the alert row was rolled back with its re-escalation job: no alert nobody will send
+    assert await core.store.alerts.alerts_by_state("c1", ("open", "claimed")) == []
+    assert not [j for j in await core.store.jobs.pending_jobs() if j.kind.startswith("alert")]
+    failing = False
+    await core.handle(ev)  # delivered again: now it is stored and sent, once
+    [alert] = await core.store.alerts.alerts_by_state("c1", ("open", "claimed"))
+    assert len(alerts_sent(harness)) == 1 and alert.count == 1
+
+
+async def test_claims_and_resolutions_are_published(harness_factory) -> None:
+    from bot.core.events import AlertClaimed, AlertResolved
+    from tests.fakes import record_published
+
+    h = harness_factory()
+    await h.start()
+    try:
+        core = h.core
+        claimed, resolved = record_published(core, AlertClaimed), record_published(core, AlertResolved)
+        await core.handle(post("i want to kill myself", h.clock.now(), author=member("cas")))
+        await core.handle(command("claim", h.clock.now(), alert="1"))
+        await core.handle(command("resolve", h.clock.now(), alert="1"))
+        assert [(e.alert_id, e.kind, e.by) for e in claimed] == [(1, "crisis", "mod1")]
+        assert [(e.alert_id, e.kind, e.urgency) for e in resolved] == [(1, "crisis", "now")]
     finally:
         await h.stop()

@@ -68,3 +68,10 @@ def test_feature_templates_are_defaults_and_may_not_clash() -> None:
     assert app.template_defaults([one]) == {"raid_x": "x"}
     with pytest.raises(ValueError, match="redefines"):
         app.template_defaults([one, two])
+
+
+def test_the_commands_are_todays_word_for_word(harness: Harness) -> None:
+    from tests.golden import COMMANDS
+
+    assert app.command_specs() == COMMANDS
+    assert harness.core.services.commands == COMMANDS

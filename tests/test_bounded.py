@@ -55,7 +55,7 @@ async def test_a_timed_out_alert_is_retried_by_the_scheduler(harness: Harness, c
     await core.handle(post("i want to kill myself", harness.clock.now(), author=member("cas")))
     assert harness.platform.sent_to("mod-alerts") == []
     assert "platform error: send gave no answer" in caplog.text
-    [job] = [j for j in await core.store.pending_jobs() if j.kind == "alert_send"]
+    [job] = [j for j in await core.store.jobs.pending_jobs() if j.kind == "alert_send"]
     assert "PlatformTimeout" in (job.last_error or "")
     await core.advance(60)
     assert len(harness.platform.sent_to("mod-alerts")) == 1
@@ -69,7 +69,7 @@ async def test_sends_of_durable_work_carry_stable_dedupe_keys(harness: Harness) 
                            msg_id="ok"))
     await core.advance(60)
     [sent] = harness.platform.sent_to("mod-alerts")
-    [job] = [j for j in await core.store.pending_jobs() if j.kind == "alert_reescalate"]
+    [job] = [j for j in await core.store.jobs.pending_jobs() if j.kind == "alert_reescalate"]
     assert sent.msg.dedupe_key is not None and sent.msg.dedupe_key.endswith(":send:0")
     assert sent.msg.dedupe_key.startswith("job:")
     [dm] = harness.platform.private_to("cas")

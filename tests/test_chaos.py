@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.store import Store
+from bot.storage.store import Store
 from tests.chaos_worker import COMMUNITY, TEXTS, workload
 
 pytestmark = pytest.mark.chaos
@@ -61,14 +61,14 @@ async def test_sigkill_at_random_points_loses_and_repeats_nothing(tmp_path: Path
     posts = workload(SEED, SIZE)
     store = await Store.open(tmp_path / "haven.db")
     try:
-        assert await store.get_kv("chaos:position") == str(SIZE)
+        assert await store.kv.get("chaos:position") == str(SIZE)
         new_alerts = Counter(c["alert_id"] for c in delivered
                              if c["verb"] == "send" and c["target"] == "mod-alerts"
                              and "New alert" in c["text"])
         reminded = 0
         for i, (kind, _) in enumerate(posts):
             author = f"{kind}{i}"
-            alerts = await store.alerts_since(COMMUNITY, 0)
+            alerts = await store.alerts.alerts_since(COMMUNITY, 0)
             mine = [a for a in alerts if a.member_id == author]
             if kind in ("crisis", "method"):
                 assert len(mine) == 1, f"post {i} ({kind}) has {len(mine)} alerts"
@@ -77,7 +77,7 @@ async def test_sigkill_at_random_points_loses_and_repeats_nothing(tmp_path: Path
             else:
                 assert mine == []
             if kind == "method":
-                [case] = [c for c in await store.cases_for(COMMUNITY, author) if c.action == "hide"]
+                [case] = [c for c in await store.cases.cases_for(COMMUNITY, author) if c.action == "hide"]
                 assert case.excerpt and TEXTS["method"].startswith(case.excerpt[:20])
                 returned = [c for c in delivered if c["verb"] == "send_private"
                             and c["target"] == author and "has been hidden" in c["text"]]
@@ -92,7 +92,7 @@ async def test_sigkill_at_random_points_loses_and_repeats_nothing(tmp_path: Path
                              and link in c["text"].split("\n")]
                 escalations = [c for c in delivered if c["verb"] == "send"
                                and c["target"] == "mod-alerts" and link in c["text"].split("\n")]
-                [tracked] = [t for t in await store.posts_since(COMMUNITY, 0)
+                [tracked] = [t for t in await store.posts.posts_since(COMMUNITY, 0)
                              if t.message_id == f"p{i}"]
                 # A reminder overtaken by downtime is skipped for the escalation (by design);
                 # every one that fell due fired once, and every escalation fired once.
@@ -101,6 +101,6 @@ async def test_sigkill_at_random_points_loses_and_repeats_nothing(tmp_path: Path
                 assert len(escalations) == 1, f"post {i}: {len(escalations)} escalations"
                 reminded += len(reminders)
         assert reminded, "no reminder fell due: the workload did not exercise reminders"
-        assert not [j for j in await store.pending_jobs() if j.kind != "purge_text"]
+        assert not [j for j in await store.jobs.pending_jobs() if j.kind != "purge_text"]
     finally:
         await store.close()

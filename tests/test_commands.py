@@ -8,11 +8,12 @@ import pytest
 
 from bot.core import commandspec
 from bot.core.commands import member_id
-from bot.core.commandspec import COMMANDS, CommandSpec
+from bot.core.commandspec import CommandSpec
 from bot.core.errors import CommandError
 from bot.core.ports import Capability
 from tests.conftest import Harness
 from tests.fakes import MOD, channel, command, member, post
+from tests.golden import COMMANDS
 
 MEMBER = member("sam", "Sam")
 
@@ -61,7 +62,7 @@ async def test_buttons_refuse_members(harness: Harness) -> None:
             "c1", harness.clock.now(), channel=channel("mod-alerts"), member=MEMBER,
             alert_id=1, action=action))
         assert not r.ok and "Only moderators" in r.text
-    alert = await harness.core.store.get_alert(1)
+    alert = await harness.core.store.alerts.get_alert(1)
     assert alert.state == "open"
 
 
@@ -155,7 +156,7 @@ async def test_timeout_command(harness: Harness) -> None:
     assert r.ok and "Timed out Riley" in r.text and "30 minutes" in r.text
     [t] = harness.platform.of("timeout")
     assert t.target == "riley" and t.extra["seconds"] == 1800
-    [case] = await core.store.cases_for("c1", "riley")
+    [case] = await core.store.cases.cases_for("c1", "riley")
     assert case.action == "timeout" and case.actor_id == "mod1" and case.target_name == "Riley"
     assert harness.platform.private_to("riley")[0].text.startswith("Hi Riley,")
     assert not harness.platform.of("lift_timeout")  # the platform ends it by itself
@@ -168,7 +169,7 @@ async def test_timeout_is_lifted_by_a_durable_job_where_the_platform_cannot(
     harness.platform.add_member(RILEY)
     await core.handle(command("timeout", harness.clock.now(), member="riley", minutes="30",
                               reason="cooling off"))
-    [job] = [j for j in await core.store.pending_jobs() if j.kind == "lift_timeout"]
+    [job] = [j for j in await core.store.jobs.pending_jobs() if j.kind == "lift_timeout"]
     assert job.key == "riley"
     core = await harness.restart()  # durable: survives a restart
     await core.advance(29 * 60)
@@ -236,14 +237,14 @@ async def test_forgetme_keeps_open_alerts_until_resolved(harness: Harness) -> No
     await core.handle(post("i want to kill myself", harness.clock.now(), author=cas))
     r = await core.handle(command("forgetme", harness.clock.now(), invoker=cas, confirm="confirm"))
     assert "deleted" in r.text and "still looking after" in r.text
-    data = await core.store.member_data("c1", "cas")
+    data = await core.store.privacy.export("c1", "cas")
     assert data["member"] == [] and data["signposting"] == []
-    alert = await core.store.get_alert(1)
+    alert = await core.store.alerts.get_alert(1)
     assert alert.member_id == "cas"  # moderators can still reach them
     await core.advance(601)
     assert "<@cas>" in harness.platform.sent_to("mod-alerts")[-1].text  # re-escalation
     await core.handle(command("resolve", harness.clock.now(), alert="1", note="ok"))
-    alert = await core.store.get_alert(1)
+    alert = await core.store.alerts.get_alert(1)
     assert alert.member_id.startswith("forgotten-") and alert.excerpt is None
     assert "cas" not in alert.member_id
 
@@ -258,7 +259,7 @@ async def test_retention_purges_old_text(harness: Harness) -> None:
     core = harness.core
     await core.handle(post("i want to kill myself", harness.clock.now(), author=member("cas")))
     await core.advance(91 * 86400)
-    alert = await core.store.get_alert(1)
+    alert = await core.store.alerts.get_alert(1)
     assert alert.excerpt is None and alert.kind == "crisis"
 
 
@@ -282,7 +283,7 @@ async def test_commands_refuse_a_member_who_is_not_here(harness: Harness, name: 
     assert not result.ok
     assert "I can't find a member called 'bob' here" in result.text
     assert harness.platform.calls == []
-    assert await harness.core.store.cases_for("c1", "bob") == []
+    assert await harness.core.store.cases.cases_for("c1", "bob") == []
 
 
 async def test_members_are_resolved_by_name_mention_or_id(harness: Harness) -> None:
@@ -323,15 +324,15 @@ async def test_forgetme_asks_for_confirmation_first(harness: Harness) -> None:
     cas = member("cas")
     await core.handle(post("i want to kill myself", harness.clock.now(), author=cas))
     await core.handle(post("anyone around?", harness.clock.now(), author=cas, where="support"))
-    before = await core.store.member_data("c1", "cas")
+    before = await core.store.privacy.export("c1", "cas")
     r = await core.handle(command("forgetme", harness.clock.now(), invoker=cas))
     assert r.ok and "This would delete" in r.text and "1 support post" in r.text
     assert "1 moderation record about you is kept" in r.text
     assert "`forgetme confirm`" in r.text and "cannot be undone" in r.text
-    assert await core.store.member_data("c1", "cas") == before  # nothing deleted yet
+    assert await core.store.privacy.export("c1", "cas") == before  # nothing deleted yet
     r = await core.handle(command("forgetme", harness.clock.now(), invoker=cas, confirm="confirm"))
     assert r.text.startswith("Done: Haven has deleted")
-    assert (await core.store.member_data("c1", "cas"))["support_posts"] == []
+    assert (await core.store.privacy.export("c1", "cas"))["support_posts"] == []
 
 
 @pytest.mark.parametrize("platform,hint", [
@@ -347,10 +348,10 @@ async def test_forgetme_hint_fits_the_platform(harness: Harness, platform: str,
 
 
 def test_forgetme_confirm_parses_as_text() -> None:
-    spec, opts = commandspec.parse_command_text("forgetme confirm")
+    spec, opts = commandspec.parse_command_text("forgetme confirm", COMMANDS)
     assert spec.name == "forgetme" and opts == {"confirm": "confirm"}
     with pytest.raises(CommandError):
-        commandspec.parse_command_text("forgetme now")
+        commandspec.parse_command_text("forgetme now", COMMANDS)
 
 
 @pytest.mark.parametrize("platform,prefix", [("matrix", "!haven "), ("discord", "/"),
@@ -373,7 +374,7 @@ async def test_a_failing_member_lookup_is_a_clear_refusal(harness: Harness) -> N
     r = await harness.core.handle(command("warn", harness.clock.now(), member="riley",
                                           reason="be kind"))
     assert not r.ok and "couldn't look up members" in r.text and "nothing was done" in r.text
-    assert await harness.core.store.cases_for("c1", "riley") == []
+    assert await harness.core.store.cases.cases_for("c1", "riley") == []
 
 
 async def test_counts_read_naturally(harness: Harness) -> None:

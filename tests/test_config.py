@@ -10,7 +10,8 @@ from bot.app import load_config, load_config_text
 from bot.core.config import Config
 from bot.core.errors import ConfigError, Problem
 from bot.core.events import Channel
-from bot.features.unanswered.config import QuietHours, SupportPlace
+from bot.features.content_warnings.config import CONTENT_WARNINGS_SECTION
+from bot.features.unanswered.config import UNANSWERED_SECTION, QuietHours, SupportPlace
 
 ROOT = Path(__file__).resolve().parent.parent
 FILE = "haven.yaml"
@@ -451,28 +452,28 @@ content_warnings: {channels: [heavy-topics]}
 
 
 def test_support_place_by_name_hash_name_id_and_thread(config: Config) -> None:
-    assert config.support_place(Channel("c1", "support")) == SupportPlace("support", 7200, 43200)
-    assert config.support_place(Channel("c2", "vent")).remind_after == 3600
-    assert config.support_place(Channel("555", "renamed")).channel == "555"
+    assert config.get(UNANSWERED_SECTION).support_place(Channel("c1", "support")) == SupportPlace("support", 7200, 43200)
+    assert config.get(UNANSWERED_SECTION).support_place(Channel("c2", "vent")).remind_after == 3600
+    assert config.get(UNANSWERED_SECTION).support_place(Channel("555", "renamed")).channel == "555"
     thread = Channel("t1", "my thread", kind="thread", parent_id="c1", parent_name="support")
-    assert config.support_place(thread).channel == "support"
-    assert config.support_place(Channel("c3", "general")) is None
+    assert config.get(UNANSWERED_SECTION).support_place(thread).channel == "support"
+    assert config.get(UNANSWERED_SECTION).support_place(Channel("c3", "general")) is None
     other_thread = Channel("t2", "x", kind="thread", parent_id="c3", parent_name="general")
-    assert config.support_place(other_thread) is None
+    assert config.get(UNANSWERED_SECTION).support_place(other_thread) is None
 
 
 def test_is_support_place_respects_enabled(config: Config, base: Path) -> None:
-    assert config.is_support_place(Channel("c1", "support"))
-    assert not config.is_support_place(Channel("c3", "general"))
+    assert config.get(UNANSWERED_SECTION).is_support_place(Channel("c1", "support"))
+    assert not config.get(UNANSWERED_SECTION).is_support_place(Channel("c3", "general"))
     off = load(MINIMAL + "unanswered: {enabled: false, places: [support]}\n", base)
-    assert not off.is_support_place(Channel("c1", "support"))
+    assert not off.get(UNANSWERED_SECTION).is_support_place(Channel("c1", "support"))
 
 
 def test_is_cw_channel_with_threads(config: Config) -> None:
-    assert config.is_cw_channel(Channel("h", "heavy-topics"))
-    assert config.is_cw_channel(Channel("t", "a thread", "thread", "h", "heavy-topics"))
-    assert not config.is_cw_channel(Channel("g", "general"))
-    assert not config.is_cw_channel(Channel("t", "heavy", "thread", "g", "general"))
+    assert config.get(CONTENT_WARNINGS_SECTION).is_cw_channel(Channel("h", "heavy-topics"))
+    assert config.get(CONTENT_WARNINGS_SECTION).is_cw_channel(Channel("t", "a thread", "thread", "h", "heavy-topics"))
+    assert not config.get(CONTENT_WARNINGS_SECTION).is_cw_channel(Channel("g", "general"))
+    assert not config.get(CONTENT_WARNINGS_SECTION).is_cw_channel(Channel("t", "heavy", "thread", "g", "general"))
 
 
 def test_is_moderators_channel_with_threads(config: Config) -> None:
@@ -540,10 +541,20 @@ def test_odd_keys_are_shown_quoted(base: Path) -> None:
 def test_cw_exempt_defaults_to_the_support_places(base: Path) -> None:
     config = load(MINIMAL + "unanswered: {places: [support, {channel: vent}]}\n", base)
     assert config.content_warnings.exempt == ("support", "vent")
-    assert config.is_cw_exempt(Channel(id="1", name="support"))
-    assert not config.is_cw_exempt(Channel(id="2", name="general"))
+    assert config.get(CONTENT_WARNINGS_SECTION).is_exempt(Channel(id="1", name="support"))
+    assert not config.get(CONTENT_WARNINGS_SECTION).is_exempt(Channel(id="2", name="general"))
     config = load(MINIMAL + "unanswered: {places: [support]}\ncontent_warnings: {exempt: []}\n",
                   base)
     assert config.content_warnings.exempt == ()
     p = only(MINIMAL + "content_warnings: {exempt: {a: 1}}\n", base)
     assert p.key == "content_warnings.exempt"
+
+
+def test_the_community_time_zone(base: Path) -> None:
+    config = load("channels: {moderators: mods}\ncommunity: {timezone: Europe/Amsterdam}\n", base)
+    assert config.community.timezone == "Europe/Amsterdam"
+    assert config.community.zone().key == "Europe/Amsterdam"
+    assert load("channels: {moderators: mods}\n", base).community.timezone == "UTC"
+    problem = only("channels: {moderators: mods}\ncommunity:\n  timezone: Mars/Olympus\n", base)
+    assert (problem.line, problem.key) == (3, "community.timezone")
+    assert "unknown time zone 'Mars/Olympus'" in problem.message

@@ -103,7 +103,7 @@ async def test_redirected_text_is_kept_whole_when_dms_are_closed(harness: Harnes
     harness.platform.closed_dms.add("jo")
     long_text = "my self harm scars itch. " + "a long story " * 80
     await core.handle(post(long_text, harness.clock.now(), author=member("jo")))
-    [case] = await core.store.cases_for("c1", "jo")
+    [case] = await core.store.cases.cases_for("c1", "jo")
     assert case.excerpt == long_text
     [note] = [c for c in harness.platform.sent_to("mod-alerts") if "case 1" in c.text]
     assert "could not be messaged" in note.text and "scars" not in note.text
@@ -116,7 +116,7 @@ async def test_support_places_are_exempt_from_redirects_by_default(harness: Harn
         await core.handle(post("my self harm scars itch", harness.clock.now(),
                                author=member("jo"), where=where))
     assert harness.platform.of("hide") == [] and harness.platform.private_to("jo") == []
-    assert len(await core.store.open_posts("c1")) == 2  # still watched for a reply
+    assert len(await core.store.posts.open_posts("c1")) == 2  # still watched for a reply
 
 
 async def test_exempt_channels_are_configurable(harness_factory) -> None:
@@ -170,3 +170,14 @@ async def test_closed_dms_case_note_comes_from_templates(harness_factory) -> Non
         assert "Fall 1: jo in #general." in [c.text for c in h.platform.sent_to("mod-alerts")]
     finally:
         await h.stop()
+
+
+async def test_a_redirect_is_flagged_for_the_review_digest(harness: Harness) -> None:
+    from bot.core.events import Flagged
+    from tests.fakes import record_published
+
+    flagged = record_published(harness.core, Flagged)
+    await harness.core.handle(post("my self harm scars itch", harness.clock.now(),
+                                   author=member("jo"), where="general"))
+    [flag] = flagged
+    assert flag.kind == "cw_redirect" and flag.member_id == "jo" and "scars" not in flag.summary

@@ -21,7 +21,7 @@ from bot.core.commands import (
     not_found_text,
     specs_of,
 )
-from bot.core.commandspec import COMMANDS, CommandSpec, Param, find, parse_command_text
+from bot.core.commandspec import CommandSpec, Param, find, parse_command_text
 from bot.core.errors import CommandError, PlatformError
 from bot.core.events import ButtonPressed, CommandInvoked, CommandResult, Member
 from bot.core.permissions import Permissions
@@ -30,6 +30,7 @@ from bot.storage.database import Database
 from bot.storage.repositories.ledger import LedgerRepository
 from tests.conftest import make_config
 from tests.fakes import COMMUNITY, MOD, FakePlatform, channel, member
+from tests.golden import COMMANDS
 
 MEMBER = member("u7", "Sam")
 

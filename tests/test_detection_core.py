@@ -49,7 +49,7 @@ async def test_semantic_crisis_alerts_moderators(harness: Harness, detector) -> 
     await core.drain()
     [alert] = alerts(harness)
     assert "semantic:crisis" in alert.text
-    stored = await core.store.get_alert(1)
+    stored = await core.store.alerts.get_alert(1)
     assert stored is not None and stored.rule_id == "semantic:crisis"
     assert not harness.platform.of("hide") and not harness.platform.of("timeout")
 
@@ -105,7 +105,7 @@ async def test_events_after_a_classified_message_keep_their_order(  # type: igno
     core.submit(ev)
     core.submit(deleted(ev, harness.clock.now() + 1))  # must run after the post, not before
     await core.drain()
-    [tracked] = await core.store.posts_since("c1", 0)
+    [tracked] = await core.store.posts.posts_since("c1", 0)
     assert tracked.state == "deleted"
 
 

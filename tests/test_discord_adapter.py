@@ -34,9 +34,9 @@ from bot.core.events import (
     MessagePosted,
     MessageRef,
     Outgoing,
-    ReactionAdded,
 )
 from bot.core.ports import Capability
+from bot.features.unanswered.config import UNANSWERED_SECTION
 from tests import discord_payloads as p
 from tests.discord_harness import (
     ALICE,
@@ -143,7 +143,7 @@ async def test_discord_forum_post_starter_message_id_is_the_thread_id(monkeypatc
     assert ev.channel.name == "Struggling tonight"
     assert ev.channel.parent_name == "support-forum"
     assert ev.thread_root == post_id == ev.message.message_id
-    assert h.adapter.config.is_support_place(ev.channel)
+    assert h.adapter.config.get(UNANSWERED_SECTION).is_support_place(ev.channel)
 
 
 async def test_discord_message_in_uncached_thread_fetches_the_channel(monkeypatch):
@@ -233,7 +233,6 @@ async def test_discord_reactions_produce_no_event(monkeypatch):
     await h.feed("MESSAGE_REACTION_ADD", p.reaction_add(p.SUPPORT, msg["id"], MO, "💙",
                                                         roles=(p.MOD_ROLE,)))
     assert core.events == before
-    assert core.of(ReactionAdded) == []
     assert h.adapter.parse_failures == 0
 
 

@@ -15,10 +15,10 @@ import pytest
 from bot.adapters.discord.commands import MODERATOR_PERMISSIONS, build_commands
 from bot.adapters.discord.config import DiscordConfig
 from bot.adapters.discord.views import custom_id
-from bot.core.commandspec import COMMANDS
 from bot.core.events import Attachment, ButtonPressed, CommandInvoked, CommandResult
 from tests import discord_payloads as p
 from tests.discord_harness import ALICE, MO, discord_config, started
+from tests.golden import COMMANDS
 
 MOD_ROLES = (p.MOD_ROLE,)
 MOD_PERMS = p.MEMBER_PERMS | p.MANAGE_MESSAGES

@@ -18,7 +18,7 @@ from bot import app
 from bot.adapters.discord.views import custom_id
 from bot.core.clock import VirtualClock
 from bot.core.runtime import Haven
-from bot.store import Store
+from bot.storage.store import Store
 from tests import discord_payloads as p
 from tests.conftest import make_config
 from tests.discord_harness import ALICE, MO, NEWBIE, ROLES, DiscordHarness, private_overwrites
@@ -176,7 +176,7 @@ async def test_discord_claim_button_claims_the_alert_and_updates_it(e2e):
         roles=(p.MOD_ROLE,), permissions=MOD_PERMS))
     [cb] = e2e.callbacks()
     assert cb.json["data"]["flags"] & 64
-    stored = await e2e.core.store.get_alert(1)
+    stored = await e2e.core.store.alerts.get_alert(1)
     assert stored.state == "claimed" and stored.claimed_by == p.MOD_ID
     # The alert message itself now says who has it (edited in place).
     edits = e2e.rest.find("PATCH", rf"/channels/{MOD_ALERTS}/messages/{alert_msg['id']}")
@@ -194,7 +194,7 @@ async def test_discord_claim_button_from_a_member_is_refused(e2e):
         custom_id("claim", 1), at=e2e.now(), channel=ch, invoker=NEWBIE, msg=alert_msg))
     [cb] = e2e.callbacks()
     assert "Only moderators" in cb.json["data"]["content"] and cb.json["data"]["flags"] & 64
-    assert (await e2e.core.store.get_alert(1)).state == "open"
+    assert (await e2e.core.store.alerts.get_alert(1)).state == "open"
 
 
 async def test_discord_edit_into_crisis_is_evaluated_again(e2e):
@@ -339,7 +339,7 @@ async def test_discord_a_reply_in_a_thread_answers_the_post(e2e):
 
 async def test_discord_posts_made_while_offline_are_caught_up(tmp_path, monkeypatch):
     env = await DiscordE2E(tmp_path, monkeypatch).start()
-    seen = await env.core.store.get_kv(f"discord:last_seen:{SUPPORT}")
+    seen = await env.core.store.kv.get(f"discord:last_seen:{SUPPORT}")
     assert seen is not None
     rest = env.rest
     await env.stop()
@@ -354,7 +354,7 @@ async def test_discord_posts_made_while_offline_are_caught_up(tmp_path, monkeypa
         await env.advance(1)
         nudges = env.rest.messages_to(TEAM)
         assert nudges and missed["id"] in nudges[-1].content
-        assert await env.core.store.get_kv(f"discord:last_seen:{SUPPORT}") == missed["id"]
+        assert await env.core.store.kv.get(f"discord:last_seen:{SUPPORT}") == missed["id"]
         assert int(missed["id"]) > int(seen)
     finally:
         await env.stop()
@@ -369,9 +369,9 @@ async def test_discord_moderator_slash_command_works(e2e):
     assert data["flags"] & 64
     assert "#1" in data["content"] or "1" in data["content"]
     data = await e2e.slash("claim", [p.option("alert", 1, 4)])
-    assert (await e2e.core.store.get_alert(1)).state == "claimed"
+    assert (await e2e.core.store.alerts.get_alert(1)).state == "claimed"
     data = await e2e.slash("resolve", [p.option("alert", 1, 4), p.option("note", "talked it through")])
-    assert (await e2e.core.store.get_alert(1)).state == "resolved"
+    assert (await e2e.core.store.alerts.get_alert(1)).state == "resolved"
     # The alert message now shows it resolved, and its buttons are gone.
     assert len(e2e.rest.messages_to(MOD_ALERTS)) == 1
     alert_id = next(i for i, m in e2e.rest.sent.items() if m["channel_id"] == MOD_ALERTS)
@@ -480,13 +480,13 @@ async def test_discord_forgetme_and_member_refusals(e2e):
     data = await e2e.slash("forgetme", invoker=ALICE, roles=(), perms=p.MEMBER_PERMS,
                            channel_id=GENERAL)
     assert "This would delete" in data["content"] and "choose **confirm**" in data["content"]
-    assert (await e2e.core.store.get_alert(1)).member_id == p.MEMBER_ID
+    assert (await e2e.core.store.alerts.get_alert(1)).member_id == p.MEMBER_ID
     data = await e2e.slash("forgetme", [p.option("confirm", "confirm")], invoker=ALICE, roles=(),
                            perms=p.MEMBER_PERMS, channel_id=GENERAL)
     assert "deleted" in data["content"] and "still looking after" in data["content"]
-    assert (await e2e.core.store.get_alert(1)).member_id == p.MEMBER_ID  # until resolved
+    assert (await e2e.core.store.alerts.get_alert(1)).member_id == p.MEMBER_ID  # until resolved
     await e2e.slash("resolve", [p.option("alert", 1, 4)])
-    alert = await e2e.core.store.get_alert(1)
+    alert = await e2e.core.store.alerts.get_alert(1)
     assert alert.member_id != p.MEMBER_ID and alert.excerpt is None
 
 
@@ -519,7 +519,7 @@ async def test_discord_redelivered_timeout_interaction_gives_one_timeout_and_one
         await e2e.h.feed("INTERACTION_CREATE", payload)
     assert len(e2e.rest.find("PATCH", f"/guilds/{p.GUILD_ID}/members/{p.MEMBER_ID}")) == 1
     assert len(e2e.callbacks()) == 1
-    cases = await e2e.core.store.cases_for(p.GUILD_ID, p.MEMBER_ID)
+    cases = await e2e.core.store.cases.cases_for(p.GUILD_ID, p.MEMBER_ID)
     assert len(cases) == 1
 
 

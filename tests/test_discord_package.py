@@ -8,15 +8,17 @@ from pathlib import Path
 import pytest
 
 from bot.adapters.discord.env import TOKEN_ENV, run_token, token_from
-from bot.core.commandspec import COMMANDS
 from bot.core.errors import ConfigError, HavenError
 from bot.core.events import CommandInvoked
 from bot.core.ports import AdapterServices, CoreSink
 from tests import discord_payloads as p
 from tests.discord_harness import MO, RecordingCore, discord_config, started
+from tests.golden import COMMANDS
 
 PACKAGE = Path(__file__).resolve().parents[1] / "bot" / "adapters" / "discord"
-FORBIDDEN = ("bot.core.runtime", "bot.store", "bot.features", "bot.commands")
+FORBIDDEN = ("bot.core.runtime", "bot.storage", "bot.features", "bot.app")
+ALLOWED = ("bot.features.unanswered.config",)
+"""Settings an adapter reads (which channels are support places), never a feature's code."""
 
 
 def test_discord_token_comes_from_its_environment_variable():
@@ -51,7 +53,8 @@ def _imports(path: Path) -> set[str]:
 def test_discord_package_reaches_the_core_only_through_its_ports(path: Path):
     text = path.read_text()
     for module in _imports(path):
-        assert not module.startswith(FORBIDDEN), f"{path.name} imports {module}"
+        assert module in ALLOWED or not module.startswith(FORBIDDEN), \
+            f"{path.name} imports {module}"
     assert "getattr(self._core" not in text and "getattr(self.state.core" not in text
     assert "record_automod" not in text
 

@@ -24,7 +24,7 @@ async def test_first_posts_are_counted_once(harness: Harness) -> None:
     now = harness.clock.now()
     await core.handle(post("hello all", now, author=member("d", joined_at=now - 60)))
     await core.handle(post("me again", now + 5, author=member("d", joined_at=now - 60)))
-    row = await core.store.get_member("c1", "d")
+    row = await core.store.members.get_member("c1", "d")
     assert row is not None and row.posts == 2 and row.first_post_at == now
     # a greeting went to the first post only
     assert len(harness.platform.of("reply")) == 1

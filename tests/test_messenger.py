@@ -75,4 +75,4 @@ async def test_once_tries_again_after_a_failure(harness: Harness) -> None:
 
     assert await m.once("c1", "k2", send) == "failed"
     assert await m.once("c1", "k2", send) == "fallback"
-    assert await harness.core.store.outbox_state("c1", "k2") == "sent"
+    assert await harness.core.store.ledger.outbox_state("c1", "k2") == "sent"

@@ -39,7 +39,7 @@ async def test_method_post_is_hidden_returned_and_alerted(harness: Harness) -> N
     notice = [c for c in harness.platform.sent_to(ev.channel.id)]
     assert notice and "pills" not in notice[0].text  # the channel note does not quote
     assert "Samaritans" not in notice[0].text
-    [case] = await core.store.cases_for("c1", "drew")
+    [case] = await core.store.cases.cases_for("c1", "drew")
     assert case.action == "hide" and case.rule_id == "t-method"
 
 
@@ -51,7 +51,7 @@ async def test_hostility_is_hidden_warned_and_cased(harness: Harness) -> None:
     dms = [c.text for c in harness.platform.private_to("riley")]
     assert any("Here is your text" in t and "kys" in t for t in dms)
     assert any("warning" in t and "t-hostility" in t and "be kind" in t for t in dms)
-    actions = [c.action for c in await core.store.cases_for("c1", "riley")]
+    actions = [c.action for c in await core.store.cases.cases_for("c1", "riley")]
     assert actions == ["hide", "warn"]
     log = [c for c in harness.platform.sent_to("mod-alerts") if "Case #" in c.text]
     assert log and "t-hostility" in log[0].text
@@ -61,7 +61,7 @@ async def test_hidden_post_with_closed_dms_keeps_text_in_case(harness: Harness) 
     core = harness.core
     harness.platform.closed_dms.add("riley")
     await core.handle(post("you idiot, go away", harness.clock.now(), author=member("riley")))
-    [case] = [c for c in await core.store.cases_for("c1", "riley") if c.action == "hide"]
+    [case] = [c for c in await core.store.cases.cases_for("c1", "riley") if c.action == "hide"]
     assert case.excerpt == "you idiot, go away"
     notes = [c.text for c in harness.platform.sent_to("id-general")]
     assert any("couldn't message you privately" in t for t in notes)
@@ -116,7 +116,7 @@ async def test_handler_errors_are_contained(harness: Harness) -> None:
     core.features["welcome"].on_first_post = boom
     await core.handle(post("hello", harness.clock.now(), author=member("x"), where="support"))
     assert core.errors == 1
-    assert len(await core.store.open_posts("c1")) == 1  # the other features still ran
+    assert len(await core.store.posts.open_posts("c1")) == 1  # the other features still ran
 
 
 async def test_hidden_post_gets_no_edit_nudges(harness: Harness) -> None:
@@ -134,8 +134,8 @@ async def test_case_and_text_are_stored_before_the_post_is_hidden(harness: Harne
     real_hide = harness.platform.hide
 
     async def hide(ref, reason):
-        case = await core.store.find_case("c1", ref.message_id, "hide")
-        alert = await core.store.get_alert(1)
+        case = await core.store.cases.find_case("c1", ref.message_id, "hide")
+        alert = await core.store.alerts.get_alert(1)
         seen_at_hide.append((case, alert))
         await real_hide(ref, reason)
 
@@ -145,7 +145,7 @@ async def test_case_and_text_are_stored_before_the_post_is_hidden(harness: Harne
     assert case is not None and case.excerpt == text  # the whole text, before hiding
     assert alert is not None  # and the alert is recorded durably first
     # once the author has their text, the case keeps only a short excerpt
-    assert len((await core.store.get_case("c1", case.id)).excerpt) == 200
+    assert len((await core.store.cases.get_case("c1", case.id)).excerpt) == 200
 
 
 async def test_the_alert_goes_out_when_hiding_raises(harness: Harness) -> None:
@@ -191,7 +191,7 @@ async def test_a_hide_interrupted_by_a_crash_is_finished_after_restart(harness: 
     with contextlib.suppress(Exception):
         await core.handle(ev)
     assert harness.platform.of("hide") and harness.platform.private_to("bob") == []
-    [case] = await core.store.cases_for("c1", "bob")
+    [case] = await core.store.cases.cases_for("c1", "bob")
     assert case.action == "hide" and case.excerpt == "kys loser"
     crash = False
     core = await harness.restart(downtime=120)
@@ -223,7 +223,7 @@ async def test_an_interrupted_hide_is_finished_as_soon_as_haven_is_back(
     core = await harness.restart(downtime=5)  # back well within HIDE_GRACE
     [returned] = harness.platform.private_to("bob")
     assert "kys loser" in returned.text
-    assert not [j for j in await core.store.pending_jobs() if j.kind == "hide_followup"]
+    assert not [j for j in await core.store.jobs.pending_jobs() if j.kind == "hide_followup"]
 
 
 async def test_an_interrupted_hide_also_finishes_the_signposting(harness: Harness) -> None:
@@ -252,7 +252,7 @@ async def test_a_post_handled_again_after_a_crash_is_not_signposted_twice(
         harness: Harness) -> None:
     """The outbox: a crash between acting and marking the post handled sends nothing twice."""
     core = harness.core
-    real_mark = core.store.mark_message_seen
+    real_mark = core.store.ledger.mark_message_seen
     fails = 1
 
     async def crash_once(*args, **kwargs):
@@ -262,13 +262,13 @@ async def test_a_post_handled_again_after_a_crash_is_not_signposted_twice(
             raise RuntimeError("crash before marking handled")
         return await real_mark(*args, **kwargs)
 
-    core.store.mark_message_seen = crash_once
+    core.store.ledger.mark_message_seen = crash_once
     ev = post("i want to kill myself", harness.clock.now(), author=member("cas"), msg_id="o1")
     await core.handle(ev)
     await core.handle(ev)  # delivered again
     assert len(harness.platform.private_to("cas")) == 1
     assert len([c for c in harness.platform.sent_to("mod-alerts") if "New alert" in c.text]) == 1
-    assert await core.store.outbox_state("c1", "o1:signpost:crisis") == "sent"
+    assert await core.store.ledger.outbox_state("c1", "o1:signpost:crisis") == "sent"
 
 
 async def test_a_hide_that_is_refused_leaves_no_case(harness: Harness) -> None:
@@ -276,9 +276,9 @@ async def test_a_hide_that_is_refused_leaves_no_case(harness: Harness) -> None:
 
     harness.platform.fail("hide", MissingPermission("Manage Messages", "#general"))
     await harness.core.handle(post("kys loser", harness.clock.now(), author=member("bob")))
-    assert await harness.core.store.cases_for("c1", "bob") == [] or all(
-        c.action != "hide" for c in await harness.core.store.cases_for("c1", "bob"))
-    assert not [j for j in await harness.core.store.pending_jobs() if j.kind == "hide_followup"]
+    assert await harness.core.store.cases.cases_for("c1", "bob") == [] or all(
+        c.action != "hide" for c in await harness.core.store.cases.cases_for("c1", "bob"))
+    assert not [j for j in await harness.core.store.jobs.pending_jobs() if j.kind == "hide_followup"]
 
 
 async def test_automatic_warnings_are_not_repeated_when_a_post_is_handled_again(
@@ -286,7 +286,7 @@ async def test_automatic_warnings_are_not_repeated_when_a_post_is_handled_again(
     core = harness.core
     harness.platform.fail("hide", RuntimeError("crash stand-in"))  # acting stops part-way
     ev = post("kys loser", harness.clock.now(), author=member("bob"), msg_id="w1")
-    real_mark = core.store.mark_message_seen
+    real_mark = core.store.ledger.mark_message_seen
     fails = 1
 
     async def crash_once(*args, **kwargs):
@@ -296,10 +296,10 @@ async def test_automatic_warnings_are_not_repeated_when_a_post_is_handled_again(
             raise RuntimeError("crash before marking handled")
         return await real_mark(*args, **kwargs)
 
-    core.store.mark_message_seen = crash_once
+    core.store.ledger.mark_message_seen = crash_once
     await core.handle(ev)
     await core.handle(ev)  # delivered again
-    warns = [c for c in await core.store.cases_for("c1", "bob") if c.action == "warn"]
+    warns = [c for c in await core.store.cases.cases_for("c1", "bob") if c.action == "warn"]
     assert len(warns) == 1
     assert len([c for c in harness.platform.private_to("bob") if "warning" in c.text]) == 1
 
@@ -311,7 +311,7 @@ async def test_the_follow_up_job_waits_while_the_post_is_still_being_handled(
     real_private = harness.platform.send_private
 
     async def slow_private(*args, **kwargs):
-        job = await core.store.pending_job("hide_followup", "1")
+        job = await core.store.jobs.pending_job("hide_followup", "1")
         if job is not None:  # the job falls due while the text is being sent
             await core.scheduler.execute(job, core.features["moderation"]._hide_followup_job)
         return await real_private(*args, **kwargs)
@@ -335,3 +335,17 @@ async def test_case_number_and_case_log_come_from_templates(harness_factory) -> 
         assert "Fall 1: Riley, t-hostility" in [c.text for c in h.platform.sent_to("mod-alerts")]
     finally:
         await h.stop()
+
+
+async def test_matches_that_do_not_alert_are_flagged_for_the_review_digest(
+        harness: Harness) -> None:
+    from bot.core.events import Flagged
+    from tests.fakes import record_published
+
+    core = harness.core
+    flagged = record_published(core, Flagged)
+    await core.handle(post("get free nitro here", harness.clock.now(), author=member("s")))
+    await core.handle(post("text me on 555-1234", harness.clock.now(), author=member("sam")))
+    kinds = {(f.kind, f.member_id) for f in flagged}
+    assert ("shadow", "s") in kinds and ("pii", "sam") in kinds
+    assert all("555" not in f.summary and "nitro" not in f.summary for f in flagged)

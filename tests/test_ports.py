@@ -31,7 +31,7 @@ def adapter_classes() -> list[type]:
 
     classes: list[type] = [ConsolePlatform, FakePlatform, DiscordAdapter]
     try:
-        from bot.adapters.matrix_adapter import MatrixAdapter
+        from bot.adapters.matrix.adapter import MatrixAdapter
     except ImportError:  # pragma: no cover - the Matrix adapter is optional to import here
         return classes
     return [*classes, MatrixAdapter]

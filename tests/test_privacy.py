@@ -14,7 +14,7 @@ from bot.storage.database import Database
 from bot.storage.privacy import MemberData, Privacy
 from bot.storage.repositories import Repository
 from bot.storage.rows import NewJob
-from bot.store import Store
+from bot.storage.store import Store
 
 C = "c1"
 T0 = 1_000_000.0
@@ -29,23 +29,23 @@ async def store(tmp_path: Path) -> AsyncIterator[Store]:
 
 async def fill(store: Store) -> None:
     """A member u1 with something in every table, a moderator mod, and another member u2."""
-    await store.record_post(C, "u1", "Ann", T0, False)
-    await store.track_post(C, "ch", "support", "m1", None, "u1", T0, "l1", "please help")
-    await store.track_post(C, "ch", "support", "m2", None, "u2", T0, "l2", "bob here")
-    resolved = await store.create_alert(C, "crisis", "u1", "Ann", "ch", "support", "m1", "l1",
+    await store.members.record_post(C, "u1", "Ann", T0, False)
+    await store.posts.track_post(C, "ch", "support", "m1", None, "u1", T0, "l1", "please help")
+    await store.posts.track_post(C, "ch", "support", "m2", None, "u2", T0, "l2", "bob here")
+    resolved = await store.alerts.create_alert(C, "crisis", "u1", "Ann", "ch", "support", "m1", "l1",
                                         "old words", "r", "high", T0)
-    await store.claim_alert(resolved, "u1", T0)  # u1 is also a peer moderator here
-    await store.resolve_alert(resolved, "mod", None, T0 + 1)
-    await store.create_alert(C, "crisis", "u1", "Ann", "ch", "support", "m3", "l3",
+    await store.alerts.claim_alert(resolved, "u1", T0)  # u1 is also a peer moderator here
+    await store.alerts.resolve_alert(resolved, "mod", None, T0 + 1)
+    await store.alerts.create_alert(C, "crisis", "u1", "Ann", "ch", "support", "m3", "l3",
                              "still open", "r", "critical", T0 + 2)
-    await store.add_case(C, "warn", "r1", "rude", "mod", "Mo", "u1", "Ann", T0, excerpt="x")
-    await store.add_case(C, "note", None, "private mod note", "mod", "Mo", "u1", "Ann", T0)
-    await store.add_case(C, "warn", "r2", "other", "u1", "Ann", "u2", "Bob", T0, excerpt="y")
-    await store.start_cooldown(C, "r1", "u1", T0 + 600)
-    await store.mark_signposted(C, "u1", "crisis", T0)
-    await store.set_duty(C, "u1", "Ann", True, T0)
-    await store.add_handover(C, "u1", "Ann", "quiet night", T0)
-    await store.add_handover(C, "mod", "Mo", "old note", T0 - 10)
+    await store.cases.add_case(C, "warn", "r1", "rude", "mod", "Mo", "u1", "Ann", T0, excerpt="x")
+    await store.cases.add_case(C, "note", None, "private mod note", "mod", "Mo", "u1", "Ann", T0)
+    await store.cases.add_case(C, "warn", "r2", "other", "u1", "Ann", "u2", "Bob", T0, excerpt="y")
+    await store.cases.start_cooldown(C, "r1", "u1", T0 + 600)
+    await store.alerts.mark_signposted(C, "u1", "crisis", T0)
+    await store.duty.set_duty(C, "u1", "Ann", True, T0)
+    await store.duty.add_handover(C, "u1", "Ann", "quiet night", T0)
+    await store.duty.add_handover(C, "mod", "Mo", "old note", T0 - 10)
 
 
 async def dump(db: Database) -> dict[str, list[tuple[Any, ...]]]:
@@ -108,7 +108,7 @@ class FailAfter:
 async def test_export_is_the_same_as_before_keys_order_and_bytes(store: Store) -> None:
     await fill(store)
     for user in ("u1", "u2", "mod", "nobody"):
-        new = await store.member_data(C, user)
+        new = await store.privacy.export(C, user)
         assert list(new) == list(Privacy.EXPORT_ORDER)
         assert json.dumps(new) == json.dumps(await old_member_data(store.database, C, user))
 
@@ -141,16 +141,16 @@ async def test_a_later_part_with_a_new_key_is_exported_after_the_known_ones(
 
 async def test_forget_counts_and_forgotten_key(store: Store) -> None:
     await fill(store)
-    counts = await store.forget_member(C, "u1", "forgotten-1")
+    counts = await store.privacy.forget(C, "u1", "forgotten-1")
     assert counts == {"member": 1, "support_posts": 1, "signposting": 1, "cooldowns": 1,
                       "duty": 1, "alerts": 1, "open_alerts_kept": 1, "cases": 2}
-    assert await store.get_kv(f"forgotten:{C}:u1") == "forgotten-1"
-    data = await store.member_data(C, "u1")
+    assert await store.kv.get(f"forgotten:{C}:u1") == "forgotten-1"
+    data = await store.privacy.export(C, "u1")
     assert data["alerts_about_you"][0]["excerpt"] == "still open"  # the open alert stays
     assert [k for k, v in data.items() if v] == ["alerts_about_you"]
-    (entry, _) = await store.latest_handover(C)
+    (entry, _) = await store.duty.latest_handover(C)
     assert entry.author_id == "forgotten-1"
-    (case,) = await store.cases_for(C, "u2")
+    (case,) = await store.cases.cases_for(C, "u2")
     assert case.actor_id == "forgotten-1" and case.excerpt == "y"
 
 
@@ -164,11 +164,11 @@ async def test_forget_failing_half_way_changes_nothing(store: Store, part: str, 
     before = await dump(store.database)
     monkeypatch.setattr(getattr(store, part), "db", FailAfter(store.database, n))
     with pytest.raises(RuntimeError, match="crash half-way"):
-        await store.forget_member(C, "u1", "forgotten-1")
+        await store.privacy.forget(C, "u1", "forgotten-1")
     assert await dump(store.database) == before
-    assert await store.get_kv(f"forgotten:{C}:u1") is None
+    assert await store.kv.get(f"forgotten:{C}:u1") is None
     monkeypatch.undo()
-    assert (await store.forget_member(C, "u1", "forgotten-1"))["member"] == 1  # a retry works
+    assert (await store.privacy.forget(C, "u1", "forgotten-1"))["member"] == 1  # a retry works
 
 
 # -- purge ---------------------------------------------------------------------------------
@@ -177,9 +177,9 @@ async def test_forget_failing_half_way_changes_nothing(store: Store, part: str, 
 async def test_purge_text(store: Store) -> None:
     await fill(store)
     # excerpts: 2 posts, 2 alerts, 2 cases; handover: 2 notes
-    assert await store.purge_text_before(T0 + 100) == 8
-    assert await store.latest_handover(C) == []
-    assert await store.purge_text_before(T0 + 100) == 0
+    assert await store.privacy.purge_text(T0 + 100) == 8
+    assert await store.duty.latest_handover(C) == []
+    assert await store.privacy.purge_text(T0 + 100) == 0
 
 
 @pytest.mark.parametrize("part", ["alerts", "cases", "duty"])
@@ -189,7 +189,7 @@ async def test_purge_failing_half_way_changes_nothing(store: Store, part: str,
     before = await dump(store.database)
     monkeypatch.setattr(getattr(store, part), "db", FailAfter(store.database, 0))
     with pytest.raises(RuntimeError, match="crash half-way"):
-        await store.purge_text_before(T0 + 100)
+        await store.privacy.purge_text(T0 + 100)
     assert await dump(store.database) == before
 
 
@@ -197,29 +197,29 @@ async def test_purge_failing_half_way_changes_nothing(store: Store, part: str,
 
 
 async def test_finish_and_schedule(store: Store) -> None:
-    job = await store.add_job("*", "purge_text", "daily", T0, {}, T0)
+    job = await store.jobs.add_job("*", "purge_text", "daily", T0, {}, T0)
     new = await store.jobs.finish_and_schedule(
         job, T0 + 1, NewJob("*", "purge_text", "daily", T0 + 86400, {"n": 2}))
     assert new is not None and new != job
-    assert (await store.get_job(job)).state == "done"
-    (pending,) = await store.pending_jobs()
+    assert (await store.jobs.get_job(job)).state == "done"
+    (pending,) = await store.jobs.pending_jobs()
     assert (pending.id, pending.due_at, pending.payload) == (new, T0 + 86400, {"n": 2})
     assert await store.jobs.finish_and_schedule(new, T0 + 2, None, "cancelled") is None
-    assert (await store.get_job(new)).state == "cancelled"
-    assert await store.pending_jobs() == []
+    assert (await store.jobs.get_job(new)).state == "cancelled"
+    assert await store.jobs.pending_jobs() == []
 
 
 async def test_finish_and_schedule_failing_keeps_the_job_pending(
         store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
-    job = await store.add_job("*", "purge_text", "daily", T0, {}, T0)
+    job = await store.jobs.add_job("*", "purge_text", "daily", T0, {}, T0)
 
     async def broken(*args: Any) -> int | None:
         raise RuntimeError("disk full")
 
     monkeypatch.setattr(store.jobs, "add_job", broken)
     with pytest.raises(RuntimeError, match="disk full"):
-        await store.finish_and_schedule(job, T0 + 1, NewJob("*", "purge_text", "daily", T0 + 9))
-    assert [j.id for j in await store.pending_jobs()] == [job]  # not finished without a successor
+        await store.jobs.finish_and_schedule(job, T0 + 1, NewJob("*", "purge_text", "daily", T0 + 9))
+    assert [j.id for j in await store.jobs.pending_jobs()] == [job]  # not finished without a successor
 
 
 # -- ledger: begin is one transaction ----------------------------------------------------------
@@ -233,17 +233,17 @@ async def test_outbox_begin_failing_between_insert_and_read_leaves_no_row(
 
     monkeypatch.setattr(store.ledger, "db", NoRead(store.database, 1))
     with pytest.raises(RuntimeError):
-        await store.outbox_begin(C, "k", T0)
+        await store.ledger.outbox_begin(C, "k", T0)
     monkeypatch.undo()
-    assert await store.outbox_state(C, "k") is None
-    assert await store.outbox_begin(C, "k", T0) is None
-    assert await store.outbox_state(C, "k") == "pending"
+    assert await store.ledger.outbox_state(C, "k") is None
+    assert await store.ledger.outbox_begin(C, "k", T0) is None
+    assert await store.ledger.outbox_state(C, "k") == "pending"
 
 
 async def test_begin_delivery_inside_an_outer_transaction_is_a_savepoint(store: Store) -> None:
     with pytest.raises(KeyError):
         async with store.database.transaction():
-            assert await store.begin_delivery(C, "d1", T0) is None
-            assert await store.begin_delivery(C, "d1", T0) == "running"
+            assert await store.ledger.begin_delivery(C, "d1", T0) is None
+            assert await store.ledger.begin_delivery(C, "d1", T0) == "running"
             raise KeyError("outer fails")
-    assert await store.begin_delivery(C, "d1", T0) is None  # the outer rollback took it back
+    assert await store.ledger.begin_delivery(C, "d1", T0) is None  # the outer rollback took it back

@@ -12,7 +12,7 @@ import pytest
 from bot import runner
 from bot.app import load_config_text
 from bot.core.errors import ConfigError, HavenError
-from bot.store import Store
+from bot.storage.store import Store
 from tests.conftest import TEST_RULES
 from tests.fakes import COMMUNITY, FakePlatform, member, post
 
@@ -113,7 +113,7 @@ async def test_stopping_finishes_work_before_closing_the_adapter(tmp_path: Path,
     assert "text returned" in adapter.order
     store = await Store.open(tmp_path / "h.db")
     try:
-        [case] = await store.cases_for(COMMUNITY, "drew")
+        [case] = await store.cases.cases_for(COMMUNITY, "drew")
         assert case.action == "hide"
     finally:
         await store.close()

@@ -12,7 +12,8 @@ import pytest
 from bot.core.clock import VirtualClock
 from bot.core.errors import NotFound, RateLimited
 from bot.core.scheduler import FIRST_BACKOFF, MAX_BACKOFF, MIN_RETRY, Scheduler, backoff
-from bot.store import Job, Store
+from bot.storage.rows import Job
+from bot.storage.store import Store
 
 C = "c1"
 
@@ -50,7 +51,7 @@ async def eventually(cond: Callable[[], bool], timeout: float = 3.0) -> None:
 async def until_state(store: Store, job_id: int, state: str, timeout: float = 3.0) -> None:
     """Wait (real time, bounded) until the job reaches ``state``."""
     deadline = time.monotonic() + timeout
-    while (await store.get_job(job_id)).state != state:
+    while (await store.jobs.get_job(job_id)).state != state:
         if time.monotonic() > deadline:
             raise AssertionError(f"job {job_id} never became {state}")
         await asyncio.sleep(0.01)
@@ -93,7 +94,7 @@ async def test_job_is_persisted_and_runs_when_due(sched: Scheduler, store: Store
     t0 = clock.now()
     job_id = await sched.schedule(C, "remind", "post:1", t0 + 60, {"post": 1})
     assert job_id is not None
-    job = await store.get_job(job_id)
+    job = await store.jobs.get_job(job_id)
     assert (job.state, job.payload, job.created_at) == ("pending", {"post": 1}, t0)
     assert await sched.run_due() == 0
     await clock.advance(59)
@@ -102,7 +103,7 @@ async def test_job_is_persisted_and_runs_when_due(sched: Scheduler, store: Store
     await clock.advance(1)
     assert await sched.run_due() == 1
     assert handler.calls == [(job_id, "post:1", t0 + 60)]
-    job = await store.get_job(job_id)
+    job = await store.jobs.get_job(job_id)
     assert (job.state, job.done_at) == ("done", t0 + 60)
     assert await sched.run_due() == 0
     assert len(handler.calls) == 1
@@ -131,18 +132,18 @@ async def test_failure_is_retried_with_backoff(sched: Scheduler, store: Store,
     job_id = await sched.schedule(C, "remind", "k", t0)
     handler.errors = [RuntimeError("boom"), RuntimeError("again")]
     await sched.run_due()
-    job = await store.get_job(job_id)
+    job = await store.jobs.get_job(job_id)
     assert (job.state, job.attempts, job.due_at, job.last_error) == (
         "pending", 1, t0 + 15, "RuntimeError: boom")
     await clock.advance(14)
     assert await sched.run_due() == 0
     await clock.advance(1)
     assert await sched.run_due() == 1
-    job = await store.get_job(job_id)
+    job = await store.jobs.get_job(job_id)
     assert (job.attempts, job.due_at, job.last_error) == (2, t0 + 15 + 30, "RuntimeError: again")
     await clock.advance(30)
     assert await sched.run_due() == 1
-    assert (await store.get_job(job_id)).state == "done"
+    assert (await store.jobs.get_job(job_id)).state == "done"
     assert [at - t0 for _, _, at in handler.calls] == [0, 15, 45]
 
 
@@ -153,12 +154,12 @@ async def test_rate_limited_retries_after_retry_after(sched: Scheduler, store: S
     job_id = await sched.schedule(C, "remind", "k", t0)
     handler.errors = [RateLimited(7.5)]
     await sched.run_due()
-    job = await store.get_job(job_id)
+    job = await store.jobs.get_job(job_id)
     assert (job.state, job.attempts, job.due_at) == ("pending", 1, t0 + 7.5)
     assert "rate limited" in (job.last_error or "")
     await clock.advance(7.5)
     await sched.run_due()
-    assert (await store.get_job(job_id)).state == "done"
+    assert (await store.jobs.get_job(job_id)).state == "done"
 
 
 async def test_rate_limited_without_delay_does_not_spin(sched: Scheduler, store: Store,
@@ -168,7 +169,7 @@ async def test_rate_limited_without_delay_does_not_spin(sched: Scheduler, store:
     handler.errors = [RateLimited(0)] * 1000
     assert await asyncio.wait_for(sched.run_due(), 2) == 1
     assert len(handler.calls) == 1
-    assert (await store.get_job(job_id)).due_at == clock.now() + MIN_RETRY
+    assert (await store.jobs.get_job(job_id)).due_at == clock.now() + MIN_RETRY
 
 
 async def test_not_found_is_retried_then_given_up(sched: Scheduler, store: Store,
@@ -178,18 +179,18 @@ async def test_not_found_is_retried_then_given_up(sched: Scheduler, store: Store
     job_id = await sched.schedule(C, "remind", "k", clock.now())
     handler.errors = [NotFound("server not cached yet")]
     await sched.run_due()
-    job = await store.get_job(job_id)
+    job = await store.jobs.get_job(job_id)
     assert job.state == "pending" and job.attempts == 1  # often passing: try again
     await clock.advance(60)
     await sched.run_due()
-    assert (await store.get_job(job_id)).state == "done"
+    assert (await store.jobs.get_job(job_id)).state == "done"
     # a target that stays gone is given up after NOT_FOUND_ATTEMPTS tries
     gone = await sched.schedule(C, "remind", "k2", clock.now())
     handler.errors = [NotFound("channel deleted")] * 1000
     for _ in range(NOT_FOUND_ATTEMPTS + 2):
         await clock.advance(4000)
         await sched.run_due()
-    assert (await store.get_job(gone)).state == "failed"
+    assert (await store.jobs.get_job(gone)).state == "failed"
 
 
 async def test_retry_wait_is_capped_per_kind(store: Store, clock: VirtualClock,
@@ -200,7 +201,7 @@ async def test_retry_wait_is_capped_per_kind(store: Store, clock: VirtualClock,
     handler.errors = [RuntimeError("down")] * 10
     for _ in range(6):
         await sched.run_due()
-        due = (await store.get_job(job_id)).due_at
+        due = (await store.jobs.get_job(job_id)).due_at
         assert due - clock.now() <= 60
         clock.set(due)
 
@@ -209,7 +210,7 @@ async def test_unknown_kind_is_marked_failed(sched: Scheduler, store: Store,
                                              clock: VirtualClock) -> None:
     job_id = await sched.schedule(C, "mystery", "k", clock.now())
     assert await sched.run_due() == 0
-    assert (await store.get_job(job_id)).state == "failed"
+    assert (await store.jobs.get_job(job_id)).state == "failed"
 
 
 async def test_cancel_by_prefix(sched: Scheduler, store: Store, clock: VirtualClock,
@@ -257,8 +258,8 @@ async def test_job_survives_a_restart_and_runs_once(tmp_path: Path, clock: Virtu
         after.register("remind", handler)
         assert await after.run_due() == 2
         assert sorted(handler.keys) == ["post:1", "post:2"]
-        assert (await store.get_job(job_id)).payload == {"post": 1}
-        assert (await store.get_job(other)).attempts == 1
+        assert (await store.jobs.get_job(job_id)).payload == {"post": 1}
+        assert (await store.jobs.get_job(other)).attempts == 1
         assert await after.run_due() == 0
         assert len(handler.calls) == 2
     finally:
@@ -282,13 +283,13 @@ async def test_run_now_runs_a_pending_job_once(sched: Scheduler, store: Store,
                                                clock: VirtualClock, handler: Recorder) -> None:
     job_id = await sched.schedule(C, "remind", "k", clock.now() + 999)
     await sched.run_now(job_id)
-    assert (await store.get_job(job_id)).state == "done"
+    assert (await store.jobs.get_job(job_id)).state == "done"
     await sched.run_now(job_id)   # already done
     await sched.run_now(424242)  # unknown
     assert len(handler.calls) == 1
     orphan = await sched.schedule(C, "mystery", "k", clock.now())
     await sched.run_now(orphan)  # no handler: left alone
-    assert (await store.get_job(orphan)).state == "pending"
+    assert (await store.jobs.get_job(orphan)).state == "pending"
 
 
 async def test_runner_is_used_for_due_jobs(store: Store, clock: VirtualClock,

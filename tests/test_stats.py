@@ -39,7 +39,7 @@ async def test_stats_from_activity(harness: Harness) -> None:
     await core.handle(post("i want to kill myself", clock.now(), author=member("cas")))
     await core.advance(300)
     await core.handle(command("claim", clock.now(), alert="1"))
-    await core.store.touch_member("c1", "lurker", "Lurker", clock.now())
+    await core.store.members.touch_member("c1", "lurker", "Lurker", clock.now())
     stats = await compute_stats(StatsSources(core.store.alerts, core.store.posts, core.store.members, core.store.duty), "c1", clock.now(), 30)
     assert stats.posts == 3 and stats.answered == 2
     assert stats.within_2h == 1 and stats.within_24h == 2

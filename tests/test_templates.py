@@ -157,15 +157,19 @@ def _name_patterns(node: ast.expr) -> list[re.Pattern[str]] | None:
 
 
 def _rendered_names(path: Path) -> list[tuple[int, re.Pattern[str]]]:
-    """(line, pattern) of each template name rendered in a module (directly, or through a
-    variable assigned in the same module)."""
+    """(line, pattern) of each template name rendered in a module (directly, through a
+    variable assigned in the same module, or returned by a function of the module)."""
     tree = ast.parse(path.read_text(encoding="utf-8"))
     assigned: dict[str, list[ast.expr]] = {}
+    returned: dict[str, list[ast.expr]] = {}
     for node in ast.walk(tree):
         if isinstance(node, ast.Assign):
             for target in node.targets:
                 if isinstance(target, ast.Name):
                     assigned.setdefault(target.id, []).append(node.value)
+        elif isinstance(node, ast.FunctionDef):
+            returned[node.name] = [r.value for r in ast.walk(node)
+                                   if isinstance(r, ast.Return) and r.value is not None]
     found = []
     for node in ast.walk(tree):
         if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
@@ -176,7 +180,12 @@ def _rendered_names(path: Path) -> list[tuple[int, re.Pattern[str]]]:
                 or (node.func.attr == "text" and receiver.endswith("state"))):
             continue
         arg = node.args[0]
-        exprs = assigned.get(arg.id, []) if isinstance(arg, ast.Name) else [arg]
+        if isinstance(arg, ast.Name):
+            exprs = assigned.get(arg.id, [])
+        elif isinstance(arg, ast.Call) and isinstance(arg.func, ast.Name):
+            exprs = returned.get(arg.func.id, [])
+        else:
+            exprs = [arg]
         for expr in exprs:
             for pattern in _name_patterns(expr) or []:
                 found.append((node.lineno, pattern))

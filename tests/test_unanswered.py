@@ -55,7 +55,7 @@ async def test_reply_by_someone_else_stops_the_timers(harness: Harness) -> None:
                            where="support", reply_to=ev.message.message_id))
     await core.advance(24 * H)
     assert escalations(harness) == []
-    [tracked] = [p for p in await core.store.posts_since("c1", 0)]
+    [tracked] = [p for p in await core.store.posts.posts_since("c1", 0)]
     assert tracked.state == "answered" and tracked.answered_by == "priya"
     assert tracked.excerpt is None  # text is dropped once nobody needs it
 
@@ -67,10 +67,10 @@ async def test_thread_message_answers_forum_post(harness: Harness) -> None:
     root = post("first forum post", harness.clock.now(), author=member("alex"),
                 chan=forum_thread, msg_id="th1", thread_root="th1")
     await core.handle(root)
-    assert len(await core.store.open_posts("c1")) == 1
+    assert len(await core.store.posts.open_posts("c1")) == 1
     await core.handle(post("welcome! here's what helped me", harness.clock.now(),
                            author=member("jo"), chan=forum_thread, thread_root="th1"))
-    assert await core.store.open_posts("c1") == []
+    assert await core.store.posts.open_posts("c1") == []
 
 
 async def test_per_place_timers(harness: Harness) -> None:
@@ -84,7 +84,7 @@ async def test_per_place_timers(harness: Harness) -> None:
 
 async def test_non_support_channel_is_not_tracked(harness: Harness) -> None:
     await harness.core.handle(post("hello", harness.clock.now(), where="general"))
-    assert await harness.core.store.open_posts("c1") == []
+    assert await harness.core.store.posts.open_posts("c1") == []
 
 
 async def test_next_message_counts_when_configured(harness_factory) -> None:
@@ -94,7 +94,7 @@ async def test_next_message_counts_when_configured(harness_factory) -> None:
         await core.handle(post("anyone?", h.clock.now(), author=member("alex"), where="support"))
         await core.handle(post("hey alex!", h.clock.now() + 1, author=member("jo"),
                                where="support"))
-        open_posts = await core.store.open_posts("c1")
+        open_posts = await core.store.posts.open_posts("c1")
         assert [p.author_id for p in open_posts] == ["jo"]
     finally:
         await h.stop()
@@ -125,7 +125,7 @@ async def test_timers_survive_restart_and_fire_once(harness: Harness) -> None:
     await core.stop()
     harness.clock.set(harness.clock.now() + 20 * H)
     from bot import app
-    from bot.store import Store
+    from bot.storage.store import Store
 
     store = await Store.open(harness.config.database)
     core = harness.core = await app.create(harness.config, harness.platform, harness.clock, store)
@@ -256,7 +256,7 @@ async def test_escalation_is_stored_before_the_nudge_is_sent(harness: Harness) -
     await core.handle(post("hello?", harness.clock.now(), author=member("alex"), where="support"))
     harness.platform.fail("send", NotFound("nudge channel gone"), times=100)
     await core.advance(2 * H + 1)
-    kinds = {j.kind for j in await core.store.pending_jobs()}
+    kinds = {j.kind for j in await core.store.jobs.pending_jobs()}
     assert "post_escalate" in kinds
 
 
@@ -268,7 +268,7 @@ async def test_support_post_edited_into_crisis_is_left_to_the_alert(harness: Har
                            author=member("alex"), where="support", msg_id="e7", edited=True))
     await core.advance(24 * H)
     assert nudges(harness) == [] and escalations(harness) == []
-    [tracked] = await core.store.posts_since("c1", 0)
+    [tracked] = await core.store.posts.posts_since("c1", 0)
     assert tracked.state == "crisis" and tracked.excerpt is None
 
 

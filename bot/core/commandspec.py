@@ -1,6 +1,8 @@
-"""The platform-neutral list of Haven's commands and a parser for text commands.
+"""The platform-neutral shape of a command, and a parser for text commands.
 
-Adapters build their native commands from :data:`COMMANDS` (Discord slash
+Features declare their commands with :func:`bot.core.commands.command`, which
+produces these specs; adapters get the list from the core
+(``core.services.commands``) and build their native commands from it (Discord slash
 commands, with groups for two-word names like ``rules reload``) and use
 :func:`parse_command_text` for text commands (Matrix ``!haven ...``). The
 permission check itself happens in the core (:mod:`bot.core.commands`), never only in
@@ -50,54 +52,6 @@ class CommandSpec:
         return " ".join(parts)
 
 
-COMMANDS: tuple[CommandSpec, ...] = (
-    CommandSpec("help", "What Haven can do and how to use it", moderator_only=False),
-    CommandSpec("resources", "Helplines and support services", moderator_only=False),
-    CommandSpec("mydata", "See what Haven stores about you (sent privately)", moderator_only=False),
-    CommandSpec("forgetme", "Delete what Haven stores about you (says what first; then confirm)",
-                (Param("confirm", "choice", "confirm: really delete it", required=False,
-                       choices=("confirm",)),), moderator_only=False),
-    CommandSpec("alerts", "Open crisis and safety alerts"),
-    CommandSpec("claim", "Take an alert so others know you are on it",
-                (Param("alert", "int", "Alert number"),)),
-    CommandSpec("resolve", "Close an alert, with an optional note",
-                (Param("alert", "int", "Alert number"),
-                 Param("note", "text", "What happened", required=False, rest=True))),
-    CommandSpec("unanswered", "Support posts still waiting for a reply, longest first"),
-    CommandSpec("rules reload", "Validate the rule files and swap them in without a restart"),
-    CommandSpec("rules test", "Dry run: which rules match this text and why (nothing is done)",
-                (Param("text", "text", "Text to test", rest=True),)),
-    CommandSpec("feedback", "Teach semantic detection: an alert was a false alarm, or a post was "
-                "missed (goes to a review file an admin trains on)",
-                (Param("kind", "choice", "falsealarm or missed", choices=("falsealarm", "missed")),
-                 Param("label", "choice", "What it really is",
-                       choices=("crisis", "concern", "method", "hostility", "pii", "distress",
-                                "recovery", "none")),
-                 Param("what", "text", "Alert number (falsealarm) or the post's text (missed)",
-                       rest=True))),
-    CommandSpec("warn", "Warn a member, citing the rule or reason",
-                (Param("member", "member", "Who"),
-                 Param("reason", "text", "Rule id or reason", rest=True))),
-    CommandSpec("note", "Add a private moderator note about a member",
-                (Param("member", "member", "Who"),
-                 Param("text", "text", "The note", rest=True))),
-    CommandSpec("case", "Show one case", (Param("id", "int", "Case number"),)),
-    CommandSpec("history", "Cases and notes about a member", (Param("member", "member", "Who"),)),
-    CommandSpec("timeout", "Stop a member posting for a while",
-                (Param("member", "member", "Who"),
-                 Param("minutes", "int", "How long, in minutes"),
-                 Param("reason", "text", "Rule id or reason", rest=True))),
-    CommandSpec("duty", "Go on or off duty, or list who is on duty",
-                (Param("state", "choice", "on, off or list", choices=("on", "off", "list")),)),
-    CommandSpec("quiet", "Set your own quiet hours (no alert mentions), e.g. 22:00-07:00 or off",
-                (Param("hours", "text", "HH:MM-HH:MM or off"),)),
-    CommandSpec("handover", "Add to the shift logbook, or show it and what happened since",
-                (Param("text", "text", "Note for the next shift", required=False, rest=True),)),
-    CommandSpec("stats", "Community health figures",
-                (Param("days", "int", "How many days back (default 30)", required=False),)),
-)
-
-BY_NAME: dict[str, CommandSpec] = {c.name: c for c in COMMANDS}
 
 
 def command_prefix(platform: str, matrix_prefix: str = "!haven") -> str:
@@ -114,15 +68,13 @@ def command_prefix(platform: str, matrix_prefix: str = "!haven") -> str:
     return ""
 
 
-def find(name: str, specs: Sequence[CommandSpec] = COMMANDS) -> CommandSpec | None:
+def find(name: str, specs: Sequence[CommandSpec]) -> CommandSpec | None:
     """The command called ``name`` (case-insensitive) among ``specs``, if any."""
     wanted = " ".join(name.lower().split())
-    if specs is COMMANDS:
-        return BY_NAME.get(wanted)
     return next((c for c in specs if c.name == wanted), None)
 
 
-def parse_command_text(text: str, specs: Sequence[CommandSpec] = COMMANDS
+def parse_command_text(text: str, specs: Sequence[CommandSpec]
                        ) -> tuple[CommandSpec, dict[str, str]]:
     """Parse ``rules test some words`` into its spec and options.
 

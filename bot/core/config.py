@@ -19,6 +19,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, TypeVar, cast, get_args
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.core.errors import ConfigError, Problem
 from bot.core.events import Channel
@@ -49,6 +50,13 @@ class CommunityConfig:
     name: str | None = None
     countries: tuple[str, ...] = ("US",)
     newcomer_days: float = 7.0
+    timezone: str = "UTC"
+    """The community's time zone (an IANA name such as ``Europe/Amsterdam``): digest times
+    and "at night" are in this zone."""
+
+    def zone(self) -> ZoneInfo:
+        """:attr:`timezone` as a zone."""
+        return ZoneInfo(self.timezone)
 
 
 @dataclass(frozen=True)
@@ -109,6 +117,12 @@ def _parse_community(s: SectionReader) -> CommunityConfig:
             line = node.line_of(i) if isinstance(node, LineList) else s.node.line_of("countries")
             s.reader.problems.append(Problem(s.reader.file, line, "community.countries", message))
     values["countries"] = tuple(c.upper() for c in values["countries"])
+    try:
+        ZoneInfo(values["timezone"])
+    except (ZoneInfoNotFoundError, ValueError):
+        s.problem(s.node, "timezone", "community.timezone",
+                  f"unknown time zone {values['timezone']!r} (use a name like Europe/London)")
+        values["timezone"] = "UTC"
     return CommunityConfig(**values)
 
 
@@ -233,24 +247,6 @@ class Config:
     def is_moderators_channel(self, channel: Channel) -> bool:
         """Whether ``channel`` is the private moderators' channel."""
         return self.channels.moderators in channel.names()
-
-    # Until features read their own sections: the old helpers, delegating by key.
-
-    def support_place(self, channel: Channel) -> Any:
-        """The support place covering ``channel`` (see ``UnansweredConfig.support_place``)."""
-        return self.__getattr__("unanswered").support_place(channel)
-
-    def is_support_place(self, channel: Channel) -> bool:
-        """Whether posts in ``channel`` are watched for replies."""
-        return bool(self.__getattr__("unanswered").is_support_place(channel))
-
-    def is_cw_channel(self, channel: Channel) -> bool:
-        """Whether ``channel`` (or its parent) requires content warnings."""
-        return bool(self.__getattr__("content_warnings").is_cw_channel(channel))
-
-    def is_cw_exempt(self, channel: Channel) -> bool:
-        """Whether sensitive posts in ``channel`` (or its parent) stay where they are."""
-        return bool(self.__getattr__("content_warnings").is_exempt(channel))
 
 
 # -- parsing ---------------------------------------------------------------------------

@@ -146,16 +146,6 @@ class MessageDeleted(Event):
 
 
 @dataclass(frozen=True)
-class ReactionAdded(Event):
-    """Someone reacted to a message."""
-
-    channel: Channel
-    member: Member
-    message: MessageRef
-    emoji: str
-
-
-@dataclass(frozen=True)
 class CommandInvoked(Event):
     """A member ran a Haven command (slash command or ``!haven ...``).
 
@@ -225,3 +215,48 @@ class CommandResult:
     ephemeral: bool = True
     ok: bool = True
     attachments: tuple[Attachment, ...] = ()
+
+
+# -- what features tell each other (published through the core, handled in order) ------
+
+
+@dataclass(frozen=True)
+class AlertClaimed(Event):
+    """A moderator claimed an alert."""
+
+    alert_id: int
+    kind: str
+    by: str
+
+
+@dataclass(frozen=True)
+class AlertResolved(Event):
+    """A moderator resolved an alert."""
+
+    alert_id: int
+    kind: str
+    by: str
+    urgency: str = "now"
+
+
+FLAG_KINDS = ("checkin", "pii", "cw_redirect", "shadow", "report", "details")
+"""What the review digest collects: quiet check-in notes, personal-detail nudges,
+content-warning redirects, shadow-mode matches, posts members reported, and identifying
+details adding up across posts."""
+
+
+@dataclass(frozen=True)
+class Flagged(Event):
+    """Something moderators should see at the next review, though it did not alert.
+
+    Never carries the post's text: a summary (rule id, category, kind of detail) and a
+    link. ``key`` makes it idempotent (a post handled again flags nothing new).
+    """
+
+    kind: str
+    key: str
+    member_id: str
+    member_name: str
+    channel_name: str
+    link: str
+    summary: str

@@ -204,6 +204,9 @@ class FeatureContext(Generic[C, R]):
     """The semantic stage now in use, if on (for dry runs)."""
     commands: Callable[[], tuple[CommandSpec, ...]]
     """Every command Haven has (for help texts)."""
+    publish: Callable[[Event], None]
+    """Tell the other features something (``Flagged``, ``AlertResolved``...): queued in
+    the community's order and handed to every feature that declares a handler for it."""
 
 
 class Siblings:

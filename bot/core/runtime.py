@@ -38,7 +38,7 @@ from bot.storage.rows import Job, NewJob
 
 if TYPE_CHECKING:
     from bot.core.config import Config
-    from bot.store import Store
+    from bot.storage.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -283,12 +283,12 @@ class Haven:
 
     async def _purge_job(self, job: Job) -> None:
         cutoff = self.clock.now() - self.config.moderation.retention_days * 86400
-        purged = await self.store.purge_text_before(cutoff)
-        await self.store.prune_seen_before(self.clock.now() - SEEN_KEEP)
-        await self.store.prune_outbox_before(self.clock.now() - SEEN_KEEP)
-        await self.store.prune_deliveries_before(self.clock.now() - SEEN_KEEP)
+        purged = await self.store.privacy.purge_text(cutoff)
+        await self.store.ledger.prune_seen_before(self.clock.now() - SEEN_KEEP)
+        await self.store.ledger.prune_outbox_before(self.clock.now() - SEEN_KEEP)
+        await self.store.ledger.prune_deliveries_before(self.clock.now() - SEEN_KEEP)
         if purged:
             log.info("retention: purged text from %d rows older than %s days", purged,
                      self.config.moderation.retention_days)
-        await self.store.finish_and_schedule(job.id, self.clock.now(), NewJob(
+        await self.store.jobs.finish_and_schedule(job.id, self.clock.now(), NewJob(
             "*", "purge_text", "daily", self.clock.now() + PURGE_INTERVAL))

@@ -2,5 +2,5 @@
 one repository per concern in :mod:`bot.storage.repositories`, and
 :mod:`bot.storage.privacy` composing their ``mydata``/``forgetme``/retention parts.
 
-No SQL lives outside this package (and the :mod:`bot.store` facade over it).
+No SQL lives outside this package; :mod:`bot.storage.store` opens it.
 """

@@ -47,6 +47,7 @@ from discord import app_commands
 
 from bot.adapters.discord.catchup import CatchUp
 from bot.adapters.discord.checks import Checks
+from bot.adapters.discord.config import DISCORD_SECTION
 from bot.adapters.discord.env import TOKEN_ENV, run_token
 from bot.adapters.discord.errors import error_place, traceback_without_message
 from bot.adapters.discord.inbound import Inbound, guard_parsers
@@ -125,7 +126,7 @@ class DiscordAdapter:
             "max_ratelimit_timeout": 60.0,
             "allowed_mentions": discord.AllowedMentions.none(),
         }
-        dc = self.config.discord
+        dc = self.config.get(DISCORD_SECTION)
         if dc.shard_count:
             if dc.shard_ids:
                 options["shard_ids"] = list(dc.shard_ids)

@@ -12,6 +12,7 @@ from typing import Any
 import aiohttp
 import discord
 
+from bot.adapters.discord.config import DISCORD_SECTION
 from bot.adapters.discord.env import TOKEN_ENV, run_token
 from bot.adapters.discord.invite import HAVEN_PERMISSIONS
 from bot.adapters.discord.state import CHANNEL_MENTION_RE, DiscordState
@@ -202,7 +203,7 @@ class Checks:
         except (discord.HTTPException, aiohttp.ClientError, OSError, TimeoutError) as exc:
             return [f"Could not reach Discord to log in ({type(exc).__name__})"]
         self.state.client._connection.user = discord.ClientUser(state=self.state.client._connection, data=me)
-        ids = [g for g in self.state.config.discord.guild_ids if str(g).isdigit()]
+        ids = [g for g in self.state.config.get(DISCORD_SECTION).guild_ids if str(g).isdigit()]
         if not ids:
             try:
                 ids = [str(g["id"]) for g in await http.get_guilds(200)]

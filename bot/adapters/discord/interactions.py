@@ -12,6 +12,7 @@ import discord
 from discord import app_commands
 
 from bot.adapters.discord.commands import commands_fingerprint, install_commands
+from bot.adapters.discord.config import DISCORD_SECTION
 from bot.adapters.discord.errors import error_place
 from bot.adapters.discord.outbound import files_of
 from bot.adapters.discord.render import split_text
@@ -84,7 +85,7 @@ class Interactions:
         """
         fingerprint = commands_fingerprint(self.tree)
         scopes: list[discord.Object | None] = [
-            discord.Object(int(g)) for g in self.state.config.discord.guild_ids if str(g).isdigit()
+            discord.Object(int(g)) for g in self.state.config.get(DISCORD_SECTION).guild_ids if str(g).isdigit()
         ] or [None]
         for guild in scopes:
             key = COMMANDS_KEY.format(self.state.client.application_id, guild.id if guild else "global")

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import discord
 
+from bot.adapters.discord.config import DISCORD_SECTION
 from bot.adapters.discord.render import (
     message_link,
     message_text,
@@ -108,7 +109,7 @@ class MessageReader:
     def _dm_guild(self, user_id: int) -> discord.Guild | None:
         """The server a direct message belongs to: the first served server (config order)
         the sender is known to be in, else the first served server."""
-        order = {g: i for i, g in enumerate(self.state.config.discord.guild_ids)}
+        order = {g: i for i, g in enumerate(self.state.config.get(DISCORD_SECTION).guild_ids)}
         guilds = sorted((g for g in self.state.client.guilds if self.state.allowed_guild(g.id)),
                         key=lambda g: (order.get(str(g.id), len(order)), g.id))
         for guild in guilds:

@@ -13,10 +13,12 @@ from typing import TYPE_CHECKING, Any
 
 import discord
 
+from bot.adapters.discord.config import DISCORD_SECTION
 from bot.core.errors import NotFound
 from bot.core.events import Channel, Member, MessageRef
 from bot.core.ports import AdapterServices, CoreSink
 from bot.core.templates import DEFAULT_TEMPLATES, render
+from bot.features.unanswered.config import UNANSWERED_SECTION
 
 if TYPE_CHECKING:
     from bot.core.config import Config
@@ -154,7 +156,7 @@ class DiscordState:
         """Whether Haven serves this guild (``discord.guild_ids``, or every guild)."""
         if guild_id is None:
             return False
-        ids = self.config.discord.guild_ids
+        ids = self.config.get(DISCORD_SECTION).guild_ids
         return not ids or str(guild_id) in ids
 
     def warn_once(self, key: str, message: str, *args: Any) -> None:
@@ -267,7 +269,7 @@ class DiscordState:
     def place_of(self, channel: Channel) -> str | None:
         """The support place (its channel id) a channel belongs to, if any."""
         try:
-            if self.config.is_support_place(channel):
+            if self.config.get(UNANSWERED_SECTION).is_support_place(channel):
                 return channel.parent_id or channel.id
         except Exception:  # a config without support places
             log.debug("is_support_place failed", exc_info=True)

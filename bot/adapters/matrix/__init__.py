@@ -1,1 +1,1 @@
-"""The matrix adapter package."""
+"""Haven on Matrix: :class:`bot.adapters.matrix.adapter.MatrixAdapter` and its parts."""

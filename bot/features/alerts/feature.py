@@ -16,7 +16,14 @@ from datetime import UTC, datetime
 
 from bot.core.clock import fmt_duration
 from bot.core.durations import in_clock_range
-from bot.core.events import MessagePosted, MessageRef, Outgoing
+from bot.core.events import (
+    AlertClaimed,
+    AlertResolved,
+    Flagged,
+    MessagePosted,
+    MessageRef,
+    Outgoing,
+)
 from bot.core.feature import Feature, FeatureContext, JobKind, MessageOutcome, Stage
 from bot.core.messenger import quote
 from bot.core.ports import Capability, ChannelPrivacy, capability, has
@@ -147,15 +154,22 @@ class Alerts(Feature):
                                                    f"upgrade:{mid}", "upgrade", **extra)
             return target.id, await self._job(ev.community_id, target.id, f"update:{mid}",
                                               "update", **extra)
-        alert_id = await store.create_alert(
-            ev.community_id, kind, ev.author.id, ev.author.name, ev.channel.id, ev.channel.name,
-            mid, "" if private else ev.link, excerpt, match.rule.id, match.rule.severity, ev.at,
-            urgency=urgency, private=private)
-        if urgency == "now":
-            await self._schedule_reescalation(ev.community_id, alert_id)
+        async with ctx.transaction():  # the alert and its jobs, or nothing
+            alert_id = await store.create_alert(
+                ev.community_id, kind, ev.author.id, ev.author.name, ev.channel.id,
+                ev.channel.name, mid, "" if private else ev.link, excerpt, match.rule.id,
+                match.rule.severity, ev.at, urgency=urgency, private=private)
+            if urgency == "now":
+                await self._schedule_reescalation(ev.community_id, alert_id)
+            job_id = await self._job(ev.community_id, alert_id, "new", "new", **extra)
         log.info("alert %d opened (%s, %s, rule %s) for member %s", alert_id, kind, urgency,
                  match.rule.id, ev.author.id)
-        return alert_id, await self._job(ev.community_id, alert_id, "new", "new", **extra)
+        if urgency == "quiet":  # a check-in note: also in the next review digest
+            ctx.publish(Flagged(ev.community_id, ev.at, kind="checkin", key=f"alert:{alert_id}",
+                                member_id=ev.author.id, member_name=ev.author.name,
+                                channel_name=ev.channel.name, link=ev.link,
+                                summary=f"check-in note #{alert_id} ({match.rule.id})"))
+        return alert_id, job_id
 
     async def _schedule_reescalation(self, community_id: str, alert_id: int) -> None:
         ctx = self.ctx
@@ -264,14 +278,8 @@ class Alerts(Feature):
         who = " ".join([*(platform.user_mention(u) for u in users),
                         *(platform.role_mention(alert.community_id, r) for r in roles)])
         quiet = alert.urgency == "quiet"
-        if mode == "reescalate":
-            title = t.render("alert_title_reescalate",
-                             waited=fmt_duration(ctx.clock.now() - alert.created_at))
-        elif quiet and mode in ("new", "status"):
-            title = t.render("alert_title_quiet")
-        else:
-            title = t.render(f"alert_title_{mode}" if mode in ("new", "update", "upgrade")
-                             else "alert_title_status")
+        title = t.render(_title_template(mode, quiet),
+                         waited=fmt_duration(ctx.clock.now() - alert.created_at))
         header = t.render("alert_header", mentions=who, title=title, alert=alert.id,
                           kind=alert.kind.capitalize(), severity=alert.severity,
                           state=t.render(f"alert_state_{alert.state}")).strip()
@@ -462,6 +470,8 @@ class Alerts(Feature):
                                              moderator=who)
         await store.claim_alert(alert_id, by, self.ctx.clock.now())
         await self.ctx.scheduler.cancel("alert_reescalate", f"{alert_id}:")
+        self.ctx.publish(AlertClaimed(community_id, self.ctx.clock.now(), alert_id=alert_id,
+                                      kind=alert.kind, by=by))
         await self.refresh_messages(alert_id)
         return self.ctx.templates.render("alert_claim_done", alert=alert_id)
 
@@ -475,6 +485,8 @@ class Alerts(Feature):
             return self.ctx.templates.render("alert_already_resolved", alert=alert_id)
         await store.resolve_alert(alert_id, by, note or None, self.ctx.clock.now())
         await self.ctx.scheduler.cancel("alert_reescalate", f"{alert_id}:")
+        self.ctx.publish(AlertResolved(community_id, self.ctx.clock.now(), alert_id=alert_id,
+                                       kind=alert.kind, by=by, urgency=alert.urgency))
         await self.refresh_messages(alert_id)
         alias = await self.ctx.kv.get(f"forgotten:{community_id}:{alert.member_id}")
         if alias:  # the member asked to be forgotten while this alert was open
@@ -517,6 +529,15 @@ def _matched(match: Match) -> str | None:
     except Exception:  # explaining a match must never stop an alert
         log.exception("could not find the matched text of rule %s", match.rule.id)
         return None
+
+
+def _title_template(mode: str, quiet: bool) -> str:
+    """The template of an alert message's title, by why it is sent (``mode``)."""
+    if quiet and mode in ("new", "status"):
+        return "alert_title_quiet"
+    if mode in ("new", "update", "upgrade", "reescalate"):
+        return f"alert_title_{mode}"
+    return "alert_title_status"
 
 
 def _ref_dict(ref: MessageRef) -> dict[str, str | None]:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import re
 
-from bot.core.events import Channel, MessagePosted, Outgoing
+from bot.core.events import Channel, Flagged, MessagePosted, Outgoing
 from bot.core.feature import Feature, FeatureContext, MessageOutcome, Stage
 from bot.core.messenger import quote
 from bot.features.content_warnings.config import ContentWarningsConfig
@@ -116,6 +116,11 @@ class ContentWarnings(Feature):
             await ctx.messenger.send(ev.community_id, ev.channel.id,
                                       Outgoing(notice, mention_users=(ev.author.id,)))
         await self._record(ev, "redirect", redirect.rule.id, values["explain"], returned)
+        ctx.publish(Flagged(ev.community_id, ev.at, kind="cw_redirect",
+                            key=f"{ev.message.message_id}:cw_redirect",
+                            member_id=ev.author.id, member_name=ev.author.name,
+                            channel_name=ev.channel.name, link=ev.link,
+                            summary=f"moved to the content-warning channel ({redirect.rule.id})"))
         return True
 
     async def _record(self, ev: MessagePosted, action: str, rule: str, explain: str,

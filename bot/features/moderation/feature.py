@@ -20,8 +20,16 @@ from functools import partial
 
 from bot.core.clock import fmt_duration
 from bot.core.contracts import AlertRaiser
-from bot.core.errors import MissingPermission, NotFound
-from bot.core.events import AutomodActed, Channel, Member, MessagePosted, MessageRef, Outgoing
+from bot.core.errors import MissingPermission, NotFound, PlatformError
+from bot.core.events import (
+    AutomodActed,
+    Channel,
+    Flagged,
+    Member,
+    MessagePosted,
+    MessageRef,
+    Outgoing,
+)
 from bot.core.feature import EventHandler, Feature, FeatureContext, JobKind, MessageOutcome, Stage
 from bot.core.messenger import quote
 from bot.core.ports import lift_timeout_of
@@ -63,6 +71,13 @@ class Moderation(Feature):
     async def start(self) -> None:
         """Interrupted hides are finished as soon as Haven has caught up."""
         await self.resume_interrupted()
+
+    def _flag(self, ev: MessagePosted, kind: str, m: Match, summary: str) -> None:
+        """Put a match that did not alert in the next review digest (no text, a link)."""
+        self.ctx.publish(Flagged(ev.community_id, ev.at, kind=kind,
+                                 key=f"{ev.message.message_id}:{kind}:{m.rule.id}",
+                                 member_id=ev.author.id, member_name=ev.author.name,
+                                 channel_name=ev.channel.name, link=ev.link, summary=summary))
 
     async def _act_stage(self, ev: MessagePosted, outcome: MessageOutcome) -> None:
         result = await self.act(ev, outcome.matches)
@@ -125,6 +140,7 @@ class Moderation(Feature):
         for m in p.shadow:
             log.info("shadow rule %s matched message %s (%s); nothing done", m.rule.id,
                      ev.message.message_id, m.reason)
+            self._flag(ev, "shadow", m, f"shadow rule {m.rule.id} ({m.rule.category})")
         # Cooldowns: a rule that acted on this member recently stays quiet (alerts excepted).
         for m in [*p.warn, *(x[2] for x in p.replies)]:
             if await self._cooling(ev, m):
@@ -177,6 +193,8 @@ class Moderation(Feature):
         for template, privately, m in p.replies:
             await once(ev.community_id, f"{mid}:reply:{m.rule.id}:{template}",
                        _done(partial(self._reply, ev, template, privately, m)))
+            if m.rule.category == "pii":
+                self._flag(ev, "pii", m, f"personal details nudge ({m.rule.id})")
         for m in p.warn:
             await once(ev.community_id, f"{mid}:warn:{m.rule.id}", _done(partial(
                 self.warn, ev.community_id, ev.author.id, ev.author.name, m.rule.id,
@@ -216,12 +234,22 @@ class Moderation(Feature):
         A post handled again (delivered again after a crash) reuses its case.
         """
         ctx = self.ctx
-        earlier = await ctx.repo.find_case(ev.community_id, ev.message.message_id, "hide")
-        case_id = earlier.id if earlier is not None else \
-            await self._case(ev, "hide", m, excerpt=ev.text)
+        async with ctx.transaction():  # the case and its follow-up job, or nothing
+            earlier = await ctx.repo.find_case(ev.community_id, ev.message.message_id, "hide")
+            case_id = earlier.id if earlier is not None else \
+                await self._case(ev, "hide", m, excerpt=ev.text)
+            await self._schedule_followup(ev, m, case_id, log_case, signposts)
+        return case_id, earlier is None
+
+    async def _schedule_followup(self, ev: MessagePosted, m: Match, case_id: int,
+                                 log_case: bool, signposts: list[list[object]] | None) -> None:
+        """The job that finishes an interrupted hide.
+
+        (Re)scheduled also for an earlier case: a crash may have come before its job was
+        stored; the job's deliveries go through the outbox, so nothing is sent twice.
+        """
+        ctx = self.ctx
         ref = ev.message
-        # (Re)scheduled also for an earlier case: a crash may have come before its job was
-        # stored; the job's deliveries go through the outbox, so nothing is sent twice.
         await ctx.scheduler.schedule(ev.community_id, "hide_followup", str(case_id),
                                       ctx.clock.now() + HIDE_GRACE, {
                                           "case_id": case_id, "log_case": log_case,
@@ -233,7 +261,6 @@ class Moderation(Feature):
                                           "at": ev.at, "signposts": signposts or [],
                                           "ref": [ref.community_id, ref.channel_id,
                                                   ref.message_id, ref.thread_id]})
-        return case_id, earlier is None
 
     async def _hide_info(self, case_id: int) -> dict[str, object] | None:
         job = await self.ctx.scheduler.pending_job("hide_followup", str(case_id))
@@ -370,8 +397,6 @@ class Moderation(Feature):
     async def timeout(self, community_id: str, user_id: str, name: str, seconds: float, rule: str,
                       explain: str, actor: tuple[str, str] | None) -> int | None:
         """Time a member out, tell them why, record a case; ``None`` if the platform refused."""
-        from bot.core.errors import MissingPermission, PlatformError
-
         ctx = self.ctx
         try:
             await ctx.platform.timeout(community_id, user_id, seconds, f"Haven: {rule}")

@@ -16,11 +16,13 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from html.parser import HTMLParser
 from typing import Any
 from urllib.parse import quote, unquote
 
+from bot.core.commandspec import CommandSpec
 from bot.core.events import Outgoing
 
 MATRIX_TO = "https://matrix.to/#/"
@@ -54,20 +56,20 @@ def user_pill(user_id: str, display_name: str | None = None) -> str:
     return f"[{label}]({user_link(user_id)})"
 
 
-def _command_words() -> frozenset[str]:
-    from bot.core.commandspec import COMMANDS
+def command_words(specs: Iterable[CommandSpec]) -> frozenset[str]:
+    """The first words of the commands' names (``rules test`` gives ``rules``)."""
+    return frozenset(c.name.split()[0].lower() for c in specs)
 
-    return frozenset(c.name.split()[0].lower() for c in COMMANDS)
 
-
-def prefix_commands(text: str, prefix: str = "!haven") -> str:
+def prefix_commands(text: str, prefix: str = "!haven",
+                    words: frozenset[str] = frozenset()) -> str:
     """Give code spans that name a Haven command the Matrix prefix.
 
     Templates and help name commands the platform-neutral way (`` `resources` ``);
     on Matrix a command only works typed as ``!haven resources``, so the text
-    must say so. Quoted lines (``> ...``, members' own words) are left alone.
+    must say so. ``words`` are the commands' first words (:func:`command_words`).
+    Quoted lines (``> ...``, members' own words) are left alone.
     """
-    words = _command_words()
     low_prefix = prefix.lower()
 
     def fix(match: re.Match[str]) -> str:
@@ -122,11 +124,12 @@ def render(
     prefix: str = "!haven",
     header: str = "",
     commands: bool = True,
+    command_words: frozenset[str] = frozenset(),
 ) -> dict[str, Any]:
     """An ``m.room.message`` content for ``msg``.
 
     With ``commands`` (Haven's own texts), command names in code spans get the
-    prefix (:func:`prefix_commands`); reposts of a member's words pass ``False``.
+    prefix (:func:`prefix_commands`, ``command_words`` naming them); reposts of a member's words pass ``False``.
 
     ``extra_mentions`` are users to ping besides ``msg.mention_users`` (members
     of a role-like group); users who should be pinged but are not pilled in the
@@ -135,7 +138,7 @@ def render(
     ``header`` is Markdown put before the text (repost attribution).
     """
     names = names or {}
-    text = prefix_commands(msg.text, prefix) if commands else msg.text
+    text = prefix_commands(msg.text, prefix, command_words) if commands else msg.text
     text = f"{header}\n{text}" if header else text
     ping = list(dict.fromkeys((*msg.mention_users, *extra_mentions)))
     missing = [u for u in ping if u not in mentioned_in(text)]

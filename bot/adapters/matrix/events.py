@@ -13,7 +13,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from bot.adapters.matrix_format import message_text
+from bot.adapters.matrix.format import message_text
 from bot.core.events import (
     Channel,
     Event,
@@ -22,7 +22,6 @@ from bot.core.events import (
     MessageDeleted,
     MessagePosted,
     MessageRef,
-    ReactionAdded,
 )
 
 TEXT_TYPES = ("m.text", "m.notice", "m.emote")
@@ -109,8 +108,8 @@ def translate(raw: dict[str, Any], room_id: str, ctx: RoomContext, seen: SeenEve
 
     The bot's own events are ignored. Edits (``m.replace``) become
     ``MessagePosted(edited=True)`` carrying the new text and the *original*
-    event id; redactions become ``MessageDeleted``; reactions ``ReactionAdded``;
-    joins ``MemberJoined``.
+    event id; redactions become ``MessageDeleted``; joins ``MemberJoined``.
+    Reactions give nothing (no feature uses them).
     """
     etype = raw.get("type")
     sender = raw.get("sender")
@@ -141,17 +140,6 @@ def translate(raw: dict[str, Any], room_id: str, ctx: RoomContext, seen: SeenEve
             by_author=known is None or known.sender == sender,
         )
 
-    if etype == "m.reaction":
-        rel = relation(content)
-        target, key = rel.get("event_id"), rel.get("key")
-        if rel.get("rel_type") != "m.annotation" or not isinstance(target, str):
-            return None
-        known = seen.get(target)
-        return ReactionAdded(
-            community, at, ctx.channel(room_id), ctx.member(room_id, sender),
-            MessageRef(community, room_id, target, known.thread_root if known else None),
-            emoji=str(key or ""),
-        )
     return None
 
 
@@ -247,3 +235,23 @@ def member_text(content: dict[str, Any], sticker: bool = False
         incoming = message_text(content)
         return incoming.text, incoming.spoilered, attachments
     return None
+
+
+def source_of(event: Any) -> dict[str, Any]:
+    """The raw dict of a nio event (with id, sender and time filled in after decryption)."""
+    source = dict(getattr(event, "source", None) or {})
+    for key, attr in (("event_id", "event_id"), ("sender", "sender"),
+                      ("origin_server_ts", "server_timestamp"), ("content", "content")):
+        if key not in source and getattr(event, attr, None) is not None:
+            source[key] = getattr(event, attr)
+    return source
+
+
+def as_dict(value: Any) -> dict[str, Any]:
+    """``value`` if it is a dict, else an empty one (payload fields can be anything)."""
+    return value if isinstance(value, dict) else {}
+
+
+def short(value: Any) -> str:
+    """An id or type for a log line: a string, cut short (never message text)."""
+    return value[:80] if isinstance(value, str) else type(value).__name__
