@@ -26,7 +26,7 @@ from bot.core.contracts import CaseKeeper, MemberDirectory
 from bot.core.errors import ConfigError, MissingPermission
 from bot.core.events import CommandResult, Member, MemberJoined, MessagePosted, Outgoing
 from bot.core.feature import FeatureContext, MessageOutcome, Siblings
-from bot.core.messenger import Messenger, quote
+from bot.core.messenger import Messenger
 from bot.core.permissions import Permissions
 from bot.core.ports import Capability
 from bot.core.scheduler import Scheduler
@@ -63,15 +63,14 @@ class FakeCases:
         self._ids = itertools.count(1)
 
     async def hold_post(self, ev: MessagePosted, *, rule: str, explain: str,
-                        template: str) -> int | None:
+                        private_text: str) -> int | None:
         self.holds.append({"message": ev.message.message_id, "rule": rule, "explain": explain,
-                           "template": template, "text": ev.text})
+                           "text": ev.text})
         if self.refuse:
             return None
         case = next(self._ids)
         await self.platform.hide(ev.message, f"Haven: {rule}")
-        await self.platform.send_private(ev.community_id, ev.author.id, Outgoing(
-            self.templates.render(template, member=ev.author.name, text=quote(ev.text))))
+        await self.platform.send_private(ev.community_id, ev.author.id, Outgoing(private_text))
         return case
 
 
@@ -298,8 +297,7 @@ async def test_a_newcomers_first_post_is_held_with_a_case_and_their_text(rig: Ri
     await rig.post(ev, outcome)
     assert outcome.hidden
     assert rig.cases.holds == [{"message": ev.message.message_id, "rule": "raid",
-                                "explain": TEMPLATES["raid_explain"], "template": "raid_held",
-                                "text": ev.text}]
+                                "explain": TEMPLATES["raid_explain"], "text": ev.text}]
     assert [c.target for c in rig.platform.of("hide")] == [ev.message.message_id]
     (dm,) = rig.platform.private_to("new1")
     assert dm.text.startswith("Hi new1, a lot of new people arrived at once")

@@ -39,9 +39,10 @@ class CaseKeeper(Protocol):
     """The moderation feature, as other protections use it."""
 
     async def hold_post(self, ev: MessagePosted, *, rule: str, explain: str,
-                        template: str) -> int | None:
+                        private_text: str) -> int | None:
         """Keep a post for review: a case with its text first, then hide it and send the
-        author their text (template ``template``); the case id, ``None`` if not hidden."""
+        author ``private_text`` (which gives them their text back); the case id, ``None``
+        if the post could not be hidden."""
         ...
 
 

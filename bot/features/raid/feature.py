@@ -27,6 +27,7 @@ from bot.core.contracts import CaseKeeper, MemberDirectory
 from bot.core.errors import MissingPermission, PlatformError
 from bot.core.events import Event, Member, MemberJoined, MessagePosted, Outgoing
 from bot.core.feature import EventHandler, Feature, FeatureContext, JobKind, MessageOutcome, Stage
+from bot.core.messenger import quote
 from bot.core.ports import Capability, SlowMode, capability
 from bot.features.raid.config import RaidConfig
 from bot.storage.rows import Job
@@ -223,9 +224,11 @@ class Raid(Feature):
             "until": fmt_time(state.until), "command": ctx.hint("raid", "off"),
             "member": by.name if by is not None else "A moderator",
         }
-        name = "raid_started" if state.reason == "joins" else "raid_started_by"
-        lines = [ctx.templates.render(name if cfg.hold_first_posts else f"{name}_no_hold",
-                                      **values)]
+        if state.reason == "joins":
+            name = "raid_started" if cfg.hold_first_posts else "raid_started_no_hold"
+        else:
+            name = "raid_started_by" if cfg.hold_first_posts else "raid_started_by_no_hold"
+        lines = [ctx.templates.render(name, **values)]
         if state.slowed:
             channels = ", ".join(ctx.platform.channel_mention(community_id, c)
                                  for c in state.slowed)
@@ -248,9 +251,10 @@ class Raid(Feature):
             return
         if ctx.perms.is_moderator(ev.author) or not await self.members.is_newcomer(ev):
             return
-        case = await self.cases.hold_post(ev, rule="raid",
-                                          explain=ctx.templates.render("raid_explain"),
-                                          template="raid_held")
+        case = await self.cases.hold_post(
+            ev, rule="raid", explain=ctx.templates.render("raid_explain"),
+            private_text=ctx.templates.render("raid_held", member=ev.author.name,
+                                              text=quote(ev.text)))
         if case is None:
             return
         outcome.hidden = True
