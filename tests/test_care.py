@@ -135,3 +135,27 @@ def test_bad_care_settings_are_refused_with_their_key(harness_factory, snippet: 
     with pytest.raises(ConfigError) as info:
         harness_factory(snippet)
     assert [p.key for p in info.value.problems] == [key]
+
+
+@pytest.mark.parametrize(("mode", "plain", "spoilered"), [
+    ("on", True, False), ("spoiler", False, True), ("off", False, False)])
+async def test_alerts_show_the_text_as_the_moderator_on_duty_chose(
+        harness: Harness, mode: str, plain: bool, spoilered: bool) -> None:
+    core = harness.core
+    await core.handle(command("duty", harness.clock.now(), state="on"))
+    await core.handle(command("excerpts", harness.clock.now(), mode=mode))
+    await crisis(harness, "cas")
+    [alert] = [c for c in harness.platform.sent_to("mod-alerts") if "New alert" in c.text]
+    # who, where and how urgent are always there
+    assert "<@mod1>" in alert.text and "<@cas>" in alert.text and "(critical)" in alert.text
+    assert ("kill myself" in alert.text) is plain
+    assert (alert.msg.spoiler is not None and "kill myself" in alert.msg.spoiler_text) is spoilered
+    if spoilered:
+        assert alert.msg.spoiler.startswith("Crisis alert")
+    if mode == "off":
+        assert "not shown here" in alert.text and not alert.msg.spoiler_text
+    # the state update keeps the same exposure
+    await core.handle(command("claim", harness.clock.now(), alert="1"))
+    [edit] = harness.platform.of("edit")
+    assert ("kill myself" in edit.text) is plain
+    assert ("kill myself" in (edit.msg.spoiler_text or "")) is spoilered

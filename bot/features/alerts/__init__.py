@@ -2,6 +2,7 @@
 
 from types import MappingProxyType
 
+from bot.core.contracts import ExcerptPolicy
 from bot.core.feature import FeatureSpec
 from bot.features.alerts.commands import AlertCommands
 from bot.features.alerts.config import CRISIS_SECTION, CrisisConfig
@@ -21,6 +22,9 @@ TEMPLATES = MappingProxyType({
     "alert_state_open": "OPEN",
     "alert_state_claimed": "CLAIMED",
     "alert_state_resolved": "RESOLVED",
+    "alert_excerpt_off": "_The post's words are not shown here (the moderators' choice); the "
+                         "link opens it._",
+    "alert_excerpt_spoiler": "{kind} alert: the post's words",
     "alert_withheld": "_Details withheld: this channel is not private (members can see it). Use "
                       "`{alerts_command}` (answered only to you) for who and where, and make this "
                       "channel private to moderators and Haven._",
@@ -76,5 +80,6 @@ TEMPLATES = MappingProxyType({
 SPEC: FeatureSpec[CrisisConfig, AlertsRepos] = FeatureSpec(
     name="alerts", commands=AlertCommands, section=CRISIS_SECTION,
     repository=lambda db: AlertsRepos(AlertsRepository(db), DutyRepository(db)),
-    build=lambda ctx, siblings: Alerts(ctx), templates=TEMPLATES,
+    wants=("care",),
+    build=lambda ctx, siblings: Alerts(ctx, exposure=siblings.find("care", ExcerptPolicy)), templates=TEMPLATES,
 )

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from bot.core.clock import fmt_duration
+from bot.core.contracts import ExcerptPolicy
 from bot.core.durations import in_clock_range
 from bot.core.events import (
     AlertClaimed,
@@ -57,8 +58,10 @@ AlertsContext = FeatureContext[CrisisConfig, AlertsRepos]
 class Alerts(Feature):
     """Opens, sends, updates, re-escalates, claims and resolves alerts."""
 
-    def __init__(self, ctx: AlertsContext) -> None:
+    def __init__(self, ctx: AlertsContext, exposure: ExcerptPolicy | None = None) -> None:
         self.ctx = ctx
+        self.exposure = exposure
+        """How much of a post's text moderators want to see (the care feature, if listed)."""
 
     def stages(self) -> list[Stage]:
         """Crisis or concern in a private message to Haven."""
@@ -222,6 +225,7 @@ class Alerts(Feature):
             users, roles = await self.mentions(alert.community_id, wide=mode == "reescalate")
         case_id = job.payload.get("case_id")
         msg = self.render(alert, mode=mode, users=users, roles=roles,
+                          excerpts=await self._exposure(alert.community_id, users),
                           hidden=bool(job.payload.get("hidden")),
                           returned=bool(job.payload.get("returned", True)),
                           case_id=int(case_id) if case_id else None,
@@ -265,7 +269,7 @@ class Alerts(Feature):
     def render(self, alert: Alert, mode: str, users: tuple[str, ...] = (),
                roles: tuple[str, ...] = (), hidden: bool = False,
                returned: bool = True, case_id: int | None = None,
-               hiding: bool = False) -> Outgoing:
+               hiding: bool = False, excerpts: str = "on") -> Outgoing:
         """The alert message for moderators (private channel only).
 
         When the adapter reports the moderators' channel as not private, the
@@ -275,6 +279,7 @@ class Alerts(Feature):
         ctx = self.ctx
         t = ctx.templates
         platform = ctx.platform
+        spoiler: tuple[str, str] | None = None
         who = " ".join([*(platform.user_mention(u) for u in users),
                         *(platform.role_mention(alert.community_id, r) for r in roles)])
         quiet = alert.urgency == "quiet"
@@ -304,11 +309,29 @@ class Alerts(Feature):
                 lines.append(t.render(f"alert_hidden{case}" if returned
                                       else f"alert_hidden_no_dm{case}", case=case_id,
                                       case_command=ctx.hint("case", str(case_id or ""))))
-            if alert.excerpt:
+            if alert.excerpt and excerpts == "off":
+                lines.append(t.render("alert_excerpt_off"))
+            elif alert.excerpt and excerpts == "spoiler":
+                spoiler = (t.render("alert_excerpt_spoiler", kind=alert.kind.capitalize()),
+                           quote(alert.excerpt, ctx.config.excerpt_chars))
+            elif alert.excerpt:
                 lines.append(quote(alert.excerpt, ctx.config.excerpt_chars))
         lines.append(self.status_line(alert))
         return Outgoing("\n".join(lines), mention_users=users, mention_roles=roles,
+                        spoiler=spoiler[0] if spoiler else None,
+                        spoiler_text=spoiler[1] if spoiler else "",
                         alert_id=alert.id if alert.state != "resolved" else None)
+
+    async def _exposure(self, community_id: str, users: tuple[str, ...]) -> str:
+        """``on``, ``spoiler`` or ``off``: the choice of the moderators this alert is for
+        (see :class:`bot.core.contracts.ExcerptPolicy`); ``on`` without the care feature."""
+        if self.exposure is None:
+            return "on"
+        try:
+            return await self.exposure.excerpt_mode(community_id, users)
+        except Exception:
+            self.ctx.errors.failed("choosing how much alert text to show")
+            return "off"  # when unsure, show less
 
     def where_lines(self, alert: Alert) -> list[str]:
         """Where the member posted: one line per post (channel and link), newest last.
@@ -374,10 +397,13 @@ class Alerts(Feature):
         alert = await ctx.repo.alerts.get_alert(alert_id)
         if alert is None:
             return
-        msg = self.render(alert, mode="status")
+        msg = self.render(alert, mode="status",
+                          excerpts=await self._exposure(alert.community_id, ()))
         for ref in alert.message_refs():
             try:
-                await ctx.platform.edit(MessageRef(**ref), Outgoing(msg.text, alert_id=msg.alert_id))
+                await ctx.platform.edit(MessageRef(**ref), Outgoing(
+                    msg.text, spoiler=msg.spoiler, spoiler_text=msg.spoiler_text,
+                    alert_id=msg.alert_id))
             except Exception as exc:  # an old alert message may be gone; keep going
                 log.info("could not update alert %d message: %s", alert_id, exc)
 

@@ -64,11 +64,13 @@ class Care(Feature):
     # -- exposure ----------------------------------------------------------------------
 
     async def excerpt_mode(self, community_id: str, user_ids: Sequence[str]) -> str:
-        """The most protective setting of the moderators an alert mentions (the
-        community default when none of them chose one)."""
-        chosen = {r.user_id: r.excerpts for r in await self.ctx.repo.duty.duty_roster(community_id)
-                  if r.excerpts in PROTECTIVE}
-        modes = [chosen[u] for u in user_ids if u in chosen]
+        """The most protective setting of the moderators an alert mentions, or (when it
+        mentions nobody in person) of those on duty; the community default when none of
+        them chose one."""
+        roster = await self.ctx.repo.duty.duty_roster(community_id)
+        chosen = {r.user_id: r.excerpts for r in roster if r.excerpts in PROTECTIVE}
+        users = list(user_ids) or [r.user_id for r in roster if r.on_duty]
+        modes = [chosen[u] for u in users if u in chosen]
         if not modes:
             return self.ctx.config.excerpts
         return max(modes, key=PROTECTIVE.index)
