@@ -3,7 +3,9 @@
 The buttons are :class:`discord.ui.DynamicItem` subclasses: their ``custom_id``
 (``haven:alert:claim:<id>`` / ``haven:alert:resolve:<id>``) carries the alert
 number, so one registration (``client.add_dynamic_items``) handles the buttons
-of every alert ever sent, also after a restart, with no view to rebuild.
+of every alert ever sent, also after a restart, with no view to rebuild. The review
+digest's *Reviewed* buttons (``haven:alert:reviewed:<item>``, item 0: all) are the same
+kind of button, asked for with ``Outgoing.buttons``.
 """
 
 from __future__ import annotations
