@@ -9,6 +9,7 @@ from bot.core.feature import FeatureSpec
 from bot.features import (
     alerts,
     content_warnings,
+    details,
     duty,
     help,
     members,
@@ -32,4 +33,5 @@ FEATURES: tuple[FeatureSpec, ...] = (
     members.SPEC,
     welcome.SPEC,
     content_warnings.SPEC,
+    details.SPEC,
 )
