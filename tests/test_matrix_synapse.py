@@ -1202,3 +1202,19 @@ async def test_help_names_commands_with_the_prefix(world: World) -> None:
     assert "`!haven resources`" in answer["content"]["body"]
     assert "<code>!haven resources</code>" in answer["content"]["formatted_body"]
     assert cmd
+
+
+async def test_identifying_details_adding_up_send_the_member_a_private_note(
+        world: World) -> None:
+    """Issue 14, part 3: three posts naming three kinds of detail; the note comes privately."""
+    await world.haven()
+    for text in ("my name is Alice Marsh, hello", "I go to Kingsbridge College",
+                 "I live in Tadcaster, it's tiny"):
+        await world.alice.send(world.support, text)
+    dm = await world.alice.accept_invite()
+    note = await world.bot_says(world.alice, dm, "your town or street", "identifying-details note")
+    body = note["content"]["body"]
+    assert "your full name" in body and "edit or delete" in body
+    for detail in ("Marsh", "Kingsbridge", "Tadcaster"):
+        assert detail not in body
+    assert not world.from_bot(world.alice, world.support, "privacy")  # nothing said in public
