@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 
 import pytest
 
@@ -222,7 +223,7 @@ async def test_the_retention_period_prunes_when_shorter_than_the_window(
         await h.stop()
 
 
-async def test_privacy_composition_purges_by_retention(tmp_path: object) -> None:
+async def test_privacy_composition_purges_by_retention() -> None:
     db = await Database.open(":memory:", DETAILS_MIGRATIONS)
     try:
         repo = DetailsRepository(db)
@@ -244,3 +245,17 @@ async def test_privacy_composition_purges_by_retention(tmp_path: object) -> None
 def test_span_in_plain_words() -> None:
     assert span(30 * DAY) == "30 days" and span(DAY) == "1 day"
     assert span(12 * 3600) == "12 hours" and span(90) == "2 minutes"
+
+
+async def test_the_repository_migrates_itself_once(tmp_path: Path) -> None:
+    db = await Database.open(tmp_path / "x.db")
+    try:
+        repo = DetailsRepository(db)
+        await repo.migrate()
+        await repo.record("c1", "jo", "m1", {"school"}, 1.0, "")
+        await repo.migrate()  # applied already: nothing changes
+        assert await repo.kinds_since("c1", "jo", 0.0) == {"school"}
+        row = await db.one("SELECT version FROM schema_versions WHERE owner = 'details'")
+        assert row is not None and row["version"] == 1
+    finally:
+        await db.close()

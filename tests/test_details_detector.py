@@ -97,6 +97,12 @@ def test_odd_unicode_is_normalised_first() -> None:
     assert detect("") == frozenset() and detect("\u200b\u200b") == frozenset()
 
 
+def test_title_case_feelings_are_no_names() -> None:
+    for text in ("I'm So Tired", "I'm Proud Of You", "I am Really Sorry", "I'm Not Okay"):
+        assert detect(text) == frozenset(), text
+    assert detect("I'm Tom Hargreaves") == {"full_name"}
+
+
 def test_kinds_are_named_in_a_fixed_order() -> None:
     assert in_order({"handle", "full_name", "school"}) == ["full_name", "school", "handle"]
     assert set(PATTERNS) == {*KINDS, "street"}

@@ -30,10 +30,22 @@ FULL = rf"(?:{NAME}\s+(?:(?:van|de|der|von|da|del|le|la)\s+)*{NAME})"
 HANDLE = r"(?:@[A-Za-z0-9_.]{2,30}|[A-Za-z0-9_.]{2,30}(?:#\d{4})?)(?![\w@])"
 """A social handle, with or without ``@`` (a Discord tag may end in ``#1234``)."""
 
-_NOT_NAMES = frozenset(["so", "not", "just", "very", "really", "fine", "ok", "okay", "good", "bad", "sad", "tired", "done", "here", "there", "back", "home", "new", "going", "feeling", "trying", "still", "also", "always", "never", "sorry", "glad", "happy", "scared", "afraid", "worried", "nacht", "tag", "hause", "morgen", "abend", "woche", "monat", "jahr", "zeit", "arbeit", "schule"])
+_NOT_NAMES = frozenset({
+    "so", "not", "just", "very", "really", "fine", "ok", "okay", "good", "bad", "sad", "tired",
+    "done", "here", "there", "back", "home", "new", "going", "feeling", "trying", "still",
+    "also", "always", "never", "sorry", "glad", "happy", "scared", "afraid", "worried",
+    "proud", "sure", "alive", "exhausted", "depressed", "anxious", "lonely", "lost", "stuck",
+    "angry", "of", "the", "and", "to", "in", "a", "an", "nacht", "tag", "hause", "morgen",
+    "abend", "woche", "monat", "jahr", "zeit", "arbeit", "schule",
+})
 """Capitalised words that follow a lead-in but are not names ("I'm So Tired")."""
 
-_NOT_HANDLES = frozenset(["private", "public", "deleted", "gone", "down", "dead", "not", "off", "on", "blocked", "closed", "open", "a", "an", "the", "my", "mine", "it", "this", "that", "there", "here", "banned", "hacked", "empty", "new", "old", "privé", "privée", "privado", "privada", "gelöscht", "privat", "verwijderd", "prive", "borrado", "supprimé"])
+_NOT_HANDLES = frozenset({
+    "private", "public", "deleted", "gone", "down", "dead", "not", "off", "on", "blocked",
+    "closed", "open", "a", "an", "the", "my", "mine", "it", "this", "that", "there", "here",
+    "banned", "hacked", "empty", "new", "old", "privé", "privée", "privado", "privada",
+    "gelöscht", "privat", "verwijderd", "prive", "borrado", "supprimé",
+})
 """Words that follow "my insta is" but are no handle ("my insta is private")."""
 
 
@@ -48,12 +60,14 @@ _PLATFORMS = _ci(r"insta(?:gram)?|ig|snap(?:chat)?|sc|tik\s?tok|discord|twitter|
 
 _PROFILE_LINK = (r"\b(?:https?://)?(?:www\.)?(?:instagram\.com|tiktok\.com/@|twitter\.com|"
                  r"x\.com|snapchat\.com/add|facebook\.com|reddit\.com/u(?:ser)?|"
-                 r"tumblr\.com|twitch\.tv|youtube\.com/@|bsky\.app/profile|t\.me)/?[A-Za-z0-9_.]{2,}")
+                 r"tumblr\.com|twitch\.tv|youtube\.com/@|bsky\.app/profile|t\.me)"
+                 r"/?[A-Za-z0-9_.]{2,}")
 
 _CLINICIANS_EN = _ci(r"therapist|psychiatrist|psychologist|counsell?or|doctor|gp|nurse|cpn|"
                      r"care\s+co-?ordinator|key\s*worker|consultant")
 _INSTITUTIONS_EN = r"(?:High\s+School|School|College|University|Uni|Academy|Sixth\s+Form)"
-_STREETS_EN = r"(?:Street|St|Road|Rd|Avenue|Ave|Lane|Ln|Close|Drive|Dr|Way|Crescent|Terrace|Place|Grove|Court)"
+_STREETS_EN = (r"(?:Street|St|Road|Rd|Avenue|Ave|Lane|Ln|Close|Drive|Dr|Way|Crescent|Terrace|"
+               r"Place|Grove|Court)")
 
 def _lead(pattern: str, rest: str) -> str:
     """A case-insensitive lead-in (after a word boundary), some space, then ``rest``."""
@@ -176,7 +190,8 @@ PATTERNS: dict[str, tuple[re.Pattern[str], ...]] = {
     )),
     "age_place": tuple(re.compile(p) for p in (
         _lead(r"I'm|I’m|I\s+am|im", r"\d{1,2}\s*" + _ci(
-            r"(?:yo|y/o|years?\s+old)?\s*,?\s*(?:and\s+)?(?:I\s+)?(?:from|in|living\s+in|live\s+in)")
+            r"(?:yo|y/o|years?\s+old)?\s*,?\s*(?:and\s+)?(?:I\s+)?"
+            r"(?:from|in|living\s+in|live\s+in)")
             + rf"\s+(?P<n>{NAMES})"),
         rf"\b\d{{1,2}}\s*/\s*[mfMFnN]\s*/\s*(?P<n>{NAMES})",
         _lead(r"ik\s+ben", r"\d{1,2}\s*" + _ci(
@@ -209,10 +224,12 @@ def _name_ok(kind: str, m: re.Match[str]) -> bool:
     named = m.groupdict().get("n")
     if named is None:
         return True
-    first = named.split()[0].lower().strip("@") if named.split() else ""
+    words = [w.lower().strip("@") for w in named.split()] or [""]
     if kind == "handle":
-        return first not in _NOT_HANDLES and any(c.isalnum() for c in first)
-    return first not in _NOT_NAMES
+        return words[0] not in _NOT_HANDLES and any(c.isalnum() for c in words[0])
+    if kind == "full_name":  # "I'm Proud Of You" is no name
+        return not any(w in _NOT_NAMES for w in words)
+    return words[0] not in _NOT_NAMES
 
 
 def detect(text: str) -> frozenset[str]:

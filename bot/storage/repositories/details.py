@@ -36,7 +36,15 @@ class DetailsRepository(Repository):
     MIGRATIONS: ClassVar[tuple[Migration, ...]] = DETAILS_MIGRATIONS
 
     async def migrate(self) -> None:
-        """Apply this repository's migrations (a no-op once applied)."""
+        """Apply this repository's migrations unless they are applied already (by the
+        composition root's feature migrations, or an earlier start)."""
+        latest = max(m.number for m in self.MIGRATIONS)
+        if await self.db.one("SELECT 1 FROM sqlite_master WHERE type = 'table' "
+                             "AND name = 'schema_versions'"):
+            row = await self.db.one("SELECT version FROM schema_versions WHERE owner = ?",
+                                    (self.MIGRATIONS[0].owner,))
+            if row is not None and int(row["version"]) >= latest:
+                return
         await self.db.migrate(self.MIGRATIONS)
 
     async def record(self, community_id: str, member_id: str, message_id: str,
