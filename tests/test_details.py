@@ -8,12 +8,14 @@ from pathlib import Path
 
 import pytest
 
+from bot.core.errors import ConfigError
 from bot.core.events import Flagged
+from bot.features.details.config import DETAILS_SECTION
 from bot.features.details.feature import span
 from bot.storage.database import Database
 from bot.storage.privacy import Privacy, member_data_parts
 from bot.storage.repositories.details import DETAILS_MIGRATIONS, DetailsRepository
-from tests.conftest import Harness
+from tests.conftest import Harness, make_config
 from tests.fakes import command, member, post, record_published
 
 DAY = 86400.0
@@ -259,3 +261,26 @@ async def test_the_repository_migrates_itself_once(tmp_path: Path) -> None:
         assert row is not None and row["version"] == 1
     finally:
         await db.close()
+
+
+async def test_the_note_is_a_template_admins_can_override(
+        harness_factory: Callable[[str], Harness]) -> None:
+    h = harness_factory("templates: {details_note: 'Heads up {member}: {kinds}', "
+                        "details_kind_place: 'where you live'}")
+    await h.start()
+    try:
+        for text in (NAME, SCHOOL, TOWN):
+            await say(h, text)
+        assert notes(h) == ["Heads up Jo: • your full name\n• your school, college or "
+                            "university\n• where you live"]
+    finally:
+        await h.stop()
+
+
+def test_config_section_defaults_and_errors(tmp_path: Path) -> None:
+    cfg = make_config(tmp_path).get(DETAILS_SECTION)
+    assert (cfg.enabled, cfg.window, cfg.kinds, cfg.ignore_channels) == (True, 30 * DAY, 3, ())
+    with pytest.raises(ConfigError) as err:
+        make_config(tmp_path, "details: {kinds: 1, window: soon, colour: blue}")
+    text = str(err.value)
+    assert "details.kinds" in text and "details.window" in text and "details.colour" in text
