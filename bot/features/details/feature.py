@@ -15,12 +15,11 @@ from __future__ import annotations
 import logging
 
 from bot.core.events import Flagged, MessagePosted, Outgoing
-from bot.core.feature import Feature, FeatureContext, JobKind, MessageOutcome, Stage
+from bot.core.feature import Feature, FeatureContext, MessageOutcome, Stage
 from bot.core.templates import plural
 from bot.features.details.config import DetailsConfig
 from bot.features.details.detector import detect, in_order
 from bot.storage.repositories.details import DetailsRepository
-from bot.storage.rows import Job
 
 DetailsContext = FeatureContext[DetailsConfig, DetailsRepository]
 
@@ -51,27 +50,14 @@ class Details(Feature):
         return [Stage("details.check", 45, "follow_up", self._check_stage,
                       skip=frozenset({"hidden", "support"}))]
 
-    def jobs(self) -> list[JobKind]:
-        """A daily prune of rows past the window or the retention period."""
-        return [JobKind("details_prune", self._prune_job)]
-
     async def start(self) -> None:
-        """Make sure the tables exist and the daily prune is scheduled."""
+        """Make sure the tables exist (until every feature's migrations are applied by the
+        composition root, which makes this a no-op)."""
         await self.ctx.repo.migrate()
-        now = self.ctx.clock.now()
-        await self.ctx.scheduler.schedule("*", "details_prune", f"day:{int(now // DAY)}", now)
 
     def keep_for(self) -> float:
         """How long rows are kept: the window, or the retention period if shorter."""
         return min(self.ctx.config.window, self.ctx.core.moderation.retention_days * DAY)
-
-    async def _prune_job(self, job: Job) -> None:
-        now = self.ctx.clock.now()
-        pruned = await self.ctx.repo.prune(now - self.keep_for())
-        if pruned:
-            log.info("identifying details: pruned %d rows past the window", pruned)
-        await self.ctx.scheduler.schedule("*", "details_prune", f"day:{int(now // DAY) + 1}",
-                                          now + DAY)
 
     async def _check_stage(self, ev: MessagePosted, outcome: MessageOutcome) -> None:
         await self.check(ev)
@@ -89,6 +75,7 @@ class Details(Feature):
             return kinds
         await ctx.repo.record(ev.community_id, ev.author.id, ev.message.message_id, kinds,
                               ev.at, ev.link)
+        await ctx.repo.prune(ev.at - self.keep_for(), ev.community_id)
         if not kinds:
             return kinds
         since = ev.at - cfg.window

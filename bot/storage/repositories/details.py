@@ -88,11 +88,13 @@ class DetailsRepository(Repository):
             "at = excluded.at, kinds = excluded.kinds",
             (community_id, member_id, at, ",".join(sorted(set(kinds)))))
 
-    async def prune(self, before: float) -> int:
-        """Delete rows older than ``before`` (past the window); returns rows deleted."""
+    async def prune(self, before: float, community_id: str | None = None) -> int:
+        """Delete rows older than ``before`` (in one community, or all); rows deleted."""
+        where = "at < ?" if community_id is None else "at < ? AND community_id = ?"
+        args: tuple[object, ...] = (before,) if community_id is None else (before, community_id)
         async with self.db.transaction():
-            n = await self.db.write("DELETE FROM identifying_details WHERE at < ?", (before,))
-            n += await self.db.write("DELETE FROM identifying_notes WHERE at < ?", (before,))
+            n = await self.db.write(f"DELETE FROM identifying_details WHERE {where}", args)
+            n += await self.db.write(f"DELETE FROM identifying_notes WHERE {where}", args)
         return n
 
     # -- privacy -----------------------------------------------------------------------
