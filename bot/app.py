@@ -146,7 +146,7 @@ def build_features(core: Haven, specs: Sequence[FeatureSpec[Any, Any]],
     def build(spec: FeatureSpec[Any, Any], path: tuple[str, ...]) -> None:
         if spec.name in built:
             return
-        for need in spec.needs:
+        for need in (*spec.needs, *(w for w in spec.wants if w in by_name)):
             if need in path:
                 raise ValueError(f"features need each other: {' -> '.join((*path, need))}")
             if need not in by_name:

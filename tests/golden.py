@@ -56,4 +56,11 @@ COMMANDS: tuple[CommandSpec, ...] = (
                 (Param("text", "text", "Note for the next shift", required=False, rest=True),)),
     CommandSpec("stats", "Community health figures",
                 (Param("days", "int", "How many days back (default 30)", required=False),)),
+    CommandSpec("excerpts", "How much of a post's text alerts show you: on, spoiler, off or "
+                "default", (Param("mode", "choice", "on, spoiler, off or default",
+                                  choices=("on", "spoiler", "off", "default")),)),
+    CommandSpec("team", "Who handled what: alerts claimed, resolved, crisis and at night"),
+    CommandSpec("checkin", "Ask another moderator, quietly, to check in with you"),
+    CommandSpec("raid", "Raid mode: status, on or off",
+                (Param("state", "choice", "status, on or off", choices=("status", "on", "off")),)),
 )

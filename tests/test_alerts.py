@@ -481,6 +481,26 @@ async def test_an_edit_of_a_later_post_does_not_count_it_twice(harness: Harness)
     assert len(alerts_sent(harness)) == sent and "really" in alert.excerpt
 
 
+async def test_alert_texts_and_answers_come_from_templates(harness_factory) -> None:
+    h = harness_factory("templates:\n"
+                        "  alert_title_new: Neue Meldung\n"
+                        "  alert_member: 'Person: {mention}'\n"
+                        "  alert_claim_done: 'Nummer {alert} ist deins.'\n"
+                        "  alert_claimed_by: 'Übernommen von {moderator}.'\n")
+    core = await h.start()
+    try:
+        await core.handle(post("i want to kill myself", h.clock.now(), author=member("cas")))
+        [alert] = h.platform.sent_to("mod-alerts")
+        assert "**Neue Meldung #1: Crisis (" in alert.text
+        assert "Person: <@cas>" in alert.text and "Member:" not in alert.text
+        result = await core.handle(ButtonPressed("c1", h.clock.now(), channel=channel("mod-alerts"),
+                                                 member=MOD, action="claim", alert_id=1))
+        assert result.text == "Nummer 1 ist deins."
+        assert "Übernommen von <@mod1>." in h.platform.of("edit")[-1].text
+    finally:
+        await h.stop()
+
+
 async def test_an_alert_and_its_delivery_job_are_stored_together_or_not_at_all(
         harness: Harness) -> None:
     core = harness.core
@@ -516,6 +536,7 @@ async def test_claims_and_resolutions_are_published(harness_factory) -> None:
         await core.handle(post("i want to kill myself", h.clock.now(), author=member("cas")))
         await core.handle(command("claim", h.clock.now(), alert="1"))
         await core.handle(command("resolve", h.clock.now(), alert="1"))
+        await core.drain()  # published events are handled in the community's order
         assert [(e.alert_id, e.kind, e.by) for e in claimed] == [(1, "crisis", "mod1")]
         assert [(e.alert_id, e.kind, e.urgency) for e in resolved] == [(1, "crisis", "now")]
     finally:

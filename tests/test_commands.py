@@ -397,3 +397,29 @@ async def test_mydata_summary_reads_naturally(harness: Harness) -> None:
     intro = harness.platform.private_to("cas")[-1].text
     assert "1 support post," in intro and "1 alert about you" in intro
     assert "0 moderation cases about you" in intro and "1 member record" in intro
+
+
+async def test_command_answers_come_from_templates(harness_factory) -> None:
+    h = harness_factory("templates:\n"
+                        "  warn_done: 'Verwarnt: {member}, Fall {case}.'\n"
+                        "  duty_off: 'Danke!'\n"
+                        "  rules_test_none: 'Keine Regel.'\n"
+                        "  stats_no_figure: 'k. A.'\n"
+                        "  feedback_text_missing: 'Text fehlt.'\n"
+                        "  forgetme_nothing: 'nichts'\n")
+    core = await h.start()
+    try:
+        h.platform.add_member(RILEY)
+        now = h.clock.now()
+        r = await core.handle(command("warn", now, member="<@riley>", reason="be nice"))
+        assert r.text == "Verwarnt: Riley (<@riley>), Fall 1."
+        assert (await core.handle(command("duty", now, state="off"))).text == "Danke!"
+        r = await core.handle(command("rules test", now, text="hello there"))
+        assert r.text == "Keine Regel."
+        assert "median k. A." in (await core.handle(command("stats", now))).text
+        r = await core.handle(command("feedback", now, kind="missed", label="crisis", what=" "))
+        assert r.text == "Text fehlt." and not r.ok
+        r = await core.handle(command("forgetme", now, invoker=member("new", "New")))
+        assert "nichts" in r.text
+    finally:
+        await h.stop()

@@ -161,6 +161,17 @@ async def test_redirect_notice_when_dms_are_closed(harness: Harness) -> None:
     assert "was hidden" in notice.text and "couldn't message them" in notice.text
 
 
+async def test_closed_dms_case_note_comes_from_templates(harness_factory) -> None:
+    h = harness_factory("templates: {cw_case_no_dm: 'Fall {case}: {member} in #{channel}.'}")
+    core = await h.start()
+    try:
+        h.platform.closed_dms.add("jo")
+        await core.handle(post("my self harm scars itch", h.clock.now(), author=member("jo")))
+        assert "Fall 1: jo in #general." in [c.text for c in h.platform.sent_to("mod-alerts")]
+    finally:
+        await h.stop()
+
+
 async def test_a_redirect_is_flagged_for_the_review_digest(harness: Harness) -> None:
     from bot.core.events import Flagged
     from tests.fakes import record_published
@@ -168,5 +179,6 @@ async def test_a_redirect_is_flagged_for_the_review_digest(harness: Harness) -> 
     flagged = record_published(harness.core, Flagged)
     await harness.core.handle(post("my self harm scars itch", harness.clock.now(),
                                    author=member("jo"), where="general"))
+    await harness.core.drain()
     [flag] = flagged
     assert flag.kind == "cw_redirect" and flag.member_id == "jo" and "scars" not in flag.summary

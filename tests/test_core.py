@@ -311,3 +311,20 @@ async def test_a_message_marked_detected_without_matches_is_still_decided(harnes
     await core.on_message(post("i want to kill myself", harness.clock.now(), author=member("cas")),
                           detected=True)
     assert await core.store.alerts.get_alert(1) is not None
+
+
+async def test_a_crashing_command_answer_comes_from_the_templates(harness_factory) -> None:
+    h = harness_factory("templates: {command_error: 'Leider kaputt.'}")
+    core = await h.start()
+    try:
+        async def broken(*args, **kwargs):
+            raise RuntimeError("bug")
+
+        import dataclasses
+
+        entries = core.commands._commands
+        entries["help"] = dataclasses.replace(entries["help"], handler=broken)
+        result = await core.handle(command("help", h.clock.now()))
+        assert not result.ok and result.text == "Leider kaputt."
+    finally:
+        await h.stop()

@@ -36,6 +36,7 @@ from bot.core.events import (
     Outgoing,
 )
 from bot.core.ports import Capability
+from bot.features.raid.config import RaidConfig
 from bot.features.unanswered.config import UNANSWERED_SECTION
 from tests import discord_payloads as p
 from tests.discord_harness import (
@@ -718,17 +719,21 @@ def test_discord_invite_url_has_exactly_the_permissions_haven_needs():
     assert q["client_id"] == ["123456789012345678"]
     assert q["scope"] == ["bot applications.commands"]
     perms = discord.Permissions(int(q["permissions"][0]))
-    assert int(q["permissions"][0]) == da.PERMISSIONS_VALUE == 1394253884422
+    assert int(q["permissions"][0]) == da.PERMISSIONS_VALUE == 1394253884416
     wanted = {"read_messages", "send_messages", "send_messages_in_threads", "embed_links",
               "attach_files", "read_message_history", "manage_messages", "manage_webhooks", "manage_threads",
-              "moderate_members", "kick_members", "ban_members",
-              "use_application_commands"}
+              "moderate_members", "use_application_commands"}
     assert {name for name, on in perms if on} == wanted
     assert not perms.administrator and not perms.mention_everyone
 
     one = discord_config(discord=DiscordConfig(guild_ids=("42",)))
     q = parse_qs(urlparse(invite_url("1", one)).query)
     assert q["guild_id"] == ["42"]
+    # Manage Channels only when raid mode may slow channels down
+    assert not discord.Permissions(int(q["permissions"][0])).manage_channels
+    slowing = discord_config(raid=RaidConfig(enabled=True, slow_channels=("general",)))
+    q = parse_qs(urlparse(invite_url("1", slowing)).query)
+    assert discord.Permissions(int(q["permissions"][0])).manage_channels
 
 
 def test_discord_client_id_from_token():

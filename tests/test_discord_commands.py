@@ -321,3 +321,17 @@ async def test_discord_commands_sync_without_the_scope_is_logged_not_fatal(monke
     await h.adapter.sync_commands()
     assert "applications.commands" in caplog.text
     assert f"discord:commands:{p.APP_ID}:global" not in core.kv.data
+
+
+async def test_discord_answers_come_from_the_core_templates(monkeypatch):
+    h, core = await started(monkeypatch)
+    # the adapter renders from the services the core gave it (the admin's `templates:`)
+    monkeypatch.setitem(core.services.templates._templates, "command_crashed", "Oje, ein Fehler.")
+
+    def boom(ev):
+        raise RuntimeError("database is locked")
+
+    core.answer = boom
+    await run_slash(h, core, "alerts")
+    [cb] = callbacks(h)
+    assert cb.json["data"]["content"] == "Oje, ein Fehler."

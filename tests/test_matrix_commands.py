@@ -67,19 +67,19 @@ async def test_commands_come_from_the_core_services() -> None:
     prefix in Haven's texts."""
     from bot.core.commandspec import CommandSpec, Param
 
-    raid = CommandSpec("raid", "Raid mode", (Param("mode", "choice", choices=("on", "off")),))
+    lull = CommandSpec("lull", "Lull mode", (Param("mode", "choice", choices=("on", "off")),))
     adapter, core = dm_adapter()
     core.services = AdapterServices(kv=MemoryKV(), clock=VirtualClock(), templates=Templates(),
-                                    notices=core.notices, commands=(*COMMANDS, raid))
+                                    notices=core.notices, commands=(*COMMANDS, lull))
     adapter.ctx.display_name = "Haven"
     adapter.inbound.on_timeline(ROOM, ev("m.room.message", {"msgtype": "m.text",
-                                                            "body": "!haven raid on"},
-                                         sender=MOD, event_id="$raid"))
+                                                            "body": "!haven lull on"},
+                                         sender=MOD, event_id="$lull"))
     adapter.inbound.on_timeline(ROOM, ev("m.room.message", {"msgtype": "m.text",
-                                                            "body": "Haven: raid on"},
-                                         sender=MOD, event_id="$raid2"))
+                                                            "body": "Haven: lull on"},
+                                         sender=MOD, event_id="$lull2"))
     await settle(adapter)
-    assert [(c.name, c.options) for c in core.handled] == [("raid", {"mode": "on"})] * 2
+    assert [(c.name, c.options) for c in core.handled] == [("lull", {"mode": "on"})] * 2
     assert core.submitted == []
     sent: list[dict[str, Any]] = []
 
@@ -88,5 +88,5 @@ async def test_commands_come_from_the_core_services() -> None:
         return "$sent"
 
     adapter.outbound.send_content = send_content  # type: ignore[method-assign]
-    await adapter.outbound.deliver(ROOM, Outgoing("Use `raid off` when it is over."))
-    assert "`!haven raid off`" in sent[0]["body"]
+    await adapter.outbound.deliver(ROOM, Outgoing("Use `lull off` when it is over."))
+    assert "`!haven lull off`" in sent[0]["body"]

@@ -322,6 +322,21 @@ async def test_the_follow_up_job_waits_while_the_post_is_still_being_handled(
     assert len([c for c in harness.platform.private_to("bob") if "kys loser" in c.text]) == 1
 
 
+async def test_case_number_and_case_log_come_from_templates(harness_factory) -> None:
+    h = harness_factory("templates:\n"
+                        "  member_case_note: \"{text}\\n(Fall {case})\"\n"
+                        "  case_hidden_log_link: 'Fall {case}: {member}, {rule}'\n")
+    core = await h.start()
+    try:
+        await core.handle(post("nobody likes you, kys", h.clock.now(),
+                               author=member("riley", "Riley")))
+        dms = [c.text for c in h.platform.private_to("riley")]
+        assert any(t.endswith("\n(Fall 2)") for t in dms)
+        assert "Fall 1: Riley, t-hostility" in [c.text for c in h.platform.sent_to("mod-alerts")]
+    finally:
+        await h.stop()
+
+
 async def test_matches_that_do_not_alert_are_flagged_for_the_review_digest(
         harness: Harness) -> None:
     from bot.core.events import Flagged
@@ -331,6 +346,7 @@ async def test_matches_that_do_not_alert_are_flagged_for_the_review_digest(
     flagged = record_published(core, Flagged)
     await core.handle(post("get free nitro here", harness.clock.now(), author=member("s")))
     await core.handle(post("text me on 555-1234", harness.clock.now(), author=member("sam")))
+    await core.drain()
     kinds = {(f.kind, f.member_id) for f in flagged}
     assert ("shadow", "s") in kinds and ("pii", "sam") in kinds
     assert all("555" not in f.summary and "nitro" not in f.summary for f in flagged)

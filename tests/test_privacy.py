@@ -76,7 +76,7 @@ async def old_member_data(db: Database, community_id: str, user_id: str) -> dict
             "WHERE community_id = ? AND target_id = ? AND action != 'note'",
             (community_id, user_id))),
         "duty": rows_as_dicts(await db.all(
-            "SELECT on_duty, quiet_start, quiet_end FROM duty WHERE community_id = ? "
+            "SELECT on_duty, quiet_start, quiet_end, excerpts FROM duty WHERE community_id = ? "
             "AND user_id = ?", (community_id, user_id))),
         "signposting": rows_as_dicts(await db.all(
             "SELECT topic, at FROM signposts WHERE community_id = ? AND user_id = ?",

@@ -494,7 +494,8 @@ async def test_member_data(store: Store) -> None:
     assert data["support_posts"][0]["excerpt"] == "please help"
     assert data["alerts_about_you"][0]["kind"] == "crisis"
     assert [c["reason"] for c in data["cases_about_you"]] == ["rude"]  # moderator notes hidden
-    assert data["duty"] == [{"on_duty": 1, "quiet_start": None, "quiet_end": None}]
+    assert data["duty"] == [{"on_duty": 1, "quiet_start": None, "quiet_end": None,
+                             "excerpts": None}]
     assert data["signposting"] == [{"topic": "crisis", "at": T0}]
     assert await store.privacy.export(C, "nobody") == {k: [] for k in data}
 

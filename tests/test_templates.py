@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import ast
+import re
+from pathlib import Path
+
 import pytest
 
+from bot.app import template_defaults
 from bot.core.templates import (
     DEFAULT_TEMPLATES,
     PLACEHOLDERS,
@@ -12,6 +17,7 @@ from bot.core.templates import (
     render,
     validate_templates,
 )
+from bot.features import FEATURES
 
 
 def test_default_templates_are_valid() -> None:
@@ -25,7 +31,9 @@ def test_every_documented_template_exists() -> None:
         "cw_reposted", "cw_repost", "cw_notice", "cw_notice_hidden", "cw_notice_no_dm",
         "cw_missing_notice", "cw_missing_notice_no_dm", "warning", "timeout", "pii_nudge",
         "private_crisis_reply", "private_crisis_again", "already_done", "catchup_incomplete",
-        "dm_not_accepted", "missing_permission"}
+        "dm_not_accepted", "missing_permission", "still_starting", "command_error",
+        "commands_outside_server", "command_crashed", "command_done", "command_failed",
+        "public_moderators_channel"}
 
 
 def test_member_facing_texts_that_hide_a_post_give_the_text_back() -> None:
@@ -124,3 +132,107 @@ def test_plural() -> None:
     assert plural(1, "day") == "1 day" and plural(2, "day") == "2 days"
     assert plural(0, "alert") == "0 alerts" and plural(1.0, "case") == "1 case"
     assert plural(3, "reply", "replies") == "3 replies" and plural(1.5, "hour") == "1.5 hours"
+
+
+# -- every template a feature renders exists ----------------------------------------
+
+BOT = Path(__file__).resolve().parent.parent / "bot"
+RENDERERS = {"render", "text", "get"}
+"""``templates.render(name, ...)``, ``templates.get(name)``, the Discord state's ``text(name)``."""
+
+
+def _name_patterns(node: ast.expr) -> list[re.Pattern[str]] | None:
+    """The template names an expression can evaluate to, as patterns; ``None`` when it is
+    not built from literals (a variable: checked by the tests that render it)."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return [re.compile(re.escape(node.value))]
+    if isinstance(node, ast.IfExp):
+        body, orelse = _name_patterns(node.body), _name_patterns(node.orelse)
+        return None if body is None or orelse is None else body + orelse
+    if isinstance(node, ast.JoinedStr | ast.BinOp):
+        parts = node.values if isinstance(node, ast.JoinedStr) else [node.left, node.right]
+        return [re.compile("".join(re.escape(p.value) if isinstance(p, ast.Constant) else ".*"
+                                   for p in parts))]
+    return None
+
+
+def _rendered_names(path: Path) -> list[tuple[int, re.Pattern[str]]]:
+    """(line, pattern) of each template name rendered in a module (directly, through a
+    variable assigned in the same module, or returned by a function of the module)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    assigned: dict[str, list[ast.expr]] = {}
+    returned: dict[str, list[ast.expr]] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Assign):
+            for target in node.targets:
+                if isinstance(target, ast.Name):
+                    assigned.setdefault(target.id, []).append(node.value)
+        elif isinstance(node, ast.FunctionDef):
+            returned[node.name] = [r.value for r in ast.walk(node)
+                                   if isinstance(r, ast.Return) and r.value is not None]
+    found = []
+    for node in ast.walk(tree):
+        if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                and node.func.attr in RENDERERS and node.args):
+            continue
+        receiver = ast.unparse(node.func.value)
+        if not (receiver.endswith("templates") or receiver == "t"
+                or (node.func.attr == "text" and receiver.endswith("state"))):
+            continue
+        arg = node.args[0]
+        if isinstance(arg, ast.Name):
+            exprs = assigned.get(arg.id, [])
+        elif isinstance(arg, ast.Call) and isinstance(arg.func, ast.Name):
+            exprs = returned.get(arg.func.id, [])
+        else:
+            exprs = [arg]
+        for expr in exprs:
+            for pattern in _name_patterns(expr) or []:
+                found.append((node.lineno, pattern))
+    return found
+
+
+def _owned(feature: str) -> set[str]:
+    spec = next(s for s in FEATURES if s.name == feature)
+    return set(DEFAULT_TEMPLATES) | set(spec.templates)
+
+
+@pytest.mark.parametrize("path", sorted(BOT.rglob("*.py")), ids=lambda p: str(p.relative_to(BOT)))
+def test_every_rendered_template_name_exists(path: Path) -> None:
+    """A feature renders its own templates or the core's; everything else renders the core's
+    (render of a missing name raises at run time, when a member is waiting)."""
+    parts = path.relative_to(BOT).parts
+    known = _owned(parts[1]) if parts[0] == "features" and len(parts) > 2 else set(
+        DEFAULT_TEMPLATES)
+    for line, pattern in _rendered_names(path):
+        assert any(pattern.fullmatch(n) for n in known), f"{path.name}:{line}: {pattern.pattern}"
+
+
+def test_every_feature_template_is_rendered() -> None:
+    """No dead defaults: each feature template is rendered by its feature."""
+    for spec in FEATURES:
+        rendered = [p for path in (BOT / "features" / spec.name).rglob("*.py")
+                    for _, p in _rendered_names(path)]
+        for name in spec.templates:
+            assert any(p.fullmatch(name) for p in rendered), f"{spec.name}: {name}"
+
+
+def test_feature_templates_pass_validation_and_do_not_shadow_the_core() -> None:
+    defaults = template_defaults()
+    assert validate_templates(defaults, defaults) == []
+    assert not set(defaults) & set(DEFAULT_TEMPLATES)
+    assert {"alert_header", "unanswered_nudge", "cw_case_no_dm", "member_case_note",
+            "welcome_in_channel"} <= set(defaults)
+
+
+def test_readme_lists_every_overridable_template() -> None:
+    readme = (BOT.parent / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("### Message templates"):]
+    section = section[:section.index("\n### ", 1)]
+    missing = [n for n in [*DEFAULT_TEMPLATES, *template_defaults()] if f"`{n}`" not in section]
+    assert missing == []
+
+
+def test_a_template_may_use_a_placeholder_called_name() -> None:
+    assert Templates({"x": "{name} ({mention})"}).render("x", name="Riley", mention="@r") == (
+        "Riley (@r)")

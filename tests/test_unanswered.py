@@ -347,3 +347,21 @@ async def test_sensitive_posts_left_in_support_are_not_quoted(harness: Harness) 
     await core.advance(2 * H + 60)
     [nudge] = nudges(harness)
     assert "scars" not in nudge.text and "https://chat.example/" in nudge.text
+
+
+async def test_nudge_and_escalation_come_from_templates(harness_factory) -> None:
+    h = harness_factory("templates:\n"
+                        "  unanswered_nudge: '{mentions} Bitte schaut in #{channel} ({waited}).'\n"
+                        "  unanswered_escalation_nudged: '{mentions} Unanswered: #{channel}.'\n")
+    core = await h.start()
+    try:
+        ev = post("Does anyone have tips for sleep?", h.clock.now(), author=member("alex"),
+                  where="support")
+        await core.handle(ev)
+        await core.advance(12 * H)
+        [nudge] = nudges(h)
+        assert nudge.text.startswith("<@&Peer Supporters> Bitte schaut in #support (2h).\n")
+        [esc] = escalations(h)
+        assert esc.text.startswith("<@&Moderators> Unanswered: #support.\n")
+    finally:
+        await h.stop()

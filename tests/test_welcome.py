@@ -100,3 +100,15 @@ async def test_welcome_names_commands_as_they_are_typed_here(harness: Harness, p
     harness.platform.command_prefix = "!haven" if platform == "matrix" else "/"
     text = harness.core.features["welcome"].welcome_text("c1", "Ana")
     assert f"use the {expected} command" in text
+
+
+async def test_public_welcome_comes_from_templates(harness_factory) -> None:
+    h = harness_factory("templates: {welcome_in_channel: '{text} ({mention})'}\n"
+                        "welcome: {privately: false, message: 'Hallo {member}: {rules_channel}'}")
+    core = await h.start()
+    try:
+        await core.handle(joined(member("sam", "Sam"), h.clock.now()))
+        [sent] = h.platform.sent_to("welcome")
+        assert sent.text == "Hallo Sam: #house-rules (<@sam>)"
+    finally:
+        await h.stop()

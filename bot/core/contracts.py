@@ -6,6 +6,8 @@ through :meth:`bot.core.feature.Siblings.get` as one of these protocols.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 from bot.core.events import Channel, MessagePosted
@@ -37,9 +39,10 @@ class CaseKeeper(Protocol):
     """The moderation feature, as other protections use it."""
 
     async def hold_post(self, ev: MessagePosted, *, rule: str, explain: str,
-                        template: str) -> int | None:
+                        private_text: str) -> int | None:
         """Keep a post for review: a case with its text first, then hide it and send the
-        author their text (template ``template``); the case id, ``None`` if not hidden."""
+        author ``private_text`` (which gives them their text back); the case id, ``None``
+        if the post could not be hidden."""
         ...
 
 
@@ -75,4 +78,35 @@ class RulesHolder(Protocol):
 
     def replace(self, rulebook: Rulebook) -> None:
         """Put ``rulebook`` in force."""
+        ...
+
+
+@runtime_checkable
+class ExcerptPolicy(Protocol):
+    """The care feature, as alerts use it: how much of a post's text to show."""
+
+    async def excerpt_mode(self, community_id: str, user_ids: Sequence[str]) -> str:
+        """``on``, ``spoiler`` or ``off`` for an alert that mentions ``user_ids``: the most
+        protective choice among them, else the community default."""
+        ...
+
+
+@dataclass(frozen=True)
+class ModeratorLoad:
+    """What one moderator handled: alerts claimed and resolved, crisis alerts, and those
+    handled at night (community time), over the last 24 hours and 7 days."""
+
+    user_id: str
+    claimed: tuple[int, int]
+    resolved: tuple[int, int]
+    crisis: tuple[int, int]
+    night: tuple[int, int]
+
+
+@runtime_checkable
+class TeamLoad(Protocol):
+    """The care feature, as stats uses it."""
+
+    async def load(self, community_id: str) -> list[ModeratorLoad]:
+        """Per moderator, busiest first."""
         ...

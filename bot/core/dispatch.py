@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 
 from bot.core.events import ButtonPressed, CommandInvoked, CommandResult, Event, MessagePosted
+from bot.core.templates import Templates
 from bot.core.triage import Triage
 from bot.rules.model import Match
 
@@ -53,8 +54,10 @@ class Dispatch:
     failure stop the rest."""
 
     def __init__(self, triage: Triage, on_message: MessageRunner, on_event: EventRunner,
-                 count_error: Callable[[], None]) -> None:
+                 count_error: Callable[[], None], templates: Templates | None = None) -> None:
         self.triage = triage
+        self.templates = templates or Templates()
+        """Where the answer to a command that failed comes from."""
         self._on_message = on_message
         self._on_event = on_event
         self._count_error = count_error
@@ -164,8 +167,7 @@ class Dispatch:
             return result if isinstance(result, CommandResult) else None
         except Exception:
             if isinstance(event, CommandInvoked | ButtonPressed):
-                return CommandResult("Sorry, something went wrong handling that. "
-                                     "It has been logged.", ok=False)
+                return CommandResult(self.templates.render("command_error"), ok=False)
             return None
 
     async def run_in_lane(self, community_id: str, lane: Lane, what: str,

@@ -239,6 +239,15 @@ class AlertResolved(Event):
     urgency: str = "now"
 
 
+@dataclass(frozen=True)
+class DutyChanged(Event):
+    """A moderator went on or off duty."""
+
+    user_id: str
+    name: str
+    on: bool
+
+
 FLAG_KINDS = ("checkin", "pii", "cw_redirect", "shadow", "report", "details")
 """What the review digest collects: quiet check-in notes, personal-detail nudges,
 content-warning redirects, shadow-mode matches, posts members reported, and identifying

@@ -215,6 +215,12 @@ class Siblings:
     def __init__(self, built: Mapping[str, Feature]) -> None:
         self._built = built
 
+    def find(self, name: str, kind: type[T]) -> T | None:
+        """Feature ``name`` as ``kind`` if it is built (listed in ``wants``), else ``None``:
+        for a sibling a feature can do without."""
+        feature = self._built.get(name)
+        return feature if isinstance(feature, kind) else None
+
     def get(self, name: str, kind: type[T]) -> T:
         """Feature ``name`` as ``kind`` (a :mod:`bot.core.contracts` protocol)."""
         feature = self._built.get(name)
@@ -240,3 +246,5 @@ class FeatureSpec(Generic[C, R]):
     """Default texts it owns (names unique across features; admins override them)."""
     needs: tuple[str, ...] = ()
     """Siblings built before it and passed to ``build``."""
+    wants: tuple[str, ...] = ()
+    """Siblings it uses if they are listed (built first when present)."""

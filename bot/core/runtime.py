@@ -88,7 +88,8 @@ class Haven:
         self.errors = 0
         self.triage = Triage(config, self.perms, rules, semantic, self.failed)
         self.pipeline = Pipeline((), self.triage, store.ledger, self.clock, config, self.failed)
-        self.dispatch = Dispatch(self.triage, self._on_message, self._on_event, self.count_error)
+        self.dispatch = Dispatch(self.triage, self._on_message, self._on_event, self.count_error,
+                                 self.templates)
         self.pipeline.dispatch = self.dispatch
         self.features: dict[str, Feature] = {}
         self.commands: CommandRouter | None = None
@@ -217,7 +218,7 @@ class Haven:
             await self.on_message(event)
         elif isinstance(event, CommandInvoked | ButtonPressed):
             if self.commands is None:
-                return CommandResult("Haven is still starting; try again in a moment.", ok=False)
+                return CommandResult(self.templates.render("still_starting"), ok=False)
             if isinstance(event, CommandInvoked):
                 return await self.commands.run(event)
             return await self.commands.button(event)

@@ -102,11 +102,26 @@ DEFAULT_TEMPLATES: dict[str, str] = {
         "Messages in {channel} were not checked ({span}). "
         "Please read them yourselves: someone may need help."
     ),
+    # answers the core and the adapters give to commands and buttons
+    "still_starting": "Haven is still starting; try again in a moment.",
+    "command_error": "Sorry, something went wrong handling that. It has been logged.",
+    "commands_outside_server": "Haven's commands work inside its server.",
+    "command_crashed": "Sorry, something went wrong. The moderators can find the details in "
+                       "Haven's log.",
+    "command_done": "Done.",
+    "command_failed": "Sorry, that command failed.",
+    "public_moderators_channel": (
+        "**This channel is visible to everyone**; Haven will not post crisis details here until "
+        "it is made private. Alerts still arrive here, but without the member's words.\n"
+        "To fix it: Edit Channel > Permissions > {role} > deny **View Channel**, then allow it "
+        "for the moderators' role and for Haven."
+    ),
 }
 
 PLACEHOLDERS: frozenset[str] = frozenset({
     "member", "community", "rules_channel", "helplines", "channel", "rule", "explain", "text",
     "label", "cw_channel", "greeters", "duration", "span", "command_prefix", "topic", "permission", "where",
+    "role",
 })
 
 
@@ -145,8 +160,8 @@ class Templates:
         """The template called ``name``."""
         return self._templates[name]
 
-    def render(self, name: str, **values: object) -> str:
-        """Fill template ``name`` with ``values``."""
+    def render(self, name: str, /, **values: object) -> str:
+        """Fill template ``name`` with ``values`` (a template may use ``{name}`` too)."""
         return render(self._templates[name], values)
 
 

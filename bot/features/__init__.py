@@ -8,6 +8,7 @@ line here. The pipeline order is not this order: each stage declares its own.
 from bot.core.feature import FeatureSpec
 from bot.features import (
     alerts,
+    care,
     content_warnings,
     details,
     duty,
@@ -15,6 +16,7 @@ from bot.features import (
     members,
     moderation,
     privacy,
+    raid,
     ruleset,
     stats,
     unanswered,
@@ -30,8 +32,10 @@ FEATURES: tuple[FeatureSpec, ...] = (
     moderation.SPEC,
     duty.SPEC,
     stats.SPEC,
+    care.SPEC,
     members.SPEC,
     welcome.SPEC,
     content_warnings.SPEC,
+    raid.SPEC,
     details.SPEC,
 )

@@ -108,6 +108,11 @@ BASE_MIGRATIONS: tuple[str, ...] = (
         at REAL NOT NULL, PRIMARY KEY (community_id, delivery_id));
     CREATE INDEX deliveries_at ON deliveries (at);
     """,
+    # 4: care for moderators: how much of an alert's text each moderator wants to see
+    # (on, spoiler or off; NULL = the community default).
+    """
+    ALTER TABLE duty ADD COLUMN excerpts TEXT;
+    """,
 )
 """Haven's own schema, numbered by ``PRAGMA user_version`` (1, 2, 3 ...)."""
 

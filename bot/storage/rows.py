@@ -146,6 +146,9 @@ class DutyRow:
     quiet_start: int | None
     quiet_end: int | None
     last_alerted_at: float
+    excerpts: str | None = None
+    """How much alert text this moderator sees: ``on``, ``spoiler`` or ``off`` (``None``:
+    the community default)."""
 
 
 @dataclass(frozen=True)

@@ -21,15 +21,6 @@ from bot.core.events import MessageRef, Outgoing
 
 log = logging.getLogger(__name__)
 
-PUBLIC_MODERATORS_WARNING = (
-    "**This channel is visible to everyone**; Haven will not post crisis details here until it "
-    "is made private. Alerts still arrive here, but without the member's words.\n"
-    "To fix it: Edit Channel > Permissions > {role} > deny **View Channel**, then allow it "
-    "for the moderators' role and for Haven."
-)
-"""Posted once (per start) in a moderators' channel every member can see (``{role}``: the
-role that lets them: @everyone or a role every member has)."""
-
 Send = Callable[[str, str, Outgoing], Awaitable[MessageRef]]
 """``send(community_id, channel, msg)``: the Platform verb."""
 
@@ -170,7 +161,8 @@ class Checks:
                       " and read its history" if history else "")
             try:
                 await self.send(str(guild.id), str(channel.id),
-                                Outgoing(PUBLIC_MODERATORS_WARNING.format(role=role.name)))
+                                Outgoing(self.state.text("public_moderators_channel",
+                                                         role=role.name)))
             except HavenError as exc:
                 log.error("could not post the privacy warning in #%s: %s", channel.name, exc)
 

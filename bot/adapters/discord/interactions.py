@@ -117,8 +117,8 @@ class Interactions:
         """A slash command: ``CommandInvoked`` for the core, its answer shown to the member."""
         guild = interaction.guild
         if guild is None or not self.state.allowed_guild(guild.id):
-            await interaction.response.send_message("Haven's commands work inside its server.",
-                                                    ephemeral=True)
+            await interaction.response.send_message(
+                self.state.text("commands_outside_server"), ephemeral=True)
             return
         event = CommandInvoked(
             community_id=str(guild.id),
@@ -179,10 +179,9 @@ class Interactions:
             result = await task
         except Exception:
             log.exception("the core failed on %s", type(event).__name__)
-            result = CommandResult("Sorry, something went wrong. The moderators can find the "
-                                   "details in Haven's log.", ephemeral=True, ok=False)
+            result = CommandResult(self.state.text("command_crashed"), ephemeral=True, ok=False)
         if not isinstance(result, CommandResult):
-            result = CommandResult("Done.", ephemeral=True)
+            result = CommandResult(self.state.text("command_done"), ephemeral=True)
         try:
             await self._respond(interaction, result, deferred)
         except discord.HTTPException as exc:
@@ -190,7 +189,7 @@ class Interactions:
 
     async def _respond(self, interaction: discord.Interaction[Any], result: CommandResult,
                        deferred: bool) -> None:
-        chunks = split_text(result.text or "Done.")
+        chunks = split_text(result.text or self.state.text("command_done"))
         files = files_of(result)
         none = discord.AllowedMentions.none()
         ephemeral = True if deferred else result.ephemeral
@@ -209,4 +208,5 @@ class Interactions:
         log.error("slash command failed: %r", error, exc_info=error)
         with contextlib.suppress(discord.HTTPException):
             if not interaction.response.is_done():
-                await interaction.response.send_message("Sorry, that command failed.", ephemeral=True)
+                await interaction.response.send_message(self.state.text("command_failed"),
+                                                        ephemeral=True)

@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING, Any
 import discord
 from discord.utils import MISSING
 
+from bot.features.raid.config import RAID_SECTION
+
 if TYPE_CHECKING:
     from bot.core.config import Config
 
@@ -22,14 +24,16 @@ HAVEN_PERMISSIONS = discord.Permissions(
     manage_webhooks=True,
     manage_threads=True,
     moderate_members=True,
-    kick_members=True,
-    ban_members=True,
     use_application_commands=True,
 )
-"""Exactly the permissions Haven asks for when invited (see :func:`invite_url`)."""
+"""Exactly the permissions Haven asks for when invited (see :func:`invite_url`).
+Haven never kicks or bans, so it does not ask to."""
+
+SLOW_MODE_PERMISSIONS = discord.Permissions(manage_channels=True)
+"""Added when raid mode may slow channels down (``raid.slow_channels``)."""
 
 PERMISSIONS_VALUE: int = HAVEN_PERMISSIONS.value
-"""The integer of :data:`HAVEN_PERMISSIONS` (1394253884422)."""
+"""The integer of :data:`HAVEN_PERMISSIONS` (1394253884416)."""
 
 
 def intents() -> discord.Intents:
@@ -44,8 +48,18 @@ def intents() -> discord.Intents:
     )
 
 
+def permissions_for(config: Config | None) -> discord.Permissions:
+    """What this configuration needs: :data:`HAVEN_PERMISSIONS`, plus Manage Channels
+    only when raid mode is set to slow channels down."""
+    needed = discord.Permissions(HAVEN_PERMISSIONS.value)
+    if config is not None and config.get(RAID_SECTION).slow_channels:
+        needed.value |= SLOW_MODE_PERMISSIONS.value
+    return needed
+
+
 def invite_url(client_id: str, config: Config | None = None) -> str:
-    """The OAuth2 URL that invites Haven with exactly :data:`HAVEN_PERMISSIONS`.
+    """The OAuth2 URL that invites Haven with exactly the permissions it needs
+    (:func:`permissions_for`).
 
     Scopes are ``bot`` and ``applications.commands``. When the config names
     exactly one guild, the URL preselects it.
@@ -56,7 +70,7 @@ def invite_url(client_id: str, config: Config | None = None) -> str:
         guild = discord.Object(int(guild_ids[0]))
     return discord.utils.oauth_url(
         str(client_id),
-        permissions=HAVEN_PERMISSIONS,
+        permissions=permissions_for(config),
         guild=guild,
         scopes=("bot", "applications.commands"),
     )

@@ -17,6 +17,7 @@ from bot.adapters.discord.config import DISCORD_SECTION
 from bot.core.errors import NotFound
 from bot.core.events import Channel, Member, MessageRef
 from bot.core.ports import AdapterServices, CoreSink
+from bot.core.templates import DEFAULT_TEMPLATES, render
 from bot.features.unanswered.config import UNANSWERED_SECTION
 
 if TYPE_CHECKING:
@@ -130,6 +131,13 @@ class DiscordState:
         if services is not None:
             return float(services.clock.now())
         return datetime.now(UTC).timestamp()
+
+    def text(self, name: str, **values: object) -> str:
+        """A core template (the admin's words once the core is attached, else the default)."""
+        services = self.services
+        if services is not None:
+            return services.templates.render(name, **values)
+        return render(DEFAULT_TEMPLATES[name], values)
 
     async def kv_get(self, key: str) -> str | None:
         """A value the adapter stored (``None`` before the core is attached)."""

@@ -7,7 +7,6 @@ from typing import TYPE_CHECKING, Annotated
 from bot.core.clock import fmt_duration
 from bot.core.commands import Arg, Invocation, button, command
 from bot.core.events import ButtonPressed, CommandResult
-from bot.core.templates import plural
 
 if TYPE_CHECKING:
     from bot.features.alerts.feature import Alerts, AlertsContext
@@ -25,16 +24,18 @@ class AlertCommands:
         """Open and claimed alerts, oldest first."""
         ctx = self.ctx
         alerts = await ctx.repo.alerts.alerts_by_state(inv.community_id, ("open", "claimed"))
+        t = ctx.templates
         if not alerts:
-            return CommandResult("No open alerts.")
-        lines = [f"**{plural(len(alerts), 'alert')} "
-                 f"{'needs' if len(alerts) == 1 else 'need'} attention:**"]
+            return CommandResult(t.render("alerts_none"))
+        lines = [t.render("alerts_heading_one" if len(alerts) == 1 else "alerts_heading",
+                          count=len(alerts))]
         for a in alerts:
-            age = fmt_duration(ctx.clock.now() - a.created_at)
-            holder = (f"claimed by {ctx.platform.user_mention(a.claimed_by)}"
-                      if a.state == "claimed" and a.claimed_by else "UNCLAIMED")
-            lines.append(f"- #{a.id} {a.kind} ({a.severity}) {a.member_name} in #{a.channel_name}, "
-                         f"{age} ago, {holder} {a.link}".rstrip())
+            claimed = a.state == "claimed" and a.claimed_by
+            lines.append(t.render(
+                "alerts_item_claimed" if claimed else "alerts_item", alert=a.id, kind=a.kind,
+                severity=a.severity, member=a.member_name, channel=a.channel_name,
+                age=fmt_duration(ctx.clock.now() - a.created_at), link=a.link,
+                moderator=ctx.platform.user_mention(a.claimed_by or "")).rstrip())
         return CommandResult("\n".join(lines))
 
     @command("claim", "Take an alert so others know you are on it")

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from bot.core.clock import fmt_duration
+from bot.core.contracts import ExcerptPolicy
 from bot.core.durations import in_clock_range
 from bot.core.events import (
     AlertClaimed,
@@ -41,7 +42,6 @@ MAX_PLACES = 5
 """An alert shows the places of at most this many (latest) posts."""
 ALERT_RETRY_CAP = 60.0
 """An alert that fails to send is retried at least once a minute."""
-STATE_LABEL = {"open": "OPEN", "claimed": "CLAIMED", "resolved": "RESOLVED"}
 
 
 @dataclass(frozen=True)
@@ -58,8 +58,10 @@ AlertsContext = FeatureContext[CrisisConfig, AlertsRepos]
 class Alerts(Feature):
     """Opens, sends, updates, re-escalates, claims and resolves alerts."""
 
-    def __init__(self, ctx: AlertsContext) -> None:
+    def __init__(self, ctx: AlertsContext, exposure: ExcerptPolicy | None = None) -> None:
         self.ctx = ctx
+        self.exposure = exposure
+        """How much of a post's text moderators want to see (the care feature, if listed)."""
 
     def stages(self) -> list[Stage]:
         """Crisis or concern in a private message to Haven."""
@@ -223,6 +225,7 @@ class Alerts(Feature):
             users, roles = await self.mentions(alert.community_id, wide=mode == "reescalate")
         case_id = job.payload.get("case_id")
         msg = self.render(alert, mode=mode, users=users, roles=roles,
+                          excerpts=await self._exposure(alert.community_id, users),
                           hidden=bool(job.payload.get("hidden")),
                           returned=bool(job.payload.get("returned", True)),
                           case_id=int(case_id) if case_id else None,
@@ -266,7 +269,7 @@ class Alerts(Feature):
     def render(self, alert: Alert, mode: str, users: tuple[str, ...] = (),
                roles: tuple[str, ...] = (), hidden: bool = False,
                returned: bool = True, case_id: int | None = None,
-               hiding: bool = False) -> Outgoing:
+               hiding: bool = False, excerpts: str = "on") -> Outgoing:
         """The alert message for moderators (private channel only).
 
         When the adapter reports the moderators' channel as not private, the
@@ -274,71 +277,86 @@ class Alerts(Feature):
         A quiet alert (a concern) is a "check in when you can" note.
         """
         ctx = self.ctx
+        t = ctx.templates
         platform = ctx.platform
+        spoiler: tuple[str, str] | None = None
         who = " ".join([*(platform.user_mention(u) for u in users),
                         *(platform.role_mention(alert.community_id, r) for r in roles)])
         quiet = alert.urgency == "quiet"
-        title = {"new": "Check in when you can" if quiet else "New alert",
-                 "update": "Alert updated: another post",
-                 "upgrade": "Alert upgraded: now urgent",
-                 "reescalate": f"Alert still unclaimed after "
-                               f"{fmt_duration(ctx.clock.now() - alert.created_at)}",
-                 "status": "Check in when you can" if quiet else "Alert"}.get(mode, "Alert")
-        kind = "Crisis" if alert.kind == "crisis" else alert.kind.capitalize()
-        header = (f"{who} **{title} #{alert.id}: {kind} ({alert.severity})** "
-                  f"[{STATE_LABEL[alert.state]}]").strip()
+        title = t.render(_title_template(mode, quiet),
+                         waited=fmt_duration(ctx.clock.now() - alert.created_at))
+        header = t.render("alert_header", mentions=who, title=title, alert=alert.id,
+                          kind=alert.kind.capitalize(), severity=alert.severity,
+                          state=t.render(f"alert_state_{alert.state}")).strip()
         if self._channel_not_private(alert.community_id):
             # Never tell a channel other members can read who is in crisis, or what they wrote.
-            lines = [header,
-                     "_Details withheld: this channel is not private (members can see it). Use "
-                     f"`{ctx.hint('alerts')}` (answered only to you) for who and where, "
-                     "and make this channel private to moderators and Haven._"]
+            lines = [header, t.render("alert_withheld", alerts_command=ctx.hint("alerts"))]
         else:
             lines = [
                 header,
-                f"Member: {platform.user_mention(alert.member_id)} ({alert.member_name})",
+                t.render("alert_member", mention=platform.user_mention(alert.member_id),
+                         member=alert.member_name),
                 *self.where_lines(alert),
-                f"Rule: `{alert.rule_id}`" + (f" | posts: {alert.count}" if alert.count > 1 else ""),
+                t.render("alert_rule_posts" if alert.count > 1 else "alert_rule",
+                         rule=alert.rule_id, count=alert.count),
             ]
             if quiet and alert.state == "open":
-                lines.append("A quiet note, no need to drop everything: someone may be "
-                             "struggling. Please check in with them when you can.")
-            case = f" (case #{case_id})" if case_id else ""
+                lines.append(t.render("alert_quiet_note"))
+            case = "_case" if case_id else ""
             if hiding and not hidden:
-                lines.append(f"Haven was hiding this post{case} when this alert was sent: "
-                             "please check that it is gone.")
+                lines.append(t.render(f"alert_hiding{case}", case=case_id))
             elif hidden:
-                lines.append(f"The post was hidden{case}; the member was sent their text privately."
-                             if returned else f"The post was hidden{case}, but the member could "
-                             f"not be messaged privately: please send them their text (see "
-                             f"`{ctx.hint('case', str(case_id or ''))}`).")
-            if alert.excerpt:
+                lines.append(t.render(f"alert_hidden{case}" if returned
+                                      else f"alert_hidden_no_dm{case}", case=case_id,
+                                      case_command=ctx.hint("case", str(case_id or ""))))
+            if alert.excerpt and excerpts == "off":
+                lines.append(t.render("alert_excerpt_off"))
+            elif alert.excerpt and excerpts == "spoiler":
+                spoiler = (t.render("alert_excerpt_spoiler", kind=alert.kind.capitalize()),
+                           quote(alert.excerpt, ctx.config.excerpt_chars))
+            elif alert.excerpt:
                 lines.append(quote(alert.excerpt, ctx.config.excerpt_chars))
         lines.append(self.status_line(alert))
         return Outgoing("\n".join(lines), mention_users=users, mention_roles=roles,
+                        spoiler=spoiler[0] if spoiler else None,
+                        spoiler_text=spoiler[1] if spoiler else "",
                         alert_id=alert.id if alert.state != "resolved" else None)
+
+    async def _exposure(self, community_id: str, users: tuple[str, ...]) -> str:
+        """``on``, ``spoiler`` or ``off``: the choice of the moderators this alert is for
+        (see :class:`bot.core.contracts.ExcerptPolicy`); ``on`` without the care feature."""
+        if self.exposure is None:
+            return "on"
+        try:
+            return await self.exposure.excerpt_mode(community_id, users)
+        except Exception:
+            self.ctx.errors.failed("choosing how much alert text to show")
+            return "off"  # when unsure, show less
 
     def where_lines(self, alert: Alert) -> list[str]:
         """Where the member posted: one line per post (channel and link), newest last.
 
         A private message to Haven is named as such, without a link.
         """
+        t = self.ctx.templates
         places = alert.places_list() or [{"channel_name": alert.channel_name,
                                           "link": alert.link, "private": False}]
 
         def place(p: dict[str, object]) -> str:
             if p.get("private"):
-                return "in a private message to Haven"
-            return f"#{p.get('channel_name') or '?'} {p.get('link') or ''}".rstrip()
+                return t.render("alert_place_private")
+            return t.render("alert_place", channel=p.get("channel_name") or "?",
+                            link=p.get("link") or "").rstrip()
 
         if len(places) == 1:
-            return [f"Where: {place(places[0])}"]
+            return [t.render("alert_where", place=place(places[0]))]
         shown = places[-MAX_PLACES:]
-        lines = [f"Where ({len(places)} posts):"]
+        items = []
         if len(places) > len(shown):
-            lines.append(f"- ... {len(places) - len(shown)} earlier post(s)")
-        lines += [f"- {place(p)}" for p in shown]
-        return lines
+            items.append(t.render("alert_places_earlier", count=len(places) - len(shown)))
+        items += [t.render("alert_place_item", place=place(p)) for p in shown]
+        return t.render("alert_where_many", count=len(places),
+                        places="\n".join(items)).split("\n")
 
     def _channel_not_private(self, community_id: str) -> bool:
         """Whether the platform reports the moderators' channel as visible to members.
@@ -359,17 +377,19 @@ class Alerts(Feature):
     def status_line(self, alert: Alert) -> str:
         """Who holds the alert now."""
         platform = self.ctx.platform
+        t = self.ctx.templates
         if alert.state == "claimed" and alert.claimed_by:
-            return f"Claimed by {platform.user_mention(alert.claimed_by)}."
+            return t.render("alert_claimed_by", moderator=platform.user_mention(alert.claimed_by))
         if alert.state == "resolved":
-            note = f" Note: {alert.note}" if alert.note else ""
-            by = platform.user_mention(alert.resolved_by) if alert.resolved_by else "a moderator"
-            return f"Resolved by {by}.{note}"
+            by = (platform.user_mention(alert.resolved_by) if alert.resolved_by
+                  else t.render("alert_someone"))
+            return t.render("alert_resolved_by_note" if alert.note else "alert_resolved_by",
+                            moderator=by, note=alert.note or "")
         claim = self.ctx.hint("claim", str(alert.id))
         if has(self.ctx.platform, Capability.BUTTONS):
-            return f"Unclaimed: press Claim (or use `{claim}`) when you pick it up."
+            return t.render("alert_unclaimed_buttons", claim_command=claim)
         resolve = self.ctx.hint("resolve", str(alert.id), "[note]")
-        return f"Unclaimed: use `{claim}` when you pick it up, `{resolve}` when done."
+        return t.render("alert_unclaimed", claim_command=claim, resolve_command=resolve)
 
     async def refresh_messages(self, alert_id: int) -> None:
         """Edit every message of an alert to show its new state (best effort)."""
@@ -377,10 +397,13 @@ class Alerts(Feature):
         alert = await ctx.repo.alerts.get_alert(alert_id)
         if alert is None:
             return
-        msg = self.render(alert, mode="status")
+        msg = self.render(alert, mode="status",
+                          excerpts=await self._exposure(alert.community_id, ()))
         for ref in alert.message_refs():
             try:
-                await ctx.platform.edit(MessageRef(**ref), Outgoing(msg.text, alert_id=msg.alert_id))
+                await ctx.platform.edit(MessageRef(**ref), Outgoing(
+                    msg.text, spoiler=msg.spoiler, spoiler_text=msg.spoiler_text,
+                    alert_id=msg.alert_id))
             except Exception as exc:  # an old alert message may be gone; keep going
                 log.info("could not update alert %d message: %s", alert_id, exc)
 
@@ -464,27 +487,28 @@ class Alerts(Feature):
         store = self.ctx.repo.alerts
         alert = await store.get_alert(alert_id)
         if alert is None or alert.community_id != community_id:
-            return f"There is no alert #{alert_id}."
+            return self.ctx.templates.render("alert_unknown", alert=alert_id)
         if alert.state == "resolved":
-            return f"Alert #{alert_id} is already resolved."
+            return self.ctx.templates.render("alert_already_resolved", alert=alert_id)
         if alert.state == "claimed":
             who = self.ctx.platform.user_mention(alert.claimed_by or "")
-            return f"Alert #{alert_id} is already claimed by {who}."
+            return self.ctx.templates.render("alert_already_claimed", alert=alert_id,
+                                             moderator=who)
         await store.claim_alert(alert_id, by, self.ctx.clock.now())
         await self.ctx.scheduler.cancel("alert_reescalate", f"{alert_id}:")
         self.ctx.publish(AlertClaimed(community_id, self.ctx.clock.now(), alert_id=alert_id,
                                       kind=alert.kind, by=by))
         await self.refresh_messages(alert_id)
-        return f"You have claimed alert #{alert_id}. Thank you."
+        return self.ctx.templates.render("alert_claim_done", alert=alert_id)
 
     async def resolve(self, community_id: str, alert_id: int, by: str, note: str | None) -> str:
         """Resolve an alert; returns the answer for the moderator."""
         store = self.ctx.repo.alerts
         alert = await store.get_alert(alert_id)
         if alert is None or alert.community_id != community_id:
-            return f"There is no alert #{alert_id}."
+            return self.ctx.templates.render("alert_unknown", alert=alert_id)
         if alert.state == "resolved":
-            return f"Alert #{alert_id} is already resolved."
+            return self.ctx.templates.render("alert_already_resolved", alert=alert_id)
         await store.resolve_alert(alert_id, by, note or None, self.ctx.clock.now())
         await self.ctx.scheduler.cancel("alert_reescalate", f"{alert_id}:")
         self.ctx.publish(AlertResolved(community_id, self.ctx.clock.now(), alert_id=alert_id,
@@ -493,7 +517,8 @@ class Alerts(Feature):
         alias = await self.ctx.kv.get(f"forgotten:{community_id}:{alert.member_id}")
         if alias:  # the member asked to be forgotten while this alert was open
             await store.anonymise_alert(alert_id, alias)
-        return f"Alert #{alert_id} resolved." + (" Note saved." if note else "")
+        return self.ctx.templates.render("alert_resolve_done_note" if note else "alert_resolve_done",
+                                         alert=alert_id)
 
 
 def excerpt_around(text: str, matched: str | None, limit: int) -> str:
@@ -530,6 +555,15 @@ def _matched(match: Match) -> str | None:
     except Exception:  # explaining a match must never stop an alert
         log.exception("could not find the matched text of rule %s", match.rule.id)
         return None
+
+
+def _title_template(mode: str, quiet: bool) -> str:
+    """The template of an alert message's title, by why it is sent (``mode``)."""
+    if quiet and mode in ("new", "status"):
+        return "alert_title_quiet"
+    if mode in ("new", "update", "upgrade", "reescalate"):
+        return f"alert_title_{mode}"
+    return "alert_title_status"
 
 
 def _ref_dict(ref: MessageRef) -> dict[str, str | None]:

@@ -134,6 +134,5 @@ class ContentWarnings(Feature):
             ev.text[:200] if returned else ev.text)
         if not returned:
             await ctx.messenger.send(ev.community_id, ctx.core.channels.moderators, Outgoing(
-                f"Case #{case_id}: a post by {ev.author.name} in #{ev.channel.name} was hidden "
-                f"(`{rule}`) and they could not be messaged privately. Their text is in "
-                f"`case {case_id}`: please send it to them."))
+                ctx.templates.render("cw_case_no_dm", case=case_id, member=ev.author.name,
+                                     channel=ev.channel.name, rule=rule)))

@@ -9,7 +9,7 @@ from bot.core.clock import fmt_time
 from bot.core.commands import Arg, Invocation, command
 from bot.core.durations import parse_clock_range
 from bot.core.errors import CommandError
-from bot.core.events import CommandResult
+from bot.core.events import CommandResult, DutyChanged
 from bot.core.feature import FeatureContext
 from bot.core.templates import plural
 from bot.storage.repositories.alerts import AlertsRepository
@@ -43,36 +43,38 @@ class DutyCommands:
                    ) -> CommandResult:
         """Go on or off duty, or list who is on duty."""
         ctx = self.ctx
+        t = ctx.templates
         if state == "list":
             roster = [r for r in await ctx.repo.duty.duty_roster(inv.community_id) if r.on_duty]
             if not roster:
-                return CommandResult("Nobody is on duty: alerts mention the whole moderator role.")
-            return CommandResult("On duty: " + ", ".join(
-                f"{ctx.platform.user_mention(r.user_id)} (since {fmt_time(r.since or 0)})"
-                for r in roster))
+                return CommandResult(t.render("duty_nobody"))
+            return CommandResult(t.render("duty_list", moderators=", ".join(
+                t.render("duty_list_item", moderator=ctx.platform.user_mention(r.user_id),
+                         since=fmt_time(r.since or 0))
+                for r in roster)))
         await ctx.repo.duty.set_duty(inv.community_id, inv.invoker.id, inv.invoker.name,
                                      state == "on", ctx.clock.now())
-        if state == "on":
-            return CommandResult("You are on duty: alerts will mention you (shared with others "
-                                 "on duty). Use `duty off` when you finish.")
-        return CommandResult("You are off duty. Thank you for your shift.")
+        ctx.publish(DutyChanged(inv.community_id, ctx.clock.now(), user_id=inv.invoker.id,
+                                name=inv.invoker.name, on=state == "on"))
+        return CommandResult(t.render("duty_on" if state == "on" else "duty_off"))
 
     @command("quiet", "Set your own quiet hours (no alert mentions), e.g. 22:00-07:00 or off")
     async def quiet(self, inv: Invocation,
                     hours: Annotated[str, Arg("HH:MM-HH:MM or off")]) -> CommandResult:
         """Set or clear one's own quiet hours (UTC)."""
         duty = self.ctx.repo.duty
+        t = self.ctx.templates
         value = hours.strip().lower()
         if value in ("off", "none", "clear"):
             await duty.set_quiet_hours(inv.community_id, inv.invoker.id, inv.invoker.name,
                                        None, None)
-            return CommandResult("Quiet hours cleared.")
+            return CommandResult(t.render("quiet_cleared"))
         try:
             start, end = parse_clock_range(value)
         except ValueError as exc:
-            raise CommandError(f"{exc}. Example: `quiet 22:00-07:00` (UTC) or `quiet off`.") from None
+            raise CommandError(t.render("quiet_invalid", problem=exc)) from None
         await duty.set_quiet_hours(inv.community_id, inv.invoker.id, inv.invoker.name, start, end)
-        return CommandResult(f"Quiet hours set to {value} UTC: alerts won't mention you then.")
+        return CommandResult(t.render("quiet_set", hours=value))
 
     @command("handover", "Add to the shift logbook, or show it and what happened since")
     async def handover(self, inv: Invocation,
@@ -81,28 +83,33 @@ class DutyCommands:
                        ) -> CommandResult:
         """Add to the shift logbook, or show it and what happened since the last entry."""
         ctx, repo = self.ctx, self.ctx.repo
+        t = ctx.templates
         note = (text or "").strip()
         if note:
             entry = await repo.duty.add_handover(inv.community_id, inv.invoker.id,
                                                  inv.invoker.name, note, ctx.clock.now())
-            return CommandResult(f"Added to the logbook (entry {entry}).")
+            return CommandResult(t.render("handover_added", entry=entry))
         entries = await repo.duty.latest_handover(inv.community_id)
         # "what happened since": since the previous shift's note, else the last 24 hours
         since = entries[1].created_at if len(entries) > 1 else ctx.clock.now() - 86400
-        lines = ["**Shift logbook**"]
+        lines = [t.render("handover_heading")]
         for e in entries:
-            lines.append(f"- {fmt_time(e.created_at)} {e.author_name}: {e.text}")
+            lines.append(t.render("handover_item", at=fmt_time(e.created_at),
+                                  moderator=e.author_name, text=e.text))
         if not entries:
-            lines.append("- (no entries yet; add one with `handover <text>`)")
+            lines.append(t.render("handover_empty"))
         alerts = await repo.alerts.alerts_since(inv.community_id, since)
         open_alerts = await repo.alerts.alerts_by_state(inv.community_id, ("open", "claimed"))
         posts = await repo.posts.open_posts(inv.community_id)
         cases = await repo.cases.cases_since(inv.community_id, since)
-        lines.append(f"**Since {fmt_time(since)}:** {plural(len(alerts), 'new alert')}, "
-                     f"{len(open_alerts)} still open, {plural(len(posts), 'post')} waiting for "
-                     f"a reply, {plural(len(cases), 'case')}.")
+        lines.append(t.render("handover_since", since=fmt_time(since),
+                              new_alerts=plural(len(alerts), "new alert"),
+                              open_alerts=len(open_alerts), posts=plural(len(posts), "post"),
+                              cases=plural(len(cases), "case")))
         for a in open_alerts:
-            lines.append(f"- alert #{a.id} {a.kind} ({a.state}) {a.member_name} {a.link}".rstrip())
+            lines.append(t.render("handover_alert", alert=a.id, kind=a.kind, state=a.state,
+                                  member=a.member_name, link=a.link).rstrip())
         for c in cases[-10:]:
-            lines.append(f"- case #{c.id} {c.action} {c.target_name} ({c.rule_id or c.reason})")
+            lines.append(t.render("handover_case", case=c.id, action=c.action,
+                                  member=c.target_name, reason=c.rule_id or c.reason))
         return CommandResult("\n".join(lines))

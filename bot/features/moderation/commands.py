@@ -13,7 +13,6 @@ from bot.core.commands import Arg, Invocation, MemberQuery, command, member_id, 
 from bot.core.errors import CommandError, PlatformError
 from bot.core.events import CommandResult, Member
 from bot.core.messenger import quote
-from bot.core.templates import plural
 
 if TYPE_CHECKING:
     from bot.features.moderation.feature import Moderation, ModerationContext
@@ -34,7 +33,8 @@ class ModerationCommands:
         rule, explain = self._rule_and_reason(reason)
         case_id = await self.moderation.warn(inv.community_id, member.id, member.name, rule,
                                              explain, actor=(inv.invoker.id, inv.invoker.name))
-        return CommandResult(f"Warned {self._who(member.id, member.name)} (case #{case_id}).")
+        return CommandResult(self.ctx.templates.render(
+            "warn_done", member=self._who(member.id, member.name), case=case_id))
 
     @command("note", "Add a private moderator note about a member")
     async def note(self, inv: Invocation, member: Annotated[Member, Arg("Who")],
@@ -44,21 +44,23 @@ class ModerationCommands:
         case_id = await ctx.repo.add_case(inv.community_id, "note", None, text, inv.invoker.id,
                                           inv.invoker.name, member.id, member.name,
                                           ctx.clock.now())
-        return CommandResult(f"Note about {self._who(member.id, member.name)} saved as "
-                             f"case #{case_id}.")
+        return CommandResult(ctx.templates.render(
+            "note_done", member=self._who(member.id, member.name), case=case_id))
 
     @command("case", "Show one case")
     async def case(self, inv: Invocation,
                    id: Annotated[int, Arg("Case number")]) -> CommandResult:
         """Show one case."""
+        t = self.ctx.templates
         case = await self.ctx.repo.get_case(inv.community_id, id)
         if case is None:
-            return CommandResult(f"There is no case #{id}.", ok=False)
-        lines = [f"**Case #{case.id}: {case.action}** ({fmt_time(case.created_at)})",
-                 f"Member: {self._who(case.target_id, case.target_name)}",
-                 f"By: {case.actor_name}",
-                 f"Rule: `{case.rule_id}`" if case.rule_id else "",
-                 f"Reason: {case.reason}"]
+            return CommandResult(t.render("case_unknown", case=id), ok=False)
+        lines = [t.render("case_header", case=case.id, action=case.action,
+                          at=fmt_time(case.created_at)),
+                 t.render("case_member", member=self._who(case.target_id, case.target_name)),
+                 t.render("case_by", moderator=case.actor_name),
+                 t.render("case_rule", rule=case.rule_id) if case.rule_id else "",
+                 t.render("case_reason", reason=case.reason)]
         if case.excerpt:
             lines.append(quote(case.excerpt, 500))
         return CommandResult("\n".join(x for x in lines if x))
@@ -78,13 +80,15 @@ class ModerationCommands:
             raise CommandError(not_found_text(member))
         name = target.name if target is not None else cases[-1].target_name
         who = self._who(target_id, name)
+        t = self.ctx.templates
         if not cases:
-            return CommandResult(f"No cases about {who}.")
-        lines = [f"**{plural(len(cases), 'case')} about {who}:**"]
+            return CommandResult(t.render("history_none", member=who))
+        lines = [t.render("history_heading_one" if len(cases) == 1 else "history_heading",
+                          count=len(cases), member=who)]
         for c in cases[-25:]:
-            rule = f" `{c.rule_id}`" if c.rule_id else ""
-            lines.append(f"- #{c.id} {fmt_time(c.created_at)} {c.action}{rule} by {c.actor_name}: "
-                         f"{c.reason}")
+            lines.append(t.render("history_item_rule" if c.rule_id else "history_item",
+                                  case=c.id, at=fmt_time(c.created_at), action=c.action,
+                                  rule=c.rule_id or "", moderator=c.actor_name, reason=c.reason))
         return CommandResult("\n".join(lines))
 
     @command("timeout", "Stop a member posting for a while")
@@ -94,31 +98,30 @@ class ModerationCommands:
                       ) -> CommandResult:
         """Time a member out for some minutes, citing a rule or reason."""
         if not 1 <= minutes <= 40320:
-            raise CommandError("minutes must be between 1 and 40320 (28 days).")
+            raise CommandError(self.ctx.templates.render("timeout_minutes"))
         rule, explain = self._rule_and_reason(reason)
         case_id = await self.moderation.timeout(inv.community_id, member.id, member.name,
                                                 minutes * 60, rule, explain,
                                                 actor=(inv.invoker.id, inv.invoker.name))
         if case_id is None:
-            return CommandResult("The timeout failed (missing permission or platform error); "
-                                 "see the log.", ok=False)
-        return CommandResult(f"Timed out {self._who(member.id, member.name)} for "
-                             f"{plural(minutes, 'minute')} (case #{case_id}).")
+            return CommandResult(self.ctx.templates.render("timeout_failed"), ok=False)
+        return CommandResult(self.ctx.templates.render(
+            "timeout_done_one" if minutes == 1 else "timeout_done",
+            member=self._who(member.id, member.name), minutes=minutes, case=case_id))
 
     async def _lookup(self, inv: Invocation, query: str) -> Member | None:
         """``platform.resolve_member``; a platform failure is a clear refusal, not a crash."""
         try:
             return await self.ctx.platform.resolve_member(inv.community_id, query)
         except PlatformError:
-            raise CommandError("I couldn't look up members on the platform just now; nothing "
-                               "was done. Please try again in a moment.") from None
+            raise CommandError(self.ctx.templates.render("member_lookup_failed")) from None
 
     def _who(self, user_id: str, name: str) -> str:
         """A member for moderators: display name and a mention (``Riley (<@123>)``)."""
         mention = self.ctx.platform.user_mention(user_id)
         if not name or name == user_id or name in mention:
             return mention
-        return f"{name} ({mention})"
+        return self.ctx.templates.render("member_named", name=name, mention=mention)
 
     def _rule_and_reason(self, text: str) -> tuple[str, str]:
         """A reason naming a rule id uses that rule's explanation, the same words every time."""

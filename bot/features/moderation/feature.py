@@ -96,18 +96,17 @@ class Moderation(Feature):
                                             ev.user_id, ev.at, ev.channel_id)
 
     async def hold_post(self, ev: MessagePosted, *, rule: str, explain: str,
-                        template: str) -> int | None:
+                        private_text: str) -> int | None:
         """Keep a post for review (:class:`bot.core.contracts.CaseKeeper`): a ``hold`` case
-        with its text first, then hide it and send the author their text (``template``)."""
+        with its text first, then hide it and send the author ``private_text`` (the
+        caller's own template, giving them their text back)."""
         ctx = self.ctx
         case_id = await ctx.repo.add_case(
             ev.community_id, "hold", rule, explain, "haven", "Haven", ev.author.id,
             ev.author.name, ev.at, ev.channel.id, ev.message.message_id, ev.text)
-        text = ctx.templates.render(template, member=ev.author.name, text=quote(ev.text),
-                                    channel=f"#{ev.channel.name}", explain=explain, rule=rule,
-                                    community=ctx.platform.community_name(ev.community_id))
         hidden, _ = await ctx.messenger.hide_and_return(
-            ev, rule=rule, explain=explain, private_text=text, notice=None, notice_no_dm=None)
+            ev, rule=rule, explain=explain, private_text=private_text, notice=None,
+            notice_no_dm=None)
         if not hidden:
             await ctx.repo.delete_case(case_id)
             return None
@@ -326,11 +325,12 @@ class Moderation(Feature):
             await ctx.messenger.once(community, f"case:{case_id}:notice", send_notice)
         if info.get("log_case"):
             async def send_log() -> str:
+                template = "case_hidden_log" + ("_link" if info["link"] else "") + (
+                    "" if returned else "_no_dm")
                 sent = await ctx.messenger.send(community, ctx.core.channels.moderators, Outgoing(
-                    f"Case #{case_id}: hid a post by {info['author_name']} in "
-                    f"#{info['channel_name']} (rule `{info['rule']}`). {info['link']}".rstrip()
-                    + ("" if returned else " The author could not be messaged privately; "
-                       f"their text is in case #{case_id}.")))
+                    ctx.templates.render(template, case=case_id, member=info["author_name"],
+                                         channel=info["channel_name"], rule=info["rule"],
+                                         link=info["link"])))
                 return "sent" if sent is not None else "failed"
 
             await ctx.messenger.once(community, f"case:{case_id}:log", send_log)
@@ -389,7 +389,8 @@ class Moderation(Feature):
                                             channel_id, message_id)
         text = ctx.templates.render("warning", member=name, rule=rule, explain=explain,
                                      community=ctx.platform.community_name(community_id))
-        await ctx.messenger.private(community_id, user_id, Outgoing(f"{text}\n(Case #{case_id})"))
+        await ctx.messenger.private(community_id, user_id, Outgoing(
+            ctx.templates.render("member_case_note", text=text, case=case_id)))
         return case_id
 
     async def timeout(self, community_id: str, user_id: str, name: str, seconds: float, rule: str,
@@ -415,7 +416,8 @@ class Moderation(Feature):
         text = ctx.templates.render("timeout", member=name, rule=rule, explain=explain,
                                      duration=fmt_duration(seconds),
                                      community=ctx.platform.community_name(community_id))
-        await ctx.messenger.private(community_id, user_id, Outgoing(f"{text}\n(Case #{case_id})"))
+        await ctx.messenger.private(community_id, user_id, Outgoing(
+            ctx.templates.render("member_case_note", text=text, case=case_id)))
         return case_id
 
 

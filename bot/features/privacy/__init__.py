@@ -16,6 +16,8 @@ TEMPLATES = MappingProxyType({
     "mydata_no_dm": "I couldn't message you privately. Please allow direct messages from this "
                     "community and try again.",
     "mydata_sent": "I've sent you your data privately.",
+    "mydata_part": "Part {part}/{parts}:\n```json\n{data}\n```",
+    "forgetme_nothing": "nothing yet apart from your name",
     "forgetme_ask": "This would delete what Haven stores about you in this community: {what}."
                     "{kept} It cannot be undone. To go ahead, {how}. To see it all first, {see}.",
     "forgetme_kept_ask": " {records} about you {verb} kept, but will no longer name you or "

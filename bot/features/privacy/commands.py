@@ -72,7 +72,8 @@ class PrivacyCommands:
         else:
             chunks = [body[i:i + 1800] for i in range(0, len(body), 1800)] or ["{}"]
             parts = [Outgoing(intro)] + [
-                Outgoing(f"Part {n}/{len(chunks)}:\n```json\n{chunk}\n```")
+                Outgoing(ctx.templates.render("mydata_part", part=n, parts=len(chunks),
+                                              data=chunk))
                 for n, chunk in enumerate(chunks, 1)]
         for part in parts:
             if await ctx.messenger.private(inv.community_id, inv.invoker.id, part) != "private":
@@ -99,7 +100,7 @@ class PrivacyCommands:
                 kept, "moderation record"), verb="is" if kept == 1 else "are") if kept else ""
             return CommandResult(ctx.templates.render(
                 "forgetme_ask", what=", ".join(held) if held else
-                "nothing yet apart from your name", kept=keep,
+                ctx.templates.render("forgetme_nothing"), kept=keep,
                 how=how_to_run(ctx, "forgetme", "confirm"), see=how_to_run(ctx, "mydata")))
         alias = f"forgotten-{secrets.token_hex(5)}"
         counts = await ctx.repo.forget(inv.community_id, inv.invoker.id, alias)

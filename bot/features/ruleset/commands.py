@@ -40,29 +40,30 @@ class RulesetCommands:
         except ConfigError as exc:
             shown = "\n".join(str(p) for p in exc.problems[:10])
             more = len(exc.problems) - 10
-            return CommandResult("The rules were NOT reloaded; the old rules stay in force. "
-                                 f"Problems:\n```\n{shown}\n```"
-                                 + (f"\n...and {more} more." if more > 0 else ""), ok=False)
+            return CommandResult(ctx.templates.render(
+                "rules_reload_failed_more" if more > 0 else "rules_reload_failed",
+                problems=shown, more=more), ok=False)
         ctx.rules.replace(new)
         log.info("rules reloaded by %s: %d rules", inv.invoker.id, len(new.rules))
-        return CommandResult(f"Rules reloaded: {len(new.rules)} rules in force.")
+        return CommandResult(ctx.templates.render("rules_reloaded", count=len(new.rules)))
 
     @command("rules test", "Dry run: which rules match this text and why (nothing is done)")
     async def test(self, inv: Invocation,
                    text: Annotated[str, Arg("Text to test", rest=True)]) -> CommandResult:
         """Dry run: which rules match and why; nothing is done."""
+        t = self.ctx.templates
         matches = self.ctx.rules.current().evaluate(text)
         semantic = self.ctx.detector()
         if semantic is not None:
             matches = [*matches, *await semantic.detect_async(text, matches)]
         if not matches:
-            return CommandResult("No rule matches that text. (Dry run: nothing was done.)")
-        lines = ["Dry run, nothing was done. Matching rules:"]
+            return CommandResult(t.render("rules_test_none"))
+        lines = [t.render("rules_test_heading")]
         for m in matches:
-            actions = ", ".join(a.name for a in m.rule.actions) or "none"
-            shadow = " [shadow]" if m.rule.shadow else ""
-            lines.append(f"- `{m.rule.id}` ({m.rule.category}, {m.rule.severity}){shadow}: "
-                         f"{m.reason}; actions: {actions}")
+            actions = ", ".join(a.name for a in m.rule.actions) or t.render("rules_test_no_actions")
+            lines.append(t.render("rules_test_item_shadow" if m.rule.shadow else "rules_test_item",
+                                  rule=m.rule.id, category=m.rule.category,
+                                  severity=m.rule.severity, reason=m.reason, actions=actions))
         return CommandResult("\n".join(lines))
 
     @command("feedback", "Teach semantic detection: an alert was a false alarm, or a post was "
@@ -75,29 +76,28 @@ class RulesetCommands:
                                  rest=True)]) -> CommandResult:
         """Add a false alarm or a missed post to the review file (never used unreviewed)."""
         ctx = self.ctx
+        t = ctx.templates
         what = what.strip()
         alert_id = rule = None
         if kind == "falsealarm":
             try:
                 alert_id = int(what.lstrip("#"))
             except ValueError:
-                raise CommandError("Give the alert number, e.g. `feedback falsealarm none 12`.") from None
+                raise CommandError(t.render("feedback_alert_number")) from None
             alert = await ctx.repo.get_alert(alert_id)
             if alert is None or alert.community_id != inv.community_id:
-                raise CommandError(f"No alert #{alert_id} here.")
+                raise CommandError(t.render("feedback_alert_unknown", alert=alert_id))
             if not alert.excerpt:
-                raise CommandError(f"Alert #{alert_id} no longer holds the post's text; use "
-                                   "`feedback missed <label> <text>` with the text instead.")
+                raise CommandError(t.render("feedback_alert_purged", alert=alert_id))
             what, rule = alert.excerpt, alert.rule_id
         elif not what:
-            raise CommandError("Give the post's text, e.g. `feedback missed crisis <text>`.")
+            raise CommandError(t.render("feedback_text_missing"))
         try:
             total = append_review(ctx.config.review_file, what, label, kind,
                                   by=inv.invoker.id, at=ctx.clock.now(), alert=alert_id,
                                   rule=rule)
         except OSError as exc:
             log.error("could not write the review file: %s", exc.__class__.__name__)
-            raise CommandError("Could not write the review file; nothing was saved.") from None
+            raise CommandError(t.render("feedback_write_failed")) from None
         log.info("feedback %s (%s) added to the review file by %s", kind, label, inv.invoker.id)
-        return CommandResult(f"Saved for review as `{label}` ({total} item(s) waiting). An admin "
-                             "reviews the file and retrains with `haven train --examples`.")
+        return CommandResult(t.render("feedback_saved", label=label, count=total))

@@ -2,14 +2,18 @@
 
 from bot.core.feature import Feature, FeatureSpec
 from bot.features.stats.commands import StatsCommands
-from bot.features.stats.figures import StatsSources
+from bot.features.stats.figures import STATS_TEMPLATES, StatsSources
 from bot.storage.repositories.alerts import AlertsRepository
 from bot.storage.repositories.duty import DutyRepository
 from bot.storage.repositories.members import MembersRepository
 from bot.storage.repositories.posts import TrackedPostsRepository
 
+TEMPLATES = STATS_TEMPLATES
+"""The ``stats`` answer (defined beside the figures it shows)."""
+
 SPEC: FeatureSpec[None, StatsSources] = FeatureSpec(
     name="stats", build=lambda ctx, siblings: Feature(), commands=StatsCommands,
     repository=lambda db: StatsSources(AlertsRepository(db), TrackedPostsRepository(db),
                                        MembersRepository(db), DutyRepository(db)),
+    templates=TEMPLATES,
 )

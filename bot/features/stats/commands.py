@@ -30,7 +30,7 @@ class StatsCommands:
         """Community health figures, with a chart where the platform takes attachments."""
         ctx = self.ctx
         if not 1 <= days <= 365:
-            raise CommandError("days must be between 1 and 365.")
+            raise CommandError(ctx.templates.render("stats_days"))
         stats = await compute_stats(ctx.repo, inv.community_id, ctx.clock.now(), days)
         attachments: tuple[Attachment, ...] = ()
         names = await self._moderator_names(inv.community_id, stats.alerts_per_moderator)
@@ -39,7 +39,7 @@ class StatsCommands:
                 attachments = (render_chart(stats, names),)
             except Exception:  # a chart is a bonus: the text has every figure
                 log.exception("could not render the stats chart")
-        return CommandResult(stats.as_text(names), attachments=attachments)
+        return CommandResult(stats.as_text(names, ctx.templates), attachments=attachments)
 
     async def _moderator_names(self, community_id: str, ids: dict[str, int]) -> dict[str, str]:
         """Display names for moderator ids: the duty roster's, else the platform's.

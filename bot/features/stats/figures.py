@@ -10,15 +10,35 @@ from __future__ import annotations
 import io
 import statistics
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 
 from bot.core.clock import fmt_duration
 from bot.core.events import Attachment
-from bot.core.templates import plural
+from bot.core.templates import Templates, plural
 from bot.storage.repositories.alerts import AlertsRepository
 from bot.storage.repositories.duty import DutyRepository
 from bot.storage.repositories.members import MembersRepository
 from bot.storage.repositories.posts import TrackedPostsRepository
+
+STATS_TEMPLATES: Mapping[str, str] = MappingProxyType({
+    "stats_report": (
+        "**Community health, last {days}**\n"
+        "Support posts: {posts}, answered {answered} (within 2 h: {within_2h}, within 24 h: "
+        "{within_24h})\n"
+        "Time to first reply: median {median_reply}, 90th percentile {p90_reply}\n"
+        "Alerts: {alerts_opened} opened, {alerts_resolved} resolved, median time to claim "
+        "{median_claim}\n"
+        "Alerts claimed per moderator: {per_moderator}\n"
+        "Members: {readers} only read, {posters} post, {repliers} reply to others"
+    ),
+    "stats_moderator_item": "{moderator}: {count}",
+    "stats_no_moderator": "none",
+    "stats_no_figure": "n/a",
+    "stats_days": "days must be between 1 and 365.",
+})
+"""The ``stats`` answer (the stats package's ``TEMPLATES``)."""
 
 
 @dataclass(frozen=True)
@@ -58,27 +78,28 @@ class Stats:
         """``n`` as a percentage of posts."""
         return f"{100 * n / self.posts:.0f}%" if self.posts else "n/a"
 
-    def as_text(self, names: dict[str, str] | None = None) -> str:
-        """The figures as a message (``names`` maps moderator ids to display names)."""
+    def as_text(self, names: dict[str, str] | None = None,
+                templates: Templates | None = None) -> str:
+        """The figures as a message (``names`` maps moderator ids to display names;
+        ``templates``: the community's, else the defaults of :data:`STATS_TEMPLATES`)."""
         names = names or {}
+        t = templates or Templates(defaults=STATS_TEMPLATES)
 
         def dur(x: float | None) -> str:
-            return fmt_duration(x) if x is not None else "n/a"
+            return fmt_duration(x) if x is not None else t.render("stats_no_figure")
 
-        per_mod = ", ".join(f"{names.get(k, k)}: {v}" for k, v in sorted(self.alerts_per_moderator.items(),
-                                                            key=lambda kv: -kv[1])) or "none"
-        return "\n".join([
-            f"**Community health, last {plural(self.days, 'day')}**",
-            f"Support posts: {self.posts}, answered {self.answered} "
-            f"(within 2 h: {self.share(self.within_2h)}, within 24 h: {self.share(self.within_24h)})",
-            f"Time to first reply: median {dur(self.median_reply)}, "
-            f"90th percentile {dur(self.p90_reply)}",
-            f"Alerts: {self.alerts_opened} opened, {self.alerts_resolved} resolved, "
-            f"median time to claim {dur(self.median_claim)}",
-            f"Alerts claimed per moderator: {per_mod}",
-            f"Members: {self.readers} only read, {self.posters} post, "
-            f"{self.repliers} reply to others",
-        ])
+        per_mod = ", ".join(
+            t.render("stats_moderator_item", moderator=names.get(k, k), count=v)
+            for k, v in sorted(self.alerts_per_moderator.items(), key=lambda kv: -kv[1])
+        ) or t.render("stats_no_moderator")
+        return t.render(
+            "stats_report", days=plural(self.days, "day"), posts=self.posts,
+            answered=self.answered, within_2h=self.share(self.within_2h),
+            within_24h=self.share(self.within_24h), median_reply=dur(self.median_reply),
+            p90_reply=dur(self.p90_reply), alerts_opened=self.alerts_opened,
+            alerts_resolved=self.alerts_resolved, median_claim=dur(self.median_claim),
+            per_moderator=per_mod, readers=self.readers, posters=self.posters,
+            repliers=self.repliers)
 
 
 def percentile(values: tuple[float, ...] | list[float], pct: float) -> float | None:

@@ -7,7 +7,6 @@ from typing import TYPE_CHECKING
 from bot.core.clock import fmt_duration
 from bot.core.commands import Invocation, command
 from bot.core.events import CommandResult
-from bot.core.templates import plural
 
 if TYPE_CHECKING:
     from bot.features.unanswered.feature import Unanswered, UnansweredContext
@@ -24,10 +23,12 @@ class UnansweredCommands:
         """Support posts still waiting, longest first."""
         ctx = self.ctx
         posts = await ctx.repo.open_posts(inv.community_id)
+        t = ctx.templates
         if not posts:
-            return CommandResult("Every support post has had a reply.")
-        lines = [f"**{plural(len(posts), 'post')} waiting for a reply:**"]
+            return CommandResult(t.render("unanswered_none"))
+        lines = [t.render("unanswered_heading_one" if len(posts) == 1 else "unanswered_heading",
+                          count=len(posts))]
         for p in posts[:20]:
-            lines.append(f"- #{p.channel_name}: waiting "
-                         f"{fmt_duration(ctx.clock.now() - p.posted_at)} {p.link}".rstrip())
+            lines.append(t.render("unanswered_item", channel=p.channel_name, link=p.link,
+                                  waited=fmt_duration(ctx.clock.now() - p.posted_at)).rstrip())
         return CommandResult("\n".join(lines))

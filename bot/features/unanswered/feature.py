@@ -226,8 +226,9 @@ class Unanswered(Feature):
                 return
             who = " ".join([*(ctx.platform.role_mention(post.community_id, r) for r in roles),
                             *(ctx.platform.user_mention(u) for u in users)])
-            lines = [f"{who} A post in #{post.channel_name} has waited {self._waiting(post)} "
-                     "for a reply. Could someone take a look?".strip(), post.link]
+            lines = [ctx.templates.render("unanswered_nudge", mentions=who,
+                                          channel=post.channel_name,
+                                          waited=self._waiting(post)).strip(), post.link]
             if post.excerpt:
                 lines.append(quote(post.excerpt, ctx.config.excerpt_chars))
             channel = ctx.core.channels.nudges or ctx.core.channels.moderators
@@ -245,9 +246,9 @@ class Unanswered(Feature):
             return
         roles = ctx.core.roles.moderators
         who = " ".join(ctx.platform.role_mention(post.community_id, r) for r in roles)
-        lines = [f"{who} **Unanswered for {self._waiting(post)}**: a post in #{post.channel_name} "
-                 "still has no reply" + (" (peer supporters were nudged)." if post.reminded_at
-                                         else "."), post.link]
+        template = "unanswered_escalation_nudged" if post.reminded_at else "unanswered_escalation"
+        lines = [ctx.templates.render(template, mentions=who, channel=post.channel_name,
+                                      waited=self._waiting(post)), post.link]
         if post.excerpt:
             lines.append(quote(post.excerpt, ctx.config.excerpt_chars))
         await ctx.platform.send(post.community_id, ctx.core.channels.moderators,

@@ -51,7 +51,7 @@ class Welcome(Feature):
             "member": member_name,
             "community": ctx.platform.community_name(community_id),
             "rules_channel": ctx.platform.channel_mention(community_id, rules) if rules
-            else "the house rules",
+            else ctx.templates.render("welcome_no_rules_channel"),
             # "use `!haven resources`" on Matrix, "`/resources`" on Discord
             "command_prefix": command_prefix(ctx.platform.name, ctx.platform.command_prefix),
         })
@@ -66,7 +66,8 @@ class Welcome(Feature):
             log.info("member %s was welcomed before; not again", ev.member.id)
             return
         text = self.welcome_text(ev.community_id, ev.member.name)
-        public = Outgoing(f"{ctx.platform.user_mention(ev.member.id)} {text}",
+        public = Outgoing(ctx.templates.render("welcome_in_channel", text=text,
+                                               mention=ctx.platform.user_mention(ev.member.id)),
                           mention_users=(ev.member.id,))
         channel = ctx.core.channels.welcome or (ev.channel.id if ev.channel else None)
         if cfg.privately:

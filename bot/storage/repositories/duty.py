@@ -30,6 +30,14 @@ class DutyRepository(Repository):
             "name = excluded.name, quiet_start = excluded.quiet_start, "
             "quiet_end = excluded.quiet_end", (community_id, user_id, name, start, end))
 
+    async def set_excerpts(self, community_id: str, user_id: str, name: str,
+                           mode: str | None) -> None:
+        """Set (or clear, with ``None``) how much alert text a moderator sees."""
+        await self.db.write(
+            "INSERT INTO duty (community_id, user_id, name, excerpts) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT(community_id, user_id) DO UPDATE SET name = excluded.name, "
+            "excerpts = excluded.excerpts", (community_id, user_id, name, mode))
+
     async def duty_roster(self, community_id: str) -> list[DutyRow]:
         """Every moderator with a duty row, least recently alerted first."""
         rows = await self.db.all("SELECT * FROM duty WHERE community_id = ? "
@@ -61,7 +69,7 @@ class DutyRepository(Repository):
     async def export(self, community_id: str, user_id: str) -> dict[str, list[dict[str, Any]]]:
         """``duty``: the member's duty status and quiet hours."""
         return {"duty": as_dicts(await self.db.all(
-            "SELECT on_duty, quiet_start, quiet_end FROM duty WHERE community_id = ? "
+            "SELECT on_duty, quiet_start, quiet_end, excerpts FROM duty WHERE community_id = ? "
             "AND user_id = ?", (community_id, user_id)))}
 
     async def forget(self, community_id: str, user_id: str, alias: str) -> dict[str, int]:
