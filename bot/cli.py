@@ -1,4 +1,10 @@
-"""The ``haven`` command: run | demo | check | scan | train | rules test | invite-url."""
+"""The ``haven`` command: run | demo | check | scan | train | rules test | invite-url.
+
+Each subcommand imports what it needs when it runs: the composition root pulls in
+numpy and the model code, ``run`` and ``check --online`` discord.py or matrix-nio, so
+``haven --help`` and a typo answer at once. Nothing here breaks an import cycle (there
+is none).
+"""
 
 from __future__ import annotations
 
@@ -10,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bot.adapters.discord.config import DISCORD_SECTION
-from bot.core.errors import ConfigError
+from bot.core.errors import ConfigError, Problem
 from bot.detection.settings import DETECTION_SECTION
 
 if TYPE_CHECKING:
@@ -112,7 +118,6 @@ def check_online(config: Config | None) -> int:
 
 def _check_detection(config, problems: list, warnings: list) -> str:  # type: ignore[no-untyped-def]
     """Check the semantic stage can start as configured; returns a one-line summary."""
-    from bot.core.errors import Problem
     from bot.detection.backend import model_available
     from bot.detection.model import DEFAULT_HEAD, Detector
     from bot.detection.settings import DetectionConfig

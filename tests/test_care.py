@@ -159,3 +159,12 @@ async def test_alerts_show_the_text_as_the_moderator_on_duty_chose(
     [edit] = harness.platform.of("edit")
     assert ("kill myself" in edit.text) is plain
     assert ("kill myself" in (edit.msg.spoiler_text or "")) is spoilered
+
+
+async def test_stats_show_each_moderators_load(harness: Harness) -> None:
+    core = harness.core
+    await crisis(harness, "a")
+    await core.handle(command("claim", harness.clock.now(), alert="1"))
+    r = await core.handle(command("stats", harness.clock.now()))
+    assert "Moderator load (last 24 hours / 7 days)" in r.text
+    assert "- <@mod1>: claimed 1/1, resolved 0/0, crisis 1/1, at night 0/0" in r.text

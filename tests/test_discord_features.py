@@ -559,3 +559,21 @@ async def test_discord_crisis_written_to_haven_in_private_is_alerted(e2e):
     texts = [c.content for c in e2e.rest.messages_to(dm_channel)] + dm_texts(e2e, ALICE)
     assert any("Samaritans" in t for t in texts)
     assert not e2e.rest.find("DELETE", r"/channels/\d+/messages/\d+")  # nothing punitive
+
+
+# --------------------------------------------------------------------------- care for moderators
+
+
+async def test_discord_care_exposure_after_care_and_a_quiet_checkin(e2e):
+    await e2e.slash("duty", [p.option("state", "on")])
+    await e2e.slash("excerpts", [p.option("mode", "spoiler")])
+    await e2e.post(VENT, ALICE, "i want to end my life")
+    [alert] = e2e.rest.messages_to(MOD_ALERTS)
+    # the words are behind a spoiler warned with the kind of alert; who and where stay plain
+    assert "||" in alert.content and "Crisis alert" in alert.content
+    assert "end my life" not in alert.content.split("||")[0]
+    await e2e.slash("resolve", [p.option("alert", 1, 4)])
+    assert any("Thank you for looking after alert #1" in d for d in dm_texts(e2e, MO))
+    await e2e.slash("checkin")
+    asks = [m for m in e2e.rest.messages_to(MOD_ALERTS) if "checking in" in m.content]
+    assert len(asks) == 1 and asks[0].json.get("allowed_mentions", {}).get("roles") in (None, [])

@@ -1204,6 +1204,28 @@ async def test_help_names_commands_with_the_prefix(world: World) -> None:
     assert cmd
 
 
+async def test_care_for_moderators_on_matrix(world: World) -> None:
+    """Issue 14: a moderator's exposure choice shapes the alert; after resolving a crisis
+    alert they get a private word; `checkin` asks the team quietly."""
+    await world.haven()
+    mod = world.mod
+    await mod.send(world.mods_room, "!haven duty on")
+    await world.bot_says(mod, world.mods_room, "on duty", "duty on")
+    await mod.send(world.mods_room, "!haven excerpts off")
+    await world.bot_says(mod, world.mods_room, "not show you the post's words", "excerpts off")
+    await world.alice.send(world.support, "I want to end my life tonight")
+    alert = await world.bot_says(mod, world.mods_room, "New alert", "the crisis alert")
+    body = alert["content"]["body"]
+    assert "end my life" not in body and "not shown here" in body
+    assert "Member: " in body and "Where: " in body and "(critical)" in body  # who, where, how urgent
+    await mod.send(world.mods_room, "!haven resolve 1")
+    dm = await mod.accept_invite()
+    await world.bot_says(mod, dm, "Thank you for looking after alert #1", "the after-care word")
+    await mod.send(world.mods_room, "!haven checkin")
+    ask = await world.bot_says(mod, world.mods_room, "checking in", "the quiet check-in request")
+    assert "m.mentions" not in ask["content"] or not ask["content"]["m.mentions"].get("room")
+
+
 async def test_identifying_details_adding_up_send_the_member_a_private_note(
         world: World) -> None:
     """Issue 14, part 3: three posts naming three kinds of detail; the note comes privately."""

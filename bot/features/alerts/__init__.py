@@ -6,7 +6,8 @@ from bot.core.contracts import ExcerptPolicy
 from bot.core.feature import FeatureSpec
 from bot.features.alerts.commands import AlertCommands
 from bot.features.alerts.config import CRISIS_SECTION, CrisisConfig
-from bot.features.alerts.feature import Alerts, AlertsRepos
+from bot.features.alerts.context import AlertsRepos
+from bot.features.alerts.feature import Alerts
 from bot.storage.repositories.alerts import AlertsRepository
 from bot.storage.repositories.duty import DutyRepository
 

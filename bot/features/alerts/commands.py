@@ -9,7 +9,8 @@ from bot.core.commands import Arg, Invocation, button, command
 from bot.core.events import ButtonPressed, CommandResult
 
 if TYPE_CHECKING:
-    from bot.features.alerts.feature import Alerts, AlertsContext
+    from bot.features.alerts.context import AlertsContext
+    from bot.features.alerts.feature import Alerts
 
 
 class AlertCommands:

@@ -1,7 +1,8 @@
 """Stats: community health figures for moderators."""
 
-from bot.core.feature import Feature, FeatureSpec
-from bot.features.stats.commands import StatsCommands
+from bot.core.contracts import TeamLoad
+from bot.core.feature import FeatureSpec
+from bot.features.stats.commands import Stats, StatsCommands
 from bot.features.stats.figures import STATS_TEMPLATES, StatsSources
 from bot.storage.repositories.alerts import AlertsRepository
 from bot.storage.repositories.duty import DutyRepository
@@ -12,7 +13,8 @@ TEMPLATES = STATS_TEMPLATES
 """The ``stats`` answer (defined beside the figures it shows)."""
 
 SPEC: FeatureSpec[None, StatsSources] = FeatureSpec(
-    name="stats", build=lambda ctx, siblings: Feature(), commands=StatsCommands,
+    name="stats", commands=StatsCommands, wants=("care",),
+    build=lambda ctx, siblings: Stats(team=siblings.find("care", TeamLoad)),
     repository=lambda db: StatsSources(AlertsRepository(db), TrackedPostsRepository(db),
                                        MembersRepository(db), DutyRepository(db)),
     templates=TEMPLATES,

@@ -37,6 +37,9 @@ STATS_TEMPLATES: Mapping[str, str] = MappingProxyType({
     "stats_no_moderator": "none",
     "stats_no_figure": "n/a",
     "stats_days": "days must be between 1 and 365.",
+    "stats_load": "Moderator load (last 24 hours / 7 days):\n{items}",
+    "stats_load_item": "- {moderator}: claimed {claimed}, resolved {resolved}, crisis {crisis}, "
+                       "at night {night}",
 })
 """The ``stats`` answer (the stats package's ``TEMPLATES``)."""
 
