@@ -170,6 +170,18 @@ class Demo:
                            "everyone letters. after friday none of this will matter")
         self.core.triage.semantic = None  # the rest of the demo shows the rules alone
 
+    async def details_scene(self) -> None:
+        """Identifying details add up across posts: the third kind brings one private note."""
+        self.scene("Identifying details add up", "A name here, a school there, a town later: "
+                   "none identifies Alex alone, together they could. Haven stores only the "
+                   "kinds (never the text) and, at the third kind within 30 days, sends Alex "
+                   "one private, kind note; the moderators' review digest gets the kinds.")
+        await self.say("alex", "general", "thanks all, my name is Alex Morgan by the way")
+        await self.wait(3 * 3600, "3 hours pass")
+        await self.say("alex", "general", "I go to Kingsbridge College and exams start next week")
+        await self.wait(26 * 3600, "a day passes")
+        await self.say("alex", "general", "I live in Tadcaster so the last bus is at 10, ugh")
+
     async def press(self, who: str, action: str, alert_id: int) -> None:
         """A moderator presses Claim or Resolve on an alert."""
         assert self.core is not None
@@ -302,6 +314,7 @@ class Demo:
         await self.command("mo", "duty off")
         await self.command("lee", "handover")
         await self.command("lee", "stats 7")
+        await self.details_scene()
         await self.digest_scene()
         await self.stop()
         print("\nThat's Haven. Configure it in config.yaml, write rules in rules/*.yaml, and "

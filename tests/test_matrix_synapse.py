@@ -1224,3 +1224,19 @@ async def test_care_for_moderators_on_matrix(world: World) -> None:
     await mod.send(world.mods_room, "!haven checkin")
     ask = await world.bot_says(mod, world.mods_room, "checking in", "the quiet check-in request")
     assert "m.mentions" not in ask["content"] or not ask["content"]["m.mentions"].get("room")
+
+
+async def test_identifying_details_adding_up_send_the_member_a_private_note(
+        world: World) -> None:
+    """Issue 14, part 3: three posts naming three kinds of detail; the note comes privately."""
+    await world.haven()
+    for text in ("my name is Alice Marsh, hello", "I go to Kingsbridge College",
+                 "I live in Tadcaster, it's tiny"):
+        await world.alice.send(world.support, text)
+    dm = await world.alice.accept_invite()
+    note = await world.bot_says(world.alice, dm, "your town or street", "identifying-details note")
+    body = note["content"]["body"]
+    assert "your full name" in body and "edit or delete" in body
+    for detail in ("Marsh", "Kingsbridge", "Tadcaster"):
+        assert detail not in body
+    assert not world.from_bot(world.alice, world.support, "privacy")  # nothing said in public

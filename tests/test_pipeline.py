@@ -15,6 +15,7 @@ EXPECTED = [
     ("members.record", 30, "follow_up", {"edited"}, False),
     ("raid.hold", 35, "follow_up", {"edited", "hidden", "support"}, False),
     ("welcome.first_post", 40, "follow_up", {"edited", "hidden", "crisis"}, False),
+    ("details.check", 45, "follow_up", {"hidden", "support"}, False),
     ("unanswered.track", 50, "follow_up", set(), False),
     ("digest.schedule", 90, "follow_up", set(), False),
 ]

@@ -10,6 +10,7 @@ from bot.features import (
     alerts,
     care,
     content_warnings,
+    details,
     digest,
     duty,
     help,
@@ -37,5 +38,6 @@ FEATURES: tuple[FeatureSpec, ...] = (
     welcome.SPEC,
     content_warnings.SPEC,
     raid.SPEC,
+    details.SPEC,
     digest.SPEC,
 )

@@ -21,7 +21,6 @@ from bot.storage.privacy import Privacy, member_data_parts
 from bot.storage.repositories import (
     AlertsRepository,
     CasesRepository,
-    DigestRepository,
     DutyRepository,
     JobsRepository,
     KeyValueRepository,
@@ -80,8 +79,11 @@ class Store:
         self.cases = CasesRepository(database)
         self.duty = DutyRepository(database)
         self.ledger = LedgerRepository(database)
-        self.privacy = Privacy(database, [self.members, self.posts, self.alerts, self.cases,
-                                          self.duty, DigestRepository(database)])
+        # every repository holding member data, this store's own instances where it has them
+        parts = {type(p): p for p in member_data_parts(database)}
+        for mine in (self.members, self.posts, self.alerts, self.cases, self.duty):
+            parts[type(mine)] = mine
+        self.privacy = Privacy(database, list(parts.values()))
 
     @property
     def database(self) -> Database:

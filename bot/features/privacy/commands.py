@@ -17,6 +17,7 @@ from bot.storage.privacy import Privacy
 FORGET_WHAT: tuple[tuple[str, str], ...] = (
     ("member", "member record"), ("support_posts", "support post"),
     ("signposting", "helpline message record"), ("duty", "duty roster entry"),
+    ("identifying_details", "identifying-detail record"),
 )
 """What ``forgetme`` deletes, as (export key, noun); alerts and cases are anonymised."""
 
