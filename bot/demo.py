@@ -314,8 +314,8 @@ class Demo:
         await self.command("mo", "duty off")
         await self.command("lee", "handover")
         await self.command("lee", "stats 7")
-        await self.details_scene()
         await self.digest_scene()
+        await self.details_scene()
         await self.stop()
         print("\nThat's Haven. Configure it in config.yaml, write rules in rules/*.yaml, and "
               "run it with `haven run`.")
