@@ -1224,6 +1224,9 @@ async def test_care_for_moderators_on_matrix(world: World) -> None:
     await mod.send(world.mods_room, "!haven checkin")
     ask = await world.bot_says(mod, world.mods_room, "checking in", "the quiet check-in request")
     assert "m.mentions" not in ask["content"] or not ask["content"]["m.mentions"].get("room")
+    await mod.send(world.mods_room, "!haven team")
+    team = await world.bot_says(mod, world.mods_room, "Who handled what", "the team's load")
+    assert "resolved 1/1" in team["content"]["body"] and "crisis 1/1" in team["content"]["body"]
 
 
 async def test_identifying_details_adding_up_send_the_member_a_private_note(
