@@ -28,7 +28,7 @@ from bot.features.alerts.context import AlertsContext
 from bot.features.alerts.view import AlertView
 from bot.rules.model import SUPPORT_CATEGORIES, Match
 from bot.rules.planner import rule_urgency
-from bot.storage.rows import Job
+from bot.storage.rows import Alert, Job
 
 log = logging.getLogger(__name__)
 
@@ -355,14 +355,21 @@ class Alerts(Feature):
 
     # -- claim and resolve ------------------------------------------------------------
 
-    async def claim(self, community_id: str, alert_id: int, by: str) -> str:
-        """Claim an alert; returns the answer for the moderator."""
-        store = self.ctx.repo.alerts
-        alert = await store.get_alert(alert_id)
+    async def _unresolved(self, community_id: str, alert_id: int) -> Alert | str:
+        """The alert if it is here and not resolved, else the answer saying why not."""
+        alert = await self.ctx.repo.alerts.get_alert(alert_id)
         if alert is None or alert.community_id != community_id:
             return self.ctx.templates.render("alert_unknown", alert=alert_id)
         if alert.state == "resolved":
             return self.ctx.templates.render("alert_already_resolved", alert=alert_id)
+        return alert
+
+    async def claim(self, community_id: str, alert_id: int, by: str) -> str:
+        """Claim an alert; returns the answer for the moderator."""
+        store = self.ctx.repo.alerts
+        alert = await self._unresolved(community_id, alert_id)
+        if isinstance(alert, str):
+            return alert
         if alert.state == "claimed":
             who = self.ctx.platform.user_mention(alert.claimed_by or "")
             return self.ctx.templates.render("alert_already_claimed", alert=alert_id,
@@ -377,11 +384,9 @@ class Alerts(Feature):
     async def resolve(self, community_id: str, alert_id: int, by: str, note: str | None) -> str:
         """Resolve an alert; returns the answer for the moderator."""
         store = self.ctx.repo.alerts
-        alert = await store.get_alert(alert_id)
-        if alert is None or alert.community_id != community_id:
-            return self.ctx.templates.render("alert_unknown", alert=alert_id)
-        if alert.state == "resolved":
-            return self.ctx.templates.render("alert_already_resolved", alert=alert_id)
+        alert = await self._unresolved(community_id, alert_id)
+        if isinstance(alert, str):
+            return alert
         await store.resolve_alert(alert_id, by, note or None, self.ctx.clock.now())
         await self.ctx.scheduler.cancel("alert_reescalate", f"{alert_id}:")
         self.ctx.publish(AlertResolved(community_id, self.ctx.clock.now(), alert_id=alert_id,

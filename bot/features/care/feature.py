@@ -146,11 +146,7 @@ class Care(Feature):
                 "care_after_crisis", alert=ev.alert_id, checkin=self.ctx.hint("checkin"),
                 resources=self.ctx.templates.render("care_resources", resources=resources)
                 if resources else "")
-
-            async def send() -> str:
-                return await self.ctx.messenger.private(ev.community_id, ev.by, Outgoing(text))
-
-            await self.ctx.messenger.once(ev.community_id, f"care:after:{ev.alert_id}", send)
+            await self._tell_once(ev.community_id, ev.by, text, f"care:after:{ev.alert_id}")
         await self.on_handled(ev)
 
     # -- long duty -----------------------------------------------------------------------
@@ -173,11 +169,7 @@ class Care(Feature):
         text = self.ctx.templates.render(
             "care_long_duty", hours=_hours(self.ctx.clock.now() - since), others=others,
             handover=self.ctx.hint("handover"), off=self.ctx.hint("duty", "off"))
-
-        async def send() -> str:
-            return await self.ctx.messenger.private(job.community_id, user, Outgoing(text))
-
-        await self.ctx.messenger.once(job.community_id, f"care:duty:{user}:{since}", send)
+        await self._tell_once(job.community_id, user, text, f"care:duty:{user}:{since}")
 
     # -- helpers -------------------------------------------------------------------------
 
@@ -188,6 +180,13 @@ class Care(Feature):
         if others:
             return self.ctx.templates.render("care_others_on_duty", others=", ".join(others))
         return self.ctx.templates.render("care_nobody_else_on_duty")
+
+    async def _tell_once(self, community_id: str, user_id: str, text: str, key: str) -> None:
+        """A private note, once per ``key`` (also when the work is repeated after a crash)."""
+        async def send() -> str:
+            return await self.ctx.messenger.private(community_id, user_id, Outgoing(text))
+
+        await self.ctx.messenger.once(community_id, key, send)
 
     async def _tell(self, community_id: str, user_id: str, text: str, what: str) -> None:
         result = await self.ctx.messenger.private(community_id, user_id, Outgoing(text))
