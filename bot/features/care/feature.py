@@ -91,8 +91,11 @@ class Care(Feature):
                 for i, span in enumerate((DAY, 7 * DAY)):
                     if now - at <= span:
                         self._count(counts[who], what, alert, at, i)
-        rows = [ModeratorLoad(user, tuple(c["claimed"]), tuple(c["resolved"]),  # type: ignore[arg-type]
-                              tuple(c["crisis"]), tuple(c["night"]))  # type: ignore[arg-type]
+        def pair(counted: list[int]) -> tuple[int, int]:
+            return counted[0], counted[1]
+
+        rows = [ModeratorLoad(user, pair(c["claimed"]), pair(c["resolved"]), pair(c["crisis"]),
+                              pair(c["night"]))
                 for user, c in counts.items()]
         return sorted(rows, key=lambda r: (-r.crisis[1], -sum(r.claimed) - sum(r.resolved),
                                            r.user_id))
