@@ -188,3 +188,26 @@ async def test_catch_up_pages_until_the_saved_position() -> None:
     adapter.client.room_messages = room_messages  # type: ignore[method-assign]
     got = await adapter.inbound.backfill(ROOM, "p0", "saved")
     assert len(got) == 5 and limits == [2, 2, 2] and adapter.inbound.unread == []
+
+
+async def test_room_state_is_noted_in_the_same_step_as_nios_own_update() -> None:
+    """A task that wakes between the sync request and its processing (an alert being sent)
+    finds the power levels of a room that just appeared, creators included (room v12)."""
+    from nio import SyncResponse
+
+    adapter = adapter_for()
+    room = "!new:example.org"
+    state = [ev("m.room.create", {"room_version": "12"}, state_key="", sender=MOD),
+             ev("m.room.power_levels", {"users": {BOT: 100}}, state_key="", sender=MOD)]
+    raw = {"next_batch": "s1", "rooms": {"join": {room: {
+        "state": {"events": state}, "timeline": {"events": [], "limited": False},
+        "ephemeral": {"events": []}, "account_data": {"events": []}}}}}
+    resp = SyncResponse.from_dict(raw)
+    assert isinstance(resp, SyncResponse)
+
+    async def sync(**_: Any) -> SyncResponse:
+        return resp
+
+    adapter.client.sync = sync  # type: ignore[method-assign]
+    await adapter.session.request_sync({})
+    assert adapter.rooms.power_state(room).user_level(MOD) > 100  # before process() ran

@@ -87,16 +87,22 @@ class Inbound:
         self.joined_by_invite: set[str] = set()
         self._encrypted_reported: set[str] = set()
 
+    def note_states(self, resp: SyncResponse) -> None:
+        """Note the create/power-levels/member state of every joined room in ``resp``.
+
+        Called in the same step as nio's own update of its rooms (see
+        :meth:`~bot.adapters.matrix.session.Session.request_sync`), so no other task
+        ever sees a room in ``client.rooms`` whose power levels Haven has not read.
+        """
+        for room_id, info in resp.rooms.join.items():
+            for event in (*info.state, *info.timeline.events):
+                self.rooms.note_state_safely(room_id, source_of(event))
+
     async def process(self, resp: SyncResponse, since: str | None, cold: bool) -> None:
         """Hand one sync response to the core: invites, state, timelines (with catch-up)."""
         spawn = self.ctx.background.spawn
         for room_id, info in resp.rooms.invite.items():
             spawn(self.on_invite(room_id, info.invite_state), f"invite {room_id}")
-        # State first, for every room and without awaiting anything, so power levels are never
-        # read half-updated (nio has already updated its rooms when sync() returns).
-        for room_id, info in resp.rooms.join.items():
-            for event in (*info.state, *info.timeline.events):
-                self.rooms.note_state_safely(room_id, source_of(event))
         for room_id, info in resp.rooms.join.items():
             events: list[Any] = list(info.timeline.events)
             if info.timeline.limited and since and not cold:

@@ -269,6 +269,9 @@ class Session:
             raise PlatformError(f"sync: network error: {exc!r}") from exc
         if not isinstance(resp, SyncResponse):
             raise translate_error(resp, "sync")
+        # Without awaiting: nio has just updated its rooms, and a task that wakes before
+        # process() runs must not find a room whose power levels Haven has not read.
+        self.inbound.note_states(resp)
         return resp
 
     async def _encryption_housekeeping(self) -> None:
