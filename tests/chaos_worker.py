@@ -131,7 +131,7 @@ community: {{name: Harbour, countries: [GB]}}
 rules: {{dir: {rules}, helplines: {rules}/helplines.yaml}}
 channels: {{moderators: mod-alerts, welcome: welcome, rules: house-rules, nudges: team}}
 roles: {{moderators: [Moderators], peer_supporters: [Peer Supporters]}}
-unanswered: {{remind_after: 2h, escalate_after: 4h, places: [support]}}
+unanswered: {{remind_after: 2h, escalate_after: 12h, places: [support]}}
 # the chaos test is about durability, on a clock running 3,600 times real time: the model's
 # inference time (seconds of virtual time on a loaded machine) would only blur what it checks
 detection: {{semantic: off}}

@@ -215,14 +215,26 @@ def test_normalise_regex(pattern: str, expected: str) -> None:
     ],
 )
 def test_hostile_inputs_stay_linear(text: str) -> None:
-    """Python's regex engine backtracks; no pattern may turn quadratic on long runs."""
+    """Python's regex engine backtracks; no pattern may turn quadratic on long runs.
+
+    Measured as a ratio against ordinary prose of the same length in the same run (a
+    quadratic pattern on 60,000 characters is thousands of times slower; a loaded machine
+    slows both alike).
+    """
     import time
 
-    start = time.perf_counter()
-    norm = normalise(text, MaskResolver(["suicide"]))
-    for index in range(len(norm.views)):
-        norm.original_span(index, 1, 3)
-    assert time.perf_counter() - start < 2.0
+    def cost(sample: str) -> float:
+        best = float("inf")
+        for _ in range(2):
+            start = time.perf_counter()
+            norm = normalise(sample, MaskResolver(["suicide"]))
+            for index in range(len(norm.views)):
+                norm.original_span(index, 1, 3)
+            best = min(best, time.perf_counter() - start)
+        return best
+
+    prose = ("the tea went cold while we talked about the week. " * 2000)[:len(text)]
+    assert cost(text) < 25 * cost(prose) + 0.05
 
 
 @pytest.mark.parametrize(
