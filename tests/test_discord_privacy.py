@@ -155,14 +155,23 @@ async def test_discord_a_role_only_some_members_hold_does_not_count(monkeypatch)
 
 
 async def test_discord_members_role_check_is_cheap_on_a_large_server(monkeypatch):
+    """Asked on every alert: the answer must not walk the member list each time. Measured
+    against a small server in the same run (walking 3,000 members would be ~300x slower)."""
     import time
 
-    guild = guild_with_member_role(everyone_holds_it=True)
-    guild["members"] += [p.member(p.user(str(950000000000000000 + i), f"m{i}"), roles=(MEMBER_ROLE,))
-                         for i in range(3000)]
-    guild["member_count"] = len(guild["members"])
-    h, _ = await started(monkeypatch, guild=guild)
-    started_at = time.perf_counter()
-    for _ in range(500):  # every alert asks
-        assert h.adapter.moderators_channel_is_private(p.GUILD_ID) is False
-    assert time.perf_counter() - started_at < 1.0
+    async def cost(extra: int) -> float:
+        guild = guild_with_member_role(everyone_holds_it=True)
+        guild["members"] += [p.member(p.user(str(950000000000000000 + i), f"m{i}"),
+                                      roles=(MEMBER_ROLE,)) for i in range(extra)]
+        guild["member_count"] = len(guild["members"])
+        h, _ = await started(monkeypatch, guild=guild)
+        best = float("inf")
+        for _ in range(3):
+            started_at = time.perf_counter()
+            for _ in range(200):  # every alert asks
+                assert h.adapter.moderators_channel_is_private(p.GUILD_ID) is False
+            best = min(best, time.perf_counter() - started_at)
+        return best
+
+    small, large = await cost(10), await cost(3000)
+    assert large < 10 * small + 0.01
