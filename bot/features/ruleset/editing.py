@@ -24,12 +24,13 @@ import hashlib
 import logging
 import os
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 from bot.core.errors import ConfigError, Problem
 from bot.core.events import Member
+from bot.core.rule_edits import Checked, Draft, DryRun, Hit, Pack, Saved
 from bot.features.ruleset.context import RulesetContext
 from bot.rules.engine import Rulebook
 from bot.rules.loader import load_dir, load_rules_text
@@ -45,114 +46,12 @@ SEMANTIC_FILE = "semantic"
 
 
 @dataclass(frozen=True)
-class Draft:
-    """The community rule file as it is now: its text and SHA-256 (the editor sends the
-    SHA back on save, so two people editing at once do not overwrite each other)."""
-
-    text: str
-    sha: str
-    exists: bool
-
-
-@dataclass(frozen=True)
-class Checked:
-    """A draft checked: its problems, then (when there are none) its failing examples."""
-
-    problems: tuple[Problem, ...] = ()
-    failures: tuple[str, ...] = ()
-    examples: int = 0
-    """How many examples the draft's rules have."""
-    rules: tuple[Rule, ...] | None = None
-    """The draft's rules, when everything validated (``None`` otherwise)."""
-    packs: tuple[Rule, ...] = ()
-    """The packs' rules it was checked with."""
-
-    @property
-    def ok(self) -> bool:
-        """Valid and every example passes."""
-        return not self.problems and not self.failures and self.rules is not None
-
-    def rulebook(self) -> Rulebook:
-        """The rules that would be in force: the packs', then the draft's (builds the
-        matcher: slow for big packs, so call it from a worker thread)."""
-        assert self.rules is not None
-        return Rulebook([*self.packs, *self.rules])
-
-
-@dataclass(frozen=True)
 class _Packs:
     """The packs' rules (or problems) as last loaded, and what they were loaded from."""
 
     key: tuple[object, ...]
     rules: tuple[Rule, ...]
     problems: tuple[Problem, ...]
-
-
-@dataclass(frozen=True)
-class Hit:
-    """One rule that matched in a dry run, and why."""
-
-    rule: str
-    category: str
-    severity: str
-    description: str
-    reason: str
-    matched: str
-    actions: tuple[str, ...]
-    shadow: bool
-    file: str
-    line: int
-    score: float | None = None
-    """The semantic stage's score (``None`` for a rule from a file)."""
-
-    @property
-    def semantic(self) -> bool:
-        """Whether the semantic stage, not a rule file, matched."""
-        return self.score is not None
-
-
-@dataclass(frozen=True)
-class DryRun:
-    """What a text would trigger (nothing is done)."""
-
-    hits: tuple[Hit, ...] = ()
-    problems: tuple[Problem, ...] = ()
-    """A draft tried instead of the rules in force, that does not validate."""
-    semantic: Literal["on", "off", "failed"] = "off"
-    """Whether the semantic stage looked at the text."""
-    draft: bool = False
-    """Tried against a draft rather than the rules in force."""
-
-
-SaveStatus = Literal["saved", "unchanged", "invalid", "examples_failed", "conflict",
-                     "forbidden", "not_configured", "write_failed"]
-
-
-@dataclass(frozen=True)
-class Saved:
-    """What :meth:`RulesEditor.save` did; ``message`` is the moderator-facing sentence."""
-
-    status: SaveStatus
-    message: str
-    checked: Checked = field(default_factory=Checked)
-    change_id: int | None = None
-    case_id: int | None = None
-
-    @property
-    def ok(self) -> bool:
-        """Saved, or nothing to save."""
-        return self.status in ("saved", "unchanged")
-
-
-@dataclass(frozen=True)
-class Pack:
-    """A rule file in force and its rules (in file order)."""
-
-    name: str
-    file: str
-    rules: tuple[Rule, ...]
-    community: bool = False
-    """The community's own file (the one the editor edits)."""
 
 
 def sha256(text: str) -> str:
