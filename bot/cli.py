@@ -54,10 +54,11 @@ def cmd_check(args: argparse.Namespace) -> int:
             problems += exc.problems
     rules_dir = Path(args.rules) if args.rules else (config.rules.dir if config else _default_rules())
     packs = config.rules.packs if config and not args.rules else None
+    community = config.rules.community if config and not args.rules else None
     templates = Templates(config.templates if config else None)
     rulebook = None
     try:
-        rulebook = Rulebook.load(rules_dir, packs, templates.names())
+        rulebook = Rulebook.load(rules_dir, packs, templates.names(), community)
     except ConfigError as exc:
         problems += exc.problems
     helplines_path = config.rules.helplines if config else rules_dir / "helplines.yaml"
