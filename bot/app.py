@@ -29,6 +29,7 @@ from bot.core.sections import Checks, Section
 from bot.core.templates import Templates
 from bot.core.triage import RulesInForce
 from bot.core.yamlsrc import load_file, load_text
+from bot.dashboard.config import DASHBOARD_SECTION
 from bot.detection.settings import DETECTION_SECTION
 from bot.detection.stage import SemanticStage
 from bot.features import FEATURES
@@ -53,8 +54,9 @@ LINKS: Mapping[str, Any] = {CONTENT_WARNINGS_SECTION.key: _support_places_are_ex
 """The one default that joins two features' settings, as a ``finish`` hook."""
 
 
-SHARED: Mapping[str, Section[Any]] = {"ruleset": DETECTION_SECTION}
-"""Features that read a section they do not own: feedback goes to detection's review file."""
+SHARED: Mapping[str, Section[Any]] = {"ruleset": DETECTION_SECTION, "dashboard": DASHBOARD_SECTION}
+"""Features that read a section they do not own: feedback goes to detection's review file;
+the dashboard command reads the web dashboard's address."""
 
 
 def wired(specs: Sequence[FeatureSpec[Any, Any]]) -> tuple[FeatureSpec[Any, Any], ...]:
@@ -65,14 +67,14 @@ def wired(specs: Sequence[FeatureSpec[Any, Any]]) -> tuple[FeatureSpec[Any, Any]
 
 def sections(specs: Sequence[FeatureSpec[Any, Any]] = FEATURES) -> tuple[Section[Any], ...]:
     """The config sections besides the core's, each once: the features' (in list order),
-    the adapters' and semantic detection's."""
+    the adapters', semantic detection's and the dashboard's."""
     found: dict[str, Section[Any]] = {}
     for spec in specs:
         if isinstance(spec.section, Section):
             hook = LINKS.get(spec.section.key)
             found[spec.section.key] = (dataclasses.replace(spec.section, finish=hook) if hook
                                        else spec.section)
-    for section in (DISCORD_SECTION, MATRIX_SECTION, DETECTION_SECTION):
+    for section in (DISCORD_SECTION, MATRIX_SECTION, DETECTION_SECTION, DASHBOARD_SECTION):
         found.setdefault(section.key, section)
     return tuple(found.values())
 

@@ -7,6 +7,7 @@ import contextlib
 import logging
 import os
 import signal
+from typing import TYPE_CHECKING
 
 from bot import app
 from bot.app import load_config
@@ -14,6 +15,11 @@ from bot.core.config import Config
 from bot.core.errors import ConfigError, HavenError, Problem
 from bot.core.ports import Adapter
 from bot.core.runtime import Haven
+from bot.dashboard.config import DASHBOARD_SECTION
+from bot.features.care.config import CARE_SECTION
+
+if TYPE_CHECKING:
+    from bot.dashboard.server import Dashboard
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +66,7 @@ async def run_bot(config_path: str) -> int:
     core = await app.create(config, adapter)
     adapter.attach(core)
     await core.start()
+    dashboard = await start_dashboard(core, config)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -84,6 +91,8 @@ async def run_bot(config_path: str) -> int:
     finally:
         log.info("Haven is stopping: finishing work in progress")
         announcer.cancel()
+        if dashboard is not None:
+            await dashboard.stop()  # no new actions from the web while finishing
         await core.drain(timeout=STOP_DRAIN_TIMEOUT)  # before the connection goes away
         await adapter.close()
         runner.cancel()
@@ -93,6 +102,27 @@ async def run_bot(config_path: str) -> int:
         await core.stop()
         log.info("Haven has stopped")
     return code
+
+
+async def start_dashboard(core: Haven, config: Config) -> Dashboard | None:
+    """Serve the web dashboard when ``dashboard.listen`` is set; ``None`` when it is off.
+
+    A port that cannot be opened is logged and Haven runs on without the dashboard
+    (the bot's safety work does not depend on it).
+    """
+    settings = config.get(DASHBOARD_SECTION)
+    if not settings.enabled:
+        return None
+    from bot.dashboard.server import Dashboard
+
+    dashboard = Dashboard(core, settings, excerpts_default=config.get(CARE_SECTION).excerpts)
+    try:
+        await dashboard.start()
+    except OSError as exc:
+        log.error("dashboard: cannot listen on %s (%s); Haven runs on without it",
+                  settings.listen, exc.strerror or type(exc).__name__)
+        return None
+    return dashboard
 
 
 async def _announce_when_ready(core: Haven, platform: str) -> None:

@@ -71,4 +71,8 @@ COMMANDS: tuple[CommandSpec, ...] = (
                 (Param("link", "text", "Link to the post"),
                  Param("reason", "text", "Why (optional)", required=False, rest=True)),
                 moderator_only=False),
+    # issue 13: the web dashboard
+    CommandSpec("dashboard", "Get a private sign-in link to the web dashboard (or logout-all)",
+                (Param("action", "choice", "link (default) or logout-all", required=False,
+                       choices=("link", "logout-all")),)),
 )

@@ -10,6 +10,7 @@ from bot.features import (
     alerts,
     care,
     content_warnings,
+    dashboard,
     details,
     digest,
     duty,
@@ -40,4 +41,5 @@ FEATURES: tuple[FeatureSpec, ...] = (
     raid.SPEC,
     details.SPEC,
     digest.SPEC,
+    dashboard.SPEC,
 )
