@@ -3,8 +3,12 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# The browser tests drive the distribution's Chromium; `make test` installs it when missing
+# (Debian/Ubuntu, as root or with sudo). Nothing is downloaded by the tests themselves.
+CHROMIUM := /usr/bin/chromium
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo test lint bench check clean
+.PHONY: demo test lint bench check clean browser
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,7 +19,19 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/haven demo
 
-test: $(STAMP)
+$(CHROMIUM):
+	@if command -v apt-get >/dev/null 2>&1; then \
+	  echo "Installing Debian's chromium for the browser tests"; \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  $(SUDO) apt-get install -y -qq --no-install-recommends chromium >/dev/null 2>&1 || \
+	  { $(SUDO) apt-get update -qq && \
+	    $(SUDO) apt-get install -y -qq --no-install-recommends chromium >/dev/null; } || \
+	  echo "Could not install chromium: the browser tests will be skipped (they fail under CI)"; \
+	else echo "No apt-get: install Chromium yourself and set HAVEN_CHROMIUM for the browser tests"; fi
+
+browser: $(CHROMIUM)
+
+test: $(STAMP) $(CHROMIUM)
 	$(BIN)/ruff check bot tests bench
 	$(BIN)/mypy bot
 	$(BIN)/haven check --config config.example.yaml

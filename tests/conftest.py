@@ -18,6 +18,9 @@ from tests.fakes import FakePlatform
 DATA = Path(__file__).parent / "data"
 TEST_RULES = DATA / "rules"
 
+pytest_plugins = ("tests.browser",)
+"""The real-browser fixture (``browser``) and its helpers live in tests/browser.py."""
+
 BASE_CONFIG = """
 platform: console
 database: {db}

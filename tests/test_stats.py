@@ -57,3 +57,58 @@ async def test_text_fallback_when_platform_takes_no_attachments(harness: Harness
     harness.platform.capabilities -= {Capability.ATTACHMENTS}
     r = await harness.core.handle(command("stats", harness.clock.now()))
     assert r.attachments == () and "Community health" in r.text
+
+
+async def _activity(harness: Harness) -> None:
+    core, clock = harness.core, harness.clock
+    await core.handle(post("q0", clock.now(), author=member("a0"), where="support", msg_id="q0"))
+    await core.advance(1800)
+    await core.handle(post("a", clock.now(), author=member("helper"), where="support",
+                           reply_to="q0"))
+    await core.handle(post("i want to kill myself", clock.now(), author=member("cas")))
+    await core.advance(300)
+    await core.handle(command("claim", clock.now(), alert="1"))
+
+
+async def test_the_feature_gives_the_dashboard_the_same_figures(harness: Harness) -> None:
+    from bot.core.contracts import HealthFigures
+
+    await _activity(harness)
+    feature = harness.core.features["stats"]
+    assert isinstance(feature, HealthFigures)
+    report = await feature.health("c1", 7)
+    assert report.days == 7
+    assert report.figures["posts"] == "1" and report.figures["within_2h"] == "100%"
+    assert report.figures["median_claim"] == "5m" and report.figures["alerts_opened"] == "1"
+    assert report.per_moderator == (("mod1", 1),)
+    answer = await harness.core.handle(command("stats", harness.clock.now(), days="7"))
+    for name in ("posts", "within_2h", "median_reply", "median_claim"):
+        assert report.figures[name] in answer.text
+    with pytest.raises(ValueError, match="between 1 and 365"):
+        await feature.health("c1", 0)
+
+
+async def test_the_chart_as_svg_wide_and_tall(harness: Harness) -> None:
+    await _activity(harness)
+    feature = harness.core.features["stats"]
+    wide = await feature.health_chart("c1", 30)
+    tall = await feature.health_chart("c1", 30, tall=True)
+    for svg in (wide, tall):
+        assert svg.lstrip().startswith(b"<?xml") and b"<svg" in svg[:2000]
+        assert b"<script" not in svg
+    assert _height_over_width(tall) > 2 > 1 > _height_over_width(wide)
+
+
+def _height_over_width(svg: bytes) -> float:
+    import re
+
+    found = re.search(rb'<svg[^>]*width="([\d.]+)pt" height="([\d.]+)pt"', svg)
+    assert found, svg[:400]
+    return float(found[2]) / float(found[1])
+
+
+def test_a_chart_format_must_be_known() -> None:
+    s = Stats(days=7, posts=0, answered=0, reply_times=(), within_2h=0, within_24h=0,
+              alerts_opened=0, alerts_resolved=0, claim_times=())
+    with pytest.raises(ValueError, match="unknown chart format"):
+        render_chart(s, fmt="gif")

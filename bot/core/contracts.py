@@ -6,7 +6,7 @@ through :meth:`bot.core.feature.Siblings.get` as one of these protocols.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
@@ -109,4 +109,33 @@ class TeamLoad(Protocol):
 
     async def load(self, community_id: str) -> list[ModeratorLoad]:
         """Per moderator, busiest first."""
+        ...
+
+
+@dataclass(frozen=True)
+class HealthReport:
+    """The stats feature's figures for the last ``days`` days, formatted to be shown."""
+
+    days: int
+    figures: Mapping[str, str]
+    """By name: ``posts``, ``answered``, ``within_2h``, ``within_24h`` (shares of posts),
+    ``median_reply``, ``p90_reply``, ``median_claim`` (durations), ``alerts_opened``,
+    ``alerts_resolved``, ``readers``, ``posters``, ``repliers``."""
+    per_moderator: tuple[tuple[str, int], ...] = ()
+    """(display name, alerts claimed), most first."""
+    load: tuple[tuple[str, ModeratorLoad], ...] = ()
+    """(display name, load) per moderator, busiest first (with the care feature)."""
+
+
+@runtime_checkable
+class HealthFigures(Protocol):
+    """The stats feature, as the dashboard's Health page uses it."""
+
+    async def health(self, community_id: str, days: int) -> HealthReport:
+        """The figures for the last ``days`` days (1 to 365)."""
+        ...
+
+    async def health_chart(self, community_id: str, days: int, *, tall: bool = False
+                           ) -> bytes:
+        """The stats chart as SVG (``tall``: one column of panels, for a phone)."""
         ...

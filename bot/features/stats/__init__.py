@@ -14,7 +14,7 @@ TEMPLATES = STATS_TEMPLATES
 
 SPEC: FeatureSpec[None, StatsSources] = FeatureSpec(
     name="stats", commands=StatsCommands, wants=("care",),
-    build=lambda ctx, siblings: Stats(team=siblings.find("care", TeamLoad)),
+    build=lambda ctx, siblings: Stats(team=siblings.find("care", TeamLoad), ctx=ctx),
     repository=lambda db: StatsSources(AlertsRepository(db), TrackedPostsRepository(db),
                                        MembersRepository(db), DutyRepository(db)),
     templates=TEMPLATES,

@@ -81,28 +81,35 @@ class Stats:
         """``n`` as a percentage of posts."""
         return f"{100 * n / self.posts:.0f}%" if self.posts else "n/a"
 
+    def shown(self, templates: Templates | None = None) -> dict[str, str]:
+        """Each figure formatted as shown (shares as percentages, durations as ``2h 5m``,
+        a figure that cannot be computed as ``n/a``), by name."""
+        t = templates or Templates(defaults=STATS_TEMPLATES)
+
+        def dur(x: float | None) -> str:
+            return fmt_duration(x) if x is not None else t.render("stats_no_figure")
+
+        return {
+            "posts": str(self.posts), "answered": str(self.answered),
+            "within_2h": self.share(self.within_2h), "within_24h": self.share(self.within_24h),
+            "median_reply": dur(self.median_reply), "p90_reply": dur(self.p90_reply),
+            "alerts_opened": str(self.alerts_opened),
+            "alerts_resolved": str(self.alerts_resolved), "median_claim": dur(self.median_claim),
+            "readers": str(self.readers), "posters": str(self.posters),
+            "repliers": str(self.repliers)}
+
     def as_text(self, names: dict[str, str] | None = None,
                 templates: Templates | None = None) -> str:
         """The figures as a message (``names`` maps moderator ids to display names;
         ``templates``: the community's, else the defaults of :data:`STATS_TEMPLATES`)."""
         names = names or {}
         t = templates or Templates(defaults=STATS_TEMPLATES)
-
-        def dur(x: float | None) -> str:
-            return fmt_duration(x) if x is not None else t.render("stats_no_figure")
-
         per_mod = ", ".join(
             t.render("stats_moderator_item", moderator=names.get(k, k), count=v)
             for k, v in sorted(self.alerts_per_moderator.items(), key=lambda kv: -kv[1])
         ) or t.render("stats_no_moderator")
-        return t.render(
-            "stats_report", days=plural(self.days, "day"), posts=self.posts,
-            answered=self.answered, within_2h=self.share(self.within_2h),
-            within_24h=self.share(self.within_24h), median_reply=dur(self.median_reply),
-            p90_reply=dur(self.p90_reply), alerts_opened=self.alerts_opened,
-            alerts_resolved=self.alerts_resolved, median_claim=dur(self.median_claim),
-            per_moderator=per_mod, readers=self.readers, posters=self.posters,
-            repliers=self.repliers)
+        return t.render("stats_report", days=plural(self.days, "day"), per_moderator=per_mod,
+                        **self.shown(t))
 
 
 def percentile(values: tuple[float, ...] | list[float], pct: float) -> float | None:
@@ -150,8 +157,13 @@ async def compute_stats(sources: StatsSources, community_id: str, now: float,
     )
 
 
-def render_chart(stats: Stats, names: dict[str, str] | None = None) -> Attachment:
-    """A PNG with four panels: reply timeliness, reply times, alerts, member activity."""
+def render_chart(stats: Stats, names: dict[str, str] | None = None, *, fmt: str = "png",
+                 tall: bool = False) -> Attachment:
+    """A chart with four panels: reply timeliness, reply times, alerts, member activity.
+
+    ``fmt``: ``png`` (the command's attachment) or ``svg`` (the dashboard's Health page);
+    ``tall``: the panels in one column, for a phone's screen.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
@@ -159,10 +171,14 @@ def render_chart(stats: Stats, names: dict[str, str] | None = None) -> Attachmen
     from matplotlib.ticker import MaxNLocator
 
     names = names or {}
-    fig, axes = plt.subplots(2, 2, figsize=(10, 7), dpi=100)
+    if fmt not in CHART_TYPES:
+        raise ValueError(f"unknown chart format {fmt!r}")
+    shape, size = ((4, 1), (5.2, 13)) if tall else ((2, 2), (10, 7))
+    fig, grid = plt.subplots(*shape, figsize=size, dpi=100)
+    axes = list(grid.flat)
     fig.suptitle(f"Community health, last {plural(stats.days, 'day')}", fontsize=14)
 
-    ax = axes[0][0]
+    ax = axes[0]
     unanswered = stats.posts - stats.answered
     labels = ["within 2 h", "2-24 h", "after 24 h", "no reply yet"]
     later = stats.answered - stats.within_24h
@@ -171,7 +187,7 @@ def render_chart(stats: Stats, names: dict[str, str] | None = None) -> Attachmen
     ax.set_title(f"Support posts ({stats.posts}): first reply")
     ax.set_ylabel("posts")
 
-    ax = axes[0][1]
+    ax = axes[1]
     hours = [t / 3600 for t in stats.reply_times]
     if hours:
         ax.hist(hours, bins=min(20, max(5, len(hours))), color="#1565c0")
@@ -184,26 +200,35 @@ def render_chart(stats: Stats, names: dict[str, str] | None = None) -> Attachmen
         ax.text(0.5, 0.5, "no replies yet", ha="center", va="center", transform=ax.transAxes)
     ax.set_title("Time to first reply (hours)")
 
-    ax = axes[1][0]
+    ax = axes[2]
     mods = sorted(stats.alerts_per_moderator.items(), key=lambda kv: -kv[1])[:8]
     if mods:
         ax.barh([names.get(k, k)[:18] for k, _ in mods], [v for _, v in mods], color="#6a1b9a")
         ax.invert_yaxis()
     else:
         ax.text(0.5, 0.5, "no alerts claimed", ha="center", va="center", transform=ax.transAxes)
-    ax.set_title(f"Alerts claimed per moderator ({stats.alerts_opened} opened, "
+    ax.set_title(f"Alerts claimed per moderator\n({stats.alerts_opened} opened, "
+                 f"{stats.alerts_resolved} resolved)" if tall else
+                 f"Alerts claimed per moderator ({stats.alerts_opened} opened, "
                  f"{stats.alerts_resolved} resolved)")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
 
-    ax = axes[1][1]
+    ax = axes[3]
     ax.bar(["only read", "post", "reply to others"], [stats.readers, stats.posters, stats.repliers],
            color=["#90a4ae", "#42a5f5", "#26a69a"])
     ax.set_title("Members")
-    for axis in (axes[0][0], axes[0][1], axes[1][1]):
+    for axis in (axes[0], axes[1], axes[3]):
         axis.yaxis.set_major_locator(MaxNLocator(integer=True))
 
     fig.tight_layout()
     buf = io.BytesIO()
-    fig.savefig(buf, format="png")
+    fig.savefig(buf, format=fmt, metadata=CHART_METADATA[fmt])
     plt.close(fig)
-    return Attachment("haven-stats.png", buf.getvalue(), "image/png")
+    return Attachment(f"haven-stats.{fmt}", buf.getvalue(), CHART_TYPES[fmt])
+
+
+CHART_TYPES: Mapping[str, str] = MappingProxyType({"png": "image/png", "svg": "image/svg+xml"})
+"""The chart's formats and their content types."""
+CHART_METADATA: Mapping[str, dict[str, str | None]] = MappingProxyType({
+    "png": {}, "svg": {"Date": None}})
+"""No creation date written into an SVG."""
