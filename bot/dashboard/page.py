@@ -24,6 +24,7 @@ from aiohttp import web
 
 from bot.core.clock import fmt_duration, fmt_time
 from bot.core.events import Channel, CommandInvoked, CommandResult, Member
+from bot.core.templates import plural
 
 if TYPE_CHECKING:
     from bot.core.runtime import Haven
@@ -66,6 +67,8 @@ class Page:
     summary: str
     """One line on the landing page."""
     routes: Callable[[Door], Sequence[web.RouteDef]]
+    count: Callable[[Door, Visitor], Awaitable[int]] | None = None
+    """How many things wait there (shown beside its name on the landing page), if any."""
 
     @property
     def path(self) -> str:
@@ -193,6 +196,7 @@ def views() -> jinja2.Environment:
         autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
     env.filters["when"] = lambda ts: fmt_time(ts) if ts else ""
     env.filters["duration"] = fmt_duration
+    env.filters["plural"] = plural
     return env
 
 
