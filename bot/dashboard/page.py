@@ -98,7 +98,8 @@ class Door:
     pages: tuple[Page, ...] = ()
     excerpts_default: str = "on"
     """The community's default for showing a post's words (the care feature's setting)."""
-    _flashes: dict[str, list[tuple[str, bool]]] = field(default_factory=dict)
+    _flashes: dict[str, list[tuple[str, bool]]] = field(default_factory=dict, init=False,
+                                                        repr=False)
 
     @property
     def store(self) -> Store:
