@@ -76,7 +76,7 @@ async def test_the_queue_is_unclaimed_first_then_oldest_first(dash: Dash) -> Non
     assert await dash.sign_in() == 200
     _, html = await dash.page("/alerts")
     assert html.index("Dee") < html.index("Eve") < html.index("Casey")
-    assert "claimed by" in html and "critical" in html and "waiting 2m" in html
+    assert "claimed by Mo" in html and "critical" in html and "waiting 2m" in html
 
 
 async def test_crisis_words_follow_the_moderators_excerpt_choice(dash: Dash) -> None:
