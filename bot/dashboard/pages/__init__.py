@@ -2,11 +2,12 @@
 ``PAGE``, see :mod:`bot.dashboard.page`), its template, and one line here."""
 
 from bot.dashboard.page import Page
-from bot.dashboard.pages import alerts, members, shift, unanswered
+from bot.dashboard.pages import alerts, members, review, shift, unanswered
 
 PAGES: tuple[Page, ...] = (
     alerts.PAGE,
     unanswered.PAGE,
     members.PAGE,
     shift.PAGE,
+    review.PAGE,
 )
