@@ -46,6 +46,7 @@ Adding a page
            return (door.get("/<name>", view), door.post("/<name>/act", act))
 
        PAGE = Page("<name>", "Title", "One line for the landing page.", routes)
+       # optional 5th argument: async count(door, visitor) -> int, shown on the landing page
 
 2. ``bot/dashboard/templates/<name>.html``: ``{% extends "base.html" %}`` and a
    ``{% block content %}``; every form posts with ``{{ m.hidden() }}`` (the CSRF token
@@ -55,6 +56,10 @@ Adding a page
    A region marked ``data-live="alerts shift"`` refreshes itself when those topics
    change.
 3. One line in :data:`bot.dashboard.pages.PAGES`.
+
+Tests: ``tests/dashboard_helpers.py`` has the ``dash`` fixture (a core on virtual time with
+its dashboard on a loopback test server) and ``Browser`` (its own cookies; ``open_link``
+signs in, ``post`` sends a form with the page's CSRF token and a fresh nonce).
 
 Rules: read through the repositories (``door.store``); change anything only through
 :meth:`~bot.dashboard.page.Door.act` (the commands' own permission check, case log

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -23,7 +23,9 @@ import jinja2
 from aiohttp import web
 
 from bot.core.clock import fmt_duration, fmt_time
+from bot.core.errors import PlatformError
 from bot.core.events import Channel, CommandInvoked, CommandResult, Member
+from bot.core.templates import plural
 
 if TYPE_CHECKING:
     from bot.core.runtime import Haven
@@ -66,6 +68,8 @@ class Page:
     summary: str
     """One line on the landing page."""
     routes: Callable[[Door], Sequence[web.RouteDef]]
+    count: Callable[[Door, Visitor], Awaitable[int]] | None = None
+    """How many things wait there (shown beside its name on the landing page), if any."""
 
     @property
     def path(self) -> str:
@@ -95,7 +99,8 @@ class Door:
     pages: tuple[Page, ...] = ()
     excerpts_default: str = "on"
     """The community's default for showing a post's words (the care feature's setting)."""
-    _flashes: dict[str, list[tuple[str, bool]]] = field(default_factory=dict)
+    _flashes: dict[str, list[tuple[str, bool]]] = field(default_factory=dict, init=False,
+                                                        repr=False)
 
     @property
     def store(self) -> Store:
@@ -163,6 +168,19 @@ class Door:
                 return row.excerpts
         return self.excerpts_default if self.excerpts_default in EXPOSURES else "on"
 
+    async def names(self, community_id: str, user_ids: Iterable[str]) -> dict[str, str]:
+        """Display names of moderators and members by id: the duty roster's, else the
+        platform's (an id stays itself when the platform cannot say)."""
+        names = {r.user_id: r.name for r in await self.store.duty.duty_roster(community_id)}
+        for user_id in set(user_ids) - set(names):
+            try:
+                found = await self.core.platform.resolve_member(community_id, user_id)
+            except PlatformError:
+                found = None
+            if found is not None and found.id == user_id:
+                names[user_id] = found.name
+        return names
+
     # -- rendering ------------------------------------------------------------------------
 
     def render(self, request: web.Request, template: str, title: str,
@@ -193,6 +211,7 @@ def views() -> jinja2.Environment:
         autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
     env.filters["when"] = lambda ts: fmt_time(ts) if ts else ""
     env.filters["duration"] = fmt_duration
+    env.filters["plural"] = plural
     return env
 
 

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from aiohttp import web
 
-from bot.dashboard.page import Door, Page, visitor
+from bot.dashboard.page import Door, Page, Visitor, visitor
 from bot.storage.rows import Alert
 
 
@@ -21,7 +21,7 @@ async def view(door: Door, request: web.Request) -> web.StreamResponse:
     who = visitor(request)
     alerts = queue_order(await door.store.alerts.alerts_by_state(who.community_id,
                                                                  ("open", "claimed")))
-    names = {r.user_id: r.name for r in await door.store.duty.duty_roster(who.community_id)}
+    names = await door.names(who.community_id, (a.claimed_by for a in alerts if a.claimed_by))
     return door.render(request, "alerts.html", "Alerts", alerts=alerts, names=names,
                        exposure=await door.exposure(request))
 
@@ -53,5 +53,10 @@ def routes(door: Door) -> Sequence[web.RouteDef]:
             door.post("/alerts/{id}/resolve", resolve))
 
 
+async def count(door: Door, who: Visitor) -> int:
+    """Open alerts (claimed or not)."""
+    return len(await door.store.alerts.alerts_by_state(who.community_id, ("open", "claimed")))
+
+
 PAGE = Page("alerts", "Alerts", "Open crisis and safety alerts: claim, resolve, hand over.",
-            routes)
+            routes, count)
