@@ -196,7 +196,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
     """Run the scripted community on virtual time."""
     from bot.demo import run_demo
 
-    return asyncio.run(run_demo(fast=not args.slow))
+    try:
+        return asyncio.run(run_demo(fast=not args.slow, serve=args.serve))
+    except KeyboardInterrupt:  # Ctrl-C ends ``--serve``
+        return 0
 
 
 def cmd_invite_url(args: argparse.Namespace) -> int:
@@ -245,6 +248,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("demo", help="a scripted community on virtual time (no tokens needed)")
     p.add_argument("--slow", action="store_true", help="pause between scenes")
+    p.add_argument("--serve", type=int, metavar="PORT", default=None,
+                   help="then keep the community running with the dashboard on "
+                        "127.0.0.1:PORT and print a sign-in link (Ctrl-C ends it)")
     p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser("check", help="validate config, rules and helplines")

@@ -4,7 +4,9 @@ engine and SQLite store, on virtual time, printed so a newcomer can follow it.""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import itertools
+import re
 import tempfile
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -23,8 +25,11 @@ from bot.core.events import (
     MemberJoined,
     MessagePosted,
     MessageRef,
+    Outgoing,
 )
 from bot.core.runtime import Haven
+from bot.dashboard.config import DASHBOARD_SECTION
+from bot.features.care.config import CARE_SECTION
 from bot.rules.tools import default_rules_dir
 from bot.storage.store import Store
 
@@ -52,6 +57,14 @@ detection: {{semantic: off}}  # the rules alone, except in the scene that shows 
 digest: {{times: ["09:00", "23:00"]}}  # the evening digest closes the demo
 """
 
+SERVE_CONFIG = """
+dashboard: {{listen: "127.0.0.1:{port}", public_url: "http://127.0.0.1:{port}"}}
+"""
+"""``--serve``: the demo community's dashboard, on loopback only."""
+SERVE_TICK = 5.0
+"""While serving, virtual time moves on this often (seconds), as the wall clock does."""
+LINK = re.compile(r"http://127\.0\.0\.1:\d+/login/[A-Za-z0-9_-]+")
+
 PEOPLE = {
     "sam": "Sam", "alex": "Alex", "jo": "Jo", "priya": "Priya", "riley": "Riley",
     "casey": "Casey", "drew": "Drew", "kit": "Kit", "mo": "Mo (moderator)",
@@ -62,21 +75,26 @@ PEOPLE = {
 class Demo:
     """Drives the scripted community and prints what happens."""
 
-    def __init__(self, root: Path, fast: bool = True) -> None:
+    def __init__(self, root: Path, fast: bool = True, serve: int | None = None) -> None:
         self.root = root
         self.fast = fast
+        self.serve_port = serve
+        """``haven demo --serve PORT``: keep running with the dashboard on this port."""
+        self.served_link: str | None = None
         self.clock = VirtualClock(datetime(2026, 3, 2, 9, 0, tzinfo=UTC).timestamp())
-        self.platform = ConsolePlatform(names=PEOPLE)
-        self.config = load_config_text(DEMO_CONFIG.format(db=root / "haven-demo.db",
-                                                          rules=default_rules_dir()),
-                                       "demo-config.yaml")
-        self.core: Haven | None = None
         self._ids = itertools.count(1)
         self.members = {uid: Member(id=uid, name=name.split(" ")[0],
                                     roles=frozenset({"Moderators"} if "moderator" in name else
                                                     {"Peer Supporters"} if uid == "priya" else ()),
                                     joined_at=self.clock.now() - 90 * 86400)
                         for uid, name in PEOPLE.items()}
+        self.platform = (ConsolePlatform(names=PEOPLE) if serve is None
+                         else ServedConsole(self.members, names=PEOPLE))
+        text = DEMO_CONFIG.format(db=root / "haven-demo.db", rules=default_rules_dir())
+        if serve is not None:
+            text += SERVE_CONFIG.format(port=serve)
+        self.config = load_config_text(text, "demo-config.yaml")
+        self.core: Haven | None = None
 
     async def start(self, catch_up: Sequence[tuple[str, str, str, MessageRef | None, float]] = ()) -> None:
         """(Re)start the core on the same database, as after a restart.
@@ -316,14 +334,65 @@ class Demo:
         await self.command("lee", "stats 7")
         await self.digest_scene()
         await self.details_scene()
+        if self.serve_port is not None:
+            await self.serve(self.serve_port)
         await self.stop()
         print("\nThat's Haven. Configure it in config.yaml, write rules in rules/*.yaml, and "
               "run it with `haven run`.")
 
 
-async def run_demo(fast: bool = True) -> int:
-    """Run the demo in a temporary directory; returns an exit code."""
+    async def serve(self, port: int) -> None:
+        """Keep the community running with the dashboard on 127.0.0.1:``port`` and sign a
+        demo moderator in by the real command, until Ctrl-C. Virtual time follows the
+        wall clock meanwhile, so reminders and digests still fall due."""
+        from bot.dashboard.server import Dashboard
+
+        assert self.core is not None and isinstance(self.platform, ServedConsole)
+        dashboard = Dashboard(self.core, self.config.get(DASHBOARD_SECTION),
+                              excerpts_default=self.config.get(CARE_SECTION).excerpts)
+        await dashboard.start()
+        self.scene("The dashboard", "Moderators sign in with a private one-time link and can "
+                   "handle a whole shift from a browser or a phone.")
+        sent = len(self.platform.sent_links)
+        await self.command("lee", "dashboard")
+        self.served_link = next(iter(self.platform.sent_links[sent:]), None)
+        print(f"  🌐 The dashboard is at http://127.0.0.1:{port}/ : open Lee's link above to "
+              "sign in (it works once, within 10 minutes). Ctrl-C ends the demo.")
+        try:
+            while True:
+                await asyncio.sleep(SERVE_TICK)
+                await self.core.advance(SERVE_TICK)
+        except asyncio.CancelledError:
+            print("\n  🛑 Ctrl-C: the dashboard stops")
+        finally:
+            await dashboard.stop()
+
+
+class ServedConsole(ConsolePlatform):
+    """The console platform that also knows the demo's roles (``--serve``: the dashboard
+    checks on every request that Lee is still a moderator) and keeps the links it sent."""
+
+    def __init__(self, members: dict[str, Member], names: dict[str, str]) -> None:
+        super().__init__(names=names)
+        self.members = members
+        self.sent_links: list[str] = []
+
+    async def resolve_member(self, community_id: str, query: str) -> Member | None:
+        """The console's answer, with the demo member's roles."""
+        found = await super().resolve_member(community_id, query)
+        known = self.members.get(found.id) if found is not None else None
+        return dataclasses.replace(found, roles=known.roles) if found and known else found
+
+    async def send_private(self, community_id: str, user_id: str, msg: Outgoing) -> MessageRef:
+        """Printed as always; a dashboard link in it is kept for :attr:`Demo.served_link`."""
+        self.sent_links += LINK.findall(msg.text)
+        return await super().send_private(community_id, user_id, msg)
+
+
+async def run_demo(fast: bool = True, serve: int | None = None) -> int:
+    """Run the demo in a temporary directory; returns an exit code. With ``serve``, keep
+    it running with the dashboard on that port until Ctrl-C."""
     with tempfile.TemporaryDirectory(prefix="haven-demo-") as tmp:
-        demo = Demo(Path(tmp), fast=fast)
+        demo = Demo(Path(tmp), fast=fast, serve=serve)
         await demo.run()
     return 0
