@@ -11,6 +11,8 @@ import pytest
 
 from bot.core.rule_edits import RuleEditor
 from bot.dashboard.pages.rules import FRAGMENT_HEADER, editor_of
+from bot.detection.triage import SemanticMatch, semantic_rule
+from bot.rules.model import Match
 from tests.conftest import TEST_RULES
 from tests.dashboard_helpers import CSRF, Dash, dash_harness, serve
 from tests.fakes import MOD, member, post
@@ -207,3 +209,22 @@ async def test_no_community_file_configured(tmp_path: Path) -> None:
         await d.browser.close()
         await server.close()
         await harness.stop()
+
+
+async def test_the_test_box_shows_the_semantic_stage_and_its_reason(dash: tuple[Dash, Path]
+                                                                   ) -> None:
+    d, _ = dash
+
+    class Stage:
+        async def detect_async(self, text: str, existing: list[Match]) -> list[Match]:
+            return [SemanticMatch(semantic_rule("concern"), "semantic concern score 0.74 "
+                                  "(threshold 0.60)", "(semantic concern)", 0.74)]
+
+        def close(self) -> None:
+            pass
+
+    d.core.triage.semantic = Stage()
+    await d.sign_in()
+    _, page = await d.post("/rules/test", {"text": "i just want to disappear"}, "/rules")
+    assert "semantic:concern" in page and ">semantic</span>" in page
+    assert "Why: semantic concern score 0.74 (threshold 0.60)" in html.unescape(page)
