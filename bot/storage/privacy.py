@@ -91,4 +91,4 @@ def member_data_parts(db: Database) -> list[MemberData]:
     """Every repository that holds member data, in export order."""
     return [MembersRepository(db), TrackedPostsRepository(db), AlertsRepository(db),
             CasesRepository(db), DutyRepository(db), DetailsRepository(db),
-            DigestRepository(db), RuleChangesRepository(db), DashboardRepository(db)]
+            DigestRepository(db), DashboardRepository(db), RuleChangesRepository(db)]
