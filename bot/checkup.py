@@ -72,10 +72,11 @@ def check_loaded(config: Config | None, problems: list[Problem] | None = None,
     warnings: list[Problem] = []
     rules_dir = Path(rules) if rules else (config.rules.dir if config else default_rules_dir())
     packs = config.rules.packs if config and not rules else None
+    community = config.rules.community if config and not rules else None
     templates = Templates(config.templates if config else None)
     rulebook = None
     try:
-        rulebook = Rulebook.load(rules_dir, packs, templates.names())
+        rulebook = Rulebook.load(rules_dir, packs, templates.names(), community)
     except ConfigError as exc:
         problems += exc.problems
     helplines_path = config.rules.helplines if config else rules_dir / "helplines.yaml"

@@ -66,6 +66,9 @@ class RulesConfig:
     dir: Path = Path("rules")
     packs: tuple[str, ...] | None = None
     helplines: Path = Path("rules/helplines.yaml")
+    community: Path | None = None
+    """The community's own rule file, loaded after the packs and edited on the dashboard's
+    Rules page (``None``: no such file, the page only shows the rules)."""
 
 
 @dataclass(frozen=True)
@@ -131,11 +134,16 @@ def _parse_rules(s: SectionReader) -> RulesConfig:
     rules_dir = Path(s.reader.get(node, "dir", "rules", "rules", as_text))
     helplines = Path(s.reader.get(node, "helplines", "rules", str(rules_dir / "helplines.yaml"),
                                   as_text))
+    values = s.fields()
     rules = RulesConfig(
         dir=rules_dir if rules_dir.is_absolute() else base_dir / rules_dir,
-        packs=s.fields()["packs"],
+        packs=values["packs"],
         helplines=helplines if helplines.is_absolute() else base_dir / helplines,
+        community=values["community"],
     )
+    if rules.community is not None and not is_dir(rules.community.parent):
+        s.problem(node, "community", "rules.community",
+                  f"the folder of the community rule file {str(rules.community)!r} does not exist")
     if (is_dir(rules.dir) or "helplines" in node) and not is_file(rules.helplines):
         s.problem(node, "helplines", "rules.helplines",
                   f"helplines file {str(rules.helplines)!r} does not exist")

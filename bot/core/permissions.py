@@ -30,6 +30,11 @@ class Permissions:
         return (member.power_level is not None
                 and member.power_level >= self.moderator_power_level)
 
+    def is_admin(self, member: Member) -> bool:
+        """Server owners and administrators (Discord), room creators and admins (Matrix):
+        those who may change what Haven enforces (the community's rule file)."""
+        return member.is_admin and not member.is_bot
+
     def groups(self, member: Member) -> frozenset[str]:
         """The member's roles plus Haven's symbolic groups (``moderator``, ...)."""
         groups = set(member.roles)

@@ -72,13 +72,15 @@ class Rulebook:
 
     @classmethod
     def load(cls, rules_dir: str | Path, packs: Sequence[str] | None = None,
-             templates: Collection[str] | None = None) -> Rulebook:
-        """Load and validate ``rules_dir/*.yaml`` (or only the named packs).
+             templates: Collection[str] | None = None, community: str | Path | None = None,
+             community_text: str | None = None) -> Rulebook:
+        """Load and validate ``rules_dir/*.yaml`` (or only the named packs), then the
+        community's own rule file ``community`` (or ``community_text`` in its place).
 
         Files whose top level is a mapping (``helplines.yaml``) are data, not
         rules, and are skipped. Raises :class:`ConfigError` listing every problem.
         """
-        return cls(load_dir(rules_dir, packs, templates))
+        return cls(load_dir(rules_dir, packs, templates, community, community_text))
 
     @classmethod
     def loads(cls, text: str, filename: str = "<rules>",
@@ -143,10 +145,13 @@ class Rulebook:
         shown = source if len(source) <= _REASON_PATTERN_CHARS else source[:_REASON_PATTERN_CHARS] + "..."
         return f'regex /{shown}/{view} matched "{matched}"', matched
 
-    def check_examples(self) -> list[str]:
-        """One line per failing embedded example (empty when all pass)."""
+    def check_examples(self, only: Collection[str] | None = None) -> list[str]:
+        """One line per failing embedded example (empty when all pass); ``only``: the
+        examples of the rules of these files alone."""
         failures: list[str] = []
         for rule in self.rules:
+            if only is not None and rule.file not in only:
+                continue
             lines = rule.example_lines
             n_match = len(rule.examples_match)
             for k, example in enumerate(rule.examples_match + rule.examples_no_match):

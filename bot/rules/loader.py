@@ -9,7 +9,7 @@ Actions and their parameters are checked against the registry in
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Final
@@ -69,20 +69,26 @@ def parse_duration(value: Any) -> float | None:
 
 
 def load_dir(rules_dir: str | Path, packs: Sequence[str] | None = None,
-             templates: Collection[str] | None = None) -> list[Rule]:
+             templates: Collection[str] | None = None, community: str | Path | None = None,
+             community_text: str | None = None) -> list[Rule]:
     """The rules of ``rules_dir/*.yaml`` (or only the named packs), validated.
 
     Files whose top level is a mapping (``helplines.yaml``) are data, not
-    rules, and are skipped. Raises :class:`ConfigError` listing every problem.
+    rules, and are skipped. ``community`` is the community's own rule file
+    (``rules.community``), loaded after the packs, once even when it lies in
+    ``rules_dir``; a missing one holds no rules yet. ``community_text`` stands in for
+    its content (a draft being checked before it is saved). Raises
+    :class:`ConfigError` listing every problem.
     """
     rules_dir = Path(rules_dir)
     problems: list[Problem] = []
     loader = _Loader(templates, problems)
     if not is_dir(rules_dir):
         raise ConfigError([Problem(str(rules_dir), 0, "rules", "rules directory not found")])
+    own = Path(community) if community is not None else None
     if packs is None:
         for path in sorted(rules_dir.glob("*.yaml")):
-            if path.name not in _SKIPPED_FILES:
+            if path.name not in _SKIPPED_FILES and not _same_file(path, own):
                 loader.load_path(path, explicit=False)
     else:
         for pack in packs:
@@ -92,17 +98,49 @@ def load_dir(rules_dir: str | Path, packs: Sequence[str] | None = None,
                 problems.append(Problem(str(rules_dir), 0, "packs",
                                         f"unknown rule pack {pack!r} (no {name} in {rules_dir})"))
                 continue
-            loader.load_path(path, explicit=True)
+            if not _same_file(path, own):
+                loader.load_path(path, explicit=True)
+    if own is not None:
+        _load_community(loader, own, community_text)
     if problems:
         raise ConfigError(problems)
     return loader.rules
 
 
+def _same_file(path: Path, other: Path | None) -> bool:
+    """Whether ``path`` and ``other`` name the same file (``other`` may not exist yet)."""
+    if other is None:
+        return False
+    try:
+        return path.resolve() == other.resolve()
+    except (OSError, RuntimeError):
+        return False
+
+
+def _load_community(loader: _Loader, path: Path, text: str | None) -> None:
+    """The community's rule file (or ``text`` in its place) into ``loader``."""
+    if text is None:
+        if not is_file(path):
+            return
+        loader.load_path(path, explicit=True)
+        return
+    try:
+        data = load_text(text, str(path))
+    except ConfigError as exc:
+        loader.problems.extend(exc.problems)
+        return
+    loader.load_data(data, str(path), explicit=True)
+
+
 def load_rules_text(text: str, filename: str = "<rules>",
-                    templates: Collection[str] | None = None) -> list[Rule]:
-    """The rules of YAML ``text`` (one rule file), validated like :func:`load_dir`."""
+                    templates: Collection[str] | None = None,
+                    taken: Mapping[str, str] | None = None) -> list[Rule]:
+    """The rules of YAML ``text`` (one rule file), validated like :func:`load_dir`;
+    ``taken`` maps the ids of rules loaded before it to their ``file:line`` (a
+    duplicate of one is reported as :func:`load_dir` would)."""
     problems: list[Problem] = []
     loader = _Loader(templates, problems)
+    loader.seen.update(taken or {})
     try:
         data = load_text(text, filename)
     except ConfigError as exc:

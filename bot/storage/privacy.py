@@ -19,6 +19,7 @@ from bot.storage.repositories.digest import DigestRepository
 from bot.storage.repositories.duty import DutyRepository
 from bot.storage.repositories.members import MembersRepository
 from bot.storage.repositories.posts import TrackedPostsRepository
+from bot.storage.repositories.rule_changes import RuleChangesRepository
 
 Export = dict[str, list[dict[str, Any]]]
 
@@ -89,4 +90,4 @@ def member_data_parts(db: Database) -> list[MemberData]:
     """Every repository that holds member data, in export order."""
     return [MembersRepository(db), TrackedPostsRepository(db), AlertsRepository(db),
             CasesRepository(db), DutyRepository(db), DetailsRepository(db),
-            DigestRepository(db)]
+            DigestRepository(db), RuleChangesRepository(db)]

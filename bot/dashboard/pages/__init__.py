@@ -2,7 +2,7 @@
 ``PAGE``, see :mod:`bot.dashboard.page`), its template, and one line here."""
 
 from bot.dashboard.page import Page
-from bot.dashboard.pages import alerts, health, members, settings, shift, unanswered
+from bot.dashboard.pages import alerts, health, members, rules, settings, shift, unanswered
 
 PAGES: tuple[Page, ...] = (
     alerts.PAGE,
@@ -10,5 +10,6 @@ PAGES: tuple[Page, ...] = (
     members.PAGE,
     shift.PAGE,
     health.PAGE,
+    rules.PAGE,
     settings.PAGE,
 )

@@ -3,27 +3,16 @@
 from __future__ import annotations
 
 import logging
-from typing import Annotated, Literal, Protocol
+from typing import Annotated, Literal
 
 from bot.core.commands import Arg, Invocation, command
 from bot.core.errors import CommandError, ConfigError
 from bot.core.events import CommandResult
-from bot.core.feature import FeatureContext
+from bot.features.ruleset.context import RulesetContext
 from bot.features.ruleset.review import Label, append_review
 from bot.rules.engine import Rulebook
-from bot.storage.repositories.alerts import AlertsRepository
 
 log = logging.getLogger(__name__)
-
-class ReviewSettings(Protocol):
-    """Where feedback goes: the ``detection:`` section's ``review_file`` (the composition
-    root hands that section to this feature)."""
-
-    review_file: str
-
-
-RulesetContext = FeatureContext[ReviewSettings, AlertsRepository]
-
 
 class RulesetCommands:
     """Moderators swap rules in without a restart, dry-run text, and report mistakes."""
@@ -36,7 +25,8 @@ class RulesetCommands:
         """Validate the rule files and swap them in; keep the old ones on error."""
         ctx = self.ctx
         try:
-            new = Rulebook.load(ctx.core.rules.dir, ctx.core.rules.packs, ctx.templates.names())
+            rules = ctx.core.rules
+            new = Rulebook.load(rules.dir, rules.packs, ctx.templates.names(), rules.community)
         except ConfigError as exc:
             shown = "\n".join(str(p) for p in exc.problems[:10])
             more = len(exc.problems) - 10
@@ -84,7 +74,7 @@ class RulesetCommands:
                 alert_id = int(what.lstrip("#"))
             except ValueError:
                 raise CommandError(t.render("feedback_alert_number")) from None
-            alert = await ctx.repo.get_alert(alert_id)
+            alert = await ctx.repo.alerts.get_alert(alert_id)
             if alert is None or alert.community_id != inv.community_id:
                 raise CommandError(t.render("feedback_alert_unknown", alert=alert_id))
             if not alert.excerpt:

@@ -1,0 +1,198 @@
+"""The dashboard's Rules page through aiohttp's test client, signed in by a one-time link."""
+
+from __future__ import annotations
+
+import html
+import shutil
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from aiohttp import CookieJar
+from aiohttp.test_utils import TestClient, TestServer
+
+from bot.core.rule_edits import RuleEditor
+from bot.dashboard.config import DASHBOARD_SECTION
+from bot.dashboard.pages.rules import FRAGMENT_HEADER, editor_of
+from bot.dashboard.server import Dashboard
+from tests.conftest import TEST_RULES
+from tests.dashboard_helpers import CSRF, Dash, dash_harness
+from tests.fakes import MOD, member, post
+
+ADMIN = member("ada", "Ada", roles=("Moderators",), admin=True)
+
+GOOD = """\
+- id: c-swearing
+  category: hostility
+  severity: medium
+  description: Our own rule about shouting at people
+  match:
+    any:
+      - keywords: ["shut up already"]
+  actions:
+    - hide
+  explain: We keep this place calm, so we hid your post.
+  examples:
+    match: ["oh shut up already"]
+    no_match: ["shut the door"]
+"""
+BAD = GOOD.replace("severity: medium", "severity: huge")
+
+
+@pytest.fixture
+async def dash(tmp_path: Path) -> AsyncIterator[tuple[Dash, Path]]:
+    """A core with the dashboard, a community rule file configured, an admin known."""
+    rules = tmp_path / "rules"
+    shutil.copytree(TEST_RULES, rules)
+    own = rules / "community.yaml"
+    harness = dash_harness(tmp_path, f"rules: {{dir: {rules}, helplines: {rules}/helplines.yaml, "
+                                     f"community: {own}}}\n")
+    harness.platform.add_member(ADMIN)
+    core = await harness.start()
+    dashboard = Dashboard(core, core.config.get(DASHBOARD_SECTION))
+    client = TestClient(TestServer(dashboard.app()), cookie_jar=CookieJar(unsafe=True))
+    await client.start_server()
+    try:
+        yield Dash(harness, dashboard, client), own
+    finally:
+        await client.close()
+        await harness.stop()
+
+
+async def test_the_page_shows_the_packs_rules_and_examples(dash: tuple[Dash, Path]) -> None:
+    d, own = dash
+    assert await d.sign_in() == 200
+    response = await d.client.get("/rules")
+    assert response.status == 200 and response.headers["Cache-Control"] == "no-store"
+    page = html.unescape(await response.text())
+    assert 'href="/rules" aria-current="page"' in page
+    assert "t-crisis" in page and "Test crisis intent" in page and "alert_moderators" in page
+    assert "i want to kill myself" in page  # an example
+    assert str(own) in page and "Only a community admin may save" in page
+    assert 'id="rules-save"' not in page  # a moderator who is not an admin
+    assert '<script src="/static/rules.js"' in page
+    assert (await d.client.get("/static/rules.js")).status == 200
+
+
+async def test_the_test_box_says_which_rule_and_why_without_script(dash: tuple[Dash, Path]) -> None:
+    d, _ = dash
+    await d.sign_in()
+    status, page = await d.post("/rules/test", {"text": "i want to end my life"}, "/rules")
+    page = html.unescape(page)
+    assert status == 200 and "t-crisis" in page and 'keyword "end my life"' in page
+    assert "Matched: “end my life”" in page and "nothing was done" in page
+    assert "i want to end my life" in page  # the text stays in the box
+    assert d.harness.platform.calls == []  # a dry run: nothing sent, nothing hidden
+
+
+async def test_live_validation_returns_file_line_errors(dash: tuple[Dash, Path]) -> None:
+    d, own = dash
+    await d.sign_in()
+    _, page = await d.page("/rules")
+    token = CSRF.search(page)
+    assert token
+    response = await d.client.post("/rules/validate", data={"csrf": token.group(1), "text": BAD},
+                                   headers={FRAGMENT_HEADER: "1"})
+    fragment = html.unescape(await response.text())
+    assert response.status == 200 and "<html" not in fragment
+    assert (f"{own}:3: c-swearing: unknown severity 'huge' (one of: info, low, medium, high, "
+            "critical)") in fragment
+    response = await d.client.post("/rules/validate", data={"csrf": token.group(1), "text": GOOD},
+                                   headers={FRAGMENT_HEADER: "1"})
+    assert "No problems: 1 rule(s), 2 example(s) pass." in await response.text()
+
+
+async def test_a_member_who_is_not_an_admin_cannot_save(dash: tuple[Dash, Path]) -> None:
+    d, own = dash
+    await d.sign_in(MOD)
+    status, page = await d.post("/rules/save", {"text": GOOD}, "/rules")
+    assert status == 403 and "Only a community admin may change the rules." in page
+    assert not own.exists()
+    assert d.core.rules.current().get("c-swearing") is None
+
+
+async def test_csrf_is_required(dash: tuple[Dash, Path]) -> None:
+    d, own = dash
+    await d.sign_in(ADMIN)
+    response = await d.client.post("/rules/save", data={"csrf": "forged", "text": GOOD})
+    assert response.status == 403 and not own.exists()
+    response = await d.client.post("/rules/test", data={"text": "i want to end my life"})
+    assert response.status == 403
+
+
+async def test_a_bad_save_shows_the_errors_keeps_the_draft_and_saves_nothing(
+        dash: tuple[Dash, Path]) -> None:
+    d, own = dash
+    await d.sign_in(ADMIN)
+    status, page = await d.post("/rules/save", {"text": BAD}, "/rules")
+    page = html.unescape(page)
+    assert status == 422 and "NOT saved: 1 problem(s)" in page
+    assert f"{own}:3: c-swearing: unknown severity 'huge'" in page
+    assert "severity: huge" in page  # the draft is kept in the editor
+    assert not own.exists() and d.core.rules.current().get("c-swearing") is None
+    failing = GOOD.replace('no_match: ["shut the door"]', 'no_match: ["shut up already"]')
+    status, page = await d.post("/rules/save", {"text": failing}, "/rules")
+    assert status == 422 and "example(s) failed" in page and not own.exists()
+
+
+async def test_an_admin_saves_the_change_is_recorded_and_works(dash: tuple[Dash, Path]) -> None:
+    d, own = dash
+    await d.sign_in(ADMIN)
+    _, page = await d.page("/rules")
+    assert 'id="rules-save"' in page
+    status, page = await d.post("/rules/save", {"text": GOOD}, "/rules")
+    page = html.unescape(page)
+    assert status == 200 and "Saved: change #1" in page  # followed the redirect
+    assert own.read_text() == GOOD
+    assert "Change #1" in page and "Ada" in page and "+- id: c-swearing" in page
+    [case] = await d.core.store.cases.cases_since("c1", 0)
+    assert (case.action, case.actor_id) == ("rules_edit", "ada")
+    # The test box now matches, and so does the next message.
+    _, page = await d.post("/rules/test", {"text": "oh shut up already"}, "/rules")
+    assert "c-swearing" in page
+    ev = post("oh shut up already", d.harness.clock.now(), author=member("riley"))
+    await d.core.handle(ev)
+    await d.core.drain()
+    assert [c.target for c in d.harness.platform.of("hide")] == [ev.message.message_id]
+
+
+async def test_the_test_box_tries_an_unsaved_draft(dash: tuple[Dash, Path]) -> None:
+    d, own = dash
+    await d.sign_in()
+    _, fragment = await d.post("/rules/test", {"text": "oh shut up already", "use_draft": "1",
+                                               "draft": GOOD}, "/rules")
+    assert "c-swearing" in fragment and "with your draft" in fragment and not own.exists()
+    _, fragment = await d.post("/rules/test", {"text": "oh shut up already", "use_draft": "1",
+                                               "draft": BAD}, "/rules")
+    assert "The draft has 1 problem(s)" in fragment
+
+
+async def test_a_stale_editor_cannot_overwrite_a_newer_save(dash: tuple[Dash, Path]) -> None:
+    d, own = dash
+    await d.sign_in(ADMIN)
+    _, page = await d.page("/rules")
+    ed = editor_of(d.dashboard.door)
+    assert isinstance(ed, RuleEditor)
+    base = ed.read().sha
+    assert (await ed.save(GOOD, ADMIN, "c1", base)).ok  # someone else, meanwhile
+    status, page = await d.post("/rules/save", {"text": GOOD.replace("medium", "high"),
+                                                "base": base}, "/rules")
+    assert status == 409 and "someone saved the file since you opened it" in page
+    assert own.read_text() == GOOD
+
+
+async def test_no_community_file_configured(tmp_path: Path) -> None:
+    harness = dash_harness(tmp_path)
+    core = await harness.start()
+    dashboard = Dashboard(core, core.config.get(DASHBOARD_SECTION))
+    client = TestClient(TestServer(dashboard.app()), cookie_jar=CookieJar(unsafe=True))
+    await client.start_server()
+    try:
+        d = Dash(harness, dashboard, client)
+        await d.sign_in()
+        status, page = await d.page("/rules")
+        assert status == 200 and "No community rule file is configured" in page
+        assert 'id="rules-editor"' not in page and "t-crisis" in page
+    finally:
+        await client.close()
+        await harness.stop()
