@@ -39,14 +39,21 @@ GOOD = """\
 BAD = GOOD.replace("severity: medium", "severity: huge")
 
 
-@pytest.fixture
-async def dash(tmp_path: Path) -> AsyncIterator[tuple[Dash, Path]]:
-    """A core with the dashboard, a community rule file configured, an admin known."""
+def with_community_rules(tmp_path: Path) -> tuple[str, Path]:
+    """Config YAML for a copy of the test rules with a community rule file (not yet
+    written), and that file's path (the browser tests use this too)."""
     rules = tmp_path / "rules"
     shutil.copytree(TEST_RULES, rules)
     own = rules / "community.yaml"
-    harness = dash_harness(tmp_path, f"rules: {{dir: {rules}, helplines: {rules}/helplines.yaml, "
-                                     f"community: {own}}}\n")
+    return (f"rules: {{dir: {rules}, helplines: {rules}/helplines.yaml, community: {own}}}\n",
+            own)
+
+
+@pytest.fixture
+async def dash(tmp_path: Path) -> AsyncIterator[tuple[Dash, Path]]:
+    """A core with the dashboard, a community rule file configured, an admin known."""
+    extra, own = with_community_rules(tmp_path)
+    harness = dash_harness(tmp_path, extra)
     harness.platform.add_member(ADMIN)
     core = await harness.start()
     dashboard = Dashboard(core, core.config.get(DASHBOARD_SECTION))
