@@ -37,6 +37,7 @@ async def test_the_figures_are_the_stats_commands(dash: Dash) -> None:
     assert _figure(html, "Time to first reply, median") == "30m"
     assert _figure(html, "Opened") == "1" and _figure(html, "Time to claim, median") == "5m"
     assert "Mo: 1" in html  # claimed per moderator, by name
+    assert "claimed 1/1" in html  # each moderator's load (the care feature's), 24 h / 7 days
     answer = await dash.core.handle(command("stats", dash.harness.clock.now(), days="7"))
     assert "median 30m" in answer.text and "median time to claim 5m" in answer.text
     assert 'aria-current="true">7 days' in html
