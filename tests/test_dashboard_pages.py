@@ -83,11 +83,11 @@ async def test_crisis_words_follow_the_moderators_excerpt_choice(dash: Dash) -> 
     await _crisis(dash)
     assert await dash.sign_in() == 200
     _, html = await dash.page("/alerts")
-    assert "end my life" in html and "<details" not in html
+    assert "end my life" in html and "Show the words" not in html
     duty = dash.core.store.duty
     await duty.set_excerpts(COMMUNITY, MOD.id, MOD.name, "spoiler")
     _, html = await dash.page("/alerts")
-    assert "<details" in html and "Show the words" in html
+    assert "<details class=\"words\">" in html and "Show the words" in html
     await duty.set_excerpts(COMMUNITY, MOD.id, MOD.name, "off")
     _, html = await dash.page("/alerts")
     assert "end my life" not in html and "hidden" in html

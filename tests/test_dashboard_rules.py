@@ -8,15 +8,13 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from aiohttp import CookieJar
-from aiohttp.test_utils import TestClient, TestServer
 
 from bot.core.rule_edits import RuleEditor
-from bot.dashboard.config import DASHBOARD_SECTION
 from bot.dashboard.pages.rules import FRAGMENT_HEADER, editor_of
-from bot.dashboard.server import Dashboard
+from bot.detection.triage import SemanticMatch, semantic_rule
+from bot.rules.model import Match
 from tests.conftest import TEST_RULES
-from tests.dashboard_helpers import CSRF, Dash, dash_harness
+from tests.dashboard_helpers import CSRF, Dash, dash_harness, serve
 from tests.fakes import MOD, member, post
 
 ADMIN = member("ada", "Ada", roles=("Moderators",), admin=True)
@@ -55,30 +53,42 @@ async def dash(tmp_path: Path) -> AsyncIterator[tuple[Dash, Path]]:
     extra, own = with_community_rules(tmp_path)
     harness = dash_harness(tmp_path, extra)
     harness.platform.add_member(ADMIN)
-    core = await harness.start()
-    dashboard = Dashboard(core, core.config.get(DASHBOARD_SECTION))
-    client = TestClient(TestServer(dashboard.app()), cookie_jar=CookieJar(unsafe=True))
-    await client.start_server()
+    await harness.start()
+    dashboard, server = await serve(harness)
+    d = Dash(harness, dashboard, server)
     try:
-        yield Dash(harness, dashboard, client), own
+        yield d, own
     finally:
-        await client.close()
+        for browser in d.browsers:
+            await browser.close()
+        await server.close()
         await harness.stop()
+
+
+async def fragment(d: Dash, path: str, data: dict[str, str]) -> tuple[int, str]:
+    """POST a form of the Rules page as rules.js does (the answer alone, not the page)."""
+    _, page = await d.page("/rules")
+    token = CSRF.search(page)
+    assert token
+    async with d.browser.session.post(path, data={"csrf": token.group(1), **data},
+                                      headers={FRAGMENT_HEADER: "1"}) as response:
+        return response.status, await response.text()
 
 
 async def test_the_page_shows_the_packs_rules_and_examples(dash: tuple[Dash, Path]) -> None:
     d, own = dash
     assert await d.sign_in() == 200
-    response = await d.client.get("/rules")
-    assert response.status == 200 and response.headers["Cache-Control"] == "no-store"
-    page = html.unescape(await response.text())
+    status, page = await d.page("/rules")
+    assert d.browser.last is not None
+    assert status == 200 and d.browser.last.headers["Cache-Control"] == "no-store"
+    page = html.unescape(page)
     assert 'href="/rules" aria-current="page"' in page
     assert "t-crisis" in page and "Test crisis intent" in page and "alert_moderators" in page
     assert "i want to kill myself" in page  # an example
     assert str(own) in page and "Only a community admin may save" in page
     assert 'id="rules-save"' not in page  # a moderator who is not an admin
     assert '<script src="/static/rules.js"' in page
-    assert (await d.client.get("/static/rules.js")).status == 200
+    assert (await d.page("/static/rules.js"))[0] == 200
 
 
 async def test_the_test_box_says_which_rule_and_why_without_script(dash: tuple[Dash, Path]) -> None:
@@ -95,18 +105,15 @@ async def test_the_test_box_says_which_rule_and_why_without_script(dash: tuple[D
 async def test_live_validation_returns_file_line_errors(dash: tuple[Dash, Path]) -> None:
     d, own = dash
     await d.sign_in()
-    _, page = await d.page("/rules")
-    token = CSRF.search(page)
-    assert token
-    response = await d.client.post("/rules/validate", data={"csrf": token.group(1), "text": BAD},
-                                   headers={FRAGMENT_HEADER: "1"})
-    fragment = html.unescape(await response.text())
-    assert response.status == 200 and "<html" not in fragment
+    status, answer = await fragment(d, "/rules/validate", {"text": BAD})
+    answer = html.unescape(answer)
+    assert status == 200 and "<html" not in answer
     assert (f"{own}:3: c-swearing: unknown severity 'huge' (one of: info, low, medium, high, "
-            "critical)") in fragment
-    response = await d.client.post("/rules/validate", data={"csrf": token.group(1), "text": GOOD},
-                                   headers={FRAGMENT_HEADER: "1"})
-    assert "No problems: 1 rule(s), 2 example(s) pass." in await response.text()
+            "critical)") in answer
+    _, answer = await fragment(d, "/rules/validate", {"text": GOOD})
+    assert "No problems: 1 rule(s), 2 example(s) pass." in answer
+    _, answer = await fragment(d, "/rules/test", {"text": "i want to end my life"})
+    assert "t-crisis" in answer and "<html" not in answer
 
 
 async def test_a_member_who_is_not_an_admin_cannot_save(dash: tuple[Dash, Path]) -> None:
@@ -121,10 +128,10 @@ async def test_a_member_who_is_not_an_admin_cannot_save(dash: tuple[Dash, Path])
 async def test_csrf_is_required(dash: tuple[Dash, Path]) -> None:
     d, own = dash
     await d.sign_in(ADMIN)
-    response = await d.client.post("/rules/save", data={"csrf": "forged", "text": GOOD})
-    assert response.status == 403 and not own.exists()
-    response = await d.client.post("/rules/test", data={"text": "i want to end my life"})
-    assert response.status == 403
+    status, _ = await d.browser.post_raw("/rules/save", {"csrf": "forged", "text": GOOD})
+    assert status == 403 and not own.exists()
+    status, _ = await d.browser.post_raw("/rules/test", {"text": "i want to end my life"})
+    assert status == 403
 
 
 async def test_a_bad_save_shows_the_errors_keeps_the_draft_and_saves_nothing(
@@ -190,16 +197,34 @@ async def test_a_stale_editor_cannot_overwrite_a_newer_save(dash: tuple[Dash, Pa
 
 async def test_no_community_file_configured(tmp_path: Path) -> None:
     harness = dash_harness(tmp_path)
-    core = await harness.start()
-    dashboard = Dashboard(core, core.config.get(DASHBOARD_SECTION))
-    client = TestClient(TestServer(dashboard.app()), cookie_jar=CookieJar(unsafe=True))
-    await client.start_server()
+    await harness.start()
+    dashboard, server = await serve(harness)
+    d = Dash(harness, dashboard, server)
     try:
-        d = Dash(harness, dashboard, client)
         await d.sign_in()
         status, page = await d.page("/rules")
         assert status == 200 and "No community rule file is configured" in page
         assert 'id="rules-editor"' not in page and "t-crisis" in page
     finally:
-        await client.close()
+        await d.browser.close()
+        await server.close()
         await harness.stop()
+
+
+async def test_the_test_box_shows_the_semantic_stage_and_its_reason(dash: tuple[Dash, Path]
+                                                                   ) -> None:
+    d, _ = dash
+
+    class Stage:
+        async def detect_async(self, text: str, existing: list[Match]) -> list[Match]:
+            return [SemanticMatch(semantic_rule("concern"), "semantic concern score 0.74 "
+                                  "(threshold 0.60)", "(semantic concern)", 0.74)]
+
+        def close(self) -> None:
+            pass
+
+    d.core.triage.semantic = Stage()
+    await d.sign_in()
+    _, page = await d.post("/rules/test", {"text": "i just want to disappear"}, "/rules")
+    assert "semantic:concern" in page and ">semantic</span>" in page
+    assert "Why: semantic concern score 0.74 (threshold 0.60)" in html.unescape(page)

@@ -278,3 +278,13 @@ async def test_an_https_address_makes_the_cookie_secure(tmp_path: Path) -> None:
     finally:
         await server.close()
         await harness.stop()
+
+
+async def test_the_landing_page_counts_what_waits(dash: Dash) -> None:
+    await _crisis(dash)
+    await dash.core.handle(command("duty", dash.harness.clock.now(), state="on"))
+    assert await dash.sign_in() == 200
+    _, html = await dash.page("/")
+    for title, count in (("Alerts", 1), ("Unanswered", 0), ("Shift", 1)):
+        assert re.search(rf">{title}</strong></a> <span class=\"badge[^\"]*\">{count}<", html), \
+            title

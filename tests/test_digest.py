@@ -317,6 +317,7 @@ async def test_the_composition_root_applies_any_features_migrations(tmp_path: Pa
         core = await app.create(cfg, FakePlatform(), store=store, features=(*FEATURES, spec))
         rows = await core.store.database.all(
             "SELECT owner, version FROM schema_versions ORDER BY owner")
-        assert {r["owner"]: r["version"] for r in rows} == {"details": 1, "digest": 1,
-                                                             "probe": 2}
+        assert {r["owner"]: r["version"] for r in rows} == {"dashboard": 1, "details": 1,
+                                                             "digest": 1, "probe": 2,
+                                                             "ruleset": 1}
         await store.close()

@@ -118,7 +118,8 @@ async def test_every_part_is_member_data_and_the_others_hold_none(store: Store) 
     assert all(isinstance(p, MemberData) for p in parts)
     assert {type(p).__name__ for p in parts} == {
         "MembersRepository", "TrackedPostsRepository", "AlertsRepository", "CasesRepository",
-        "DutyRepository", "DetailsRepository", "DigestRepository", "RuleChangesRepository"}
+        "DutyRepository", "DetailsRepository", "DigestRepository", "DashboardRepository",
+        "RuleChangesRepository"}
     await fill(store)
     for repo in (store.kv, store.jobs, store.ledger):
         assert await repo.export(C, "u1") == {}

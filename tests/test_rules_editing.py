@@ -18,7 +18,7 @@ from bot.features.ruleset import RulesetFeature
 from bot.features.ruleset.editing import RulesEditor, clean, unified_diff, write_atomic
 from bot.rules.engine import Rulebook
 from bot.rules.model import Match
-from tests.conftest import TEST_RULES, Harness, make_config
+from tests.conftest import BASE_CONFIG, TEST_RULES, Harness, make_config
 from tests.fakes import MOD, command, member, post
 
 ADMIN = member("ada", "Ada", roles=("Moderators",), admin=True)
@@ -320,3 +320,17 @@ async def test_a_pack_changed_on_disk_is_read_again(haven: tuple[Harness, Path])
     core_pack.write_text(core_pack.read_text() + "\n" + GOOD.replace("medium", "low"))
     [problem] = ed.validate(GOOD)
     assert problem.key == "c-swearing" and f"first defined at {core_pack}:" in problem.message
+
+
+async def test_haven_check_with_the_config_checks_the_community_file(
+        haven: tuple[Harness, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    _, own = haven
+    config = tmp_path / "haven.yaml"
+    rules = own.parent
+    config.write_text(BASE_CONFIG.format(db=tmp_path / "check.db", rules=rules).replace(
+        f"rules: {{dir: {rules}, helplines: {rules}/helplines.yaml}}",
+        f"rules: {{dir: {rules}, helplines: {rules}/helplines.yaml, community: {own}}}"))
+    assert main(["check", "--config", str(config)]) == 0
+    own.write_text(BAD_SEVERITY)
+    assert main(["check", "--config", str(config)]) == 1
+    assert f"{own}:3: c-swearing: unknown severity 'huge'" in capsys.readouterr().err

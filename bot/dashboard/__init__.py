@@ -46,6 +46,7 @@ Adding a page
            return (door.get("/<name>", view), door.post("/<name>/act", act))
 
        PAGE = Page("<name>", "Title", "One line for the landing page.", routes)
+       # optional 5th argument: async count(door, visitor) -> int, shown on the landing page
 
 2. ``bot/dashboard/templates/<name>.html``: ``{% extends "base.html" %}`` and a
    ``{% block content %}``; every form posts with ``{{ m.hidden() }}`` (the CSRF token

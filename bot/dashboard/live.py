@@ -11,7 +11,6 @@ repeated at every poll, and the stream ends when either fails.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
@@ -94,8 +93,8 @@ class Feed:
                     topic, last = ("alerts" if now != last else None), now
                 payload = f"event: change\ndata: {topic}\n\n" if topic else ": still here\n\n"
                 await response.write(payload.encode())
-        except (ConnectionResetError, asyncio.CancelledError):
-            pass
+        except ConnectionResetError:
+            pass  # the page went away
         finally:
             if source is not None:
                 source.unsubscribe(who.community_id, queue)
@@ -114,9 +113,7 @@ class Feed:
             raise
         for task in (getter, closing):
             if task not in done:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+                task.cancel()  # a queue.get() or event.wait(): nothing to clean up
         return getter.result() if getter in done else None
 
     async def _still_allowed(self, request: web.Request, community_id: str,

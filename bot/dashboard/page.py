@@ -24,6 +24,7 @@ from aiohttp import web
 
 from bot.core.clock import fmt_duration, fmt_time
 from bot.core.events import Channel, CommandInvoked, CommandResult, Member
+from bot.core.templates import plural
 
 if TYPE_CHECKING:
     from bot.core.runtime import Haven
@@ -66,6 +67,8 @@ class Page:
     summary: str
     """One line on the landing page."""
     routes: Callable[[Door], Sequence[web.RouteDef]]
+    count: Callable[[Door, Visitor], Awaitable[int]] | None = None
+    """How many things wait there (shown beside its name on the landing page), if any."""
 
     @property
     def path(self) -> str:
@@ -95,7 +98,8 @@ class Door:
     pages: tuple[Page, ...] = ()
     excerpts_default: str = "on"
     """The community's default for showing a post's words (the care feature's setting)."""
-    _flashes: dict[str, list[tuple[str, bool]]] = field(default_factory=dict)
+    _flashes: dict[str, list[tuple[str, bool]]] = field(default_factory=dict, init=False,
+                                                        repr=False)
 
     @property
     def store(self) -> Store:
@@ -193,6 +197,7 @@ def views() -> jinja2.Environment:
         autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
     env.filters["when"] = lambda ts: fmt_time(ts) if ts else ""
     env.filters["duration"] = fmt_duration
+    env.filters["plural"] = plural
     return env
 
 

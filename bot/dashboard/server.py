@@ -24,7 +24,7 @@ from aiohttp import web
 from bot.dashboard import live, signin
 from bot.dashboard.access import Access, Verdict
 from bot.dashboard.auth import COOKIE, CSRF_FIELD, Auth, csrf_ok, csrf_token, session_key
-from bot.dashboard.page import VISITOR, Door, Page, Visitor, views
+from bot.dashboard.page import VISITOR, Door, Page, Visitor, views, visitor
 from bot.dashboard.pages import PAGES
 from bot.dashboard.security import Next, secure_headers
 from bot.storage.repositories.dashboard import DashboardRepository
@@ -113,8 +113,11 @@ class Dashboard:
         return await handler(request)
 
     async def _landing(self, request: web.Request) -> web.StreamResponse:
-        """The pages, each with its one line."""
-        return self.door.render(request, "landing.html", "Dashboard")
+        """The pages, each with its one line and how many things wait there."""
+        who = visitor(request)
+        counts = {page.slug: await page.count(self.door, who)
+                  for page in self.door.pages if page.count is not None}
+        return self.door.render(request, "landing.html", "Dashboard", counts=counts)
 
     # -- serving ----------------------------------------------------------------------------
 

@@ -14,6 +14,7 @@ from typing import Any, Protocol, runtime_checkable
 from bot.storage.database import Database
 from bot.storage.repositories.alerts import AlertsRepository
 from bot.storage.repositories.cases import CasesRepository
+from bot.storage.repositories.dashboard import DashboardRepository
 from bot.storage.repositories.details import DetailsRepository
 from bot.storage.repositories.digest import DigestRepository
 from bot.storage.repositories.duty import DutyRepository
@@ -90,4 +91,4 @@ def member_data_parts(db: Database) -> list[MemberData]:
     """Every repository that holds member data, in export order."""
     return [MembersRepository(db), TrackedPostsRepository(db), AlertsRepository(db),
             CasesRepository(db), DutyRepository(db), DetailsRepository(db),
-            DigestRepository(db), RuleChangesRepository(db)]
+            DigestRepository(db), DashboardRepository(db), RuleChangesRepository(db)]

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from aiohttp import web
 
-from bot.dashboard.page import Door, Page, visitor
+from bot.dashboard.page import Door, Page, Visitor, visitor
 from bot.storage.rows import Alert
 
 
@@ -54,5 +54,10 @@ def routes(door: Door) -> Sequence[web.RouteDef]:
             door.post("/alerts/{id}/resolve", resolve))
 
 
+async def count(door: Door, who: Visitor) -> int:
+    """Open alerts (claimed or not)."""
+    return len(await door.store.alerts.alerts_by_state(who.community_id, ("open", "claimed")))
+
+
 PAGE = Page("alerts", "Alerts", "Open crisis and safety alerts: claim, resolve, hand over.",
-            routes)
+            routes, count)

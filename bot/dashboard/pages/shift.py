@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from aiohttp import web
 
-from bot.dashboard.page import Door, Page, visitor
+from bot.dashboard.page import Door, Page, Visitor, visitor
 
 DAY = 86400.0
 LOGBOOK = 10
@@ -72,4 +72,10 @@ def routes(door: Door) -> Sequence[web.RouteDef]:
             door.post("/shift/handover", handover))
 
 
-PAGE = Page("shift", "Shift", "Who is on duty, quiet hours, the handover logbook.", routes)
+async def count(door: Door, who: Visitor) -> int:
+    """Moderators on duty now."""
+    return sum(r.on_duty for r in await door.store.duty.duty_roster(who.community_id))
+
+
+PAGE = Page("shift", "Shift", "Who is on duty, quiet hours, the handover logbook.", routes,
+            count)

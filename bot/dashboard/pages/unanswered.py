@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from aiohttp import web
 
-from bot.dashboard.page import Door, Page, visitor
+from bot.dashboard.page import Door, Page, Visitor, visitor
 
 
 async def view(door: Door, request: web.Request) -> web.StreamResponse:
@@ -23,5 +23,10 @@ def routes(door: Door) -> Sequence[web.RouteDef]:
     return (door.get("/unanswered", view),)
 
 
+async def count(door: Door, who: Visitor) -> int:
+    """Posts waiting for a reply."""
+    return len(await door.store.posts.open_posts(who.community_id))
+
+
 PAGE = Page("unanswered", "Unanswered", "Support posts waiting for a reply, longest first.",
-            routes)
+            routes, count)

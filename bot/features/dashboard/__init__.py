@@ -20,9 +20,9 @@ TEMPLATES = MappingProxyType({
                       "please don't pass it on.",
     "dashboard_link_sent": "I've sent you a private message with a sign-in link. It works once, "
                            "within {minutes} minutes.",
-    "dashboard_no_dm": "I couldn't message you privately, so no link was made. Allow direct "
+    "dashboard_no_dm": "I couldn't message you privately, so no link was sent. Allow direct "
                        "messages from members of this community, then try {command} again.",
-    "dashboard_dm_failed": "I couldn't send the private message just now, so no link was made. "
+    "dashboard_dm_failed": "I couldn't send the private message just now, so no link was sent. "
                            "Please try {command} again in a moment.",
     "dashboard_off": "The dashboard is not switched on here. An admin can turn it on with "
                      "dashboard.listen and dashboard.public_url in the config.",

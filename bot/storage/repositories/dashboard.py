@@ -160,7 +160,8 @@ class DashboardRepository(Repository):
         return {"dashboard_sessions": [dict(r) for r in rows]} if rows else {}
 
     async def forget(self, community_id: str, user_id: str, alias: str) -> dict[str, int]:
-        """Delete the member's links and sessions (they sign out)."""
+        """Delete the member's links and sessions (they sign out); counted only when there
+        were any, so forgetting someone who never used the dashboard reads as before."""
         async with self.db.transaction():
             links = await self.db.execute(
                 "DELETE FROM dashboard_links WHERE community_id = ? AND user_id = ?",
@@ -168,7 +169,8 @@ class DashboardRepository(Repository):
             sessions = await self.db.execute(
                 "DELETE FROM dashboard_sessions WHERE community_id = ? AND user_id = ?",
                 (community_id, user_id))
-        return {"dashboard_sessions": links.rowcount + sessions.rowcount}
+        ended = links.rowcount + sessions.rowcount
+        return {"dashboard_sessions": ended} if ended else {}
 
     async def purge_text(self, cutoff: float) -> int:
         """Drop links and sessions that ended or expired before ``cutoff``."""
