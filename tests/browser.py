@@ -111,7 +111,10 @@ async def new_page(browser: Browser, viewport: dict[str, int] | None = None,
     page = await context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+    page.on("console", lambda msg: errors.append(f"{msg.text} ({msg.location.get('url')})")
+            if msg.type == "error" else None)
+    page.on("response", lambda r: errors.append(f"HTTP {r.status} {r.request.method} {r.url}")
+            if r.status >= 400 else None)
     page.errors = errors  # type: ignore[attr-defined]
     return page
 

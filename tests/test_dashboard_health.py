@@ -37,6 +37,7 @@ async def test_the_figures_are_the_stats_commands(dash: Dash) -> None:
     assert _figure(html, "Time to first reply, median") == "30m"
     assert _figure(html, "Opened") == "1" and _figure(html, "Time to claim, median") == "5m"
     assert "Mo: 1" in html  # claimed per moderator, by name
+    assert "claimed 1/1" in html  # each moderator's load (the care feature's), 24 h / 7 days
     answer = await dash.core.handle(command("stats", dash.harness.clock.now(), days="7"))
     assert "median 30m" in answer.text and "median time to claim 5m" in answer.text
     assert 'aria-current="true">7 days' in html
@@ -68,15 +69,16 @@ async def test_the_chart_is_svg_wide_and_tall(dash: Dash) -> None:
     await dash.sign_in()
     _, html = await dash.page("/health")
     assert 'media="(max-width: 40rem)" srcset="/health/chart.svg?days=30&amp;layout=tall"' in html
-    wide = await dash.client.get("/health/chart.svg?days=30")
-    tall = await dash.client.get("/health/chart.svg?days=30&layout=tall")
-    for response in (wide, tall):
-        assert response.status == 200
+    bodies = []
+    for path in ("/health/chart.svg?days=30", "/health/chart.svg?days=30&layout=tall"):
+        status, body = await dash.page(path)
+        response = dash.browser.last
+        assert status == 200 and response is not None
         assert response.headers["Content-Type"] == "image/svg+xml"
         assert response.headers["Cache-Control"] == "no-store"
-        body = await response.read()
-        assert b"<svg" in body[:2000] and b"<script" not in body
-    assert await wide.read() != await tall.read()
+        assert "<svg" in body[:2000] and "<script" not in body
+        bodies.append(body)
+    assert bodies[0] != bodies[1]
 
 
 async def test_not_signed_in_no_figures_and_no_chart(dash: Dash) -> None:

@@ -8,16 +8,12 @@ from pathlib import Path
 
 import pytest
 import yaml
-from aiohttp import CookieJar
-from aiohttp.test_utils import TestClient, TestServer
 
 from bot.app import load_config
 from bot.core.config import Config
-from bot.dashboard.config import DASHBOARD_SECTION
 from bot.dashboard.pages.settings import HIDDEN, Redactor, config_groups, secret_name
-from bot.dashboard.server import Dashboard
 from tests.conftest import BASE_CONFIG, TEST_RULES, Harness
-from tests.dashboard_helpers import DASHBOARD_CONFIG, MEMBER, Dash, dash
+from tests.dashboard_helpers import DASHBOARD_CONFIG, MEMBER, Dash, dash, serve
 from tests.fakes import MOD, member, post
 
 __all__ = ["dash"]  # the fixture
@@ -133,15 +129,15 @@ class _served:
     async def __aenter__(self) -> Dash:
         harness = Harness(load_config(self.path))
         harness.platform.add_member(MOD, MEMBER)
-        core = await harness.start()
-        dashboard = Dashboard(core, core.config.get(DASHBOARD_SECTION))
-        client = TestClient(TestServer(dashboard.app()), cookie_jar=CookieJar(unsafe=True))
-        await client.start_server()
-        self.dash = Dash(harness, dashboard, client)
+        await harness.start()
+        dashboard, server = await serve(harness)
+        self.dash = Dash(harness, dashboard, server)
         return self.dash
 
     async def __aexit__(self, *exc: object) -> None:
-        await self.dash.client.close()
+        for browser in self.dash.browsers:
+            await browser.close()
+        await self.dash.server.close()
         await self.dash.harness.stop()
 
 

@@ -104,8 +104,13 @@ class Feed:
         """The next topic, or ``None`` after a poll interval (or when closing)."""
         getter = asyncio.ensure_future(queue.get())
         closing = asyncio.ensure_future(self._closed.wait())
-        done, _ = await asyncio.wait({getter, closing}, timeout=self.poll,
-                                     return_when=asyncio.FIRST_COMPLETED)
+        try:
+            done, _ = await asyncio.wait({getter, closing}, timeout=self.poll,
+                                         return_when=asyncio.FIRST_COMPLETED)
+        except asyncio.CancelledError:  # the page went away: leave no task behind
+            getter.cancel()
+            closing.cancel()
+            raise
         for task in (getter, closing):
             if task not in done:
                 task.cancel()  # a queue.get() or event.wait(): nothing to clean up

@@ -10,7 +10,7 @@ PAGES: tuple[Page, ...] = (
     members.PAGE,
     shift.PAGE,
     review.PAGE,
-    rules.PAGE,
     health.PAGE,
+    rules.PAGE,
     settings.PAGE,
 )

@@ -22,8 +22,10 @@ from pathlib import Path
 from aiohttp import web
 
 from bot.checkup import CheckReport, check_loaded, run_check
+from bot.core.clock import fmt_duration
 from bot.core.config import Config
 from bot.core.errors import Problem
+from bot.core.sections import options
 from bot.dashboard.page import Door, Page
 
 HIDDEN = "(hidden)"
@@ -98,6 +100,8 @@ def shown(value: object) -> str:
         return "yes" if value else "no"
     if isinstance(value, enum.Enum):
         return str(value.value)
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
     if isinstance(value, str | Path | int | float):
         return str(value)
     if isinstance(value, Mapping):
@@ -115,11 +119,18 @@ def _settings(obj: object, redact: Redactor, prefix: str = "") -> list[Setting]:
     if not (dataclasses.is_dataclass(obj) and not isinstance(obj, type)):
         return [redact.setting(prefix.rstrip(".") or "value", obj)]
     for f in dataclasses.fields(obj):
+        how = options(f)
+        if how.hidden:  # set by a hook, not a key of the file
+            continue
         value = getattr(obj, f.name)
         name = f"{prefix}{f.name}"
         if (dataclasses.is_dataclass(value) and not isinstance(value, type)
                 and not secret_name(name)):
             rows += _settings(value, redact, name + ".")
+        elif how.duration and isinstance(value, int | float) and not isinstance(value, bool):
+            rows.append(Setting(name, fmt_duration(value)))
+        elif how.clock and isinstance(value, int) and not isinstance(value, bool):
+            rows.append(Setting(name, f"{value // 60:02d}:{value % 60:02d}"))
         else:
             rows.append(redact.setting(name, value))
     return rows

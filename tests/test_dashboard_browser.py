@@ -1,0 +1,145 @@
+"""The dashboard in a real browser: Debian's headless Chromium signs in by the one-time
+link from the ``dashboard`` command, claims and resolves an alert, edits the community's
+rules with a mistake and sees the ``file:line`` problem, fixes it, saves, and sees the
+test box match. Every page is photographed at phone and desktop width
+(``tests/artifacts/screenshots/``), must not scroll sideways on a phone, and must run
+without a console error.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from aiohttp.test_utils import TestServer
+
+from bot.core.runtime import Haven
+from tests.browser import PHONE, new_page, overflows_horizontally, screenshots
+from tests.conftest import Harness
+from tests.dashboard_helpers import dash_harness, serve
+from tests.fakes import command, member, post
+from tests.test_dashboard_rules import ADMIN, BAD, GOOD, with_community_rules
+
+pytestmark = pytest.mark.browser
+
+LINK = re.compile(r"http://127\.0\.0\.1:8089(/login/[A-Za-z0-9_-]+)")
+PAGES = ("alerts", "unanswered", "members", "shift", "health", "rules", "settings")
+
+
+@dataclass
+class Served:
+    """A running core, its dashboard on loopback, and the community rule file."""
+
+    harness: Harness
+    server: TestServer
+    own_rules: Path
+
+    @property
+    def core(self) -> Haven:
+        assert self.harness.core is not None
+        return self.harness.core
+
+    def url(self, path: str) -> str:
+        return str(self.server.make_url(path))
+
+    async def link(self) -> str:
+        """The sign-in link, as the ``dashboard`` command sends it (privately) to Ada."""
+        result = await self.core.handle(command("dashboard", self.harness.clock.now(),
+                                                invoker=ADMIN))
+        assert result is not None and result.ok, result
+        [dm] = self.harness.platform.private_to(ADMIN.id)
+        found = LINK.search(dm.text)
+        assert found, "no link in the private message"
+        return self.url(found.group(1))
+
+
+@pytest.fixture
+async def served(tmp_path: Path) -> AsyncIterator[Served]:
+    extra, own = with_community_rules(tmp_path)
+    harness = dash_harness(tmp_path, extra)
+    harness.platform.add_member(ADMIN)
+    await harness.start()
+    _, server = await serve(harness)
+    try:
+        yield Served(harness, server, own)
+    finally:
+        await server.close()
+        await harness.stop()
+
+
+async def _some_activity(s: Served) -> None:
+    """A crisis post (alert #1), a support post waiting and one answered."""
+    core, clock = s.core, s.harness.clock
+    await core.handle(post("q0", clock.now(), author=member("a0", "Avery"), where="support",
+                           msg_id="q0"))
+    await core.advance(1800)
+    await core.handle(post("thanks for asking, here's what helped me", clock.now(),
+                           author=member("helper", "Hal"), where="support", reply_to="q0"))
+    await core.handle(post("anyone around? rough night", clock.now(),
+                           author=member("a1", "Bo"), where="support", msg_id="q1"))
+    await core.advance(600)
+    await core.handle(post("i want to end my life", clock.now(), author=member("cas", "Casey"),
+                           where="general"))
+    await core.advance(120)
+
+
+async def test_a_moderator_handles_a_shift_in_the_browser(served: Served, browser) -> None:
+    s = served
+    await _some_activity(s)
+    page = await new_page(browser)
+
+    # sign in by the one-time link: a page with one button, then the landing page
+    await page.goto(await s.link())
+    await screenshots(page, "signin")
+    await page.get_by_role("button", name="Sign in").click()
+    await page.wait_for_url(s.url("/"))
+    assert "Signed in as Ada" in await page.inner_text("main")
+    await screenshots(page, "landing")
+
+    # claim and resolve the alert
+    await page.get_by_label("Pages").get_by_role("link", name="Alerts", exact=True).click()
+    await page.wait_for_url(s.url("/alerts"))
+    alert = page.locator("#alert-1")
+    assert "i want to end my life" in await alert.inner_text()
+    await screenshots(page, "alerts")
+    await alert.get_by_role("button", name="Claim #1").click()
+    await page.wait_for_load_state()
+    assert "claimed by Ada" in await page.locator("#alert-1").inner_text()
+    await page.locator("#note-1").fill("Talked with Casey in private; they are safe tonight.")
+    await page.locator("#alert-1").get_by_role("button", name="Resolve #1").click()
+    await page.get_by_text("No open alerts").wait_for()
+    done = await s.core.store.alerts.get_alert(1)
+    assert done is not None and done.state == "resolved"
+    assert done.claimed_by == done.resolved_by == ADMIN.id
+    assert done.note == "Talked with Casey in private; they are safe tonight."
+
+    # a rule with a mistake: the live check shows file:line; fixed, saved, and tested
+    await page.get_by_label("Pages").get_by_role("link", name="Rules", exact=True).click()
+    await page.wait_for_url(s.url("/rules"))  # loaded: the live checks are listening
+    await page.locator("#rules-text").fill(BAD)
+    problems = page.locator("#rules-problems")
+    await problems.get_by_text(f"{s.own_rules}:3: c-swearing: unknown severity 'huge'").wait_for()
+    await screenshots(page, "rules-error")
+    await page.locator("#rules-text").fill(GOOD)
+    await problems.get_by_text("No problems: 1 rule(s), 2 example(s) pass.").wait_for()
+    await page.get_by_role("button", name="Save").click()
+    await page.wait_for_load_state()
+    assert s.own_rules.read_text() == GOOD
+    assert s.core.rules.current().get("c-swearing") is not None
+    await page.locator("#test-text").fill("oh shut up already")
+    results = page.locator("#rules-results")
+    await results.locator(".hit", has_text="c-swearing").wait_for()
+    assert "Dry run: nothing was done." in await results.inner_text()
+    await screenshots(page, "rules")
+
+    # every page: readable on a phone (no sideways scrolling), no script error
+    await page.set_viewport_size(PHONE)
+    for name in PAGES:
+        await page.goto(s.url(f"/{name}"))
+        assert not await overflows_horizontally(page), f"/{name} scrolls sideways on a phone"
+        if name not in ("alerts", "rules"):
+            await screenshots(page, name)
+    assert page.errors == []
