@@ -2,12 +2,13 @@
 ``PAGE``, see :mod:`bot.dashboard.page`), its template, and one line here."""
 
 from bot.dashboard.page import Page
-from bot.dashboard.pages import alerts, members, rules, shift, unanswered
+from bot.dashboard.pages import alerts, members, review, rules, shift, unanswered
 
 PAGES: tuple[Page, ...] = (
     alerts.PAGE,
     unanswered.PAGE,
     members.PAGE,
     shift.PAGE,
+    review.PAGE,
     rules.PAGE,
 )
