@@ -113,6 +113,12 @@ BASE_MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE duty ADD COLUMN excerpts TEXT;
     """,
+    # 5: several processes share the jobs: a job is claimed by one process (``claimed_by``)
+    # with a lease (``lease_until``); another takes it over once the lease runs out.
+    """
+    ALTER TABLE jobs ADD COLUMN claimed_by TEXT;
+    ALTER TABLE jobs ADD COLUMN lease_until REAL;
+    """,
 )
 """Haven's own schema, numbered by ``PRAGMA user_version`` (1, 2, 3 ...)."""
 

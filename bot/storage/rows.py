@@ -113,6 +113,10 @@ class Job:
     state: JobState
     created_at: float
     done_at: float | None
+    claimed_by: str | None = None
+    """The process holding the job's lease (``None``: free to claim once due)."""
+    lease_until: float | None = None
+    """When the lease runs out; after that another process may take the job over."""
 
 
 @dataclass(frozen=True)

@@ -104,6 +104,18 @@ class AlertsRepository(Repository):
                                  "ORDER BY id", (community_id, *states))
         return [from_row(Alert, r) for r in rows]
 
+    async def open_summary(self) -> tuple[int, int, float | None]:
+        """Across communities: alerts open, alerts claimed (not resolved), and when the
+        oldest urgent alert nobody has claimed was raised (for the operators' metrics)."""
+        row = await self.db.one(
+            "SELECT COALESCE(SUM(CASE WHEN state = 'open' THEN 1 ELSE 0 END), 0) AS open, "
+            "COALESCE(SUM(CASE WHEN state = 'claimed' THEN 1 ELSE 0 END), 0) AS claimed, "
+            "MIN(CASE WHEN state = 'open' AND urgency = 'now' THEN created_at END) AS oldest "
+            "FROM alerts WHERE state IN ('open', 'claimed')")
+        if row is None:
+            return 0, 0, None
+        return int(row["open"]), int(row["claimed"]), row["oldest"]
+
     async def alerts_since(self, community_id: str, since: float) -> list[Alert]:
         """Alerts created since ``since``."""
         rows = await self.db.all("SELECT * FROM alerts WHERE community_id = ? AND created_at >= ? "
