@@ -223,13 +223,36 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     setup_logging(os.environ.get("HAVEN_LOG_LEVEL", "INFO"))
     try:
-        return asyncio.run(run_bot(args.config))
+        return asyncio.run(run_bot(args.config, args.shard_ids, args.shard_count))
     except ConfigError as exc:
         _print_problems(exc)
         print("Haven refuses to start until these are fixed.", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 0
+
+
+def shard_list(text: str) -> tuple[int, ...]:
+    """``0,1,2`` -> (0, 1, 2) (for ``--shard-ids``)."""
+    try:
+        ids = tuple(int(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected shard numbers like 0,1 (got {text!r})") \
+            from None
+    if not ids or any(i < 0 for i in ids):
+        raise argparse.ArgumentTypeError(f"expected shard numbers like 0,1 (got {text!r})")
+    return ids
+
+
+def positive_int(text: str) -> int:
+    """A whole number of at least 1 (for ``--shard-count``)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1 (got {text!r})")
+    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -240,6 +263,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("run", help="connect to Discord or Matrix and run")
     p.add_argument("--config", default=DEFAULT_CONFIG)
+    p.add_argument("--shard-ids", type=shard_list, default=None, metavar="0,1",
+                   help="Discord: run only these shards in this process (needs --shard-count)")
+    p.add_argument("--shard-count", type=positive_int, default=None, metavar="N",
+                   help="Discord: how many shards all processes run together")
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("demo", help="a scripted community on virtual time (no tokens needed)")
