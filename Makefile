@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench check clean
+.PHONY: demo test lint bench check clean postgres
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,7 +15,18 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/haven demo
 
-test: $(STAMP)
+# The storage tests start a throw-away PostgreSQL themselves; they need Debian's server
+# binaries (/usr/lib/postgresql/*/bin/initdb). Installed here when missing (CI runs as root).
+postgres:
+	@if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update && apt-get install -y --no-install-recommends postgresql; \
+	  else \
+	    echo "PostgreSQL server binaries missing: sudo apt-get install postgresql" >&2; exit 1; \
+	  fi; \
+	fi
+
+test: $(STAMP) postgres
 	$(BIN)/ruff check bot tests bench
 	$(BIN)/mypy bot
 	$(BIN)/haven check --config config.example.yaml

@@ -68,6 +68,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         problems += exc.problems
     detection_note = _check_detection(config, problems, warnings)
+    database_note = _check_database(config, problems)
     for w in warnings:
         print(f"  {w}", file=sys.stderr)
     if problems:
@@ -80,6 +81,8 @@ def cmd_check(args: argparse.Namespace) -> int:
     print(f"OK: {what}{n_rules} rules from {rules_dir}, helplines for {n_countries} countries"
           + (f" ({len(warnings)} warning(s))" if warnings else ""))
     print(detection_note)
+    if database_note:
+        print(database_note)
     if getattr(args, "online", False):
         return check_online(config)
     return 0
@@ -114,6 +117,23 @@ def check_online(config: Config | None) -> int:
     print(f"OK online: connected to {config.platform}; every configured place and "
           "permission is in order")
     return 0
+
+
+def _check_database(config: Config | None, problems: list[Problem]) -> str:
+    """A PostgreSQL ``database``: connect (without migrating) and say what is there, or
+    add a problem saying why it cannot (never with the password). SQLite: nothing."""
+    from bot.storage.database import DatabaseUnavailable, PostgresDatabase
+    from bot.storage.engine import is_postgres_url
+
+    if config is None or not is_postgres_url(config.database):
+        return ""
+    if any(p.key == "database" and not p.warning for p in problems):
+        return ""  # the URL itself is wrong (already reported)
+    try:
+        return "database: " + asyncio.run(PostgresDatabase(config.database).probe())
+    except (DatabaseUnavailable, RuntimeError) as exc:
+        problems.append(Problem(config.source, config.line_of("database"), "database", str(exc)))
+        return ""
 
 
 def _check_detection(config, problems: list, warnings: list) -> str:  # type: ignore[no-untyped-def]

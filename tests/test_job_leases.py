@@ -1,12 +1,12 @@
 """Leased jobs: two schedulers (two processes) over one database claim each job once,
 a dead holder's job is taken over when its lease runs out, and a holder that lost its
-lease cannot finish or retry the job."""
+lease cannot finish or retry the job. On SQLite and on PostgreSQL (``FOR UPDATE SKIP
+LOCKED``)."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 
@@ -20,10 +20,11 @@ T0 = 1_000_000.0
 
 
 @pytest.fixture
-async def two_stores(tmp_path: Path) -> AsyncIterator[tuple[Store, Store]]:
-    """Two connections to one SQLite file: what two processes would have."""
-    a = await Store.open(tmp_path / "haven.db")
-    b = await Store.open(tmp_path / "haven.db")
+async def two_stores(db_target: str) -> AsyncIterator[tuple[Store, Store]]:
+    """Two stores on one database (a SQLite file, a PostgreSQL database): what two
+    processes would have. Every test here runs on both engines."""
+    a = await Store.open(db_target)
+    b = await Store.open(db_target)
     yield a, b
     await a.close()
     await b.close()

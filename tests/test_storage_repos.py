@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import inspect
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 
@@ -36,8 +35,8 @@ PRIVACY_PARTS = {"export", "forget", "purge_text"}  # composed by Privacy, not d
 
 
 @pytest.fixture
-async def db(tmp_path: Path) -> AsyncIterator[Database]:
-    d = await Database.open(tmp_path / "haven.db")
+async def db(db_target: str) -> AsyncIterator[Database]:
+    d = await Database.open(db_target)
     yield d
     await d.close()
 
@@ -66,8 +65,8 @@ def test_a_method_lives_in_one_repository() -> None:
     # + ops: jobs ping/claim_due/acquire/due_counts, alerts open_summary
 
 
-async def test_store_exposes_repositories_over_one_database(tmp_path: Path) -> None:
-    store = await Store.open(tmp_path / "s.db")
+async def test_store_exposes_repositories_over_one_database(db_target: str) -> None:
+    store = await Store.open(db_target)
     try:
         for attr, cls in REPOSITORIES.items():
             repo = getattr(store, attr)

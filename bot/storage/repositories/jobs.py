@@ -26,11 +26,6 @@ FREE = "(lease_until IS NULL OR lease_until <= ?)"
 class JobsRepository(Repository):
     """Persisted timers and durable deliveries (the scheduler's queue), claimed with leases."""
 
-    def _skip_locked(self) -> str:
-        """Row locks for a claim's candidate rows: PostgreSQL only (SQLite locks the file)."""
-        return " FOR UPDATE SKIP LOCKED" if getattr(self.db, "dialect", "sqlite") == "postgresql" \
-            else ""
-
     async def add_job(self, community_id: str, kind: str, key: str, due_at: float,
                       payload: dict[str, Any], at: float) -> int | None:
         """Schedule a job; ``None`` if a pending job with the same kind and key exists."""
@@ -55,19 +50,27 @@ class JobsRepository(Repository):
         """Claim up to ``limit`` due jobs nobody holds for ``holder`` until ``lease_until``;
         earliest first. ``communities`` limits the claim to those communities' jobs (a
         process serving some Discord shards), ``None`` claims any."""
-        scope, args = "", [holder, lease_until, now, now]
+        scope = ""
+        picked: list[Any] = [now, now]
         if communities is not None:
             if not communities:
                 return []
             scope = f" AND community_id IN ({', '.join('?' for _ in communities)})"
-            args += list(communities)
-        args += [limit, now]
+            picked += list(communities)
+        picked.append(limit)
+        pick = (f"SELECT id FROM jobs WHERE state = 'pending' AND due_at <= ? AND {FREE}{scope} "
+                "ORDER BY due_at, id LIMIT ?")
         async with self.db.transaction():
-            rows = await self.db.all(
-                "UPDATE jobs SET claimed_by = ?, lease_until = ? WHERE id IN ("
-                f"SELECT id FROM jobs WHERE state = 'pending' AND due_at <= ? AND {FREE}{scope} "
-                f"ORDER BY due_at, id LIMIT ?{self._skip_locked()}) "
-                f"AND state = 'pending' AND {FREE} RETURNING *", args)
+            if self.db.engine == "postgresql":
+                # picked once, in a CTE: a LIMIT subquery inside ``IN`` may be run again
+                rows = await self.db.all(
+                    f"WITH picked AS ({pick} FOR UPDATE SKIP LOCKED) UPDATE jobs SET "
+                    "claimed_by = ?, lease_until = ? FROM picked WHERE jobs.id = picked.id "
+                    "RETURNING jobs.*", [*picked, holder, lease_until])
+            else:  # the transaction holds SQLite's write lock: nobody claims meanwhile
+                rows = await self.db.all(
+                    f"UPDATE jobs SET claimed_by = ?, lease_until = ? WHERE id IN ({pick}) "
+                    "RETURNING *", [holder, lease_until, *picked])
         return sorted((from_row(Job, r) for r in rows), key=lambda j: (j.due_at, j.id))
 
     async def acquire(self, job_id: int, holder: str, now: float, lease_until: float) -> Job | None:
