@@ -1,4 +1,4 @@
-"""The ``haven`` command: run | demo | check | scan | train | rules test | invite-url.
+"""The ``haven`` command: run | demo | check | scan | train | rules test | db copy | invite-url.
 
 Each subcommand imports what it needs when it runs: the composition root pulls in
 numpy and the model code, ``run`` and ``check --online`` discord.py or matrix-nio, so
@@ -275,6 +275,34 @@ def positive_int(text: str) -> int:
     return value
 
 
+def cmd_db_copy(args: argparse.Namespace) -> int:
+    """Copy every row of ``--from`` (a SQLite file or URL) into the config's database,
+    which must be empty (moving a Haven from SQLite to PostgreSQL)."""
+    from bot.app import feature_migrations, load_config
+    from bot.storage.copy import CopyRefused, copy_database
+    from bot.storage.database import DatabaseUnavailable
+    from bot.storage.store import member_data_migrations
+
+    try:
+        config = load_config(args.config)
+    except ConfigError as exc:
+        _print_problems(exc)
+        return 1
+    source = args.source
+    if not source.startswith(("postgresql://", "postgres://")) and not Path(source).is_file():
+        print(f"no database file at {source}", file=sys.stderr)
+        return 1
+    migrations = (*member_data_migrations(), *feature_migrations())
+    try:
+        copied = asyncio.run(copy_database(source, config.database, migrations))
+    except (CopyRefused, DatabaseUnavailable) as exc:
+        print(f"nothing copied: {exc}", file=sys.stderr)
+        return 1
+    total = sum(copied.values())
+    print(f"copied {total} row(s) from {len(copied)} table(s) into the config's database")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser for every subcommand."""
     parser = argparse.ArgumentParser(prog="haven", description="Haven: a safety and moderation "
@@ -324,6 +352,15 @@ def build_parser() -> argparse.ArgumentParser:
     t = rules_sub.add_parser("test", help="run every rule's embedded examples")
     t.add_argument("--rules", default=None)
     t.set_defaults(func=cmd_rules_test)
+
+    p = sub.add_parser("db", help="database tools")
+    db_sub = p.add_subparsers(dest="db_command", required=True)
+    c = db_sub.add_parser("copy", help="copy every row of another Haven database (a SQLite "
+                          "file) into the config's database (which must be empty)")
+    c.add_argument("--config", default=DEFAULT_CONFIG)
+    c.add_argument("--from", dest="source", required=True,
+                   help="the database to copy from: a SQLite file (or a postgresql:// URL)")
+    c.set_defaults(func=cmd_db_copy)
 
     p = sub.add_parser("invite-url", help="print the Discord invite URL")
     p.add_argument("--config", default=DEFAULT_CONFIG)

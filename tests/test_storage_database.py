@@ -137,7 +137,16 @@ async def test_a_newer_schema_is_refused_with_todays_message(tmp_path: Path) -> 
 async def test_open_migrates_every_engine(db: Database) -> None:
     assert await base_version(db) == len(BASE_MIGRATIONS)
     assert await db.migrate() == len(BASE_MIGRATIONS)  # idempotent
-    assert not await table_exists(db, "schema_versions")  # no owned migrations given
+
+
+async def test_an_empty_postgres_database_gets_only_the_base_schema(pg_url: str) -> None:
+    db = await Database.open(pg_url)
+    try:
+        assert await base_version(db) == len(BASE_MIGRATIONS)
+        assert await table_exists(db, "jobs")
+        assert not await table_exists(db, "schema_versions")  # no owned migrations given
+    finally:
+        await db.close()
 
 
 async def test_a_newer_postgres_schema_is_refused(pg_url: str) -> None:

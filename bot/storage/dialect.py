@@ -74,12 +74,14 @@ def postgres_statement(sql: str) -> str:
     return text
 
 
+@lru_cache(maxsize=1024)
 def inserted_table(sql: str) -> str | None:
     """The table an ``INSERT`` writes to (``None`` for any other statement)."""
     m = _INSERT_INTO.match(sql)
     return m.group(1).lower() if m else None
 
 
+@lru_cache(maxsize=1024)
 def has_returning(sql: str) -> bool:
     """Whether the statement already says what it returns."""
     return _RETURNING.search(sql) is not None

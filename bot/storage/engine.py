@@ -179,6 +179,13 @@ class Database:
         """Everything inside happens together or not at all (see the engine)."""
         raise NotImplementedError
 
+    async def tables(self) -> list[str]:
+        """Haven's tables in this database (not the engine's own bookkeeping)."""
+        raise NotImplementedError
+
+    async def after_copy(self) -> None:
+        """After rows were copied in with their ids: new ids continue after them."""
+
     # -- shared ----------------------------------------------------------------------------
 
     async def write(self, sql: str, args: Iterable[Any] = ()) -> int:

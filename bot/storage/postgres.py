@@ -246,6 +246,19 @@ class PostgresDatabase(Database):
         async with self.transaction(), self._conn() as conn:
             await conn.executemany(postgres_statement(sql), batch)
 
+    async def tables(self) -> list[str]:
+        """Haven's tables (those of the current schema)."""
+        rows = await self.all("SELECT table_name FROM information_schema.tables WHERE "
+                              "table_schema = current_schema() AND table_type = 'BASE TABLE' "
+                              "ORDER BY table_name")
+        return [str(r["table_name"]) for r in rows]
+
+    async def after_copy(self) -> None:
+        """Move each identity column's sequence past the highest id copied in."""
+        for table in sorted(self._identity):
+            await self.one(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                           f"(SELECT COALESCE(MAX(id), 0) + 1 FROM {table}), false)")
+
     # -- transactions ---------------------------------------------------------------------
 
     @asynccontextmanager

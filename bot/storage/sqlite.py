@@ -155,6 +155,12 @@ class SqliteDatabase(Database):
         async with self.transaction():
             await self.connection.executemany(sql, batch)
 
+    async def tables(self) -> list[str]:
+        """Haven's tables (SQLite's own ``sqlite_*`` left out)."""
+        rows = await self.all("SELECT name FROM sqlite_master WHERE type = 'table' "
+                              "AND name NOT LIKE 'sqlite_%' ORDER BY name")
+        return [str(r["name"]) for r in rows]
+
     # -- transactions ---------------------------------------------------------------------
 
     @asynccontextmanager
