@@ -243,7 +243,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     setup_logging(os.environ.get("HAVEN_LOG_LEVEL", "INFO"))
     try:
-        return asyncio.run(run_bot(args.config, args.shard_ids, args.shard_count))
+        return asyncio.run(run_bot(args.config, args.shard_ids, args.shard_count,
+                                   args.metrics_listen))
     except ConfigError as exc:
         _print_problems(exc)
         print("Haven refuses to start until these are fixed.", file=sys.stderr)
@@ -315,6 +316,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="Discord: run only these shards in this process (needs --shard-count)")
     p.add_argument("--shard-count", type=positive_int, default=None, metavar="N",
                    help="Discord: how many shards all processes run together")
+    p.add_argument("--metrics-listen", default=None, metavar="HOST:PORT",
+                   help="serve /metrics, /healthz and /readyz here (overrides metrics.listen)")
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("demo", help="a scripted community on virtual time (no tokens needed)")

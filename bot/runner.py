@@ -22,7 +22,7 @@ from bot.adapters.discord.config import DISCORD_SECTION
 from bot.app import load_config
 from bot.core.config import Config
 from bot.core.errors import ConfigError, HavenError, Problem
-from bot.core.metrics import METRICS_SECTION
+from bot.core.metrics import METRICS_SECTION, parse_listen
 from bot.core.ports import Adapter
 from bot.core.runtime import Haven
 from bot.metrics_http import MetricsServer
@@ -94,15 +94,33 @@ def job_scope(adapter: Adapter) -> Collection[str] | None:
     return communities() if callable(communities) else None
 
 
+def with_metrics(config: Config, listen: str | None) -> Config:
+    """The config with ``--metrics-listen`` from the command line (several processes on
+    one machine need a port each)."""
+    if listen is None:
+        return config
+    try:
+        parse_listen(listen)
+    except ValueError as exc:
+        raise ConfigError([Problem(config.source, config.line_of("metrics"), "metrics.listen",
+                                   f"--metrics-listen: {exc}")]) from None
+    metrics = dataclasses.replace(config.get(METRICS_SECTION), listen=listen)
+    return Config(config.source, config.platform, config.database, config.community,
+                  config.rules, config.channels, config.roles, config.moderation,
+                  config.templates, config.lines,
+                  {**config.sections, METRICS_SECTION.key: metrics})
+
+
 async def run_bot(config_path: str, shard_ids: Sequence[int] | None = None,
-                  shard_count: int | None = None) -> int:
+                  shard_count: int | None = None, metrics_listen: str | None = None) -> int:
     """Load, validate, connect and run until SIGINT/SIGTERM.
 
     Stopping finishes the work in progress first (the core's queues are drained
     while the platform connection is still open), then closes the adapter, then
     stops the timers and closes the store.
     """
-    config = with_shards(load_config(config_path), shard_ids, shard_count)
+    config = with_metrics(with_shards(load_config(config_path), shard_ids, shard_count),
+                          metrics_listen)
     adapter = build_adapter(config)
     core = await app.create(config, adapter)
     adapter.attach(core)

@@ -181,16 +181,26 @@ def test_cli_reads_shard_options(monkeypatch) -> None:
     assert (args.shard_ids, args.shard_count) == ((0, 1), 4)
     seen = {}
 
-    async def fake_run_bot(path, shard_ids=None, shard_count=None) -> int:
-        seen.update(path=path, ids=shard_ids, count=shard_count)
+    async def fake_run_bot(path, shard_ids=None, shard_count=None, metrics_listen=None) -> int:
+        seen.update(path=path, ids=shard_ids, count=shard_count, listen=metrics_listen)
         return 0
 
     monkeypatch.setattr(runner, "run_bot", fake_run_bot)
-    assert cli.main(["run", "--config", "x.yaml", "--shard-ids", "2", "--shard-count", "3"]) == 0
-    assert seen == {"path": "x.yaml", "ids": (2,), "count": 3}
+    assert cli.main(["run", "--config", "x.yaml", "--shard-ids", "2", "--shard-count", "3",
+                     "--metrics-listen", "127.0.0.1:9461"]) == 0
+    assert seen == {"path": "x.yaml", "ids": (2,), "count": 3, "listen": "127.0.0.1:9461"}
     for bad in (["--shard-ids", "a,b"], ["--shard-ids", "-1"], ["--shard-count", "0"]):
         with pytest.raises(SystemExit):
             cli.build_parser().parse_args(["run", *bad])
+
+
+def test_metrics_listen_from_the_command_line(tmp_path: Path) -> None:
+    from bot.core.metrics import METRICS_SECTION
+
+    config = runner.with_metrics(config_for("discord", tmp_path), "127.0.0.1:9461")
+    assert config.get(METRICS_SECTION).address() == ("127.0.0.1", 9461)
+    with pytest.raises(ConfigError, match="--metrics-listen: expected host:port"):
+        runner.with_metrics(config_for("discord", tmp_path), "nowhere")
 
 
 def test_job_scope_comes_from_the_adapter() -> None:
