@@ -125,7 +125,11 @@ async def check_outcome(workdir: Path, database: str) -> None:
                     post = tracked[f"{cid}-p{i}"]
                     assert len(reminders) == (post.reminded_at is not None), \
                         f"{cid} post {i}: {len(reminders)} reminders"
-                    assert len(escalations) == 1, f"{cid} post {i}: {len(escalations)} escalations"
+                    if len(escalations) != 1:
+                        jobs = await store.database.all(
+                            "SELECT * FROM jobs WHERE key LIKE ?", (f"post:{post.id}:%",))
+                        raise AssertionError(f"{cid} post {i}: {len(escalations)} escalations; "
+                                             f"{post}; jobs {[dict(j) for j in jobs]}")
                     reminded += len(reminders)
         # On a loaded machine the processes fall behind and many reminders are overtaken
         # by their escalation (skipped by design); enough must fire to test them.
