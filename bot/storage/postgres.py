@@ -153,9 +153,10 @@ class PostgresDatabase(Database):
                     await self._migrate_owned(conn, migrations)
             finally:
                 await conn.execute("SELECT pg_advisory_unlock($1)", MIGRATION_LOCK)
-            self._identity = frozenset(r["table_name"] for r in await conn.fetch(
-                "SELECT table_name FROM information_schema.columns WHERE column_name = 'id' "
-                "AND is_identity = 'YES' AND table_schema = current_schema()"))
+            self._identity = frozenset(r["relname"] for r in await conn.fetch(
+                "SELECT c.relname FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid "
+                "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE a.attname = 'id' "
+                "AND a.attidentity <> '' AND n.nspname = current_schema()"))
         return version
 
     async def _migrate_base(self, conn: asyncpg.Connection) -> int:
@@ -216,6 +217,11 @@ class PostgresDatabase(Database):
         """The first row of a ``SELECT ... FOR UPDATE``: other transactions wanting the
         row wait until ours ends (so a read-modify-write loses no update)."""
         return await self.one(f"{sql} FOR UPDATE", args)
+
+    async def all_for_update(self, sql: str, args: Iterable[Any] = (),
+                             skip_locked: bool = False) -> list[Row]:
+        """Every row of a ``SELECT ... FOR UPDATE [SKIP LOCKED]``."""
+        return await self.all(f"{sql} FOR UPDATE{' SKIP LOCKED' if skip_locked else ''}", args)
 
     async def all(self, sql: str, args: Iterable[Any] = ()) -> list[Row]:
         """Every row of a query."""
