@@ -372,6 +372,28 @@ async def test_a_locked_row_is_read_modify_written_without_losing_updates(db: Da
     assert await kv(db) == {"n": "6"}
 
 
+async def test_workers_claiming_rows_with_skip_locked_never_share_one(db: Database) -> None:
+    for i in range(6):
+        await put(db, f"job{i}")
+    claimed: list[list[str]] = []
+    both_inside = asyncio.Barrier(2) if isinstance(db, PostgresDatabase) else None
+
+    async def worker() -> None:
+        async with db.transaction():
+            rows = await db.all_for_update("SELECT key FROM kv ORDER BY key LIMIT 3", (),
+                                           skip_locked=True)
+            mine = [r["key"] for r in rows]
+            for key in mine:
+                await db.write("DELETE FROM kv WHERE key = ?", (key,))
+            claimed.append(mine)
+            if both_inside is not None:  # PostgreSQL: the two transactions overlap
+                await asyncio.wait_for(both_inside.wait(), 10)
+
+    await asyncio.gather(worker(), worker())
+    assert sorted(k for mine in claimed for k in mine) == [f"job{i}" for i in range(6)]
+    assert await kv(db) == {}
+
+
 async def test_two_transactions_in_two_tasks_run_one_after_the_other(sqlite_db: Database) -> None:
     db = sqlite_db
     order: list[str] = []

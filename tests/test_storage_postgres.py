@@ -8,6 +8,7 @@ import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import asyncpg
 import pytest
 
 from bot import cli
@@ -220,3 +221,24 @@ async def test_haven_check_reports_an_unreachable_database_without_the_password(
     assert code == 1
     assert f"haven.yaml:3: database: cannot connect to PostgreSQL at {url}" in err
     assert "Another-secret-9Z" not in err
+
+
+async def test_connections_cut_by_the_server_are_replaced(pg_url: str, pg_server: PgServer) -> None:
+    """A restarted or failed-over server cuts every connection: the pool notices and the
+    next statements open new ones (nothing for an operator to do)."""
+    store = await Store.open(pg_url)
+    try:
+        await store.kv.set("k", "1")
+        admin = await asyncpg.connect(pg_server.url())
+        try:
+            cut = await admin.fetch("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                                    "WHERE datname = $1", pg_url.rsplit("/", 1)[1])
+            assert cut  # the store's idle connection was cut
+        finally:
+            await admin.close()
+        await asyncio.sleep(0.2)  # the cut reaches the client
+        assert await store.kv.get("k") == "1"
+        await store.kv.set("k", "2")
+        assert await store.kv.get("k") == "2"
+    finally:
+        await store.close()

@@ -167,6 +167,14 @@ class Database:
         transaction already holds the whole database."""
         return await self.one(sql, args)
 
+    async def all_for_update(self, sql: str, args: Iterable[Any] = (),
+                             skip_locked: bool = False) -> list[Row]:
+        """Every row of a ``SELECT``, locked until the open transaction ends (call inside
+        :meth:`transaction`). ``skip_locked``: leave out rows another transaction holds
+        (``FOR UPDATE SKIP LOCKED``: several workers claim different rows). On SQLite the
+        transaction holds the whole database, so no row is ever held by another."""
+        return await self.all(sql, args)
+
     async def execute(self, sql: str, args: Iterable[Any] = ()) -> Written:
         """Run one write; commits unless inside a transaction."""
         raise NotImplementedError

@@ -69,6 +69,15 @@ def scrub(text: str, *secrets: str | None) -> str:
     return text
 
 
+def params(args: Iterable[Any]) -> tuple[Any, ...]:
+    """Arguments for asyncpg; U+0000, which PostgreSQL's text cannot hold, becomes U+FFFD
+    (the core already cleans what members write, this guards the rest)."""
+    out = tuple(args)
+    if any(type(a) is str and "\x00" in a for a in out):
+        return tuple(a.replace("\x00", "\ufffd") if type(a) is str else a for a in out)
+    return out
+
+
 class PostgresDatabase(Database):
     """An asyncpg pool over one PostgreSQL database, behind the :class:`Database` API."""
 
@@ -153,9 +162,10 @@ class PostgresDatabase(Database):
                     await self._migrate_owned(conn, migrations)
             finally:
                 await conn.execute("SELECT pg_advisory_unlock($1)", MIGRATION_LOCK)
-            self._identity = frozenset(r["table_name"] for r in await conn.fetch(
-                "SELECT table_name FROM information_schema.columns WHERE column_name = 'id' "
-                "AND is_identity = 'YES' AND table_schema = current_schema()"))
+            self._identity = frozenset(r["relname"] for r in await conn.fetch(
+                "SELECT c.relname FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid "
+                "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE a.attname = 'id' "
+                "AND a.attidentity <> '' AND n.nspname = current_schema()"))
         return version
 
     async def _migrate_base(self, conn: asyncpg.Connection) -> int:
@@ -209,7 +219,7 @@ class PostgresDatabase(Database):
     async def one(self, sql: str, args: Iterable[Any] = ()) -> Row | None:
         """The first row of a query, or ``None``."""
         async with self._conn() as conn:
-            row: Row | None = await conn.fetchrow(postgres_statement(sql), *args)
+            row: Row | None = await conn.fetchrow(postgres_statement(sql), *params(args))
             return row
 
     async def one_for_update(self, sql: str, args: Iterable[Any] = ()) -> Row | None:
@@ -217,16 +227,22 @@ class PostgresDatabase(Database):
         row wait until ours ends (so a read-modify-write loses no update)."""
         return await self.one(f"{sql} FOR UPDATE", args)
 
+    async def all_for_update(self, sql: str, args: Iterable[Any] = (),
+                             skip_locked: bool = False) -> list[Row]:
+        """Every row of a ``SELECT ... FOR UPDATE [SKIP LOCKED]``."""
+        return await self.all(f"{sql} FOR UPDATE{' SKIP LOCKED' if skip_locked else ''}", args)
+
     async def all(self, sql: str, args: Iterable[Any] = ()) -> list[Row]:
         """Every row of a query."""
         async with self._conn() as conn:
-            return list(await conn.fetch(postgres_statement(sql), *args))
+            return list(await conn.fetch(postgres_statement(sql), *params(args)))
 
     async def execute(self, sql: str, args: Iterable[Any] = ()) -> Written:
         """Run one write; commits unless inside a transaction. An ``INSERT`` into a table
         with an ``id`` column returns the new id (``RETURNING id``)."""
         statement = postgres_statement(sql)
         table = inserted_table(sql)
+        args = params(args)
         async with self._conn() as conn:
             if table is not None and table in self._identity and not has_returning(sql):
                 rows = await conn.fetch(f"{statement} RETURNING id", *args)
@@ -240,7 +256,7 @@ class PostgresDatabase(Database):
 
     async def executemany(self, sql: str, rows: Iterable[Iterable[Any]]) -> None:
         """Run one write once per argument tuple, in one transaction (or the open one)."""
-        batch = [tuple(r) for r in rows]
+        batch = [params(r) for r in rows]
         if not batch:
             return
         async with self.transaction(), self._conn() as conn:
