@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from bot.core.clock import VirtualClock
+from bot.core.errors import RateLimited
 from bot.core.scheduler import LEASE, Scheduler, process_holder
 from bot.storage.rows import Job
 from bot.storage.store import Store
@@ -180,3 +181,28 @@ async def test_execute_skips_a_job_another_live_process_holds(
     assert ran == []
     job = await b.jobs.get_job(job_id)
     assert (job.state, job.claimed_by) == ("pending", "other")
+
+
+async def test_a_retry_due_within_the_same_pass_is_not_held_until_its_lease_ends(
+        two_stores: tuple[Store, Store]) -> None:
+    a, _ = two_stores
+    clock = VirtualClock(T0)
+    calls: list[str] = []
+
+    async def handler(job: Job) -> None:
+        calls.append(job.key)
+        if job.key == "first" and calls.count("first") == 1:
+            raise RateLimited(1.0)  # retried a second later ...
+        if job.key == "slow":
+            clock.set(clock.now() + 5)  # ... which has passed when this one is done
+
+    sched = Scheduler(a.jobs, clock, holder="me")
+    sched.register("remind", handler)
+    first = await sched.schedule(C, "remind", "first", T0)
+    await sched.schedule(C, "remind", "slow", T0 + 0.5)
+    clock.set(T0 + 1)
+    assert await sched.run_due() == 2 and calls == ["first", "slow"]  # none twice in a pass
+    job = await a.jobs.get_job(first)
+    assert (job.state, job.claimed_by) == ("pending", None)  # released, not held for LEASE
+    assert await sched.run_due() == 1 and calls == ["first", "slow", "first"]
+    assert (await a.jobs.get_job(first)).state == "done"

@@ -135,7 +135,12 @@ class Scheduler:
         ran = 0
         seen: set[int] = set()
         while True:
-            jobs = [j for j in await self._claim() if j.id not in seen]
+            claimed = await self._claim()
+            jobs = [j for j in claimed if j.id not in seen]
+            for again in (j for j in claimed if j.id in seen):
+                # failed in this pass and due again already: free it for the next pass
+                # (held, it would wait for its lease to run out)
+                await self.store.release_job(again.id, self.holder)
             if not jobs:
                 return ran
             jobs.sort(key=lambda j: j.kind not in self._first)  # stable: due order kept

@@ -83,6 +83,11 @@ class JobsRepository(Repository):
                 (holder, lease_until, job_id, holder, now))
         return from_row(Job, row)
 
+    async def release_job(self, job_id: int, holder: str) -> None:
+        """Give up our claim on a pending job without running it (any process may claim it)."""
+        await self.db.write("UPDATE jobs SET claimed_by = NULL, lease_until = NULL WHERE id = ? "
+                            "AND claimed_by = ? AND state = 'pending'", (job_id, holder))
+
     async def next_due_at(self) -> float | None:
         """When the next pending job can run: when it is due, or when its lease runs out."""
         row = await self.db.one(
