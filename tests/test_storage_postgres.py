@@ -11,7 +11,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from bot import cli
+from bot import cli, runner
 from bot.app import load_config_text
 from bot.core.errors import ConfigError
 from bot.storage.database import (
@@ -25,6 +25,7 @@ from bot.storage.dialect import DialectError, inserted_table, postgres_ddl, post
 from bot.storage.engine import PASSWORD_ENV, redact
 from bot.storage.store import Store
 from tests.conftest import BASE_CONFIG, TEST_RULES, make_config
+from tests.fakes import FakePlatform
 from tests.pg import PASSWORD, PASSWORD_USER, PgServer, free_port
 
 # -- the dialect ------------------------------------------------------------------------
@@ -242,3 +243,17 @@ async def test_connections_cut_by_the_server_are_replaced(pg_url: str, pg_server
         assert await store.kv.get("k") == "2"
     finally:
         await store.close()
+
+
+async def test_haven_run_says_why_it_cannot_start_without_the_password(
+        tmp_path: Path, capsys, monkeypatch) -> None:
+    monkeypatch.setenv(PASSWORD_ENV, "Run-secret-3X")
+    monkeypatch.setattr(runner, "build_adapter", lambda config: FakePlatform())
+    url = f"postgresql://haven@127.0.0.1:{free_port()}/haven"
+    path = _config(tmp_path, url)
+    path.write_text(path.read_text().replace("platform: console", "platform: discord"))
+    code = await asyncio.to_thread(cli.main, ["run", "--config", str(path)])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert f"Haven cannot start: cannot connect to PostgreSQL at {url}" in err
+    assert "Run-secret-3X" not in err and "Traceback" not in err
