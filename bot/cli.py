@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 from bot.adapters.discord.config import DISCORD_SECTION
 from bot.core.errors import ConfigError, Problem
 from bot.detection.settings import DETECTION_SECTION
+from bot.storage.engine import DatabaseUnavailable
 
 if TYPE_CHECKING:
     from bot.core.config import Config
@@ -248,6 +249,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         _print_problems(exc)
         print("Haven refuses to start until these are fixed.", file=sys.stderr)
+        return 1
+    except DatabaseUnavailable as exc:  # never holds the password
+        print(f"Haven cannot start: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 0

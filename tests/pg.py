@@ -66,11 +66,13 @@ class PgServer:
 
     def __init__(self) -> None:
         self.bindir = pg_bindir()
-        self.root = Path(tempfile.mkdtemp(prefix="haven-pg-"))
+        self.as_root = os.geteuid() == 0
+        # under root the postgres user must reach the dir: /tmp, whatever TMPDIR says
+        where = "/tmp" if self.as_root and Path("/tmp").is_dir() else None
+        self.root = Path(tempfile.mkdtemp(prefix="haven-pg-", dir=where))
         self.data = self.root / "data"
         self.log = self.root / "server.log"
         self.port = 0
-        self.as_root = os.geteuid() == 0
         self._names = itertools.count(1)
         self._template_made = False
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from bot import cli
+from bot import cli, runner
 from bot.app import load_config_text
 from bot.core.errors import ConfigError
 from bot.storage.database import (
@@ -25,6 +25,7 @@ from bot.storage.dialect import DialectError, inserted_table, postgres_ddl, post
 from bot.storage.engine import PASSWORD_ENV, redact
 from bot.storage.store import Store
 from tests.conftest import BASE_CONFIG, TEST_RULES, make_config
+from tests.fakes import FakePlatform
 from tests.pg import PASSWORD, PASSWORD_USER, PgServer, free_port
 
 # -- the dialect ------------------------------------------------------------------------
@@ -242,3 +243,53 @@ async def test_connections_cut_by_the_server_are_replaced(pg_url: str, pg_server
         assert await store.kv.get("k") == "2"
     finally:
         await store.close()
+
+
+async def test_haven_run_says_why_it_cannot_start_without_the_password(
+        tmp_path: Path, capsys, monkeypatch) -> None:
+    monkeypatch.setenv(PASSWORD_ENV, "Run-secret-3X")
+    monkeypatch.setattr(runner, "build_adapter", lambda config: FakePlatform())
+    url = f"postgresql://haven@127.0.0.1:{free_port()}/haven"
+    path = _config(tmp_path, url)
+    path.write_text(path.read_text().replace("platform: console", "platform: discord"))
+    code = await asyncio.to_thread(cli.main, ["run", "--config", str(path)])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert f"Haven cannot start: cannot connect to PostgreSQL at {url}" in err
+    assert "Run-secret-3X" not in err and "Traceback" not in err
+
+
+SQLITE_ONLY = {  # spelling in repository SQL that PostgreSQL lacks or reads differently
+    r"\bINSERT\s+OR\s+(REPLACE|ABORT|FAIL|ROLLBACK)\b": "use INSERT ... ON CONFLICT DO UPDATE",
+    r"\bREPLACE\s+INTO\b": "use INSERT ... ON CONFLICT DO UPDATE",
+    r"\b(datetime|julianday|strftime|date|time)\s*\(": "pass times as REAL seconds from Python",
+    r"\b(IFNULL|GROUP_CONCAT|instr|printf|total)\s*\(": "use COALESCE / the portable function",
+    r"\browid\b": "use the id column",
+    r"\bLIKE\b": "LIKE ignores case on SQLite only: compare exactly (substr) or lower() both",
+    r"\bGLOB\b": "not in PostgreSQL",
+    r"\bPRAGMA\b": "SQLite only",
+}
+
+
+def test_repository_sql_has_no_sqlite_only_spelling() -> None:
+    """Every statement under bot/storage (the engines aside) runs on both engines: what
+    the dialect does not translate must not be written (a later change is caught here
+    before it fails on PostgreSQL)."""
+    import ast
+    import re
+
+    root = Path(__file__).resolve().parents[1] / "bot" / "storage"
+    found = []
+    for path in sorted(root.rglob("*.py")):
+        if path.name in {"sqlite.py", "dialect.py", "postgres.py"}:
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if not (isinstance(node, ast.Constant) and isinstance(node.value, str)):
+                continue
+            text = node.value
+            if not re.search(r"\b(SELECT|INSERT|UPDATE|DELETE|CREATE|ALTER)\b", text):
+                continue  # a docstring or message, not SQL
+            for pattern, hint in SQLITE_ONLY.items():
+                if re.search(pattern, text, re.IGNORECASE):
+                    found.append(f"{path.relative_to(root)}:{node.lineno}: {pattern}: {hint}")
+    assert found == []

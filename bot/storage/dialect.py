@@ -61,7 +61,8 @@ def _placeholders(sql: str) -> str:
 def postgres_statement(sql: str) -> str:
     """One statement in PostgreSQL's dialect (cached: repositories reuse their SQL)."""
     if _UNSUPPORTED.match(sql):
-        raise DialectError(f"SQLite-only statement has no PostgreSQL form: {sql.split()[0:3]}")
+        raise DialectError("SQLite-only statement has no PostgreSQL form: "
+                           f"{' '.join(sql.split()[:3])} ...")
     text = _placeholders(sql)
     if _INSERT_OR_IGNORE.match(text):
         text = _INSERT_OR_IGNORE.sub("INSERT INTO", text, count=1)
