@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 CHROMIUM := /usr/bin/chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo test lint bench check clean browser
+.PHONY: demo test lint bench check clean browser postgres
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,7 +31,19 @@ $(CHROMIUM):
 
 browser: $(CHROMIUM)
 
-test: $(STAMP) $(CHROMIUM)
+
+# The storage tests start a throw-away PostgreSQL themselves; they need Debian's server
+# binaries (/usr/lib/postgresql/*/bin/initdb). Installed here when missing (CI runs as root).
+postgres:
+	@if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update && apt-get install -y --no-install-recommends postgresql; \
+	  else \
+	    echo "PostgreSQL server binaries missing: sudo apt-get install postgresql" >&2; exit 1; \
+	  fi; \
+	fi
+
+test: $(STAMP) $(CHROMIUM) postgres
 	$(BIN)/ruff check bot tests bench
 	$(BIN)/mypy bot
 	$(BIN)/haven check --config config.example.yaml

@@ -23,6 +23,7 @@ from bot.core.commands import CommandRegistry, specs_of
 from bot.core.commandspec import CommandSpec
 from bot.core.config import Config, parse_config
 from bot.core.feature import Feature, FeatureContext, FeatureSpec, Siblings
+from bot.core.metrics import METRICS_SECTION
 from bot.core.ports import Platform
 from bot.core.runtime import Haven
 from bot.core.sections import Checks, Section
@@ -74,7 +75,8 @@ def sections(specs: Sequence[FeatureSpec[Any, Any]] = FEATURES) -> tuple[Section
             hook = LINKS.get(spec.section.key)
             found[spec.section.key] = (dataclasses.replace(spec.section, finish=hook) if hook
                                        else spec.section)
-    for section in (DISCORD_SECTION, MATRIX_SECTION, DETECTION_SECTION, DASHBOARD_SECTION):
+    for section in (DISCORD_SECTION, MATRIX_SECTION, DETECTION_SECTION, DASHBOARD_SECTION,
+                    METRICS_SECTION):
         found.setdefault(section.key, section)
     return tuple(found.values())
 

@@ -7,7 +7,7 @@ Settings page shows it. Nothing here raises for a bad file: problems are returne
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -30,6 +30,8 @@ class CheckReport:
     """One line on the semantic stage (empty if its head cannot be loaded)."""
     config: Config | None = None
     """The config as loaded (``None`` when there was none, or it has problems)."""
+    database: str = ""
+    """One line on a PostgreSQL database reached (``haven check`` only; empty for SQLite)."""
 
     @property
     def ok(self) -> bool:
@@ -56,7 +58,30 @@ def run_check(config_path: str | Path | None, rules: str | Path | None = None) -
             config = load_config(config_path)
         except ConfigError as exc:
             problems += exc.problems
-    return check_loaded(config, problems, rules, config_path)
+    database = check_database(config, problems)
+    return replace(check_loaded(config, problems, rules, config_path), database=database)
+
+
+def check_database(config: Config | None, problems: list[Problem]) -> str:
+    """A PostgreSQL ``database``: connect (without migrating) and say what is there, or
+    add a problem saying why it cannot (never with the password). SQLite: nothing.
+
+    Runs its own event loop: for the command line, not from inside Haven.
+    """
+    import asyncio
+
+    from bot.storage.database import DatabaseUnavailable, PostgresDatabase
+    from bot.storage.engine import is_postgres_url
+
+    if config is None or not is_postgres_url(config.database):
+        return ""
+    if any(p.key == "database" and not p.warning for p in problems):
+        return ""  # the URL itself is wrong (already reported)
+    try:
+        return "database: " + asyncio.run(PostgresDatabase(config.database).probe())
+    except (DatabaseUnavailable, RuntimeError) as exc:
+        problems.append(Problem(config.source, config.line_of("database"), "database", str(exc)))
+        return ""
 
 
 def check_loaded(config: Config | None, problems: list[Problem] | None = None,

@@ -1,4 +1,4 @@
-"""The ``haven`` command: run | demo | check | scan | train | rules test | invite-url.
+"""The ``haven`` command: run | demo | check | scan | train | rules test | db copy | invite-url.
 
 Each subcommand imports what it needs when it runs: the composition root pulls in
 numpy and the model code, ``run`` and ``check --online`` discord.py or matrix-nio, so
@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from bot.adapters.discord.config import DISCORD_SECTION
 from bot.core.errors import ConfigError
+from bot.storage.engine import DatabaseUnavailable
 
 if TYPE_CHECKING:
     from bot.core.config import Config
@@ -49,6 +50,8 @@ def cmd_check(args: argparse.Namespace) -> int:
         return 1
     print(report.summary)
     print(report.detection)
+    if report.database:
+        print(report.database)
     if getattr(args, "online", False):
         return check_online(report.config)
     return 0
@@ -167,13 +170,68 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     setup_logging(os.environ.get("HAVEN_LOG_LEVEL", "INFO"))
     try:
-        return asyncio.run(run_bot(args.config))
+        return asyncio.run(run_bot(args.config, args.shard_ids, args.shard_count,
+                                   args.metrics_listen))
     except ConfigError as exc:
         _print_problems(exc)
         print("Haven refuses to start until these are fixed.", file=sys.stderr)
         return 1
+    except DatabaseUnavailable as exc:  # never holds the password
+        print(f"Haven cannot start: {exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 0
+
+
+def shard_list(text: str) -> tuple[int, ...]:
+    """``0,1,2`` -> (0, 1, 2) (for ``--shard-ids``)."""
+    try:
+        ids = tuple(int(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected shard numbers like 0,1 (got {text!r})") \
+            from None
+    if not ids or any(i < 0 for i in ids):
+        raise argparse.ArgumentTypeError(f"expected shard numbers like 0,1 (got {text!r})")
+    return ids
+
+
+def positive_int(text: str) -> int:
+    """A whole number of at least 1 (for ``--shard-count``)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1 (got {text!r})")
+    return value
+
+
+def cmd_db_copy(args: argparse.Namespace) -> int:
+    """Copy every row of ``--from`` (a SQLite file or URL) into the config's database,
+    which must be empty (moving a Haven from SQLite to PostgreSQL)."""
+    from bot.app import feature_migrations, load_config
+    from bot.storage.copy import CopyRefused, copy_database
+    from bot.storage.database import DatabaseUnavailable
+    from bot.storage.store import member_data_migrations
+
+    try:
+        config = load_config(args.config)
+    except ConfigError as exc:
+        _print_problems(exc)
+        return 1
+    source = args.source
+    if not source.startswith(("postgresql://", "postgres://")) and not Path(source).is_file():
+        print(f"no database file at {source}", file=sys.stderr)
+        return 1
+    migrations = (*member_data_migrations(), *feature_migrations())
+    try:
+        copied = asyncio.run(copy_database(source, config.database, migrations))
+    except (CopyRefused, DatabaseUnavailable) as exc:
+        print(f"nothing copied: {exc}", file=sys.stderr)
+        return 1
+    total = sum(copied.values())
+    print(f"copied {total} row(s) from {len(copied)} table(s) into the config's database")
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -184,6 +242,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("run", help="connect to Discord or Matrix and run")
     p.add_argument("--config", default=DEFAULT_CONFIG)
+    p.add_argument("--shard-ids", type=shard_list, default=None, metavar="0,1",
+                   help="Discord: run only these shards in this process (needs --shard-count)")
+    p.add_argument("--shard-count", type=positive_int, default=None, metavar="N",
+                   help="Discord: how many shards all processes run together")
+    p.add_argument("--metrics-listen", default=None, metavar="HOST:PORT",
+                   help="serve /metrics, /healthz and /readyz here (overrides metrics.listen)")
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("demo", help="a scripted community on virtual time (no tokens needed)")
@@ -224,6 +288,15 @@ def build_parser() -> argparse.ArgumentParser:
     t = rules_sub.add_parser("test", help="run every rule's embedded examples")
     t.add_argument("--rules", default=None)
     t.set_defaults(func=cmd_rules_test)
+
+    p = sub.add_parser("db", help="database tools")
+    db_sub = p.add_subparsers(dest="db_command", required=True)
+    c = db_sub.add_parser("copy", help="copy every row of another Haven database (a SQLite "
+                          "file) into the config's database (which must be empty)")
+    c.add_argument("--config", default=DEFAULT_CONFIG)
+    c.add_argument("--from", dest="source", required=True,
+                   help="the database to copy from: a SQLite file (or a postgresql:// URL)")
+    c.set_defaults(func=cmd_db_copy)
 
     p = sub.add_parser("invite-url", help="print the Discord invite URL")
     p.add_argument("--config", default=DEFAULT_CONFIG)

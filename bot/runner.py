@@ -1,22 +1,34 @@
-"""``haven run``: build the adapter for the configured platform and run the core."""
+"""``haven run``: build the adapter for the configured platform and run the core.
+
+Several processes may share one PostgreSQL database (docs/deploy.md). On Discord each
+runs some of the shards (``--shard-ids 0,1 --shard-count 4``): a server lives on one
+shard, so its events stay in order in one process, and each process claims only the
+jobs of the servers on its shards (plus housekeeping jobs, which belong to none). On
+Matrix one process serves one account (one community): its jobs are its community's.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import os
 import signal
+from collections.abc import Collection, Sequence
 from typing import TYPE_CHECKING
 
 from bot import app
+from bot.adapters.discord.config import DISCORD_SECTION
 from bot.app import load_config
 from bot.core.config import Config
 from bot.core.errors import ConfigError, HavenError, Problem
+from bot.core.metrics import METRICS_SECTION, parse_listen
 from bot.core.ports import Adapter
 from bot.core.runtime import Haven
 from bot.dashboard.config import DASHBOARD_SECTION
 from bot.features.care.config import CARE_SECTION
+from bot.metrics_http import MetricsServer
 
 if TYPE_CHECKING:
     from bot.dashboard.server import Dashboard
@@ -54,17 +66,75 @@ STOP_DRAIN_TIMEOUT = 30.0
 """On SIGTERM, how long to let work in progress finish before the adapter is closed."""
 
 
-async def run_bot(config_path: str) -> int:
+def with_shards(config: Config, shard_ids: Sequence[int] | None,
+                shard_count: int | None) -> Config:
+    """The config with ``--shard-ids``/``--shard-count`` from the command line in its
+    ``discord:`` section (the command line wins over the file)."""
+    if shard_ids is None and shard_count is None:
+        return config
+    line = config.line_of("platform")
+    if config.platform != "discord":
+        raise ConfigError([Problem(config.source, line, "platform", "--shard-ids and "
+                                   "--shard-count are for Discord; on Matrix run one process "
+                                   "per account (docs/deploy.md)")])
+    dc = config.get(DISCORD_SECTION)
+    count = shard_count if shard_count is not None else dc.shard_count
+    ids = tuple(shard_ids) if shard_ids is not None else dc.shard_ids
+    if count is None:
+        raise ConfigError([Problem(config.source, line, "discord.shard_count",
+                                   "--shard-ids needs --shard-count (or discord.shard_count)")])
+    if ids and (len(set(ids)) != len(ids) or any(not 0 <= i < count for i in ids)):
+        raise ConfigError([Problem(config.source, line, "discord.shard_ids",
+                                   f"shard ids must be different and each in 0..{count - 1}")])
+    sections = {**config.sections,
+                DISCORD_SECTION.key: dataclasses.replace(dc, shard_count=count, shard_ids=ids)}
+    return Config(config.source, config.platform, config.database, config.community,
+                  config.rules, config.channels, config.roles, config.moderation,
+                  config.templates, config.lines, sections)
+
+
+def job_scope(adapter: Adapter) -> Collection[str] | None:
+    """The communities whose jobs this process may claim, from the adapter (its
+    ``communities()``, if it has one); ``None``: any community's."""
+    communities = getattr(adapter, "communities", None)
+    return communities() if callable(communities) else None
+
+
+def with_metrics(config: Config, listen: str | None) -> Config:
+    """The config with ``--metrics-listen`` from the command line (several processes on
+    one machine need a port each)."""
+    if listen is None:
+        return config
+    try:
+        parse_listen(listen)
+    except ValueError as exc:
+        raise ConfigError([Problem(config.source, config.line_of("metrics"), "metrics.listen",
+                                   f"--metrics-listen: {exc}")]) from None
+    metrics = dataclasses.replace(config.get(METRICS_SECTION), listen=listen)
+    return Config(config.source, config.platform, config.database, config.community,
+                  config.rules, config.channels, config.roles, config.moderation,
+                  config.templates, config.lines,
+                  {**config.sections, METRICS_SECTION.key: metrics})
+
+
+async def run_bot(config_path: str, shard_ids: Sequence[int] | None = None,
+                  shard_count: int | None = None, metrics_listen: str | None = None) -> int:
     """Load, validate, connect and run until SIGINT/SIGTERM.
 
     Stopping finishes the work in progress first (the core's queues are drained
     while the platform connection is still open), then closes the adapter, then
     stops the timers and closes the store.
     """
-    config = load_config(config_path)
+    config = with_metrics(with_shards(load_config(config_path), shard_ids, shard_count),
+                          metrics_listen)
     adapter = build_adapter(config)
     core = await app.create(config, adapter)
     adapter.attach(core)
+    core.scheduler.scope = lambda: job_scope(adapter)
+    shard_of = getattr(adapter, "shard_of", None)
+    if callable(shard_of):
+        core.dispatch.shard_of = shard_of
+    metrics = await start_metrics(config, core)
     await core.start()
     dashboard = await start_dashboard(core, config)
     stop = asyncio.Event()
@@ -100,6 +170,8 @@ async def run_bot(config_path: str) -> int:
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await runner
         await core.stop()
+        if metrics is not None:
+            await metrics.stop()
         log.info("Haven has stopped")
     return code
 
@@ -123,6 +195,21 @@ async def start_dashboard(core: Haven, config: Config) -> Dashboard | None:
                   settings.listen, exc.strerror or type(exc).__name__)
         return None
     return dashboard
+
+
+async def start_metrics(config: Config, core: Haven) -> MetricsServer | None:
+    """Start the operators' endpoint if ``metrics.listen`` is set (else ``None``)."""
+    address = config.get(METRICS_SECTION).address()
+    if address is None:
+        return None
+    server = MetricsServer(core, *address)
+    try:
+        await server.start()
+    except OSError as exc:
+        raise ConfigError([Problem(config.source, config.line_of("metrics"), "metrics.listen",
+                                   f"cannot listen on {address[0]}:{address[1]}: "
+                                   f"{exc.strerror or exc}")]) from exc
+    return server
 
 
 async def _announce_when_ready(core: Haven, platform: str) -> None:

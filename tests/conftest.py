@@ -14,6 +14,7 @@ from bot.core.config import Config
 from bot.core.runtime import Haven
 from bot.storage.store import Store
 from tests.fakes import FakePlatform
+from tests.pg import db_target, engine, pg_server, pg_url  # noqa: F401  (fixtures)
 
 DATA = Path(__file__).parent / "data"
 TEST_RULES = DATA / "rules"

@@ -225,10 +225,10 @@ async def test_the_retention_period_prunes_when_shorter_than_the_window(
         await h.stop()
 
 
-async def test_privacy_composition_purges_by_retention() -> None:
+async def test_privacy_composition_purges_by_retention(db_target: str) -> None:
     from bot.storage.store import member_data_migrations
 
-    db = await Database.open(":memory:", member_data_migrations())
+    db = await Database.open(db_target, member_data_migrations())  # on both engines
     try:
         repo = DetailsRepository(db)
         await repo.record("c1", "jo", "m1", {"school", "place"}, 100.0, "https://x/m1")
@@ -251,14 +251,14 @@ def test_span_in_plain_words() -> None:
     assert span(12 * 3600) == "12 hours" and span(90) == "2 minutes"
 
 
-async def test_the_store_creates_the_details_tables_once(tmp_path: Path) -> None:
+async def test_the_store_creates_the_details_tables_once(db_target: str) -> None:
     from bot.storage.store import Store
 
-    store = await Store.open(tmp_path / "x.db")
+    store = await Store.open(db_target)  # on both engines
     repo = DetailsRepository(store.database)
     await repo.record("c1", "jo", "m1", {"school"}, 1.0, "")
     await store.close()
-    store = await Store.open(tmp_path / "x.db")  # opened again: nothing applied twice
+    store = await Store.open(db_target)  # opened again: nothing applied twice
     try:
         repo = DetailsRepository(store.database)
         assert await repo.kinds_since("c1", "jo", 0.0) == {"school"}

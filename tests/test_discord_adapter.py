@@ -817,3 +817,18 @@ async def test_discord_role_member_ids_is_none_when_the_member_list_is_incomplet
 
     monkeypatch.setattr(discord.Guild, "chunk", no_chunk)
     assert await h.adapter.role_member_ids(p.GUILD_ID, "Moderators") is None
+
+
+async def test_discord_shards_decide_which_servers_jobs_a_process_claims():
+    sharded = DiscordAdapter(discord_config(discord=DiscordConfig(shard_count=4, shard_ids=(1,))),
+                             token="x")
+    plain = DiscordAdapter(discord_config(), token="x")
+    try:
+        guild = (123456789 << 22) | 5  # Discord: a server's shard is (id >> 22) % count
+        assert sharded.shard_of(str(guild)) == str(123456789 % 4)
+        assert sharded.shard_of("not-a-number") == "0"
+        assert sharded.communities() == set()  # no server yet (before the gateway is ready)
+        assert plain.communities() is None  # one process runs every shard: any server's jobs
+        assert plain.shard_of(str(guild)) == "0"
+    finally:
+        await plain.client.close()  # (an AutoShardedClient never started has nothing to close)

@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from bot.storage.database import Database
+from bot.storage.database import Database, PostgresDatabase
 from bot.storage.privacy import MemberData, Privacy
 from bot.storage.repositories import Repository
 from bot.storage.rows import NewJob
@@ -21,8 +20,8 @@ T0 = 1_000_000.0
 
 
 @pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    s = await Store.open(tmp_path / "haven.db")
+async def store(db_target: str) -> AsyncIterator[Store]:
+    s = await Store.open(db_target)  # on both engines
     yield s
     await s.close()
 
@@ -50,9 +49,13 @@ async def fill(store: Store) -> None:
 
 async def dump(db: Database) -> dict[str, list[tuple[Any, ...]]]:
     """Every row of every table (to compare the whole database before and after)."""
-    tables = [r["name"] for r in await db.all(
-        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")]
-    return {t: [tuple(r) for r in await db.all(f"SELECT * FROM {t} ORDER BY rowid")]
+    if isinstance(db, PostgresDatabase):
+        sql = ("SELECT table_name AS name FROM information_schema.tables "
+               "WHERE table_schema = current_schema()")
+    else:
+        sql = "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+    tables = [r["name"] for r in await db.all(sql)]
+    return {t: sorted((tuple(r) for r in await db.all(f"SELECT * FROM {t}")), key=repr)
             for t in tables}
 
 

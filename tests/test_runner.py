@@ -145,3 +145,108 @@ def test_no_platform_key_is_reported_without_a_bogus_line(tmp_path: Path) -> Non
     with pytest.raises(ConfigError) as err:
         runner.build_adapter(config)
     assert str(err.value).startswith("haven.yaml: platform: `haven run` needs platform")
+
+
+# -- several processes: shards, job scope, the metrics endpoint ------------------------------
+
+
+def test_shards_from_the_command_line_go_into_the_discord_section(tmp_path: Path) -> None:
+    from bot.adapters.discord.config import DISCORD_SECTION
+
+    config = runner.with_shards(config_for("discord", tmp_path), (0, 1), 4)
+    dc = config.get(DISCORD_SECTION)
+    assert (dc.shard_ids, dc.shard_count) == ((0, 1), 4)
+    assert config.database == str(tmp_path / "h.db")  # everything else kept
+    untouched = config_for("discord", tmp_path)
+    assert runner.with_shards(untouched, None, None) is untouched
+
+
+@pytest.mark.parametrize(("ids", "count", "message"), [
+    ((0, 4), 4, "each in 0..3"), ((1, 1), 4, "must be different"),
+    ((0,), None, "needs --shard-count")])
+def test_bad_shards_are_refused(tmp_path: Path, ids, count, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        runner.with_shards(config_for("discord", tmp_path), ids, count)
+
+
+def test_shards_are_for_discord_only(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="one process per account"):
+        runner.with_shards(config_for("matrix", tmp_path), (0,), 2)
+
+
+def test_cli_reads_shard_options(monkeypatch) -> None:
+    from bot import cli
+
+    args = cli.build_parser().parse_args(["run", "--shard-ids", "0,1", "--shard-count", "4"])
+    assert (args.shard_ids, args.shard_count) == ((0, 1), 4)
+    seen = {}
+
+    async def fake_run_bot(path, shard_ids=None, shard_count=None, metrics_listen=None) -> int:
+        seen.update(path=path, ids=shard_ids, count=shard_count, listen=metrics_listen)
+        return 0
+
+    monkeypatch.setattr(runner, "run_bot", fake_run_bot)
+    assert cli.main(["run", "--config", "x.yaml", "--shard-ids", "2", "--shard-count", "3",
+                     "--metrics-listen", "127.0.0.1:9461"]) == 0
+    assert seen == {"path": "x.yaml", "ids": (2,), "count": 3, "listen": "127.0.0.1:9461"}
+    for bad in (["--shard-ids", "a,b"], ["--shard-ids", "-1"], ["--shard-count", "0"]):
+        with pytest.raises(SystemExit):
+            cli.build_parser().parse_args(["run", *bad])
+
+
+def test_metrics_listen_from_the_command_line(tmp_path: Path) -> None:
+    from bot.core.metrics import METRICS_SECTION
+
+    config = runner.with_metrics(config_for("discord", tmp_path), "127.0.0.1:9461")
+    assert config.get(METRICS_SECTION).address() == ("127.0.0.1", 9461)
+    with pytest.raises(ConfigError, match="--metrics-listen: expected host:port"):
+        runner.with_metrics(config_for("discord", tmp_path), "nowhere")
+
+
+def test_job_scope_comes_from_the_adapter() -> None:
+    class Sharded:
+        def communities(self) -> set[str]:
+            return {"g1"}
+
+    assert runner.job_scope(Sharded()) == {"g1"}  # type: ignore[arg-type]
+    assert runner.job_scope(FakePlatform()) is None  # type: ignore[arg-type]
+
+
+async def test_run_serves_metrics_and_readiness_while_running(tmp_path: Path,
+                                                              monkeypatch) -> None:
+    import socket
+
+    from tests.test_metrics import get
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    cfg = tmp_path / "config.yaml"
+    cfg.write_text(f"platform: discord\ndatabase: {tmp_path / 'h.db'}\n"
+                   f"channels: {{moderators: mods}}\nmetrics: {{listen: '127.0.0.1:{port}'}}\n"
+                   f"rules: {{dir: {TEST_RULES}, helplines: {TEST_RULES / 'helplines.yaml'}}}\n")
+    answers: dict[str, tuple[int, str]] = {}
+
+    class Probed(FakePlatform):
+        name = "discord"
+
+        def attach(self, core) -> None:
+            self.core = core
+
+        async def run(self) -> None:
+            answers["before"] = await get(port, "/readyz")
+            self.core.mark_ready()
+            answers["after"] = await get(port, "/readyz")
+            answers["health"] = await get(port, "/healthz")
+            answers["metrics"] = await get(port, "/metrics")
+
+        async def close(self) -> None:
+            pass
+
+    monkeypatch.setattr(runner, "build_adapter", lambda config: Probed())
+    assert await runner.run_bot(str(cfg)) == 0
+    assert answers["before"][0] == 503 and answers["after"] == (200, "ready\n")
+    assert answers["health"] == (200, "ok\n")
+    assert answers["metrics"][0] == 200 and "haven_ready 1.0" in answers["metrics"][1]
+    with pytest.raises(OSError):  # the endpoint is closed with the process
+        await get(port, "/healthz")

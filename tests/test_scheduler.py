@@ -6,6 +6,7 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -356,15 +357,15 @@ async def test_loop_does_not_miss_a_job_scheduled_while_it_looks(
 async def test_loop_survives_a_failing_pass(sched: Scheduler, store: Store, clock: VirtualClock,
                                             handler: Recorder,
                                             monkeypatch: pytest.MonkeyPatch) -> None:
-    real_due_jobs = store.jobs.due_jobs
+    real_claim_due = store.jobs.claim_due
     failures = [OSError("disk hiccup")]
 
-    async def flaky(now: float, limit: int = 100) -> list[Job]:
+    async def flaky(*args: Any, **kwargs: Any) -> list[Job]:
         if failures:
             raise failures.pop()
-        return await real_due_jobs(now, limit)
+        return await real_claim_due(*args, **kwargs)
 
-    monkeypatch.setattr(store.jobs, "due_jobs", flaky)
+    monkeypatch.setattr(store.jobs, "claim_due", flaky)
     sched.start()
     await eventually(lambda: not failures)
     await sched.schedule(C, "remind", "after", clock.now())

@@ -1,4 +1,5 @@
-"""bot.storage.database: opening, migrations, statements and transactions."""
+"""bot.storage.database: opening, migrations, statements and transactions, on both engines
+(``db`` runs each test on SQLite and on a real PostgreSQL; ``sqlite_db`` is SQLite only)."""
 
 from __future__ import annotations
 
@@ -7,16 +8,53 @@ import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import asyncpg
 import pytest
 
-from bot.storage.database import BASE_MIGRATIONS, Database, Migration
+from bot.storage.database import BASE_MIGRATIONS, Database, Migration, PostgresDatabase
 
 
 @pytest.fixture
-async def db(tmp_path: Path) -> AsyncIterator[Database]:
+async def db(db_target: str) -> AsyncIterator[Database]:
+    d = await Database.open(db_target)
+    yield d
+    await d.close()
+
+
+@pytest.fixture
+async def sqlite_db(tmp_path: Path) -> AsyncIterator[Database]:
     d = await Database.open(tmp_path / "haven.db")
     yield d
     await d.close()
+
+
+async def base_version(db: Database) -> int:
+    """The base schema version, read the engine's own way."""
+    if isinstance(db, PostgresDatabase):
+        return int((await db.one("SELECT MAX(version) FROM haven_schema"))[0])
+    return int((await db.one("PRAGMA user_version"))[0])
+
+
+async def table_exists(db: Database, name: str) -> bool:
+    if isinstance(db, PostgresDatabase):
+        sql = "SELECT 1 FROM information_schema.tables WHERE table_name = ?"
+    else:
+        sql = "SELECT 1 FROM sqlite_master WHERE name = ?"
+    return await db.one(sql, (name,)) is not None
+
+
+async def keys_seen_by_another_connection(db: Database) -> list[str]:
+    """The kv keys a second, independent connection sees (what is committed)."""
+    if isinstance(db, PostgresDatabase):
+        conn = await asyncpg.connect(db.path)
+        try:
+            return [r["key"] for r in await conn.fetch("SELECT key FROM kv ORDER BY key")]
+        finally:
+            await conn.close()
+    with sqlite3.connect(db.path) as other:
+        keys = [r[0] for r in other.execute("SELECT key FROM kv ORDER BY key")]
+    other.close()
+    return keys
 
 
 async def kv(db: Database) -> dict[str, str]:
@@ -30,7 +68,8 @@ async def put(db: Database, key: str, value: str = "v") -> int:
 # -- opening and migrations -----------------------------------------------------------
 
 
-async def test_open_migrates_and_sets_pragmas(db: Database) -> None:
+async def test_open_migrates_and_sets_pragmas(sqlite_db: Database) -> None:
+    db = sqlite_db
     assert (await db.one("PRAGMA user_version"))[0] == len(BASE_MIGRATIONS)
     assert (await db.one("PRAGMA journal_mode"))[0] == "wal"
     assert (await db.one("PRAGMA foreign_keys"))[0] == 1
@@ -95,8 +134,33 @@ async def test_a_newer_schema_is_refused_with_todays_message(tmp_path: Path) -> 
         await Database.open(path)
 
 
-async def test_an_owned_migration_runs_once(tmp_path: Path) -> None:
-    path = tmp_path / "owned.db"
+async def test_open_migrates_every_engine(db: Database) -> None:
+    assert await base_version(db) == len(BASE_MIGRATIONS)
+    assert await db.migrate() == len(BASE_MIGRATIONS)  # idempotent
+
+
+async def test_an_empty_postgres_database_gets_only_the_base_schema(pg_url: str) -> None:
+    db = await Database.open(pg_url)
+    try:
+        assert await base_version(db) == len(BASE_MIGRATIONS)
+        assert await table_exists(db, "jobs")
+        assert not await table_exists(db, "schema_versions")  # no owned migrations given
+    finally:
+        await db.close()
+
+
+async def test_a_newer_postgres_schema_is_refused(pg_url: str) -> None:
+    db = await Database.open(pg_url)
+    await db.write("UPDATE haven_schema SET version = ?", (len(BASE_MIGRATIONS) + 1,))
+    await db.close()
+    with pytest.raises(RuntimeError, match=(
+            rf"database postgresql://.* has schema version {len(BASE_MIGRATIONS) + 1}, newer "
+            rf"than this Haven understands \({len(BASE_MIGRATIONS)}\)")):
+        await Database.open(pg_url)
+
+
+async def test_an_owned_migration_runs_once(db_target: str) -> None:
+    path = db_target
     migrations = [Migration("raid", 2, "ALTER TABLE raid_waves ADD COLUMN note TEXT"),
                   Migration("raid", 1, "CREATE TABLE raid_waves (id INTEGER PRIMARY KEY)")]
     db = await Database.open(path, migrations)
@@ -106,24 +170,24 @@ async def test_an_owned_migration_runs_once(tmp_path: Path) -> None:
     try:
         assert (await db.one("SELECT note FROM raid_waves"))["note"] == "x"
         assert (await db.one("SELECT version FROM schema_versions WHERE owner = 'raid'"))[0] == 2
-        assert (await db.one("PRAGMA user_version"))[0] == len(BASE_MIGRATIONS)
+        assert await base_version(db) == len(BASE_MIGRATIONS)
     finally:
         await db.close()
 
 
-async def test_a_failing_owned_migration_changes_nothing(tmp_path: Path) -> None:
-    path = tmp_path / "bad.db"
-    with pytest.raises(sqlite3.OperationalError):
-        await Database.open(path, [Migration("x", 1, "CREATE TABLE t (a); SELECT nope FROM t")])
+async def test_a_failing_owned_migration_changes_nothing(db_target: str) -> None:
+    path = db_target
+    with pytest.raises((sqlite3.OperationalError, asyncpg.PostgresError)):
+        await Database.open(path, [Migration("x", 1, "CREATE TABLE t (a TEXT); SELECT nope FROM t")])
     db = await Database.open(path)
     try:
-        assert await db.one("SELECT name FROM sqlite_master WHERE name = 't'") is None
+        assert not await table_exists(db, "t")
     finally:
         await db.close()
 
 
-async def test_closed_database_raises(tmp_path: Path) -> None:
-    db = await Database.open(":memory:")
+async def test_closed_database_raises(db_target: str) -> None:
+    db = await Database.open(db_target)
     await db.close()
     await db.close()
     assert not db.is_open
@@ -145,16 +209,44 @@ async def test_write_returns_rowid_for_insert_else_rowcount(db: Database) -> Non
     assert (await db.execute("INSERT OR IGNORE INTO kv VALUES ('k', 'v')")).rowcount == 0
 
 
-async def test_writes_outside_a_transaction_commit_on_their_own(tmp_path: Path) -> None:
-    path = tmp_path / "c.db"
-    db = await Database.open(path)
-    try:
+async def test_writes_outside_a_transaction_commit_on_their_own(db: Database) -> None:
+    await put(db, "a")
+    assert await keys_seen_by_another_connection(db) == ["a"]  # seen at once
+
+
+async def test_a_transaction_is_seen_by_others_only_once_committed(db: Database) -> None:
+    async with db.transaction():
         await put(db, "a")
-        with sqlite3.connect(path) as other:  # a second connection sees it at once
-            assert other.execute("SELECT key FROM kv").fetchall() == [("a",)]
-        other.close()
-    finally:
-        await db.close()
+        if isinstance(db, PostgresDatabase):  # (SQLite's other connection would wait)
+            assert await keys_seen_by_another_connection(db) == []
+    assert await keys_seen_by_another_connection(db) == ["a"]
+
+
+async def test_executemany_writes_all_or_nothing(db: Database) -> None:
+    await db.executemany("INSERT INTO kv (key, value) VALUES (?, ?)", [("a", "1"), ("b", "2")])
+    await db.executemany("INSERT INTO kv (key, value) VALUES (?, ?)", [])
+    assert await kv(db) == {"a": "1", "b": "2"}
+    with pytest.raises((sqlite3.IntegrityError, asyncpg.UniqueViolationError)):
+        await db.executemany("INSERT INTO kv (key, value) VALUES (?, ?)", [("c", "3"), ("a", "x")])
+    assert await kv(db) == {"a": "1", "b": "2"}
+
+
+async def test_insert_or_ignore_and_returning_ids_read_the_same(db: Database) -> None:
+    first = await db.execute("INSERT OR IGNORE INTO tracked_posts (community_id, channel_id, "
+                             "message_id, author_id, posted_at) VALUES (?, ?, ?, ?, ?)",
+                             ("c", "ch", "m1", "u", 1.0))
+    again = await db.execute("INSERT OR IGNORE INTO tracked_posts (community_id, channel_id, "
+                             "message_id, author_id, posted_at) VALUES (?, ?, ?, ?, ?)",
+                             ("c", "ch", "m1", "u", 2.0))
+    assert (first.rowid, first.rowcount) == (1, 1)
+    assert again.rowcount == 0
+    row = await db.one("SELECT id, posted_at, message_id FROM tracked_posts")
+    assert dict(row) == {"id": 1, "posted_at": 1.0, "message_id": "m1"}
+    assert (row[0], row["message_id"]) == (1, "m1")
+    assert isinstance(row["posted_at"], float) and isinstance(row["id"], int)
+    # a question mark inside a string literal is text, not a placeholder
+    await db.write("INSERT INTO kv (key, value) VALUES ('why?', ?)", ("because",))
+    assert await kv(db) == {"why?": "because"}
 
 
 # -- transactions ---------------------------------------------------------------------
@@ -180,7 +272,7 @@ async def test_rollback_leaves_nothing(db: Database) -> None:
 
 
 async def test_a_failing_statement_rolls_back_the_whole_transaction(db: Database) -> None:
-    with pytest.raises(sqlite3.IntegrityError):
+    with pytest.raises((sqlite3.IntegrityError, asyncpg.UniqueViolationError)):
         async with db.transaction():
             await put(db, "a")
             await put(db, "a")  # primary key clash
@@ -208,7 +300,8 @@ async def test_outer_rollback_undoes_a_released_savepoint(db: Database) -> None:
     assert await kv(db) == {}
 
 
-async def test_a_second_tasks_write_waits_for_the_transaction(db: Database) -> None:
+async def test_a_second_tasks_write_waits_for_the_transaction(sqlite_db: Database) -> None:
+    db = sqlite_db
     inside = asyncio.Event()
     release = asyncio.Event()
 
@@ -237,7 +330,72 @@ async def test_a_second_tasks_write_waits_for_the_transaction(db: Database) -> N
     assert await kv(db) == {"other": "v"}
 
 
-async def test_two_transactions_in_two_tasks_run_one_after_the_other(db: Database) -> None:
+async def test_a_second_tasks_write_does_not_land_in_the_transaction(db: Database) -> None:
+    """On both engines: another task's write is not rolled back with our transaction and
+    no reader sees our uncommitted rows (PostgreSQL runs it at once on another
+    connection; SQLite makes it wait)."""
+    inside = asyncio.Event()
+    release = asyncio.Event()
+
+    async def long_transaction() -> None:
+        async with db.transaction():
+            await put(db, "a")
+            inside.set()
+            await release.wait()
+            raise ValueError("undo")
+
+    first = asyncio.create_task(long_transaction())
+    await inside.wait()
+    second = asyncio.create_task(put(db, "other"))
+    reader = asyncio.create_task(kv(db))
+    if isinstance(db, PostgresDatabase):
+        await asyncio.wait_for(asyncio.gather(second, reader), 10)
+        assert reader.result() in ({}, {"other": "v"})
+    release.set()
+    with pytest.raises(ValueError):
+        await first
+    await second
+    assert "a" not in await reader
+    assert await kv(db) == {"other": "v"}
+
+
+async def test_a_locked_row_is_read_modify_written_without_losing_updates(db: Database) -> None:
+    await put(db, "n", "0")
+
+    async def bump() -> None:
+        async with db.transaction():
+            row = await db.one_for_update("SELECT value FROM kv WHERE key = ?", ("n",))
+            await asyncio.sleep(0)
+            await db.write("UPDATE kv SET value = ? WHERE key = ?", (str(int(row[0]) + 1), "n"))
+
+    await asyncio.gather(*(bump() for _ in range(6)))
+    assert await kv(db) == {"n": "6"}
+
+
+async def test_workers_claiming_rows_with_skip_locked_never_share_one(db: Database) -> None:
+    for i in range(6):
+        await put(db, f"job{i}")
+    claimed: list[list[str]] = []
+    both_inside = asyncio.Barrier(2) if isinstance(db, PostgresDatabase) else None
+
+    async def worker() -> None:
+        async with db.transaction():
+            rows = await db.all_for_update("SELECT key FROM kv ORDER BY key LIMIT 3", (),
+                                           skip_locked=True)
+            mine = [r["key"] for r in rows]
+            for key in mine:
+                await db.write("DELETE FROM kv WHERE key = ?", (key,))
+            claimed.append(mine)
+            if both_inside is not None:  # PostgreSQL: the two transactions overlap
+                await asyncio.wait_for(both_inside.wait(), 10)
+
+    await asyncio.gather(worker(), worker())
+    assert sorted(k for mine in claimed for k in mine) == [f"job{i}" for i in range(6)]
+    assert await kv(db) == {}
+
+
+async def test_two_transactions_in_two_tasks_run_one_after_the_other(sqlite_db: Database) -> None:
+    db = sqlite_db
     order: list[str] = []
 
     async def work(name: str) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import inspect
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 
@@ -36,8 +35,8 @@ PRIVACY_PARTS = {"export", "forget", "purge_text"}  # composed by Privacy, not d
 
 
 @pytest.fixture
-async def db(tmp_path: Path) -> AsyncIterator[Database]:
-    d = await Database.open(tmp_path / "haven.db")
+async def db(db_target: str) -> AsyncIterator[Database]:
+    d = await Database.open(db_target)
     yield d
     await d.close()
 
@@ -62,11 +61,12 @@ def test_a_method_lives_in_one_repository() -> None:
         for name in public_methods(cls):
             assert name not in seen, (name, seen.get(name), attr)
             seen[name] = attr
-    assert len(seen) == 3 + 6 + 10 + 15 + 10 + 9 + 7 + 11 + 2  # + finish_and_schedule, bring_forward_jobs
+    assert len(seen) == 3 + 6 + 10 + 15 + 10 + 9 + 7 + 11 + 2 + 6  # + finish_and_schedule, bring_forward_jobs
+    # + ops: jobs ping/claim_due/acquire/release_job/due_counts, alerts open_summary
 
 
-async def test_store_exposes_repositories_over_one_database(tmp_path: Path) -> None:
-    store = await Store.open(tmp_path / "s.db")
+async def test_store_exposes_repositories_over_one_database(db_target: str) -> None:
+    store = await Store.open(db_target)
     try:
         for attr, cls in REPOSITORIES.items():
             repo = getattr(store, attr)

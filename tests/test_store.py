@@ -1,4 +1,5 @@
-"""bot.storage.store: migrations, WAL, restart survival and every repository over one database."""
+"""bot.storage.store: migrations, WAL, restart survival and every repository over one database
+(the store tests run on both engines, SQLite and PostgreSQL: the ``db_target`` fixture)."""
 
 from __future__ import annotations
 
@@ -15,8 +16,8 @@ T0 = 1_000_000.0
 
 
 @pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    s = await Store.open(tmp_path / "haven.db")
+async def store(db_target: str) -> AsyncIterator[Store]:
+    s = await Store.open(db_target)
     yield s
     await s.close()
 
@@ -563,8 +564,8 @@ async def test_forget_a_moderator_anonymises_their_actions(store: Store) -> None
     assert await store.duty.duty_roster(C) == []
 
 
-async def test_outbox_records_before_and_marks_after(tmp_path) -> None:
-    store = await Store.open(tmp_path / "o.db")
+async def test_outbox_records_before_and_marks_after(db_target: str) -> None:
+    store = await Store.open(db_target)
     try:
         assert await store.ledger.outbox_begin("c1", "m1:signpost:crisis", 1.0) is None
         assert await store.ledger.outbox_state("c1", "m1:signpost:crisis") == "pending"
@@ -577,8 +578,8 @@ async def test_outbox_records_before_and_marks_after(tmp_path) -> None:
         await store.close()
 
 
-async def test_alert_places_are_kept_per_post(tmp_path) -> None:
-    store = await Store.open(tmp_path / "p.db")
+async def test_alert_places_are_kept_per_post(db_target: str) -> None:
+    store = await Store.open(db_target)
     try:
         aid = await store.alerts.create_alert("c1", "crisis", "u", "U", "ch1", "vent", "m1", "L1", "x",
                                        "r", "high", 1.0)

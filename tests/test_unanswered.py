@@ -365,3 +365,28 @@ async def test_nudge_and_escalation_come_from_templates(harness_factory) -> None
         assert esc.text.startswith("<@&Moderators> Unanswered: #support.\n")
     finally:
         await h.stop()
+
+
+async def test_a_crash_between_tracking_and_the_timer_leaves_neither(harness: Harness) -> None:
+    # Stored together: if scheduling the reminder fails (a crash, a database error), the
+    # post is not tracked either, so the repeated delivery tracks it and sets its timer
+    # (before, the repeat found it tracked and skipped it: no reminder, no escalation).
+    core = harness.core
+    ev = post("Is anyone around tonight?", harness.clock.now(), author=member("alex"),
+              where="support")
+    scheduler = core.scheduler
+    real_schedule = scheduler.schedule
+
+    async def crash(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise OSError("killed here")
+
+    scheduler.schedule = crash  # type: ignore[method-assign]
+    await core.handle(ev)
+    assert await core.store.posts.posts_since("c1", 0) == []
+    scheduler.schedule = real_schedule  # type: ignore[method-assign]
+    await core.store.ledger.prune_seen_before(harness.clock.now() + 1)  # as if killed there
+    await core.handle(ev)  # the platform delivers it again
+    [tracked] = await core.store.posts.posts_since("c1", 0)
+    assert tracked.message_id == ev.message.message_id
+    await core.advance(12 * H + 60)
+    assert len(nudges(harness)) == 1 and len(escalations(harness)) == 1

@@ -86,6 +86,8 @@ class BoundedPlatform:
     def __init__(self, platform: Any, timeout: float | None = None) -> None:
         object.__setattr__(self, "wrapped", platform)
         object.__setattr__(self, "limit", PLATFORM_TIMEOUT if timeout is None else timeout)
+        object.__setattr__(self, "on_error", None)
+        """Told of each failed call: (verb, error type name, retry_after or None)."""
 
     def __getattr__(self, name: str) -> Any:
         value = getattr(self.wrapped, name)
@@ -94,7 +96,7 @@ class BoundedPlatform:
         return value
 
     def __setattr__(self, name: str, value: Any) -> None:
-        if name == "limit":
+        if name in {"limit", "on_error"}:
             object.__setattr__(self, name, value)
         else:
             setattr(self.wrapped, name, value)
@@ -107,10 +109,20 @@ class BoundedPlatform:
             except TimeoutError:
                 log.warning("platform error: %s gave no answer within %.1fs; giving up on it",
                             name, self.limit)
+                self._tell(name, "PlatformTimeout", None)
                 raise PlatformTimeout(f"{name} timed out after {self.limit:.1f}s") from None
+            except PlatformError as exc:
+                self._tell(name, type(exc).__name__, getattr(exc, "retry_after", None))
+                raise
 
         call.__name__ = name
         return call
+
+
+    def _tell(self, verb: str, error: str, retry_after: float | None) -> None:
+        on_error = object.__getattribute__(self, "on_error")
+        if on_error is not None:
+            on_error(verb, error, retry_after)
 
 
 def unwrap(platform: Any) -> Any:

@@ -34,6 +34,7 @@ from bot.core.sections import (
 )
 from bot.core.templates import DEFAULT_TEMPLATES, validate_templates
 from bot.core.yamlsrc import LineDict, LineList, is_dir, is_file
+from bot.storage.engine import database_url_problem, is_postgres_url, redact
 
 C = TypeVar("C")
 
@@ -270,7 +271,12 @@ def _empty_root() -> LineDict:
 def _top_level(r: Reader, root: LineDict) -> dict[str, Any]:
     platform = r.get(root, "platform", "", "console", choice(PLATFORMS))
     database = r.get(root, "database", "", "haven.db", as_text)
-    if database != ":memory:" and not Path(database).is_absolute():
+    if is_postgres_url(database):  # PostgreSQL; its password only from the environment
+        problem = database_url_problem(database)
+        if problem:
+            r.problem(root, "database", "database", problem)
+            database = redact(database)
+    elif database != ":memory:" and not Path(database).is_absolute():
         database = str(r.base_dir / database)
     return {"platform": platform, "database": database}
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal
@@ -47,6 +48,12 @@ class WorkItem:
     label: str
     run: Callable[[], Awaitable[Any]]
     future: asyncio.Future[Any] | None = field(default=None)
+    kind: str = "other"
+    """What it is, for the metrics: the event's type name, or ``job:<kind>``."""
+
+
+Observer = Callable[[str, float, bool], None]
+"""Told of each piece of work done: (kind, seconds, whether it ended without error)."""
 
 
 class Dispatch:
@@ -67,6 +74,10 @@ class Dispatch:
         self._triaging: dict[str, asyncio.Task[None]] = {}
         """Per community, the last event being classified by the semantic stage before it
         is queued: later events of that community wait for it, so order is kept."""
+        self.observe: Observer | None = None
+        """Told how long each piece of work took (the operators' metrics)."""
+        self.shard_of: Callable[[str], str] = lambda community_id: "0"
+        """The shard a community lives on (Discord with shards), for :meth:`depths`."""
 
     # -- queues -------------------------------------------------------------------
 
@@ -81,11 +92,21 @@ class Dispatch:
         self._inflight += 1
         queue.put_nowait(item)
 
+    def depths(self) -> dict[tuple[str, str], int]:
+        """Work waiting (queued or running) per (shard, lane)."""
+        found: dict[tuple[str, str], int] = {}
+        for (community_id, lane), queue in list(self._queues.items()):
+            key = (self.shard_of(community_id), lane)
+            found[key] = found.get(key, 0) + queue.qsize()
+        return found
+
     async def _worker(self, queue: asyncio.Queue[WorkItem]) -> None:
         while True:
             item = await queue.get()
+            started, ok = time.perf_counter(), False
             try:
                 result = await item.run()
+                ok = True
             except asyncio.CancelledError as exc:
                 task = asyncio.current_task()
                 if task is not None and task.cancelling():
@@ -106,6 +127,8 @@ class Dispatch:
             finally:
                 self._inflight -= 1
                 queue.task_done()
+                if self.observe is not None:
+                    self.observe(item.kind, time.perf_counter() - started, ok)
 
     def _item(self, event: Event, future: asyncio.Future[Any] | None = None
               ) -> tuple[Lane, WorkItem]:
@@ -116,7 +139,7 @@ class Dispatch:
         else:
             def run() -> Awaitable[Any]:
                 return self._on_event(event)
-        return lane, WorkItem(label(event), run, future)
+        return lane, WorkItem(label(event), run, future, type(event).__name__)
 
     def route(self, event: Event, future: asyncio.Future[Any] | None = None) -> None:
         """Queue an event in its lane (classifying a post first when the semantic stage is on)."""
@@ -150,7 +173,7 @@ class Dispatch:
                 def run() -> Awaitable[Any]:
                     return self._on_message(event, found, chosen, True)
 
-                item = WorkItem(label(event), run, future)
+                item = WorkItem(label(event), run, future, type(event).__name__)
             self.enqueue(event.community_id, item, lane)
         finally:
             self._inflight -= 1
@@ -171,10 +194,10 @@ class Dispatch:
             return None
 
     async def run_in_lane(self, community_id: str, lane: Lane, what: str,
-                          work: Callable[[], Awaitable[Any]]) -> None:
+                          work: Callable[[], Awaitable[Any]], kind: str = "other") -> None:
         """Run ``work`` in a community's lane and wait for it (errors are logged there)."""
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self.enqueue(community_id, WorkItem(what, work, future), lane)
+        self.enqueue(community_id, WorkItem(what, work, future, kind), lane)
         with contextlib.suppress(Exception):
             await future
 

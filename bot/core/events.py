@@ -9,15 +9,16 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-_SURROGATE = re.compile("[\ud800-\udfff]")
+_SURROGATE = re.compile("[\ud800-\udfff\x00]")
 
 
 def clean_text(text: str) -> str:
-    """``text`` that can be stored and sent: lone UTF-16 surrogates become U+FFFD.
+    """``text`` that can be stored and sent: lone UTF-16 surrogates and NUL become U+FFFD.
 
     A JSON ``"\\ud800"`` escape (legal in a Matrix event) decodes to a lone
     surrogate, which UTF-8 cannot encode: SQLite, the regex engine and every
-    platform would refuse the text, and the message would go unchecked.
+    platform would refuse the text, and the message would go unchecked. PostgreSQL's
+    text cannot hold U+0000 at all.
     """
     return _SURROGATE.sub("\ufffd", text) if _SURROGATE.search(text) else text
 

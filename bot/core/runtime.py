@@ -25,6 +25,7 @@ from bot.core.dispatch import NORMAL, URGENT, Dispatch, Lane
 from bot.core.events import ButtonPressed, CommandInvoked, CommandResult, Event, MessagePosted
 from bot.core.feature import EventHandler, Feature, JobKind, Stage
 from bot.core.messenger import Messenger
+from bot.core.metrics import Metrics
 from bot.core.permissions import Permissions
 from bot.core.pipeline import Pipeline
 from bot.core.ports import AdapterServices, Platform
@@ -91,6 +92,10 @@ class Haven:
         self.dispatch = Dispatch(self.triage, self._on_message, self._on_event, self.count_error,
                                  self.templates)
         self.pipeline.dispatch = self.dispatch
+        self.metrics = Metrics()
+        self.dispatch.observe = self.metrics.handled
+        self.metrics.depths = self.dispatch.depths
+        self.platform.on_error = self.metrics.platform_error
         self.features: dict[str, Feature] = {}
         self.commands: CommandRouter | None = None
         self._handlers: dict[type, list[EventHandler]] = {}
@@ -170,6 +175,22 @@ class Haven:
     def ready(self) -> bool:
         """Whether the adapter has said it is connected and caught up."""
         return self._ready.is_set()
+
+    async def readiness(self) -> list[str]:
+        """What keeps this process from being ready (empty: ready): the adapter not yet
+        connected and caught up, or the database not answering."""
+        problems = [] if self.ready else ["the platform is not connected and caught up yet"]
+        try:
+            await self.store.jobs.ping()
+        except Exception as exc:  # any failure means not ready; say which kind
+            problems.append(f"the database does not answer ({type(exc).__name__})")
+        return problems
+
+    async def scrape(self) -> bytes:
+        """The metrics, with the database's figures read now (Prometheus text format)."""
+        await self.metrics.refresh(self.clock.now(), self.store.alerts, self.store.jobs,
+                                   self.ready, self.scheduler.lost)
+        return self.metrics.exposition()
 
     async def wait_ready(self) -> None:
         """Wait until the adapter calls :meth:`mark_ready`."""
@@ -254,7 +275,8 @@ class Haven:
     async def _run_job_in_queue(self, job: Job, handler: JobHandler) -> None:
         lane: Lane = URGENT if job.kind in self._urgent_jobs else NORMAL
         await self.dispatch.run_in_lane(job.community_id, lane, f"job {job.id} ({job.kind})",
-                                        lambda: self.scheduler.execute(job, handler))
+                                        lambda: self.scheduler.execute(job, handler),
+                                        f"job:{job.kind}")
 
     async def advance(self, seconds: float) -> None:
         """Tests and the demo: move a virtual clock forward, running jobs as they fall due."""

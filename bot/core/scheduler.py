@@ -5,6 +5,12 @@ after its handler succeeds. A failing handler is retried with backoff (or after
 the platform's ``retry_after``), also after a restart, so an alert or reminder
 is never silently lost. Jobs run through the core's per-community queue, so
 they never race with the events of their community.
+
+Several processes may share one database: each scheduler has a ``holder`` id and
+claims due jobs with a lease (:meth:`JobsRepository.claim_due`) before running them,
+renews the lease when a job starts, and finishes or retries it only while the lease
+is still its own. A job whose process died is taken over once its lease runs out, so
+each timer and delivery fires once across processes.
 """
 
 from __future__ import annotations
@@ -12,14 +18,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+import os
+import socket
+import uuid
+from collections.abc import Awaitable, Callable, Collection
 from typing import Any
 
 from bot.core.bounded import delivery
 from bot.core.clock import Clock
 from bot.core.errors import NotFound, RateLimited
 from bot.storage.repositories.jobs import JobsRepository
-from bot.storage.rows import Job
+from bot.storage.rows import Job, JobState
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +41,20 @@ NOT_FOUND_ATTEMPTS = 24
 """A target still missing after this many tries is given up (logged as an error)."""
 MIN_RETRY = 1.0
 IDLE_POLL = 60.0
+LEASE = 120.0
+"""Seconds a claimed job stays ours; renewed when it starts. A job of a process that
+died is taken over by another this long after it was claimed (or last renewed)."""
+CLAIM_BATCH = 20
+"""Jobs claimed at once: few enough that the batch runs well inside its lease."""
+
+Scope = Callable[[], Collection[str] | None]
+"""The communities whose jobs this process may claim (``None``: any)."""
+
+
+def process_holder() -> str:
+    """A holder id unique to this process: host, pid and a random part (a restarted
+    process with a recycled pid is still someone else)."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
 def backoff(attempts: int, cap: float = MAX_BACKOFF) -> float:
@@ -42,9 +65,18 @@ def backoff(attempts: int, cap: float = MAX_BACKOFF) -> float:
 class Scheduler:
     """Runs due jobs. ``run_due`` does one pass; ``start`` runs the loop."""
 
-    def __init__(self, store: JobsRepository, clock: Clock, runner: JobRunner | None = None) -> None:
+    def __init__(self, store: JobsRepository, clock: Clock, runner: JobRunner | None = None,
+                 holder: str | None = None, lease: float = LEASE,
+                 scope: Scope | None = None) -> None:
         self.store = store
         self.clock = clock
+        self.holder = holder or process_holder()
+        """This process's id in the jobs' ``claimed_by`` column."""
+        self.lease = lease
+        self.scope = scope
+        """Which communities' jobs to claim (a Discord process serving some shards)."""
+        self.lost = 0
+        """Jobs that another process took over while this one still ran them."""
         self._handlers: dict[str, JobHandler] = {}
         self._caps: dict[str, float] = {}
         self._first: set[str] = set()
@@ -103,7 +135,12 @@ class Scheduler:
         ran = 0
         seen: set[int] = set()
         while True:
-            jobs = [j for j in await self.store.due_jobs(self.clock.now()) if j.id not in seen]
+            claimed = await self._claim()
+            jobs = [j for j in claimed if j.id not in seen]
+            for again in (j for j in claimed if j.id in seen):
+                # failed in this pass and due again already: free it for the next pass
+                # (held, it would wait for its lease to run out)
+                await self.store.release_job(again.id, self.holder)
             if not jobs:
                 return ran
             jobs.sort(key=lambda j: j.kind not in self._first)  # stable: due order kept
@@ -112,13 +149,21 @@ class Scheduler:
                 handler = self._handlers.get(job.kind)
                 if handler is None:
                     log.error("no handler for job kind %r (job %d); marking failed", job.kind, job.id)
-                    await self.store.finish_job(job.id, self.clock.now(), "failed")
+                    await self.store.finish_job(job.id, self.clock.now(), "failed", self.holder)
                     continue
                 if self._runner is not None:
                     await self._runner(job, handler)
                 else:
                     await self.execute(job, handler)
                 ran += 1
+
+    async def _claim(self) -> list[Job]:
+        now = self.clock.now()
+        communities = self.scope() if self.scope is not None else None
+        if communities is not None:
+            communities = {*communities, "*"}  # housekeeping jobs belong to no community
+        return await self.store.claim_due(self.holder, now, now + self.lease, CLAIM_BATCH,
+                                          communities)
 
     async def run_now(self, job_id: int) -> None:
         """Run one job immediately, in the caller's context (already in its queue)."""
@@ -132,16 +177,34 @@ class Scheduler:
     async def execute(self, job: Job, handler: JobHandler) -> None:
         """Run one job: done on success, rescheduled on failure. Never raises.
 
-        A job already running (run_due and run_now racing) is not started again.
+        The job is claimed (or our claim renewed) first: a job already running here
+        (run_due and run_now racing), finished, or held by another process is not
+        started again.
         """
-        current = await self.store.get_job(job.id)
-        if current is None or current.state != "pending" or job.id in self._running:
+        if job.id in self._running:
+            return
+        now = self.clock.now()
+        current = await self.store.acquire(job.id, self.holder, now, now + self.lease)
+        if current is None or job.id in self._running:
             return
         self._running.add(job.id)
         try:
             await self._execute(current, handler)
         finally:
             self._running.discard(job.id)
+
+    async def _finish(self, job: Job, state: JobState = "done") -> None:
+        if not await self.store.finish_job(job.id, self.clock.now(), state, self.holder):
+            self._lost(job)
+
+    async def _retry(self, job: Job, due_at: float, error: str) -> None:
+        if not await self.store.retry_job(job.id, due_at, error, self.holder):
+            self._lost(job)
+
+    def _lost(self, job: Job) -> None:
+        self.lost += 1
+        log.warning("job %d (%s) was taken over by another process while it ran here (its "
+                    "lease of %.0fs ran out); leaving it to them", job.id, job.kind, self.lease)
 
     async def _execute(self, job: Job, handler: JobHandler) -> None:
         try:
@@ -153,25 +216,23 @@ class Scheduler:
             if job.attempts + 1 >= NOT_FOUND_ATTEMPTS:
                 log.error("job %d (%s) gave up: target still missing after %d tries: %s",
                           job.id, job.kind, job.attempts + 1, exc)
-                await self.store.finish_job(job.id, self.clock.now(), "failed")
+                await self._finish(job, "failed")
                 return
             delay = backoff(job.attempts, self._caps.get(job.kind, MAX_BACKOFF))
             log.warning("job %d (%s) target not found (attempt %d), retrying in %.0fs: %s",
                         job.id, job.kind, job.attempts + 1, delay, exc)
-            await self.store.retry_job(job.id, self.clock.now() + delay, f"NotFound: {exc}")
+            await self._retry(job, self.clock.now() + delay, f"NotFound: {exc}")
         except RateLimited as exc:
             log.warning("job %d (%s) rate limited, retrying in %.1fs", job.id, job.kind,
                         exc.retry_after)
-            await self.store.retry_job(job.id, self.clock.now() + max(MIN_RETRY, exc.retry_after),
-                                       str(exc))
+            await self._retry(job, self.clock.now() + max(MIN_RETRY, exc.retry_after), str(exc))
         except Exception as exc:
             delay = backoff(job.attempts, self._caps.get(job.kind, MAX_BACKOFF))
             log.warning("job %d (%s) failed (attempt %d), retrying in %.0fs: %s", job.id,
                         job.kind, job.attempts + 1, delay, exc)
-            await self.store.retry_job(job.id, self.clock.now() + delay,
-                                       f"{type(exc).__name__}: {exc}")
+            await self._retry(job, self.clock.now() + delay, f"{type(exc).__name__}: {exc}")
         else:
-            await self.store.finish_job(job.id, self.clock.now())
+            await self._finish(job)
 
     def start(self) -> None:
         """Start the background loop (production)."""

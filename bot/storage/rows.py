@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-import aiosqlite
+from bot.storage.engine import Row
 
 PostState = Literal["open", "answered", "deleted", "crisis"]
 """A tracked support post: waiting for a reply, answered, or no longer watched."""
@@ -113,6 +113,10 @@ class Job:
     state: JobState
     created_at: float
     done_at: float | None
+    claimed_by: str | None = None
+    """The process holding the job's lease (``None``: free to claim once due)."""
+    lease_until: float | None = None
+    """When the lease runs out; after that another process may take the job over."""
 
 
 @dataclass(frozen=True)
@@ -170,7 +174,7 @@ def place_of(channel_id: str, channel_name: str, message_id: str, link: str,
             "link": "" if private else link, "private": private}
 
 
-def from_row(cls: type, row: aiosqlite.Row | None) -> Any:
+def from_row(cls: type, row: Row | None) -> Any:
     """A row as its dataclass (``None`` stays ``None``)."""
     if row is None:
         return None

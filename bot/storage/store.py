@@ -16,7 +16,7 @@ from pathlib import Path
 
 import aiosqlite
 
-from bot.storage.database import BASE_MIGRATIONS, Database, Migration
+from bot.storage.database import BASE_MIGRATIONS, Database, Migration, SqliteDatabase
 from bot.storage.privacy import Privacy, member_data_parts
 from bot.storage.repositories import (
     AlertsRepository,
@@ -63,10 +63,12 @@ class Store:
 
     @classmethod
     async def open(cls, path: str | Path, migrations: Sequence[Migration] = ()) -> Store:
-        """Open (creating if needed) and migrate the database at ``path``: Haven's base
-        schema, then the features' own ``migrations`` (each owner's in order)."""
-        store = cls(str(path))
-        store._attach(await Database.open(path, (*member_data_migrations(), *migrations)))
+        """Open (creating if needed) and migrate the database at ``path`` (a SQLite file
+        or a ``postgresql://`` URL): Haven's base schema, then the features' own
+        ``migrations`` (each owner's in order)."""
+        database = await Database.open(path, (*member_data_migrations(), *migrations))
+        store = cls(database.path)  # a URL's password never kept or shown
+        store._attach(database)
         return store
 
     def _attach(self, database: Database) -> None:
@@ -94,8 +96,11 @@ class Store:
 
     @property
     def db(self) -> aiosqlite.Connection:
-        """The open connection."""
-        return self.database.connection
+        """The open SQLite connection (tests and diagnostics; SQLite stores only)."""
+        database = self.database
+        if not isinstance(database, SqliteDatabase):
+            raise RuntimeError(f"store.db is SQLite's connection; this store is {database.engine}")
+        return database.connection
 
     async def close(self) -> None:
         """Close the connection."""

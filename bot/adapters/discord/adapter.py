@@ -141,6 +141,18 @@ class DiscordAdapter:
         self.state.attach(core)
         self.interactions.install(core.services.commands)
 
+    def communities(self) -> set[str] | None:
+        """The servers whose jobs this process claims: with shards, those on this process's
+        shards (``None``, any server's, when one process runs every shard)."""
+        if not self.config.get(DISCORD_SECTION).shard_count:
+            return None
+        return {str(guild.id) for guild in self.client.guilds}
+
+    def shard_of(self, community_id: str) -> str:
+        """The shard a server lives on (Discord's rule: ``(id >> 22) % shard_count``)."""
+        count = self.config.get(DISCORD_SECTION).shard_count or 1
+        return str((int(community_id) >> 22) % count) if community_id.isdigit() else "0"
+
     async def sync_commands(self, force: bool = False) -> None:
         """Register the slash commands with Discord when they differ from the last sync."""
         await self.interactions.sync_commands(force)

@@ -131,6 +131,11 @@ class MatrixAdapter:
         """Give the adapter the core it feeds events to."""
         self.ctx.sink = core
 
+    def communities(self) -> set[str]:
+        """The one community this process serves: it claims only that community's jobs,
+        so several Matrix processes (one per account) can share one database."""
+        return {self.community_id}
+
     async def run(self) -> None:
         """Log in, then sync until :meth:`close`; network errors lead to reconnection."""
         await self.session.run()

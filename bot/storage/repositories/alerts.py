@@ -30,6 +30,11 @@ class AlertsRepository(Repository):
         """An alert by id."""
         return from_row(Alert, await self.db.one("SELECT * FROM alerts WHERE id = ?", (alert_id,)))
 
+    async def _alert_for_update(self, alert_id: int) -> Alert | None:
+        """An alert by id, locked until the open transaction ends (read-modify-write)."""
+        return from_row(Alert, await self.db.one_for_update("SELECT * FROM alerts WHERE id = ?",
+                                                            (alert_id,)))
+
     async def open_alert_for(self, community_id: str, member_id: str, kind: str) -> Alert | None:
         """The member's alert of this kind still open or claimed, if any."""
         row = await self.db.one(
@@ -45,7 +50,7 @@ class AlertsRepository(Repository):
         """A further post by the same member: count it, keep the latest excerpt, and add
         its place (channel and link) to the alert's places. One transaction."""
         async with self.db.transaction():
-            alert = await self.get_alert(alert_id)
+            alert = await self._alert_for_update(alert_id)
             places = alert.places_list() if alert is not None else []
             places.append(place_of(channel_id, channel_name, message_id, link, private))
             await self.db.write(
@@ -90,7 +95,7 @@ class AlertsRepository(Repository):
     async def add_alert_message(self, alert_id: int, ref: dict[str, Any]) -> None:
         """Remember an alert message we sent (to edit later); one transaction."""
         async with self.db.transaction():
-            alert = await self.get_alert(alert_id)
+            alert = await self._alert_for_update(alert_id)
             if alert is None:
                 return
             refs = [*alert.message_refs(), ref]
@@ -103,6 +108,18 @@ class AlertsRepository(Repository):
         rows = await self.db.all(f"SELECT * FROM alerts WHERE community_id = ? AND state IN ({marks}) "
                                  "ORDER BY id", (community_id, *states))
         return [from_row(Alert, r) for r in rows]
+
+    async def open_summary(self) -> tuple[int, int, float | None]:
+        """Across communities: alerts open, alerts claimed (not resolved), and when the
+        oldest urgent alert nobody has claimed was raised (for the operators' metrics)."""
+        row = await self.db.one(
+            "SELECT COALESCE(SUM(CASE WHEN state = 'open' THEN 1 ELSE 0 END), 0) AS open, "
+            "COALESCE(SUM(CASE WHEN state = 'claimed' THEN 1 ELSE 0 END), 0) AS claimed, "
+            "MIN(CASE WHEN state = 'open' AND urgency = 'now' THEN created_at END) AS oldest "
+            "FROM alerts WHERE state IN ('open', 'claimed')")
+        if row is None:
+            return 0, 0, None
+        return int(row["open"]), int(row["claimed"]), row["oldest"]
 
     async def alerts_since(self, community_id: str, since: float) -> list[Alert]:
         """Alerts created since ``since``."""

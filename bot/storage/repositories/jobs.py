@@ -1,16 +1,30 @@
-"""JobsRepository: persisted timers and durable deliveries (the scheduler's queue)."""
+"""JobsRepository: persisted timers and durable deliveries (the scheduler's queue).
+
+Several Haven processes may share one database. A process *claims* a due job before it
+runs it: the claim writes the process's id (``claimed_by``) and a lease (``lease_until``)
+in one statement, so two processes never hold the same job. A job whose holder died is
+taken over by another process once its lease has run out; finishing (or retrying) a job
+checks that the lease is still ours. On PostgreSQL the claim picks its rows with
+``FOR UPDATE SKIP LOCKED`` (claimers never wait for each other); on SQLite the claim is
+one ``BEGIN IMMEDIATE`` transaction (the database's write lock serialises claimers).
+The two columns come with the base schema's migration 5.
+"""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 from typing import Any
 
 from bot.storage.repositories.base import Repository
 from bot.storage.rows import Job, JobState, NewJob, from_row
 
+FREE = "(lease_until IS NULL OR lease_until <= ?)"
+"""A job nobody holds: never claimed, released, or its holder's lease has run out."""
+
 
 class JobsRepository(Repository):
-    """Persisted timers and durable deliveries (the scheduler's queue)."""
+    """Persisted timers and durable deliveries (the scheduler's queue), claimed with leases."""
 
     async def add_job(self, community_id: str, kind: str, key: str, due_at: float,
                       payload: dict[str, Any], at: float) -> int | None:
@@ -27,10 +41,67 @@ class JobsRepository(Repository):
                                  "ORDER BY due_at, id LIMIT ?", (now, limit))
         return [from_row(Job, r) for r in rows]
 
+    async def ping(self) -> None:
+        """Raise if the database does not answer (the operators' ``/readyz``)."""
+        await self.db.one("SELECT 1 AS ok")
+
+    async def claim_due(self, holder: str, now: float, lease_until: float, limit: int = 20,
+                        communities: Collection[str] | None = None) -> list[Job]:
+        """Claim up to ``limit`` due jobs nobody holds for ``holder`` until ``lease_until``;
+        earliest first. ``communities`` limits the claim to those communities' jobs (a
+        process serving some Discord shards), ``None`` claims any."""
+        scope = ""
+        picked: list[Any] = [now, now]
+        if communities is not None:
+            if not communities:
+                return []
+            scope = f" AND community_id IN ({', '.join('?' for _ in communities)})"
+            picked += list(communities)
+        picked.append(limit)
+        pick = (f"SELECT id FROM jobs WHERE state = 'pending' AND due_at <= ? AND {FREE}{scope} "
+                "ORDER BY due_at, id LIMIT ?")
+        async with self.db.transaction():
+            if self.db.engine == "postgresql":
+                # picked once, in a CTE: a LIMIT subquery inside ``IN`` may be run again
+                rows = await self.db.all(
+                    f"WITH picked AS ({pick} FOR UPDATE SKIP LOCKED) UPDATE jobs SET "
+                    "claimed_by = ?, lease_until = ? FROM picked WHERE jobs.id = picked.id "
+                    "RETURNING jobs.*", [*picked, holder, lease_until])
+            else:  # the transaction holds SQLite's write lock: nobody claims meanwhile
+                rows = await self.db.all(
+                    f"UPDATE jobs SET claimed_by = ?, lease_until = ? WHERE id IN ({pick}) "
+                    "RETURNING *", [holder, lease_until, *picked])
+        return sorted((from_row(Job, r) for r in rows), key=lambda j: (j.due_at, j.id))
+
+    async def acquire(self, job_id: int, holder: str, now: float, lease_until: float) -> Job | None:
+        """Claim (or renew our claim on) one pending job; ``None`` if it is not pending or
+        another process holds a lease on it that has not run out."""
+        async with self.db.transaction():
+            row = await self.db.one(
+                "UPDATE jobs SET claimed_by = ?, lease_until = ? WHERE id = ? AND state = 'pending' "
+                f"AND (claimed_by = ? OR {FREE}) RETURNING *",
+                (holder, lease_until, job_id, holder, now))
+        return from_row(Job, row)
+
+    async def release_job(self, job_id: int, holder: str) -> None:
+        """Give up our claim on a pending job without running it (any process may claim it)."""
+        await self.db.write("UPDATE jobs SET claimed_by = NULL, lease_until = NULL WHERE id = ? "
+                            "AND claimed_by = ? AND state = 'pending'", (job_id, holder))
+
     async def next_due_at(self) -> float | None:
-        """When the next pending job is due."""
-        row = await self.db.one("SELECT MIN(due_at) AS due FROM jobs WHERE state = 'pending'")
+        """When the next pending job can run: when it is due, or when its lease runs out."""
+        row = await self.db.one(
+            "SELECT MIN(CASE WHEN lease_until IS NOT NULL AND lease_until > due_at "
+            "THEN lease_until ELSE due_at END) AS due FROM jobs WHERE state = 'pending'")
         return row["due"] if row and row["due"] is not None else None
+
+    async def due_counts(self, now: float, late_after: float) -> tuple[int, int]:
+        """How many pending jobs are due now, and how many of them are more than
+        ``late_after`` seconds overdue (for the operators' metrics)."""
+        row = await self.db.one(
+            "SELECT COUNT(*) AS due, COALESCE(SUM(CASE WHEN due_at <= ? THEN 1 ELSE 0 END), 0) "
+            "AS late FROM jobs WHERE state = 'pending' AND due_at <= ?", (now - late_after, now))
+        return (int(row["due"]), int(row["late"])) if row else (0, 0)
 
     async def pending_job(self, kind: str, key: str) -> Job | None:
         """The pending job of ``kind`` with ``key``, if any."""
@@ -45,14 +116,34 @@ class JobsRepository(Repository):
         """A job by id."""
         return from_row(Job, await self.db.one("SELECT * FROM jobs WHERE id = ?", (job_id,)))
 
-    async def finish_job(self, job_id: int, at: float, state: JobState = "done") -> None:
-        """Mark a job done (or ``failed``/``cancelled``)."""
-        await self.db.write("UPDATE jobs SET state = ?, done_at = ? WHERE id = ?", (state, at, job_id))
+    async def finish_job(self, job_id: int, at: float, state: JobState = "done",
+                         holder: str | None = None) -> bool:
+        """Mark a job done (or ``failed``/``cancelled``). With ``holder``, only while that
+        process still holds the job: returns ``False`` if another process took it over
+        (its lease ran out), ``True`` if it is finished (also by its own handler)."""
+        if holder is None:
+            await self.db.write("UPDATE jobs SET state = ?, done_at = ? WHERE id = ?",
+                                (state, at, job_id))
+            return True
+        changed = await self.db.write(
+            "UPDATE jobs SET state = ?, done_at = ? WHERE id = ? AND claimed_by = ? "
+            "AND state = 'pending'", (state, at, job_id, holder))
+        if changed:
+            return True
+        job = await self.get_job(job_id)
+        return job is not None and job.claimed_by == holder and job.state != "pending"
 
-    async def retry_job(self, job_id: int, due_at: float, error: str) -> None:
-        """Count a failed attempt and try again at ``due_at``."""
-        await self.db.write("UPDATE jobs SET attempts = attempts + 1, last_error = ?, due_at = ? "
-                            "WHERE id = ?", (error[:500], due_at, job_id))
+    async def retry_job(self, job_id: int, due_at: float, error: str,
+                        holder: str | None = None) -> bool:
+        """Count a failed attempt, release the job and try again at ``due_at`` (any process
+        may then claim it). With ``holder``, only while that process still holds it."""
+        sql = ("UPDATE jobs SET attempts = attempts + 1, last_error = ?, due_at = ?, "
+               "claimed_by = NULL, lease_until = NULL WHERE id = ?")
+        args: tuple[Any, ...] = (error[:500], due_at, job_id)
+        if holder is not None:
+            sql += " AND claimed_by = ?"
+            args += (holder,)
+        return bool(await self.db.write(sql, args))
 
     async def bring_forward_jobs(self, kind: str, due_at: float) -> int:
         """Make pending jobs of ``kind`` due no later than ``due_at``; returns how many moved."""

@@ -1,0 +1,207 @@
+"""The SQLite engine (aiosqlite): one connection, numbered migrations, transactions.
+
+One connection serves every task. A :meth:`SqliteDatabase.transaction` takes the
+database's lock for its whole length (``BEGIN IMMEDIATE`` .. ``COMMIT``, or ``ROLLBACK``
+on an error), so statements of other tasks wait for it instead of landing inside it. A
+transaction opened again in the same task is a ``SAVEPOINT``. A statement outside any
+transaction takes the lock for itself and commits on its own, as it always has.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+from collections.abc import AsyncIterator, Iterable, Sequence
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any, ClassVar
+
+import aiosqlite
+
+from bot.storage.engine import Database, Migration, Row, Written
+from bot.storage.schema import BASE_MIGRATIONS
+
+log = logging.getLogger(__name__)
+
+
+class SqliteDatabase(Database):
+    """One aiosqlite connection with numbered migrations and :meth:`transaction`.
+
+    Every statement goes through :meth:`one`, :meth:`all`, :meth:`write` or
+    :meth:`execute`; outside a transaction a write commits at once.
+    """
+
+    engine: ClassVar[str] = "sqlite"
+
+    def __init__(self, path: str) -> None:
+        super().__init__(path)
+        self._conn: aiosqlite.Connection | None = None
+        self._lock = asyncio.Lock()
+        self._owner: asyncio.Task[Any] | None = None
+        self._savepoints = itertools.count(1)
+
+    async def connect(self) -> None:
+        """Open the file (creating its folder) in WAL mode."""
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        self._conn = await aiosqlite.connect(self.path)
+        try:
+            self._conn.row_factory = aiosqlite.Row
+            await self._conn.execute("PRAGMA journal_mode=WAL")
+            await self._conn.execute("PRAGMA foreign_keys=ON")
+            await self._conn.execute("PRAGMA busy_timeout=5000")
+        except BaseException:
+            await self.close()
+            raise
+
+    @property
+    def connection(self) -> aiosqlite.Connection:
+        """The open connection (for tests and diagnostics; use the methods otherwise)."""
+        if self._conn is None:
+            raise RuntimeError("store is not open")
+        return self._conn
+
+    @property
+    def is_open(self) -> bool:
+        """Whether the connection is open."""
+        return self._conn is not None
+
+    async def close(self) -> None:
+        """Close the connection (closing twice is fine)."""
+        if self._conn is not None:
+            await self._conn.close()
+            self._conn = None
+
+    # -- migrations --------------------------------------------------------------------
+
+    async def migrate(self, migrations: Sequence[Migration] = ()) -> int:
+        """Apply pending base migrations, then pending owned ``migrations``; returns the
+        base schema version. A database newer than this Haven is refused."""
+        conn = self.connection
+        async with conn.execute("PRAGMA user_version") as cur:
+            row = await cur.fetchone()
+        version = int(row[0]) if row else 0
+        if version > len(BASE_MIGRATIONS):
+            raise self.newer_schema(self.path, version, len(BASE_MIGRATIONS))
+        for number, script in enumerate(BASE_MIGRATIONS, start=1):
+            if number <= version:
+                continue
+            log.info("applying store migration %d", number)
+            await conn.executescript(f"BEGIN;\n{script}\nPRAGMA user_version = {number};\nCOMMIT;")
+            version = number
+        if migrations:
+            await self._migrate_owned(migrations)
+        return version
+
+    async def _migrate_owned(self, migrations: Sequence[Migration]) -> None:
+        conn = self.connection
+        await conn.executescript("CREATE TABLE IF NOT EXISTS schema_versions ("
+                                 "owner TEXT PRIMARY KEY, version INTEGER NOT NULL);")
+        async with conn.execute("SELECT owner, version FROM schema_versions") as cur:
+            done = {r["owner"]: int(r["version"]) for r in await cur.fetchall()}
+        for m in sorted(migrations, key=lambda m: (m.owner, m.number)):
+            if m.number <= done.get(m.owner, 0):
+                continue
+            log.info("applying %s migration %d", m.owner, m.number)
+            owner = m.owner.replace("'", "''")
+            await conn.executescript(
+                f"BEGIN;\n{m.sql}\n;INSERT INTO schema_versions (owner, version) "
+                f"VALUES ('{owner}', {m.number}) ON CONFLICT(owner) DO UPDATE SET "
+                f"version = excluded.version;\nCOMMIT;")
+            done[m.owner] = m.number
+
+    # -- statements ----------------------------------------------------------------------
+
+    def _mine(self) -> bool:
+        """Whether the running task holds the open transaction."""
+        return self._owner is not None and self._owner is asyncio.current_task()
+
+    @asynccontextmanager
+    async def _turn(self) -> AsyncIterator[aiosqlite.Connection]:
+        """The connection for one statement: at once inside our own transaction, else
+        after any other task's transaction has finished."""
+        if self._mine():
+            yield self.connection
+            return
+        async with self._lock:
+            yield self.connection
+
+    async def one(self, sql: str, args: Iterable[Any] = ()) -> Row | None:
+        """The first row of a query, or ``None``."""
+        async with self._turn() as conn, conn.execute(sql, tuple(args)) as cur:
+            row: Row | None = await cur.fetchone()
+            return row
+
+    async def all(self, sql: str, args: Iterable[Any] = ()) -> list[Row]:
+        """Every row of a query."""
+        async with self._turn() as conn, conn.execute(sql, tuple(args)) as cur:
+            return list(await cur.fetchall())
+
+    async def execute(self, sql: str, args: Iterable[Any] = ()) -> Written:
+        """Run one write; commits unless inside a transaction."""
+        async with self._turn() as conn:
+            async with conn.execute(sql, tuple(args)) as cur:
+                written = Written(cur.lastrowid or 0, cur.rowcount)
+            if not self._mine():
+                await conn.commit()
+        return written
+
+    async def executemany(self, sql: str, rows: Iterable[Iterable[Any]]) -> None:
+        """Run one write once per argument tuple, in one transaction (or the open one)."""
+        batch = [tuple(r) for r in rows]
+        if not batch:
+            return
+        async with self.transaction():
+            await self.connection.executemany(sql, batch)
+
+    async def tables(self) -> list[str]:
+        """Haven's tables (SQLite's own ``sqlite_*`` left out)."""
+        rows = await self.all("SELECT name FROM sqlite_master WHERE type = 'table' "
+                              "AND name NOT LIKE 'sqlite_%' ORDER BY name")
+        return [str(r["name"]) for r in rows]
+
+    # -- transactions ---------------------------------------------------------------------
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[None]:
+        """Everything inside happens together or not at all.
+
+        ``BEGIN IMMEDIATE`` .. ``COMMIT``; an exception rolls back and propagates. Other
+        tasks' statements wait until the transaction ends; nested in the same task it is
+        a ``SAVEPOINT`` (rolled back alone if the inner block fails). Never await a
+        platform call inside: the lock is held for the whole block.
+        """
+        if self._mine():
+            async with self._savepoint():
+                yield
+            return
+        async with self._lock:
+            conn = self.connection
+            await conn.execute("BEGIN IMMEDIATE")
+            self._owner = asyncio.current_task()
+            try:
+                yield
+            except BaseException:
+                self._owner = None
+                await conn.rollback()
+                raise
+            self._owner = None
+            try:
+                await conn.commit()
+            except BaseException:
+                await conn.rollback()
+                raise
+
+    @asynccontextmanager
+    async def _savepoint(self) -> AsyncIterator[None]:
+        name = f"haven_sp{next(self._savepoints)}"
+        conn = self.connection
+        await conn.execute(f"SAVEPOINT {name}")
+        try:
+            yield
+        except BaseException:
+            await conn.execute(f"ROLLBACK TO {name}")
+            await conn.execute(f"RELEASE {name}")
+            raise
+        await conn.execute(f"RELEASE {name}")
