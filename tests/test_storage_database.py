@@ -251,3 +251,37 @@ async def test_two_transactions_in_two_tasks_run_one_after_the_other(db: Databas
     assert order in (["x:begin", "x:end", "y:begin", "y:end"],
                      ["y:begin", "y:end", "x:begin", "x:end"])
     assert await kv(db) == {"x": "v", "y": "v"}
+
+
+# -- durability: commits survive a crash at once, a power cut after durable() ---------------
+
+
+async def test_commits_skip_fsync_and_durable_syncs_them_once(
+        db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    import bot.storage.database as database
+
+    synced: list[str] = []
+    monkeypatch.setattr(database, "_fsync_log", synced.append)
+    assert (await db.one("PRAGMA synchronous"))[0] == 1  # NORMAL: no fsync per commit
+    await db.durable()
+    assert len(synced) == 1  # the migrations' commits
+    await db.durable()
+    assert len(synced) == 1  # nothing new: nothing to do
+    await put(db, "a")
+    async with db.transaction():
+        await put(db, "b")
+    await asyncio.gather(db.durable(), db.durable(), db.durable())
+    assert synced == [db.path, db.path]  # two commits, three callers, one fsync
+    assert db.fsyncs == 2
+
+
+async def test_durable_really_fsyncs_the_log(db: Database,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    fds: list[int] = []
+    real = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: (fds.append(fd), real(fd))[1])
+    await put(db, "a")
+    await db.durable()
+    assert len(fds) == 1

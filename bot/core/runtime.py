@@ -72,8 +72,9 @@ class Haven:
                  template_defaults: Mapping[str, str] | None = None,
                  moderator_power_level: int = 50) -> None:
         self.config = config
-        self.platform: Platform = platform if isinstance(platform, BoundedPlatform) else \
-            BoundedPlatform(platform)
+        bounded = platform if isinstance(platform, BoundedPlatform) else BoundedPlatform(platform)
+        bounded.before = store.database.durable  # store first, then act: on disk
+        self.platform: Platform = bounded
         self.store = store
         self.rules = rules
         self.helplines = helplines
@@ -220,8 +221,11 @@ class Haven:
             if self.commands is None:
                 return CommandResult(self.templates.render("still_starting"), ok=False)
             if isinstance(event, CommandInvoked):
-                return await self.commands.run(event)
-            return await self.commands.button(event)
+                result = await self.commands.run(event)
+            else:
+                result = await self.commands.button(event)
+            await self.store.database.durable()  # what the answer reports is on disk
+            return result
         else:
             for handler in self._handlers.get(type(event), ()):
                 try:

@@ -1,10 +1,18 @@
-"""The SQLite database (aiosqlite): one connection, numbered migrations, transactions.
+"""The SQLite database: one connection, numbered migrations, transactions.
 
 One connection serves every task. A :meth:`Database.transaction` takes the database's
 lock for its whole length (``BEGIN IMMEDIATE`` .. ``COMMIT``, or ``ROLLBACK`` on an
 error), so statements of other tasks wait for it instead of landing inside it. A
 transaction opened again in the same task is a ``SAVEPOINT``. A statement outside any
 transaction takes the lock for itself and commits on its own, as it always has.
+Statements run on the event loop's thread (:mod:`bot.storage.inline`): they take
+microseconds, a hop to a worker thread far more.
+
+Commits are atomic and survive Haven being killed at once (WAL with
+``synchronous=NORMAL``: no ``fsync`` per commit); :meth:`Database.durable` makes
+every commit so far survive a power cut too (one ``fsync`` of the WAL for all of
+them). Haven calls it before it acts on a platform, so "store first, then act"
+holds on disk while many events share one ``fsync``.
 """
 
 from __future__ import annotations
@@ -12,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+import os
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -19,6 +28,8 @@ from pathlib import Path
 from typing import Any
 
 import aiosqlite
+
+from bot.storage import inline
 
 log = logging.getLogger(__name__)
 
@@ -140,7 +151,7 @@ class Written:
 
 
 class Database:
-    """One aiosqlite connection with numbered migrations and :meth:`transaction`.
+    """One SQLite connection with numbered migrations and :meth:`transaction`.
 
     Open with :meth:`open`. Every statement goes through :meth:`one`, :meth:`all`,
     :meth:`write` or :meth:`execute`; outside a transaction a write commits at once.
@@ -148,10 +159,16 @@ class Database:
 
     def __init__(self, path: str) -> None:
         self.path = path
-        self._conn: aiosqlite.Connection | None = None
+        self._conn: inline.Connection | None = None
         self._lock = asyncio.Lock()
         self._owner: asyncio.Task[Any] | None = None
         self._savepoints = itertools.count(1)
+        self._commits = 0
+        """Commits made so far; :meth:`durable` syncs up to this one."""
+        self._synced = 0
+        self._sync_lock = asyncio.Lock()
+        self.fsyncs = 0
+        """How many times :meth:`durable` synced the log (diagnostics and the benchmark)."""
 
     @classmethod
     async def open(cls, path: str | Path, migrations: Sequence[Migration] = ()) -> Database:
@@ -159,20 +176,23 @@ class Database:
         db = cls(str(path))
         if db.path != ":memory:":
             Path(db.path).parent.mkdir(parents=True, exist_ok=True)
-        db._conn = await aiosqlite.connect(db.path)
+        db._conn = await inline.connect(db.path)
         try:
             db._conn.row_factory = aiosqlite.Row
             await db._conn.execute("PRAGMA journal_mode=WAL")
             await db._conn.execute("PRAGMA foreign_keys=ON")
             await db._conn.execute("PRAGMA busy_timeout=5000")
+            # commits survive a crash of Haven at once; durable() syncs before acting
+            await db._conn.execute("PRAGMA synchronous=NORMAL")
             await db.migrate(migrations)
+            db._commits += 1  # the migrations: synced before Haven's first act
         except BaseException:
             await db.close()
             raise
         return db
 
     @property
-    def connection(self) -> aiosqlite.Connection:
+    def connection(self) -> inline.Connection:
         """The open connection (for tests and diagnostics; use the methods otherwise)."""
         if self._conn is None:
             raise RuntimeError("store is not open")
@@ -236,7 +256,7 @@ class Database:
         return self._owner is not None and self._owner is asyncio.current_task()
 
     @asynccontextmanager
-    async def _turn(self) -> AsyncIterator[aiosqlite.Connection]:
+    async def _turn(self) -> AsyncIterator[inline.Connection]:
         """The connection for one statement: at once inside our own transaction, else
         after any other task's transaction has finished."""
         if self._mine():
@@ -262,12 +282,31 @@ class Database:
                 written = Written(cur.lastrowid or 0, cur.rowcount)
             if not self._mine():
                 await conn.commit()
+                self._commits += 1
         return written
 
     async def write(self, sql: str, args: Iterable[Any] = ()) -> int:
         """Run one write: the new row id for an ``INSERT``, else the rows changed."""
         written = await self.execute(sql, args)
         return written.rowid if sql.lstrip().upper().startswith("INSERT") else written.rowcount
+
+    async def durable(self) -> None:
+        """Make every commit so far survive a power cut, not only a crash of Haven.
+
+        Call before acting on what was stored (sending an alert, hiding a post). One
+        ``fsync`` of the write-ahead log covers every commit since the last call, so
+        callers arriving together share it; with nothing new committed it costs nothing.
+        """
+        target = self._commits
+        if target <= self._synced or self.path == ":memory:":
+            return
+        async with self._sync_lock:
+            if target <= self._synced:
+                return  # another caller's fsync covered ours
+            target = self._commits
+            await asyncio.to_thread(_fsync_log, self.path)
+            self.fsyncs += 1
+            self._synced = max(self._synced, target)
 
     # -- transactions ---------------------------------------------------------------------
 
@@ -300,6 +339,7 @@ class Database:
             except BaseException:
                 await conn.rollback()
                 raise
+            self._commits += 1
 
     @asynccontextmanager
     async def _savepoint(self) -> AsyncIterator[None]:
@@ -313,3 +353,18 @@ class Database:
             await conn.execute(f"RELEASE {name}")
             raise
         await conn.execute(f"RELEASE {name}")
+
+
+def _fsync_log(path: str) -> None:
+    """``fsync`` the database's write-ahead log (checkpoints sync the file itself), or the
+    file when there is no log."""
+    for name in (f"{path}-wal", path):
+        try:
+            fd = os.open(name, os.O_RDONLY)
+        except FileNotFoundError:
+            continue
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        return

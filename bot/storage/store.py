@@ -14,9 +14,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-import aiosqlite
-
 from bot.storage.database import BASE_MIGRATIONS, Database, Migration
+from bot.storage.inline import Connection
 from bot.storage.privacy import Privacy, member_data_parts
 from bot.storage.repositories import (
     AlertsRepository,
@@ -93,7 +92,7 @@ class Store:
         return self._database
 
     @property
-    def db(self) -> aiosqlite.Connection:
+    def db(self) -> Connection:
         """The open connection."""
         return self.database.connection
 
