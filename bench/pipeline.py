@@ -209,18 +209,16 @@ class StatementCounter:
     On SQLite it is the connection's trace callback: every SQL statement (``BEGIN``,
     ``COMMIT`` and ``SAVEPOINT`` included). On another engine it wraps the
     :class:`Database` calls (``one``, ``all``, ``execute``, and two per transaction).
+    Commits are the database's own count (a transaction, or a write on its own).
     """
 
     def __init__(self) -> None:
         self.statements = 0
-        self.commits = 0
         self.on = False
 
     def _seen(self, sql: str) -> None:
         if self.on:
             self.statements += 1
-            if sql.lstrip()[:6].upper() == "COMMIT":
-                self.commits += 1
 
     async def attach(self, db: Database) -> None:
         """Start counting on ``db`` (counting is off until :attr:`on` is set)."""
@@ -294,14 +292,16 @@ async def round_trips(core: Haven, counter: StatementCounter,
                       posts: Sequence[MessagePosted]) -> tuple[float, float]:
     """Handle posts one at a time; mean statements and commits per post."""
     statements = commits = 0
+    db = core.store.database
     for ev in posts:
-        counter.statements = counter.commits = 0
+        counter.statements = 0
+        before = getattr(db, "_commits", 0)
         counter.on = True
         await core.handle(ev)
         await core.drain()
         counter.on = False
         statements += counter.statements
-        commits += counter.commits
+        commits += getattr(db, "_commits", 0) - before
     n = max(1, len(posts))
     return statements / n, commits / n
 

@@ -285,3 +285,19 @@ async def test_durable_really_fsyncs_the_log(db: Database,
     await put(db, "a")
     await db.durable()
     assert len(fds) == 1
+
+
+async def test_a_write_returning_rows_counts_for_durable(db: Database,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    import bot.storage.database as database
+
+    synced: list[str] = []
+    monkeypatch.setattr(database, "_fsync_log", synced.append)
+    await db.durable()
+    row = await db.one("INSERT INTO kv (key, value) VALUES ('k', 'v') RETURNING key")
+    assert row["key"] == "k"
+    await db.all("SELECT * FROM kv")  # a read: nothing new to sync
+    await db.durable()
+    assert len(synced) == 2
+    with sqlite3.connect(db.path) as other:  # committed by itself
+        assert other.execute("SELECT value FROM kv WHERE key = 'k'").fetchone() == ("v",)

@@ -14,10 +14,11 @@ async def test_statements_cursors_and_transactions(tmp_path: Path) -> None:
     await conn.executescript("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT);")
     cur = await conn.execute("INSERT INTO t (v) VALUES (?)", ("a",))
     assert cur.lastrowid == 1 and cur.rowcount == 1
-    await conn.commit()
+    assert not conn.in_transaction  # autocommit: a statement on its own commits by itself
     async with conn.execute("SELECT v FROM t WHERE id = ?", (1,)) as cur:
         row = await cur.fetchone()
     assert row["v"] == "a"
+    await conn.execute("BEGIN IMMEDIATE")
     await conn.execute("INSERT INTO t (v) VALUES ('b')")
     assert conn.in_transaction
     await conn.rollback()

@@ -241,3 +241,17 @@ async def test_read_modify_write_methods_lose_no_update_under_concurrency(db: Da
     assert sorted(r["message"] for r in alert.message_refs()) == [str(i) for i in range(8)]
     assert alert.count == 9
     assert sorted(p["message_id"] for p in alert.places_list()) == [f"m{i}" for i in range(9)]
+
+
+async def test_counting_a_post_is_one_statement(db: Database) -> None:
+    """The members stage runs on every post: one statement, committed by itself."""
+    members = MembersRepository(db)
+    statements: list[str] = []
+    await db.connection.set_trace_callback(statements.append)
+    assert await members.record_post(C, "u9", "Ivy", T0, is_reply_to_other=False) is True
+    assert await members.record_post(C, "u9", "Ivy", T0 + 1, is_reply_to_other=True) is False
+    await db.connection.set_trace_callback(None)
+    assert len(statements) == 2
+    row = await members.get_member(C, "u9")
+    assert (row.first_seen, row.first_post_at, row.posts, row.replies, row.name) == (
+        T0, T0, 2, 1, "Ivy")

@@ -266,14 +266,27 @@ class Database:
             yield self.connection
 
     async def one(self, sql: str, args: Iterable[Any] = ()) -> Row | None:
-        """The first row of a query, or ``None``."""
-        async with self._turn() as conn, conn.execute(sql, tuple(args)) as cur:
-            return await cur.fetchone()
+        """The first row of a query (or of a write's ``RETURNING``), or ``None``."""
+        async with self._turn() as conn:
+            changes = conn.total_changes
+            async with conn.execute(sql, tuple(args)) as cur:
+                row = await cur.fetchone()
+            self._count_commit(conn, changes)
+            return row
 
     async def all(self, sql: str, args: Iterable[Any] = ()) -> list[Row]:
-        """Every row of a query."""
-        async with self._turn() as conn, conn.execute(sql, tuple(args)) as cur:
-            return list(await cur.fetchall())
+        """Every row of a query (or of a write's ``RETURNING``)."""
+        async with self._turn() as conn:
+            changes = conn.total_changes
+            async with conn.execute(sql, tuple(args)) as cur:
+                rows = list(await cur.fetchall())
+            self._count_commit(conn, changes)
+            return rows
+
+    def _count_commit(self, conn: inline.Connection, changes_before: int) -> None:
+        """A write with ``RETURNING`` outside a transaction committed by itself."""
+        if conn.total_changes != changes_before and not self._mine():
+            self._commits += 1
 
     async def execute(self, sql: str, args: Iterable[Any] = ()) -> Written:
         """Run one write; commits unless inside a transaction."""

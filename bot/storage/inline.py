@@ -140,4 +140,6 @@ class Connection:
 
 async def connect(path: str) -> Connection:
     """Open the SQLite file at ``path`` (``:memory:`` for a private in-memory database)."""
-    return Connection(sqlite3.connect(path, check_same_thread=False))
+    # autocommit: a statement outside BEGIN .. COMMIT commits by itself (one statement,
+    # not BEGIN, the statement and COMMIT); transactions are always opened explicitly
+    return Connection(sqlite3.connect(path, check_same_thread=False, isolation_level=None))
