@@ -11,7 +11,7 @@ from bot.core.bounded import BoundedPlatform, PlatformTimeout, delivery, unwrap
 from bot.core.events import MessageRef, Outgoing
 from bot.core.ports import Capability
 from tests.conftest import Harness
-from tests.fakes import FakePlatform, FlakyError, member, post
+from tests.fakes import FakePlatform, FlakyError, command, member, post
 
 
 async def test_a_hanging_call_times_out_as_a_platform_error() -> None:
@@ -130,3 +130,25 @@ async def test_an_alert_is_on_disk_before_it_is_sent(harness: Harness,
     await core.handle(post("i want to kill myself", harness.clock.now(), author=member("cas")))
     first_alert = seen.index("send mod-alerts")
     assert "fsync alerts=1" in seen[:first_alert]
+
+
+async def test_a_command_answers_only_once_its_change_is_on_disk(
+        harness: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+    import sqlite3
+
+    import bot.storage.database as database
+
+    core = harness.core
+    await core.handle(post("i want to kill myself", harness.clock.now(), author=member("cas")))
+    seen: list[str | None] = []
+    real_fsync = database._fsync_log
+
+    def fsync(p: str) -> None:
+        real_fsync(p)
+        with sqlite3.connect(p) as other:
+            seen.append(other.execute("SELECT claimed_by FROM alerts WHERE id = 1").fetchone()[0])
+
+    monkeypatch.setattr(database, "_fsync_log", fsync)
+    result = await core.handle(command("claim", harness.clock.now(), alert="1"))
+    assert result is not None and result.ok
+    assert seen and seen[-1] == "mod1"

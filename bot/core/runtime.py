@@ -73,7 +73,8 @@ class Haven:
                  moderator_power_level: int = 50) -> None:
         self.config = config
         bounded = platform if isinstance(platform, BoundedPlatform) else BoundedPlatform(platform)
-        bounded.before = store.database.durable  # store first, then act: on disk
+        # store first, then act: what was stored is on disk before a platform call
+        bounded.before = getattr(store.database, "durable", None)
         self.platform: Platform = bounded
         self.store = store
         self.rules = rules
@@ -137,6 +138,13 @@ class Haven:
         specs = self.commands.specs if self.commands is not None else ()
         return AdapterServices(kv=self.store.kv, clock=self.clock, templates=self.templates,
                                notices=self.messenger, commands=specs)
+
+    async def durable(self) -> None:
+        """Make everything stored so far survive a power cut (the store's ``durable``;
+        an engine whose every commit is durable has nothing to do)."""
+        durable = getattr(self.store.database, "durable", None)
+        if durable is not None:
+            await durable()
 
     def failed(self, what: str) -> None:
         """Count and log a failure caught somewhere (call inside ``except``)."""
@@ -224,7 +232,7 @@ class Haven:
                 result = await self.commands.run(event)
             else:
                 result = await self.commands.button(event)
-            await self.store.database.durable()  # what the answer reports is on disk
+            await self.durable()  # what the answer reports is on disk
             return result
         else:
             for handler in self._handlers.get(type(event), ()):
