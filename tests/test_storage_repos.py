@@ -255,3 +255,30 @@ async def test_counting_a_post_is_one_statement(db: Database) -> None:
     row = await members.get_member(C, "u9")
     assert (row.first_seen, row.first_post_at, row.posts, row.replies, row.name) == (
         T0, T0, 2, 1, "Ivy")
+
+
+async def test_finding_a_replys_parent_uses_indexes(tmp_path: Path) -> None:
+    """find_tracked runs on every reply: two index look-ups, no walk over the community's
+    tracked posts."""
+    store = await Store.open(tmp_path / "h.db")
+    asked: list[tuple[str, tuple[object, ...]]] = []
+    real_one = store.database.one
+
+    async def one(sql: str, args: tuple[object, ...] = ()):  # what the repository asks
+        asked.append((sql, tuple(args)))
+        return await real_one(sql, args)
+
+    try:
+        store.database.one = one  # type: ignore[method-assign]
+        assert await store.posts.find_tracked(C, "m1") is None
+        [(sql, args)] = asked
+        plan = await store.database.all("EXPLAIN QUERY PLAN " + sql, args)
+        details = " | ".join(str(r["detail"]) for r in plan)
+        assert "(community_id=? AND message_id=?)" in details, details
+        assert "(community_id=? AND thread_id=?)" in details, details
+        pid = await store.posts.track_post(C, "ch", "support", "root", None, "u1", T0, "", None)
+        await store.posts.track_post(C, "ch", "support", "in-thread", "root", "u2", T0, "", None)
+        found = await store.posts.find_tracked(C, "root")
+        assert found is not None and found.id == pid
+    finally:
+        await store.close()
