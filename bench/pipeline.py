@@ -3,7 +3,10 @@
 Ordinary and crisis posts (``--crisis-share``, 5% by default) from many members in several
 channels and communities, some of them replies, go through Haven as ``haven run`` builds
 it (:func:`bot.app.create`: every feature, the shipped rule packs, the real store) with a
-platform that answers at once. Three phases on the same store:
+platform that answers at once, in three phases on the same store.
+
+The process is pinned to one CPU (``--all-cores`` to let it use more), as the targets
+are for one core; the store's threads share that core. Phases:
 
 * **throughput**: every post submitted at once, then drained; ``events_per_s``;
 * **latency**: fresh posts paced at half that rate, each timed from submit until handled
@@ -31,6 +34,7 @@ import contextlib
 import itertools
 import json
 import logging
+import os
 import random
 import re
 import statistics
@@ -289,21 +293,22 @@ async def paced(core: Haven, posts: Sequence[MessagePosted], rate: float) -> lis
 
 
 async def round_trips(core: Haven, counter: StatementCounter,
-                      posts: Sequence[MessagePosted]) -> tuple[float, float]:
-    """Handle posts one at a time; mean statements and commits per post."""
-    statements = commits = 0
+                      posts: Sequence[MessagePosted]) -> tuple[float, float, float]:
+    """Handle posts one at a time; mean statements, commits and fsyncs per post."""
+    statements = commits = fsyncs = 0
     db = core.store.database
     for ev in posts:
         counter.statements = 0
-        before = getattr(db, "_commits", 0)
+        before = getattr(db, "_commits", 0), getattr(db, "fsyncs", 0)
         counter.on = True
         await core.handle(ev)
         await core.drain()
         counter.on = False
         statements += counter.statements
-        commits += getattr(db, "_commits", 0) - before
+        commits += getattr(db, "_commits", 0) - before[0]
+        fsyncs += getattr(db, "fsyncs", 0) - before[1]
     n = max(1, len(posts))
-    return statements / n, commits / n
+    return statements / n, commits / n, fsyncs / n
 
 
 def engine_rate(core: Haven, traffic: Traffic, n: int, start: float,
@@ -344,8 +349,8 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
                                     max(1.0, rate / 2))
             ordinary = [traffic.post(now + 300 + i, crisis=False) for i in range(args.sample)]
             crisis = [traffic.post(now + 400 + i, crisis=True) for i in range(args.sample // 4 + 1)]
-            trips, commits = await round_trips(core, counter, ordinary)
-            crisis_trips, _ = await round_trips(core, counter, crisis)
+            trips, commits, fsyncs = await round_trips(core, counter, ordinary)
+            crisis_trips, _, crisis_fsyncs = await round_trips(core, counter, crisis)
             alerts = await core.store.database.one("SELECT COUNT(*) AS n FROM alerts")
         finally:
             await core.stop()
@@ -360,6 +365,8 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
         "latency_rate_per_s": round(max(1.0, rate / 2), 1),
         "round_trips_per_message": round(trips, 2),
         "commits_per_message": round(commits, 2),
+        "fsyncs_per_message": round(fsyncs, 2),
+        "fsyncs_per_crisis_message": round(crisis_fsyncs, 2),
         "round_trips_per_crisis_message": round(crisis_trips, 2),
         "engine_events_per_s": round(engine, 1),
         "ratio_to_engine": round(rate / engine, 4) if engine else None,
@@ -367,6 +374,17 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
         "platform_calls": platform.calls,
         "errors": core.errors,
     }
+
+
+def one_core() -> set[int] | None:
+    """Pin this process (the loop and every thread) to one CPU; the CPUs it now has, or
+    ``None`` where pinning is not available."""
+    affinity = getattr(os, "sched_getaffinity", None)
+    if affinity is None:
+        return None
+    first = min(affinity(0))
+    os.sched_setaffinity(0, {first})
+    return set(affinity(0))
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -383,6 +401,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--seed", type=int, default=5)
     p.add_argument("--database", default=None,
                    help="a database URL (postgresql://...); default: a fresh SQLite file")
+    p.add_argument("--all-cores", action="store_true",
+                   help="do not pin the process to one CPU (the targets are for one core)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     return p.parse_args(argv)
 
@@ -391,7 +411,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the benchmark and print the figures."""
     args = parse_args(argv)
     logging.basicConfig(level=logging.ERROR)
-    figures = asyncio.run(measure(args))
+    before = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else None
+    cores = one_core() if not args.all_cores else None
+    try:
+        figures = asyncio.run(measure(args))
+    finally:
+        if cores is not None and before is not None:
+            os.sched_setaffinity(0, before)
+    figures["cpus"] = len(cores) if cores is not None else None
     if args.json:
         print(json.dumps(figures))
         return 0
@@ -403,7 +430,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"  latency at {figures['latency_rate_per_s']:,.0f}/s: p50 {figures['p50_ms']} ms, "
           f"p99 {figures['p99_ms']} ms")
     print(f"  round trips: {figures['round_trips_per_message']} per ordinary post "
-          f"({figures['commits_per_message']} commits), "
+          f"({figures['commits_per_message']} commits, {figures['fsyncs_per_message']} fsyncs), "
           f"{figures['round_trips_per_crisis_message']} per crisis post")
     print(f"  alerts raised: {figures['alerts']}; platform calls: {figures['platform_calls']}; "
           f"errors: {figures['errors']}")

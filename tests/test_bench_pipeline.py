@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 import json
+import os
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -27,7 +28,8 @@ def load_bench() -> ModuleType:
 
 def test_bench_pipeline_json_smoke(capsys: pytest.CaptureFixture[str]) -> None:
     bench = load_bench()
-    code = bench.main(["--messages", "50", "--sample", "8", "--min-seconds", "0.01", "--json"])
+    code = bench.main(["--messages", "50", "--sample", "8", "--min-seconds", "0.01", "--json",
+                       "--all-cores"])
     assert code == 0
     figures = json.loads(capsys.readouterr().out)
     for key in ("events_per_s", "p50_ms", "p99_ms", "round_trips_per_message",
@@ -38,6 +40,17 @@ def test_bench_pipeline_json_smoke(capsys: pytest.CaptureFixture[str]) -> None:
     assert figures["round_trips_per_message"] > 0  # the counter saw the store at work
     assert figures["alerts"] > 0  # the crisis posts reached the moderators
     assert figures["errors"] == 0
+
+
+def test_one_core_pins_and_the_bench_gives_the_cpus_back() -> None:
+    bench = load_bench()
+    if not hasattr(os, "sched_getaffinity"):
+        pytest.skip("no CPU affinity on this system")
+    before = os.sched_getaffinity(0)
+    try:
+        assert bench.one_core() == {min(before)}
+    finally:
+        os.sched_setaffinity(0, before)
 
 
 def test_crisis_posts_alert_and_ordinary_ones_do_not() -> None:

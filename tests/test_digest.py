@@ -318,5 +318,5 @@ async def test_the_composition_root_applies_any_features_migrations(tmp_path: Pa
         rows = await core.store.database.all(
             "SELECT owner, version FROM schema_versions ORDER BY owner")
         assert {r["owner"]: r["version"] for r in rows} == {"details": 1, "digest": 1,
-                                                             "probe": 2}
+                                                             "probe": 2, "tracked_posts": 1}
         await store.close()
