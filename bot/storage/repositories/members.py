@@ -36,19 +36,18 @@ class MembersRepository(Repository):
 
     async def record_post(self, community_id: str, user_id: str, name: str, at: float,
                           is_reply_to_other: bool) -> bool:
-        """Count a post; returns ``True`` when it is the member's first post (also when the
-        very same post is counted again after a crash: greeting it is guarded once more by
-        :meth:`mark_greeted`). One statement: it records the member, counts the post and
-        notes the first post's time."""
+        """Count a post; returns ``True`` when it is the member's first post. One statement:
+        it records the member, counts the post and notes the first post's time (the count
+        and that time are only ever set together, so a count of one is the first post)."""
         row = await self.db.one(
             "INSERT INTO members (community_id, user_id, name, first_seen, first_post_at, posts, "
             "replies) VALUES (?, ?, ?, ?, ?, 1, ?) ON CONFLICT(community_id, user_id) DO UPDATE "
             "SET name = excluded.name, posts = members.posts + 1, "
             "replies = members.replies + excluded.replies, "
             "first_post_at = COALESCE(members.first_post_at, excluded.first_post_at) "
-            "RETURNING first_post_at",
+            "RETURNING posts",
             (community_id, user_id, name, at, at, 1 if is_reply_to_other else 0))
-        return row is not None and row["first_post_at"] == at
+        return row is not None and int(row["posts"]) == 1
 
     async def mark_greeted(self, community_id: str, user_id: str, at: float) -> bool:
         """Mark a member's first post greeted; ``False`` if already greeted."""
