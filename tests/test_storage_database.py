@@ -301,3 +301,34 @@ async def test_a_write_returning_rows_counts_for_durable(db: Database,
     assert len(synced) == 2
     with sqlite3.connect(db.path) as other:  # committed by itself
         assert other.execute("SELECT value FROM kv WHERE key = 'k'").fetchone() == ("v",)
+
+
+async def test_the_log_is_checkpointed_in_a_worker_thread(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import threading
+
+    import bot.storage.database as database
+
+    monkeypatch.setattr(database, "CHECKPOINT_EVERY", 5)
+    threads: list[int] = []
+    real = database._checkpoint
+
+    def checkpoint(path: str) -> None:
+        threads.append(threading.get_ident())
+        real(path)
+
+    monkeypatch.setattr(database, "_checkpoint", checkpoint)
+    db = await Database.open(tmp_path / "haven.db")
+    try:
+        assert (await db.one("PRAGMA wal_autocheckpoint"))[0] == 0  # never on a statement
+        for i in range(4):
+            await put(db, f"k{i}")
+        assert threads == []
+        await put(db, "k4")
+        await db._checkpointing
+        assert len(threads) == 1 and threads[0] != threading.get_ident()
+        busy, frames, copied = await db.one("PRAGMA wal_checkpoint(PASSIVE)")
+        assert busy == 0 and frames == copied  # everything was copied already
+        assert len(await kv(db)) == 5
+    finally:
+        await db.close()

@@ -21,6 +21,7 @@ import asyncio
 import itertools
 import logging
 import os
+import sqlite3
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -127,6 +128,9 @@ BASE_MIGRATIONS: tuple[str, ...] = (
 )
 """Haven's own schema, numbered by ``PRAGMA user_version`` (1, 2, 3 ...)."""
 
+CHECKPOINT_EVERY = 500
+"""Commits between two checkpoints of the write-ahead log (:meth:`Database.checkpoint`)."""
+
 
 @dataclass(frozen=True)
 class Migration:
@@ -168,6 +172,8 @@ class Database:
         self._synced = 0
         self._sync_lock = asyncio.Lock()
         self.fsyncs = 0
+        self._checkpointed = 0
+        self._checkpointing: asyncio.Task[None] | None = None
         """How many times :meth:`durable` synced the log (diagnostics and the benchmark)."""
 
     @classmethod
@@ -184,6 +190,9 @@ class Database:
             await db._conn.execute("PRAGMA busy_timeout=5000")
             # commits survive a crash of Haven at once; durable() syncs before acting
             await db._conn.execute("PRAGMA synchronous=NORMAL")
+            # the log is copied into the file by checkpoint(), in a worker thread, not by
+            # whichever statement happens to fill it (that stalled the loop for an fsync)
+            await db._conn.execute("PRAGMA wal_autocheckpoint=0")
             await db.migrate(migrations)
             db._commits += 1  # the migrations: synced before Haven's first act
         except BaseException:
@@ -205,6 +214,9 @@ class Database:
 
     async def close(self) -> None:
         """Close the connection (closing twice is fine)."""
+        if self._checkpointing is not None:
+            await asyncio.wait({self._checkpointing})
+            self._checkpointing = None
         if self._conn is not None:
             await self._conn.close()
             self._conn = None
@@ -286,7 +298,7 @@ class Database:
     def _count_commit(self, conn: inline.Connection, changes_before: int) -> None:
         """A write with ``RETURNING`` outside a transaction committed by itself."""
         if conn.total_changes != changes_before and not self._mine():
-            self._commits += 1
+            self._committed()
 
     async def execute(self, sql: str, args: Iterable[Any] = ()) -> Written:
         """Run one write; commits unless inside a transaction."""
@@ -295,13 +307,34 @@ class Database:
                 written = Written(cur.lastrowid or 0, cur.rowcount)
             if not self._mine():
                 await conn.commit()
-                self._commits += 1
+                self._committed()
         return written
 
     async def write(self, sql: str, args: Iterable[Any] = ()) -> int:
         """Run one write: the new row id for an ``INSERT``, else the rows changed."""
         written = await self.execute(sql, args)
         return written.rowid if sql.lstrip().upper().startswith("INSERT") else written.rowcount
+
+    def _committed(self) -> None:
+        """Count a commit; every :data:`CHECKPOINT_EVERY` commits start a :meth:`checkpoint`."""
+        self._commits += 1
+        if self._commits - self._checkpointed < CHECKPOINT_EVERY or self.path == ":memory:":
+            return
+        if self._checkpointing is not None and not self._checkpointing.done():
+            return
+        self._checkpointed = self._commits
+        self._checkpointing = asyncio.get_running_loop().create_task(
+            self.checkpoint(), name="haven-wal-checkpoint")
+
+    async def checkpoint(self) -> None:
+        """Copy the write-ahead log into the database file, in a worker thread on a
+        connection of its own (passive: it never waits for Haven's statements nor holds
+        them up; the log is reused from its start once it is all copied)."""
+        try:
+            await asyncio.to_thread(_checkpoint, self.path)
+        except Exception:
+            log.warning("checkpoint of the database log failed; the next one tries again",
+                        exc_info=True)
 
     async def durable(self) -> None:
         """Make every commit so far survive a power cut, not only a crash of Haven.
@@ -352,7 +385,7 @@ class Database:
             except BaseException:
                 await conn.rollback()
                 raise
-            self._commits += 1
+            self._committed()
 
     @asynccontextmanager
     async def _savepoint(self) -> AsyncIterator[None]:
@@ -366,6 +399,15 @@ class Database:
             await conn.execute(f"RELEASE {name}")
             raise
         await conn.execute(f"RELEASE {name}")
+
+
+def _checkpoint(path: str) -> None:
+    """A passive checkpoint of the database at ``path`` (run in a worker thread)."""
+    conn = sqlite3.connect(path, timeout=1.0)
+    try:
+        conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+    finally:
+        conn.close()
 
 
 def _fsync_log(path: str) -> None:
