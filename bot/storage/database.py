@@ -172,9 +172,9 @@ class Database:
         self._synced = 0
         self._sync_lock = asyncio.Lock()
         self.fsyncs = 0
+        """How many times :meth:`durable` synced the log (diagnostics and the benchmark)."""
         self._checkpointed = 0
         self._checkpointing: asyncio.Task[None] | None = None
-        """How many times :meth:`durable` synced the log (diagnostics and the benchmark)."""
 
     @classmethod
     async def open(cls, path: str | Path, migrations: Sequence[Migration] = ()) -> Database:
