@@ -56,6 +56,7 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/engine.py
+	$(BIN)/python bench/pipeline.py
 
 check: $(STAMP)
 	$(BIN)/haven check --config config.example.yaml

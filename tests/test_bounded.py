@@ -8,10 +8,10 @@ import time
 import pytest
 
 from bot.core.bounded import BoundedPlatform, PlatformTimeout, delivery, unwrap
-from bot.core.events import Outgoing
+from bot.core.events import MessageRef, Outgoing
 from bot.core.ports import Capability
 from tests.conftest import Harness
-from tests.fakes import FakePlatform, FlakyError, member, post
+from tests.fakes import FakePlatform, FlakyError, command, member, post
 
 
 async def test_a_hanging_call_times_out_as_a_platform_error() -> None:
@@ -85,3 +85,70 @@ async def test_no_key_outside_durable_work() -> None:
         await BoundedPlatform(fake).send("c1", "general", Outgoing("a"))
         await BoundedPlatform(fake).send("c1", "general", Outgoing("b"))
     assert [c.msg.dedupe_key for c in fake.calls[1:]] == ["job:7:send:0", "job:7:send:1"]
+
+
+async def test_stored_work_is_made_durable_before_any_acting_verb() -> None:
+    fake = FakePlatform()
+    order: list[str] = []
+
+    async def durable() -> None:
+        order.append("durable")
+
+    bounded = BoundedPlatform(fake, before=durable)
+    await bounded.resolve_member("c1", "u1")  # reading: nothing to make durable
+    await bounded.role_member_ids("c1", "Moderators")
+    assert order == []
+    await bounded.send("c1", "general", Outgoing("hi"))
+    await bounded.hide(MessageRef("c1", "general", "m1"), "why")
+    assert order == ["durable", "durable"]
+
+
+async def test_an_alert_is_on_disk_before_it_is_sent(harness: Harness,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    import sqlite3
+
+    import bot.storage.database as database
+
+    core = harness.core
+    seen: list[str] = []
+    real_fsync = database._fsync_log
+
+    def fsync(p: str) -> None:
+        real_fsync(p)
+        with sqlite3.connect(p) as other:  # what another process (after a reboot) reads
+            n = other.execute("SELECT COUNT(*) FROM alerts").fetchone()[0]
+        seen.append(f"fsync alerts={n}")
+
+    monkeypatch.setattr(database, "_fsync_log", fsync)
+    real_send = harness.platform.send
+
+    async def send(community_id, channel, msg):
+        seen.append(f"send {channel}")
+        return await real_send(community_id, channel, msg)
+
+    harness.platform.send = send
+    await core.handle(post("i want to kill myself", harness.clock.now(), author=member("cas")))
+    first_alert = seen.index("send mod-alerts")
+    assert "fsync alerts=1" in seen[:first_alert]
+
+
+async def test_a_command_answers_only_once_its_change_is_on_disk(
+        harness: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+    import sqlite3
+
+    import bot.storage.database as database
+
+    core = harness.core
+    await core.handle(post("i want to kill myself", harness.clock.now(), author=member("cas")))
+    seen: list[str | None] = []
+    real_fsync = database._fsync_log
+
+    def fsync(p: str) -> None:
+        real_fsync(p)
+        with sqlite3.connect(p) as other:
+            seen.append(other.execute("SELECT claimed_by FROM alerts WHERE id = 1").fetchone()[0])
+
+    monkeypatch.setattr(database, "_fsync_log", fsync)
+    result = await core.handle(command("claim", harness.clock.now(), alert="1"))
+    assert result is not None and result.ok
+    assert seen and seen[-1] == "mod1"

@@ -16,11 +16,11 @@ async def test_events_of_one_community_are_handled_in_order(harness: Harness) ->
     seen: list[str] = []
     original = core.on_message
 
-    async def slow(ev):
+    async def slow(ev, *matched):
         if ev.text == "first":
             await asyncio.sleep(0.01)
         seen.append(ev.text)
-        await original(ev)
+        await original(ev, *matched)
 
     core.on_message = slow
     for text in ("first", "second", "third"):
@@ -53,7 +53,7 @@ async def test_communities_do_not_block_each_other(harness: Harness) -> None:
 async def test_error_boundary_keeps_the_queue_running(harness: Harness, caplog) -> None:
     core = harness.core
 
-    async def broken(ev):
+    async def broken(ev, *matched):
         raise RuntimeError("boom")
 
     core.on_message = broken
@@ -184,7 +184,7 @@ async def test_a_cancellation_leaking_from_a_handler_does_not_stop_the_queue(
         harness: Harness) -> None:
     core = harness.core
 
-    async def leaky(ev):
+    async def leaky(ev, *matched):
         raise asyncio.CancelledError("from a library")
 
     original = core.on_message

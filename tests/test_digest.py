@@ -319,5 +319,5 @@ async def test_the_composition_root_applies_any_features_migrations(tmp_path: Pa
             "SELECT owner, version FROM schema_versions ORDER BY owner")
         assert {r["owner"]: r["version"] for r in rows} == {"dashboard": 1, "details": 1,
                                                              "digest": 1, "probe": 2,
-                                                             "ruleset": 1}
+                                                             "ruleset": 1, "tracked_posts": 1}
         await store.close()

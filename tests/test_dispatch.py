@@ -66,3 +66,36 @@ def test_labels_name_ids_never_text() -> None:
     text = label(ev)
     assert "m7" in text and "community=c1" in text and "secret" not in text
     assert "command=help" in label(command("help", 0.0))
+
+
+async def test_a_post_is_matched_against_the_rules_once(harness: Harness) -> None:
+    core = harness.core
+    calls: list[str] = []
+    evaluate = core.triage.evaluate
+
+    def counted(ev):
+        calls.append(ev.message.message_id)
+        return evaluate(ev)
+
+    core.triage.evaluate = counted
+    await core.handle(post("a quiet evening, thanks all", harness.clock.now(), author=member("a")))
+    await core.handle(post("i want to kill myself", harness.clock.now(), author=member("b")))
+    assert len(calls) == 2  # on arrival, for the lane; the pipeline acts on those matches
+    assert await core.store.alerts.get_alert(1) is not None
+
+
+async def test_busy_communities_take_turns(harness: Harness) -> None:
+    """The store answers without suspending, so a worker yields between items."""
+    dispatch = harness.core.dispatch
+    order: list[str] = []
+
+    def item(name: str) -> WorkItem:
+        async def run() -> None:
+            order.append(name)
+        return WorkItem(name, run)
+
+    for i in range(3):
+        dispatch.enqueue("c1", item(f"a{i}"))
+        dispatch.enqueue("c2", item(f"b{i}"))
+    await dispatch.drain()
+    assert order == ["a0", "b0", "a1", "b1", "a2", "b2"]

@@ -409,3 +409,67 @@ async def test_two_transactions_in_two_tasks_run_one_after_the_other(sqlite_db: 
     assert order in (["x:begin", "x:end", "y:begin", "y:end"],
                      ["y:begin", "y:end", "x:begin", "x:end"])
     assert await kv(db) == {"x": "v", "y": "v"}
+
+
+# -- durability: commits survive a crash at once, a power cut after durable() ---------------
+
+
+async def test_commits_skip_fsync_and_durable_syncs_them_once(
+        sqlite_db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    import bot.storage.sqlite as database
+
+    db = sqlite_db
+
+    synced: list[str] = []
+    monkeypatch.setattr(database, "_fsync_log", synced.append)
+    assert (await db.one("PRAGMA synchronous"))[0] == 1  # NORMAL: no fsync per commit
+    await db.durable()
+    assert len(synced) == 1  # the migrations' commits
+    await db.durable()
+    assert len(synced) == 1  # nothing new: nothing to do
+    await put(db, "a")
+    async with db.transaction():
+        await put(db, "b")
+    await asyncio.gather(db.durable(), db.durable(), db.durable())
+    assert synced == [db.path, db.path]  # two commits, three callers, one fsync
+    assert db.fsyncs == 2
+
+
+async def test_durable_really_fsyncs_the_log(sqlite_db: Database,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    db = sqlite_db
+
+    fds: list[int] = []
+    real = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: (fds.append(fd), real(fd))[1])
+    await put(db, "a")
+    await db.durable()
+    assert len(fds) == 1
+
+
+async def test_a_write_returning_rows_counts_for_durable(sqlite_db: Database,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    import bot.storage.sqlite as database
+
+    db = sqlite_db
+
+    synced: list[str] = []
+    monkeypatch.setattr(database, "_fsync_log", synced.append)
+    await db.durable()
+    row = await db.one("INSERT INTO kv (key, value) VALUES ('k', 'v') RETURNING key")
+    assert row["key"] == "k"
+    await db.all("SELECT * FROM kv")  # a read: nothing new to sync
+    await db.durable()
+    assert len(synced) == 2
+    with sqlite3.connect(db.path) as other:  # committed by itself
+        assert other.execute("SELECT value FROM kv WHERE key = 'k'").fetchone() == ("v",)
+
+
+async def test_durable_is_nothing_to_do_where_every_commit_is_durable(db: Database) -> None:
+    """PostgreSQL commits are durable when they return; SQLite syncs its log once."""
+    await put(db, "a")
+    await db.durable()
+    await db.durable()
+    assert await kv(db) == {"a": "v"}

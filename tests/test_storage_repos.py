@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 
@@ -241,3 +242,44 @@ async def test_read_modify_write_methods_lose_no_update_under_concurrency(db: Da
     assert sorted(r["message"] for r in alert.message_refs()) == [str(i) for i in range(8)]
     assert alert.count == 9
     assert sorted(p["message_id"] for p in alert.places_list()) == [f"m{i}" for i in range(9)]
+
+
+async def test_counting_a_post_is_one_statement(db: Database) -> None:
+    """The members stage runs on every post: one statement, committed by itself."""
+    members = MembersRepository(db)
+    statements: list[str] = []
+    await db.connection.set_trace_callback(statements.append)
+    assert await members.record_post(C, "u9", "Ivy", T0, is_reply_to_other=False) is True
+    assert await members.record_post(C, "u9", "Ivy", T0, is_reply_to_other=True) is False
+    await db.connection.set_trace_callback(None)
+    assert len(statements) == 2  # the second post came at the very same time: not a first
+    row = await members.get_member(C, "u9")
+    assert (row.first_seen, row.first_post_at, row.posts, row.replies, row.name) == (
+        T0, T0, 2, 1, "Ivy")
+
+
+async def test_finding_a_replys_parent_uses_indexes(tmp_path: Path) -> None:
+    """find_tracked runs on every reply: two index look-ups, no walk over the community's
+    tracked posts."""
+    store = await Store.open(tmp_path / "h.db")
+    asked: list[tuple[str, tuple[object, ...]]] = []
+    real_one = store.database.one
+
+    async def one(sql: str, args: tuple[object, ...] = ()):  # what the repository asks
+        asked.append((sql, tuple(args)))
+        return await real_one(sql, args)
+
+    try:
+        store.database.one = one  # type: ignore[method-assign]
+        assert await store.posts.find_tracked(C, "m1") is None
+        [(sql, args)] = asked
+        plan = await store.database.all("EXPLAIN QUERY PLAN " + sql, args)
+        details = " | ".join(str(r["detail"]) for r in plan)
+        assert "(community_id=? AND message_id=?)" in details, details
+        assert "(community_id=? AND thread_id=?)" in details, details
+        pid = await store.posts.track_post(C, "ch", "support", "root", None, "u1", T0, "", None)
+        await store.posts.track_post(C, "ch", "support", "in-thread", "root", "u2", T0, "", None)
+        found = await store.posts.find_tracked(C, "root")
+        assert found is not None and found.id == pid
+    finally:
+        await store.close()

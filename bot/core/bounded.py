@@ -33,6 +33,9 @@ BOUNDED_VERBS = frozenset({
 })
 """The network-bound verbs of :class:`bot.core.ports.Platform`."""
 
+ACTING_VERBS = BOUNDED_VERBS - {"resolve_member", "role_member_ids"}
+"""The verbs that change something on the platform: what was stored is made durable first."""
+
 
 KEYED_VERBS = frozenset({"send", "reply", "send_private", "repost"})
 """Verbs whose message gets a dedupe key inside a :func:`delivery` context."""
@@ -83,11 +86,14 @@ class BoundedPlatform:
     platform's recorded ``calls``) are read from the wrapped platform.
     """
 
-    def __init__(self, platform: Any, timeout: float | None = None) -> None:
+    def __init__(self, platform: Any, timeout: float | None = None,
+                 before: Callable[[], Awaitable[None]] | None = None) -> None:
         object.__setattr__(self, "wrapped", platform)
         object.__setattr__(self, "limit", PLATFORM_TIMEOUT if timeout is None else timeout)
         object.__setattr__(self, "on_error", None)
         """Told of each failed call: (verb, error type name, retry_after or None)."""
+        object.__setattr__(self, "before", before)
+        """Awaited before every acting verb (the core: make what was stored durable)."""
 
     def __getattr__(self, name: str) -> Any:
         value = getattr(self.wrapped, name)
@@ -96,14 +102,18 @@ class BoundedPlatform:
         return value
 
     def __setattr__(self, name: str, value: Any) -> None:
-        if name in {"limit", "on_error"}:
+        if name in {"limit", "on_error", "before"}:
             object.__setattr__(self, name, value)
         else:
             setattr(self.wrapped, name, value)
 
     def _bounded(self, name: str, fn: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
+        before = self.before if name in ACTING_VERBS else None
+
         async def call(*args: Any, **kwargs: Any) -> Any:
             args, kwargs = _keyed(name, args, kwargs)
+            if before is not None:
+                await before()  # store first, then act: on disk, not only in the cache
             try:
                 return await asyncio.wait_for(fn(*args, **kwargs), self.limit)
             except TimeoutError:

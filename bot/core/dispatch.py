@@ -129,11 +129,15 @@ class Dispatch:
                 queue.task_done()
                 if self.observe is not None:
                     self.observe(item.kind, time.perf_counter() - started, ok)
+            # the store answers without suspending: let other communities' work run between
+            # this community's items (a busy queue must not hold the loop)
+            await asyncio.sleep(0)
 
     def _item(self, event: Event, future: asyncio.Future[Any] | None = None
               ) -> tuple[Lane, WorkItem]:
         lane, matches = self.triage.lane(event)
-        if isinstance(event, MessagePosted) and lane == URGENT:
+        if isinstance(event, MessagePosted) and matches is not None:
+            # matched once on arrival: the pipeline acts on these, never matching again
             def run() -> Awaitable[Any]:
                 return self._on_message(event, matches, lane, False)
         else:

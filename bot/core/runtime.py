@@ -73,8 +73,10 @@ class Haven:
                  template_defaults: Mapping[str, str] | None = None,
                  moderator_power_level: int = 50) -> None:
         self.config = config
-        self.platform: Platform = platform if isinstance(platform, BoundedPlatform) else \
-            BoundedPlatform(platform)
+        bounded = platform if isinstance(platform, BoundedPlatform) else BoundedPlatform(platform)
+        # store first, then act: what was stored is on disk before a platform call
+        bounded.before = getattr(store.database, "durable", None)
+        self.platform: Platform = bounded
         self.store = store
         self.rules = rules
         self.helplines = helplines
@@ -141,6 +143,13 @@ class Haven:
         specs = self.commands.specs if self.commands is not None else ()
         return AdapterServices(kv=self.store.kv, clock=self.clock, templates=self.templates,
                                notices=self.messenger, commands=specs)
+
+    async def durable(self) -> None:
+        """Make everything stored so far survive a power cut (the store's ``durable``;
+        an engine whose every commit is durable has nothing to do)."""
+        durable = getattr(self.store.database, "durable", None)
+        if durable is not None:
+            await durable()
 
     def failed(self, what: str) -> None:
         """Count and log a failure caught somewhere (call inside ``except``)."""
@@ -241,8 +250,11 @@ class Haven:
             if self.commands is None:
                 return CommandResult(self.templates.render("still_starting"), ok=False)
             if isinstance(event, CommandInvoked):
-                return await self.commands.run(event)
-            return await self.commands.button(event)
+                result = await self.commands.run(event)
+            else:
+                result = await self.commands.button(event)
+            await self.durable()  # what the answer reports is on disk
+            return result
         else:
             for handler in self._handlers.get(type(event), ()):
                 try:

@@ -147,6 +147,10 @@ class Database:
     async def close(self) -> None:
         """Close (closing twice is fine)."""
 
+    async def durable(self) -> None:
+        """Make every commit so far survive a power cut; called before Haven acts on what
+        it stored. Nothing to do where every commit is already durable (PostgreSQL)."""
+
     async def migrate(self, migrations: Sequence[Migration] = ()) -> int:
         """Apply pending base migrations, then pending owned ``migrations``; returns the
         base schema version. A database newer than this Haven is refused."""

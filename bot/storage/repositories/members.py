@@ -36,18 +36,18 @@ class MembersRepository(Repository):
 
     async def record_post(self, community_id: str, user_id: str, name: str, at: float,
                           is_reply_to_other: bool) -> bool:
-        """Count a post; returns ``True`` when it is the member's first post.
-        One transaction."""
-        async with self.db.transaction():
-            await self.touch_member(community_id, user_id, name, at)
-            await self.db.write(
-                "UPDATE members SET posts = posts + 1, replies = replies + ? "
-                "WHERE community_id = ? AND user_id = ?",
-                (1 if is_reply_to_other else 0, community_id, user_id))
-            first = await self.db.write(
-                "UPDATE members SET first_post_at = ? WHERE community_id = ? AND user_id = ? "
-                "AND first_post_at IS NULL", (at, community_id, user_id))
-            return first > 0
+        """Count a post; returns ``True`` when it is the member's first post. One statement:
+        it records the member, counts the post and notes the first post's time (the count
+        and that time are only ever set together, so a count of one is the first post)."""
+        row = await self.db.one(
+            "INSERT INTO members (community_id, user_id, name, first_seen, first_post_at, posts, "
+            "replies) VALUES (?, ?, ?, ?, ?, 1, ?) ON CONFLICT(community_id, user_id) DO UPDATE "
+            "SET name = excluded.name, posts = members.posts + 1, "
+            "replies = members.replies + excluded.replies, "
+            "first_post_at = COALESCE(members.first_post_at, excluded.first_post_at) "
+            "RETURNING posts",
+            (community_id, user_id, name, at, at, 1 if is_reply_to_other else 0))
+        return row is not None and int(row["posts"]) == 1
 
     async def mark_greeted(self, community_id: str, user_id: str, at: float) -> bool:
         """Mark a member's first post greeted; ``False`` if already greeted."""

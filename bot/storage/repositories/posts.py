@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
+from bot.storage.database import Migration
 from bot.storage.repositories.base import Repository, as_dicts
 from bot.storage.rows import PostState, TrackedPost, from_row
 
 
 class TrackedPostsRepository(Repository):
     """Support posts watched for a reply (the unanswered feature)."""
+
+    MIGRATIONS: ClassVar[tuple[Migration, ...]] = (
+        # every reply looks its parent up by message or thread id: without this index
+        # that read scanned all of a community's tracked posts
+        Migration("tracked_posts", 1, "CREATE INDEX IF NOT EXISTS tracked_thread "
+                                      "ON tracked_posts (community_id, thread_id);"),
+    )
 
     async def track_post(self, community_id: str, channel_id: str, channel_name: str,
                          message_id: str, thread_id: str | None, author_id: str,
@@ -31,8 +39,9 @@ class TrackedPostsRepository(Repository):
     async def find_tracked(self, community_id: str, message_id: str) -> TrackedPost | None:
         """A tracked post by its message id (or thread id)."""
         row = await self.db.one(
-            "SELECT * FROM tracked_posts WHERE community_id = ? AND (message_id = ? OR thread_id = ?)",
-            (community_id, message_id, message_id))
+            "SELECT * FROM tracked_posts WHERE (community_id = ? AND message_id = ?) "
+            "OR (community_id = ? AND thread_id = ?) ORDER BY id LIMIT 1",
+            (community_id, message_id, community_id, message_id))
         return from_row(TrackedPost, row)
 
     async def open_posts_in_channel(self, community_id: str, channel_id: str,
