@@ -107,7 +107,7 @@ async def test_an_alert_is_on_disk_before_it_is_sent(harness: Harness,
                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     import sqlite3
 
-    import bot.storage.database as database
+    import bot.storage.sqlite as database
 
     core = harness.core
     seen: list[str] = []
@@ -136,7 +136,7 @@ async def test_a_command_answers_only_once_its_change_is_on_disk(
         harness: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
     import sqlite3
 
-    import bot.storage.database as database
+    import bot.storage.sqlite as database
 
     core = harness.core
     await core.handle(post("i want to kill myself", harness.clock.now(), author=member("cas")))

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.storage.database import Database
+from bot.storage.database import Database, SqliteDatabase
 from bot.storage.repositories import (
     AlertsRepository,
     CasesRepository,
@@ -248,10 +248,21 @@ async def test_counting_a_post_is_one_statement(db: Database) -> None:
     """The members stage runs on every post: one statement, committed by itself."""
     members = MembersRepository(db)
     statements: list[str] = []
-    await db.connection.set_trace_callback(statements.append)
+    if isinstance(db, SqliteDatabase):  # SQLite's own trace: hidden BEGIN/COMMIT count too
+        await db.connection.set_trace_callback(statements.append)
+    else:  # PostgreSQL: every call that reaches the engine
+        for name in ("one", "all", "execute"):
+            real = getattr(db, name)
+
+            async def counted(sql: str, args: object = (), _real: object = real) -> object:
+                statements.append(sql)
+                return await _real(sql, args)  # type: ignore[operator]
+
+            setattr(db, name, counted)
     assert await members.record_post(C, "u9", "Ivy", T0, is_reply_to_other=False) is True
     assert await members.record_post(C, "u9", "Ivy", T0, is_reply_to_other=True) is False
-    await db.connection.set_trace_callback(None)
+    if isinstance(db, SqliteDatabase):
+        await db.connection.set_trace_callback(None)
     assert len(statements) == 2  # the second post came at the very same time: not a first
     row = await members.get_member(C, "u9")
     assert (row.first_seen, row.first_post_at, row.posts, row.replies, row.name) == (

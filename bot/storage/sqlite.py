@@ -58,7 +58,7 @@ class SqliteDatabase(Database):
         """Open the file (creating its folder) in WAL mode."""
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        self._conn = await aiosqlite.connect(self.path)
+        self._conn = await aiosqlite.connect(self.path, isolation_level=None)
         try:
             self._conn.row_factory = aiosqlite.Row
             await self._conn.execute("PRAGMA journal_mode=WAL")
