@@ -39,7 +39,7 @@ DEMO_CONFIG = """
 platform: console
 database: {db}
 community: {{name: Harbour, countries: [GB, US]}}
-rules: {{dir: {rules}, helplines: {rules}/helplines.yaml}}
+rules: {{dir: {rules}, helplines: {rules}/helplines.yaml{community}}}
 channels: {{moderators: mod-alerts, welcome: welcome, rules: house-rules, nudges: peer-support-team}}
 roles:
   moderators: [Moderators]
@@ -86,11 +86,16 @@ class Demo:
         self.members = {uid: Member(id=uid, name=name.split(" ")[0],
                                     roles=frozenset({"Moderators"} if "moderator" in name else
                                                     {"Peer Supporters"} if uid == "priya" else ()),
-                                    joined_at=self.clock.now() - 90 * 86400)
+                                    joined_at=self.clock.now() - 90 * 86400,
+                                    # --serve: Lee runs the server, so the Rules page lets
+                                    # them edit the community's own rule file
+                                    is_admin=serve is not None and uid == "lee")
                         for uid, name in PEOPLE.items()}
         self.platform = (ConsolePlatform(names=PEOPLE) if serve is None
                          else ServedConsole(self.members, names=PEOPLE))
-        text = DEMO_CONFIG.format(db=root / "haven-demo.db", rules=default_rules_dir())
+        community = "" if serve is None else f", community: {root / 'community-rules.yaml'}"
+        text = DEMO_CONFIG.format(db=root / "haven-demo.db", rules=default_rules_dir(),
+                                  community=community)
         if serve is not None:
             text += SERVE_CONFIG.format(port=serve)
         self.config = load_config_text(text, "demo-config.yaml")
@@ -381,7 +386,8 @@ class ServedConsole(ConsolePlatform):
         """The console's answer, with the demo member's roles."""
         found = await super().resolve_member(community_id, query)
         known = self.members.get(found.id) if found is not None else None
-        return dataclasses.replace(found, roles=known.roles) if found and known else found
+        return (dataclasses.replace(found, roles=known.roles, is_admin=known.is_admin)
+                if found and known else found)
 
     async def send_private(self, community_id: str, user_id: str, msg: Outgoing) -> MessageRef:
         """Printed as always; a dashboard link in it is kept for :attr:`Demo.served_link`."""

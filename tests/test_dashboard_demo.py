@@ -47,7 +47,12 @@ async def test_serve_signs_a_demo_moderator_in_until_stopped(tmp_path: Path, cap
                 assert response.status == 200
             async with browser.get(f"http://127.0.0.1:{port}/alerts") as response:
                 html = await response.text()
+            async with browser.get(f"http://127.0.0.1:{port}/rules") as response:
+                rules = await response.text()
         assert "Casey" in html and "end my life" in html
+        # Lee runs the demo server: the community's own rule file can be edited and saved
+        assert "No community rule file is configured" not in rules
+        assert 'id="rules-save"' in rules and "Only a community admin may save" not in rules
     finally:
         serving.cancel()
         await serving  # Ctrl-C: stops serving and returns
