@@ -11,10 +11,11 @@ import pytest
 
 from bot.storage.database import PostgresDatabase
 from bot.storage.store import Store
-from tests import test_alerts, test_core, test_moderation, test_unanswered
+from tests import test_alerts, test_core, test_digest, test_moderation, test_unanswered
 from tests.conftest import Harness, make_config
 from tests.fakes import member, post
 from tests.pg import TEMPLATE, PgServer
+from tests.test_alerts import rules_harness
 
 Scenario = Callable[[Harness], Awaitable[None]]
 
@@ -45,6 +46,29 @@ async def pg_harness(pg_server: PgServer, tmp_path: Path) -> AsyncIterator[Harne
     await harness.start()
     try:
         yield harness
+    finally:
+        await harness.stop()
+        await pg_server.drop_database(name)
+
+
+DIGEST_SCENARIOS: list[Scenario] = [  # the digest's own tables, numbers and crash recovery
+    test_digest.test_flags_from_real_posts_appear_in_the_next_digest_at_nine_once,
+    test_digest.test_reviewed_items_never_come_back,
+    test_digest.test_a_crash_between_storing_and_sending_sends_once,
+    test_digest.test_mydata_forgetme_and_retention,
+]
+
+
+@pytest.mark.parametrize("scenario", DIGEST_SCENARIOS, ids=[s.__name__ for s in DIGEST_SCENARIOS])
+async def test_digest_scenario_on_postgresql(scenario: Scenario, pg_server: PgServer,
+                                            tmp_path: Path) -> None:
+    name = await pg_server.create_database(TEMPLATE)
+    harness = rules_harness(tmp_path, f"{test_digest.NY}\ndatabase: {pg_server.url(name)}")
+    await harness.start()
+    try:
+        assert harness.core is not None
+        assert isinstance(harness.core.store.database, PostgresDatabase)
+        await scenario(harness)
     finally:
         await harness.stop()
         await pg_server.drop_database(name)

@@ -293,3 +293,30 @@ def test_repository_sql_has_no_sqlite_only_spelling() -> None:
                 if re.search(pattern, text, re.IGNORECASE):
                     found.append(f"{path.relative_to(root)}:{node.lineno}: {pattern}: {hint}")
     assert found == []
+
+
+async def test_a_row_held_too_long_elsewhere_fails_the_statement_instead_of_hanging(
+        pg_url: str, monkeypatch) -> None:
+    monkeypatch.setattr(PostgresDatabase, "LOCK_TIMEOUT_MS", 300)
+    db = await Database.open(pg_url)
+    try:
+        await db.write("INSERT INTO kv (key, value) VALUES ('k', '1')")
+        holding = asyncio.Event()
+        release = asyncio.Event()
+
+        async def hold() -> None:
+            async with db.transaction():
+                await db.one_for_update("SELECT value FROM kv WHERE key = ?", ("k",))
+                holding.set()
+                await release.wait()
+
+        holder = asyncio.create_task(hold())
+        await holding.wait()
+        with pytest.raises(asyncpg.LockNotAvailableError):
+            await asyncio.wait_for(db.write("UPDATE kv SET value = '2' WHERE key = 'k'"), 10)
+        release.set()
+        await holder
+        await db.write("UPDATE kv SET value = '3' WHERE key = 'k'")  # free again
+        assert (await db.one("SELECT value FROM kv"))["value"] == "3"
+    finally:
+        await db.close()

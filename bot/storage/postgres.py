@@ -84,6 +84,9 @@ class PostgresDatabase(Database):
     engine: ClassVar[str] = "postgresql"
     POOL_MAX: ClassVar[int] = 10
     CONNECT_TIMEOUT: ClassVar[float] = 10.0
+    LOCK_TIMEOUT_MS: ClassVar[int] = 5000
+    """How long a statement waits for a row another transaction holds before it fails
+    (as SQLite's ``busy_timeout``): a stuck transaction elsewhere never hangs Haven."""
 
     def __init__(self, path: str) -> None:
         super().__init__(redact(path))
@@ -100,7 +103,8 @@ class PostgresDatabase(Database):
             self._pool = await asyncpg.create_pool(
                 dsn, password=password, min_size=1, max_size=self.POOL_MAX,
                 timeout=self.CONNECT_TIMEOUT, statement_cache_size=512,
-                server_settings={"application_name": "haven"})
+                server_settings={"application_name": "haven",
+                                 "lock_timeout": str(self.LOCK_TIMEOUT_MS)})
         except Exception as exc:
             raise DatabaseUnavailable(
                 f"cannot connect to PostgreSQL at {self.path}: "
@@ -155,6 +159,7 @@ class PostgresDatabase(Database):
         """Apply pending base migrations, then pending owned ``migrations``, each in
         its own transaction, under an advisory lock; returns the base schema version."""
         async with self.pool.acquire() as conn:
+            await conn.execute("SET lock_timeout = 0")  # another process may be migrating
             await conn.execute("SELECT pg_advisory_lock($1)", MIGRATION_LOCK)
             try:
                 version = await self._migrate_base(conn)
@@ -162,6 +167,7 @@ class PostgresDatabase(Database):
                     await self._migrate_owned(conn, migrations)
             finally:
                 await conn.execute("SELECT pg_advisory_unlock($1)", MIGRATION_LOCK)
+                await conn.execute("RESET lock_timeout")
             self._identity = frozenset(r["relname"] for r in await conn.fetch(
                 "SELECT c.relname FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid "
                 "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE a.attname = 'id' "
