@@ -109,3 +109,13 @@ async def test_logout_all_ends_every_session_of_the_community(tmp_path: Path) ->
         assert await repo.use_link(link, now) is None
     finally:
         await h.stop()
+
+
+def test_typed_as_text_on_matrix_logout_all_is_the_action() -> None:
+    from bot.app import command_specs
+    from bot.core.commandspec import parse_command_text
+
+    spec, options = parse_command_text("dashboard logout-all", command_specs())
+    assert spec.name == "dashboard" and options == {"action": "logout-all"}
+    spec, options = parse_command_text("dashboard", command_specs())
+    assert spec.name == "dashboard" and options == {}

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from bot.core.events import AlertClaimed, AlertResolved, Member
 from bot.dashboard.pages.alerts import queue_order
+from bot.storage.repositories.digest import DigestRepository
 from tests.dashboard_helpers import CSRF, Dash, dash, flashes
 from tests.fakes import COMMUNITY, MOD, command, member, post, record_published
 
@@ -76,7 +77,7 @@ async def test_the_queue_is_unclaimed_first_then_oldest_first(dash: Dash) -> Non
     assert await dash.sign_in() == 200
     _, html = await dash.page("/alerts")
     assert html.index("Dee") < html.index("Eve") < html.index("Casey")
-    assert "claimed by" in html and "critical" in html and "waiting 2m" in html
+    assert "claimed by Mo" in html and "critical" in html and "waiting 2m" in html
 
 
 async def test_crisis_words_follow_the_moderators_excerpt_choice(dash: Dash) -> None:
@@ -177,3 +178,26 @@ async def test_shift_duty_quiet_hours_and_the_roster(dash: Dash) -> None:
     assert row.on_duty and row.quiet_start == 22 * 60
     _, html = await dash.post("/shift/quiet", {"hours": "nonsense"}, "/shift")
     assert flashes(html) and "22:00–07:00" in html
+
+
+async def test_review_lists_reports_and_marks_them_reviewed_as_the_moderator(
+        dash: Dash) -> None:
+    clock = dash.harness.clock
+    for n in (1, 2):
+        result = await dash.core.handle(command(
+            "report", clock.now(), invoker=member("mem1", "Mel"), where="general",
+            link=f"https://chat.example/general/m{n}", reason=f"they keep messaging me {n}"))
+        assert result is not None and result.ok
+    assert await dash.sign_in() == 200
+    _, landing = await dash.page("/")
+    assert ">Review</strong></a> <span class=\"badge busy\">2<" in landing
+    _, html = await dash.page("/review")
+    assert "Reported by a member" in html and "2 waiting" in html
+    assert 'href="https://chat.example/general/m1"' in html
+    _, html = await dash.post("/review/1", form_page="/review")
+    assert flashes(html) and "1 waiting" in html
+    repo = DigestRepository(dash.core.store.database)
+    reviewed = await repo.db.all("SELECT id, reviewed_by FROM digest_items ORDER BY id")
+    assert [(r["id"], r["reviewed_by"]) for r in reviewed] == [(1, MOD.id), (2, None)]
+    _, html = await dash.post("/review/all", form_page="/review")
+    assert "Nothing is waiting for review" in html

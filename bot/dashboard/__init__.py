@@ -57,6 +57,10 @@ Adding a page
    change.
 3. One line in :data:`bot.dashboard.pages.PAGES`.
 
+Tests: ``tests/dashboard_helpers.py`` has the ``dash`` fixture (a core on virtual time with
+its dashboard on a loopback test server) and ``Browser`` (its own cookies; ``open_link``
+signs in, ``post`` sends a form with the page's CSRF token and a fresh nonce).
+
 Rules: read through the repositories (``door.store``); change anything only through
 :meth:`~bot.dashboard.page.Door.act` (the commands' own permission check, case log
 with the actor, and reply, shown as a flash message). Never write message text or a

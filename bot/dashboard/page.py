@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -23,6 +23,7 @@ import jinja2
 from aiohttp import web
 
 from bot.core.clock import fmt_duration, fmt_time
+from bot.core.errors import PlatformError
 from bot.core.events import Channel, CommandInvoked, CommandResult, Member
 from bot.core.templates import plural
 
@@ -166,6 +167,19 @@ class Door:
             if row.user_id == who.member.id and row.excerpts in EXPOSURES:
                 return row.excerpts
         return self.excerpts_default if self.excerpts_default in EXPOSURES else "on"
+
+    async def names(self, community_id: str, user_ids: Iterable[str]) -> dict[str, str]:
+        """Display names of moderators and members by id: the duty roster's, else the
+        platform's (an id stays itself when the platform cannot say)."""
+        names = {r.user_id: r.name for r in await self.store.duty.duty_roster(community_id)}
+        for user_id in set(user_ids) - set(names):
+            try:
+                found = await self.core.platform.resolve_member(community_id, user_id)
+            except PlatformError:
+                found = None
+            if found is not None and found.id == user_id:
+                names[user_id] = found.name
+        return names
 
     # -- rendering ------------------------------------------------------------------------
 

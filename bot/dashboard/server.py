@@ -1,10 +1,10 @@
 """The dashboard's web server: an aiohttp application over the running core.
 
 :class:`Dashboard` builds the application (:meth:`Dashboard.app`) with two
-middlewares: :func:`secure_headers` (``Cache-Control: no-store`` on every answer,
-a strict Content-Security-Policy, no framing, no referrer) and the sign-in check
-(a live session cookie, the person still a moderator of that community, and the
-CSRF token on every POST). Then the routes: sign-in (:mod:`bot.dashboard.signin`),
+middlewares: :func:`~bot.dashboard.security.secure_headers` (``Cache-Control: no-store``
+on every answer, a strict Content-Security-Policy, no framing, no referrer) and the
+sign-in check (a live session cookie, the person still a moderator of that community,
+and the CSRF token on every POST). Then the routes: sign-in (:mod:`bot.dashboard.signin`),
 the live feed (:mod:`bot.dashboard.live`), the landing page, the static files, and
 every page of :data:`bot.dashboard.pages.PAGES`. :meth:`Dashboard.start` serves it
 on ``dashboard.listen``; :meth:`Dashboard.stop` closes it. No access log is written:
@@ -41,6 +41,7 @@ PUBLIC = ("/login/", "/static/")
 PUBLIC_EXACT = ("/login", "/signed-out")
 MAX_BODY = 256 * 1024
 """The largest form accepted (a rules file edited in the browser fits)."""
+
 
 def is_public(path: str) -> bool:
     """Whether ``path`` is served without a session."""
@@ -125,8 +126,11 @@ class Dashboard:
         """Serve on ``dashboard.listen`` (no access log: links carry tokens)."""
         runner = web.AppRunner(self.app(), access_log=None, shutdown_timeout=5.0)
         await runner.setup()
-        site = web.TCPSite(runner, self.settings.host, self.settings.port)
-        await site.start()
+        try:
+            await web.TCPSite(runner, self.settings.host, self.settings.port).start()
+        except OSError:
+            await runner.cleanup()
+            raise
         self._runner = runner
         log.info("dashboard: serving on %s:%d for %s", self.settings.host, self.settings.port,
                  self.settings.public_url)

@@ -21,8 +21,7 @@ async def view(door: Door, request: web.Request) -> web.StreamResponse:
     who = visitor(request)
     alerts = queue_order(await door.store.alerts.alerts_by_state(who.community_id,
                                                                  ("open", "claimed")))
-    names = {r.user_id: r.name for r in await door.store.duty.duty_roster(who.community_id)}
-    names.setdefault(who.member.id, who.member.name)  # "claimed by" oneself: a name, not an id
+    names = await door.names(who.community_id, (a.claimed_by for a in alerts if a.claimed_by))
     return door.render(request, "alerts.html", "Alerts", alerts=alerts, names=names,
                        exposure=await door.exposure(request))
 

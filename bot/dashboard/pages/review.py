@@ -1,0 +1,55 @@
+"""Review: what the digest collects and is not yet reviewed (flags, reports, first posts),
+oldest first, each with a link and a summary, never a post's text; mark one or all
+reviewed (the ``reviewed`` command, as the moderator)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from aiohttp import web
+
+from bot.dashboard.page import Door, Page, Visitor, visitor
+from bot.storage.repositories.digest import DigestItem, DigestRepository
+
+
+async def waiting(door: Door, community_id: str) -> list[DigestItem]:
+    """The unreviewed items, oldest first."""
+    return await DigestRepository(door.store.database).unreviewed(community_id)
+
+
+def kind_name(door: Door, kind: str) -> str:
+    """A kind in words, as the digest says it (its ``digest_kind_*`` text)."""
+    try:
+        return door.core.templates.render(f"digest_kind_{kind}")
+    except KeyError:  # a kind without words (the digest feature not installed)
+        return kind
+
+
+async def view(door: Door, request: web.Request) -> web.StreamResponse:
+    """The items waiting for review."""
+    items = await waiting(door, visitor(request).community_id)
+    return door.render(request, "review.html", "Review", items=items,
+                       kinds={i.kind: kind_name(door, i.kind) for i in items})
+
+
+async def reviewed(door: Door, request: web.Request) -> web.StreamResponse:
+    """``reviewed <number|all>``."""
+    which = request.match_info["item"]
+    item = "all" if which == "all" else str(int(which)) if which.isdigit() else ""
+    if not item:
+        raise web.HTTPNotFound()
+    return await door.act_and_return(request, "/review", "reviewed", item=item)
+
+
+async def count(door: Door, who: Visitor) -> int:
+    """Items waiting for review."""
+    return len(await waiting(door, who.community_id))
+
+
+def routes(door: Door) -> Sequence[web.RouteDef]:
+    """The list and marking items reviewed."""
+    return (door.get("/review", view), door.post("/review/{item}", reviewed))
+
+
+PAGE = Page("review", "Review", "Flags, reports and first posts to look at once; mark them "
+            "reviewed.", routes, count)
