@@ -17,19 +17,10 @@ async def waiting(door: Door, community_id: str) -> list[DigestItem]:
     return await DigestRepository(door.store.database).unreviewed(community_id)
 
 
-def kind_name(door: Door, kind: str) -> str:
-    """A kind in words, as the digest says it (its ``digest_kind_*`` text)."""
-    try:
-        return door.core.templates.render(f"digest_kind_{kind}")
-    except KeyError:  # a kind without words (the digest feature not installed)
-        return kind
-
-
 async def view(door: Door, request: web.Request) -> web.StreamResponse:
     """The items waiting for review."""
     items = await waiting(door, visitor(request).community_id)
-    return door.render(request, "review.html", "Review", items=items,
-                       kinds={i.kind: kind_name(door, i.kind) for i in items})
+    return door.render(request, "review.html", "Review", items=items)
 
 
 async def reviewed(door: Door, request: web.Request) -> web.StreamResponse:
