@@ -17,16 +17,17 @@ import pytest
 from aiohttp.test_utils import TestServer
 
 from bot.core.runtime import Haven
+from bot.dashboard.server import Dashboard
 from tests.browser import PHONE, new_page, overflows_horizontally, screenshots
 from tests.conftest import Harness
 from tests.dashboard_helpers import dash_harness, serve
-from tests.fakes import command, member, post
+from tests.fakes import MOD, command, member, post
 from tests.test_dashboard_rules import ADMIN, BAD, GOOD, with_community_rules
 
 pytestmark = pytest.mark.browser
 
 LINK = re.compile(r"http://127\.0\.0\.1:8089(/login/[A-Za-z0-9_-]+)")
-PAGES = ("alerts", "unanswered", "members", "shift", "health", "rules", "settings")
+PAGES = ("alerts", "unanswered", "members", "shift", "review", "health", "rules", "settings")
 
 
 @dataclass
@@ -34,6 +35,7 @@ class Served:
     """A running core, its dashboard on loopback, and the community rule file."""
 
     harness: Harness
+    dashboard: Dashboard
     server: TestServer
     own_rules: Path
 
@@ -55,6 +57,11 @@ class Served:
         assert found, "no link in the private message"
         return self.url(found.group(1))
 
+    async def dashboard_link_for_mo(self) -> str:
+        """A one-time link token for Mo, a moderator who is not an admin."""
+        return await self.dashboard.repo.create_link("c1", MOD.id, MOD.name,
+                                                     self.harness.clock.now(), 600)
+
 
 @pytest.fixture
 async def served(tmp_path: Path) -> AsyncIterator[Served]:
@@ -62,9 +69,9 @@ async def served(tmp_path: Path) -> AsyncIterator[Served]:
     harness = dash_harness(tmp_path, extra)
     harness.platform.add_member(ADMIN)
     await harness.start()
-    _, server = await serve(harness)
+    dashboard, server = await serve(harness)
     try:
-        yield Served(harness, server, own)
+        yield Served(harness, dashboard, server, own)
     finally:
         await server.close()
         await harness.stop()
@@ -143,3 +150,30 @@ async def test_a_moderator_handles_a_shift_in_the_browser(served: Served, browse
         if name not in ("alerts", "rules"):
             await screenshots(page, name)
     assert page.errors == []
+
+
+async def test_the_alerts_page_follows_another_moderator_live(served: Served, browser) -> None:
+    s = served
+    await _some_activity(s)
+    ada = await new_page(browser, PHONE)
+    await ada.goto(await s.link())
+    await ada.get_by_role("button", name="Sign in").click()
+    await ada.wait_for_url(s.url("/"))
+    await ada.goto(s.url("/alerts"))
+    await ada.evaluate("() => { window.notReloaded = true; }")
+    # the keyboard reaches the page first through "Skip to content"
+    await ada.keyboard.press("Tab")
+    assert await ada.evaluate("() => document.activeElement.textContent") == "Skip to content"
+
+    mo = await new_page(browser)
+    token = await s.dashboard_link_for_mo()
+    await mo.goto(s.url(f"/login/{token}"))
+    await mo.get_by_role("button", name="Sign in").click()
+    await mo.wait_for_url(s.url("/"))
+    await mo.goto(s.url("/alerts"))
+    await mo.locator("#alert-1").get_by_role("button", name="Claim #1").click()
+    await mo.get_by_text("claimed by Mo").wait_for()
+
+    await ada.locator("#alert-1").get_by_text("claimed by Mo").wait_for()
+    assert await ada.evaluate("() => window.notReloaded === true")  # swapped in, not reloaded
+    assert ada.errors == [] and mo.errors == []

@@ -31,7 +31,7 @@ async def test_the_config_and_the_check_are_shown(dash: Dash) -> None:
                   "remind_after", "dashboard", "public_url", "http://127.0.0.1:8089"):
         assert f">{shown}<" in html or shown in html, shown
     main = html.split("<main", 1)[1].split("</main>", 1)[0]
-    assert "<form" not in main  # read-only: the only form is the footer's sign-out
+    assert "<form" not in main and "<textarea" not in main  # read-only
 
 
 async def test_no_session_no_settings(dash: Dash) -> None:

@@ -112,3 +112,24 @@ def test_a_chart_format_must_be_known() -> None:
               alerts_opened=0, alerts_resolved=0, claim_times=())
     with pytest.raises(ValueError, match="unknown chart format"):
         render_chart(s, fmt="gif")
+
+
+async def test_the_dashboards_chart_is_drawn_off_the_event_loop(harness: Harness,
+                                                               monkeypatch) -> None:
+    import asyncio
+    import threading
+
+    import bot.features.stats.commands as commands
+
+    where: list[str] = []
+
+    def drawing(*args: object, **kwargs: object):  # type: ignore[no-untyped-def]
+        where.append(threading.current_thread().name)
+        return render_chart(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(commands, "render_chart", drawing)
+    feature = harness.core.features["stats"]
+    charts = await asyncio.gather(*(feature.health_chart("c1", d, tall=d == 7)
+                                    for d in (7, 30, 90)))
+    assert all(b"<svg" in c[:2000] for c in charts)
+    assert len(where) == 3 and threading.main_thread().name not in where

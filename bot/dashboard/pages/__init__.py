@@ -2,7 +2,16 @@
 ``PAGE``, see :mod:`bot.dashboard.page`), its template, and one line here."""
 
 from bot.dashboard.page import Page
-from bot.dashboard.pages import alerts, health, members, review, rules, settings, shift, unanswered
+from bot.dashboard.pages import (
+    alerts,
+    health,
+    members,
+    review,
+    rules,
+    settings,
+    shift,
+    unanswered,
+)
 
 PAGES: tuple[Page, ...] = (
     alerts.PAGE,

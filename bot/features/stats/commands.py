@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Mapping
 from typing import Annotated
@@ -49,7 +50,9 @@ class Stats(Feature):
     async def health_chart(self, community_id: str, days: int, *, tall: bool = False) -> bytes:
         """The ``stats`` chart as SVG, wide or (``tall``) in one column."""
         stats, names = await self.figures(community_id, _days(days))
-        return render_chart(stats, names, fmt="svg", tall=tall).data
+        # drawn off the event loop: alerts keep flowing while matplotlib works
+        chart = await asyncio.to_thread(render_chart, stats, names, fmt="svg", tall=tall)
+        return chart.data
 
     async def load_text(self, community_id: str) -> str:
         """Each moderator's load over 24 hours and 7 days (from the care feature)."""

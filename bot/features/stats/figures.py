@@ -164,17 +164,15 @@ def render_chart(stats: Stats, names: dict[str, str] | None = None, *, fmt: str 
     ``fmt``: ``png`` (the command's attachment) or ``svg`` (the dashboard's Health page);
     ``tall``: the panels in one column, for a phone's screen.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    from matplotlib import pyplot as plt
+    from matplotlib.figure import Figure  # no pyplot: no global state, safe in a thread
     from matplotlib.ticker import MaxNLocator
 
     names = names or {}
     if fmt not in CHART_TYPES:
         raise ValueError(f"unknown chart format {fmt!r}")
     shape, size = ((4, 1), (5.2, 13)) if tall else ((2, 2), (10, 7))
-    fig, grid = plt.subplots(*shape, figsize=size, dpi=100)
+    fig = Figure(figsize=size, dpi=100)
+    grid = fig.subplots(*shape)
     axes = list(grid.flat)
     fig.suptitle(f"Community health, last {plural(stats.days, 'day')}", fontsize=14)
 
@@ -223,7 +221,6 @@ def render_chart(stats: Stats, names: dict[str, str] | None = None, *, fmt: str 
     fig.tight_layout()
     buf = io.BytesIO()
     fig.savefig(buf, format=fmt, metadata=CHART_METADATA[fmt])
-    plt.close(fig)
     return Attachment(f"haven-stats.{fmt}", buf.getvalue(), CHART_TYPES[fmt])
 
 
