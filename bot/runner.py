@@ -15,11 +15,13 @@ import dataclasses
 import logging
 import os
 import signal
+import socket
 from collections.abc import Collection, Sequence
 from typing import TYPE_CHECKING
 
 from bot import app
 from bot.adapters.discord.config import DISCORD_SECTION
+from bot.adapters.matrix.config import MATRIX_SECTION
 from bot.app import load_config
 from bot.core.config import Config
 from bot.core.errors import ConfigError, HavenError, Problem
@@ -93,6 +95,21 @@ def with_shards(config: Config, shard_ids: Sequence[int] | None,
                   config.templates, config.lines, sections)
 
 
+def instance_name(config: Config) -> str:
+    """What this process serves, stable across its restarts: host, platform and the
+    Discord shards or the Matrix account (two processes running at once never share it;
+    a restarted one takes back at once the jobs its dead predecessor held)."""
+    host = socket.gethostname()
+    if config.platform == "discord":
+        dc = config.get(DISCORD_SECTION)
+        shards = (f"shards {','.join(map(str, dc.shard_ids))} of {dc.shard_count}"
+                  if dc.shard_ids else "all shards")
+        return f"{host}:discord:{shards}"
+    if config.platform == "matrix":
+        return f"{host}:matrix:{config.get(MATRIX_SECTION).user_id}"
+    return f"{host}:{config.platform}"
+
+
 def job_scope(adapter: Adapter) -> Collection[str] | None:
     """The communities whose jobs this process may claim, from the adapter (its
     ``communities()``, if it has one); ``None``: any community's."""
@@ -131,6 +148,7 @@ async def run_bot(config_path: str, shard_ids: Sequence[int] | None = None,
     core = await app.create(config, adapter)
     adapter.attach(core)
     core.scheduler.scope = lambda: job_scope(adapter)
+    core.scheduler.set_instance(instance_name(config))
     shard_of = getattr(adapter, "shard_of", None)
     if callable(shard_of):
         core.dispatch.shard_of = shard_of

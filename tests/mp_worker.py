@@ -137,6 +137,7 @@ async def main(workdir: Path, index: int) -> int:
             if owner(cid, setup["processes"]) == index}
     core.scheduler.scope = lambda: set(mine)
     core.scheduler.lease = LEASE
+    core.scheduler.set_instance(f"mp-worker-{index}")  # a restart takes back its own jobs
     clock.wall_start = await go(workdir, index)
     await core.start()
     core.mark_ready()

@@ -206,3 +206,45 @@ async def test_a_retry_due_within_the_same_pass_is_not_held_until_its_lease_ends
     assert (job.state, job.claimed_by) == ("pending", None)  # released, not held for LEASE
     assert await sched.run_due() == 1 and calls == ["first", "slow", "first"]
     assert (await a.jobs.get_job(first)).state == "done"
+
+
+async def test_a_restarted_instance_takes_back_its_jobs_at_once_others_wait(
+        two_stores: tuple[Store, Store]) -> None:
+    """Killed and restarted (same instance name): the alert its predecessor had claimed
+    goes out now, not when the lease runs out; another live process's jobs stay its own."""
+    a, b = two_stores
+    clock = VirtualClock(T0)
+    ran: list[str] = []
+
+    async def handler(job: Job) -> None:
+        ran.append(job.key)
+
+    before = Scheduler(a.jobs, clock, lease=60)
+    before.set_instance("host:matrix:@haven:example.org")
+    neighbour = Scheduler(a.jobs, clock, lease=60)
+    neighbour.set_instance("host:matrix:@other:example.org")
+    mine = await before.schedule(C, "alert_send", "mine", T0)
+    theirs = await neighbour.schedule("c2", "alert_send", "theirs", T0)
+    before.scope = lambda: {C}
+    neighbour.scope = lambda: {"c2"}
+    assert [j.id for j in await before._claim()] == [mine]  # then the process was killed
+    assert [j.id for j in await neighbour._claim()] == [theirs]  # alive, still working
+    after = Scheduler(b.jobs, clock, lease=60)
+    after.set_instance("host:matrix:@haven:example.org")
+    after.register("alert_send", handler)
+    assert after.holder != before.holder
+    assert await after.run_due() == 1 and ran == ["mine"]  # at once, same virtual moment
+    assert (await b.jobs.get_job(theirs)).claimed_by == neighbour.holder
+
+
+async def test_without_an_instance_name_nothing_is_taken_back(
+        two_stores: tuple[Store, Store]) -> None:
+    a, b = two_stores
+    clock = VirtualClock(T0)
+    first = Scheduler(a.jobs, clock, lease=60)
+    await first.schedule(C, "remind", "k", T0)
+    await first._claim()
+    second = Scheduler(b.jobs, clock, lease=60)
+    second.register("remind", lambda job: asyncio.sleep(0))
+    assert await second.take_back() == 0
+    assert await second.run_due() == 0  # held until the lease runs out

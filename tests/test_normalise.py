@@ -352,3 +352,16 @@ def test_spacing_that_makes_no_vocabulary_word_is_left_alone() -> None:
     assert normalise("the ki ln is hot", resolver).variants == ()
     assert normalise("i am at the zoo", resolver).variants == ()
     assert normalise("kill my self", resolver).variants == ()  # whole words are never joined
+
+
+@pytest.mark.parametrize("text", ["i want to kill my\x00self", "i want to k\x00ill myself",
+                                  "i want to kill\x1b myself", "i want to kill my\x7fself"])
+def test_control_characters_split_no_word(text: str) -> None:
+    """Invisible in a chat client, so they hide nothing: stripped like format characters
+    (tab and line breaks stay whitespace); the matched span still points into the text."""
+    assert normalise_text(text) == " i want to kil myself "
+    norm = normalise(text)
+    view = norm.views[0]
+    at = view.index("myself")
+    assert norm.original_span(0, at, at + len("myself")) in ("my\x00self", "myself",
+                                                             "my\x7fself")

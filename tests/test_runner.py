@@ -250,3 +250,16 @@ async def test_run_serves_metrics_and_readiness_while_running(tmp_path: Path,
     assert answers["metrics"][0] == 200 and "haven_ready 1.0" in answers["metrics"][1]
     with pytest.raises(OSError):  # the endpoint is closed with the process
         await get(port, "/healthz")
+
+
+def test_each_process_has_a_stable_instance_name_of_what_it_serves(tmp_path: Path) -> None:
+    """Restarted, a process keeps its name (and takes back its jobs at once); processes
+    running side by side (other shards, another account) never share one."""
+    discord = config_for("discord", tmp_path)
+    names = {runner.instance_name(runner.with_shards(discord, ids, 4)) for ids in ((0, 1), (2, 3))}
+    assert len(names) == 2 and all(":discord:shards " in n for n in names)
+    assert runner.instance_name(runner.with_shards(discord, (0, 1), 4)) in names  # stable
+    assert runner.instance_name(discord).endswith(":discord:all shards")
+    matrix = config_for("matrix", tmp_path)
+    assert runner.instance_name(matrix) == runner.instance_name(config_for("matrix", tmp_path))
+    assert ":matrix:" in runner.instance_name(matrix)

@@ -51,10 +51,11 @@ Scope = Callable[[], Collection[str] | None]
 """The communities whose jobs this process may claim (``None``: any)."""
 
 
-def process_holder() -> str:
-    """A holder id unique to this process: host, pid and a random part (a restarted
-    process with a recycled pid is still someone else)."""
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+def process_holder(instance: str | None = None) -> str:
+    """A holder id unique to this process: ``<instance>/<pid>:<random>`` (a restarted
+    process with a recycled pid is still someone else). ``instance`` (default: the host
+    name) says what the process serves; see :meth:`Scheduler.set_instance`."""
+    return f"{instance or socket.gethostname()}/{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
 def backoff(attempts: int, cap: float = MAX_BACKOFF) -> float:
@@ -70,8 +71,13 @@ class Scheduler:
                  scope: Scope | None = None) -> None:
         self.store = store
         self.clock = clock
+        self.instance: str | None = None
+        """What this process serves (host, platform, shards or account): stable across
+        restarts, different for every process that runs at the same time. ``None`` (until
+        :meth:`set_instance`): nothing is taken back at start."""
         self.holder = holder or process_holder()
         """This process's id in the jobs' ``claimed_by`` column."""
+        self._taken_back = False
         self.lease = lease
         self.scope = scope
         """Which communities' jobs to claim (a Discord process serving some shards)."""
@@ -125,13 +131,34 @@ class Scheduler:
         """Make pending jobs of ``kind`` due no later than ``due_at``; returns how many."""
         return await self.store.bring_forward_jobs(kind, due_at)
 
+    def set_instance(self, instance: str) -> None:
+        """Name what this process serves (before it starts). Every process running at the
+        same time needs its own name; a restarted process keeps its name, and so takes back
+        at once the jobs its dead predecessor had claimed instead of waiting for their
+        leases to run out (an alert held by a process killed a moment ago goes out now)."""
+        self.instance = instance
+        self.holder = process_holder(instance)
+
+    async def take_back(self) -> int:
+        """Free the jobs that earlier runs of this instance still held (once, at start)."""
+        self._taken_back = True
+        if self.instance is None:
+            return 0
+        freed = await self.store.release_instance(f"{self.instance}/", self.holder)
+        if freed:
+            log.info("took back %d job(s) held by this instance before a restart", freed)
+        return freed
+
     async def run_due(self) -> int:
         """Run every job due now (through the runner); returns how many ran.
 
         Jobs that become due during the pass (scheduled by a handler) run too,
         but no job runs twice in one pass, even if it failed and its retry is
-        already due: it waits for the next pass.
+        already due: it waits for the next pass. The first pass first takes back what
+        this instance held before a restart (:meth:`take_back`).
         """
+        if not self._taken_back:
+            await self.take_back()
         ran = 0
         seen: set[int] = set()
         while True:

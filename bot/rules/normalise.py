@@ -73,6 +73,11 @@ _STRIP: dict[int, None] = {
     cp: None for lo, hi in CF_RANGES for cp in range(lo, hi + 1)
 }
 _STRIP.update(dict.fromkeys(_INVISIBLE_LETTERS))
+# Control characters other than tab and line breaks (NUL included) are invisible in a
+# chat client, so they split nothing: "my<NUL>self" reads, and matches, as "myself".
+_STRIP.update(dict.fromkeys(cp for cp in (*range(0x20), 0x7F, *range(0x80, 0xA0))
+                            if chr(cp) not in "\t\n\r"))
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 # Combining marks dropped after NFKD (accents, strike-through, variation selectors).
 _MARK_RANGES: Final = ((0x0300, 0x036F), (0x1AB0, 0x1AFF), (0x1DC0, 0x1DFF),
@@ -286,7 +291,12 @@ def _fold_scripts(s: str) -> str:
 
 def _to_raw(text: str) -> str:
     s = unicodedata.normalize("NFKC", text)
-    return s if s.isascii() else s.translate(_STRIP)
+    return s if _plain(s) else s.translate(_STRIP)
+
+
+def _plain(s: str) -> bool:
+    """ASCII without control characters: NFKC and stripping change nothing."""
+    return s.isascii() and (s.isprintable() or not _CONTROL.search(s))
 
 
 def _raw_to_text(raw: str) -> str:
@@ -633,7 +643,7 @@ class _Track:
 
 
 def _track_raw(t: _Track) -> _Track:
-    if t.text.isascii():  # NFKC and format-character removal change nothing
+    if _plain(t.text):  # NFKC and format-character removal change nothing
         return t
     t = t.per_char(lambda ch: unicodedata.normalize("NFKC", ch))
     return t.per_char(lambda ch: ch.translate(_STRIP))

@@ -83,6 +83,14 @@ class JobsRepository(Repository):
                 (holder, lease_until, job_id, holder, now))
         return from_row(Job, row)
 
+    async def release_instance(self, prefix: str, holder: str) -> int:
+        """Free the pending jobs claimed by holders starting with ``prefix`` other than
+        ``holder``: earlier runs of the same process (dead, since it restarted)."""
+        return await self.db.write(
+            "UPDATE jobs SET claimed_by = NULL, lease_until = NULL WHERE state = 'pending' "
+            "AND claimed_by IS NOT NULL AND substr(claimed_by, 1, ?) = ? AND claimed_by <> ?",
+            (len(prefix), prefix, holder))
+
     async def release_job(self, job_id: int, holder: str) -> None:
         """Give up our claim on a pending job without running it (any process may claim it)."""
         await self.db.write("UPDATE jobs SET claimed_by = NULL, lease_until = NULL WHERE id = ? "
