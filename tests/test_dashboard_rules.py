@@ -16,25 +16,9 @@ from bot.rules.model import Match
 from tests.conftest import TEST_RULES
 from tests.dashboard_helpers import CSRF, Dash, dash_harness, serve
 from tests.fakes import MOD, member, post
+from tests.test_rules_editing import ADMIN, BAD_SEVERITY, GOOD
 
-ADMIN = member("ada", "Ada", roles=("Moderators",), admin=True)
-
-GOOD = """\
-- id: c-swearing
-  category: hostility
-  severity: medium
-  description: Our own rule about shouting at people
-  match:
-    any:
-      - keywords: ["shut up already"]
-  actions:
-    - hide
-  explain: We keep this place calm, so we hid your post.
-  examples:
-    match: ["oh shut up already"]
-    no_match: ["shut the door"]
-"""
-BAD = GOOD.replace("severity: medium", "severity: huge")
+BAD = BAD_SEVERITY
 
 
 def with_community_rules(tmp_path: Path) -> tuple[str, Path]:
