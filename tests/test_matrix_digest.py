@@ -21,6 +21,11 @@ async def test_a_flagged_post_reaches_the_digest_and_is_marked_reviewed(
     core: Haven = bot.core
     repo = core.features["digest"].ctx.repo.digest
     community = bot.adapter.community_id
+    # Start just after a digest time (09:00 or 21:00 UTC; nothing to send yet), so the next
+    # one is 12 hours away whatever the time of day: Alice's first post is then long past
+    # ``first_posts_after`` (2 hours) when it is collected.
+    day = core.clock.now() % 86400
+    await core.advance(min((slot - day) % 86400 for slot in (9 * 3600, 21 * 3600)) + 60)
     await world.alice.send(world.support, "text me on 555-1234 any time")  # a pii nudge
     deadline = time.monotonic() + WAIT
     while not await repo.unreviewed(community):
