@@ -5,11 +5,13 @@ processes) writing at once, and an older database is numbered when it migrates."
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
+from bot.core.events import ButtonPressed, CommandInvoked
 from bot.storage import postgres, sqlite
 from bot.storage.database import Database
 from bot.storage.repositories import AlertsRepository, CasesRepository, DigestRepository
@@ -17,6 +19,8 @@ from bot.storage.repositories.counters import last_number, next_number
 from bot.storage.repositories.digest import MIGRATIONS as DIGEST_MIGRATIONS
 from bot.storage.schema import BASE_MIGRATIONS
 from bot.storage.store import Store, member_data_migrations
+from tests.conftest import Harness, make_config
+from tests.fakes import MOD, channel, command, member, post
 from tests.pg import PgServer
 
 T0 = 1_000_000.0
@@ -152,6 +156,9 @@ async def test_an_older_database_gets_numbers_per_community_in_order(
                 "INSERT INTO cases (community_id, action, actor_id, target_id, created_at) "
                 "VALUES (?, 'warn', 'mod', ?, ?)", (community, f"u{i}", T0 + i))
         await old.execute("DELETE FROM cases WHERE id = 3")  # a gap: a case rolled back
+        await old.execute("UPDATE alerts SET messages = '[{\"message_id\": \"x\"}]' "
+                          "WHERE id IN (1, 3, 4)")
+        await old.execute("UPDATE alerts SET state = 'resolved' WHERE id = 4")
         for community, number in (("a", 1), ("a", 2), ("b", 1)):
             await old.execute("INSERT INTO digests (community_id, number, due_at) "
                               "VALUES (?, ?, ?)", (community, number, T0))
@@ -162,8 +169,11 @@ async def test_an_older_database_gets_numbers_per_community_in_order(
     try:
         rows = await store.alerts.alerts_by_state("a", ("open",))
         assert [(a.id, a.number) for a in rows] == [(1, 1), (3, 2), (6, 3), (7, 4)]
-        rows = await store.alerts.alerts_by_state("b", ("open",))
+        rows = await store.alerts.alerts_by_state("b", ("open", "resolved"))
         assert [(a.id, a.number) for a in rows] == [(2, 1), (4, 2), (5, 3)]
+        # an open alert already sent whose number changed gets its messages edited once
+        jobs = [(j.kind, j.key, j.payload) for j in await store.jobs.pending_jobs()]
+        assert jobs == [("alert_refresh", "renumbered:3", {"alert_id": 3})]
         cases = await store.cases.cases_since("a", 0)
         assert [(c.id, c.number) for c in cases] == [(1, 1), (6, 2), (7, 3)]
         # the counters start after the rows already there
@@ -183,3 +193,102 @@ async def test_an_older_database_gets_numbers_per_community_in_order(
                 "number) VALUES ('a', 'crisis', 'u', 0, 0, 5)")
     finally:
         await store.close()
+
+
+# -- what moderators see and type ------------------------------------------------------
+
+
+async def _seed_other_community(store: Store, alerts: int, cases: int) -> None:
+    """Rows of another community first, so this community's ids and numbers differ."""
+    for i in range(alerts):
+        await store.alerts.open_alert("other", "crisis", f"o{i}", "O", "", "", "", "", None,
+                                      "r", "high", T0)
+    for _ in range(cases):
+        await store.cases.record_case("other", "note", None, "n", "m", "M", "o", "O", T0)
+
+
+async def test_commands_buttons_and_messages_use_the_communitys_own_numbers(
+        harness: Harness) -> None:
+    core = harness.core
+    store = core.store
+    await _seed_other_community(store, alerts=2, cases=3)
+    harness.platform.closed_dms.add("drew")  # the alert then names the hide case
+    await core.handle(post("how many pills would it take", harness.clock.now(),
+                           author=member("drew")))
+    [alert] = [c for c in harness.platform.sent_to("mod-alerts") if "Method" in c.text]
+    [stored] = await store.alerts.alerts_by_state("c1", ("open",))
+    [case] = await store.cases.cases_for("c1", "drew")
+    assert (stored.id, stored.number, case.id, case.number) == (3, 1, 4, 1)
+    assert "#1:" in alert.text and "#3" not in alert.text
+    assert "case #1" in alert.text and "case 1`" in alert.text
+    assert alert.msg.alert_id == 1  # the buttons carry the number
+    listed = await core.handle(command("alerts", harness.clock.now()))
+    assert "#1 method" in listed.text
+    # a number of another community's alert (or this alert's id) is not an alert here
+    missing = await core.handle(command("claim", harness.clock.now(), alert="3"))
+    assert "no alert #3" in missing.text
+    assert (await store.alerts.get_alert(3)).state == "open"
+    pressed = await core.handle(ButtonPressed("c1", harness.clock.now(),
+                                              channel=channel("mod-alerts"), member=MOD,
+                                              action="claim", alert_id=1))
+    assert "claimed alert #1" in pressed.text
+    assert (await store.alerts.get_alert(3)).state == "claimed"
+    assert (await store.alerts.get_alert(1)).state == "open"  # the other community's #1
+    done = await core.handle(command("resolve", harness.clock.now(), alert="1", note="ok"))
+    assert "Alert #1 resolved" in done.text
+    # cases: the hide case is #1 here; a warning is #2
+    shown = await core.handle(command("case", harness.clock.now(), id="1"))
+    assert "Case #1: hide" in shown.text
+    assert "no case #3" in (await core.handle(command("case", harness.clock.now(),
+                                                      id="3"))).text
+    harness.platform.add_member(member("riley", "Riley"))
+    warned = await core.handle(command("warn", harness.clock.now(), member="riley",
+                                       reason="be kind"))
+    assert "case #2" in warned.text
+    [dm] = harness.platform.private_to("riley")
+    assert "(Case #2)" in dm.text
+    history = await core.handle(command("history", harness.clock.now(), member="riley"))
+    assert "- #2 " in history.text
+    handover = await core.handle(command("handover", harness.clock.now()))
+    assert "case #1 hide" in handover.text and "case #2 warn" in handover.text
+
+
+async def test_a_number_typed_in_one_community_stays_there(harness: Harness) -> None:
+    core = harness.core
+    await core.handle(post("i want to kill myself", harness.clock.now(), author=member("cas")))
+    other = await core.store.alerts.open_alert("c2", "crisis", "x", "X", "", "", "", "", None,
+                                               "r", "high", T0)
+    assert other.number == 1
+    there = CommandInvoked("c2", harness.clock.now(), channel=channel("mod-alerts"),
+                           invoker=MOD, name="claim", options={"alert": "1"})
+    assert "claimed alert #1" in (await core.handle(there)).text
+    assert (await core.store.alerts.get_alert(other.id)).state == "claimed"
+    [mine] = await core.store.alerts.alerts_by_state("c1", ("open",))
+    assert mine.number == 1 and mine.state == "open"
+
+
+async def test_an_upgrade_edits_the_messages_of_open_alerts_renumbered(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    h = Harness(make_config(tmp_path))
+    old = await _open_at_schema_5(str(h.config.database), monkeypatch)
+    try:
+        for community in ("c0", "c1"):  # c1's alert: id 2, number 1
+            await old.execute(
+                "INSERT INTO alerts (community_id, kind, member_id, created_at, updated_at, "
+                "messages) VALUES (?, 'crisis', 'cas', ?, ?, ?)",
+                (community, T0, T0, json.dumps([{"community_id": community,
+                                                 "channel_id": "id-mod-alerts",
+                                                 "message_id": f"alert-{community}",
+                                                 "thread_id": None}])))
+    finally:
+        await old.close()
+    core = await h.start()
+    try:
+        await core.scheduler.run_due()
+        await core.drain()
+        [edit] = h.platform.of("edit")
+        assert "#1:" in edit.text and edit.msg.alert_id == 1
+        assert (await core.store.alerts.get_alert(2)).number == 1
+        assert [j for j in await core.store.jobs.pending_jobs() if j.kind == "alert_refresh"] == []
+    finally:
+        await h.stop()

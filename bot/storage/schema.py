@@ -107,6 +107,8 @@ BASE_MIGRATIONS: tuple[str, ...] = (
     # number given per community and kind, bumped in the transaction that inserts the row,
     # so processes sharing the database never give one number twice. Existing rows are
     # numbered per community in the order they were made; the counters start after them.
+    # Open alerts whose number changed get an ``alert_refresh`` job: their messages are
+    # edited once to show the new number (and buttons that carry it).
     """
     CREATE TABLE counters (
         community_id TEXT NOT NULL, kind TEXT NOT NULL, value INTEGER NOT NULL,
@@ -125,6 +127,10 @@ BASE_MIGRATIONS: tuple[str, ...] = (
         SELECT community_id, 'case', MAX(number) FROM cases GROUP BY community_id;
     CREATE UNIQUE INDEX alerts_number ON alerts (community_id, number);
     CREATE UNIQUE INDEX cases_number ON cases (community_id, number);
+    INSERT INTO jobs (community_id, kind, key, due_at, payload, created_at)
+        SELECT community_id, 'alert_refresh', 'renumbered:' || CAST(id AS TEXT), 0,
+               '{"alert_id": ' || CAST(id AS TEXT) || '}', 0
+        FROM alerts WHERE state IN ('open', 'claimed') AND number <> id AND messages <> '[]';
     """,
 )
 """Haven's own schema, numbered 1, 2, 3 ... (SQLite: ``PRAGMA user_version``; PostgreSQL:

@@ -55,10 +55,12 @@ class Alerts(Feature):
         return [Stage("alerts.private", 10, "private", self._private_stage, critical=True)]
 
     def jobs(self) -> list[JobKind]:
-        """Sending alerts (retried at least once a minute) and re-escalating them."""
+        """Sending alerts (retried at least once a minute), re-escalating them, and editing
+        the messages of alerts renumbered by the upgrade to numbers per community."""
         return [JobKind("alert_send", self._send_job, max_backoff=ALERT_RETRY_CAP, first=True,
                         urgent=True),
-                JobKind("alert_reescalate", self._reescalate_job, first=True, urgent=True)]
+                JobKind("alert_reescalate", self._reescalate_job, first=True, urgent=True),
+                JobKind("alert_refresh", self._refresh_job)]
 
     async def _private_stage(self, ev: MessagePosted, outcome: MessageOutcome) -> None:
         support = [m for m in outcome.matches
@@ -265,6 +267,11 @@ class Alerts(Feature):
         except Exception:
             self.ctx.errors.failed("choosing how much alert text to show")
             return "off"  # when unsure, show less
+
+    async def _refresh_job(self, job: Job) -> None:
+        """Job ``alert_refresh``: edit an alert's messages once (an open alert renumbered
+        when numbers became per community: its header and buttons show the new number)."""
+        await self.refresh_messages(int(job.payload["alert_id"]))
 
     async def refresh_messages(self, alert_id: int) -> None:
         """Edit every message of an alert to show its new state (best effort)."""
