@@ -251,6 +251,10 @@ async def test_commands_buttons_and_messages_use_the_communitys_own_numbers(
     assert "- #2 " in history.text
     handover = await core.handle(command("handover", harness.clock.now()))
     assert "case #1 hide" in handover.text and "case #2 warn" in handover.text
+    # mydata names them by the numbers the moderators use too
+    data = await store.privacy.export("c1", "drew")
+    assert [a["id"] for a in data["alerts_about_you"]] == [1]
+    assert [c["id"] for c in data["cases_about_you"]] == [1]
 
 
 async def test_a_number_typed_in_one_community_stays_there(harness: Harness) -> None:

@@ -170,7 +170,7 @@ class AlertsRepository(Repository):
         args = (community_id, user_id)
         return {
             "alerts_about_you": as_dicts(await self.db.all(
-                "SELECT id, kind, created_at, state, excerpt FROM alerts WHERE community_id = ? "
+                "SELECT number AS id, kind, created_at, state, excerpt FROM alerts WHERE community_id = ? "
                 "AND member_id = ?", args)),
             "signposting": as_dicts(await self.db.all(
                 "SELECT topic, at FROM signposts WHERE community_id = ? AND user_id = ?", args)),

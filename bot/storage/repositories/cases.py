@@ -95,7 +95,7 @@ class CasesRepository(Repository):
     async def export(self, community_id: str, user_id: str) -> dict[str, list[dict[str, Any]]]:
         """``cases_about_you`` (moderators' private notes are not shown)."""
         return {"cases_about_you": as_dicts(await self.db.all(
-            "SELECT id, action, rule_id, reason, created_at, excerpt FROM cases "
+            "SELECT number AS id, action, rule_id, reason, created_at, excerpt FROM cases "
             "WHERE community_id = ? AND target_id = ? AND action != 'note'",
             (community_id, user_id)))}
 
