@@ -20,10 +20,12 @@ from bot.storage.repositories.digest import MIGRATIONS as DIGEST_MIGRATIONS
 from bot.storage.schema import BASE_MIGRATIONS
 from bot.storage.store import Store, member_data_migrations
 from tests.conftest import Harness, make_config
+from tests.dashboard_helpers import Dash, dash, flashes
 from tests.fakes import MOD, channel, command, member, post
 from tests.pg import PgServer
 
 T0 = 1_000_000.0
+__all__ = ["dash"]  # the fixture
 
 
 @pytest.fixture
@@ -296,3 +298,25 @@ async def test_an_upgrade_edits_the_messages_of_open_alerts_renumbered(
         assert [j for j in await core.store.jobs.pending_jobs() if j.kind == "alert_refresh"] == []
     finally:
         await h.stop()
+
+
+async def test_the_dashboard_shows_and_takes_the_communitys_numbers(dash: Dash) -> None:
+    store = dash.core.store
+    await _seed_other_community(store, alerts=2, cases=0)
+    await dash.core.handle(post("i want to end my life", dash.harness.clock.now(),
+                                author=member("cas", "Casey"), where="vent"))
+    [mine] = await store.alerts.alerts_by_state("c1", ("open",))
+    assert (mine.id, mine.number) == (3, 1)
+    assert await dash.sign_in() == 200
+    _, page = await dash.page("/alerts")
+    assert 'action="/alerts/1/claim"' in page and "Claim #1" in page
+    assert "/alerts/3/" not in page and "#3" not in page
+    _, shift = await dash.page("/shift")
+    assert "Alert #1</a>" in shift
+    _, html = await dash.post("/alerts/3/claim", form_page="/alerts")
+    assert flashes(html) == ["There is no alert #3."]
+    assert (await store.alerts.get_alert(3)).state == "open"
+    _, html = await dash.post("/alerts/1/claim", form_page="/alerts")
+    assert flashes(html) == ["You have claimed alert #1. Thank you."]
+    assert (await store.alerts.get_alert(3)).state == "claimed"
+    assert (await store.alerts.get_alert(1)).state == "open"  # the other community's #1
