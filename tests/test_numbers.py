@@ -60,6 +60,9 @@ async def test_each_community_counts_its_alerts_cases_and_digests_from_one(db: D
     b2 = await alerts.alert_by_number("b", 2)
     assert b2 is not None and b2.community_id == "b" and b2.number == 2
     assert await alerts.alert_by_number("b", 3) is None
+    for odd in (0, -1, 2**63, 10**30):  # typed by someone: nothing found, nothing fails
+        assert await alerts.alert_by_number("a", odd) is None
+        assert await cases.case_by_number("a", odd) is None
     assert (await cases.case_by_number("a", 4)).community_id == "a"
     assert await cases.case_by_number("b", 4) is None
     # the ids (the store's keys) are unique across communities, the numbers are not

@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from bot.storage.repositories.base import Repository, as_dicts
-from bot.storage.repositories.counters import next_number
+from bot.storage.repositories.counters import next_number, valid_number
 from bot.storage.repositories.kv import KeyValueRepository
 from bot.storage.rows import Alert, from_row, place_of
 
@@ -50,7 +50,10 @@ class AlertsRepository(Repository):
 
     async def alert_by_number(self, community_id: str, number: int) -> Alert | None:
         """An alert by the number moderators see, within ``community_id`` only (a number
-        typed in one community never reaches another's alert)."""
+        typed in one community never reaches another's alert). A number no alert can have
+        (0, negative, beyond 64 bits) finds none."""
+        if not valid_number(number):
+            return None
         return from_row(Alert, await self.db.one(
             "SELECT * FROM alerts WHERE community_id = ? AND number = ?", (community_id, number)))
 

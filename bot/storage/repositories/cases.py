@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from bot.storage.repositories.base import Repository, as_dicts
-from bot.storage.repositories.counters import next_number
+from bot.storage.repositories.counters import next_number, valid_number
 from bot.storage.rows import Case, from_row
 
 
@@ -46,7 +46,10 @@ class CasesRepository(Repository):
                                                 (community_id, case_id)))
 
     async def case_by_number(self, community_id: str, number: int) -> Case | None:
-        """A case by the number moderators see, within ``community_id`` only."""
+        """A case by the number moderators see, within ``community_id`` only (a number no
+        case can have finds none)."""
+        if not valid_number(number):
+            return None
         return from_row(Case, await self.db.one(
             "SELECT * FROM cases WHERE community_id = ? AND number = ?", (community_id, number)))
 

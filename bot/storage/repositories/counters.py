@@ -18,6 +18,16 @@ CounterKind = Literal["alert", "case", "digest"]
 """What is numbered per community."""
 
 
+MAX_NUMBER = 2**63 - 1
+"""The largest number either engine stores (a 64-bit integer)."""
+
+
+def valid_number(number: int) -> bool:
+    """Whether ``number`` could be a row's number (typed numbers are checked before a
+    lookup: 0, negatives and numbers beyond 64 bits find nothing, they never fail)."""
+    return 0 < number <= MAX_NUMBER
+
+
 async def next_number(db: Database, community_id: str, kind: CounterKind) -> int:
     """The next number of ``kind`` in ``community_id`` (1 for the first). Call inside the
     transaction that inserts the numbered row."""
