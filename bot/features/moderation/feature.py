@@ -163,13 +163,13 @@ class Moderation(Feature):
     async def _act(self, ev: MessagePosted, p: Plan, alert: tuple[Match, str, str] | None,
                    case: Case | None, fresh_case: bool) -> Outcome:
         ctx = self.ctx
-        case_id = case.id if case is not None else None
+        case_id, case_number = (case.id, case.number) if case is not None else (None, None)
         hidden = returned = False
         alert_id = job_id = None
         if alert is not None:
             match, kind, urgency = alert
             extra: dict[str, bool | int | None] = (
-                {"hiding": True, "case_number": case.number} if case is not None else {})
+                {"hiding": True, "case_number": case_number} if case is not None else {})
             alert_id, job_id = await self.alerts.record(ev, match, kind, urgency, **extra)
         # 2. hide and send the author their text; 3. the alert goes out whatever happened
         try:
@@ -180,8 +180,7 @@ class Moderation(Feature):
         finally:
             if alert is not None:
                 await self.alerts.send_recorded(job_id, hidden=hidden, returned=returned,
-                                                case_number=case.number if hidden and case
-                                                else None,
+                                                case_number=case_number if hidden else None,
                                                 hiding=False)
         # 4. the notices of a hidden post (its follow-up job is then no longer needed)
         if hidden and case_id is not None:
