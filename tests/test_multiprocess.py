@@ -103,9 +103,9 @@ async def check_outcome(workdir: Path, database: str) -> None:
             by_member = Counter(a.member_id for a in alerts)
             # numbers per community: 1..n across the processes, none twice
             assert sorted(a.number for a in alerts) == list(range(1, len(alerts) + 1)), cid
-            new_alerts = Counter(c["alert_id"] for c in delivered
+            new_alerts = Counter(c["alert_id"] for c in delivered  # numbers are per community
                                  if c["verb"] == "send" and c["target"] == "mod-alerts"
-                                 and "New alert" in c["text"])
+                                 and c.get("community") == cid and "New alert" in c["text"])
             tracked = {t.message_id: t for t in await store.posts.posts_since(cid, 0)}
             for i, kind in enumerate(posts[cid]):
                 author = f"{kind}{i}"
