@@ -97,7 +97,7 @@ class Recorder(FakePlatform):
         return MessageRef(community_id, channel, f"r{next(self._ids)}")
 
     async def send(self, community_id: str, channel: str, msg: Outgoing) -> MessageRef:
-        self._write("send", channel, msg)
+        self._write("send", channel, msg, community=community_id)
         return self._ref(community_id, channel)
 
     async def reply(self, to: MessageRef, msg: Outgoing) -> MessageRef:

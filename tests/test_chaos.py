@@ -72,8 +72,8 @@ async def test_sigkill_at_random_points_loses_and_repeats_nothing(tmp_path: Path
             mine = [a for a in alerts if a.member_id == author]
             if kind in ("crisis", "method"):
                 assert len(mine) == 1, f"post {i} ({kind}) has {len(mine)} alerts"
-                assert new_alerts[mine[0].id] == 1, f"alert of post {i} reached moderators " \
-                                                    f"{new_alerts[mine[0].id]} times"
+                assert new_alerts[mine[0].number] == 1, f"alert of post {i} reached moderators " \
+                                                    f"{new_alerts[mine[0].number]} times"
             else:
                 assert mine == []
             if kind == "method":

@@ -177,3 +177,37 @@ async def test_the_alerts_page_follows_another_moderator_live(served: Served, br
     await ada.locator("#alert-1").get_by_text("claimed by Mo").wait_for()
     assert await ada.evaluate("() => window.notReloaded === true")  # swapped in, not reloaded
     assert ada.errors == [] and mo.errors == []
+
+
+async def test_a_phone_gets_one_compact_row_and_a_menu_that_works_without_script(
+        served: Served, browser) -> None:
+    s = served
+    page = await new_page(browser, PHONE, java_script_enabled=False)
+    await page.goto(await s.link())
+    await page.get_by_role("button", name="Sign in").click()
+    await page.wait_for_url(s.url("/"))
+    nav = page.get_by_label("Pages")
+    for name in PAGES:
+        await page.goto(s.url(f"/{name}"))
+        assert not await overflows_horizontally(page), f"/{name} scrolls sideways on a phone"
+        # the brand and the menu share one row: the header is one tap target high
+        brand = await page.locator(".top .brand").bounding_box()
+        menu = await nav.locator("summary").bounding_box()
+        top = await page.locator(".top").bounding_box()
+        assert brand and menu and top
+        assert abs((brand["y"] + brand["height"] / 2) - (menu["y"] + menu["height"] / 2)) < 12
+        assert top["height"] < 70, f"/{name}: the header takes {top['height']}px"
+        assert await nav.get_by_role("link").count() == 0  # the pages wait behind "Menu"
+    await nav.get_by_text("Menu").click()
+    assert await nav.get_by_role("link").count() == len(PAGES)
+    assert not await overflows_horizontally(page)
+    await screenshots(page, "menu-open")
+    await nav.get_by_role("link", name="Shift", exact=True).click()
+    await page.wait_for_url(s.url("/shift"))
+    await nav.get_by_text("Menu").click()
+    assert await nav.locator(".menu a[aria-current=page]").inner_text() == "Shift"
+    # wider screens: every page in the row, no menu
+    await page.set_viewport_size({"width": 1280, "height": 800})
+    assert await nav.get_by_role("link").count() == len(PAGES)
+    assert not await nav.locator("summary").is_visible()
+    assert page.errors == []

@@ -36,6 +36,7 @@ async def test_claim_and_resolve_are_the_commands_own_with_the_actor(dash: Dash)
     alert = await dash.core.store.alerts.get_alert(1)
     assert alert.state == "resolved" and alert.resolved_by == MOD.id
     assert alert.note == "called them, safe tonight"
+    await dash.core.drain()  # published events are queued: handled after the answer
     assert [e.by for e in resolved] == [MOD.id]
     assert flashes(html) == ["Alert #1 resolved. Note saved."]
     assert "No open alerts" in html

@@ -318,6 +318,6 @@ async def test_the_composition_root_applies_any_features_migrations(tmp_path: Pa
         rows = await core.store.database.all(
             "SELECT owner, version FROM schema_versions ORDER BY owner")
         assert {r["owner"]: r["version"] for r in rows} == {"dashboard": 1, "details": 1,
-                                                             "digest": 1, "probe": 2,
+                                                             "digest": 2, "probe": 2,
                                                              "ruleset": 1, "tracked_posts": 1}
         await store.close()

@@ -101,9 +101,11 @@ async def check_outcome(workdir: Path, database: str) -> None:
             assert await store.kv.get(f"mp:position:{cid}") == str(POSTS)
             alerts = await store.alerts.alerts_since(cid, 0)
             by_member = Counter(a.member_id for a in alerts)
-            new_alerts = Counter(c["alert_id"] for c in delivered
+            # numbers per community: 1..n across the processes, none twice
+            assert sorted(a.number for a in alerts) == list(range(1, len(alerts) + 1)), cid
+            new_alerts = Counter(c["alert_id"] for c in delivered  # numbers are per community
                                  if c["verb"] == "send" and c["target"] == "mod-alerts"
-                                 and "New alert" in c["text"])
+                                 and c.get("community") == cid and "New alert" in c["text"])
             tracked = {t.message_id: t for t in await store.posts.posts_since(cid, 0)}
             for i, kind in enumerate(posts[cid]):
                 author = f"{kind}{i}"
@@ -111,8 +113,8 @@ async def check_outcome(workdir: Path, database: str) -> None:
                 if kind == "crisis":
                     crises += 1
                     assert by_member[author] == 1, f"{cid} post {i}: {by_member[author]} alerts"
-                    assert new_alerts[mine[0].id] == 1, \
-                        f"{cid} post {i}: alert reached moderators {new_alerts[mine[0].id]} times"
+                    assert new_alerts[mine[0].number] == 1, \
+                        f"{cid} post {i}: alert reached moderators {new_alerts[mine[0].number]} times"
                 else:
                     assert mine == [], f"{cid} post {i} ({kind}) raised an alert"
                 if kind == "support":

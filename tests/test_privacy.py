@@ -72,10 +72,10 @@ async def old_member_data(db: Database, community_id: str, user_id: str) -> dict
             "SELECT channel_name, posted_at, state, answered_at, excerpt FROM tracked_posts "
             "WHERE community_id = ? AND author_id = ?", (community_id, user_id))),
         "alerts_about_you": rows_as_dicts(await db.all(
-            "SELECT id, kind, created_at, state, excerpt FROM alerts WHERE community_id = ? "
+            "SELECT number AS id, kind, created_at, state, excerpt FROM alerts WHERE community_id = ? "
             "AND member_id = ?", (community_id, user_id))),
         "cases_about_you": rows_as_dicts(await db.all(
-            "SELECT id, action, rule_id, reason, created_at, excerpt FROM cases "
+            "SELECT number AS id, action, rule_id, reason, created_at, excerpt FROM cases "
             "WHERE community_id = ? AND target_id = ? AND action != 'note'",
             (community_id, user_id))),
         "duty": rows_as_dicts(await db.all(

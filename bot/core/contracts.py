@@ -41,8 +41,8 @@ class CaseKeeper(Protocol):
     async def hold_post(self, ev: MessagePosted, *, rule: str, explain: str,
                         private_text: str) -> int | None:
         """Keep a post for review: a case with its text first, then hide it and send the
-        author ``private_text`` (which gives them their text back); the case id, ``None``
-        if the post could not be hidden."""
+        author ``private_text`` (which gives them their text back); the case number (in
+        the community), ``None`` if the post could not be hidden."""
         ...
 
 

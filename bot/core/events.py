@@ -166,7 +166,8 @@ class CommandInvoked(Event):
 
 @dataclass(frozen=True)
 class ButtonPressed(Event):
-    """A moderator pressed a button on an alert (``claim`` or ``resolve``)."""
+    """A moderator pressed a button on an alert (``claim`` or ``resolve``; ``alert_id`` is
+    the alert's number in the community)."""
 
     channel: Channel
     member: Member
@@ -190,8 +191,9 @@ class Outgoing:
 
     ``text`` is plain Markdown-ish text (bold with ``**``). Mentions are by id:
     adapters render them and allow exactly these to ping. ``spoiler`` wraps
-    ``spoiler_text`` in a spoiler labelled with that reason. ``alert_id`` asks
-    the adapter to add Claim/Resolve buttons (or command hints).
+    ``spoiler_text`` in a spoiler labelled with that reason. ``alert_id`` (the alert's
+    number in the community) asks the adapter to add Claim/Resolve buttons (or command
+    hints); a press comes back as ``ButtonPressed(alert_id=number)``.
     """
 
     text: str
@@ -226,21 +228,25 @@ class CommandResult:
 
 @dataclass(frozen=True)
 class AlertClaimed(Event):
-    """A moderator claimed an alert."""
+    """A moderator claimed an alert (``alert_id``: its id; ``number``: its number in the
+    community, what moderators see)."""
 
     alert_id: int
     kind: str
     by: str
+    number: int = 0
 
 
 @dataclass(frozen=True)
 class AlertResolved(Event):
-    """A moderator resolved an alert."""
+    """A moderator resolved an alert (``alert_id``: its id; ``number``: its number in the
+    community, what moderators see)."""
 
     alert_id: int
     kind: str
     by: str
     urgency: str = "now"
+    number: int = 0
 
 
 @dataclass(frozen=True)

@@ -102,6 +102,7 @@ class Saved:
     checked: Checked = field(default_factory=Checked)
     change_id: int | None = None
     case_id: int | None = None
+    """The id of the ``rules_edit`` case (its number in the community is in ``message``)."""
 
     @property
     def ok(self) -> bool:

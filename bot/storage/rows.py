@@ -81,6 +81,8 @@ class Alert:
     messages: str
     places: str = "[]"
     urgency: str = "now"
+    number: int = 0
+    """The alert's number in its community (#1, #2 ...): what moderators see and type."""
 
     def places_list(self) -> list[dict[str, Any]]:
         """Where each post behind this alert was made, oldest first: ``channel_id``,
@@ -136,6 +138,8 @@ class Case:
     message_id: str | None
     excerpt: str | None
     created_at: float
+    number: int = 0
+    """The case's number in its community (#1, #2 ...): what moderators see and type."""
 
 
 @dataclass(frozen=True)

@@ -102,6 +102,36 @@ BASE_MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE jobs ADD COLUMN claimed_by TEXT;
     ALTER TABLE jobs ADD COLUMN lease_until REAL;
     """,
+    # 6: numbers readable per community. Each community's alerts are #1, #2, #3 ..., its
+    # cases likewise (``number``; ``id`` stays the row's key). ``counters`` holds the last
+    # number given per community and kind, bumped in the transaction that inserts the row,
+    # so processes sharing the database never give one number twice. Existing rows are
+    # numbered per community in the order they were made; the counters start after them.
+    # Open alerts whose number changed get an ``alert_refresh`` job: their messages are
+    # edited once to show the new number (and buttons that carry it).
+    """
+    CREATE TABLE counters (
+        community_id TEXT NOT NULL, kind TEXT NOT NULL, value INTEGER NOT NULL,
+        PRIMARY KEY (community_id, kind));
+    ALTER TABLE alerts ADD COLUMN number INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE cases ADD COLUMN number INTEGER NOT NULL DEFAULT 0;
+    UPDATE alerts SET number = ranked.n FROM (
+        SELECT id, ROW_NUMBER() OVER (PARTITION BY community_id ORDER BY id) AS n
+        FROM alerts) AS ranked WHERE ranked.id = alerts.id;
+    UPDATE cases SET number = ranked.n FROM (
+        SELECT id, ROW_NUMBER() OVER (PARTITION BY community_id ORDER BY id) AS n
+        FROM cases) AS ranked WHERE ranked.id = cases.id;
+    INSERT INTO counters (community_id, kind, value)
+        SELECT community_id, 'alert', MAX(number) FROM alerts GROUP BY community_id;
+    INSERT INTO counters (community_id, kind, value)
+        SELECT community_id, 'case', MAX(number) FROM cases GROUP BY community_id;
+    CREATE UNIQUE INDEX alerts_number ON alerts (community_id, number);
+    CREATE UNIQUE INDEX cases_number ON cases (community_id, number);
+    INSERT INTO jobs (community_id, kind, key, due_at, payload, created_at)
+        SELECT community_id, 'alert_refresh', 'renumbered:' || CAST(id AS TEXT), 0,
+               '{"alert_id": ' || CAST(id AS TEXT) || '}', 0
+        FROM alerts WHERE state IN ('open', 'claimed') AND number <> id AND messages <> '[]';
+    """,
 )
 """Haven's own schema, numbered 1, 2, 3 ... (SQLite: ``PRAGMA user_version``; PostgreSQL:
 the ``haven_schema`` table). Written in SQLite's dialect; :mod:`bot.storage.dialect`

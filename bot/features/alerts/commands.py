@@ -33,7 +33,7 @@ class AlertCommands:
         for a in alerts:
             claimed = a.state == "claimed" and a.claimed_by
             lines.append(t.render(
-                "alerts_item_claimed" if claimed else "alerts_item", alert=a.id, kind=a.kind,
+                "alerts_item_claimed" if claimed else "alerts_item", alert=a.number, kind=a.kind,
                 severity=a.severity, member=a.member_name, channel=a.channel_name,
                 age=fmt_duration(ctx.clock.now() - a.created_at), link=a.link,
                 moderator=ctx.platform.user_mention(a.claimed_by or "")).rstrip())

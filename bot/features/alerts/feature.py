@@ -55,10 +55,12 @@ class Alerts(Feature):
         return [Stage("alerts.private", 10, "private", self._private_stage, critical=True)]
 
     def jobs(self) -> list[JobKind]:
-        """Sending alerts (retried at least once a minute) and re-escalating them."""
+        """Sending alerts (retried at least once a minute), re-escalating them, and editing
+        the messages of alerts renumbered by the upgrade to numbers per community."""
         return [JobKind("alert_send", self._send_job, max_backoff=ALERT_RETRY_CAP, first=True,
                         urgent=True),
-                JobKind("alert_reescalate", self._reescalate_job, first=True, urgent=True)]
+                JobKind("alert_reescalate", self._reescalate_job, first=True, urgent=True),
+                JobKind("alert_refresh", self._refresh_job)]
 
     async def _private_stage(self, ev: MessagePosted, outcome: MessageOutcome) -> None:
         support = [m for m in outcome.matches
@@ -145,20 +147,21 @@ class Alerts(Feature):
             return target.id, await self._job(ev.community_id, target.id, f"update:{mid}",
                                               "update", **extra)
         async with ctx.transaction():  # the alert and its jobs, or nothing
-            alert_id = await store.create_alert(
+            opened = await store.open_alert(
                 ev.community_id, kind, ev.author.id, ev.author.name, ev.channel.id,
                 ev.channel.name, mid, "" if private else ev.link, excerpt, match.rule.id,
                 match.rule.severity, ev.at, urgency=urgency, private=private)
+            alert_id = opened.id
             if urgency == "now":
                 await self._schedule_reescalation(ev.community_id, alert_id)
             job_id = await self._job(ev.community_id, alert_id, "new", "new", **extra)
-        log.info("alert %d opened (%s, %s, rule %s) for member %s", alert_id, kind, urgency,
-                 match.rule.id, ev.author.id)
+        log.info("alert %d (#%d in %s) opened (%s, %s, rule %s) for member %s", alert_id,
+                 opened.number, ev.community_id, kind, urgency, match.rule.id, ev.author.id)
         if urgency == "quiet":  # a check-in note: also in the next review digest
             ctx.publish(Flagged(ev.community_id, ev.at, kind="checkin", key=f"alert:{alert_id}",
                                 member_id=ev.author.id, member_name=ev.author.name,
                                 channel_name=ev.channel.name, link=ev.link,
-                                summary=f"check-in note #{alert_id} ({match.rule.id})"))
+                                summary=f"check-in note #{opened.number} ({match.rule.id})"))
         return alert_id, job_id
 
     async def _schedule_reescalation(self, community_id: str, alert_id: int) -> None:
@@ -175,7 +178,7 @@ class Alerts(Feature):
 
     async def send_recorded(self, job_id: int | None, **extra: bool | int | None) -> None:
         """Send an alert message stored by :meth:`record`, adding what happened meanwhile
-        (``hidden``, ``returned``, ``case_id``); if sending fails the scheduler retries."""
+        (``hidden``, ``returned``, ``case_number``); if sending fails the scheduler retries."""
         if job_id is None:
             return
         scheduler = self.ctx.scheduler
@@ -210,12 +213,13 @@ class Alerts(Feature):
             roles: tuple[str, ...] = ()
         else:
             users, roles = await self.mentions(alert.community_id, wide=mode == "reescalate")
-        case_id = job.payload.get("case_id")
+        # (a job stored before cases had numbers holds only ``case_id``: no number shown)
+        case_number = job.payload.get("case_number")
         msg = self.view.render(alert, mode=mode, users=users, roles=roles,
                           excerpts=await self._exposure(alert.community_id, users),
                           hidden=bool(job.payload.get("hidden")),
                           returned=bool(job.payload.get("returned", True)),
-                          case_id=int(case_id) if case_id else None,
+                          case_number=int(case_number) if case_number else None,
                           hiding=bool(job.payload.get("hiding")))
         # Raises on failure: the scheduler retries (also after a restart).
         ref = await self.ctx.platform.send(alert.community_id, self.ctx.core.channels.moderators,
@@ -263,6 +267,11 @@ class Alerts(Feature):
         except Exception:
             self.ctx.errors.failed("choosing how much alert text to show")
             return "off"  # when unsure, show less
+
+    async def _refresh_job(self, job: Job) -> None:
+        """Job ``alert_refresh``: edit an alert's messages once (an open alert renumbered
+        when numbers became per community: its header and buttons show the new number)."""
+        await self.refresh_messages(int(job.payload["alert_id"]))
 
     async def refresh_messages(self, alert_id: int) -> None:
         """Edit every message of an alert to show its new state (best effort)."""
@@ -355,48 +364,50 @@ class Alerts(Feature):
 
     # -- claim and resolve ------------------------------------------------------------
 
-    async def _unresolved(self, community_id: str, alert_id: int) -> Alert | str:
-        """The alert if it is here and not resolved, else the answer saying why not."""
-        alert = await self.ctx.repo.alerts.get_alert(alert_id)
-        if alert is None or alert.community_id != community_id:
-            return self.ctx.templates.render("alert_unknown", alert=alert_id)
+    async def _unresolved(self, community_id: str, number: int) -> Alert | str:
+        """The alert numbered ``number`` in this community if it is not resolved, else the
+        answer saying why not (a number never reaches another community's alert)."""
+        alert = await self.ctx.repo.alerts.alert_by_number(community_id, number)
+        if alert is None:
+            return self.ctx.templates.render("alert_unknown", alert=number)
         if alert.state == "resolved":
-            return self.ctx.templates.render("alert_already_resolved", alert=alert_id)
+            return self.ctx.templates.render("alert_already_resolved", alert=number)
         return alert
 
-    async def claim(self, community_id: str, alert_id: int, by: str) -> str:
-        """Claim an alert; returns the answer for the moderator."""
+    async def claim(self, community_id: str, number: int, by: str) -> str:
+        """Claim the community's alert ``number``; returns the answer for the moderator."""
         store = self.ctx.repo.alerts
-        alert = await self._unresolved(community_id, alert_id)
+        alert = await self._unresolved(community_id, number)
         if isinstance(alert, str):
             return alert
         if alert.state == "claimed":
             who = self.ctx.platform.user_mention(alert.claimed_by or "")
-            return self.ctx.templates.render("alert_already_claimed", alert=alert_id,
+            return self.ctx.templates.render("alert_already_claimed", alert=number,
                                              moderator=who)
-        await store.claim_alert(alert_id, by, self.ctx.clock.now())
-        await self.ctx.scheduler.cancel("alert_reescalate", f"{alert_id}:")
-        self.ctx.publish(AlertClaimed(community_id, self.ctx.clock.now(), alert_id=alert_id,
-                                      kind=alert.kind, by=by))
-        await self.refresh_messages(alert_id)
-        return self.ctx.templates.render("alert_claim_done", alert=alert_id)
+        await store.claim_alert(alert.id, by, self.ctx.clock.now())
+        await self.ctx.scheduler.cancel("alert_reescalate", f"{alert.id}:")
+        self.ctx.publish(AlertClaimed(community_id, self.ctx.clock.now(), alert_id=alert.id,
+                                      kind=alert.kind, by=by, number=number))
+        await self.refresh_messages(alert.id)
+        return self.ctx.templates.render("alert_claim_done", alert=number)
 
-    async def resolve(self, community_id: str, alert_id: int, by: str, note: str | None) -> str:
-        """Resolve an alert; returns the answer for the moderator."""
+    async def resolve(self, community_id: str, number: int, by: str, note: str | None) -> str:
+        """Resolve the community's alert ``number``; returns the answer for the moderator."""
         store = self.ctx.repo.alerts
-        alert = await self._unresolved(community_id, alert_id)
+        alert = await self._unresolved(community_id, number)
         if isinstance(alert, str):
             return alert
-        await store.resolve_alert(alert_id, by, note or None, self.ctx.clock.now())
-        await self.ctx.scheduler.cancel("alert_reescalate", f"{alert_id}:")
-        self.ctx.publish(AlertResolved(community_id, self.ctx.clock.now(), alert_id=alert_id,
-                                       kind=alert.kind, by=by, urgency=alert.urgency))
-        await self.refresh_messages(alert_id)
+        await store.resolve_alert(alert.id, by, note or None, self.ctx.clock.now())
+        await self.ctx.scheduler.cancel("alert_reescalate", f"{alert.id}:")
+        self.ctx.publish(AlertResolved(community_id, self.ctx.clock.now(), alert_id=alert.id,
+                                       kind=alert.kind, by=by, urgency=alert.urgency,
+                                       number=number))
+        await self.refresh_messages(alert.id)
         alias = await self.ctx.kv.get(f"forgotten:{community_id}:{alert.member_id}")
         if alias:  # the member asked to be forgotten while this alert was open
-            await store.anonymise_alert(alert_id, alias)
+            await store.anonymise_alert(alert.id, alias)
         return self.ctx.templates.render("alert_resolve_done_note" if note else "alert_resolve_done",
-                                         alert=alert_id)
+                                         alert=number)
 
 
 def excerpt_around(text: str, matched: str | None, limit: int) -> str:

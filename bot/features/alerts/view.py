@@ -30,7 +30,7 @@ class AlertView:
 
     def render(self, alert: Alert, mode: str, users: tuple[str, ...] = (),
                roles: tuple[str, ...] = (), hidden: bool = False,
-               returned: bool = True, case_id: int | None = None,
+               returned: bool = True, case_number: int | None = None,
                hiding: bool = False, excerpts: str = "on") -> Outgoing:
         """The alert message for moderators (private channel only).
 
@@ -47,7 +47,7 @@ class AlertView:
         quiet = alert.urgency == "quiet"
         title = t.render(_title_template(mode, quiet),
                          waited=fmt_duration(ctx.clock.now() - alert.created_at))
-        header = t.render("alert_header", mentions=who, title=title, alert=alert.id,
+        header = t.render("alert_header", mentions=who, title=title, alert=alert.number,
                           kind=alert.kind.capitalize(), severity=alert.severity,
                           state=t.render(f"alert_state_{alert.state}")).strip()
         if self._channel_not_private(alert.community_id):
@@ -64,13 +64,13 @@ class AlertView:
             ]
             if quiet and alert.state == "open":
                 lines.append(t.render("alert_quiet_note"))
-            case = "_case" if case_id else ""
+            case = "_case" if case_number else ""
             if hiding and not hidden:
-                lines.append(t.render(f"alert_hiding{case}", case=case_id))
+                lines.append(t.render(f"alert_hiding{case}", case=case_number))
             elif hidden:
                 lines.append(t.render(f"alert_hidden{case}" if returned
-                                      else f"alert_hidden_no_dm{case}", case=case_id,
-                                      case_command=ctx.hint("case", str(case_id or ""))))
+                                      else f"alert_hidden_no_dm{case}", case=case_number,
+                                      case_command=ctx.hint("case", str(case_number or ""))))
             if alert.excerpt and excerpts == "off":
                 lines.append(t.render("alert_excerpt_off"))
             elif alert.excerpt and excerpts == "spoiler":
@@ -82,7 +82,7 @@ class AlertView:
         return Outgoing("\n".join(lines), mention_users=users, mention_roles=roles,
                         spoiler=spoiler[0] if spoiler else None,
                         spoiler_text=spoiler[1] if spoiler else "",
-                        alert_id=alert.id if alert.state != "resolved" else None)
+                        alert_id=alert.number if alert.state != "resolved" else None)
 
     def where_lines(self, alert: Alert) -> list[str]:
         """Where the member posted: one line per post (channel and link), newest last.
@@ -136,10 +136,10 @@ class AlertView:
                   else t.render("alert_someone"))
             return t.render("alert_resolved_by_note" if alert.note else "alert_resolved_by",
                             moderator=by, note=alert.note or "")
-        claim = self.ctx.hint("claim", str(alert.id))
+        claim = self.ctx.hint("claim", str(alert.number))
         if has(self.ctx.platform, Capability.BUTTONS):
             return t.render("alert_unclaimed_buttons", claim_command=claim)
-        resolve = self.ctx.hint("resolve", str(alert.id), "[note]")
+        resolve = self.ctx.hint("resolve", str(alert.number), "[note]")
         return t.render("alert_unclaimed", claim_command=claim, resolve_command=resolve)
 
 def _title_template(mode: str, quiet: bool) -> str:

@@ -146,7 +146,7 @@ class Care(Feature):
         if cfg.enabled and cfg.after_crisis and ev.kind == "crisis":
             resources = "\n".join(f"- {line}" for line in cfg.resources)
             text = self.ctx.templates.render(
-                "care_after_crisis", alert=ev.alert_id, checkin=self.ctx.hint("checkin"),
+                "care_after_crisis", alert=ev.number or ev.alert_id, checkin=self.ctx.hint("checkin"),
                 resources=self.ctx.templates.render("care_resources", resources=resources)
                 if resources else "")
             await self._tell_once(ev.community_id, ev.by, text, f"care:after:{ev.alert_id}")

@@ -128,11 +128,11 @@ class ContentWarnings(Feature):
         """Record the case; if the author did not get their text, keep all of it there and
         tell the moderators so someone can send it."""
         ctx = self.ctx
-        case_id = await ctx.repo.add_case(
+        case = await ctx.repo.record_case(
             ev.community_id, action, rule, explain, "haven", "Haven", ev.author.id,
             ev.author.name, ev.at, ev.channel.id, ev.message.message_id,
             ev.text[:200] if returned else ev.text)
         if not returned:
             await ctx.messenger.send(ev.community_id, ctx.core.channels.moderators, Outgoing(
-                ctx.templates.render("cw_case_no_dm", case=case_id, member=ev.author.name,
+                ctx.templates.render("cw_case_no_dm", case=case.number, member=ev.author.name,
                                      channel=ev.channel.name, rule=rule)))

@@ -107,9 +107,9 @@ class DutyCommands:
                               open_alerts=len(open_alerts), posts=plural(len(posts), "post"),
                               cases=plural(len(cases), "case")))
         for a in open_alerts:
-            lines.append(t.render("handover_alert", alert=a.id, kind=a.kind, state=a.state,
+            lines.append(t.render("handover_alert", alert=a.number, kind=a.kind, state=a.state,
                                   member=a.member_name, link=a.link).rstrip())
         for c in cases[-10:]:
-            lines.append(t.render("handover_case", case=c.id, action=c.action,
+            lines.append(t.render("handover_case", case=c.number, action=c.action,
                                   member=c.target_name, reason=c.rule_id or c.reason))
         return CommandResult("\n".join(lines))

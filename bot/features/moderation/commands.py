@@ -31,31 +31,31 @@ class ModerationCommands:
                    ) -> CommandResult:
         """Warn a member, citing a rule id or a reason."""
         rule, explain = self._rule_and_reason(reason)
-        case_id = await self.moderation.warn(inv.community_id, member.id, member.name, rule,
-                                             explain, actor=(inv.invoker.id, inv.invoker.name))
+        number = await self.moderation.warn(inv.community_id, member.id, member.name, rule,
+                                            explain, actor=(inv.invoker.id, inv.invoker.name))
         return CommandResult(self.ctx.templates.render(
-            "warn_done", member=self._who(member.id, member.name), case=case_id))
+            "warn_done", member=self._who(member.id, member.name), case=number))
 
     @command("note", "Add a private moderator note about a member")
     async def note(self, inv: Invocation, member: Annotated[Member, Arg("Who")],
                    text: Annotated[str, Arg("The note", rest=True)]) -> CommandResult:
         """A private moderator note about a member (not shown to them)."""
         ctx = self.ctx
-        case_id = await ctx.repo.add_case(inv.community_id, "note", None, text, inv.invoker.id,
+        case = await ctx.repo.record_case(inv.community_id, "note", None, text, inv.invoker.id,
                                           inv.invoker.name, member.id, member.name,
                                           ctx.clock.now())
         return CommandResult(ctx.templates.render(
-            "note_done", member=self._who(member.id, member.name), case=case_id))
+            "note_done", member=self._who(member.id, member.name), case=case.number))
 
     @command("case", "Show one case")
     async def case(self, inv: Invocation,
                    id: Annotated[int, Arg("Case number")]) -> CommandResult:
-        """Show one case."""
+        """Show one case, by its number in this community."""
         t = self.ctx.templates
-        case = await self.ctx.repo.get_case(inv.community_id, id)
+        case = await self.ctx.repo.case_by_number(inv.community_id, id)
         if case is None:
             return CommandResult(t.render("case_unknown", case=id), ok=False)
-        lines = [t.render("case_header", case=case.id, action=case.action,
+        lines = [t.render("case_header", case=case.number, action=case.action,
                           at=fmt_time(case.created_at)),
                  t.render("case_member", member=self._who(case.target_id, case.target_name)),
                  t.render("case_by", moderator=case.actor_name),
@@ -87,7 +87,7 @@ class ModerationCommands:
                           count=len(cases), member=who)]
         for c in cases[-25:]:
             lines.append(t.render("history_item_rule" if c.rule_id else "history_item",
-                                  case=c.id, at=fmt_time(c.created_at), action=c.action,
+                                  case=c.number, at=fmt_time(c.created_at), action=c.action,
                                   rule=c.rule_id or "", moderator=c.actor_name, reason=c.reason))
         return CommandResult("\n".join(lines))
 
@@ -100,14 +100,14 @@ class ModerationCommands:
         if not 1 <= minutes <= 40320:
             raise CommandError(self.ctx.templates.render("timeout_minutes"))
         rule, explain = self._rule_and_reason(reason)
-        case_id = await self.moderation.timeout(inv.community_id, member.id, member.name,
-                                                minutes * 60, rule, explain,
-                                                actor=(inv.invoker.id, inv.invoker.name))
-        if case_id is None:
+        number = await self.moderation.timeout(inv.community_id, member.id, member.name,
+                                               minutes * 60, rule, explain,
+                                               actor=(inv.invoker.id, inv.invoker.name))
+        if number is None:
             return CommandResult(self.ctx.templates.render("timeout_failed"), ok=False)
         return CommandResult(self.ctx.templates.render(
             "timeout_done_one" if minutes == 1 else "timeout_done",
-            member=self._who(member.id, member.name), minutes=minutes, case=case_id))
+            member=self._who(member.id, member.name), minutes=minutes, case=number))
 
     async def _lookup(self, inv: Invocation, query: str) -> Member | None:
         """``platform.resolve_member``; a platform failure is a clear refusal, not a crash."""

@@ -36,7 +36,7 @@ from bot.core.ports import lift_timeout_of
 from bot.rules.model import Match
 from bot.rules.planner import Outcome, Plan, alert_of, plan
 from bot.storage.repositories.cases import CasesRepository
-from bot.storage.rows import Job
+from bot.storage.rows import Case, Job
 
 log = logging.getLogger(__name__)
 
@@ -101,16 +101,16 @@ class Moderation(Feature):
         with its text first, then hide it and send the author ``private_text`` (the
         caller's own template, giving them their text back)."""
         ctx = self.ctx
-        case_id = await ctx.repo.add_case(
+        case = await ctx.repo.record_case(
             ev.community_id, "hold", rule, explain, "haven", "Haven", ev.author.id,
             ev.author.name, ev.at, ev.channel.id, ev.message.message_id, ev.text)
         hidden, _ = await ctx.messenger.hide_and_return(
             ev, rule=rule, explain=explain, private_text=private_text, notice=None,
             notice_no_dm=None)
         if not hidden:
-            await ctx.repo.delete_case(case_id)
+            await ctx.repo.delete_case(case.id)
             return None
-        return case_id
+        return case.number
 
     async def resume_interrupted(self) -> int:
         """At start-up: every hide follow-up still pending belongs to a run that was
@@ -145,29 +145,31 @@ class Moderation(Feature):
             if await self._cooling(ev, m):
                 p.warn = [w for w in p.warn if w is not m]
                 p.replies = [r for r in p.replies if r[2] is not m]
-        case_id = None
+        case: Case | None = None
         fresh_case = False
         alert = alert_of(p)
         # 1. store first: the case with the author's whole text (then the alert, in _act)
         if p.hide is not None:
-            case_id, fresh_case = await self._record_hide(
+            case, fresh_case = await self._record_hide(
                 ev, p.hide, log_case=alert is None,
                 signposts=[[topic, privately] for topic, privately, _ in p.signposts])
-            self._active.add(case_id)
+            self._active.add(case.id)
+        case_id = case.id if case is not None else None
         try:
-            return await self._act(ev, p, alert, case_id, fresh_case)
+            return await self._act(ev, p, alert, case, fresh_case)
         finally:
             self._active.discard(case_id or 0)
 
     async def _act(self, ev: MessagePosted, p: Plan, alert: tuple[Match, str, str] | None,
-                   case_id: int | None, fresh_case: bool) -> Outcome:
+                   case: Case | None, fresh_case: bool) -> Outcome:
         ctx = self.ctx
+        case_id, case_number = (case.id, case.number) if case is not None else (None, None)
         hidden = returned = False
         alert_id = job_id = None
         if alert is not None:
             match, kind, urgency = alert
             extra: dict[str, bool | int | None] = (
-                {"hiding": True, "case_id": case_id} if case_id is not None else {})
+                {"hiding": True, "case_number": case_number} if case is not None else {})
             alert_id, job_id = await self.alerts.record(ev, match, kind, urgency, **extra)
         # 2. hide and send the author their text; 3. the alert goes out whatever happened
         try:
@@ -178,7 +180,7 @@ class Moderation(Feature):
         finally:
             if alert is not None:
                 await self.alerts.send_recorded(job_id, hidden=hidden, returned=returned,
-                                                case_id=case_id if hidden else None,
+                                                case_number=case_number if hidden else None,
                                                 hiding=False)
         # 4. the notices of a hidden post (its follow-up job is then no longer needed)
         if hidden and case_id is not None:
@@ -217,8 +219,8 @@ class Moderation(Feature):
         return bool(m.rule.cooldown) and await self.ctx.repo.cooldown_active(
             ev.community_id, m.rule.id, ev.author.id, ev.at)
 
-    async def _case(self, ev: MessagePosted, action: str, m: Match, excerpt: str | None) -> int:
-        return await self.ctx.repo.add_case(
+    async def _case(self, ev: MessagePosted, action: str, m: Match, excerpt: str | None) -> Case:
+        return await self.ctx.repo.record_case(
             ev.community_id, action, m.rule.id, m.rule.explain or m.rule.description,
             "haven", "Haven", ev.author.id, ev.author.name, ev.at, ev.channel.id,
             ev.message.message_id, excerpt)
@@ -226,21 +228,21 @@ class Moderation(Feature):
     # -- hiding: store first, then act, finish after a crash ------------------------
 
     async def _record_hide(self, ev: MessagePosted, m: Match, log_case: bool,
-                           signposts: list[list[object]] | None = None) -> tuple[int, bool]:
+                           signposts: list[list[object]] | None = None) -> tuple[Case, bool]:
         """Record the hide case with the author's whole text, and a follow-up job that
-        finishes the work if Haven stops part-way; returns (case number, newly recorded).
+        finishes the work if Haven stops part-way; returns (the case, newly recorded).
 
         A post handled again (delivered again after a crash) reuses its case.
         """
         ctx = self.ctx
         async with ctx.transaction():  # the case and its follow-up job, or nothing
             earlier = await ctx.repo.find_case(ev.community_id, ev.message.message_id, "hide")
-            case_id = earlier.id if earlier is not None else \
+            case = earlier if earlier is not None else \
                 await self._case(ev, "hide", m, excerpt=ev.text)
-            await self._schedule_followup(ev, m, case_id, log_case, signposts)
-        return case_id, earlier is None
+            await self._schedule_followup(ev, m, case, log_case, signposts)
+        return case, earlier is None
 
-    async def _schedule_followup(self, ev: MessagePosted, m: Match, case_id: int,
+    async def _schedule_followup(self, ev: MessagePosted, m: Match, case: Case,
                                  log_case: bool, signposts: list[list[object]] | None) -> None:
         """The job that finishes an interrupted hide.
 
@@ -249,9 +251,10 @@ class Moderation(Feature):
         """
         ctx = self.ctx
         ref = ev.message
-        await ctx.scheduler.schedule(ev.community_id, "hide_followup", str(case_id),
+        await ctx.scheduler.schedule(ev.community_id, "hide_followup", str(case.id),
                                       ctx.clock.now() + HIDE_GRACE, {
-                                          "case_id": case_id, "log_case": log_case,
+                                          "case_id": case.id, "case_number": case.number,
+                                          "log_case": log_case,
                                           "author_id": ev.author.id, "author_name": ev.author.name,
                                           "channel_id": ev.channel.id,
                                           "channel_name": ev.channel.name, "link": ev.link,
@@ -324,11 +327,16 @@ class Moderation(Feature):
 
             await ctx.messenger.once(community, f"case:{case_id}:notice", send_notice)
         if info.get("log_case"):
+            number = info.get("case_number")
+            if number is None:  # a follow-up stored before cases had numbers
+                stored = await ctx.repo.get_case(community, case_id)
+                number = stored.number if stored is not None else case_id
+
             async def send_log() -> str:
                 template = "case_hidden_log" + ("_link" if info["link"] else "") + (
                     "" if returned else "_no_dm")
                 sent = await ctx.messenger.send(community, ctx.core.channels.moderators, Outgoing(
-                    ctx.templates.render(template, case=case_id, member=info["author_name"],
+                    ctx.templates.render(template, case=number, member=info["author_name"],
                                          channel=info["channel_name"], rule=info["rule"],
                                          link=info["link"])))
                 return "sent" if sent is not None else "failed"
@@ -381,21 +389,23 @@ class Moderation(Feature):
     async def warn(self, community_id: str, user_id: str, name: str, rule: str, explain: str,
                    actor: tuple[str, str] | None, channel_id: str | None = None,
                    message_id: str | None = None) -> int:
-        """Warn a member (same words every time), record a case; returns the case number."""
+        """Warn a member (same words every time), record a case; returns the case number
+        (in the community)."""
         ctx = self.ctx
         actor_id, actor_name = actor or ("haven", "Haven")
-        case_id = await ctx.repo.add_case(community_id, "warn", rule, explain, actor_id,
-                                            actor_name, user_id, name, ctx.clock.now(),
-                                            channel_id, message_id)
+        case = await ctx.repo.record_case(community_id, "warn", rule, explain, actor_id,
+                                          actor_name, user_id, name, ctx.clock.now(),
+                                          channel_id, message_id)
         text = ctx.templates.render("warning", member=name, rule=rule, explain=explain,
                                      community=ctx.platform.community_name(community_id))
         await ctx.messenger.private(community_id, user_id, Outgoing(
-            ctx.templates.render("member_case_note", text=text, case=case_id)))
-        return case_id
+            ctx.templates.render("member_case_note", text=text, case=case.number)))
+        return case.number
 
     async def timeout(self, community_id: str, user_id: str, name: str, seconds: float, rule: str,
                       explain: str, actor: tuple[str, str] | None) -> int | None:
-        """Time a member out, tell them why, record a case; ``None`` if the platform refused."""
+        """Time a member out, tell them why, record a case; returns the case number (in the
+        community), ``None`` if the platform refused."""
         ctx = self.ctx
         try:
             await ctx.platform.timeout(community_id, user_id, seconds, f"Haven: {rule}")
@@ -410,15 +420,15 @@ class Moderation(Feature):
             await ctx.scheduler.schedule(community_id, "lift_timeout", user_id,
                                           ctx.clock.now() + seconds)
         actor_id, actor_name = actor or ("haven", "Haven")
-        case_id = await ctx.repo.add_case(community_id, "timeout", rule,
-                                            f"{explain} ({fmt_duration(seconds)})", actor_id,
-                                            actor_name, user_id, name, ctx.clock.now())
+        case = await ctx.repo.record_case(community_id, "timeout", rule,
+                                          f"{explain} ({fmt_duration(seconds)})", actor_id,
+                                          actor_name, user_id, name, ctx.clock.now())
         text = ctx.templates.render("timeout", member=name, rule=rule, explain=explain,
                                      duration=fmt_duration(seconds),
                                      community=ctx.platform.community_name(community_id))
         await ctx.messenger.private(community_id, user_id, Outgoing(
-            ctx.templates.render("member_case_note", text=text, case=case_id)))
-        return case_id
+            ctx.templates.render("member_case_note", text=text, case=case.number)))
+        return case.number
 
 
     async def _lift_timeout_job(self, job: Job) -> None:

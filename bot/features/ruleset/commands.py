@@ -68,23 +68,23 @@ class RulesetCommands:
         ctx = self.ctx
         t = ctx.templates
         what = what.strip()
-        alert_id = rule = None
+        number = rule = None
         if kind == "falsealarm":
             try:
-                alert_id = int(what.lstrip("#"))
+                number = int(what.lstrip("#"))
             except ValueError:
                 raise CommandError(t.render("feedback_alert_number")) from None
-            alert = await ctx.repo.alerts.get_alert(alert_id)
-            if alert is None or alert.community_id != inv.community_id:
-                raise CommandError(t.render("feedback_alert_unknown", alert=alert_id))
+            alert = await ctx.repo.alerts.alert_by_number(inv.community_id, number)
+            if alert is None:
+                raise CommandError(t.render("feedback_alert_unknown", alert=number))
             if not alert.excerpt:
-                raise CommandError(t.render("feedback_alert_purged", alert=alert_id))
+                raise CommandError(t.render("feedback_alert_purged", alert=number))
             what, rule = alert.excerpt, alert.rule_id
         elif not what:
             raise CommandError(t.render("feedback_text_missing"))
         try:
             total = append_review(ctx.config.review_file, what, label, kind,
-                                  by=inv.invoker.id, at=ctx.clock.now(), alert=alert_id,
+                                  by=inv.invoker.id, at=ctx.clock.now(), alert=number,
                                   rule=rule)
         except OSError as exc:
             log.error("could not write the review file: %s", exc.__class__.__name__)

@@ -264,7 +264,7 @@ class RulesEditor:
                     old.sha, sha256(text), len(book.rules))
                 reason = t.render("rules_edit_case", file=path.name, added=added,
                                   removed=removed, change=change_id)
-                case_id = await ctx.repo.cases.add_case(
+                case = await ctx.repo.cases.record_case(
                     community_id, "rules_edit", None, reason, actor.id, actor.name,
                     f"rules:{path.name}", path.name, now)
                 write_atomic(path, text)
@@ -273,9 +273,9 @@ class RulesEditor:
             return Saved("write_failed", t.render("rules_edit_write_failed"), checked)
         ctx.rules.replace(book)
         log.info("community rule file changed by %s: change #%d, case #%d, %d rules in force",
-                 actor.id, change_id, case_id, len(book.rules))
-        return Saved("saved", t.render("rules_edit_saved", change=change_id, case=case_id,
-                                       count=len(book.rules)), checked, change_id, case_id)
+                 actor.id, change_id, case.number, len(book.rules))
+        return Saved("saved", t.render("rules_edit_saved", change=change_id, case=case.number,
+                                       count=len(book.rules)), checked, change_id, case.id)
 
 
 def _hit(m: Match) -> Hit:

@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from bot.storage.repositories.base import Repository, as_dicts
+from bot.storage.repositories.counters import next_number, valid_number
 from bot.storage.repositories.kv import KeyValueRepository
 from bot.storage.rows import Alert, from_row, place_of
 
@@ -13,22 +14,48 @@ from bot.storage.rows import Alert, from_row, place_of
 class AlertsRepository(Repository):
     """Crisis and safety alerts for moderators, and the signposting memory."""
 
+    async def open_alert(self, community_id: str, kind: str, member_id: str, member_name: str,
+                         channel_id: str, channel_name: str, message_id: str, link: str,
+                         excerpt: str | None, rule_id: str, severity: str, at: float,
+                         urgency: str = "now", private: bool = False) -> Alert:
+        """Open a new alert with the community's next number; returns it. ``private``: the
+        post was a message to Haven. The number and the row are stored together."""
+        place = place_of(channel_id, channel_name, message_id, link, private)
+        async with self.db.transaction():
+            number = await next_number(self.db, community_id, "alert")
+            row = await self.db.one(
+                "INSERT INTO alerts (community_id, kind, member_id, member_name, channel_id, "
+                "channel_name, message_id, link, excerpt, rule_id, severity, created_at, "
+                "updated_at, places, urgency, number) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *",
+                (community_id, kind, member_id, member_name, channel_id, channel_name,
+                 message_id, link, excerpt, rule_id, severity, at, at, json.dumps([place]),
+                 urgency, number))
+        alert: Alert = from_row(Alert, row)
+        return alert
+
     async def create_alert(self, community_id: str, kind: str, member_id: str, member_name: str,
                            channel_id: str, channel_name: str, message_id: str, link: str,
                            excerpt: str | None, rule_id: str, severity: str, at: float,
                            urgency: str = "now", private: bool = False) -> int:
-        """Open a new alert; returns its id. ``private``: the post was a message to Haven."""
-        place = place_of(channel_id, channel_name, message_id, link, private)
-        return await self.db.write(
-            "INSERT INTO alerts (community_id, kind, member_id, member_name, channel_id, "
-            "channel_name, message_id, link, excerpt, rule_id, severity, created_at, updated_at, "
-            "places, urgency) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (community_id, kind, member_id, member_name, channel_id, channel_name, message_id,
-             link, excerpt, rule_id, severity, at, at, json.dumps([place]), urgency))
+        """Open a new alert (:meth:`open_alert`); returns its id (not its number)."""
+        alert = await self.open_alert(community_id, kind, member_id, member_name, channel_id,
+                                      channel_name, message_id, link, excerpt, rule_id,
+                                      severity, at, urgency, private)
+        return alert.id
 
     async def get_alert(self, alert_id: int) -> Alert | None:
         """An alert by id."""
         return from_row(Alert, await self.db.one("SELECT * FROM alerts WHERE id = ?", (alert_id,)))
+
+    async def alert_by_number(self, community_id: str, number: int) -> Alert | None:
+        """An alert by the number moderators see, within ``community_id`` only (a number
+        typed in one community never reaches another's alert). A number no alert can have
+        (0, negative, beyond 64 bits) finds none."""
+        if not valid_number(number):
+            return None
+        return from_row(Alert, await self.db.one(
+            "SELECT * FROM alerts WHERE community_id = ? AND number = ?", (community_id, number)))
 
     async def _alert_for_update(self, alert_id: int) -> Alert | None:
         """An alert by id, locked until the open transaction ends (read-modify-write)."""
@@ -146,7 +173,7 @@ class AlertsRepository(Repository):
         args = (community_id, user_id)
         return {
             "alerts_about_you": as_dicts(await self.db.all(
-                "SELECT id, kind, created_at, state, excerpt FROM alerts WHERE community_id = ? "
+                "SELECT number AS id, kind, created_at, state, excerpt FROM alerts WHERE community_id = ? "
                 "AND member_id = ?", args)),
             "signposting": as_dicts(await self.db.all(
                 "SELECT topic, at FROM signposts WHERE community_id = ? AND user_id = ?", args)),

@@ -5,28 +5,53 @@ from __future__ import annotations
 from typing import Any
 
 from bot.storage.repositories.base import Repository, as_dicts
+from bot.storage.repositories.counters import next_number, valid_number
 from bot.storage.rows import Case, from_row
 
 
 class CasesRepository(Repository):
     """Moderation cases and rule cooldowns."""
 
+    async def record_case(self, community_id: str, action: str, rule_id: str | None,
+                          reason: str, actor_id: str, actor_name: str, target_id: str,
+                          target_name: str, at: float, channel_id: str | None = None,
+                          message_id: str | None = None, excerpt: str | None = None) -> Case:
+        """Record a moderation action with the community's next case number; returns the
+        case. The number and the row are stored together."""
+        async with self.db.transaction():
+            number = await next_number(self.db, community_id, "case")
+            row = await self.db.one(
+                "INSERT INTO cases (community_id, action, rule_id, reason, actor_id, "
+                "actor_name, target_id, target_name, channel_id, message_id, excerpt, "
+                "created_at, number) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *",
+                (community_id, action, rule_id, reason, actor_id, actor_name, target_id,
+                 target_name, channel_id, message_id, excerpt, at, number))
+        case: Case = from_row(Case, row)
+        return case
+
     async def add_case(self, community_id: str, action: str, rule_id: str | None, reason: str,
                        actor_id: str, actor_name: str, target_id: str, target_name: str,
                        at: float, channel_id: str | None = None, message_id: str | None = None,
                        excerpt: str | None = None) -> int:
-        """Record a moderation action; returns the case number."""
-        return await self.db.write(
-            "INSERT INTO cases (community_id, action, rule_id, reason, actor_id, actor_name, "
-            "target_id, target_name, channel_id, message_id, excerpt, created_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (community_id, action, rule_id, reason, actor_id, actor_name, target_id, target_name,
-             channel_id, message_id, excerpt, at))
+        """Record a moderation action (:meth:`record_case`); returns the case's id (its
+        key in the store; ``Case.number`` is what moderators see)."""
+        case = await self.record_case(community_id, action, rule_id, reason, actor_id,
+                                      actor_name, target_id, target_name, at, channel_id,
+                                      message_id, excerpt)
+        return case.id
 
     async def get_case(self, community_id: str, case_id: int) -> Case | None:
-        """A case by number, within a community."""
+        """A case by id, within a community."""
         return from_row(Case, await self.db.one("SELECT * FROM cases WHERE community_id = ? AND id = ?",
                                                 (community_id, case_id)))
+
+    async def case_by_number(self, community_id: str, number: int) -> Case | None:
+        """A case by the number moderators see, within ``community_id`` only (a number no
+        case can have finds none)."""
+        if not valid_number(number):
+            return None
+        return from_row(Case, await self.db.one(
+            "SELECT * FROM cases WHERE community_id = ? AND number = ?", (community_id, number)))
 
     async def find_case(self, community_id: str, message_id: str, action: str) -> Case | None:
         """The case recorded for ``action`` on a message, if any (acting once per post)."""
@@ -73,7 +98,7 @@ class CasesRepository(Repository):
     async def export(self, community_id: str, user_id: str) -> dict[str, list[dict[str, Any]]]:
         """``cases_about_you`` (moderators' private notes are not shown)."""
         return {"cases_about_you": as_dicts(await self.db.all(
-            "SELECT id, action, rule_id, reason, created_at, excerpt FROM cases "
+            "SELECT number AS id, action, rule_id, reason, created_at, excerpt FROM cases "
             "WHERE community_id = ? AND target_id = ? AND action != 'note'",
             (community_id, user_id)))}
 

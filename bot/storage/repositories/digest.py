@@ -14,6 +14,7 @@ from typing import Any, ClassVar
 
 from bot.storage.database import Migration
 from bot.storage.repositories.base import Repository, as_dicts
+from bot.storage.repositories.counters import next_number
 
 MIGRATIONS: tuple[Migration, ...] = (
     Migration("digest", 1, """
@@ -29,6 +30,13 @@ MIGRATIONS: tuple[Migration, ...] = (
         id INTEGER PRIMARY KEY AUTOINCREMENT, community_id TEXT NOT NULL,
         number INTEGER NOT NULL, due_at REAL NOT NULL, sent_at REAL,
         messages TEXT NOT NULL DEFAULT '[]', UNIQUE (community_id, number));
+    """),
+    # 2: digest numbers come from the per-community counters (base migration 6), so
+    # processes sharing the database never give one number twice; they continue after
+    # the digests already sent.
+    Migration("digest", 2, """
+    INSERT INTO counters (community_id, kind, value)
+        SELECT community_id, 'digest', MAX(number) FROM digests GROUP BY community_id;
     """),
 )
 """The digest's own tables (owner ``digest``)."""
@@ -108,16 +116,16 @@ class DigestRepository(Repository):
 
     async def create_digest(self, community_id: str, due_at: float,
                             item_ids: list[int]) -> Digest:
-        """Store a digest and assign ``item_ids`` to it (call inside a transaction)."""
-        row = await self.db.one("SELECT COALESCE(MAX(number), 0) + 1 AS n FROM digests "
-                                "WHERE community_id = ?", (community_id,))
-        number = int(row["n"]) if row else 1
-        digest_id = await self.db.write(
-            "INSERT INTO digests (community_id, number, due_at) VALUES (?, ?, ?)",
-            (community_id, number, due_at))
-        for item_id in item_ids:
-            await self.db.write("UPDATE digest_items SET digest_id = ? WHERE id = ? "
-                                "AND digest_id IS NULL", (digest_id, item_id))
+        """Store a digest with the community's next digest number and assign ``item_ids``
+        to it, in one transaction (or the caller's)."""
+        async with self.db.transaction():
+            number = await next_number(self.db, community_id, "digest")
+            digest_id = await self.db.write(
+                "INSERT INTO digests (community_id, number, due_at) VALUES (?, ?, ?)",
+                (community_id, number, due_at))
+            for item_id in item_ids:
+                await self.db.write("UPDATE digest_items SET digest_id = ? WHERE id = ? "
+                                    "AND digest_id IS NULL", (digest_id, item_id))
         return Digest(digest_id, community_id, number, due_at, None, "[]")
 
     async def unsent(self, community_id: str | None = None) -> list[Digest]:
