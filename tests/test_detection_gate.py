@@ -18,7 +18,7 @@ from tests.detection_helpers import FakeBackend, write_corpus
 
 SMALL = GateOptions(bits=10, width=8, hidden=8, epochs=30)
 FAST = TrainOptions(sparse_iterations=60, folds=2, examples_per_label=3, ngram_dim=1 << 12,
-                    hidden=32, epochs=150, gate_options=SMALL)
+                    hidden=32, epochs=150, gate_options=SMALL, learned_gate=True)
 
 
 def _rows(texts: list[str]):  # type: ignore[no-untyped-def]
@@ -77,10 +77,13 @@ def test_training_fits_a_gate_that_persists(tmp_path: Path) -> None:
     assert loaded.gate_net is not None
     assert loaded.gate_net.threshold == detector.gate_net.threshold
     assert np.allclose(loaded.gate_net.table, detector.gate_net.table, atol=1e-3)
-    # a fixed gate (0: embed everything) trains no network, as before
+    # a fixed gate (0: embed everything) trains no network, as before; nor does the default
     plain, _ = train(data, FakeBackend(), opts=dataclasses.replace(FAST, gate=0.0), out=out)
     assert plain.gate_net is None
     assert Detector.load(plain.save(tmp_path / "plain.npz")).gate_net is None
+    default, _ = train(data, FakeBackend(), opts=dataclasses.replace(FAST, learned_gate=False),
+                       out=out)
+    assert default.gate_net is None
 
 
 def test_windows_the_gate_rules_out_never_reach_the_model(tmp_path: Path) -> None:
@@ -126,3 +129,13 @@ def test_a_gate_can_be_fitted_for_an_existing_head(tmp_path: Path) -> None:
     assert np.array_equal(gated.ng_b, plain.ng_b)  # the heads themselves are unchanged
     assert gated.thresholds == plain.thresholds
     assert _gate_only(tmp_path / "missing.npz", data, cache, None, out) == 1
+
+
+def test_train_command_line_flags() -> None:
+    from bot.cli import build_parser
+
+    args = build_parser().parse_args(["train", "--gate"])
+    assert args.gate is True and args.gate_only is None
+    args = build_parser().parse_args(["train", "--gate-only"])
+    assert args.gate is False and args.gate_only == ""  # "": the shipped head
+    assert build_parser().parse_args(["train", "--gate-only", "h.npz"]).gate_only == "h.npz"

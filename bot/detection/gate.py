@@ -12,8 +12,10 @@ It is trained by distillation: the target of a window is the *full stage's* deci
 or pii, not the label itself; whole posts labelled none, distress or recovery, and
 all their windows, are negatives. Its threshold is chosen out of fold so that
 :data:`GATE_RECALL` of the positive posts the full stage catches are still caught
-through the gate (see :func:`choose_threshold`). ``haven train`` fits it beside the
-heads (``fit_gate``); ``Detector`` stores it in the head file.
+through the gate, within each category (see :func:`choose_threshold`). ``haven train
+--gate`` fits it beside the heads, ``haven train --gate-only`` for an existing head;
+``Detector`` stores it in the head file. On the shipped corpus it saves little (see
+README "Benchmarks"), so it is not fitted by default.
 """
 
 from __future__ import annotations

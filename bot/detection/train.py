@@ -51,6 +51,9 @@ class TrainOptions:
     gate: float | None = None
     """A fixed gate (0: embed every window) instead of the one chosen out of fold; a fixed
     gate also means no learned gate network (see ``bot.detection.gate``)."""
+    learned_gate: bool = False
+    """Also fit the gate network (``haven train --gate``; off by default: see README
+    "Benchmarks" for what it saves and what it loses on the shipped corpus)."""
     gate_options: GateOptions | None = None
 
 
@@ -352,7 +355,7 @@ def train(examples: Sequence[Example], backend: EmbeddingBackend | None, *,
         gate = opts.gate if opts.gate is not None else 0.05
     mix, thresholds, ngram_thresholds = _pick(layout, oof_ng, oof_em, candidate, gate, train_set)
     gate_fit = None
-    if oof_em is not None and candidate is not None and opts.gate is None:
+    if oof_em is not None and candidate is not None and opts.gate is None and opts.learned_gate:
         gate_fit = fit_cascade_gate(layout, win_rows, oof_ng, oof_em, candidate, mix, thresholds,
                                     train_set, win_fold, opts.gate_options, out)
     ng_w = np.mean(ng_ws, axis=0).astype(np.float32)  # a linear model: the mean of the logits
