@@ -72,6 +72,7 @@ def test_training_fits_a_gate_that_persists(tmp_path: Path) -> None:
     detector, _ = train(data, FakeBackend(), opts=FAST, out=out)
     assert detector.gate_net is not None
     assert "gate: keeps" in out.getvalue()
+    assert detector.meta["gate_net"]["threshold"] == round(detector.gate_net.threshold, 4)
     path = detector.save(tmp_path / "head.npz")
     loaded = Detector.load(path)
     assert loaded.gate_net is not None

@@ -354,10 +354,10 @@ def train(examples: Sequence[Example], backend: EmbeddingBackend | None, *,
     else:
         gate = opts.gate if opts.gate is not None else 0.05
     mix, thresholds, ngram_thresholds = _pick(layout, oof_ng, oof_em, candidate, gate, train_set)
-    gate_fit = None
-    if oof_em is not None and candidate is not None and opts.gate is None and opts.learned_gate:
-        gate_fit = fit_cascade_gate(layout, win_rows, oof_ng, oof_em, candidate, mix, thresholds,
-                                    train_set, win_fold, opts.gate_options, out)
+    gate_fit = (fit_cascade_gate(layout, win_rows, oof_ng, oof_em, candidate, mix, thresholds,
+                                 train_set, win_fold, opts.gate_options, out)
+                if oof_em is not None and candidate is not None and opts.learned_gate
+                and opts.gate is None else None)
     ng_w = np.mean(ng_ws, axis=0).astype(np.float32)  # a linear model: the mean of the logits
     ng_b = np.mean(ng_bs, axis=0).astype(np.float32)
     em: list[np.ndarray] | None = None
@@ -380,10 +380,9 @@ def train(examples: Sequence[Example], backend: EmbeddingBackend | None, *,
             "languages": dict(Counter(e.lang for e in examples)),
             "labels": dict(Counter(e.label for e in examples)),
             "community_examples": sum(e.source == "examples" for e in examples),
+            **({"gate_net": gate_fit.summary()} if gate_fit is not None else {}),
         },
     )
-    if gate_fit is not None:
-        detector.meta["gate_net"] = gate_fit.summary()
     return detector, dev_set
 
 
