@@ -63,6 +63,11 @@ def test_train_gate_keeps_the_caught_posts() -> None:
     assert fit.kept >= 0.995
     assert fit.gate.passes(_rows(texts[:16]), np.zeros((16, 5))).all()
     assert fit.passed_negatives < 1.0
+    # one fold: nothing to choose a threshold on, so everything goes to the model
+    one = train_gate(_rows(texts), np.zeros((32, 5)), np.ones(32, bool), needed, owner,
+                     np.zeros(32, int), ~needed, opts=SMALL)
+    assert one.gate.threshold == float("-inf")
+    assert one.gate.passes(_rows(texts), np.zeros((32, 5))).all()
 
 
 def test_training_fits_a_gate_that_persists(tmp_path: Path) -> None:

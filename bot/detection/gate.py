@@ -244,8 +244,9 @@ def train_gate(rows: SparseRows, z_ng: np.ndarray, candidate: np.ndarray, needed
         net = fit_gate(rows.take(tr), z_ng[tr], needed[tr], opts)
         oof[te] = net.logits(rows.take(te), z_ng[te])
     if len(folds) < 2:
-        oof[cand] = 0.0  # nothing to hold out: let everything through
-    threshold = choose_threshold(oof, owner, needed & candidate, caught, recall, groups)
+        oof[cand] = 0.0  # nothing to hold out: the gate lets everything through
+    threshold = (choose_threshold(oof, owner, needed & candidate, caught, recall, groups)
+                 if len(folds) > 1 else float("-inf"))
     gate = fit_gate(rows.take(cand), z_ng[cand], needed[cand], opts)
     gate.threshold = threshold
     through = oof >= threshold
