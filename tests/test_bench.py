@@ -79,3 +79,13 @@ def test_readable_report(capsys: pytest.CaptureFixture[str]) -> None:
                        "--semantic-messages", "5", "--mix-messages", "10"]) == 0
     out = capsys.readouterr().out
     assert "msgs/s" in out and "realistic traffic mix" in out
+
+
+def test_semantic_head_option(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    bench = load_bench()
+    assert bench.main(["--keywords", "20", "--regex-rules", "1", "--messages", "5",
+                       "--min-seconds", "0.01", "--baseline-seconds", "0.01",
+                       "--semantic-messages", "2", "--mix-messages", "0",
+                       "--semantic-head", str(tmp_path / "none.npz"), "--json"]) == 0
+    figures = json.loads(capsys.readouterr().out)
+    assert figures["semantic_msgs_per_s"] is None  # no such head: not measured
