@@ -473,3 +473,43 @@ async def test_durable_is_nothing_to_do_where_every_commit_is_durable(db: Databa
     await db.durable()
     await db.durable()
     assert await kv(db) == {"a": "v"}
+
+
+async def test_sqlite_statements_of_several_tasks_share_one_hop(sqlite_db: Database) -> None:
+    """Statements queued in one turn of the event loop go to aiosqlite's thread together
+    (one hop there and back), in order; each commits on its own and a failing one fails
+    alone."""
+    db = sqlite_db
+    before = db.hops  # type: ignore[attr-defined]
+    results = await asyncio.gather(
+        put(db, "a"), db.one("SELECT value FROM kv WHERE key = 'a'"),
+        db.one("SELECT nothing FROM no_such_table"), put(db, "b"), db.all("SELECT key FROM kv"),
+        return_exceptions=True)
+    assert db.hops - before == 1  # type: ignore[attr-defined]
+    assert results[1]["value"] == "v"  # the write queued before it is seen
+    assert isinstance(results[2], sqlite3.OperationalError)
+    assert [r["key"] for r in results[4]] == ["a", "b"]
+    assert await keys_seen_by_another_connection(db) == ["a", "b"]  # both committed
+
+
+async def test_sqlite_statement_of_another_task_waits_for_a_transaction(sqlite_db: Database) -> None:
+    db = sqlite_db
+    order: list[str] = []
+
+    async def in_transaction() -> None:
+        async with db.transaction():
+            await put(db, "t1")
+            await asyncio.sleep(0.01)
+            order.append("t")
+            await put(db, "t2")
+            raise RuntimeError("roll back")
+
+    async def alone() -> None:
+        await asyncio.sleep(0)
+        await put(db, "alone")
+        order.append("alone")
+
+    results = await asyncio.gather(in_transaction(), alone(), return_exceptions=True)
+    assert isinstance(results[0], RuntimeError)
+    assert order == ["t", "alone"]
+    assert sorted(await kv(db)) == ["alone"]  # not rolled back with the other task's work
