@@ -513,3 +513,37 @@ async def test_sqlite_statement_of_another_task_waits_for_a_transaction(sqlite_d
     assert isinstance(results[0], RuntimeError)
     assert order == ["t", "alone"]
     assert sorted(await kv(db)) == ["alone"]  # not rolled back with the other task's work
+
+
+async def test_a_deferred_write_is_queued_in_order_and_settled(sqlite_db: Database) -> None:
+    """``defer``: nobody waits for it, yet a later read sees it, and ``settle`` and
+    ``durable`` wait until it has committed."""
+    db = sqlite_db
+    assert db.defers
+    await db.defer("INSERT INTO kv (key, value) VALUES (?, ?)", ("d1", "v"))
+    assert (await kv(db))["d1"] == "v"  # queued behind the write: sees it
+    await db.defer("INSERT INTO kv (key, value) VALUES (?, ?)", ("d2", "v"))
+    await db.durable()  # store first, then act: the deferred write is on disk too
+    assert await keys_seen_by_another_connection(db) == ["d1", "d2"]
+    assert db.fsyncs >= 1  # type: ignore[attr-defined]
+
+
+async def test_a_failing_deferred_write_is_logged_without_its_values(
+        sqlite_db: Database, caplog: pytest.LogCaptureFixture) -> None:
+    db = sqlite_db
+    await put(db, "k")
+    await db.defer("INSERT INTO kv (key, value) VALUES (?, ?)", ("k", "secret text"))
+    await db.settle()
+    assert db.deferred_failures == 1  # type: ignore[attr-defined]
+    assert "deferred write (INSERT INTO kv" in caplog.text
+    assert "secret" not in caplog.text
+
+
+async def test_a_deferred_write_inside_a_transaction_is_part_of_it(sqlite_db: Database) -> None:
+    db = sqlite_db
+    with pytest.raises(RuntimeError):
+        async with db.transaction():
+            await db.defer("INSERT INTO kv (key, value) VALUES (?, ?)", ("t", "v"))
+            raise RuntimeError("roll back")
+    await db.settle()
+    assert await kv(db) == {}

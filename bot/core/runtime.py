@@ -240,8 +240,11 @@ class Haven:
         return await self.dispatch.handle(event)
 
     async def drain(self, timeout: float | None = None) -> bool:
-        """Wait until every community queue is empty (tests and shutdown)."""
-        return await self.dispatch.drain(timeout)
+        """Wait until every community queue is empty and what it stored has been written
+        (tests and shutdown)."""
+        done = await self.dispatch.drain(timeout)
+        await self.store.database.settle()
+        return done
 
     async def _on_event(self, event: Event) -> CommandResult | None:
         if isinstance(event, MessagePosted):

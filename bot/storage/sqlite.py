@@ -16,6 +16,7 @@ on disk while many events share one ``fsync``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import logging
 import os
@@ -34,6 +35,9 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
+_MAX_WAITS = 4
+"""How many turns of the event loop queued statements wait for other tasks' to join them."""
+
 
 class SqliteDatabase(Database):
     """One aiosqlite connection with numbered migrations and :meth:`transaction`.
@@ -43,6 +47,7 @@ class SqliteDatabase(Database):
     """
 
     engine: ClassVar[str] = "sqlite"
+    defers: ClassVar[bool] = True
 
     def __init__(self, path: str) -> None:
         super().__init__(path)
@@ -58,6 +63,9 @@ class SqliteDatabase(Database):
         """How many times :meth:`durable` synced the log (diagnostics and the benchmark)."""
         self._pending: list[tuple[Callable[[sqlite3.Connection], Any], asyncio.Future[Any]]] = []
         self._hops: set[asyncio.Future[Any]] = set()
+        self._waits = 0
+        self.deferred_failures = 0
+        """Deferred writes (:meth:`defer`) that failed (each also logged)."""
         self.hops = 0
         """How many times statements went to aiosqlite's thread (diagnostics and the benchmark)."""
 
@@ -90,8 +98,10 @@ class SqliteDatabase(Database):
         return self._conn is not None
 
     async def close(self) -> None:
-        """Close the connection (closing twice is fine)."""
+        """Close the connection (closing twice is fine), after deferred writes have run."""
         if self._conn is not None:
+            with contextlib.suppress(Exception):
+                await self.settle()
             await self._conn.close()
             self._conn = None
 
@@ -159,15 +169,63 @@ class SqliteDatabase(Database):
         ``fetchone`` and ``close`` are a hop each); each still runs and commits on its own,
         and its error goes to its caller alone.
         """
+        return cast(T, await self._queue(work))
+
+    def _queue(self, work: Callable[[sqlite3.Connection], Any]) -> asyncio.Future[Any]:
+        """Queue ``work`` for the next hop; its future (call after :meth:`_turn`)."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Any] = loop.create_future()
         self._pending.append((work, future))
-        if len(self._pending) == 1:
+        if len(self._pending) == 1 and not self._hops:
             loop.call_soon(self._flush)
-        return cast(T, await future)
+        return future
+
+    async def defer(self, sql: str, args: Iterable[Any] = ()) -> None:
+        """Queue one write whose answer nobody waits for; it commits on its own in the
+        next hop, in order with every other statement (a later read sees it), together
+        with other tasks' statements. Inside this task's transaction it runs at once, as
+        part of it. :meth:`durable` and :meth:`settle` wait for it; a failure is logged
+        (the statement's first words only, never its values) and counted in
+        :attr:`deferred_failures`."""
+        params = tuple(args)
+        await self._turn()
+        if self._mine():
+            await self.execute(sql, params)
+            return
+
+        def work(db: sqlite3.Connection) -> None:
+            db.execute(sql, params).close()
+            db.commit()
+
+        self._commits += 1
+        self._queue(work).add_done_callback(lambda f: self._deferred_done(sql, f))
+
+    def _deferred_done(self, sql: str, future: asyncio.Future[Any]) -> None:
+        if future.cancelled() or future.exception() is None:
+            return
+        self.deferred_failures += 1
+        log.error("a deferred write (%s) failed: %s", " ".join(sql.split()[:4]),
+                  type(future.exception()).__name__)
+
+    async def settle(self) -> None:
+        """Wait until every statement queued so far (deferred writes included) has run."""
+        if self._pending or self._hops:
+            await self._in_thread(_nothing)
 
     def _flush(self) -> None:
-        """Send the queued statements to the thread in one hop."""
+        """Send the queued statements to the thread in one hop (one hop at a time: what
+        is queued meanwhile goes together in the next, as the thread runs one at a time
+        anyway; so the busier the store, the more statements share a hop)."""
+        if not self._pending or self._hops:
+            return
+        loop = asyncio.get_running_loop()
+        ready = getattr(loop, "_ready", None)  # asyncio's run queue: tasks about to run
+        if ready and self._waits < _MAX_WAITS:
+            # other tasks are about to run and may queue statements: let them, then go
+            self._waits += 1
+            loop.call_soon(self._flush)
+            return
+        self._waits = 0
         batch, self._pending = self._pending, []
         try:
             conn = self.connection
@@ -199,6 +257,8 @@ class SqliteDatabase(Database):
             _deliver(batch, None, hop.exception())
         else:
             _deliver(batch, hop.result(), None)
+        if self._pending:  # after the callers just answered have queued their next ones
+            asyncio.get_running_loop().call_soon(self._flush)
 
     async def one(self, sql: str, args: Iterable[Any] = ()) -> Row | None:
         """The first row of a query (or of a write's ``RETURNING``), or ``None``."""
@@ -315,6 +375,7 @@ class SqliteDatabase(Database):
         ``fsync`` of the write-ahead log covers every commit since the last call, so
         callers arriving together share it; with nothing new committed it costs nothing.
         """
+        await self.settle()  # deferred writes first: they are among "everything stored"
         target = self._commits
         if target <= self._synced or self.path == ":memory:":
             return
@@ -344,6 +405,10 @@ def _statement(*sql: str) -> Callable[[sqlite3.Connection], None]:
         for one in sql:
             db.execute(one).close()
     return work
+
+
+def _nothing(db: sqlite3.Connection) -> None:
+    """A hop that runs nothing (waits for every statement queued before it)."""
 
 
 def _commit(db: sqlite3.Connection) -> None:
