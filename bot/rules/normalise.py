@@ -478,6 +478,11 @@ def _add_fragment_variant(text: str, words: frozenset[str], variants: list[str],
         recipes.append(lambda t: t.sub(pattern, replace))
 
 
+def normalise_raw(text: str) -> str:
+    """Only the ``raw`` view (``normalise(text).raw``, without the work for the others)."""
+    return _to_raw(text)
+
+
 def normalise_text(text: str) -> str:
     """Only the ``text`` view: used for keywords, which are normalised like messages."""
     return _raw_to_text(_to_raw(text))
