@@ -547,3 +547,35 @@ async def test_a_deferred_write_inside_a_transaction_is_part_of_it(sqlite_db: Da
             raise RuntimeError("roll back")
     await db.settle()
     assert await kv(db) == {}
+
+
+async def test_a_sqlite_transaction_begins_in_its_first_statements_hop(sqlite_db: Database) -> None:
+    db = sqlite_db
+    before = db.hops  # type: ignore[attr-defined]
+    async with db.transaction():
+        await put(db, "a")  # BEGIN IMMEDIATE goes with it
+        await put(db, "b")
+    assert db.hops - before == 3  # type: ignore[attr-defined]  # (BEGIN, a), b, COMMIT
+    assert await keys_seen_by_another_connection(db) == ["a", "b"]
+    before = db.hops  # type: ignore[attr-defined]
+    async with db.transaction():
+        pass  # nothing ran inside: no BEGIN, no COMMIT
+    assert db.hops == before  # type: ignore[attr-defined]
+
+
+async def test_when_begin_fails_nothing_in_the_transaction_commits_alone(
+        sqlite_db: Database) -> None:
+    db = sqlite_db
+    await db.execute("PRAGMA busy_timeout=0")
+    other = sqlite3.connect(db.path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # another process holds the write lock
+    try:
+        async with db.transaction():
+            with pytest.raises(sqlite3.OperationalError, match="locked"):
+                await put(db, "a")  # its BEGIN failed
+            with pytest.raises(sqlite3.OperationalError, match="not open"):
+                await put(db, "b")  # a caller carrying on cannot commit it on its own
+    finally:
+        other.rollback()
+        other.close()
+    assert await kv(db) == {}

@@ -64,6 +64,8 @@ class SqliteDatabase(Database):
         self._pending: list[tuple[Callable[[sqlite3.Connection], Any], asyncio.Future[Any]]] = []
         self._hops: set[asyncio.Future[Any]] = set()
         self._waits = 0
+        self._begin = False
+        """The open transaction's ``BEGIN`` is still to go (with its first statement)."""
         self.deferred_failures = 0
         """Deferred writes (:meth:`defer`) that failed (each also logged)."""
         self.hops = 0
@@ -173,12 +175,29 @@ class SqliteDatabase(Database):
 
     def _queue(self, work: Callable[[sqlite3.Connection], Any]) -> asyncio.Future[Any]:
         """Queue ``work`` for the next hop; its future (call after :meth:`_turn`)."""
+        if self._owner is not None and self._mine():
+            work = self._inside(work)
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Any] = loop.create_future()
         self._pending.append((work, future))
         if len(self._pending) == 1 and not self._hops:
             loop.call_soon(self._flush)
         return future
+
+    def _inside(self, work: Callable[[sqlite3.Connection], T]) -> Callable[[sqlite3.Connection], T]:
+        """``work`` of the task holding the transaction: the first begins it (``BEGIN
+        IMMEDIATE`` in the same hop); any later one refuses to run outside it (if that
+        ``BEGIN`` failed and its caller carried on, nothing may commit on its own)."""
+        begin, self._begin = self._begin, False
+
+        def run(db: sqlite3.Connection) -> T:
+            if begin:
+                db.execute("BEGIN IMMEDIATE").close()
+            elif not db.in_transaction:
+                raise sqlite3.OperationalError("the transaction is not open (its BEGIN failed)")
+            return work(db)
+
+        return run
 
     async def defer(self, sql: str, args: Iterable[Any] = ()) -> None:
         """Queue one write whose answer nobody waits for; it commits on its own in the
@@ -352,15 +371,20 @@ class SqliteDatabase(Database):
                 yield
             return
         async with self._lock:
-            await self._in_thread(_statement("BEGIN IMMEDIATE"))
             self._owner = asyncio.current_task()
+            self._begin = True  # BEGIN goes over with the first statement, in its hop
             try:
                 yield
             except BaseException:
                 self._owner = None
-                await self._in_thread(_rollback)
+                begun, self._begin = not self._begin, False
+                if begun:
+                    await self._in_thread(_rollback)
                 raise
             self._owner = None
+            if self._begin:  # nothing ran inside: nothing to commit
+                self._begin = False
+                return
             try:
                 await self._in_thread(_commit)
             except BaseException:
