@@ -243,7 +243,9 @@ class Haven:
         """Wait until every community queue is empty and what it stored has been written
         (tests and shutdown)."""
         done = await self.dispatch.drain(timeout)
-        await self.store.database.settle()
+        # deferred writes settled (through a repository's database: a store already
+        # closed, whose close settled them, has none left and no database to hand out)
+        await self.store.ledger.db.settle()
         return done
 
     async def _on_event(self, event: Event) -> CommandResult | None:
