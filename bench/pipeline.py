@@ -14,7 +14,10 @@ are for one core; the store's threads share that core. Phases:
 * **round trips**: posts handled one at a time while every statement reaching the
   database is counted (on SQLite every SQL statement, ``BEGIN`` and ``COMMIT``
   included; elsewhere every call through :class:`bot.storage.database.Database`):
-  ``round_trips_per_message`` (ordinary posts) and ``round_trips_per_crisis_message``.
+  ``round_trips_per_message`` (ordinary posts) and ``round_trips_per_crisis_message``;
+  on SQLite also ``hops_per_message``, the trips to aiosqlite's thread and back (the
+  statements of tasks queued together share one), and ``hops_per_event_at_throughput``,
+  the same during the throughput phase.
 
 The baseline, timed in the same run on posts of the same mix it has not seen before (as
 the pipeline's are), is the rule engine alone (triage: normalise, match, decide; no
@@ -297,13 +300,14 @@ async def paced(core: Haven, posts: Sequence[MessagePosted], rate: float,
 
 
 async def round_trips(core: Haven, counter: StatementCounter,
-                      posts: Sequence[MessagePosted]) -> tuple[float, float, float]:
-    """Handle posts one at a time; mean statements, commits and fsyncs per post."""
-    statements = commits = fsyncs = 0
+                      posts: Sequence[MessagePosted]) -> tuple[float, float, float, float]:
+    """Handle posts one at a time; mean statements, commits, fsyncs and hops to the
+    store's thread (SQLite: statements queued together share one) per post."""
+    statements = commits = fsyncs = hops = 0
     db = core.store.database
     for ev in posts:
         counter.statements = 0
-        before = getattr(db, "_commits", 0), getattr(db, "fsyncs", 0)
+        before = getattr(db, "_commits", 0), getattr(db, "fsyncs", 0), getattr(db, "hops", 0)
         counter.on = True
         await core.handle(ev)
         await core.drain()
@@ -311,8 +315,9 @@ async def round_trips(core: Haven, counter: StatementCounter,
         statements += counter.statements
         commits += getattr(db, "_commits", 0) - before[0]
         fsyncs += getattr(db, "fsyncs", 0) - before[1]
+        hops += getattr(db, "hops", 0) - before[2]
     n = max(1, len(posts))
-    return statements / n, commits / n, fsyncs / n
+    return statements / n, commits / n, fsyncs / n, hops / n
 
 
 def engine_rate(core: Haven, traffic: Traffic, n: int, start: float,
@@ -347,15 +352,17 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
             warm = traffic.posts(max(10, args.messages // 10), now)
             await throughput(core, warm)
             posts = traffic.posts(args.messages, now + 100)
+            hops_before = getattr(core.store.database, "hops", 0)
             rate = await throughput(core, posts)
+            hops = (getattr(core.store.database, "hops", 0) - hops_before) / len(posts)
             engine = engine_rate(core, traffic, args.messages, now + 150, args.min_seconds)
             crisis_latencies: list[float] = []
             latencies = await paced(core, traffic.posts(args.messages, now + 200),
                                     max(1.0, rate / 2), crisis_latencies)
             ordinary = [traffic.post(now + 300 + i, crisis=False) for i in range(args.sample)]
             crisis = [traffic.post(now + 400 + i, crisis=True) for i in range(args.sample // 4 + 1)]
-            trips, commits, fsyncs = await round_trips(core, counter, ordinary)
-            crisis_trips, _, crisis_fsyncs = await round_trips(core, counter, crisis)
+            trips, commits, fsyncs, trips_hops = await round_trips(core, counter, ordinary)
+            crisis_trips, _, crisis_fsyncs, _ = await round_trips(core, counter, crisis)
             alerts = await core.store.database.one("SELECT COUNT(*) AS n FROM alerts")
         finally:
             await core.stop()
@@ -375,6 +382,8 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
         "fsyncs_per_message": round(fsyncs, 2),
         "fsyncs_per_crisis_message": round(crisis_fsyncs, 2),
         "round_trips_per_crisis_message": round(crisis_trips, 2),
+        "hops_per_message": round(trips_hops, 2),
+        "hops_per_event_at_throughput": round(hops, 2),
         "engine_events_per_s": round(engine, 1),
         "ratio_to_engine": round(rate / engine, 4) if engine else None,
         "alerts": int(alerts["n"]) if alerts is not None else 0,
@@ -439,7 +448,9 @@ def main(argv: Sequence[str] | None = None) -> int:
           f"p99 {figures['crisis_p99_ms']} ms)")
     print(f"  round trips: {figures['round_trips_per_message']} per ordinary post "
           f"({figures['commits_per_message']} commits, {figures['fsyncs_per_message']} fsyncs), "
-          f"{figures['round_trips_per_crisis_message']} per crisis post")
+          f"{figures['round_trips_per_crisis_message']} per crisis post; hops to the store's "
+          f"thread: {figures['hops_per_message']} per post alone, "
+          f"{figures['hops_per_event_at_throughput']} per post at full throughput")
     print(f"  alerts raised: {figures['alerts']}; platform calls: {figures['platform_calls']}; "
           f"errors: {figures['errors']}")
     return 0

@@ -106,3 +106,31 @@ def test_title_case_feelings_are_no_names() -> None:
 def test_kinds_are_named_in_a_fixed_order() -> None:
     assert in_order({"handle", "full_name", "school"}) == ["full_name", "school", "handle"]
     assert set(PATTERNS) == {*KINDS, "street"}
+
+
+def test_the_prefilter_changes_no_answer() -> None:
+    """The cheap pre-filter (capitals, digits, ``@``, dots) skips only patterns that cannot
+    match: the same kinds as running every pattern, on the corpus and altered copies."""
+    import random
+    from pathlib import Path
+
+    from bot.detection.corpus import load_corpus
+
+    texts = [e.text for e in load_corpus(Path(__file__).resolve().parents[1] / "corpus")]
+    rng = random.Random(7)
+    texts += [t.lower() for t in texts[::3]] + [t.upper() for t in texts[1::7]]
+    texts += [f"my insta is {w}" for w in ("jane_doe", "private", "@Jo.B")]
+    texts += [t.replace(" ", f" {rng.randint(1, 99)} ", 1) for t in texts[::5]]
+    assert len(texts) > 10_000
+    assert [t for t in texts if detect(t) != detect(t, prefilter=False)] == []
+    assert sum(bool(detect(t)) for t in texts) > 100  # it does find details
+
+
+def test_plain_lower_case_chat_skips_the_patterns_that_need_a_capital() -> None:
+    from bot.features.details.detector import NEEDS, PATTERNS, features
+
+    assert features("i live in leeds and work at tesco") == frozenset()
+    assert detect("i live in leeds and work at tesco") == frozenset()  # no capital: no name
+    assert detect("my insta is jane_doe") == {"handle"}  # a handle needs none
+    assert features("I live in Leeds, 12 Main St.") == {"upper", "digit", "."}
+    assert all(len(NEEDS[k]) == len(PATTERNS[k]) for k in PATTERNS)

@@ -252,7 +252,7 @@ async def test_a_post_handled_again_after_a_crash_is_not_signposted_twice(
         harness: Harness) -> None:
     """The outbox: a crash between acting and marking the post handled sends nothing twice."""
     core = harness.core
-    real_mark = core.store.ledger.mark_message_seen
+    real_mark = core.store.ledger.note_message_seen
     fails = 1
 
     async def crash_once(*args, **kwargs):
@@ -262,7 +262,7 @@ async def test_a_post_handled_again_after_a_crash_is_not_signposted_twice(
             raise RuntimeError("crash before marking handled")
         return await real_mark(*args, **kwargs)
 
-    core.store.ledger.mark_message_seen = crash_once
+    core.store.ledger.note_message_seen = crash_once
     ev = post("i want to kill myself", harness.clock.now(), author=member("cas"), msg_id="o1")
     await core.handle(ev)
     await core.handle(ev)  # delivered again
@@ -286,7 +286,7 @@ async def test_automatic_warnings_are_not_repeated_when_a_post_is_handled_again(
     core = harness.core
     harness.platform.fail("hide", RuntimeError("crash stand-in"))  # acting stops part-way
     ev = post("kys loser", harness.clock.now(), author=member("bob"), msg_id="w1")
-    real_mark = core.store.ledger.mark_message_seen
+    real_mark = core.store.ledger.note_message_seen
     fails = 1
 
     async def crash_once(*args, **kwargs):
@@ -296,7 +296,7 @@ async def test_automatic_warnings_are_not_repeated_when_a_post_is_handled_again(
             raise RuntimeError("crash before marking handled")
         return await real_mark(*args, **kwargs)
 
-    core.store.ledger.mark_message_seen = crash_once
+    core.store.ledger.note_message_seen = crash_once
     await core.handle(ev)
     await core.handle(ev)  # delivered again
     warns = [c for c in await core.store.cases.cases_for("c1", "bob") if c.action == "warn"]

@@ -473,3 +473,109 @@ async def test_durable_is_nothing_to_do_where_every_commit_is_durable(db: Databa
     await db.durable()
     await db.durable()
     assert await kv(db) == {"a": "v"}
+
+
+async def test_sqlite_statements_of_several_tasks_share_one_hop(sqlite_db: Database) -> None:
+    """Statements queued in one turn of the event loop go to aiosqlite's thread together
+    (one hop there and back), in order; each commits on its own and a failing one fails
+    alone."""
+    db = sqlite_db
+    before = db.hops  # type: ignore[attr-defined]
+    results = await asyncio.gather(
+        put(db, "a"), db.one("SELECT value FROM kv WHERE key = 'a'"),
+        db.one("SELECT nothing FROM no_such_table"), put(db, "b"), db.all("SELECT key FROM kv"),
+        return_exceptions=True)
+    assert db.hops - before == 1  # type: ignore[attr-defined]
+    assert results[1]["value"] == "v"  # the write queued before it is seen
+    assert isinstance(results[2], sqlite3.OperationalError)
+    assert [r["key"] for r in results[4]] == ["a", "b"]
+    assert await keys_seen_by_another_connection(db) == ["a", "b"]  # both committed
+
+
+async def test_sqlite_statement_of_another_task_waits_for_a_transaction(sqlite_db: Database) -> None:
+    db = sqlite_db
+    order: list[str] = []
+
+    async def in_transaction() -> None:
+        async with db.transaction():
+            await put(db, "t1")
+            await asyncio.sleep(0.01)
+            order.append("t")
+            await put(db, "t2")
+            raise RuntimeError("roll back")
+
+    async def alone() -> None:
+        await asyncio.sleep(0)
+        await put(db, "alone")
+        order.append("alone")
+
+    results = await asyncio.gather(in_transaction(), alone(), return_exceptions=True)
+    assert isinstance(results[0], RuntimeError)
+    assert order == ["t", "alone"]
+    assert sorted(await kv(db)) == ["alone"]  # not rolled back with the other task's work
+
+
+async def test_a_deferred_write_is_queued_in_order_and_settled(sqlite_db: Database) -> None:
+    """``defer``: nobody waits for it, yet a later read sees it, and ``settle`` and
+    ``durable`` wait until it has committed."""
+    db = sqlite_db
+    assert db.defers
+    await db.defer("INSERT INTO kv (key, value) VALUES (?, ?)", ("d1", "v"))
+    assert (await kv(db))["d1"] == "v"  # queued behind the write: sees it
+    await db.defer("INSERT INTO kv (key, value) VALUES (?, ?)", ("d2", "v"))
+    await db.durable()  # store first, then act: the deferred write is on disk too
+    assert await keys_seen_by_another_connection(db) == ["d1", "d2"]
+    assert db.fsyncs >= 1  # type: ignore[attr-defined]
+
+
+async def test_a_failing_deferred_write_is_logged_without_its_values(
+        sqlite_db: Database, caplog: pytest.LogCaptureFixture) -> None:
+    db = sqlite_db
+    await put(db, "k")
+    await db.defer("INSERT INTO kv (key, value) VALUES (?, ?)", ("k", "secret text"))
+    await db.settle()
+    assert db.deferred_failures == 1  # type: ignore[attr-defined]
+    assert "deferred write (INSERT INTO kv" in caplog.text
+    assert "secret" not in caplog.text
+
+
+async def test_a_deferred_write_inside_a_transaction_is_part_of_it(sqlite_db: Database) -> None:
+    db = sqlite_db
+    with pytest.raises(RuntimeError):
+        async with db.transaction():
+            await db.defer("INSERT INTO kv (key, value) VALUES (?, ?)", ("t", "v"))
+            raise RuntimeError("roll back")
+    await db.settle()
+    assert await kv(db) == {}
+
+
+async def test_a_sqlite_transaction_begins_in_its_first_statements_hop(sqlite_db: Database) -> None:
+    db = sqlite_db
+    before = db.hops  # type: ignore[attr-defined]
+    async with db.transaction():
+        await put(db, "a")  # BEGIN IMMEDIATE goes with it
+        await put(db, "b")
+    assert db.hops - before == 3  # type: ignore[attr-defined]  # (BEGIN, a), b, COMMIT
+    assert await keys_seen_by_another_connection(db) == ["a", "b"]
+    before = db.hops  # type: ignore[attr-defined]
+    async with db.transaction():
+        pass  # nothing ran inside: no BEGIN, no COMMIT
+    assert db.hops == before  # type: ignore[attr-defined]
+
+
+async def test_when_begin_fails_nothing_in_the_transaction_commits_alone(
+        sqlite_db: Database) -> None:
+    db = sqlite_db
+    await db.execute("PRAGMA busy_timeout=0")
+    other = sqlite3.connect(db.path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # another process holds the write lock
+    try:
+        async with db.transaction():
+            with pytest.raises(sqlite3.OperationalError, match="locked"):
+                await put(db, "a")  # its BEGIN failed
+            with pytest.raises(sqlite3.OperationalError, match="not open"):
+                await put(db, "b")  # a caller carrying on cannot commit it on its own
+    finally:
+        other.rollback()
+        other.close()
+    assert await kv(db) == {}

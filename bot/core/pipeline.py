@@ -77,7 +77,7 @@ class Pipeline:
             if not outcome.failed:
                 # Only now is the post handled: a crash before this point means the
                 # platform's repeated delivery completes it (every step is idempotent).
-                await self.ledger.mark_message_seen(ev.community_id, ev.message.message_id,
+                await self.ledger.note_message_seen(ev.community_id, ev.message.message_id,
                                                     digest, self.clock.now())
 
         if lane == URGENT and self.dispatch is not None:
@@ -102,7 +102,7 @@ class Pipeline:
         outcome = MessageOutcome.of(matches)
         await self._run_stages(ev, outcome, "private")
         if not outcome.failed:
-            await self.ledger.mark_message_seen(ev.community_id, ev.message.message_id, digest,
+            await self.ledger.note_message_seen(ev.community_id, ev.message.message_id, digest,
                                                 self.clock.now())
 
     async def _run_stages(self, ev: MessagePosted, outcome: MessageOutcome, lane: str) -> None:

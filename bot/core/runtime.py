@@ -240,8 +240,13 @@ class Haven:
         return await self.dispatch.handle(event)
 
     async def drain(self, timeout: float | None = None) -> bool:
-        """Wait until every community queue is empty (tests and shutdown)."""
-        return await self.dispatch.drain(timeout)
+        """Wait until every community queue is empty and what it stored has been written
+        (tests and shutdown)."""
+        done = await self.dispatch.drain(timeout)
+        # deferred writes settled (through a repository's database: a store already
+        # closed, whose close settled them, has none left and no database to hand out)
+        await self.store.ledger.db.settle()
+        return done
 
     async def _on_event(self, event: Event) -> CommandResult | None:
         if isinstance(event, MessagePosted):

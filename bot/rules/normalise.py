@@ -442,15 +442,22 @@ def _add_fragment_variant(text: str, words: frozenset[str], variants: list[str],
     two letters long and not a word of its own ("my", "to"), are joined if the result (repeated letters collapsed) is a
     word of at least three letters in ``words``; longer joins are tried first.
     """
+    # a join needs a piece of at most two letters that is no word of its own: most
+    # messages have none, and are done after one look at their words
+    if all(len(w) > 2 or w in _SHORT_WORDS for w in text.split()):
+        return
     joins: dict[str, str] = {}
     for m in _FRAGMENTS.finditer(text):
         pieces = m.group().split(" ")
+        odd = [len(p) <= 2 and p not in _SHORT_WORDS for p in pieces]
+        if not any(odd):
+            continue
         i = 0
         while i < len(pieces) - 1:
             for size in range(min(_MAX_JOINED, len(pieces) - i), 1, -1):
-                window = pieces[i:i + size]
-                if all(len(p) > 2 or p in _SHORT_WORDS for p in window):
+                if not any(odd[i:i + size]):
                     continue
+                window = pieces[i:i + size]
                 joined = _REPEAT.sub(r"\1", "".join(window))
                 if len(joined) >= 3 and joined in words:
                     joins[" ".join(window)] = joined
@@ -469,6 +476,11 @@ def _add_fragment_variant(text: str, words: frozenset[str], variants: list[str],
     if variant not in variants:
         variants.append(variant)
         recipes.append(lambda t: t.sub(pattern, replace))
+
+
+def normalise_raw(text: str) -> str:
+    """Only the ``raw`` view (``normalise(text).raw``, without the work for the others)."""
+    return _to_raw(text)
 
 
 def normalise_text(text: str) -> str:

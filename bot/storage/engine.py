@@ -187,6 +187,19 @@ class Database:
         """Run one write once per argument tuple, all together (one transaction)."""
         raise NotImplementedError
 
+    defers: ClassVar[bool] = False
+    """Whether :meth:`defer` queues a write without waiting for it (SQLite: one ordered
+    queue to one connection, so a later read still sees it), rather than running it."""
+
+    async def defer(self, sql: str, args: Iterable[Any] = ()) -> None:
+        """Run one write whose answer nobody needs (a counter, a handled-marker): an
+        engine may queue it to go with later statements (see :attr:`defers`); by default
+        it runs now. :meth:`durable` and :meth:`settle` wait for queued writes."""
+        await self.execute(sql, args)
+
+    async def settle(self) -> None:
+        """Wait until every write queued by :meth:`defer` has run (nothing by default)."""
+
     def transaction(self) -> AbstractAsyncContextManager[None]:
         """Everything inside happens together or not at all (see the engine)."""
         raise NotImplementedError

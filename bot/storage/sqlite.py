@@ -16,13 +16,15 @@ on disk while many events share one ``fsync``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import logging
 import os
-from collections.abc import AsyncIterator, Iterable, Sequence
+import sqlite3
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar, cast
 
 import aiosqlite
 
@@ -30,6 +32,11 @@ from bot.storage.engine import Database, Migration, Row, Written
 from bot.storage.schema import BASE_MIGRATIONS
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+_MAX_WAITS = 4
+"""How many turns of the event loop queued statements wait for other tasks' to join them."""
 
 
 class SqliteDatabase(Database):
@@ -40,6 +47,7 @@ class SqliteDatabase(Database):
     """
 
     engine: ClassVar[str] = "sqlite"
+    defers: ClassVar[bool] = True
 
     def __init__(self, path: str) -> None:
         super().__init__(path)
@@ -53,6 +61,15 @@ class SqliteDatabase(Database):
         self._sync_lock = asyncio.Lock()
         self.fsyncs = 0
         """How many times :meth:`durable` synced the log (diagnostics and the benchmark)."""
+        self._pending: list[tuple[Callable[[sqlite3.Connection], Any], asyncio.Future[Any]]] = []
+        self._hops: set[asyncio.Future[Any]] = set()
+        self._waits = 0
+        self._begin = False
+        """The open transaction's ``BEGIN`` is still to go (with its first statement)."""
+        self.deferred_failures = 0
+        """Deferred writes (:meth:`defer`) that failed (each also logged)."""
+        self.hops = 0
+        """How many times statements went to aiosqlite's thread (diagnostics and the benchmark)."""
 
     async def connect(self) -> None:
         """Open the file (creating its folder) in WAL mode."""
@@ -83,8 +100,10 @@ class SqliteDatabase(Database):
         return self._conn is not None
 
     async def close(self) -> None:
-        """Close the connection (closing twice is fine)."""
+        """Close the connection (closing twice is fine), after deferred writes have run."""
         if self._conn is not None:
+            with contextlib.suppress(Exception):
+                await self.settle()
             await self._conn.close()
             self._conn = None
 
@@ -133,47 +152,193 @@ class SqliteDatabase(Database):
         """Whether the running task holds the open transaction."""
         return self._owner is not None and self._owner is asyncio.current_task()
 
-    @asynccontextmanager
-    async def _turn(self) -> AsyncIterator[aiosqlite.Connection]:
-        """The connection for one statement: at once inside our own transaction, else
-        after any other task's transaction has finished."""
-        if self._mine():
-            yield self.connection
+    async def _turn(self) -> None:
+        """Wait until this task may queue a statement: at once inside its own transaction
+        or when none is open, else after the other task's transaction has finished.
+
+        The statement is queued in the same step, before any other task runs, so it never
+        lands inside a transaction another task begins later (whose ``BEGIN`` queues behind)."""
+        if self._mine() or not self._lock.locked():
             return
         async with self._lock:
-            yield self.connection
+            pass
+
+    async def _in_thread(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``work`` on the connection in aiosqlite's thread, never on the event loop's.
+
+        Statements queued by several tasks in one turn of the event loop go over together,
+        in the order queued, in one hop to the thread and back (aiosqlite's own ``execute``,
+        ``fetchone`` and ``close`` are a hop each); each still runs and commits on its own,
+        and its error goes to its caller alone.
+        """
+        return cast(T, await self._queue(work))
+
+    def _queue(self, work: Callable[[sqlite3.Connection], Any]) -> asyncio.Future[Any]:
+        """Queue ``work`` for the next hop; its future (call after :meth:`_turn`)."""
+        if self._owner is not None and self._mine():
+            work = self._inside(work)
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Any] = loop.create_future()
+        self._pending.append((work, future))
+        if len(self._pending) == 1 and not self._hops:
+            loop.call_soon(self._flush)
+        return future
+
+    def _inside(self, work: Callable[[sqlite3.Connection], T]) -> Callable[[sqlite3.Connection], T]:
+        """``work`` of the task holding the transaction: the first begins it (``BEGIN
+        IMMEDIATE`` in the same hop); any later one refuses to run outside it (if that
+        ``BEGIN`` failed and its caller carried on, nothing may commit on its own)."""
+        begin, self._begin = self._begin, False
+
+        def run(db: sqlite3.Connection) -> T:
+            if begin:
+                db.execute("BEGIN IMMEDIATE").close()
+            elif not db.in_transaction:
+                raise sqlite3.OperationalError("the transaction is not open (its BEGIN failed)")
+            return work(db)
+
+        return run
+
+    async def defer(self, sql: str, args: Iterable[Any] = ()) -> None:
+        """Queue one write whose answer nobody waits for; it commits on its own in the
+        next hop, in order with every other statement (a later read sees it), together
+        with other tasks' statements. Inside this task's transaction it runs at once, as
+        part of it. :meth:`durable` and :meth:`settle` wait for it; a failure is logged
+        (the statement's first words only, never its values) and counted in
+        :attr:`deferred_failures`."""
+        params = tuple(args)
+        await self._turn()
+        if self._mine():
+            await self.execute(sql, params)
+            return
+
+        def work(db: sqlite3.Connection) -> None:
+            db.execute(sql, params).close()
+            db.commit()
+
+        self._commits += 1
+        self._queue(work).add_done_callback(lambda f: self._deferred_done(sql, f))
+
+    def _deferred_done(self, sql: str, future: asyncio.Future[Any]) -> None:
+        if future.cancelled() or future.exception() is None:
+            return
+        self.deferred_failures += 1
+        log.error("a deferred write (%s) failed: %s", " ".join(sql.split()[:4]),
+                  type(future.exception()).__name__)
+
+    async def settle(self) -> None:
+        """Wait until every statement queued so far (deferred writes included) has run."""
+        if self._pending or self._hops:
+            await self._in_thread(_nothing)
+
+    def _flush(self) -> None:
+        """Send the queued statements to the thread in one hop (one hop at a time: what
+        is queued meanwhile goes together in the next, as the thread runs one at a time
+        anyway; so the busier the store, the more statements share a hop)."""
+        if not self._pending or self._hops:
+            return
+        loop = asyncio.get_running_loop()
+        ready = getattr(loop, "_ready", None)  # asyncio's run queue: tasks about to run
+        if ready and self._waits < _MAX_WAITS:
+            # other tasks are about to run and may queue statements: let them, then go
+            self._waits += 1
+            loop.call_soon(self._flush)
+            return
+        self._waits = 0
+        batch, self._pending = self._pending, []
+        try:
+            conn = self.connection
+        except RuntimeError as exc:
+            _deliver(batch, None, exc)
+            return
+
+        def run_all() -> list[tuple[bool, Any]]:
+            db = conn._conn
+            done: list[tuple[bool, Any]] = []
+            for work, _ in batch:
+                try:
+                    done.append((True, work(db)))
+                except Exception as exc:
+                    done.append((False, exc))
+            return done
+
+        hop = asyncio.ensure_future(conn._execute(run_all))
+        self._hops.add(hop)
+        hop.add_done_callback(lambda t: self._hop_done(batch, t))
+        self.hops += 1
+
+    def _hop_done(self, batch: list[tuple[Any, asyncio.Future[Any]]],
+                  hop: asyncio.Future[list[tuple[bool, Any]]]) -> None:
+        self._hops.discard(hop)
+        if hop.cancelled():
+            _deliver(batch, None, asyncio.CancelledError())
+        elif hop.exception() is not None:
+            _deliver(batch, None, hop.exception())
+        else:
+            _deliver(batch, hop.result(), None)
+        if self._pending:  # after the callers just answered have queued their next ones
+            asyncio.get_running_loop().call_soon(self._flush)
 
     async def one(self, sql: str, args: Iterable[Any] = ()) -> Row | None:
         """The first row of a query (or of a write's ``RETURNING``), or ``None``."""
-        async with self._turn() as conn:
-            changes = conn.total_changes
-            async with conn.execute(sql, tuple(args)) as cur:
-                row: Row | None = await cur.fetchone()
-            self._count_commit(conn, changes)
-            return row
+        params = tuple(args)
+
+        def work(db: sqlite3.Connection) -> tuple[Row | None, bool]:
+            changes = db.total_changes
+            cur = db.execute(sql, params)
+            try:
+                row: Row | None = cur.fetchone()
+            finally:
+                cur.close()
+            return row, db.total_changes != changes
+
+        await self._turn()
+        row, changed = await self._in_thread(work)
+        self._count_commit(changed)
+        return row
 
     async def all(self, sql: str, args: Iterable[Any] = ()) -> list[Row]:
         """Every row of a query (or of a write's ``RETURNING``)."""
-        async with self._turn() as conn:
-            changes = conn.total_changes
-            async with conn.execute(sql, tuple(args)) as cur:
-                rows: list[Row] = list(await cur.fetchall())
-            self._count_commit(conn, changes)
-            return rows
+        params = tuple(args)
 
-    def _count_commit(self, conn: aiosqlite.Connection, changes_before: int) -> None:
+        def work(db: sqlite3.Connection) -> tuple[list[Row], bool]:
+            changes = db.total_changes
+            cur = db.execute(sql, params)
+            try:
+                rows: list[Row] = cur.fetchall()
+            finally:
+                cur.close()
+            return rows, db.total_changes != changes
+
+        await self._turn()
+        rows, changed = await self._in_thread(work)
+        self._count_commit(changed)
+        return rows
+
+    def _count_commit(self, changed: bool) -> None:
         """A write with ``RETURNING`` outside a transaction committed by itself."""
-        if conn.total_changes != changes_before and not self._mine():
+        if changed and not self._mine():
             self._commits += 1
 
     async def execute(self, sql: str, args: Iterable[Any] = ()) -> Written:
         """Run one write; commits unless inside a transaction."""
-        async with self._turn() as conn:
-            async with conn.execute(sql, tuple(args)) as cur:
+        params = tuple(args)
+        await self._turn()
+        alone = not self._mine()
+
+        def work(db: sqlite3.Connection) -> Written:
+            cur = db.execute(sql, params)
+            try:
                 written = Written(cur.lastrowid or 0, cur.rowcount)
-            if not self._mine():
-                await conn.commit()
-                self._commits += 1
+            finally:
+                cur.close()
+            if alone:
+                db.commit()
+            return written
+
+        written = await self._in_thread(work)
+        if alone:
+            self._commits += 1
         return written
 
     async def executemany(self, sql: str, rows: Iterable[Iterable[Any]]) -> None:
@@ -182,7 +347,7 @@ class SqliteDatabase(Database):
         if not batch:
             return
         async with self.transaction():
-            await self.connection.executemany(sql, batch)
+            await self._in_thread(lambda db: db.executemany(sql, batch).close())
 
     async def tables(self) -> list[str]:
         """Haven's tables (SQLite's own ``sqlite_*`` left out)."""
@@ -206,20 +371,24 @@ class SqliteDatabase(Database):
                 yield
             return
         async with self._lock:
-            conn = self.connection
-            await conn.execute("BEGIN IMMEDIATE")
             self._owner = asyncio.current_task()
+            self._begin = True  # BEGIN goes over with the first statement, in its hop
             try:
                 yield
             except BaseException:
                 self._owner = None
-                await conn.rollback()
+                begun, self._begin = not self._begin, False
+                if begun:
+                    await self._in_thread(_rollback)
                 raise
             self._owner = None
+            if self._begin:  # nothing ran inside: nothing to commit
+                self._begin = False
+                return
             try:
-                await conn.commit()
+                await self._in_thread(_commit)
             except BaseException:
-                await conn.rollback()
+                await self._in_thread(_rollback)
                 raise
             self._commits += 1
 
@@ -230,6 +399,7 @@ class SqliteDatabase(Database):
         ``fsync`` of the write-ahead log covers every commit since the last call, so
         callers arriving together share it; with nothing new committed it costs nothing.
         """
+        await self.settle()  # deferred writes first: they are among "everything stored"
         target = self._commits
         if target <= self._synced or self.path == ":memory:":
             return
@@ -244,15 +414,49 @@ class SqliteDatabase(Database):
     @asynccontextmanager
     async def _savepoint(self) -> AsyncIterator[None]:
         name = f"haven_sp{next(self._savepoints)}"
-        conn = self.connection
-        await conn.execute(f"SAVEPOINT {name}")
+        await self._in_thread(_statement(f"SAVEPOINT {name}"))
         try:
             yield
         except BaseException:
-            await conn.execute(f"ROLLBACK TO {name}")
-            await conn.execute(f"RELEASE {name}")
+            await self._in_thread(_statement(f"ROLLBACK TO {name}", f"RELEASE {name}"))
             raise
-        await conn.execute(f"RELEASE {name}")
+        await self._in_thread(_statement(f"RELEASE {name}"))
+
+
+def _statement(*sql: str) -> Callable[[sqlite3.Connection], None]:
+    """Work that runs these statements (no arguments, no rows) one after the other."""
+    def work(db: sqlite3.Connection) -> None:
+        for one in sql:
+            db.execute(one).close()
+    return work
+
+
+def _nothing(db: sqlite3.Connection) -> None:
+    """A hop that runs nothing (waits for every statement queued before it)."""
+
+
+def _commit(db: sqlite3.Connection) -> None:
+    db.commit()
+
+
+def _rollback(db: sqlite3.Connection) -> None:
+    db.rollback()
+
+
+def _deliver(batch: list[tuple[Any, asyncio.Future[Any]]], results: list[tuple[bool, Any]] | None,
+             error: BaseException | None) -> None:
+    """Hand each statement of a hop its result or error (``error``: the hop itself failed)."""
+    for k, (_, future) in enumerate(batch):
+        if future.done():  # its caller was cancelled meanwhile
+            continue
+        if results is None:
+            future.set_exception(error if error is not None else RuntimeError("store hop failed"))
+        else:
+            ok, value = results[k]
+            if ok:
+                future.set_result(value)
+            else:
+                future.set_exception(value)
 
 
 def _fsync_log(path: str) -> None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from bot.rules.normalise import normalise
+from bot.rules.normalise import normalise_raw
 
 KINDS: tuple[str, ...] = ("full_name", "school", "workplace", "place", "clinician",
                           "age_place", "handle")
@@ -232,17 +232,59 @@ def _name_ok(kind: str, m: re.Match[str]) -> bool:
     return words[0] not in _NOT_NAMES
 
 
-def detect(text: str) -> frozenset[str]:
+_UPPER, _DIGIT, _AT, _DOT = "upper", "digit", "@", "."
+NEEDS: dict[str, tuple[frozenset[str], ...]] = {
+    **{kind: (frozenset({_UPPER}),) * len(PATTERNS[kind])
+       for kind in ("full_name", "school", "workplace", "place", "clinician", "age_place")},
+    "street": (frozenset({_DIGIT}),) * len(PATTERNS["street"]),
+    "handle": (frozenset(), frozenset({_AT, _DIGIT}), frozenset({_DOT})),
+}
+"""The cheap pre-filter: per pattern, what a text needs (any one of) for it to match at all
+(empty: nothing). Every pattern of a kind that names something needs a capital letter
+(:data:`NAME`), a street or postcode a digit, a handle after "add me" an ``@`` (or a
+Discord tag's digits), a profile link a dot. Most chat has no capital, digit, ``@`` or
+dot beyond a sentence's end, and is done after one look; a test checks the pre-filter
+changes no answer."""
+
+_ANY_DIGIT = re.compile(r"\d")
+
+
+_EVERY_FEATURE = frozenset({_UPPER, _DIGIT, _AT, _DOT})
+_PLAN = tuple((kind, tuple(zip(patterns, NEEDS[kind], strict=True)))
+              for kind, patterns in PATTERNS.items())
+
+
+def features(raw: str) -> frozenset[str]:
+    """Which of the pre-filter's features (:data:`NEEDS`) the raw view ``raw`` has."""
+    found = set()
+    if raw != raw.lower():  # every letter of NAME's capitals has a lower case
+        found.add(_UPPER)
+    if _ANY_DIGIT.search(raw):
+        found.add(_DIGIT)
+    if "@" in raw:
+        found.add(_AT)
+    if "." in raw:
+        found.add(_DOT)
+    return frozenset(found)
+
+
+def detect(text: str, prefilter: bool = True) -> frozenset[str]:
     """The kinds of identifying detail ``text`` reveals (members of :data:`KINDS`).
 
     A post counts each kind once. A town named together with an age counts as
-    ``age_place`` alone, not also as a town.
+    ``age_place`` alone, not also as a town. ``prefilter=False`` runs every pattern
+    (the same answer, slower; for tests).
     """
-    raw = normalise(text).raw
+    raw = normalise_raw(text)
+    has = features(raw) if prefilter else _EVERY_FEATURE
     found: set[str] = set()
-    for name, patterns in PATTERNS.items():
-        if any(_name_ok(name, m) for p in patterns for m in p.finditer(raw)):
-            found.add(name)
+    for name, patterns in _PLAN:
+        for pattern, needs in patterns:
+            if needs and has.isdisjoint(needs):
+                continue
+            if any(_name_ok(name, m) for m in pattern.finditer(raw)):
+                found.add(name)
+                break
     if "age_place" in found:
         found.discard("place")
     if "street" in found:

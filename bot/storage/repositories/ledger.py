@@ -16,6 +16,13 @@ class LedgerRepository(Repository):
             (community_id, message_id, digest, at))
         return written.rowcount > 0
 
+    async def note_message_seen(self, community_id: str, message_id: str, digest: str,
+                                at: float) -> None:
+        """Remember a message version handled, as a deferred write (:meth:`Database.defer`):
+        it commits with the next statements, before any later read of it."""
+        await self.db.defer("INSERT OR IGNORE INTO seen_messages VALUES (?, ?, ?, ?)",
+                            (community_id, message_id, digest, at))
+
     async def message_seen(self, community_id: str, message_id: str, digest: str) -> bool:
         """Whether this version of a message was handled already."""
         row = await self.db.one("SELECT 1 FROM seen_messages WHERE community_id = ? AND "
