@@ -26,20 +26,23 @@ from bot.detection.model import HEAD_POSITIVES, HEADS, MAX_EMBEDDED_SENTENCES, D
 
 NEGATIVE_LABELS = frozenset({"distress", "recovery", "none"})
 FALSE_ALARM_CAPS: dict[str, dict[str, float]] = {
-    "crisis": {"distress": 0.02, "recovery": 0.02, "none": 0.02},
-    "risk": {"distress": 0.25, "recovery": 0.15, "none": 0.05},
+    "crisis": {"distress": 0.01, "recovery": 0.01, "none": 0.01},
+    "risk": {"distress": 0.30, "recovery": 0.15, "none": 0.08},
     "method": {"distress": 0.03, "recovery": 0.03, "none": 0.03},
     "hostility": {"distress": 0.03, "recovery": 0.03, "none": 0.03},
-    "pii": {"distress": 0.01, "recovery": 0.01, "none": 0.01},
+    "pii": {"distress": 0.02, "recovery": 0.02, "none": 0.02},
 }
 """Threshold choice, per head and per negative label: the largest share of that label's
 texts (out of fold, scored as inference scores them) the head may fire on. Only distress,
 recovery and ordinary (``none``) posts count: a method head firing on a crisis post, or the
 quiet level on a hostile one, is not a false alarm. The urgent ``crisis`` head may fire on
-at most 2 % of each (the goal is 3 %; the rest is margin for posts nobody wrote yet). The
-quiet ``risk`` level (a "check in when you can" note, never punitive) is held to 5 % of
-ordinary posts but may fire on a quarter of distress posts, where a quiet check-in is
-support rather than a false alarm, and on 15 % of recovery stories. See corpus/POLICY.md,
+at most 1 % of each: the goal is 3 % for Haven as a whole, and the rule packs already fire
+``crisis`` on about 3 % of the corpus's hardest negatives (urges resisted, recovery
+stories that quote a goodbye letter), so the semantic stage must add little. The
+quiet ``risk`` level (a "check in when you can" note, never punitive) is held to 8 % of
+ordinary posts but may fire on 30 % of distress posts, where a quiet check-in is support
+rather than a false alarm, and on 15 % of recovery stories. ``method`` and ``hostility``
+(observed only by default) may fire on 3 %, ``pii`` on 2 %. See corpus/POLICY.md,
 "Calibration"."""
 MIX_CHOICES = (0.5, 0.65, 0.8, 1.0)
 GATE_RECALL = 0.995
