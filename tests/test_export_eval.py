@@ -71,3 +71,12 @@ def test_shipped_corpus_exports() -> None:
     assert {m["lang"] for m in msgs} == {"en", "nl", "de", "es", "fr"}
     assert set(m["label"] for m in msgs) <= {"crisis", "method", "hostility", "pii", "distress",
                                               "recovery", "none"}
+
+
+def test_shards_split_a_language_without_loss(tmp_path: Path) -> None:
+    mod = _module()
+    root = _corpus(tmp_path)
+    whole = mod.export(root, "all", {"en"})
+    parts = [mod.export(root, "all", {"en"}, shard=(k, 3)) for k in (1, 2, 3)]
+    assert sorted(m["text"] for p in parts for m in p) == sorted(m["text"] for m in whole)
+    assert all(abs(len(p) - len(whole) / 3) < 1 for p in parts)
