@@ -247,3 +247,28 @@ def test_mlp_ignores_unknown_targets() -> None:
     z = mlp_logits(net, x)
     assert ((z[:, 0] > 0) == (y[:, 0] > 0)).mean() > 0.9
     assert ((z[100:, 1] > 0) == (y[100:, 1] > 0)).mean() > 0.85
+
+
+def test_thresholds_are_capped_per_negative_label() -> None:
+    """Each head's threshold keeps it under its cap on every negative label separately: the
+    quiet level may fire on a quarter of distress posts but only 5 % of ordinary ones, the
+    urgent level on 2 % of each; posts of other positive categories never count."""
+    from bot.detection.train import FALSE_ALARM_CAPS, capped_threshold
+
+    rng = np.random.default_rng(0)
+    labels = ["distress"] * 100 + ["none"] * 100 + ["method"] * 50
+    scores = np.concatenate([rng.uniform(0.5, 0.9, 100), rng.uniform(0.0, 0.6, 100),
+                             np.full(50, 0.99)])
+
+    def share(label: str, t: float) -> float:
+        sel = np.array(labels) == label
+        return float((scores[sel] >= t).mean())
+
+    quiet = capped_threshold(scores, labels, "risk")
+    assert share("distress", quiet) <= FALSE_ALARM_CAPS["risk"]["distress"]
+    assert share("none", quiet) <= FALSE_ALARM_CAPS["risk"]["none"]
+    assert share("distress", quiet) > 0.1  # distress is allowed more than ordinary posts
+    urgent = capped_threshold(scores, labels, "crisis")
+    assert share("distress", urgent) <= 0.02 and urgent > quiet
+    # the method posts (0.99) are not negatives of the risk head: the threshold ignores them
+    assert quiet < 0.9

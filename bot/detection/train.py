@@ -26,10 +26,25 @@ from bot.detection.logreg import fit_mlp, fit_sparse, mlp_logits, sigmoid
 from bot.detection.model import HEAD_POSITIVES, HEADS, MAX_EMBEDDED_SENTENCES, Detector, windows
 
 NEGATIVE_LABELS = frozenset({"distress", "recovery", "none"})
-MAX_FALSE_ALARMS: dict[str, float] = {
-    "crisis": 0.02, "risk": 0.05, "method": 0.01, "hostility": 0.01, "pii": 0.01,
+FALSE_ALARM_CAPS: dict[str, dict[str, float]] = {
+    "crisis": {"distress": 0.01, "recovery": 0.01, "none": 0.01},
+    "risk": {"distress": 0.30, "recovery": 0.15, "none": 0.08},
+    "method": {"distress": 0.03, "recovery": 0.03, "none": 0.03},
+    "hostility": {"distress": 0.03, "recovery": 0.03, "none": 0.03},
+    "pii": {"distress": 0.02, "recovery": 0.02, "none": 0.02},
 }
-"""Threshold choice: the largest share of the head's negatives it may fire on (out of fold)."""
+"""Threshold choice, per head and per negative label: the largest share of that label's
+texts (out of fold, scored as inference scores them) the head may fire on. Only distress,
+recovery and ordinary (``none``) posts count: a method head firing on a crisis post, or the
+quiet level on a hostile one, is not a false alarm. The urgent ``crisis`` head may fire on
+at most 1 % of each: the goal is 3 % for Haven as a whole, and the rule packs already fire
+``crisis`` on about 3 % of the corpus's hardest negatives (urges resisted, recovery
+stories that quote a goodbye letter), so the semantic stage must add little. The
+quiet ``risk`` level (a "check in when you can" note, never punitive) is held to 8 % of
+ordinary posts but may fire on 30 % of distress posts, where a quiet check-in is support
+rather than a false alarm, and on 15 % of recovery stories. ``method`` and ``hostility``
+(observed only by default) may fire on 3 %, ``pii`` on 2 %. See corpus/POLICY.md,
+"Calibration"."""
 MIX_CHOICES = (0.5, 0.65, 0.8, 1.0)
 GATE_RECALL = 0.995
 EXAMPLES_PER_LABEL = 150
@@ -129,6 +144,18 @@ def _head_negatives(head: str, labels: Sequence[str]) -> np.ndarray:
     if head in ("crisis", "risk"):
         return np.array([lab in NEGATIVE_LABELS for lab in labels])
     return np.array([lab not in HEAD_POSITIVES[head] for lab in labels])
+
+
+def capped_threshold(scores: np.ndarray, labels: Sequence[str], head: str,
+                     caps: dict[str, dict[str, float]] | None = None) -> float:
+    """The lowest threshold at which ``head`` fires on at most its cap of each negative
+    label's texts (see :data:`FALSE_ALARM_CAPS`): the highest of the per-label thresholds."""
+    table = (caps or FALSE_ALARM_CAPS)[head]
+    lab = np.asarray(labels)
+    t = 0.05
+    for label, cap in sorted(table.items()):
+        t = max(t, _threshold(scores, lab == label, cap))
+    return t
 
 
 def _standardiser(emb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -236,19 +263,17 @@ def _pick(layout: WindowLayout, z_ng: np.ndarray, z_em: np.ndarray | None,
     ngram_thresholds: dict[str, float] = {}
     p_ng, _ = window_scores(layout, z_ng, None, None, gate, 0.0)
     for j, head in enumerate(HEADS):
-        negs = _head_negatives(head, labels)
-        ngram_thresholds[head] = _threshold(p_ng[:, j], negs, MAX_FALSE_ALARMS[head])
+        ngram_thresholds[head] = capped_threshold(p_ng[:, j], labels, head)
     if z_em is None:
         return mix, dict(ngram_thresholds), ngram_thresholds
     best: list[tuple[float, float, float]] = [(-1.0, 0.0, 0.5)] * len(HEADS)
     for a in MIX_CHOICES:
         p, embedded = window_scores(layout, z_ng, z_em, candidate, gate, a)
         for j, head in enumerate(HEADS):
-            negs = _head_negatives(head, labels)
             pos = y[:, j] > 0
             # a text nothing of which was embedded is judged on the n-gram thresholds
             pj = np.where(embedded | (p[:, j] >= ngram_thresholds[head]), p[:, j], 0.0)
-            t = _threshold(pj, negs, MAX_FALSE_ALARMS[head])
+            t = capped_threshold(pj, labels, head)
             recall = float((pj[pos] >= t).mean()) if pos.any() else 0.0
             if recall > best[j][0] + 1e-9:
                 best[j] = (recall, a, t)
