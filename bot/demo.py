@@ -187,8 +187,7 @@ class Demo:
         self.core.triage.semantic = stage
         await self.say("jo", "general", "gave my guitar to my cousin today and wrote everyone "
                        "letters. after friday none of this will matter")
-        await self.say("kit", "vent", "nothing is ever going to get better for me. i am so tired "
-                       "of everything")
+        await self.say("kit", "vent", "every morning i wake up disappointed that i did")
         await self.command("lee", "rules test gave my guitar to my cousin today and wrote "
                            "everyone letters. after friday none of this will matter")
         self.core.triage.semantic = None  # the rest of the demo shows the rules alone

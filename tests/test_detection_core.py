@@ -49,9 +49,23 @@ async def test_semantic_crisis_alerts_moderators(harness: Harness, detector) -> 
     await core.drain()
     [alert] = alerts(harness)
     assert "semantic:crisis" in alert.text
+    # the moderators read why: the score and the closest labelled examples (stored with it)
+    assert "Why: semantic crisis score" in alert.text and "closest labelled examples" in alert.text
     stored = await core.store.alerts.get_alert(1)
     assert stored is not None and stored.rule_id == "semantic:crisis"
+    assert stored.reason is not None and stored.reason.startswith("semantic crisis score")
     assert not harness.platform.of("hide") and not harness.platform.of("timeout")
+
+
+async def test_a_rules_alert_has_no_semantic_reason(harness: Harness, detector) -> None:  # type: ignore[no-untyped-def]
+    _with_stage(harness, detector)
+    core = harness.core
+    assert core is not None
+    await core.handle(post("i want to kill myself", harness.clock.now(), author=member("cas")))
+    [alert] = alerts(harness)
+    assert "Rule: `semantic:" not in alert.text and "Why:" not in alert.text
+    stored = await core.store.alerts.get_alert(1)
+    assert stored is not None and stored.reason is None
 
 
 async def test_shadow_mode_acts_on_nothing(harness: Harness, detector) -> None:  # type: ignore[no-untyped-def]
@@ -181,7 +195,8 @@ async def test_demo_shows_a_semantic_catch_and_a_quiet_note(capsys) -> None:  # 
     out = capsys.readouterr().out
     scene = out[out.index("Meaning, not only words"):]
     assert "Crisis (critical)" in scene and "Rule: `semantic:crisis`" in scene
-    assert "Concern (medium)" in scene and "closest labelled examples" in scene
+    assert "Concern (medium)" in scene and "Rule: `semantic:concern`" in scene
+    assert "Why: semantic crisis score" in scene and "Why: semantic concern score" in scene
 
 
 async def test_semantic_crisis_in_a_private_message_reaches_moderators(harness: Harness,

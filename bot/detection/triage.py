@@ -18,7 +18,7 @@ from types import MappingProxyType
 from typing import Any, Final
 
 from bot.detection.model import HEAD_POSITIVES, Analysis, Detector
-from bot.rules.model import Action, Match, Rule
+from bot.rules.model import SEMANTIC_PREFIX, Action, Match, Rule
 
 CATEGORY_HEAD: Final[Mapping[str, str]] = MappingProxyType({
     "crisis": "crisis", "concern": "risk", "method": "method", "hostility": "hostility", "pii": "pii",
@@ -76,7 +76,7 @@ class Decision:
     @property
     def reason(self) -> str:
         """What a moderator reads: the score, and the closest labelled examples."""
-        text = f"semantic {self.category} score {self.score:.2f} (threshold {self.threshold:.2f})"
+        text = f"semantic {self.category} score {self.score:.3f} (threshold {self.threshold:.3f})"
         if self.nearest:
             shown = "; ".join(f'"{_clip(t)}" ({lab}{"/" + c if c else ""})'
                               for t, lab, c, _ in self.nearest)
@@ -134,7 +134,7 @@ def _clip(text: str, n: int = 90) -> str:
 def semantic_rule(category: str, actions: Sequence[Action] | None = None, *,
                   explain: str | None = None, shadow: bool = False) -> Rule:
     """The synthetic rule standing for a semantic category."""
-    return Rule(id=f"semantic:{category}", category=category, severity=SEVERITY[category],
+    return Rule(id=f"{SEMANTIC_PREFIX}{category}", category=category, severity=SEVERITY[category],
                 description=DESCRIPTION[category],
                 actions=tuple(actions if actions is not None else DEFAULT_ACTIONS[category]),
                 explain=explain or EXPLAIN[category], shadow=shadow, file="semantic", line=0)

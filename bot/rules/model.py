@@ -17,6 +17,9 @@ from bot.rules.matcher import TEXT_VIEW
 
 SEVERITIES: Final = ("info", "low", "medium", "high", "critical")
 CATEGORIES: Final = ("crisis", "concern", "method", "hostility", "pii", "sensitive", "signpost", "spam", "other")
+SEMANTIC_PREFIX: Final = "semantic:"
+"""Rule ids of the semantic stage's matches start with this (``semantic:crisis``)."""
+
 SUPPORT_CATEGORIES: Final = frozenset({"crisis", "concern"})
 """``crisis`` is urgent (intent, plan, preparation, goodbye, act under way); ``concern`` is the
 quiet level (a passive wish or hopelessness without intent). Neither may ever be punitive."""

@@ -83,6 +83,8 @@ class Alert:
     urgency: str = "now"
     number: int = 0
     """The alert's number in its community (#1, #2 ...): what moderators see and type."""
+    reason: str | None = None
+    """Why the semantic stage raised it (score, closest labelled examples); ``None`` for a rule."""
 
     def places_list(self) -> list[dict[str, Any]]:
         """Where each post behind this alert was made, oldest first: ``channel_id``,

@@ -132,6 +132,11 @@ BASE_MIGRATIONS: tuple[str, ...] = (
                '{"alert_id": ' || CAST(id AS TEXT) || '}', 0
         FROM alerts WHERE state IN ('open', 'claimed') AND number <> id AND messages <> '[]';
     """,
+    # 7: why the semantic stage raised an alert (its score and the closest labelled corpus
+    # examples, never the member's words), shown to moderators on the alert.
+    """
+    ALTER TABLE alerts ADD COLUMN reason TEXT;
+    """,
 )
 """Haven's own schema, numbered 1, 2, 3 ... (SQLite: ``PRAGMA user_version``; PostgreSQL:
 the ``haven_schema`` table). Written in SQLite's dialect; :mod:`bot.storage.dialect`

@@ -38,6 +38,7 @@ TEMPLATES = MappingProxyType({
     "alert_places_earlier": "- ... {count} earlier post(s)",
     "alert_rule": "Rule: `{rule}`",
     "alert_rule_posts": "Rule: `{rule}` | posts: {count}",
+    "alert_reason": "Why: {reason}",
     "alert_quiet_note": "A quiet note, no need to drop everything: someone may be struggling. "
                         "Please check in with them when you can.",
     "alert_hiding": "Haven was hiding this post when this alert was sent: please check that it "

@@ -26,7 +26,7 @@ from bot.core.events import (
 from bot.core.feature import Feature, JobKind, MessageOutcome, Stage
 from bot.features.alerts.context import AlertsContext
 from bot.features.alerts.view import AlertView
-from bot.rules.model import SUPPORT_CATEGORIES, Match
+from bot.rules.model import SEMANTIC_PREFIX, SUPPORT_CATEGORIES, Match
 from bot.rules.planner import rule_urgency
 from bot.storage.rows import Alert, Job
 
@@ -134,7 +134,7 @@ class Alerts(Feature):
                 target.id, excerpt, "" if private else ev.link, match.rule.id,
                 _max_severity(target.severity, match.rule.severity), ev.at,
                 channel_id=ev.channel.id, channel_name=ev.channel.name, message_id=mid,
-                private=private)
+                private=private, reason=_semantic_reason(match))
             if upgrade is not None:
                 # a quiet note becomes a real alert: ping now, re-escalate if urgent
                 await store.upgrade_alert(upgrade.id, kind, urgency)
@@ -150,7 +150,8 @@ class Alerts(Feature):
             opened = await store.open_alert(
                 ev.community_id, kind, ev.author.id, ev.author.name, ev.channel.id,
                 ev.channel.name, mid, "" if private else ev.link, excerpt, match.rule.id,
-                match.rule.severity, ev.at, urgency=urgency, private=private)
+                match.rule.severity, ev.at, urgency=urgency, private=private,
+                reason=_semantic_reason(match))
             alert_id = opened.id
             if urgency == "now":
                 await self._schedule_reescalation(ev.community_id, alert_id)
@@ -446,6 +447,16 @@ def _matched(match: Match) -> str | None:
         return None
 
 
+def _semantic_reason(match: Match) -> str | None:
+    """What the semantic stage says about its match (a score and the closest labelled
+    examples, never the member's words), for the alert; ``None`` for a rule's match."""
+    if not match.rule.id.startswith(SEMANTIC_PREFIX):
+        return None
+    try:
+        return match.reason
+    except Exception:  # explaining a match must never stop an alert
+        log.exception("could not explain the match of rule %s", match.rule.id)
+        return None
 
 
 def _ref_dict(ref: MessageRef) -> dict[str, str | None]:

@@ -62,6 +62,8 @@ class AlertView:
                 t.render("alert_rule_posts" if alert.count > 1 else "alert_rule",
                          rule=alert.rule_id, count=alert.count),
             ]
+            if alert.reason:
+                lines.append(t.render("alert_reason", reason=alert.reason))
             if quiet and alert.state == "open":
                 lines.append(t.render("alert_quiet_note"))
             case = "_case" if case_number else ""

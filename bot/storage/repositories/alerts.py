@@ -17,20 +17,22 @@ class AlertsRepository(Repository):
     async def open_alert(self, community_id: str, kind: str, member_id: str, member_name: str,
                          channel_id: str, channel_name: str, message_id: str, link: str,
                          excerpt: str | None, rule_id: str, severity: str, at: float,
-                         urgency: str = "now", private: bool = False) -> Alert:
+                         urgency: str = "now", private: bool = False,
+                         reason: str | None = None) -> Alert:
         """Open a new alert with the community's next number; returns it. ``private``: the
-        post was a message to Haven. The number and the row are stored together."""
+        post was a message to Haven; ``reason``: why the semantic stage raised it. The number
+        and the row are stored together."""
         place = place_of(channel_id, channel_name, message_id, link, private)
         async with self.db.transaction():
             number = await next_number(self.db, community_id, "alert")
             row = await self.db.one(
                 "INSERT INTO alerts (community_id, kind, member_id, member_name, channel_id, "
                 "channel_name, message_id, link, excerpt, rule_id, severity, created_at, "
-                "updated_at, places, urgency, number) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *",
+                "updated_at, places, urgency, number, reason) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *",
                 (community_id, kind, member_id, member_name, channel_id, channel_name,
                  message_id, link, excerpt, rule_id, severity, at, at, json.dumps([place]),
-                 urgency, number))
+                 urgency, number, reason))
         alert: Alert = from_row(Alert, row)
         return alert
 
@@ -73,17 +75,19 @@ class AlertsRepository(Repository):
     async def update_alert_with_post(self, alert_id: int, excerpt: str | None, link: str,
                                      rule_id: str, severity: str, at: float,
                                      channel_id: str = "", channel_name: str = "",
-                                     message_id: str = "", private: bool = False) -> None:
-        """A further post by the same member: count it, keep the latest excerpt, and add
-        its place (channel and link) to the alert's places. One transaction."""
+                                     message_id: str = "", private: bool = False,
+                                     reason: str | None = None) -> None:
+        """A further post by the same member: count it, keep the latest excerpt, rule and
+        reason (``None`` for a rule's match), and add its place (channel and link) to the
+        alert's places. One transaction."""
         async with self.db.transaction():
             alert = await self._alert_for_update(alert_id)
             places = alert.places_list() if alert is not None else []
             places.append(place_of(channel_id, channel_name, message_id, link, private))
             await self.db.write(
                 "UPDATE alerts SET count = count + 1, excerpt = ?, link = ?, rule_id = ?, "
-                "severity = ?, updated_at = ?, places = ? WHERE id = ?",
-                (excerpt, link, rule_id, severity, at, json.dumps(places), alert_id))
+                "severity = ?, updated_at = ?, places = ?, reason = ? WHERE id = ?",
+                (excerpt, link, rule_id, severity, at, json.dumps(places), reason, alert_id))
 
     async def upgrade_alert(self, alert_id: int, kind: str, urgency: str) -> None:
         """Raise an alert to a more urgent kind (a quiet concern note becoming a crisis alert)."""
