@@ -187,7 +187,7 @@ class Alerts(Feature):
             return
         if extra:
             await self.ctx.scheduler.set_payload(job_id, {**job.payload, **extra})
-        await scheduler.run_now(job_id)
+        await scheduler.run_now(job_id, job)  # the claim reads the payload just set
 
     async def _deliver(self, community_id: str, alert_id: int, key: str, mode: str,
                        **extra: bool | int | None) -> None:
