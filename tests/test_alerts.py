@@ -11,6 +11,8 @@ from bot.core.errors import MissingPermission
 from bot.core.events import ButtonPressed, Channel, Member
 from bot.core.ports import Capability
 from bot.features.alerts.feature import excerpt_around
+from bot.storage.repositories.alerts import AlertsRepository
+from bot.storage.rows import Alert
 from tests.conftest import TEST_RULES, Harness, make_config
 from tests.fakes import MOD, FlakyError, channel, command, member, post
 
@@ -388,6 +390,23 @@ async def test_a_crisis_post_upgrades_the_quiet_note(rh: Harness) -> None:
     upgrade = rh.platform.sent_to("mod-alerts")[-1]
     assert "upgraded" in upgrade.text and upgrade.msg.mention_roles == ("Moderators",)
     assert [j for j in await core.store.jobs.pending_jobs() if j.kind == "alert_reescalate"]
+
+
+async def test_a_new_crisis_alert_looks_up_each_kind_of_open_alert_once(
+        harness: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+    looked: list[str] = []
+    real = AlertsRepository.open_alert_for
+
+    async def counted(self: AlertsRepository, community_id: str, member_id: str,
+                      kind: str) -> Alert | None:
+        looked.append(kind)
+        return await real(self, community_id, member_id, kind)
+
+    monkeypatch.setattr(AlertsRepository, "open_alert_for", counted)
+    await harness.core.handle(post("i want to kill myself", harness.clock.now(),
+                                   author=member("cas")))
+    assert looked == ["crisis", "concern"]  # the crisis one was not read twice
+    assert len(alerts_sent(harness)) == 1
 
 
 async def test_urgency_quiet_on_any_rule_is_the_quiet_note(rh: Harness) -> None:

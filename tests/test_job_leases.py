@@ -248,3 +248,25 @@ async def test_without_an_instance_name_nothing_is_taken_back(
     second.register("remind", lambda job: asyncio.sleep(0))
     assert await second.take_back() == 0
     assert await second.run_due() == 0  # held until the lease runs out
+
+
+async def test_acquire_is_one_statement_and_one_process_wins(
+        two_stores: tuple[Store, Store]) -> None:
+    """Claiming one job is a single atomic UPDATE .. RETURNING (no BEGIN/COMMIT around it):
+    of two processes acquiring it at once exactly one gets it, and our own claim renews."""
+    a, b = two_stores
+    job_id = await a.jobs.add_job(C, "remind", "k", T0, {}, T0)
+    assert job_id is not None
+    got = await asyncio.gather(a.jobs.acquire(job_id, "A", T0 + 1, T0 + 1 + LEASE),
+                               b.jobs.acquire(job_id, "B", T0 + 1, T0 + 1 + LEASE))
+    winners = [j for j in got if j is not None]
+    assert len(winners) == 1
+    holder = winners[0].claimed_by
+    mine = a if holder == "A" else b
+    renewed = await mine.jobs.acquire(job_id, holder, T0 + 2, T0 + 2 + LEASE)
+    assert renewed is not None and renewed.lease_until == T0 + 2 + LEASE
+    db = mine.jobs.db
+    if db.engine == "sqlite":
+        before = db.hops  # type: ignore[attr-defined]
+        await mine.jobs.acquire(job_id, holder, T0 + 3, T0 + 3 + LEASE)
+        assert db.hops - before == 1  # type: ignore[attr-defined]

@@ -293,6 +293,28 @@ async def test_run_now_runs_a_pending_job_once(sched: Scheduler, store: Store,
     assert (await store.jobs.get_job(orphan)).state == "pending"
 
 
+async def test_run_now_with_the_job_just_read_reads_it_no_more(
+        sched: Scheduler, store: Store, clock: VirtualClock, handler: Recorder,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    job_id = await sched.schedule(C, "remind", "k", clock.now() + 999, {"a": 1})
+    job = await sched.get_job(job_id)
+    await sched.set_payload(job_id, {"a": 2})
+    reads: list[int] = []
+    get_job = store.jobs.get_job
+
+    async def counted(i: int) -> Job | None:
+        reads.append(i)
+        return await get_job(i)
+
+    monkeypatch.setattr(store.jobs, "get_job", counted)
+    await sched.run_now(job_id, job)
+    assert reads == []
+    assert [c[0] for c in handler.calls] == [job_id]
+    assert (await get_job(job_id)).state == "done"
+    await sched.run_now(job_id, job)  # the job passed in is stale: the claim finds it done
+    assert len(handler.calls) == 1
+
+
 async def test_runner_is_used_for_due_jobs(store: Store, clock: VirtualClock,
                                            handler: Recorder) -> None:
     seen: list[str] = []

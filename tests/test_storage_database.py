@@ -563,6 +563,38 @@ async def test_a_sqlite_transaction_begins_in_its_first_statements_hop(sqlite_db
     assert db.hops == before  # type: ignore[attr-defined]
 
 
+async def test_a_sqlite_savepoint_rides_with_the_statements_around_it(sqlite_db: Database) -> None:
+    db = sqlite_db
+    before = db.hops  # type: ignore[attr-defined]
+    async with db.transaction():
+        async with db.transaction():
+            await put(db, "a")  # BEGIN IMMEDIATE and SAVEPOINT go with it
+            async with db.transaction():
+                pass  # ran nothing: no SAVEPOINT, no RELEASE
+        await put(db, "b")  # the RELEASE goes with it
+        async with db.transaction():
+            await put(db, "c")
+        # the last RELEASE is left to the COMMIT
+    assert db.hops - before == 4  # type: ignore[attr-defined]  # (a), (b), (c), COMMIT
+    assert await keys_seen_by_another_connection(db) == ["a", "b", "c"]
+    before = db.hops  # type: ignore[attr-defined]
+    async with db.transaction():
+        await put(db, "d")
+        with pytest.raises(KeyError):
+            async with db.transaction():
+                await put(db, "e")
+                async with db.transaction():
+                    await put(db, "f")
+                raise KeyError("undo e and f")
+        with pytest.raises(KeyError):
+            async with db.transaction():
+                raise KeyError("ran nothing: nothing to roll back")
+        await put(db, "g")
+    # (d), (e), (f), ROLLBACK TO, (g), COMMIT
+    assert db.hops - before == 6  # type: ignore[attr-defined]
+    assert await keys_seen_by_another_connection(db) == ["a", "b", "c", "d", "g"]
+
+
 async def test_when_begin_fails_nothing_in_the_transaction_commits_alone(
         sqlite_db: Database) -> None:
     db = sqlite_db

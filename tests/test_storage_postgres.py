@@ -102,6 +102,35 @@ async def test_processes_starting_together_migrate_once(pg_url: str) -> None:
             await db.close()
 
 
+async def test_a_pooled_statement_is_one_query_and_sessions_stay_as_found(pg_url: str) -> None:
+    """Handing a connection back to the pool sends nothing (asyncpg's default reset, RESET
+    ALL and friends, was a second round trip per statement); migrate's own session
+    changes are put back, and a transaction left open is still rolled back."""
+
+    class OneConnection(PostgresDatabase):
+        POOL_MAX = 1
+
+    db = await OneConnection.open(pg_url)
+    try:
+        sent: list[str] = []
+        async with db.pool.acquire() as conn:
+            assert await conn.fetchval("SHOW lock_timeout") == "5s"  # migrate's SET undone
+            assert await conn.fetchval("SELECT count(*) FROM pg_locks WHERE "
+                                       "locktype = 'advisory' AND pid = pg_backend_pid()") == 0
+            conn.add_query_logger(lambda record: sent.append(record.query))
+        sent.clear()
+        for _ in range(3):
+            await db.one("SELECT 1")
+        assert sent == ["SELECT 1"] * 3
+        with pytest.raises(RuntimeError):
+            async with db.transaction():
+                await db.execute("INSERT INTO kv (key, value) VALUES (?, ?)", ("k", "v"))
+                raise RuntimeError("boom")
+        assert await db.one("SELECT value FROM kv WHERE key = 'k'") is None
+    finally:
+        await db.close()
+
+
 # -- the password: only from the environment, never shown -------------------------------
 
 

@@ -247,6 +247,38 @@ async def test_read_modify_write_methods_lose_no_update_under_concurrency(db: Da
     assert sorted(p["message_id"] for p in alert.places_list()) == [f"m{i}" for i in range(9)]
 
 
+async def test_outbox_begin_is_one_statement(db: Database) -> None:
+    ledger = LedgerRepository(db)
+    before = getattr(db, "hops", 0)
+    assert await ledger.outbox_begin(C, "k", T0) is None
+    if isinstance(db, SqliteDatabase):
+        assert db.hops - before == 1  # no BEGIN, insert, read, COMMIT
+    assert await ledger.outbox_begin(C, "k", T0 + 1) is None  # still pending: go ahead
+    await ledger.outbox_done(C, "k", "fallback", T0 + 2)
+    assert await ledger.outbox_begin(C, "k", T0 + 3) == "fallback"
+    row = await db.one("SELECT created_at, state FROM outbox WHERE key = 'k'")
+    assert row is not None and row["created_at"] == T0 and row["state"] == "sent"
+    results = await asyncio.gather(*(ledger.outbox_begin(C, f"k{i % 3}", T0) for i in range(9)))
+    assert results == [None] * 9
+    assert len(await db.all("SELECT key FROM outbox")) == 4
+
+
+async def test_an_alert_message_is_appended_in_one_statement(db: Database) -> None:
+    alerts = AlertsRepository(db)
+    aid = await alerts.create_alert(C, "crisis", "u1", "Ann", "ch", "support", "m0", "l0",
+                                    "x", "r", "high", T0)
+    first = {"community_id": C, "channel_id": "mods", "message_id": "1", "thread_id": None}
+    before = getattr(db, "hops", 0)
+    await alerts.add_alert_message(aid, first)
+    if isinstance(db, SqliteDatabase):
+        assert db.hops - before == 1  # no BEGIN, read, write, COMMIT
+    await alerts.add_alert_message(aid, {"message": "ß 🌿 \" ' ?", "n": [1, {"x": True}]})
+    await alerts.add_alert_message(aid + 99, {"message": "nobody's"})  # no such alert: nothing
+    alert = await alerts.get_alert(aid)
+    assert alert is not None
+    assert alert.message_refs() == [first, {"message": "ß 🌿 \" ' ?", "n": [1, {"x": True}]}]
+
+
 async def test_counting_a_post_is_one_statement(db: Database) -> None:
     """The members stage runs on every post: one statement, committed by itself."""
     members = MembersRepository(db)

@@ -149,6 +149,24 @@ async def test_crisis_post_is_left_to_the_alert_and_never_quoted_publicly(harnes
     assert not any("end my life" in c.text for c in public)
 
 
+async def test_a_crisis_post_is_tracked_as_such_in_one_statement(harness: Harness) -> None:
+    core = harness.core
+    ev = post("i want to end my life", harness.clock.now(), author=member("cas"), where="support")
+    statements: list[str] = []
+    db = core.store.database
+    await db.connection.set_trace_callback(statements.append)  # type: ignore[attr-defined]
+    await core.handle(ev)
+    await db.connection.set_trace_callback(None)  # type: ignore[attr-defined]
+    tracking = [i for i, s in enumerate(statements) if "tracked_posts" in s]
+    assert len(tracking) == 1  # the insert, already in state crisis: no UPDATE after it
+    assert statements[tracking[0] - 1] != "BEGIN IMMEDIATE"  # no transaction around it
+    row = await db.one("SELECT state, excerpt FROM tracked_posts WHERE message_id = ?",
+                       (ev.message.message_id,))
+    assert row is not None and row["state"] == "crisis" and row["excerpt"] is None
+    await core.handle(ev)  # delivered again: still one row, still crisis
+    assert len(await db.all("SELECT id FROM tracked_posts")) == 1
+
+
 async def test_quiet_hours_move_nudges(harness_factory) -> None:
     h = harness_factory("unanswered: {quiet_hours: {start: '23:00', end: '07:00'}, "
                         "places: [support]}")

@@ -152,8 +152,8 @@ class JobScheduler(Protocol):
         """Cancel pending jobs of ``kind`` whose key starts with ``key_prefix``."""
         ...
 
-    async def run_now(self, job_id: int) -> None:
-        """Run one job now (in its lane)."""
+    async def run_now(self, job_id: int, job: Job | None = None) -> None:
+        """Run one job now (in its lane); ``job``: the job as just read (saves a read)."""
         ...
 
     async def get_job(self, job_id: int) -> Job | None:

@@ -192,9 +192,12 @@ class Scheduler:
         return await self.store.claim_due(self.holder, now, now + self.lease, CLAIM_BATCH,
                                           communities)
 
-    async def run_now(self, job_id: int) -> None:
-        """Run one job immediately, in the caller's context (already in its queue)."""
-        job = await self.store.get_job(job_id)
+    async def run_now(self, job_id: int, job: Job | None = None) -> None:
+        """Run one job immediately, in the caller's context (already in its queue).
+        ``job``: the job as the caller just read it (its kind is all that is used: the
+        claim reads the current row), saving a read."""
+        if job is None or job.id != job_id:
+            job = await self.store.get_job(job_id)
         if job is None or job.state != "pending":
             return
         handler = self._handlers.get(job.kind)

@@ -78,6 +78,14 @@ def params(args: Iterable[Any]) -> tuple[Any, ...]:
     return out
 
 
+async def _keep_session(conn: asyncpg.Connection) -> None:
+    """What the pool does to a connection handed back: nothing more than asyncpg's own
+    roll-back of a transaction left open. Its default reset (``RESET ALL``, ``UNLISTEN
+    *``, ``CLOSE ALL``, advisory locks released) is one more round trip to the server per
+    pooled statement; Haven changes no session state outside :meth:`PostgresDatabase.migrate`,
+    which puts back what it changed."""
+
+
 class PostgresDatabase(Database):
     """An asyncpg pool over one PostgreSQL database, behind the :class:`Database` API."""
 
@@ -102,7 +110,7 @@ class PostgresDatabase(Database):
         try:
             self._pool = await asyncpg.create_pool(
                 dsn, password=password, min_size=1, max_size=self.POOL_MAX,
-                timeout=self.CONNECT_TIMEOUT, statement_cache_size=512,
+                timeout=self.CONNECT_TIMEOUT, statement_cache_size=512, reset=_keep_session,
                 server_settings={"application_name": "haven",
                                  "lock_timeout": str(self.LOCK_TIMEOUT_MS)})
         except Exception as exc:
@@ -159,15 +167,14 @@ class PostgresDatabase(Database):
         """Apply pending base migrations, then pending owned ``migrations``, each in
         its own transaction, under an advisory lock; returns the base schema version."""
         async with self.pool.acquire() as conn:
-            await conn.execute("SET lock_timeout = 0")  # another process may be migrating
-            await conn.execute("SELECT pg_advisory_lock($1)", MIGRATION_LOCK)
             try:
+                await conn.execute("SET lock_timeout = 0")  # another process may be migrating
+                await conn.execute("SELECT pg_advisory_lock($1)", MIGRATION_LOCK)
                 version = await self._migrate_base(conn)
                 if migrations:
                     await self._migrate_owned(conn, migrations)
-            finally:
-                await conn.execute("SELECT pg_advisory_unlock($1)", MIGRATION_LOCK)
-                await conn.execute("RESET lock_timeout")
+            finally:  # the pool does not reset sessions (_keep_session): leave it as found
+                await conn.execute("SELECT pg_advisory_unlock_all(); RESET lock_timeout")
             self._identity = frozenset(r["relname"] for r in await conn.fetch(
                 "SELECT c.relname FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid "
                 "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE a.attname = 'id' "

@@ -66,6 +66,9 @@ class SqliteDatabase(Database):
         self._waits = 0
         self._begin = False
         """The open transaction's ``BEGIN`` is still to go (with its first statement)."""
+        self._prefix: list[str] = []
+        """Savepoint statements of the open transaction still to go (``SAVEPOINT`` and
+        ``RELEASE``): they ride with the transaction's next statement, in the same hop."""
         self.deferred_failures = 0
         """Deferred writes (:meth:`defer`) that failed (each also logged)."""
         self.hops = 0
@@ -187,14 +190,18 @@ class SqliteDatabase(Database):
     def _inside(self, work: Callable[[sqlite3.Connection], T]) -> Callable[[sqlite3.Connection], T]:
         """``work`` of the task holding the transaction: the first begins it (``BEGIN
         IMMEDIATE`` in the same hop); any later one refuses to run outside it (if that
-        ``BEGIN`` failed and its caller carried on, nothing may commit on its own)."""
+        ``BEGIN`` failed and its caller carried on, nothing may commit on its own).
+        Savepoint statements still to go run first, in the same hop."""
         begin, self._begin = self._begin, False
+        prefix, self._prefix = self._prefix, []
 
         def run(db: sqlite3.Connection) -> T:
             if begin:
                 db.execute("BEGIN IMMEDIATE").close()
             elif not db.in_transaction:
                 raise sqlite3.OperationalError("the transaction is not open (its BEGIN failed)")
+            for sql in prefix:
+                db.execute(sql).close()
             return work(db)
 
         return run
@@ -377,11 +384,13 @@ class SqliteDatabase(Database):
                 yield
             except BaseException:
                 self._owner = None
+                self._prefix = []  # the rollback undoes every savepoint
                 begun, self._begin = not self._begin, False
                 if begun:
                     await self._in_thread(_rollback)
                 raise
             self._owner = None
+            self._prefix = []  # the commit releases every savepoint
             if self._begin:  # nothing ran inside: nothing to commit
                 self._begin = False
                 return
@@ -413,14 +422,25 @@ class SqliteDatabase(Database):
 
     @asynccontextmanager
     async def _savepoint(self) -> AsyncIterator[None]:
+        """A nested transaction. Its ``SAVEPOINT`` goes with its first statement and its
+        ``RELEASE`` with the transaction's next one (a ``COMMIT`` releases every
+        savepoint), so a savepoint costs no hop of its own; one that ran nothing costs
+        nothing. Only a failed block waits for its ``ROLLBACK TO``."""
         name = f"haven_sp{next(self._savepoints)}"
-        await self._in_thread(_statement(f"SAVEPOINT {name}"))
+        begin = f"SAVEPOINT {name}"
+        self._prefix.append(begin)
         try:
             yield
         except BaseException:
-            await self._in_thread(_statement(f"ROLLBACK TO {name}", f"RELEASE {name}"))
+            if begin in self._prefix:  # nothing of it ran: nothing to undo
+                self._prefix.remove(begin)
+            else:
+                await self._in_thread(_statement(f"ROLLBACK TO {name}", f"RELEASE {name}"))
             raise
-        await self._in_thread(_statement(f"RELEASE {name}"))
+        if begin in self._prefix:
+            self._prefix.remove(begin)
+        else:
+            self._prefix.append(f"RELEASE {name}")
 
 
 def _statement(*sql: str) -> Callable[[sqlite3.Connection], None]:

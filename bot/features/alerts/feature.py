@@ -94,15 +94,17 @@ class Alerts(Feature):
         store = ctx.repo.alerts
         excerpt = excerpt_around(ev.text, _matched(match), ctx.config.excerpt_chars)
         private = ev.channel.kind == "dm"
-        existing = await store.open_alert_for(ev.community_id, ev.author.id, kind)
+        existing = first = await store.open_alert_for(ev.community_id, ev.author.id, kind)
         if existing is None and kind == "concern":
             # a member with an open crisis alert: the concern post belongs to that alert
             existing = await store.open_alert_for(ev.community_id, ev.author.id, "crisis")
         upgrade = None
         if urgency != "quiet" and (existing is None or existing.urgency == "quiet"):
-            # a quiet note open for this member (of this kind, or a concern) is upgraded
+            # a quiet note open for this member (of this kind, read above, or a concern)
+            # is upgraded
             quiet = [a for k in dict.fromkeys((kind, "concern"))
-                     if (a := await store.open_alert_for(ev.community_id, ev.author.id, k))
+                     if (a := first if k == kind else
+                         await store.open_alert_for(ev.community_id, ev.author.id, k))
                      is not None and a.urgency == "quiet"]
             upgrade = quiet[0] if quiet else None
             if upgrade is not None:
@@ -188,7 +190,7 @@ class Alerts(Feature):
             return
         if extra:
             await self.ctx.scheduler.set_payload(job_id, {**job.payload, **extra})
-        await scheduler.run_now(job_id)
+        await scheduler.run_now(job_id, job)  # the claim reads the payload just set
 
     async def _deliver(self, community_id: str, alert_id: int, key: str, mode: str,
                        **extra: bool | int | None) -> None:

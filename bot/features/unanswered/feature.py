@@ -83,18 +83,20 @@ class Unanswered(Feature):
         quotable = not (crisis or ev.spoilered or self.labels.in_warning_channel(ev.channel)
                         or self.labels.has_warning(ev) or self._needs_warning(matches))
         excerpt = ev.text[: ctx.config.excerpt_chars] if quotable else None
+        thread = ev.message.thread_id or (ev.thread_root if ev.thread_root else None)
+        if crisis:  # tracked as a crisis post (no reminder): one statement, no transaction
+            await ctx.repo.track_post(ev.community_id, ev.channel.id, ev.channel.name,
+                                      ev.message.message_id, thread, ev.author.id, ev.at,
+                                      ev.link, None, state="crisis")
+            return
         # The post and its reminder are stored together: a crash between the two would
         # leave a tracked post that a repeated delivery skips (already tracked) and that
         # no timer ever reminds anyone of.
         async with ctx.transaction():
             post_id = await ctx.repo.track_post(
                 ev.community_id, ev.channel.id, ev.channel.name, ev.message.message_id,
-                ev.message.thread_id or (ev.thread_root if ev.thread_root else None),
-                ev.author.id, ev.at, ev.link, excerpt)
+                thread, ev.author.id, ev.at, ev.link, excerpt)
             if post_id is None:
-                return
-            if crisis:
-                await ctx.repo.set_post_state(post_id, "crisis")
                 return
             due = self.shift_out_of_quiet(ev.at + place.remind_after)
             await ctx.scheduler.schedule(ev.community_id, "post_remind", f"post:{post_id}:remind",

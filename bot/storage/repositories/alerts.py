@@ -124,14 +124,15 @@ class AlertsRepository(Repository):
                             (alert_id,))
 
     async def add_alert_message(self, alert_id: int, ref: dict[str, Any]) -> None:
-        """Remember an alert message we sent (to edit later); one transaction."""
-        async with self.db.transaction():
-            alert = await self._alert_for_update(alert_id)
-            if alert is None:
-                return
-            refs = [*alert.message_refs(), ref]
-            await self.db.write("UPDATE alerts SET messages = ? WHERE id = ?",
-                                (json.dumps(refs), alert_id))
+        """Remember an alert message we sent (to edit later). One statement appends it to
+        the stored list (atomic on its own: concurrent appends lose none), instead of a
+        transaction that reads, edits and writes the list back."""
+        if self.db.engine == "postgresql":
+            append = "(messages::jsonb || jsonb_build_array(?::jsonb))::text"
+        else:
+            append = "json_insert(messages, '$[#]', json(?))"
+        await self.db.write(f"UPDATE alerts SET messages = {append} WHERE id = ?",
+                            (json.dumps(ref), alert_id))
 
     async def alerts_by_state(self, community_id: str, states: tuple[str, ...]) -> list[Alert]:
         """Alerts in any of ``states``, oldest first."""

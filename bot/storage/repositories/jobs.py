@@ -75,12 +75,12 @@ class JobsRepository(Repository):
 
     async def acquire(self, job_id: int, holder: str, now: float, lease_until: float) -> Job | None:
         """Claim (or renew our claim on) one pending job; ``None`` if it is not pending or
-        another process holds a lease on it that has not run out."""
-        async with self.db.transaction():
-            row = await self.db.one(
-                "UPDATE jobs SET claimed_by = ?, lease_until = ? WHERE id = ? AND state = 'pending' "
-                f"AND (claimed_by = ? OR {FREE}) RETURNING *",
-                (holder, lease_until, job_id, holder, now))
+        another process holds a lease on it that has not run out. One statement, atomic
+        on its own (no transaction around it: a ``BEGIN`` and ``COMMIT`` less)."""
+        row = await self.db.one(
+            "UPDATE jobs SET claimed_by = ?, lease_until = ? WHERE id = ? AND state = 'pending' "
+            f"AND (claimed_by = ? OR {FREE}) RETURNING *",
+            (holder, lease_until, job_id, holder, now))
         return from_row(Job, row)
 
     async def release_instance(self, prefix: str, holder: str) -> int:

@@ -36,12 +36,12 @@ class LedgerRepository(Repository):
     async def outbox_begin(self, community_id: str, key: str, at: float) -> str | None:
         """Record that a delivery is about to be made; returns the stored result if it was
         made before (then it must not be made again), else ``None`` (go ahead).
-        One transaction: the insert and the read see the same row."""
-        async with self.db.transaction():
-            await self.db.write("INSERT OR IGNORE INTO outbox (community_id, key, created_at) "
-                                "VALUES (?, ?, ?)", (community_id, key, at))
-            row = await self.db.one("SELECT state, result FROM outbox WHERE community_id = ? "
-                                    "AND key = ?", (community_id, key))
+        One statement (atomic on its own): the insert, or for a key already there a
+        write that changes nothing, returns the row as it stands."""
+        row = await self.db.one(
+            "INSERT INTO outbox (community_id, key, created_at) VALUES (?, ?, ?) "
+            "ON CONFLICT (community_id, key) DO UPDATE SET state = outbox.state "
+            "RETURNING state, result", (community_id, key, at))
         if row is not None and row["state"] == "sent":
             return str(row["result"] or "")
         return None

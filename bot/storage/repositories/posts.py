@@ -21,14 +21,18 @@ class TrackedPostsRepository(Repository):
 
     async def track_post(self, community_id: str, channel_id: str, channel_name: str,
                          message_id: str, thread_id: str | None, author_id: str,
-                         posted_at: float, link: str, excerpt: str | None) -> int | None:
-        """Start tracking a support post; ``None`` if it was already tracked."""
+                         posted_at: float, link: str, excerpt: str | None,
+                         state: PostState = "open") -> int | None:
+        """Start tracking a support post (in ``state``: a crisis post is tracked as
+        ``crisis`` at once, without its excerpt); ``None`` if it was already tracked."""
+        if state in ("deleted", "crisis"):
+            excerpt = None
         written = await self.db.execute(
             "INSERT OR IGNORE INTO tracked_posts (community_id, channel_id, channel_name, "
-            "message_id, thread_id, author_id, posted_at, link, excerpt) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "message_id, thread_id, author_id, posted_at, link, excerpt, state) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (community_id, channel_id, channel_name, message_id, thread_id, author_id, posted_at,
-             link, excerpt))
+             link, excerpt, state))
         return written.rowid if written.rowcount else None
 
     async def get_tracked(self, post_id: int) -> TrackedPost | None:
