@@ -102,3 +102,12 @@ def test_parse_actions_and_shadow() -> None:
     m = Match(shadow, "r", "m")
     assert to_matches(decide(_detector(), _analysis(hostility=0.9)), RULES, [m])[0].rule.id == \
         "semantic:hostility"  # a shadow match does not count as already matched
+
+
+def test_a_reason_shows_as_many_decimals_as_tell_score_and_threshold_apart() -> None:
+    from bot.detection.triage import _two_figures
+
+    assert _two_figures(0.9941, 0.7962) == ("0.99", "0.80")
+    assert _two_figures(0.99981, 0.99979) == ("0.99981", "0.99979")
+    assert _two_figures(0.9996, 0.9993) == ("0.9996", "0.9993")
+    assert _two_figures(0.5, 0.5) == ("0.500000", "0.500000")  # equal: the most decimals

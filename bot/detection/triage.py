@@ -76,7 +76,8 @@ class Decision:
     @property
     def reason(self) -> str:
         """What a moderator reads: the score, and the closest labelled examples."""
-        text = f"semantic {self.category} score {self.score:.3f} (threshold {self.threshold:.3f})"
+        score, threshold = _two_figures(self.score, self.threshold)
+        text = f"semantic {self.category} score {score} (threshold {threshold})"
         if self.nearest:
             shown = "; ".join(f'"{_clip(t)}" ({lab}{"/" + c if c else ""})'
                               for t, lab, c, _ in self.nearest)
@@ -124,6 +125,16 @@ def _labels(category: str) -> frozenset[str]:
     if category == "concern":
         return frozenset({"concern"})
     return HEAD_POSITIVES[CATEGORY_HEAD[category]]
+
+
+def _two_figures(score: float, threshold: float) -> tuple[str, str]:
+    """Score and threshold with as few decimals (2 to 6) as tell them apart, so a score
+    just over a high threshold reads ``0.99981 (threshold 0.99979)``, not ``1.00 (1.00)``."""
+    for decimals in range(2, 7):
+        a, b = f"{score:.{decimals}f}", f"{threshold:.{decimals}f}"
+        if a != b:
+            break
+    return a, b
 
 
 def _clip(text: str, n: int = 90) -> str:
