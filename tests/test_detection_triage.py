@@ -107,7 +107,9 @@ def test_parse_actions_and_shadow() -> None:
 def test_a_reason_shows_as_many_decimals_as_tell_score_and_threshold_apart() -> None:
     from bot.detection.triage import _two_figures
 
-    assert _two_figures(0.9941, 0.7962) == ("0.99", "0.80")
-    assert _two_figures(0.99981, 0.99979) == ("0.99981", "0.99979")
-    assert _two_figures(0.9996, 0.9993) == ("0.9996", "0.9993")
+    assert _two_figures(0.9941, 0.7962) == ("0.99", "0.79")
+    assert _two_figures(0.99981, 0.99979) == ("0.9998", "0.9997")
+    assert _two_figures(0.999991, 0.99990) == ("0.99999", "0.99990")
+    assert _two_figures(0.9996, 0.9993) == ("0.9996", "0.9993")  # cut, never "1.000"
+    assert _two_figures(0.29, 0.28) == ("0.29", "0.28")
     assert _two_figures(0.5, 0.5) == ("0.500000", "0.500000")  # equal: the most decimals

@@ -12,6 +12,7 @@ the reason names the score and the closest labelled corpus examples.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -129,9 +130,13 @@ def _labels(category: str) -> frozenset[str]:
 
 def _two_figures(score: float, threshold: float) -> tuple[str, str]:
     """Score and threshold with as few decimals (2 to 6) as tell them apart, so a score
-    just over a high threshold reads ``0.99981 (threshold 0.99979)``, not ``1.00 (1.00)``."""
+    just over a high threshold reads ``0.99999 (threshold 0.99990)``, not ``1.00 (1.00)``."""
+    def cut(x: float, decimals: int) -> str:  # cut, not rounded: 0.9996 is not "1.000"
+        scale = 10 ** decimals
+        return f"{math.floor(x * scale + 1e-9) / scale:.{decimals}f}"
+
     for decimals in range(2, 7):
-        a, b = f"{score:.{decimals}f}", f"{threshold:.{decimals}f}"
+        a, b = cut(score, decimals), cut(threshold, decimals)
         if a != b:
             break
     return a, b
