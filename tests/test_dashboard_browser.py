@@ -211,3 +211,33 @@ async def test_a_phone_gets_one_compact_row_and_a_menu_that_works_without_script
     assert await nav.get_by_role("link").count() == len(PAGES)
     assert not await nav.locator("summary").is_visible()
     assert page.errors == []
+
+
+async def test_without_script_the_test_box_keeps_an_unsaved_draft(served: Served,
+                                                                  browser) -> None:
+    s = served
+    page = await new_page(browser, java_script_enabled=False)
+    await page.goto(await s.link())
+    await page.get_by_role("button", name="Sign in").click()
+    await page.wait_for_url(s.url("/"))
+    await page.goto(s.url("/rules"))
+    await page.locator("#rules-text").fill(GOOD)
+    await page.locator("#test-text").fill("oh shut up already")
+    await page.get_by_label("Try it against my unsaved draft below").check()
+    await page.get_by_role("button", name="Test", exact=True).click()
+    await page.wait_for_load_state()
+    # the whole page came back: the draft as typed (not saved), the text, the draft's match
+    assert await page.locator("#rules-text").input_value() == GOOD
+    assert await page.locator("#test-text").input_value() == "oh shut up already"
+    assert await page.locator("#use-draft").is_checked()
+    assert "c-swearing" in await page.locator("#rules-results").inner_text()
+    assert not s.own_rules.exists()
+    # Check keeps the text being tried, too; Save then saves the draft
+    await page.get_by_role("button", name="Check", exact=True).click()
+    await page.wait_for_load_state()
+    assert await page.locator("#test-text").input_value() == "oh shut up already"
+    assert "No problems" in await page.locator("#rules-problems").inner_text()
+    await page.get_by_role("button", name="Save", exact=True).click()
+    await page.wait_for_load_state()
+    assert s.own_rules.read_text() == GOOD
+    assert page.errors == []

@@ -78,7 +78,7 @@ async def test_the_page_shows_the_packs_rules_and_examples(dash: tuple[Dash, Pat
 async def test_the_test_box_says_which_rule_and_why_without_script(dash: tuple[Dash, Path]) -> None:
     d, _ = dash
     await d.sign_in()
-    status, page = await d.post("/rules/test", {"text": "i want to end my life"}, "/rules")
+    status, page = await d.post("/rules/test", {"sample": "i want to end my life"}, "/rules")
     page = html.unescape(page)
     assert status == 200 and "t-crisis" in page and 'keyword "end my life"' in page
     assert "Matched: “end my life”" in page and "nothing was done" in page
@@ -89,21 +89,21 @@ async def test_the_test_box_says_which_rule_and_why_without_script(dash: tuple[D
 async def test_live_validation_returns_file_line_errors(dash: tuple[Dash, Path]) -> None:
     d, own = dash
     await d.sign_in()
-    status, answer = await fragment(d, "/rules/validate", {"text": BAD})
+    status, answer = await fragment(d, "/rules/validate", {"draft": BAD})
     answer = html.unescape(answer)
     assert status == 200 and "<html" not in answer
     assert (f"{own}:3: c-swearing: unknown severity 'huge' (one of: info, low, medium, high, "
             "critical)") in answer
-    _, answer = await fragment(d, "/rules/validate", {"text": GOOD})
+    _, answer = await fragment(d, "/rules/validate", {"draft": GOOD})
     assert "No problems: 1 rule(s), 2 example(s) pass." in answer
-    _, answer = await fragment(d, "/rules/test", {"text": "i want to end my life"})
+    _, answer = await fragment(d, "/rules/test", {"sample": "i want to end my life"})
     assert "t-crisis" in answer and "<html" not in answer
 
 
 async def test_a_member_who_is_not_an_admin_cannot_save(dash: tuple[Dash, Path]) -> None:
     d, own = dash
     await d.sign_in(MOD)
-    status, page = await d.post("/rules/save", {"text": GOOD}, "/rules")
+    status, page = await d.post("/rules/save", {"draft": GOOD}, "/rules")
     assert status == 403 and "Only a community admin may change the rules." in page
     assert not own.exists()
     assert d.core.rules.current().get("c-swearing") is None
@@ -112,9 +112,9 @@ async def test_a_member_who_is_not_an_admin_cannot_save(dash: tuple[Dash, Path])
 async def test_csrf_is_required(dash: tuple[Dash, Path]) -> None:
     d, own = dash
     await d.sign_in(ADMIN)
-    status, _ = await d.browser.post_raw("/rules/save", {"csrf": "forged", "text": GOOD})
+    status, _ = await d.browser.post_raw("/rules/save", {"csrf": "forged", "draft": GOOD})
     assert status == 403 and not own.exists()
-    status, _ = await d.browser.post_raw("/rules/test", {"text": "i want to end my life"})
+    status, _ = await d.browser.post_raw("/rules/test", {"sample": "i want to end my life"})
     assert status == 403
 
 
@@ -122,14 +122,14 @@ async def test_a_bad_save_shows_the_errors_keeps_the_draft_and_saves_nothing(
         dash: tuple[Dash, Path]) -> None:
     d, own = dash
     await d.sign_in(ADMIN)
-    status, page = await d.post("/rules/save", {"text": BAD}, "/rules")
+    status, page = await d.post("/rules/save", {"draft": BAD}, "/rules")
     page = html.unescape(page)
     assert status == 422 and "NOT saved: 1 problem(s)" in page
     assert f"{own}:3: c-swearing: unknown severity 'huge'" in page
     assert "severity: huge" in page  # the draft is kept in the editor
     assert not own.exists() and d.core.rules.current().get("c-swearing") is None
     failing = GOOD.replace('no_match: ["shut the door"]', 'no_match: ["shut up already"]')
-    status, page = await d.post("/rules/save", {"text": failing}, "/rules")
+    status, page = await d.post("/rules/save", {"draft": failing}, "/rules")
     assert status == 422 and "example(s) failed" in page and not own.exists()
 
 
@@ -138,7 +138,7 @@ async def test_an_admin_saves_the_change_is_recorded_and_works(dash: tuple[Dash,
     await d.sign_in(ADMIN)
     _, page = await d.page("/rules")
     assert 'id="rules-save"' in page
-    status, page = await d.post("/rules/save", {"text": GOOD}, "/rules")
+    status, page = await d.post("/rules/save", {"draft": GOOD}, "/rules")
     page = html.unescape(page)
     assert status == 200 and "Saved: change #1" in page  # followed the redirect
     assert own.read_text() == GOOD
@@ -146,7 +146,7 @@ async def test_an_admin_saves_the_change_is_recorded_and_works(dash: tuple[Dash,
     [case] = await d.core.store.cases.cases_since("c1", 0)
     assert (case.action, case.actor_id) == ("rules_edit", "ada")
     # The test box now matches, and so does the next message.
-    _, page = await d.post("/rules/test", {"text": "oh shut up already"}, "/rules")
+    _, page = await d.post("/rules/test", {"sample": "oh shut up already"}, "/rules")
     assert "c-swearing" in page
     ev = post("oh shut up already", d.harness.clock.now(), author=member("riley"))
     await d.core.handle(ev)
@@ -157,12 +157,38 @@ async def test_an_admin_saves_the_change_is_recorded_and_works(dash: tuple[Dash,
 async def test_the_test_box_tries_an_unsaved_draft(dash: tuple[Dash, Path]) -> None:
     d, own = dash
     await d.sign_in()
-    _, fragment = await d.post("/rules/test", {"text": "oh shut up already", "use_draft": "1",
+    _, fragment = await d.post("/rules/test", {"sample": "oh shut up already", "use_draft": "1",
                                                "draft": GOOD}, "/rules")
     assert "c-swearing" in fragment and "with your draft" in fragment and not own.exists()
-    _, fragment = await d.post("/rules/test", {"text": "oh shut up already", "use_draft": "1",
+    _, fragment = await d.post("/rules/test", {"sample": "oh shut up already", "use_draft": "1",
                                                "draft": BAD}, "/rules")
     assert "The draft has 1 problem(s)" in fragment
+
+
+async def test_without_script_each_button_keeps_what_the_rest_of_the_page_held(
+        dash: tuple[Dash, Path]) -> None:
+    d, own = dash
+    await d.sign_in(ADMIN)
+    _, page = await d.page("/rules")
+    base = html.unescape(page).split('name="base" value="', 1)[1].split('"', 1)[0]
+    # Test (no script: the whole page comes back) keeps the unsaved draft in the editor
+    status, page = await d.post("/rules/test", {"sample": "oh shut up already",
+                                                "draft": GOOD, "base": base}, "/rules")
+    page = html.unescape(page)
+    assert status == 200 and not own.exists()
+    assert f">\n{GOOD}</textarea>" in page and f'name="base" value="{base}"' in page
+    assert "No rule matches this text" in page  # the draft is not tried unless asked
+    _, page = await d.post("/rules/test", {"sample": "oh shut up already", "draft": GOOD,
+                                           "use_draft": "1", "base": base}, "/rules")
+    page = html.unescape(page)
+    assert "c-swearing" in page and "with your draft" in page
+    assert 'id="use-draft" name="use_draft" value="1" checked' in page
+    # Check keeps the text being tried
+    _, page = await d.post("/rules/validate", {"sample": "oh shut up already", "draft": BAD,
+                                               "base": base}, "/rules")
+    page = html.unescape(page)
+    assert "unknown severity 'huge'" in page and ">\noh shut up already</textarea>" in page
+    assert not own.exists()
 
 
 async def test_a_stale_editor_cannot_overwrite_a_newer_save(dash: tuple[Dash, Path]) -> None:
@@ -173,7 +199,7 @@ async def test_a_stale_editor_cannot_overwrite_a_newer_save(dash: tuple[Dash, Pa
     assert isinstance(ed, RuleEditor)
     base = ed.read().sha
     assert (await ed.save(GOOD, ADMIN, "c1", base)).ok  # someone else, meanwhile
-    status, page = await d.post("/rules/save", {"text": GOOD.replace("medium", "high"),
+    status, page = await d.post("/rules/save", {"draft": GOOD.replace("medium", "high"),
                                                 "base": base}, "/rules")
     assert status == 409 and "someone saved the file since you opened it" in page
     assert own.read_text() == GOOD
@@ -209,6 +235,6 @@ async def test_the_test_box_shows_the_semantic_stage_and_its_reason(dash: tuple[
 
     d.core.triage.semantic = Stage()
     await d.sign_in()
-    _, page = await d.post("/rules/test", {"text": "i just want to disappear"}, "/rules")
+    _, page = await d.post("/rules/test", {"sample": "i just want to disappear"}, "/rules")
     assert "semantic:concern" in page and ">semantic</span>" in page
     assert "Why: semantic concern score 0.74 (threshold 0.60)" in html.unescape(page)

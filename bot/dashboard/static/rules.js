@@ -1,5 +1,6 @@
-/* Haven dashboard, Rules page: live checks. The page works without this file (each form
-   posts and the whole page comes back). Here the same forms are posted as you type, with
+/* Haven dashboard, Rules page: live checks. The page works without this file (the test box
+   and the editor are one form; each button posts it to its own action and the whole page
+   comes back, the unsaved draft kept). Here the same form is posted as you type, with
    "X-Haven-Fragment: 1", and only the answer is swapped in: the draft's problems
    (file:line, as `haven check` prints them) and the test box's matches. */
 (function () {
@@ -12,9 +13,8 @@
   }
 
   var turns = {};
-  function post(form, action, extra, target) {
+  function post(form, action, target) {
     var data = new FormData(form);
-    Object.keys(extra || {}).forEach(function (k) { data.set(k, extra[k]); });
     var turn = (turns[target.id] || 0) + 1;
     turns[target.id] = turn;
     return fetch(action, { method: "POST", body: data, credentials: "same-origin",
@@ -26,27 +26,27 @@
       .catch(function () { /* the buttons still work */ });
   }
 
-  var testForm = document.getElementById("rules-test");
+  var form = document.getElementById("rules-editor") || document.getElementById("rules-test-only");
   var results = document.getElementById("rules-results");
-  var editor = document.getElementById("rules-editor");
+  var sample = document.getElementById("test-text");
+  var tryButton = document.getElementById("rules-try");
   var problems = document.getElementById("rules-problems");
   var draft = document.getElementById("rules-text");
   var useDraft = document.getElementById("use-draft");
+  if (!form) { return; }
 
-  function runTest() {
-    if (!testForm || !results) { return; }
-    var extra = useDraft && useDraft.checked && draft ? { draft: draft.value } : {};
-    post(testForm, "/rules/test", extra, results);
-  }
+  function runTest() { if (results) { post(form, "/rules/test", results); } }
 
-  if (testForm && results) {
-    if (useDraft && draft) { document.getElementById("use-draft-label").hidden = false; }
-    testForm.addEventListener("input", later(runTest, 400));
-    testForm.addEventListener("submit", function (e) { e.preventDefault(); runTest(); });
-  }
-  if (editor && problems && draft) {
+  var testLater = later(runTest, 400);
+  if (sample) { sample.addEventListener("input", testLater); }
+  if (useDraft) { useDraft.addEventListener("change", runTest); }
+  form.addEventListener("submit", function (e) {
+    // Test answers in place; Check and Save post the whole page as without script
+    if (tryButton && e.submitter === tryButton) { e.preventDefault(); runTest(); }
+  });
+  if (problems && draft) {
     draft.addEventListener("input", later(function () {
-      post(editor, "/rules/validate", {}, problems);
+      post(form, "/rules/validate", problems);
       if (useDraft && useDraft.checked) { runTest(); }
     }, 500));
   }
