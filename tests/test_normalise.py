@@ -12,10 +12,12 @@ from bot.rules import normalise as N
 from bot.rules.normalise import (
     RAW,
     MaskResolver,
+    Segmenter,
     mask_pattern,
     normalise,
     normalise_regex,
     normalise_text,
+    pattern_words,
 )
 
 
@@ -365,3 +367,46 @@ def test_control_characters_split_no_word(text: str) -> None:
     at = view.index("myself")
     assert norm.original_span(0, at, at + len("myself")) in ("my\x00self", "myself",
                                                              "my\x7fself")
+
+
+@pytest.mark.parametrize(
+    ("letters", "words"),
+    [
+        ("iwanttodie", "i want to die"),  # "tt" across two words, read collapsed
+        ("iwannadie", "i want to die"),  # slang read as the text view reads it
+        ("jvaismetuer", "j vais me tuer"),
+        ("kilmyself", "kil myself"),
+        ("goingtojumptonight", "going to jump tonight"),
+    ],
+)
+def test_spaced_letters_split_into_vocabulary_words(letters: str, words: str) -> None:
+    seg = Segmenter(["want", "die", "kil", "myself", "vais", "tuer", "going", "jump", "tonight"])
+    assert seg(letters) == words
+
+
+@pytest.mark.parametrize("letters", ["abcdefg", "lol", "helloeveryone", "suicide", "xy"])
+def test_letters_that_make_no_words_are_not_split(letters: str) -> None:
+    """Mostly unknown letters, short pieces only, or one word: joining is enough."""
+    seg = Segmenter(["suicide", "want", "die"])
+    assert seg(letters) is None
+
+
+def test_spaced_letters_across_words_get_a_view_of_words() -> None:
+    resolver = MaskResolver(["myself"], ["want", "die", "vais", "tuer"])
+    norm = normalise("ok i w a n t t o d i e now", resolver)
+    assert norm.text == " ok i w a n t t o d i e now "  # as typed
+    assert " ok iwantodie now " in norm.variants  # joined
+    view = " ok i want to die now "
+    assert view in norm.variants
+    index = 1 + norm.variants.index(view)
+    start = view.index("want")
+    # a split run maps back to the whole run as typed
+    assert norm.original_span(index, start, start + len("want to die")) == "i w a n t t o d i e"
+    assert " j vais me tuer " in normalise("j v a i s m e t u e r", resolver).variants
+    assert normalise("ok s u i c i d e", MaskResolver(["suicide"])).variants == (" ok suicide ",)
+
+
+def test_pattern_words_are_the_words_a_regex_spells_out() -> None:
+    assert pattern_words(r"\b(?:quiero|voy a) (?:morir(?:me)?|matarme)\b[a-z]{2}") == {
+        "quiero", "voy", "morir", "me", "matarme"}
+    assert pattern_words(r"\bkil+ (?:my ?self|\w+ self)\b") == {"kil", "my", "self"}

@@ -26,7 +26,7 @@ from typing import Final, NamedTuple, Protocol
 import ahocorasick
 import re2
 
-from bot.rules.normalise import RAW, MaskResolver, Normalised, normalise
+from bot.rules.normalise import RAW, MaskResolver, Normalised, normalise, pattern_words
 
 _SURROGATE: Final = re.compile("[\ud800-\udfff]")
 
@@ -92,6 +92,7 @@ class Matcher:
         self._sets: dict[str, list[tuple[RegexGroup, list[int]]]] = {}
         self._loose: dict[str, list[int]] = {TEXT_VIEW: [], RAW_VIEW: []}
         vocabulary: set[str] = set()
+        spelled: set[str] = set()
         by_phrase: dict[str, list[int]] = {}
         for atom_id, atom in enumerate(self.atoms):
             if atom.kind == "keyword":
@@ -101,6 +102,7 @@ class Matcher:
                 if atom.view not in VIEWS:
                     raise ValueError(f"unknown view {atom.view!r}")
                 self._regexes[atom_id] = re2.compile(atom.pattern, re2_options())
+                spelled |= pattern_words(atom.pattern)
             else:
                 raise ValueError(f"unknown atom kind {atom.kind!r}")
         if by_phrase:
@@ -111,7 +113,7 @@ class Matcher:
             automaton.make_automaton()
             self._automaton = automaton
         self._build_sets()
-        self.resolver = MaskResolver(vocabulary)
+        self.resolver = MaskResolver(vocabulary, spelled)
 
     def _build_sets(self) -> None:
         for view in VIEWS:

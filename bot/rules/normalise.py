@@ -32,7 +32,10 @@
     because ``i m a mess`` is ordinary typing), and words masked with ``*``
     (``s**cide``) resolved against the vocabulary of the loaded keywords, and
     words broken by uneven spacing joined when the pieces make a word of that
-    vocabulary (``ki ll my self`` -> ``kil myself``, ``su icide`` -> ``suicide``).
+    vocabulary (``ki ll my self`` -> ``kil myself``, ``su icide`` -> ``suicide``), and
+    letters spaced apart across several words split back into words of the rules'
+    vocabulary (``i w a n t t o d i e`` -> ``i want to die``, ``j v a i s m e t u e r``
+    -> ``j vais me tuer``).
 
 Spans found in any view can be mapped back to the original text with
 :meth:`Normalised.original_span`; the mapping is computed lazily (only for
@@ -426,6 +429,9 @@ def normalise(text: str, resolve: Resolver | None = None) -> Normalised:
     if _SPACED_HINT.search(norm_text) and _SPACED.search(norm_text):
         variants.append(_SPACED.sub(_join_spaced, norm_text))
         recipes.append(_spaced_recipe)
+        segment = getattr(resolve, "segment", None)
+        if segment is not None:
+            _add_segmented_variant(norm_text, segment, variants, recipes)
     if resolve is not None and "*" in norm_text:
         _add_mask_variants(norm_text, resolve, variants, recipes)
     words = getattr(resolve, "words", None)
@@ -476,6 +482,98 @@ def _add_fragment_variant(text: str, words: frozenset[str], variants: list[str],
     if variant not in variants:
         variants.append(variant)
         recipes.append(lambda t: t.sub(pattern, replace))
+
+
+_REGEX_NOISE = re.compile(r"\\.|\[[^\]]*\]|\(\?[<!=:P]*|\{[^}]*\}")
+
+
+def pattern_words(pattern: str) -> set[str]:
+    """The literal words a regex spells out (``(?:quiero|voy a) morir`` -> quiero, voy,
+    morir): escapes, character classes and group syntax left out."""
+    return {w for w in re.findall(r"[^\W\d_]{2,}", _REGEX_NOISE.sub(" ", pattern))}
+
+
+def _add_segmented_variant(text: str, segment: Callable[[str], str | None],
+                           variants: list[str], recipes: list[Callable[[_Track], _Track]]
+                           ) -> None:
+    """Letters spaced apart, split back into vocabulary words (a view of its own: the
+    joined view keeps ``s u i c i d e`` as ``suicide``)."""
+    def replace(m: re.Match[str]) -> str:
+        letters = _SPACED_SEPARATORS.sub("", m.group())
+        return segment(letters) or _REPEAT.sub(r"\1", letters)
+
+    if not any(len(m.group()) <= _SEGMENT_MAX * 3 for m in _SPACED.finditer(text)):
+        return  # only runs too long to split: joining them is enough
+    variant = _SPACED.sub(replace, text)
+    if variant not in variants and len(variants) < MAX_VARIANTS:
+        variants.append(variant)
+        recipes.append(lambda t: t.sub(_SPACED, replace))
+
+
+_SEGMENT_SHORT: Final = frozenset({
+    # one- and two-letter words of the five languages, which the rules' patterns rarely
+    # spell out on their own but people do write between spaced letters
+    "a", "i", "y", "o", "e", "j", "l", "m", "t", "s", "d", "c", "n", "qu",
+    "me", "my", "to", "do", "go", "be", "so", "no", "im", "it", "is", "in", "on", "of",
+    "je", "te", "se", "le", "la", "de", "du", "tu", "ma", "ta", "va", "en", "ne", "un",
+    "yo", "mi", "lo", "el", "es", "ya", "ik", "ga", "er", "ze", "ich", "zu", "am",
+})
+_SEGMENT_MAX: Final = 64
+"""Runs of spaced letters longer than this are only joined, not split into words."""
+
+
+class Segmenter:
+    """Splits a run of letters into words of a vocabulary (fewest pieces, fewest letters
+    left over), comparing with repeated letters collapsed as the ``text`` view does."""
+
+    def __init__(self, vocabulary: Iterable[str]) -> None:
+        words = {_REPEAT.sub(r"\1", w) for w in vocabulary if w.isalpha()}
+        self.words: frozenset[str] = frozenset(words | _SEGMENT_SHORT | set(_SLANG_WORDS))
+        self._longest = max((len(w) for w in self.words), default=1)
+        self._cache: dict[str, str | None] = {}
+
+    def __call__(self, letters: str) -> str | None:
+        """The words of ``letters`` joined by spaces, or ``None`` when no split into
+        known words (at most one unknown letter in four) exists."""
+        if letters in self._cache:
+            return self._cache[letters]
+        found = self._split(letters) if 3 <= len(letters) <= _SEGMENT_MAX else None
+        if len(self._cache) < 10_000:
+            self._cache[letters] = found
+        return found
+
+    def _split(self, letters: str) -> str | None:
+        n = len(letters)
+        inf = (n * 10, 0)
+        # best[i]: (cost, pieces) of letters[:i]; a known word costs 1, an unknown
+        # letter 3; back[i] is where the last piece starts and whether it is known
+        best: list[tuple[int, int]] = [(0, 0)] + [inf] * n
+        back: list[tuple[int, bool]] = [(0, False)] * (n + 1)
+        for end in range(1, n + 1):
+            for start in range(max(0, end - self._longest * 2), end):
+                if best[start] == inf:
+                    continue
+                piece = _REPEAT.sub(r"\1", letters[start:end])
+                known = piece in self.words
+                if not known and end - start > 1:
+                    continue
+                cost = best[start][0] + (1 if known else 3)
+                if cost < best[end][0]:
+                    best[end] = (cost, best[start][1] + 1)
+                    back[end] = (start, known)
+        pieces: list[str] = []
+        unknown = 0
+        end = n
+        while end > 0:
+            start, known = back[end]
+            unknown += not known
+            pieces.append(_REPEAT.sub(r"\1", letters[start:end]))
+            end = start
+        # mostly words of three letters or more: not "h e lo e v er yo ne"
+        if len(pieces) < 2 or unknown * 4 > n or sum(len(p) for p in pieces if len(p) > 2) * 2 < n:
+            return None
+        # "wana" and the like read as the text view reads them ("want to")
+        return " ".join(_SLANG_WORDS.get(p, p) for p in reversed(pieces))
 
 
 def normalise_raw(text: str) -> str:
@@ -537,7 +635,8 @@ def mask_pattern(word: str) -> re.Pattern[str] | None:
 class MaskResolver:
     """Resolves masked words against a fixed vocabulary, indexed by first/last letter."""
 
-    def __init__(self, vocabulary: Iterable[str]) -> None:
+    def __init__(self, vocabulary: Iterable[str], extra_words: Iterable[str] = ()) -> None:
+        vocabulary = list(vocabulary)
         self._by_ends: dict[tuple[str, str], list[str]] = {}
         self._by_first: dict[str, list[str]] = {}
         self._by_last: dict[str, list[str]] = {}
@@ -551,6 +650,8 @@ class MaskResolver:
         self.words: frozenset[str] = frozenset(
             w for w in vocabulary if len(w) >= 3 and w.isalpha())
         """Vocabulary words of three letters or more, for joining unevenly spaced pieces."""
+        self.segment = Segmenter(list(vocabulary) + list(extra_words))
+        """Splits letters spaced apart into words (the keywords' and the patterns' words)."""
 
     def __call__(self, word: str) -> tuple[str, ...]:
         """Candidate words for ``word`` (at most three, those of equal length first)."""
