@@ -121,7 +121,8 @@ def _semantic_stage(args: argparse.Namespace):  # type: ignore[no-untyped-def]
             _print_problems(exc)
             return None
     try:
-        return SemanticStage.from_config(detection)
+        # an offline batch: every core embeds (the running bot keeps to one)
+        return SemanticStage.from_config(detection, threads=os.cpu_count() or 1)
     except (OSError, ValueError, KeyError) as exc:
         print(f"semantic stage unavailable ({exc}); scanning with rules only", file=sys.stderr)
         return None

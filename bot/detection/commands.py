@@ -59,7 +59,8 @@ def run_train(corpora: list[str] | None, examples: list[str] | None, out_path: s
         print("no labelled messages found", file=sys.stderr)
         return 1
     try:
-        backend = load_backend(backend_name, model_path) if backend_name != "ngram" else None
+        backend = (load_backend(backend_name, model_path, threads=os.cpu_count() or 1)
+                   if backend_name != "ngram" else None)
     except BackendUnavailable as exc:
         print(f"cannot load the embedding model: {exc}", file=sys.stderr)
         return 1

@@ -101,11 +101,12 @@ class SemanticStage:
         return self._cache is not None
 
     @classmethod
-    def from_config(cls, config: DetectionConfig) -> SemanticStage | None:
+    def from_config(cls, config: DetectionConfig, threads: int = 1) -> SemanticStage | None:
         """The stage a config asks for, or ``None`` when ``semantic: off``.
 
         A missing model package is not fatal: the stage falls back to the n-gram
-        head and logs a warning (``haven check`` says so too).
+        head and logs a warning (``haven check`` says so too). ``threads``: cores one
+        batch of embeddings may use (1 in the running bot; every core in ``haven scan``).
         """
         if config.semantic == "off":
             return None
@@ -113,7 +114,7 @@ class SemanticStage:
         backend: EmbeddingBackend | None = None
         if config.backend != "ngram":
             try:
-                backend = load_backend(config.backend, config.model_path)
+                backend = load_backend(config.backend, config.model_path, threads)
             except BackendUnavailable as exc:
                 log.warning("semantic detection without its model (n-gram head only): %s", exc)
         return cls(detector, backend, mode=config.semantic, thresholds=config.thresholds,
