@@ -55,6 +55,51 @@ def test_project_readme_quotes_the_current_total() -> None:
     assert figure in (ROOT / "README.md").read_text(encoding="utf-8")
 
 
+def test_no_message_shares_half_its_words_with_the_shared_eval_set() -> None:
+    """No corpus message copies or paraphrases ../shared/eval/dev_messages.yaml (older
+    messages that overlap through common phrasing are on a list that may only shrink)."""
+    count = _count()
+    eval_path = CORPUS / count.EVAL_SET
+    if not eval_path.is_file():
+        pytest.skip("the shared evaluation set is not next to this checkout")
+    data, _ = count.load(CORPUS)
+    assert count.eval_problems(CORPUS, data, eval_path) == []
+
+
+def _overlap_case(tmp_path: Path, allowed: str) -> list[str]:
+    (tmp_path / "en").mkdir()
+    (tmp_path / "en" / "crisis.yaml").write_text(
+        "language: en\nlabel: crisis\nmessages:\n"
+        '  - {text: "the bridge at dawn, that is my plan", class: direct}\n'
+        '  - {text: "nothing in common here", class: direct}\n', encoding="utf-8")
+    (tmp_path / "eval.yaml").write_text(
+        'messages:\n  - {text: "my plan is the bridge", label: crisis}\n', encoding="utf-8")
+    (tmp_path / "eval_overlap_allowed.txt").write_text(allowed, encoding="utf-8")
+    count = _count()
+    data, _ = count.load(tmp_path)
+    return count.eval_problems(tmp_path, data, tmp_path / "eval.yaml")
+
+
+def test_eval_check_reports_a_message_sharing_half_its_words(tmp_path: Path) -> None:
+    # "the bridge at dawn, that is my plan": 8 words, 4 of them in the eval message
+    problems = _overlap_case(tmp_path, "")
+    assert len(problems) == 1 and "the bridge at dawn" in problems[0]
+
+
+def test_eval_check_accepts_listed_messages_and_reports_stale_entries(tmp_path: Path) -> None:
+    listed = _count().text_id("the bridge at dawn, that is my plan")
+    assert _overlap_case(tmp_path, f"# comment\n{listed}  en/crisis\n") == []
+    (tmp_path / "again").mkdir()
+    stale = _overlap_case(tmp_path / "again", f"{listed}  en/crisis\n0123456789abcdef  en/crisis\n")
+    assert len(stale) == 1 and "0123456789abcdef" in stale[0]
+
+
+def test_eval_check_says_when_the_eval_set_is_missing(tmp_path: Path) -> None:
+    count = _count()
+    assert count.eval_problems(tmp_path, {}, tmp_path / "nope.yaml") == [
+        f"{tmp_path / 'nope.yaml'}: evaluation set not found"]
+
+
 @pytest.mark.parametrize(
     ("body", "problem"),
     [
