@@ -53,12 +53,19 @@ alone, committing on its own), or work of a task's own transaction (or none at a
 _DML = ("INSERT", "UPDATE", "DELETE", "REPLACE", "WITH")
 
 
+_KINDS: dict[str, int] = {}
+""":func:`_kind` of each statement seen (the same few hundred statements run all day)."""
+
+
 def _kind(sql: str) -> int:
     """How a statement outside any transaction runs: grouped (a query or a write) or alone."""
-    word = sql.lstrip()[:7].upper()
-    if word.startswith("SELECT"):
-        return _READ
-    return _WRITE if word.startswith(_DML) else _SOLO
+    kind = _KINDS.get(sql)
+    if kind is None:
+        word = sql.lstrip()[:7].upper()
+        kind = _READ if word.startswith("SELECT") else _WRITE if word.startswith(_DML) else _SOLO
+        if len(_KINDS) < 10_000:  # statements are constants; never grow without bound
+            _KINDS[sql] = kind
+    return kind
 
 
 class SqliteDatabase(Database):
@@ -206,7 +213,7 @@ class SqliteDatabase(Database):
             work, kind = self._inside(work), _OWN
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Any] = loop.create_future()
-        self._pending.append((work, future, kind))
+        self._pending.append((work, future, kind, ""))
         if len(self._pending) == 1 and not self._hops:
             loop.call_soon(self._flush)
         return future
@@ -246,14 +253,10 @@ class SqliteDatabase(Database):
         def work(db: sqlite3.Connection) -> None:
             db.execute(sql, params).close()
 
-        self._queue(work, _kind(sql)).add_done_callback(lambda f: self._deferred_done(sql, f))
-
-    def _deferred_done(self, sql: str, future: asyncio.Future[Any]) -> None:
-        if future.cancelled() or future.exception() is None:
-            return
-        self.deferred_failures += 1
-        log.error("a deferred write (%s) failed: %s", " ".join(sql.split()[:4]),
-                  type(future.exception()).__name__)
+        # no future: nobody waits, and its outcome is read when the hop comes back
+        self._pending.append((work, None, _kind(sql), sql))
+        if len(self._pending) == 1 and not self._hops:
+            asyncio.get_running_loop().call_soon(self._flush)
 
     async def settle(self) -> None:
         """Wait until every statement queued so far (deferred writes included) has run."""
@@ -278,14 +281,22 @@ class SqliteDatabase(Database):
         try:
             conn = self.connection
         except RuntimeError as exc:
-            _deliver(batch, None, exc)
+            self._deliver(batch, None, exc)
             return
-        works = [(w, k) for w, _, k in batch]
+        works = [(w, k) for w, _, k, _ in batch]
 
         def run_all() -> _HopResult:
             return _run_hop(conn._conn, works)
 
-        hop = asyncio.ensure_future(conn._execute(run_all))
+        hop: asyncio.Future[_HopResult]
+        tx = getattr(conn, "_tx", None)
+        if tx is not None and getattr(conn, "_running", False) and conn._connection is not None:
+            # onto aiosqlite's queue as its own _execute() does, without a task around it
+            # (two turns of the event loop fewer per hop); its thread answers the future
+            hop = loop.create_future()
+            tx.put_nowait((hop, run_all))
+        else:  # closed (it raises), or an aiosqlite that works otherwise
+            hop = asyncio.ensure_future(conn._execute(run_all))
         self._hops.add(hop)
         hop.add_done_callback(lambda t: self._hop_done(batch, t))
         self.hops += 1
@@ -293,15 +304,37 @@ class SqliteDatabase(Database):
     def _hop_done(self, batch: list[_Queued], hop: asyncio.Future[_HopResult]) -> None:
         self._hops.discard(hop)
         if hop.cancelled():
-            _deliver(batch, None, asyncio.CancelledError())
+            self._deliver(batch, None, asyncio.CancelledError())
         elif hop.exception() is not None:
-            _deliver(batch, None, hop.exception())
+            self._deliver(batch, None, hop.exception())
         else:
             results, commits = hop.result()
             self._commits += commits  # counted before anyone hears back
-            _deliver(batch, results, None)
+            self._deliver(batch, results, None)
         if self._pending:  # after the callers just answered have queued their next ones
             asyncio.get_running_loop().call_soon(self._flush)
+
+    def _deliver(self, batch: Sequence[_Queued], results: Sequence[_Result] | None,
+                 error: BaseException | None) -> None:
+        """Hand each statement of a hop its result or error (``error``: the hop itself
+        failed); a deferred write's failure is logged (its first words, never its values)
+        and counted."""
+        for k, (_, future, _, deferred) in enumerate(batch):
+            if results is not None:
+                ok, value = results[k]
+            else:
+                ok, value = False, error if error is not None else RuntimeError("hop failed")
+            if future is None:
+                if not ok:
+                    self.deferred_failures += 1
+                    log.error("a deferred write (%s) failed: %s",
+                              " ".join(deferred.split()[:4]), type(value).__name__)
+            elif future.done():  # its caller was cancelled meanwhile
+                continue
+            elif ok:
+                future.set_result(value)
+            else:
+                future.set_exception(value)
 
     async def one(self, sql: str, args: Iterable[Any] = ()) -> Row | None:
         """The first row of a query (or of a write's ``RETURNING``), or ``None``."""
@@ -464,8 +497,9 @@ def _rollback(db: sqlite3.Connection) -> None:
 
 Work = Callable[[sqlite3.Connection], Any]
 """A piece of work for aiosqlite's thread: statements on the connection."""
-_Queued = tuple[Work, "asyncio.Future[Any]", int]
-"""Queued work, its caller's future and its kind (``_READ`` ..)."""
+_Queued = tuple[Work, "asyncio.Future[Any] | None", int, str]
+"""Queued work, its caller's future (``None``: a deferred write), its kind (``_READ`` ..)
+and a deferred write's statement (for the log, if it fails)."""
 _Result = tuple[bool, Any]
 """A piece of work's outcome: ``(True, value)`` or ``(False, exception)``."""
 _HopResult = tuple[list[_Result], int]
@@ -550,22 +584,6 @@ def _one_by_one(db: sqlite3.Connection, works: Sequence[Work],
         done.extend(results)
         commits += wrote
     return done, commits
-
-
-def _deliver(batch: Sequence[_Queued], results: Sequence[_Result] | None,
-             error: BaseException | None) -> None:
-    """Hand each statement of a hop its result or error (``error``: the hop itself failed)."""
-    for k, (_, future, _) in enumerate(batch):
-        if future.done():  # its caller was cancelled meanwhile
-            continue
-        if results is None:
-            future.set_exception(error if error is not None else RuntimeError("store hop failed"))
-        else:
-            ok, value = results[k]
-            if ok:
-                future.set_result(value)
-            else:
-                future.set_exception(value)
 
 
 def _fsync_log(path: str) -> None:
