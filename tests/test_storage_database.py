@@ -605,6 +605,30 @@ async def test_sqlite_pragmas_and_schema_changes_run_alone(sqlite_db: Database) 
     assert await keys_seen_by_another_connection(db) == ["a", "b", "c"]
 
 
+async def test_sqlite_a_hop_needs_no_task_of_its_own(sqlite_db: Database) -> None:
+    """A hop goes straight onto aiosqlite's queue: no task is made around it (each would
+    cost two more turns of the event loop for every hop)."""
+    db = sqlite_db
+    loop = asyncio.get_running_loop()
+    made: list[object] = []
+
+    def factory(loop: asyncio.AbstractEventLoop, coro: object, **kwargs: object) -> asyncio.Task:
+        made.append(coro)
+        return asyncio.Task(coro, loop=loop, **kwargs)  # type: ignore[arg-type]
+
+    loop.set_task_factory(factory)  # type: ignore[arg-type]
+    try:
+        hops = db.hops  # type: ignore[attr-defined]
+        for key in ("a", "b", "c"):
+            await put(db, key)
+            await db.defer("UPDATE kv SET value = 'w' WHERE key = ?", (key,))
+        assert (await db.one("SELECT value FROM kv WHERE key = 'c'"))["value"] == "w"
+        assert db.hops - hops >= 4  # type: ignore[attr-defined]
+    finally:
+        loop.set_task_factory(None)
+    assert made == []
+
+
 async def test_sqlite_statement_of_another_task_waits_for_a_transaction(sqlite_db: Database) -> None:
     db = sqlite_db
     order: list[str] = []
