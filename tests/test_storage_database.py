@@ -529,6 +529,19 @@ async def test_sqlite_writes_of_one_hop_share_one_commit(
     assert len(synced) == 2  # a read committed nothing: nothing to sync
 
 
+async def test_sqlite_a_write_counts_for_durable_once_it_has_committed(sqlite_db: Database) -> None:
+    """``durable`` syncs up to the commits counted so far: a deferred write still queued
+    must not count yet (else a ``durable`` running meanwhile would mark it synced before
+    it is even written, and the next caller's ``durable`` would skip its ``fsync``)."""
+    db = sqlite_db
+    await db.durable()
+    before = db._commits  # type: ignore[attr-defined]
+    await db.defer("INSERT INTO kv (key, value) VALUES ('q', 'v')")
+    assert db._commits == before  # type: ignore[attr-defined]  # queued, not committed
+    await db.settle()
+    assert db._commits == before + 1  # type: ignore[attr-defined]
+
+
 async def test_sqlite_a_failing_write_in_a_group_fails_alone(sqlite_db: Database) -> None:
     """Three writes in one hop, the middle one breaking a constraint: the group is rolled
     back and each runs again on its own; the middle one's caller gets the error, the other
