@@ -290,7 +290,8 @@ class SqliteDatabase(Database):
 
         hop: asyncio.Future[_HopResult]
         tx = getattr(conn, "_tx", None)
-        if tx is not None and getattr(conn, "_running", False) and conn._connection is not None:
+        if tx is not None and getattr(conn, "_running", False) and \
+                getattr(conn, "_connection", None) is not None:
             # onto aiosqlite's queue as its own _execute() does, without a task around it
             # (two turns of the event loop fewer per hop); its thread answers the future
             hop = loop.create_future()
