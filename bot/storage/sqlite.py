@@ -578,6 +578,7 @@ def _run_group(db: sqlite3.Connection, works: Sequence[Work],
 
 def _one_by_one(db: sqlite3.Connection, works: Sequence[Work],
                 kinds: Sequence[int]) -> tuple[list[_Result], int]:
+    """Run each piece of work alone (see :func:`_run_alone`); the outcomes and commits."""
     done: list[_Result] = []
     commits = 0
     for work, kind in zip(works, kinds, strict=True):
