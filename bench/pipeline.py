@@ -19,6 +19,12 @@ are for one core; the store's threads share that core. Phases:
   statements of tasks queued together share one), and ``hops_per_event_at_throughput``,
   the same during the throughput phase.
 
+Where the throughput phase's time goes, per post: ``loop_cpu_us_per_event`` (CPU time of
+the event loop's thread: the core, the features, the rules), ``other_cpu_us_per_event``
+(every other thread: the store's, SQL included), ``loop_turns_per_event`` (turns of the
+event loop) and ``idle_us_per_event`` (the rest of the wall time: waiting, or other
+processes on the core).
+
 The baseline, timed in the same run on posts of the same mix it has not seen before (as
 the pipeline's are), is the rule engine alone (triage: normalise, match, decide; no
 store, no features): ``engine_events_per_s``; ``ratio_to_engine`` is the pipeline's share.
@@ -255,6 +261,42 @@ class StatementCounter:
         return call
 
 
+@dataclass
+class CpuSplit:
+    """CPU time of the event loop's thread and of every other thread, wall time and
+    turns of the event loop, over a ``with`` block (see :func:`cpu_split`)."""
+
+    loop_s: float = 0.0
+    other_s: float = 0.0
+    wall_s: float = 0.0
+    turns: int = 0
+
+
+@contextlib.contextmanager
+def cpu_split() -> Iterator[CpuSplit]:
+    """Measure a block run on the event loop: its thread's CPU, the other threads', the
+    wall time and how many turns the loop took (asyncio's ``_run_once``, where present)."""
+    loop = asyncio.get_running_loop()
+    split = CpuSplit()
+    real = getattr(loop, "_run_once", None)
+
+    def counted() -> None:
+        split.turns += 1
+        real()  # type: ignore[misc]
+
+    if real is not None:
+        loop._run_once = counted  # type: ignore[attr-defined]
+    thread, process, wall = time.thread_time(), time.process_time(), time.perf_counter()
+    try:
+        yield split
+    finally:
+        split.loop_s = time.thread_time() - thread
+        split.other_s = max(0.0, time.process_time() - process - split.loop_s)
+        split.wall_s = time.perf_counter() - wall
+        if real is not None:
+            del loop._run_once  # type: ignore[attr-defined]
+
+
 def percentile(values: Sequence[float], q: float) -> float:
     """The ``q`` quantile (0..1) of ``values``, nearest rank."""
     ordered = sorted(values)
@@ -353,7 +395,8 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
             await throughput(core, warm)
             posts = traffic.posts(args.messages, now + 100)
             hops_before = getattr(core.store.database, "hops", 0)
-            rate = await throughput(core, posts)
+            with cpu_split() as cpu:
+                rate = await throughput(core, posts)
             hops = (getattr(core.store.database, "hops", 0) - hops_before) / len(posts)
             engine = engine_rate(core, traffic, args.messages, now + 150, args.min_seconds)
             crisis_latencies: list[float] = []
@@ -384,6 +427,11 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
         "round_trips_per_crisis_message": round(crisis_trips, 2),
         "hops_per_message": round(trips_hops, 2),
         "hops_per_event_at_throughput": round(hops, 2),
+        "loop_cpu_us_per_event": round(cpu.loop_s / len(posts) * 1e6, 1),
+        "other_cpu_us_per_event": round(cpu.other_s / len(posts) * 1e6, 1),
+        "idle_us_per_event": round(max(0.0, cpu.wall_s - cpu.loop_s - cpu.other_s)
+                                   / len(posts) * 1e6, 1),
+        "loop_turns_per_event": round(cpu.turns / len(posts), 2),
         "engine_events_per_s": round(engine, 1),
         "ratio_to_engine": round(rate / engine, 4) if engine else None,
         "alerts": int(alerts["n"]) if alerts is not None else 0,
@@ -446,6 +494,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"  latency at {figures['latency_rate_per_s']:,.0f}/s: p50 {figures['p50_ms']} ms, "
           f"p99 {figures['p99_ms']} ms (crisis posts alone: p50 {figures['crisis_p50_ms']} ms, "
           f"p99 {figures['crisis_p99_ms']} ms)")
+    print(f"  per post at full throughput: {figures['loop_cpu_us_per_event']} us CPU on the "
+          f"event loop, {figures['other_cpu_us_per_event']} us on other threads (the store's), "
+          f"{figures['idle_us_per_event']} us idle; {figures['loop_turns_per_event']} turns "
+          "of the event loop")
     print(f"  round trips: {figures['round_trips_per_message']} per ordinary post "
           f"({figures['commits_per_message']} commits, {figures['fsyncs_per_message']} fsyncs), "
           f"{figures['round_trips_per_crisis_message']} per crisis post; hops to the store's "

@@ -43,6 +43,24 @@ def test_bench_pipeline_json_smoke(capsys: pytest.CaptureFixture[str]) -> None:
     assert 0 < figures["hops_per_event_at_throughput"] < figures["round_trips_per_message"]
     assert figures["alerts"] > 0  # the crisis posts reached the moderators
     assert figures["errors"] == 0
+    assert figures["loop_cpu_us_per_event"] > 0 and figures["loop_turns_per_event"] >= 1
+    assert figures["other_cpu_us_per_event"] >= 0 and figures["idle_us_per_event"] >= 0
+
+
+def test_cpu_split_counts_the_loops_turns_and_threads() -> None:
+    bench = load_bench()
+
+    async def run() -> object:
+        with bench.cpu_split() as split:
+            for _ in range(5):
+                await asyncio.sleep(0)
+            await asyncio.to_thread(sum, range(200_000))  # CPU on another thread
+        assert "_run_once" not in vars(asyncio.get_running_loop())  # put back
+        return split
+
+    split = asyncio.run(run())
+    assert split.turns >= 5 and split.loop_s > 0 and split.other_s > 0
+    assert split.wall_s >= split.loop_s
 
 
 def test_one_core_pins_and_the_bench_gives_the_cpus_back() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from bot.core.dispatch import URGENT, WorkItem, label
+from bot.core.dispatch import URGENT, YIELD_EVERY, WorkItem, label
 from tests.conftest import Harness
 from tests.fakes import command, member, post
 
@@ -82,6 +82,40 @@ async def test_a_post_is_matched_against_the_rules_once(harness: Harness) -> Non
     await core.handle(post("i want to kill myself", harness.clock.now(), author=member("b")))
     assert len(calls) == 2  # on arrival, for the lane; the pipeline acts on those matches
     assert await core.store.alerts.get_alert(1) is not None
+
+
+async def test_a_busy_community_alone_does_not_cost_a_turn_per_item(harness: Harness) -> None:
+    """With nothing else ready to run, a worker goes on to its next item without a turn
+    of the event loop in between; it still lets the loop poll sockets and timers at
+    least every YIELD_EVERY items."""
+    dispatch = harness.core.dispatch
+    loop = asyncio.get_running_loop()
+    order: list[str] = []
+
+    def item(name: str) -> WorkItem:
+        async def run() -> None:
+            order.append(name)
+        return WorkItem(name, run)
+
+    turns = 0
+    real = loop._run_once  # type: ignore[attr-defined]
+
+    def counted() -> None:
+        nonlocal turns
+        turns += 1
+        real()
+
+    loop._run_once = counted  # type: ignore[attr-defined]
+    try:
+        items = 5 * YIELD_EVERY
+        for i in range(items):
+            dispatch.enqueue("c1", item(f"a{i}"))
+        loop.call_later(0, order.append, "timer")
+        await dispatch.drain()
+    finally:
+        loop._run_once = real  # type: ignore[attr-defined]
+    assert turns < items // 2
+    assert order.index("timer") <= YIELD_EVERY + 1  # polled within YIELD_EVERY items
 
 
 async def test_busy_communities_take_turns(harness: Harness) -> None:

@@ -40,6 +40,26 @@ def test_stage_guards() -> None:
     assert not stage.skipped(fresh, hidden)
 
 
+def test_every_stage_guard_against_every_state() -> None:
+    """Each guard holds exactly when its state does (``support``: crisis or concern)."""
+    fresh = post("hi", 0.0, author=member("a"))
+    edited = post("hi", 0.0, author=member("a"), edited=True)
+    hidden = MessageOutcome.of([])
+    hidden.hidden = True
+    states = {"edited": (edited, MessageOutcome.of([])), "hidden": (fresh, hidden),
+              "crisis": (fresh, MessageOutcome.of([match("crisis")])),
+              "concern": (fresh, MessageOutcome.of([match("concern")])),
+              "plain": (fresh, MessageOutcome.of([match("hostility")]))}
+    holds = {"edited": {"edited"}, "hidden": {"hidden"}, "support": {"crisis", "concern"},
+             "crisis": {"crisis"}}
+    for guard, when in holds.items():
+        stage = Stage("x.y", 10, "follow_up", _noop, skip=frozenset({guard}))
+        for name, (ev, outcome) in states.items():
+            assert stage.skipped(ev, outcome) == (name in when), (guard, name)
+    unguarded = Stage("x.y", 10, "follow_up", _noop)
+    assert not any(unguarded.skipped(ev, outcome) for ev, outcome in states.values())
+
+
 class _Newcomers(Feature):
     async def is_newcomer(self, ev: MessagePosted) -> bool:
         return True

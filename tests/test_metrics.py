@@ -152,3 +152,24 @@ def test_metrics_listen_is_checked_with_its_line(tmp_path: Path) -> None:
     config = make_config(tmp_path, "metrics: {listen: '127.0.0.1:9464'}")
     assert config.get(METRICS_SECTION).address() == ("127.0.0.1", 9464)
     assert make_config(tmp_path).get(METRICS_SECTION).address() is None  # off by default
+
+
+def test_each_kinds_figures_are_looked_up_once() -> None:
+    """``handled`` runs for every event: the labelled children are made once per kind."""
+    m = Metrics()
+    made: list[str] = []
+    real = m.events.labels
+
+    def labels(*values: str) -> object:
+        made.append(values[0])
+        return real(*values)
+
+    m.events.labels = labels  # type: ignore[method-assign]
+    for _ in range(3):
+        m.handled("MessagePosted", 0.01, True)
+    m.handled("job:alert", 0.02, False)
+    assert made == ["MessagePosted", "job:alert"]
+    found = figures(m.exposition().decode())
+    assert value(found, "haven_events_handled_total", kind="MessagePosted") == 3
+    assert value(found, "haven_handler_seconds_count", kind="MessagePosted") == 3
+    assert value(found, "haven_events_failed_total", kind="job:alert") == 1

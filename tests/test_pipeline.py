@@ -32,6 +32,20 @@ def test_the_stage_table_of_the_built_app(harness: Harness) -> None:
     assert follow == sorted(follow)
 
 
+def test_each_lanes_stages_are_listed_once_not_per_post(harness: Harness) -> None:
+    """The stages of a lane are sorted and split once (when set), not filtered per post."""
+    pipeline = harness.core.pipeline
+    assert pipeline.of("urgent") is pipeline.of("urgent")
+    for lane in ("urgent", "follow_up", "private"):
+        assert list(pipeline.of(lane)) == [s for s in pipeline.stages if s.lane == lane]
+    assert pipeline.of("no such lane") == ()
+    last = pipeline.stages[-1]
+    pipeline.stages = [s for s in pipeline.stages if s is not last]  # set again: split again
+    assert last not in pipeline.of(last.lane)
+    pipeline.stages = [last, *pipeline.stages]
+    assert pipeline.stages[-1] is last and pipeline.of(last.lane)[-1] is last  # sorted
+
+
 async def test_a_failing_critical_stage_leaves_the_post_unhandled_and_quoted_nowhere(
         harness: Harness) -> None:
     core = harness.core

@@ -492,6 +492,156 @@ async def test_sqlite_statements_of_several_tasks_share_one_hop(sqlite_db: Datab
     assert await keys_seen_by_another_connection(db) == ["a", "b"]  # both committed
 
 
+async def traced(db: Database, statements: list[str]) -> None:
+    """Record every SQL statement SQLite runs (``BEGIN``/``COMMIT`` included) in ``statements``."""
+    await db.connection.set_trace_callback(statements.append)  # type: ignore[attr-defined]
+
+
+async def test_sqlite_writes_of_one_hop_share_one_commit(
+        sqlite_db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A group commit: the writes (and reads) of one hop outside any transaction run in one
+    ``BEGIN IMMEDIATE .. COMMIT``, counted once for ``durable``; callers hear back after it."""
+    import bot.storage.sqlite as database
+
+    db = sqlite_db
+    synced: list[str] = []
+    monkeypatch.setattr(database, "_fsync_log", synced.append)
+    await db.durable()
+    statements: list[str] = []
+    await traced(db, statements)
+    commits, hops = db._commits, db.hops  # type: ignore[attr-defined]
+    results = await asyncio.gather(put(db, "a"), db.one("SELECT value FROM kv WHERE key = 'a'"),
+                                   put(db, "b"), put(db, "c"))
+    assert await keys_seen_by_another_connection(db) == ["a", "b", "c"]  # committed when answered
+    assert db.hops - hops == 1  # type: ignore[attr-defined]
+    assert statements.count("BEGIN IMMEDIATE") == 1 and statements.count("COMMIT") == 1
+    assert statements[0] == "BEGIN IMMEDIATE" and statements[-1] == "COMMIT"
+    assert results[1]["value"] == "v"  # the read saw the write before it, in the group
+    assert db._commits - commits == 1  # type: ignore[attr-defined]
+    for key in ("d", "e", "f"):
+        await db.defer("INSERT INTO kv (key, value) VALUES (?, 'v')", (key,))
+    await db.durable()
+    assert statements.count("COMMIT") == 2  # the three deferred writes: one more group
+    assert db._commits - commits == 2  # type: ignore[attr-defined]
+    assert len(synced) == 2  # one fsync covers both groups
+    await db.all("SELECT key FROM kv")
+    await db.durable()
+    assert len(synced) == 2  # a read committed nothing: nothing to sync
+
+
+async def test_sqlite_a_write_counts_for_durable_once_it_has_committed(sqlite_db: Database) -> None:
+    """``durable`` syncs up to the commits counted so far: a deferred write still queued
+    must not count yet (else a ``durable`` running meanwhile would mark it synced before
+    it is even written, and the next caller's ``durable`` would skip its ``fsync``)."""
+    db = sqlite_db
+    await db.durable()
+    before = db._commits  # type: ignore[attr-defined]
+    await db.defer("INSERT INTO kv (key, value) VALUES ('q', 'v')")
+    assert db._commits == before  # type: ignore[attr-defined]  # queued, not committed
+    await db.settle()
+    assert db._commits == before + 1  # type: ignore[attr-defined]
+
+
+async def test_sqlite_a_failing_write_in_a_group_fails_alone(sqlite_db: Database) -> None:
+    """Three writes in one hop, the middle one breaking a constraint: the group is rolled
+    back and each runs again on its own; the middle one's caller gets the error, the other
+    two are committed."""
+    db = sqlite_db
+    await put(db, "taken")
+    statements: list[str] = []
+    await traced(db, statements)
+    commits = db._commits  # type: ignore[attr-defined]
+    results = await asyncio.gather(put(db, "a"), put(db, "taken"), put(db, "c"),
+                                   return_exceptions=True)
+    assert isinstance(results[1], sqlite3.IntegrityError)
+    assert isinstance(results[0], int) and isinstance(results[2], int)
+    assert await keys_seen_by_another_connection(db) == ["a", "c", "taken"]
+    assert statements[0] == "BEGIN IMMEDIATE" and "ROLLBACK" in statements
+    assert db._commits - commits == 2  # type: ignore[attr-defined]  # a and c, each alone
+    assert db.deferred_failures == 0  # type: ignore[attr-defined]
+    await db.defer("INSERT INTO kv (key, value) VALUES ('d', 'v')")
+    await db.defer("INSERT INTO kv (key, value) VALUES ('taken', 'v')")
+    await db.defer("INSERT INTO kv (key, value) VALUES ('e', 'v')")
+    await db.settle()
+    assert db.deferred_failures == 1  # type: ignore[attr-defined]
+    assert await keys_seen_by_another_connection(db) == ["a", "c", "d", "e", "taken"]
+
+
+async def test_sqlite_a_group_whose_commit_fails_runs_again_one_by_one(sqlite_db: Database) -> None:
+    """A constraint checked only at ``COMMIT`` (a deferred foreign key) fails the whole
+    group's commit: each statement runs again alone and only the offending one fails."""
+    db = sqlite_db
+    await db.execute("CREATE TABLE parent (id INTEGER PRIMARY KEY)")
+    await db.execute("CREATE TABLE child (id INTEGER PRIMARY KEY, parent INTEGER "
+                     "REFERENCES parent(id) DEFERRABLE INITIALLY DEFERRED)")
+    statements: list[str] = []
+    await traced(db, statements)
+    results = await asyncio.gather(put(db, "a"), db.write("INSERT INTO child (parent) VALUES (42)"),
+                                   put(db, "b"), return_exceptions=True)
+    assert isinstance(results[1], sqlite3.IntegrityError)
+    assert "COMMIT" in statements and "ROLLBACK" in statements
+    assert await keys_seen_by_another_connection(db) == ["a", "b"]
+    assert await db.all("SELECT id FROM child") == []
+
+
+async def test_sqlite_a_transaction_in_the_hop_commits_the_group_first(sqlite_db: Database) -> None:
+    """A task's own transaction queued behind grouped statements in the same hop: the group
+    commits first (so it is not rolled back with the transaction), then the transaction
+    begins on its own."""
+    db = sqlite_db
+    statements: list[str] = []
+    await traced(db, statements)
+
+    async def failing() -> None:
+        async with db.transaction():
+            await put(db, "t")
+            raise RuntimeError("roll back")
+
+    results = await asyncio.gather(put(db, "a"), put(db, "b"), failing(), return_exceptions=True)
+    assert isinstance(results[2], RuntimeError)
+    assert await keys_seen_by_another_connection(db) == ["a", "b"]
+    assert statements.count("BEGIN IMMEDIATE") == 2
+    assert statements.index("COMMIT") < statements.index("BEGIN IMMEDIATE", 1)
+    assert statements[-1] == "ROLLBACK"
+
+
+async def test_sqlite_pragmas_and_schema_changes_run_alone(sqlite_db: Database) -> None:
+    """Statements that cannot (or should not) run inside a transaction are never grouped."""
+    db = sqlite_db
+    statements: list[str] = []
+    await traced(db, statements)
+    await asyncio.gather(put(db, "a"), db.execute("PRAGMA foreign_keys=OFF"), put(db, "b"),
+                         db.execute("CREATE TABLE extra (x INTEGER)"), put(db, "c"))
+    assert "BEGIN IMMEDIATE" not in statements  # no two writes next to each other
+    assert (await db.one("PRAGMA foreign_keys"))[0] == 0  # took effect: not inside a transaction
+    await db.execute("PRAGMA foreign_keys=ON")
+    assert await keys_seen_by_another_connection(db) == ["a", "b", "c"]
+
+
+async def test_sqlite_a_hop_needs_no_task_of_its_own(sqlite_db: Database) -> None:
+    """A hop goes straight onto aiosqlite's queue: no task is made around it (each would
+    cost two more turns of the event loop for every hop)."""
+    db = sqlite_db
+    loop = asyncio.get_running_loop()
+    made: list[object] = []
+
+    def factory(loop: asyncio.AbstractEventLoop, coro: object, **kwargs: object) -> asyncio.Task:
+        made.append(coro)
+        return asyncio.Task(coro, loop=loop, **kwargs)  # type: ignore[arg-type]
+
+    loop.set_task_factory(factory)  # type: ignore[arg-type]
+    try:
+        hops = db.hops  # type: ignore[attr-defined]
+        for key in ("a", "b", "c"):
+            await put(db, key)
+            await db.defer("UPDATE kv SET value = 'w' WHERE key = ?", (key,))
+        assert (await db.one("SELECT value FROM kv WHERE key = 'c'"))["value"] == "w"
+        assert db.hops - hops >= 4  # type: ignore[attr-defined]
+    finally:
+        loop.set_task_factory(None)
+    assert made == []
+
+
 async def test_sqlite_statement_of_another_task_waits_for_a_transaction(sqlite_db: Database) -> None:
     db = sqlite_db
     order: list[str] = []

@@ -131,6 +131,43 @@ async def test_a_pooled_statement_is_one_query_and_sessions_stay_as_found(pg_url
         await db.close()
 
 
+async def test_statements_keep_their_connection_instead_of_the_pools_round(
+        pg_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Borrowing from asyncpg's pool and handing back costs a task, a timer and several
+    callbacks on the event loop per statement: a connection is kept between statements
+    instead (at most POOL_MAX - 1, so the pool always has one for anyone else), a
+    transaction takes a kept one too, and close() hands them all back at once."""
+    db = await PostgresDatabase.open(pg_url)
+    borrowed: list[int] = []
+    real = asyncpg.pool.Pool.acquire
+
+    def counted(pool: asyncpg.Pool, *args: object, **kwargs: object) -> object:
+        borrowed.append(1)
+        return real(pool, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(asyncpg.pool.Pool, "acquire", counted)
+    try:
+        for i in range(5):
+            await db.execute("INSERT INTO kv (key, value) VALUES (?, ?)", (f"k{i}", "v"))
+        async with db.transaction():
+            await db.execute("UPDATE kv SET value = 'w' WHERE key = 'k0'")
+        assert (await db.one("SELECT value FROM kv WHERE key = 'k0'"))["value"] == "w"
+        assert len(borrowed) <= 1
+        await asyncio.gather(*(db.one("SELECT pg_sleep(0.01)") for _ in range(30)))
+        kept = len(db._parked)  # type: ignore[attr-defined]
+        assert 1 < kept <= PostgresDatabase.POOL_MAX - 1
+        before = len(borrowed)
+        await asyncio.gather(*(db.one("SELECT 1") for _ in range(kept)))
+        assert len(borrowed) == before  # all served by kept connections
+        with pytest.raises(asyncpg.UniqueViolationError):
+            await db.execute("INSERT INTO kv (key, value) VALUES ('k1', 'again')")
+        assert len(db._parked) < kept + 1  # type: ignore[attr-defined]  # failed: not kept
+    finally:
+        started = asyncio.get_running_loop().time()
+        await db.close()
+        assert asyncio.get_running_loop().time() - started < 5  # none left for the timeout
+
+
 # -- the password: only from the environment, never shown -------------------------------
 
 

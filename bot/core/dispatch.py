@@ -30,6 +30,10 @@ from bot.rules.model import Match
 
 log = logging.getLogger(__name__)
 
+YIELD_EVERY = 16
+"""A community's worker lets the event loop poll sockets and timers at least this often
+(in items), even when no other work is ready to run."""
+
 Lane = Literal["urgent", "normal"]
 """A community's two queues: safety work first, everything else in order."""
 URGENT: Final[Lane] = "urgent"
@@ -101,6 +105,8 @@ class Dispatch:
         return found
 
     async def _worker(self, queue: asyncio.Queue[WorkItem]) -> None:
+        ready = getattr(asyncio.get_running_loop(), "_ready", None)  # asyncio's run queue
+        in_a_row = 0
         while True:
             item = await queue.get()
             started, ok = time.perf_counter(), False
@@ -129,9 +135,17 @@ class Dispatch:
                 queue.task_done()
                 if self.observe is not None:
                     self.observe(item.kind, time.perf_counter() - started, ok)
-            # the store answers without suspending: let other communities' work run between
-            # this community's items (a busy queue must not hold the loop)
-            await asyncio.sleep(0)
+            # An item may finish without suspending (the store's deferred writes do not
+            # wait): let other work run between this community's items when some is ready
+            # to (other communities' workers, answers from the store), and at least every
+            # YIELD_EVERY items (so sockets and timers are polled); an empty queue suspends
+            # in get() anyway. A busy queue must not hold the loop, nor cost a turn per item.
+            in_a_row += 1
+            if not queue.empty() and (ready is None or ready or in_a_row >= YIELD_EVERY):
+                in_a_row = 0
+                await asyncio.sleep(0)
+            elif queue.empty():
+                in_a_row = 0
 
     def _item(self, event: Event, future: asyncio.Future[Any] | None = None
               ) -> tuple[Lane, WorkItem]:

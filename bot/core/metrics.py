@@ -132,13 +132,19 @@ class Metrics:
                            registry=r)
         self.depths: QueueDepths | None = None
         r.register(_Depths(lambda: self.depths))
+        self._per_kind: dict[str, tuple[Counter, Histogram]] = {}
+        """Each kind's labelled children, made once (``labels()`` on every event costs)."""
 
     # -- counted as it happens -------------------------------------------------------------
 
     def handled(self, kind: str, seconds: float, ok: bool) -> None:
         """One event or job of ``kind`` was handled in ``seconds`` (``ok``: without error)."""
-        self.events.labels(kind).inc()
-        self.latency.labels(kind).observe(seconds)
+        children = self._per_kind.get(kind)
+        if children is None:
+            children = self._per_kind[kind] = (self.events.labels(kind),
+                                               self.latency.labels(kind))
+        children[0].inc()
+        children[1].observe(seconds)
         if not ok:
             self.failures.labels(kind).inc()
 

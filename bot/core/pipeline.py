@@ -37,7 +37,8 @@ class Pipeline:
 
     def __init__(self, stages: Sequence[Stage], triage: Triage, ledger: LedgerRepository,
                  clock: Clock, config: Config, failed: Callable[[str], None]) -> None:
-        self.stages = sorted(stages, key=lambda s: s.order)
+        self._lanes: dict[str, tuple[Stage, ...]] = {}
+        self.stages = list(stages)
         self.triage = triage
         self.ledger = ledger
         self.clock = clock
@@ -46,9 +47,21 @@ class Pipeline:
         self.dispatch: Dispatch | None = None
         """Set by the core: where follow-up work of an urgent post is queued."""
 
-    def of(self, lane: str) -> list[Stage]:
+    @property
+    def stages(self) -> list[Stage]:
+        """Every stage, in order (setting them sorts them and splits them by lane once)."""
+        return self._stages
+
+    @stages.setter
+    def stages(self, stages: Sequence[Stage]) -> None:
+        self._stages = sorted(stages, key=lambda s: s.order)
+        self._lanes = {}
+        for stage in self._stages:
+            self._lanes[stage.lane] = (*self._lanes.get(stage.lane, ()), stage)
+
+    def of(self, lane: str) -> tuple[Stage, ...]:
         """The stages of one lane, in order."""
-        return [s for s in self.stages if s.lane == lane]
+        return self._lanes.get(lane, ())
 
     async def run(self, ev: MessagePosted, matches: list[Match] | None = None,
                   lane: Lane = NORMAL, detected: bool = False) -> asyncio.Future[Any] | None:

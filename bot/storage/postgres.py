@@ -7,7 +7,9 @@ logs or in errors (:class:`~bot.storage.engine.DatabaseUnavailable` carries the 
 without it).
 
 A statement outside a transaction borrows a pooled connection and commits on its
-own. :meth:`PostgresDatabase.transaction` holds one connection for the running task
+own; the connection is then kept for the next such statement (a few, never the whole
+pool) rather than handed back, as asyncpg's borrow-and-return costs more on the event
+loop than the statement itself. :meth:`PostgresDatabase.transaction` holds one connection for the running task
 (``BEGIN`` .. ``COMMIT``, ``ROLLBACK`` on an error); every statement of that task goes
 to it, and a nested transaction is a savepoint. Other tasks keep working on other
 connections: PostgreSQL's row locks, not one lock for the whole database, keep them
@@ -22,6 +24,7 @@ an advisory lock, so several Haven processes starting together migrate once.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import re
@@ -86,6 +89,15 @@ async def _keep_session(conn: asyncpg.Connection) -> None:
     which puts back what it changed."""
 
 
+def _alive(conn: asyncpg.Connection) -> bool:
+    """Whether a pooled connection is still open (one the server cut is closed, and
+    asyncpg may already have detached it from the pool)."""
+    try:
+        return not conn.is_closed()
+    except asyncpg.InterfaceError:
+        return False
+
+
 class PostgresDatabase(Database):
     """An asyncpg pool over one PostgreSQL database, behind the :class:`Database` API."""
 
@@ -101,6 +113,9 @@ class PostgresDatabase(Database):
         self._url = path
         self._pool: asyncpg.Pool | None = None
         self._held: dict[asyncio.Task[Any], asyncpg.Connection] = {}
+        self._parked: list[asyncpg.Connection] = []
+        """Pooled connections kept out of the pool between statements outside a
+        transaction (see :meth:`_borrow`): at most ``POOL_MAX - 1``."""
         self._identity: frozenset[str] = frozenset()
 
     async def connect(self) -> None:
@@ -156,6 +171,10 @@ class PostgresDatabase(Database):
         pool, self._pool = self._pool, None
         if pool is None:
             return
+        parked, self._parked = self._parked, []
+        for conn in parked:
+            with contextlib.suppress(Exception):
+                await pool.release(conn)
         try:
             await asyncio.wait_for(pool.close(), 10)
         except TimeoutError:
@@ -226,8 +245,46 @@ class PostgresDatabase(Database):
         if held is not None:
             yield held
             return
-        async with self.pool.acquire() as conn:
+        conn = await self._borrow()
+        done = False
+        try:
             yield conn
+            done = True
+        finally:
+            await self._give_back(conn, done)
+
+    async def _borrow(self) -> asyncpg.Connection:
+        """A connection for one statement or transaction: one kept from an earlier
+        statement when there is one, else the pool's. Borrowing from and handing back to
+        asyncpg's pool costs a task, a timer and several callbacks on the event loop for
+        every statement; a kept connection costs nothing."""
+        pool = self.pool
+        while self._parked:
+            conn = self._parked.pop()
+            if _alive(conn):
+                return conn
+            with contextlib.suppress(Exception):  # cut meanwhile: the pool replaces it
+                await pool.release(conn)
+        return await pool.acquire()
+
+    async def _give_back(self, conn: asyncpg.Connection, done: bool) -> None:
+        """Keep a connection whose statement ended cleanly (no transaction left open, not
+        cut) for the next one, while fewer than ``POOL_MAX - 1`` are kept (so the pool
+        always has one for anyone else); hand any other back to the pool, which resets or
+        replaces it."""
+        if (done and self._pool is not None and len(self._parked) < self.POOL_MAX - 1
+                and _alive(conn) and not conn.is_in_transaction()):
+            self._parked.append(conn)
+            return
+        if self._pool is not None:
+            if _alive(conn):
+                await self._pool.release(conn)
+            else:  # cut: the pool took it back itself; tell it again, quietly
+                with contextlib.suppress(Exception):
+                    await self._pool.release(conn)
+        else:  # closed meanwhile: nothing to keep it for
+            with contextlib.suppress(Exception):
+                await conn.close(timeout=1)
 
     async def one(self, sql: str, args: Iterable[Any] = ()) -> Row | None:
         """The first row of a query, or ``None``."""
@@ -307,10 +364,13 @@ class PostgresDatabase(Database):
             async with held.transaction():  # asyncpg nests as a savepoint
                 yield
             return
-        async with self.pool.acquire() as conn:
-            self._held[task] = conn
-            try:
-                async with conn.transaction():
-                    yield
-            finally:
-                self._held.pop(task, None)
+        conn = await self._borrow()
+        done = False
+        self._held[task] = conn
+        try:
+            async with conn.transaction():
+                yield
+            done = True
+        finally:
+            self._held.pop(task, None)
+            await self._give_back(conn, done)

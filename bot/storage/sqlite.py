@@ -11,6 +11,12 @@ Commits are atomic and survive Haven being killed at once (WAL with
 every commit so far survive a power cut too (one ``fsync`` of the write-ahead log for all
 of them). Haven calls it before it acts on a platform, so "store first, then act" holds
 on disk while many events share one ``fsync``.
+
+Statements of several tasks go to aiosqlite's thread together (one hop); the writes and
+reads of a hop that run outside any transaction share one ``BEGIN IMMEDIATE .. COMMIT``
+there (a group commit) and their callers hear back only after that ``COMMIT``. If
+anything in the group fails, the group is rolled back and its statements run again one
+at a time, each committing on its own: a failing write's error reaches its caller alone.
 """
 
 from __future__ import annotations
@@ -38,6 +44,29 @@ T = TypeVar("T")
 _MAX_WAITS = 4
 """How many turns of the event loop queued statements wait for other tasks' to join them."""
 
+_READ, _WRITE, _SOLO, _OWN = range(4)
+"""What a queued piece of work is: a query outside any transaction (joins a hop's group
+commit when one is open), a write outside any transaction (opens one when another write
+follows it in the hop), another statement outside any transaction (``PRAGMA``, DDL: runs
+alone, committing on its own), or work of a task's own transaction (or none at all)."""
+
+_DML = ("INSERT", "UPDATE", "DELETE", "REPLACE", "WITH")
+
+
+_KINDS: dict[str, int] = {}
+""":func:`_kind` of each statement seen (the same few hundred statements run all day)."""
+
+
+def _kind(sql: str) -> int:
+    """How a statement outside any transaction runs: grouped (a query or a write) or alone."""
+    kind = _KINDS.get(sql)
+    if kind is None:
+        word = sql.lstrip()[:7].upper()
+        kind = _READ if word.startswith("SELECT") else _WRITE if word.startswith(_DML) else _SOLO
+        if len(_KINDS) < 10_000:  # statements are constants; never grow without bound
+            _KINDS[sql] = kind
+    return kind
+
 
 class SqliteDatabase(Database):
     """One aiosqlite connection with numbered migrations and :meth:`transaction`.
@@ -61,7 +90,7 @@ class SqliteDatabase(Database):
         self._sync_lock = asyncio.Lock()
         self.fsyncs = 0
         """How many times :meth:`durable` synced the log (diagnostics and the benchmark)."""
-        self._pending: list[tuple[Callable[[sqlite3.Connection], Any], asyncio.Future[Any]]] = []
+        self._pending: list[_Queued] = []
         self._hops: set[asyncio.Future[Any]] = set()
         self._waits = 0
         self._begin = False
@@ -166,23 +195,25 @@ class SqliteDatabase(Database):
         async with self._lock:
             pass
 
-    async def _in_thread(self, work: Callable[[sqlite3.Connection], T]) -> T:
+    async def _in_thread(self, work: Callable[[sqlite3.Connection], T], kind: int = _OWN) -> T:
         """Run ``work`` on the connection in aiosqlite's thread, never on the event loop's.
 
         Statements queued by several tasks in one turn of the event loop go over together,
         in the order queued, in one hop to the thread and back (aiosqlite's own ``execute``,
-        ``fetchone`` and ``close`` are a hop each); each still runs and commits on its own,
-        and its error goes to its caller alone.
+        ``fetchone`` and ``close`` are a hop each); those outside any transaction share one
+        commit there (see :func:`_run_hop`), and each one's error goes to its caller alone.
         """
-        return cast(T, await self._queue(work))
+        return cast(T, await self._queue(work, kind))
 
-    def _queue(self, work: Callable[[sqlite3.Connection], Any]) -> asyncio.Future[Any]:
-        """Queue ``work`` for the next hop; its future (call after :meth:`_turn`)."""
+    def _queue(self, work: Callable[[sqlite3.Connection], Any],
+               kind: int = _OWN) -> asyncio.Future[Any]:
+        """Queue ``work`` for the next hop; its future (call after :meth:`_turn`).
+        ``kind``: how it runs when outside this task's transaction (``_READ`` ..)."""
         if self._owner is not None and self._mine():
-            work = self._inside(work)
+            work, kind = self._inside(work), _OWN
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Any] = loop.create_future()
-        self._pending.append((work, future))
+        self._pending.append((work, future, kind, ""))
         if len(self._pending) == 1 and not self._hops:
             loop.call_soon(self._flush)
         return future
@@ -207,11 +238,11 @@ class SqliteDatabase(Database):
         return run
 
     async def defer(self, sql: str, args: Iterable[Any] = ()) -> None:
-        """Queue one write whose answer nobody waits for; it commits on its own in the
-        next hop, in order with every other statement (a later read sees it), together
-        with other tasks' statements. Inside this task's transaction it runs at once, as
-        part of it. :meth:`durable` and :meth:`settle` wait for it; a failure is logged
-        (the statement's first words only, never its values) and counted in
+        """Queue one write whose answer nobody waits for; it commits in the next hop, in
+        order with every other statement (a later read sees it), together with other
+        tasks' statements. Inside this task's transaction it runs at once, as part of it.
+        :meth:`durable` and :meth:`settle` wait for it; a failure is logged (the
+        statement's first words only, never its values) and counted in
         :attr:`deferred_failures`."""
         params = tuple(args)
         await self._turn()
@@ -221,22 +252,16 @@ class SqliteDatabase(Database):
 
         def work(db: sqlite3.Connection) -> None:
             db.execute(sql, params).close()
-            db.commit()
 
-        self._commits += 1
-        self._queue(work).add_done_callback(lambda f: self._deferred_done(sql, f))
-
-    def _deferred_done(self, sql: str, future: asyncio.Future[Any]) -> None:
-        if future.cancelled() or future.exception() is None:
-            return
-        self.deferred_failures += 1
-        log.error("a deferred write (%s) failed: %s", " ".join(sql.split()[:4]),
-                  type(future.exception()).__name__)
+        # no future: nobody waits, and its outcome is read when the hop comes back
+        self._pending.append((work, None, _kind(sql), sql))
+        if len(self._pending) == 1 and not self._hops:
+            asyncio.get_running_loop().call_soon(self._flush)
 
     async def settle(self) -> None:
         """Wait until every statement queued so far (deferred writes included) has run."""
         if self._pending or self._hops:
-            await self._in_thread(_nothing)
+            await self._in_thread(_nothing, _READ)
 
     def _flush(self) -> None:
         """Send the queued statements to the thread in one hop (one hop at a time: what
@@ -256,97 +281,105 @@ class SqliteDatabase(Database):
         try:
             conn = self.connection
         except RuntimeError as exc:
-            _deliver(batch, None, exc)
+            self._deliver(batch, None, exc)
             return
+        works = [(w, k) for w, _, k, _ in batch]
 
-        def run_all() -> list[tuple[bool, Any]]:
-            db = conn._conn
-            done: list[tuple[bool, Any]] = []
-            for work, _ in batch:
-                try:
-                    done.append((True, work(db)))
-                except Exception as exc:
-                    done.append((False, exc))
-            return done
+        def run_all() -> _HopResult:
+            return _run_hop(conn._conn, works)
 
-        hop = asyncio.ensure_future(conn._execute(run_all))
+        hop: asyncio.Future[_HopResult]
+        tx = getattr(conn, "_tx", None)
+        if tx is not None and getattr(conn, "_running", False) and \
+                getattr(conn, "_connection", None) is not None:
+            # onto aiosqlite's queue as its own _execute() does, without a task around it
+            # (two turns of the event loop fewer per hop); its thread answers the future
+            hop = loop.create_future()
+            tx.put_nowait((hop, run_all))
+        else:  # closed (it raises), or an aiosqlite that works otherwise
+            hop = asyncio.ensure_future(conn._execute(run_all))
         self._hops.add(hop)
         hop.add_done_callback(lambda t: self._hop_done(batch, t))
         self.hops += 1
 
-    def _hop_done(self, batch: list[tuple[Any, asyncio.Future[Any]]],
-                  hop: asyncio.Future[list[tuple[bool, Any]]]) -> None:
+    def _hop_done(self, batch: list[_Queued], hop: asyncio.Future[_HopResult]) -> None:
         self._hops.discard(hop)
         if hop.cancelled():
-            _deliver(batch, None, asyncio.CancelledError())
+            self._deliver(batch, None, asyncio.CancelledError())
         elif hop.exception() is not None:
-            _deliver(batch, None, hop.exception())
+            self._deliver(batch, None, hop.exception())
         else:
-            _deliver(batch, hop.result(), None)
+            results, commits = hop.result()
+            self._commits += commits  # counted before anyone hears back
+            self._deliver(batch, results, None)
         if self._pending:  # after the callers just answered have queued their next ones
             asyncio.get_running_loop().call_soon(self._flush)
+
+    def _deliver(self, batch: Sequence[_Queued], results: Sequence[_Result] | None,
+                 error: BaseException | None) -> None:
+        """Hand each statement of a hop its result or error (``error``: the hop itself
+        failed); a deferred write's failure is logged (its first words, never its values)
+        and counted."""
+        for k, (_, future, _, deferred) in enumerate(batch):
+            if results is not None:
+                ok, value = results[k]
+            else:
+                ok, value = False, error if error is not None else RuntimeError("hop failed")
+            if future is None:
+                if not ok:
+                    self.deferred_failures += 1
+                    log.error("a deferred write (%s) failed: %s",
+                              " ".join(deferred.split()[:4]), type(value).__name__)
+            elif future.done():  # its caller was cancelled meanwhile
+                continue
+            elif ok:
+                future.set_result(value)
+            else:
+                future.set_exception(value)
 
     async def one(self, sql: str, args: Iterable[Any] = ()) -> Row | None:
         """The first row of a query (or of a write's ``RETURNING``), or ``None``."""
         params = tuple(args)
 
-        def work(db: sqlite3.Connection) -> tuple[Row | None, bool]:
-            changes = db.total_changes
+        def work(db: sqlite3.Connection) -> Row | None:
             cur = db.execute(sql, params)
             try:
                 row: Row | None = cur.fetchone()
             finally:
                 cur.close()
-            return row, db.total_changes != changes
+            return row
 
         await self._turn()
-        row, changed = await self._in_thread(work)
-        self._count_commit(changed)
-        return row
+        return await self._in_thread(work, _kind(sql))
 
     async def all(self, sql: str, args: Iterable[Any] = ()) -> list[Row]:
         """Every row of a query (or of a write's ``RETURNING``)."""
         params = tuple(args)
 
-        def work(db: sqlite3.Connection) -> tuple[list[Row], bool]:
-            changes = db.total_changes
+        def work(db: sqlite3.Connection) -> list[Row]:
             cur = db.execute(sql, params)
             try:
                 rows: list[Row] = cur.fetchall()
             finally:
                 cur.close()
-            return rows, db.total_changes != changes
+            return rows
 
         await self._turn()
-        rows, changed = await self._in_thread(work)
-        self._count_commit(changed)
-        return rows
-
-    def _count_commit(self, changed: bool) -> None:
-        """A write with ``RETURNING`` outside a transaction committed by itself."""
-        if changed and not self._mine():
-            self._commits += 1
+        return await self._in_thread(work, _kind(sql))
 
     async def execute(self, sql: str, args: Iterable[Any] = ()) -> Written:
         """Run one write; commits unless inside a transaction."""
         params = tuple(args)
-        await self._turn()
-        alone = not self._mine()
 
         def work(db: sqlite3.Connection) -> Written:
             cur = db.execute(sql, params)
             try:
-                written = Written(cur.lastrowid or 0, cur.rowcount)
+                return Written(cur.lastrowid or 0, cur.rowcount)
             finally:
                 cur.close()
-            if alone:
-                db.commit()
-            return written
 
-        written = await self._in_thread(work)
-        if alone:
-            self._commits += 1
-        return written
+        await self._turn()
+        return await self._in_thread(work, _kind(sql))
 
     async def executemany(self, sql: str, rows: Iterable[Iterable[Any]]) -> None:
         """Run one write once per argument tuple, in one transaction (or the open one)."""
@@ -463,20 +496,96 @@ def _rollback(db: sqlite3.Connection) -> None:
     db.rollback()
 
 
-def _deliver(batch: list[tuple[Any, asyncio.Future[Any]]], results: list[tuple[bool, Any]] | None,
-             error: BaseException | None) -> None:
-    """Hand each statement of a hop its result or error (``error``: the hop itself failed)."""
-    for k, (_, future) in enumerate(batch):
-        if future.done():  # its caller was cancelled meanwhile
-            continue
-        if results is None:
-            future.set_exception(error if error is not None else RuntimeError("store hop failed"))
+Work = Callable[[sqlite3.Connection], Any]
+"""A piece of work for aiosqlite's thread: statements on the connection."""
+_Queued = tuple[Work, "asyncio.Future[Any] | None", int, str]
+"""Queued work, its caller's future (``None``: a deferred write), its kind (``_READ`` ..)
+and a deferred write's statement (for the log, if it fails)."""
+_Result = tuple[bool, Any]
+"""A piece of work's outcome: ``(True, value)`` or ``(False, exception)``."""
+_HopResult = tuple[list[_Result], int]
+"""Every outcome of a hop, and how many commits in it wrote something."""
+
+
+def _run_hop(db: sqlite3.Connection, batch: Sequence[tuple[Work, int]]) -> _HopResult:
+    """Run one hop's work in order (in aiosqlite's thread).
+
+    Work of a task's transaction and statements that must run alone (``_OWN``,
+    ``_SOLO``) run as they are. Between them, a run of statements outside any transaction
+    with two writes or more shares one ``BEGIN IMMEDIATE .. COMMIT`` from its first write
+    on (see :func:`_run_group`); anything else runs alone, committing on its own.
+    """
+    done: list[_Result] = []
+    commits = 0
+    i = 0
+    while i < len(batch):
+        kind = batch[i][1]
+        end = i + 1
+        if kind == _WRITE and not db.in_transaction:
+            while end < len(batch) and batch[end][1] in (_READ, _WRITE):
+                end += 1
+        if sum(1 for _, k in batch[i:end] if k == _WRITE) >= 2:
+            group = batch[i:end]
+            results, wrote = _run_group(db, [w for w, _ in group], [k for _, k in group])
         else:
-            ok, value = results[k]
-            if ok:
-                future.set_result(value)
-            else:
-                future.set_exception(value)
+            results, wrote = _run_alone(db, batch[i][0], kind)
+            end = i + 1
+        done.extend(results)
+        commits += wrote
+        i = end
+    return done, commits
+
+
+def _run_alone(db: sqlite3.Connection, work: Work, kind: int) -> tuple[list[_Result], int]:
+    """Run one piece of work as it is; whether it committed a change on its own."""
+    changes = db.total_changes
+    try:
+        result: _Result = (True, work(db))
+    except Exception as exc:
+        result = (False, exc)
+    if kind == _OWN or db.in_transaction:
+        return [result], 0  # a transaction's own work: its COMMIT is counted by it
+    wrote = (kind == _SOLO and result[0]) or db.total_changes != changes
+    return [result], int(wrote)
+
+
+def _run_group(db: sqlite3.Connection, works: Sequence[Work],
+               kinds: Sequence[int]) -> tuple[list[_Result], int]:
+    """Run statements outside any transaction in one ``BEGIN IMMEDIATE .. COMMIT`` (a
+    group commit: one commit, one lock, instead of one each).
+
+    If any of them (or ``BEGIN``, or ``COMMIT``) fails, the group is rolled back and
+    each runs again alone, committing on its own, as without grouping: a failing
+    statement's error reaches its caller alone and the others still commit.
+    """
+    try:
+        db.execute("BEGIN IMMEDIATE").close()
+    except Exception:
+        return _one_by_one(db, works, kinds)
+    changes = db.total_changes
+    done: list[_Result] = []
+    try:
+        for work in works:
+            done.append((True, work(db)))
+        wrote = db.total_changes != changes
+        db.commit()
+    except Exception:
+        with contextlib.suppress(Exception):
+            db.rollback()
+        return _one_by_one(db, works, kinds)
+    return done, int(wrote)
+
+
+def _one_by_one(db: sqlite3.Connection, works: Sequence[Work],
+                kinds: Sequence[int]) -> tuple[list[_Result], int]:
+    """Run each piece of work alone (see :func:`_run_alone`); the outcomes and commits."""
+    done: list[_Result] = []
+    commits = 0
+    for work, kind in zip(works, kinds, strict=True):
+        results, wrote = _run_alone(db, work, kind)
+        done.extend(results)
+        commits += wrote
+    return done, commits
 
 
 def _fsync_log(path: str) -> None:
