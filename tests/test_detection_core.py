@@ -214,3 +214,23 @@ async def test_semantic_crisis_in_a_private_message_reaches_moderators(harness: 
     [alert] = alerts(harness)
     assert "in a private message to Haven" in alert.text and "semantic:crisis" in alert.text
     assert harness.platform.of("hide") == []
+
+
+async def test_a_deletion_right_after_a_quiet_note_does_not_overtake_its_follow_up(  # type: ignore[no-untyped-def]
+        harness: Harness, detector) -> None:
+    """A post the stage flags (urgent lane) has its follow-up (tracking it as unanswered)
+    run in the normal lane; a deletion that arrives while the urgent part runs keeps its
+    place behind that follow-up, so the deleted post is not left tracked (and reminded)."""
+    _with_stage(harness, detector)
+    core = harness.core
+    assert core is not None
+    ev = post("sometimes i wish i didn't exist at all", harness.clock.now(), author=member("ana"),
+              where="support", msg_id="q1")
+    assert core.evaluate(ev) == [] and any(m.rule.category == "concern"
+                                           for m in await core.detect(ev))
+    core.submit(ev)
+    core.submit(deleted(ev, harness.clock.now() + 1))
+    await core.drain()
+    [tracked] = await core.store.posts.posts_since("c1", 0)
+    assert tracked.state == "deleted"
+    assert alerts(harness) or harness.platform.sent_to("mod-alerts")

@@ -133,3 +133,27 @@ async def test_busy_communities_take_turns(harness: Harness) -> None:
         dispatch.enqueue("c2", item(f"b{i}"))
     await dispatch.drain()
     assert order == ["a0", "b0", "a1", "b1", "a2", "b2"]
+
+
+async def test_the_normal_lane_goes_on_when_an_urgent_post_has_no_follow_up(
+        harness: Harness) -> None:
+    """A reserved place whose urgent part fails (or needs no follow-up) is released."""
+    core = harness.core
+    calls: list[str] = []
+
+    async def boom(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("urgent part failed")
+
+    original = core.pipeline.run
+    core.pipeline.run = boom  # type: ignore[method-assign]
+    core.submit(post("i want to kill myself", harness.clock.now(), author=member("cas"),
+                     where="support", msg_id="u2"))
+    core.pipeline.run = original  # type: ignore[method-assign]
+    done = asyncio.get_running_loop().create_future()
+
+    async def later() -> None:
+        calls.append("later")
+
+    core.dispatch.enqueue("c1", WorkItem("later", later, done))
+    assert await core.dispatch.drain(timeout=5)
+    assert calls == ["later"]

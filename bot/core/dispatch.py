@@ -6,7 +6,9 @@ lane; everything else goes to the *normal* lane in arrival order. So a crisis
 alert never waits behind slow platform work (a repost stuck in library
 retries); a post's own handling stays in order (its urgent part first, then its
 follow-up work in the normal lane), and alerts about one member stay ordered
-(they are all raised in the one urgent lane).
+(they are all raised in the one urgent lane). An urgent post reserves its
+follow-up's place in the normal lane when it is queued, so later events of the
+community (its deletion, a reply to it) never overtake its follow-up.
 
 With the semantic stage on, a message is classified on arrival (in a worker
 thread, in arrival order per community) before its lane is chosen, so a crisis
@@ -82,6 +84,9 @@ class Dispatch:
         """Told how long each piece of work took (the operators' metrics)."""
         self.shard_of: Callable[[str], str] = lambda community_id: "0"
         """The shard a community lives on (Discord with shards), for :meth:`depths`."""
+        self._places: dict[int, asyncio.Future[WorkItem | None]] = {}
+        """Per urgent post being handled (by the event's id), the place reserved for its
+        follow-up in the normal lane: filled by :meth:`follow_up`, or released empty."""
 
     # -- queues -------------------------------------------------------------------
 
@@ -95,6 +100,51 @@ class Dispatch:
                 self._worker(queue), name=f"haven-community-{community_id}-{lane}")
         self._inflight += 1
         queue.put_nowait(item)
+
+    def _enqueue_post(self, event: Event, item: WorkItem, lane: Lane) -> None:
+        """Queue a post's item; an urgent one also reserves its follow-up's place."""
+        if lane != URGENT or not isinstance(event, MessagePosted):
+            self.enqueue(event.community_id, item, lane)
+            return
+        place: asyncio.Future[WorkItem | None] = asyncio.get_running_loop().create_future()
+        self._places[id(event)] = place
+        run = item.run
+
+        async def urgent_part() -> Any:
+            try:
+                return await run()
+            finally:  # no follow-up was handed over (none needed, or the urgent part failed)
+                if self._places.pop(id(event), None) is place and not place.done():
+                    place.set_result(None)
+
+        async def reserved() -> Any:
+            follow = await place
+            if follow is None:
+                return None
+            try:
+                result = await follow.run()
+            except BaseException as exc:
+                if follow.future is not None and not follow.future.done():
+                    follow.future.set_exception(exc if isinstance(exc, Exception)
+                                                else RuntimeError(f"cancelled: {exc}"))
+                raise
+            if follow.future is not None and not follow.future.done():
+                follow.future.set_result(result)
+            return result
+
+        item.run = urgent_part
+        self.enqueue(event.community_id, item, URGENT)
+        self.enqueue(event.community_id,
+                     WorkItem(f"place of the follow-up of {item.label}", reserved), NORMAL)
+
+    def follow_up(self, event: MessagePosted, item: WorkItem) -> None:
+        """Queue an urgent post's follow-up in the place it reserved in the normal lane
+        (at the end of the normal lane when it reserved none)."""
+        place = self._places.pop(id(event), None)
+        if place is not None and not place.done():
+            place.set_result(item)
+        else:
+            self.enqueue(event.community_id, item, NORMAL)
 
     def depths(self) -> dict[tuple[str, str], int]:
         """Work waiting (queued or running) per (shard, lane)."""
@@ -168,7 +218,7 @@ class Dispatch:
         if before is None and not (self.triage.semantic is not None
                                    and isinstance(event, MessagePosted)):
             lane, item = self._item(event, future)
-            self.enqueue(cid, item, lane)
+            self._enqueue_post(event, item, lane)
             return
         self._inflight += 1
         self._triaging[cid] = asyncio.create_task(self._classify_then_queue(before, event, future),
@@ -192,7 +242,7 @@ class Dispatch:
                     return self._on_message(event, found, chosen, True)
 
                 item = WorkItem(label(event), run, future, type(event).__name__)
-            self.enqueue(event.community_id, item, lane)
+            self._enqueue_post(event, item, lane)
         finally:
             self._inflight -= 1
 

@@ -95,8 +95,7 @@ class Pipeline:
 
         if lane == URGENT and self.dispatch is not None:
             done: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-            self.dispatch.enqueue(ev.community_id,
-                                  WorkItem(f"follow-up of {label(ev)}", follow_up, done))
+            self.dispatch.follow_up(ev, WorkItem(f"follow-up of {label(ev)}", follow_up, done))
             return done
         await follow_up()
         return None
