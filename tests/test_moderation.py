@@ -350,3 +350,19 @@ async def test_matches_that_do_not_alert_are_flagged_for_the_review_digest(
     kinds = {(f.kind, f.member_id) for f in flagged}
     assert ("shadow", "s") in kinds and ("pii", "sam") in kinds
     assert all("555" not in f.summary and "nitro" not in f.summary for f in flagged)
+
+
+async def test_finishing_one_hide_leaves_the_follow_ups_of_other_cases_alone(
+        harness: Harness) -> None:
+    """Case 1's follow-up key is a prefix of case 10's: finishing case 1 must cancel only
+    its own job (a prefix cancel dropped the safety net of cases 10-19)."""
+    core = harness.core
+    now = harness.clock.now()
+    other = await core.store.jobs.add_job("c1", "hide_followup", "10", now + 3600,
+                                          {"case_id": 10}, now)
+    await core.handle(post("kys loser", now, author=member("bob")))
+    [case] = [c for c in await core.store.cases.cases_for("c1", "bob") if c.action == "hide"]
+    assert case.id == 1
+    assert await core.store.jobs.pending_job("hide_followup", "1") is None  # finished
+    job = await core.store.jobs.get_job(other)
+    assert job is not None and job.state == "pending"

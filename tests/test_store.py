@@ -359,6 +359,16 @@ async def test_cancel_by_prefix_is_literal_and_case_sensitive(store: Store) -> N
     assert (await store.jobs.get_job(other_kind)).state == "pending"
 
 
+async def test_cancel_by_key_is_exact(store: Store) -> None:
+    ids = {k: await store.jobs.add_job(C, "k", k, T0, {}, T0) for k in ["1", "10", "12", "Ab"]}
+    assert await store.jobs.cancel_job("k", "1") == 1
+    assert await store.jobs.cancel_job("k", "1") == 0   # already cancelled
+    assert await store.jobs.cancel_job("k", "ab") == 0  # case-sensitive
+    assert await store.jobs.cancel_job("other", "10") == 0
+    assert {j.key for j in await store.jobs.pending_jobs()} == {"10", "12", "Ab"}
+    assert (await store.jobs.get_job(ids["1"])).state == "cancelled"
+
+
 async def test_pending_jobs_by_community(store: Store) -> None:
     a = await store.jobs.add_job(C, "k", "a", T0 + 5, {}, T0)
     b = await store.jobs.add_job("c2", "k", "b", T0 + 1, {}, T0)

@@ -156,6 +156,10 @@ class JobScheduler(Protocol):
         """Cancel pending jobs of ``kind`` whose key starts with ``key_prefix``."""
         ...
 
+    async def cancel_key(self, kind: str, key: str) -> int:
+        """Cancel the pending job of ``kind`` whose key is exactly ``key``."""
+        ...
+
     async def run_now(self, job_id: int, job: Job | None = None) -> None:
         """Run one job now (in its lane); ``job``: the job as just read (saves a read)."""
         ...

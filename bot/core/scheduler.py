@@ -115,6 +115,10 @@ class Scheduler:
         """Cancel pending jobs of ``kind`` whose key starts with ``key_prefix``."""
         return await self.store.cancel_jobs(kind, key_prefix)
 
+    async def cancel_key(self, kind: str, key: str) -> int:
+        """Cancel the pending job of ``kind`` whose key is exactly ``key``."""
+        return await self.store.cancel_job(kind, key)
+
     async def get_job(self, job_id: int) -> Job | None:
         """A job by id."""
         return await self.store.get_job(job_id)

@@ -275,7 +275,7 @@ class Moderation(Feature):
         if not await ctx.messenger.hide(ev, f"Haven: {m.rule.id}"):
             if fresh_case:  # nothing was hidden: no case, nothing to finish
                 await ctx.repo.delete_case(case_id)
-                await ctx.scheduler.cancel("hide_followup", str(case_id))
+                await ctx.scheduler.cancel_key("hide_followup", str(case_id))
             return False, False
         info = await self._hide_info(case_id)
         if info is None:  # finished meanwhile
@@ -342,7 +342,7 @@ class Moderation(Feature):
                 return "sent" if sent is not None else "failed"
 
             await ctx.messenger.once(community, f"case:{case_id}:log", send_log)
-        await ctx.scheduler.cancel("hide_followup", str(case_id))
+        await ctx.scheduler.cancel_key("hide_followup", str(case_id))
 
     async def _hide_followup_job(self, job: Job) -> None:
         """After a restart: finish hiding a post whose handling was interrupted."""

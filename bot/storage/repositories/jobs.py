@@ -168,6 +168,13 @@ class JobsRepository(Repository):
             "UPDATE jobs SET state = 'cancelled' WHERE state = 'pending' AND kind = ? "
             "AND substr(key, 1, length(?)) = ?", (kind, key_prefix, key_prefix))
 
+    async def cancel_job(self, kind: str, key: str) -> int:
+        """Cancel the pending job of ``kind`` whose key is exactly ``key`` (not the jobs whose
+        keys merely start with it: case 12's key is a prefix of case 120's)."""
+        return await self.db.write(
+            "UPDATE jobs SET state = 'cancelled' WHERE state = 'pending' AND kind = ? AND key = ?",
+            (kind, key))
+
     async def pending_jobs(self, community_id: str | None = None) -> list[Job]:
         """Every pending job (optionally of one community)."""
         if community_id is None:
