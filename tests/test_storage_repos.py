@@ -62,7 +62,7 @@ def test_a_method_lives_in_one_repository() -> None:
         for name in public_methods(cls):
             assert name not in seen, (name, seen.get(name), attr)
             seen[name] = attr
-    assert len(seen) == 3 + 6 + 10 + 15 + 10 + 9 + 7 + 11 + 2 + 7 + 5  # + finish_and_schedule, bring_forward_jobs
+    assert len(seen) == 3 + 6 + 10 + 15 + 10 + 9 + 7 + 11 + 2 + 7 + 6  # + finish_and_schedule, bring_forward_jobs, cancel_job
     # + ops: jobs ping/claim_due/acquire/release_job/due_counts, alerts open_summary;
     # + jobs release_instance (a restarted process takes back its jobs);
     # + alerts open_alert/alert_by_number, cases record_case/case_by_number (numbers per community)

@@ -359,6 +359,38 @@ async def test_cancel_by_prefix_is_literal_and_case_sensitive(store: Store) -> N
     assert (await store.jobs.get_job(other_kind)).state == "pending"
 
 
+async def test_cancel_by_prefix_at_the_edges_of_the_key_range(store: Store) -> None:
+    """The SQLite range search must find exactly the keys a prefix comparison finds."""
+    top = "\U0010ffff"
+    keys = ["é:1", "é;1", "ê", "a\ud7ff", "a" + top, "a" + top + "x", "b", "z\ud7ffq", "z\ue000"]
+    for k in keys:
+        await store.jobs.add_job(C, "k", k, T0, {}, T0)
+    assert await store.jobs.cancel_jobs("k", "é:") == 1
+    assert await store.jobs.cancel_jobs("k", "a" + top) == 2        # no successor to bound it
+    assert await store.jobs.cancel_jobs("k", "z\ud7ff") == 1        # successor a surrogate
+    assert await store.jobs.cancel_jobs("k", "") == 5               # everything left
+    assert await store.jobs.pending_jobs() == []
+
+
+async def test_cancel_by_prefix_searches_the_key_index_on_sqlite(store: Store) -> None:
+    if store.database.engine != "sqlite":
+        return
+    seen: list[str] = []
+    db = store.jobs.db
+    real = db.write
+
+    async def spy(sql, params=()):  # type: ignore[no-untyped-def]
+        seen.append(sql)
+        return await real(sql, params)
+
+    db.write = spy  # type: ignore[method-assign]
+    await store.jobs.cancel_jobs("k", "post:7:")
+    [sql] = seen
+    plan = await db.all("EXPLAIN QUERY PLAN " + sql, ("k", "post:7:", "post:7;",
+                                                         "post:7:", "post:7:"))
+    assert any("USING INDEX jobs_key" in str(tuple(r)) for r in plan), plan
+
+
 async def test_cancel_by_key_is_exact(store: Store) -> None:
     ids = {k: await store.jobs.add_job(C, "k", k, T0, {}, T0) for k in ["1", "10", "12", "Ab"]}
     assert await store.jobs.cancel_job("k", "1") == 1

@@ -164,9 +164,19 @@ class JobsRepository(Repository):
         The comparison is exact and case-sensitive (Matrix ids differ only by
         case); ``LIKE`` would ignore case and treat ``%`` and ``_`` specially.
         """
+        exact = "substr(key, 1, length(?)) = ?"
+        upper = _after_prefix(key_prefix) if self.db.engine == "sqlite" else None
+        if upper is None:
+            return await self.db.write(
+                f"UPDATE jobs SET state = 'cancelled' WHERE state = 'pending' AND kind = ? "
+                f"AND {exact}", (kind, key_prefix, key_prefix))
+        # SQLite compares text byte by byte (UTF-8 order is code point order), so the keys
+        # starting with the prefix are exactly those in [prefix, upper): the pending-key
+        # index is searched instead of every pending job of the kind being read.
         return await self.db.write(
-            "UPDATE jobs SET state = 'cancelled' WHERE state = 'pending' AND kind = ? "
-            "AND substr(key, 1, length(?)) = ?", (kind, key_prefix, key_prefix))
+            f"UPDATE jobs SET state = 'cancelled' WHERE state = 'pending' AND kind = ? "
+            f"AND key >= ? AND key < ? AND {exact}",
+            (kind, key_prefix, upper, key_prefix, key_prefix))
 
     async def cancel_job(self, kind: str, key: str) -> int:
         """Cancel the pending job of ``kind`` whose key is exactly ``key`` (not the jobs whose
@@ -196,3 +206,16 @@ class JobsRepository(Repository):
                 return None
             return await self.add_job(next_job.community_id, next_job.kind, next_job.key,
                                       next_job.due_at, dict(next_job.payload), at)
+
+
+def _after_prefix(prefix: str) -> str | None:
+    """The smallest string above every string that starts with ``prefix`` (its last
+    character's successor), or ``None`` when there is none to write (an empty prefix, a
+    last character with no encodable successor)."""
+    if not prefix:
+        return None
+    nxt = ord(prefix[-1]) + 1
+    if nxt > 0x10FFFF or 0xD800 <= nxt <= 0xDFFF:
+        return None
+    return prefix[:-1] + chr(nxt)
+
