@@ -28,6 +28,9 @@ from bot.rules.normalise import (
         ("i want to k1ll mys3lf", " i want to kil myself "),  # leetspeak in words
         ("$uicidal", " suicidal "),
         ("k!ll", " kil "),
+        ("self d€lete", " self delete "),  # the euro sign after a letter is an e
+        ("z€lfm00rd", " zelfmord "),
+        ("5€ or €5, 10€/month", " 5 or 5 10 month "),  # prices are left alone
         ("su\u200bic\u200dide", " suicide "),  # zero-width characters (Cf)
         ("sui\u00adcide", " suicide "),  # soft hyphen
         ("ѕuісіdе", " suicide "),  # Cyrillic look-alikes
@@ -125,6 +128,7 @@ def test_variants_are_bounded() -> None:
         ("Heyyy évéryone, hi", "everyone", "évéryone"),
         ("I'm sooooo tired", "im so tired", "I'm sooooo tired"),
         ("gonna do it", "going to", "gonna"),
+        ("ready to self d€lete now", "self delete", "self d€lete"),
     ],
 )
 def test_original_span_of_the_text_view(text: str, needle: str, expected: str) -> None:

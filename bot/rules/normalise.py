@@ -147,6 +147,9 @@ _BEYOND_LATIN = re.compile(r"[^\W\d_\x00-\u024f]")
 
 _LEET_DIGITS: Final = {"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t"}
 _LEET_SYMBOLS: Final = {"@": "a", "!": "i", "|": "i", "$": "s"}
+# The euro sign after a letter stands for an "e" ("z€lfmoord", "self d€lete", "m€"); a
+# price ("5€", "€5") is left alone. Non-ASCII, so only the general paths look for it.
+_EURO_INNER = re.compile(r"(?<=[^\W\d_])€")
 
 # A word that has a letter next to a digit or leet symbol somewhere.
 _LEET_TOKEN = re.compile(
@@ -310,6 +313,8 @@ def _text_general(raw: str) -> str:
     """The reference definition of the ``text`` view (any script)."""
     s = raw.casefold()
     if not s.isascii():
+        if "€" in s:
+            s = _EURO_INNER.sub("e", s)
         if _has_emoji_words(s):
             s = _EMOJI_WORD.sub(_emoji_word, _EMOJI_VERB.sub(_emoji_verb, s))
         s = _fold_scripts(s)
@@ -771,6 +776,8 @@ def _track_text(t: _Track) -> _Track:
         return _track_ascii(t.same_length(t.text.lower()))
     t = t.per_char(str.casefold)
     if not t.text.isascii():
+        if "€" in t.text:
+            t = t.sub(_EURO_INNER, "e")
         if _has_emoji_words(t.text):
             t = t.sub(_EMOJI_VERB, _emoji_verb).sub(_EMOJI_WORD, _emoji_word)
         mask = _native_mask(t.text)
