@@ -248,3 +248,23 @@ def test_new_text_is_cheap_with_the_prefilter(shipped: Rulebook) -> None:
     set_seconds = cpu(plain, fresh(1500))
     prefilter_seconds = cpu(shipped.matcher, fresh(1500))
     assert prefilter_seconds * 3 < set_seconds, (prefilter_seconds, set_seconds)
+
+
+def test_a_pack_too_large_for_one_prefilter_is_split(monkeypatch) -> None:
+    """RE2 builds a prefilter's literal matcher with its default memory budget, so a large
+    pack fails to compile as one; it is split in parts that do, with the same answers."""
+    real = Matcher._filter_of
+
+    def at_most_three(self, ids):  # type: ignore[no-untyped-def]
+        return real(self, ids) if len(ids) <= 3 else None
+
+    monkeypatch.setattr(Matcher, "_filter_of", at_most_three)
+    words = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf"]
+    atoms = [Atom("regex", normalise_regex(rf"\b{w} (?:one|two)\b")) for w in words]
+    split = Matcher(atoms)
+    filters = [g for g, _ in split._sets["text"] if isinstance(g, re2.Filter)]
+    assert len(filters) >= 3
+    assert sorted(i for _, ids in split._sets["text"] for i in ids) == list(range(len(words)))
+    for n, w in enumerate(words):
+        assert set(split.find(f"{w} two")) == {n}
+    assert split.find("alpha three") == {}

@@ -132,21 +132,37 @@ class Matcher:
         """The regexes ``ids`` behind RE2's literal prefilter, and those for which RE2
         finds no literal (they would run on every message) in one small set; ``None`` if
         the prefilter cannot be built."""
-        first = self._filter_of(ids)
-        if first is None:
+        filters = self._filters_of(ids)
+        if not filters:
             return None
-        regex_filter, in_filter = first
-        needs_none = {in_filter[k] for k in regex_filter.Match("", potential=True) or ()}
-        if not needs_none:
-            return [(regex_filter, in_filter)]
         groups: list[tuple[RegexGroup, list[int]]] = []
-        rest = self._filter_of([i for i in in_filter if i not in needs_none])
-        if rest is not None:
-            groups.append(rest)
-        regex_set, in_set = self._build_set(sorted(needs_none))
-        if in_set:
-            groups.append((regex_set, in_set))
+        needs_none: set[int] = set()
+        for regex_filter, in_filter in filters:
+            empty = {in_filter[k] for k in regex_filter.Match("", potential=True) or ()}
+            if not empty:
+                groups.append((regex_filter, in_filter))
+                continue
+            needs_none |= empty
+            groups.extend(self._filters_of([i for i in in_filter if i not in empty]))
+        if needs_none:
+            regex_set, in_set = self._build_set(sorted(needs_none))
+            if in_set:
+                groups.append((regex_set, in_set))
         return groups
+
+    def _filters_of(self, ids: list[int]) -> list[tuple[re2.Filter, list[int]]]:
+        """``ids`` behind as few prefilters as compile. RE2 builds each prefilter's literal
+        matcher with its default memory budget, so a large pack (some 870 regexes) is split
+        in halves until each part compiles; each part costs one more literal pass."""
+        if not ids:
+            return []
+        whole = self._filter_of(ids)
+        if whole is not None:
+            return [whole]
+        if len(ids) < 2:
+            return []
+        middle = len(ids) // 2
+        return self._filters_of(ids[:middle]) + self._filters_of(ids[middle:])
 
     def _filter_of(self, ids: list[int]) -> tuple[re2.Filter, list[int]] | None:
         """A compiled ``re2.Filter`` of the regexes ``ids`` (those it accepts), or ``None``."""
