@@ -419,3 +419,15 @@ def test_train_options_check_the_head_kind() -> None:
         TrainOptions(head="forest")
     with pytest.raises(ValueError):
         TrainOptions(seeds=0)
+
+
+def test_the_urgent_threshold_may_go_above_0_9999() -> None:
+    """When more than the cap of negatives score above 0.9999 (the old clip), the threshold
+    goes above them rather than stopping at the clip with the cap broken."""
+    from bot.detection.train import MAX_THRESHOLD, capped_threshold
+
+    labels = ["none"] * 200
+    scores = np.full(200, 0.2)
+    scores[:5] = 0.99995  # 2.5 % of ordinary posts
+    t = capped_threshold(scores, labels, "crisis")
+    assert 0.99995 < t <= MAX_THRESHOLD and (scores >= t).mean() <= 0.01
