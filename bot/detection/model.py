@@ -6,8 +6,9 @@ the gate cannot rule out (of a long post's sentences, only the two the n-gram he
 finds most suspicious) are embedded by the sentence-embedding model. The gate is
 a small network trained to predict the full stage's decision (see
 :mod:`bot.detection.gate`); a head without one gates on its n-gram heads (any
-head at or above ``gate``). Embedded windows go to the embedding model, whose head (a small one-hidden-layer network on the
-standardised embedding) gives log-odds that are mixed with the n-gram
+head at or above ``gate``). Embedded windows go to the embedding model, whose head (small
+one-hidden-layer networks, and in the ensemble head a logistic regression, on the
+standardised embedding, averaged) gives log-odds that are mixed with the n-gram
 head's (``mix`` is the embedding model's share). A message's score per head is
 its highest window. Without the embedding model, the n-gram head decides alone,
 against its own thresholds.
