@@ -492,21 +492,10 @@ def train(examples: Sequence[Example], backend: EmbeddingBackend | None, *,
                 and opts.gate is None else None)
     ng_w = np.mean(ng_ws, axis=0).astype(np.float32)  # a linear model: the mean of the logits
     ng_b = np.mean(ng_bs, axis=0).astype(np.float32)
-    em: list[np.ndarray] | None = None
-    em_models: list[str] | None = None
-    if fold_members and mean is not None and std is not None:
-        # every fold's members, combined as one fold's are (probabilities or log-odds)
-        em = [mean, std, *(part for f in sorted(fold_members)
-                           for _, params in fold_members[f] for part in params)]
-        em_models = [kind for f in sorted(fold_members) for kind, _ in fold_members[f]]
+    em, em_models = _embedding_head(fold_members, mean, std)
     if oof_em is not None and candidate is not None:
-        p_oof, embedded = window_scores(layout, oof_ng, oof_em, candidate, gate, mix)
-        j = HEADS.index("crisis")
-        pj = np.where(embedded | (p_oof[:, j] >= ngram_thresholds["crisis"]), p_oof[:, j], 0.0)
-        fa = false_alarms_by_language(pj, thresholds["crisis"], [e.label for e in train_set],
-                                      [e.lang for e in train_set])
-        print("out of fold, urgent crisis on distress/recovery/none: " + ", ".join(
-            f"{code} {k}/{n}" for code, (k, n) in fa.items()), file=out)
+        _print_oof_false_alarms(layout, oof_ng, oof_em, candidate, gate, mix, thresholds,
+                                ngram_thresholds, train_set, out)
     print(f"trained in {time.perf_counter() - t0:.1f}s", file=out)
     ex_idx = _pick_examples(train_set, opts.examples_per_label)
     detector = Detector(
@@ -530,6 +519,32 @@ def train(examples: Sequence[Example], backend: EmbeddingBackend | None, *,
         },
     )
     return detector, dev_set
+
+
+def _embedding_head(fold_members: dict[int, list[EmbeddingModel]], mean: np.ndarray | None,
+                    std: np.ndarray | None) -> tuple[list[np.ndarray] | None, list[str] | None]:
+    """The shipped embedding head: the standardiser and every fold's members, combined as
+    one fold's are (probabilities or log-odds); and the members' kinds."""
+    if not fold_members or mean is None or std is None:
+        return None, None
+    em = [mean, std, *(part for f in sorted(fold_members)
+                       for _, params in fold_members[f] for part in params)]
+    return em, [kind for f in sorted(fold_members) for kind, _ in fold_members[f]]
+
+
+def _print_oof_false_alarms(layout: WindowLayout, z_ng: np.ndarray, z_em: np.ndarray,
+                            candidate: np.ndarray, gate: float, mix: np.ndarray,
+                            thresholds: dict[str, float], ngram_thresholds: dict[str, float],
+                            examples: Sequence[Example], out: TextIO) -> None:
+    """Print the urgent level's out-of-fold false alarms per language (as ``_pick`` counts
+    them: a text nothing of which was embedded is judged on the n-gram thresholds)."""
+    p, embedded = window_scores(layout, z_ng, z_em, candidate, gate, mix)
+    j = HEADS.index("crisis")
+    pj = np.where(embedded | (p[:, j] >= ngram_thresholds["crisis"]), p[:, j], 0.0)
+    fa = false_alarms_by_language(pj, thresholds["crisis"], [e.label for e in examples],
+                                  [e.lang for e in examples])
+    print("out of fold, urgent crisis on distress/recovery/none: " + ", ".join(
+        f"{code} {k}/{n}" for code, (k, n) in fa.items()), file=out)
 
 
 def full_stage_needs(layout: WindowLayout, z_ng: np.ndarray, z_em: np.ndarray,
