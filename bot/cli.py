@@ -134,7 +134,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     return run_train(args.corpus, args.examples, args.out, backend_name=args.backend,
                      model_path=args.model_path, cache=args.cache, gate_only=args.gate_only,
-                     learned_gate=args.gate)
+                     learned_gate=args.gate, head=args.head, seeds=args.seeds)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -285,6 +285,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cache", default=None, help="embedding cache file")
     p.add_argument("--gate", action="store_true",
                    help="also fit the cascade's gate network (see README: Benchmarks)")
+    p.add_argument("--head", default="ensemble", choices=["net", "ensemble"],
+                   help="the embedding head: an ensemble of networks and a logistic regression "
+                   "(default), or one network per fold (the format-1 head)")
+    p.add_argument("--seeds", type=int, default=3,
+                   help="networks (different seeds) per fit in the ensemble (default 3)")
     p.add_argument("--gate-only", nargs="?", const="", default=None,
                    metavar="HEAD", help="only fit the cascade's gate for an existing head "
                    "(default: the shipped one), written back to it or to --out")

@@ -18,7 +18,8 @@ from tests.detection_helpers import FakeBackend, write_corpus
 
 SMALL = GateOptions(bits=10, width=8, hidden=8, epochs=30)
 FAST = TrainOptions(sparse_iterations=60, folds=2, examples_per_label=3, ngram_dim=1 << 12,
-                    hidden=32, epochs=150, gate_options=SMALL, learned_gate=True)
+                    hidden=32, epochs=150, gate_options=SMALL, learned_gate=True,
+                    head="net")  # a stable small head (see test_detection_train.py)
 
 
 def _rows(texts: list[str]):  # type: ignore[no-untyped-def]

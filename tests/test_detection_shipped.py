@@ -90,3 +90,21 @@ def test_haven_scan_reports_semantic_matches(monkeypatch: pytest.MonkeyPatch,
     assert main(["scan", "--semantic", "off"]) == 0
     assert not any(m["rule"].startswith("semantic:")
                    for m in json.loads(capsys.readouterr().out)["matches"])
+
+
+ORDINARY_TONIGHT = [
+    ("en", "we're getting pizza and watching a film tonight, anyone want to join the call?"),
+    ("en", "tonight i'm finally finishing the puzzle my sister gave me"),
+    ("nl", "vanavond gaan we met de hele familie uit eten voor mijn oma's verjaardag"),
+    ("de", "heute abend gehe ich mit meinen freunden ins kino, ich freu mich schon"),
+]
+
+
+def test_shipped_head_gives_ordinary_tonight_plans_no_urgent_crisis(
+        shipped: SemanticStage) -> None:
+    """'Tonight' is a word of many crisis posts: plans for tonight must not page a
+    moderator (the urgent level), in any language."""
+    texts = [t for _, t in ORDINARY_TONIGHT]
+    for (lang, text), matches in zip(ORDINARY_TONIGHT, shipped.detect_many(texts), strict=True):
+        cats = {m.rule.category for m in matches}
+        assert "crisis" not in cats, f"{lang}: urgent crisis on {text!r}"

@@ -26,8 +26,10 @@ from bot.detection.train import (
 )
 from tests.detection_helpers import TINY, FakeBackend, write_corpus
 
+# head="net": the tiny corpus is too small for the ensemble's members to agree (it has
+# its own test in test_detection_train.py); one network per fold is a stable small head.
 FAST = TrainOptions(sparse_iterations=60, folds=2, examples_per_label=3, ngram_dim=1 << 12,
-                    hidden=32, epochs=150, gate=0.0)
+                    hidden=32, epochs=150, gate=0.0, head="net")
 
 
 def _all_train(examples: list[Example]) -> list[Example]:
@@ -272,3 +274,160 @@ def test_thresholds_are_capped_per_negative_label() -> None:
     assert share("distress", urgent) <= 0.02 and urgent > quiet
     # the method posts (0.99) are not negatives of the risk head: the threshold ignores them
     assert quiet < 0.9
+
+
+def test_thresholds_are_capped_per_language() -> None:
+    """The urgent level also keeps each language's distress, recovery and ordinary posts
+    under its language cap: with caps per label over all languages, 400 Dutch negatives can
+    hide 2 % false alarms among 200 German ones; per language they cannot."""
+    from bot.detection.train import LANGUAGE_CAPS, capped_threshold, false_alarms_by_language
+
+    rng = np.random.default_rng(1)
+    labels = ["none"] * 300 + ["distress"] * 300
+    langs = (["nl"] * 200 + ["de"] * 100) * 2
+    scores = rng.uniform(0.0, 0.5, 600)
+    german = np.array(langs) == "de"
+    de_none = np.flatnonzero(german & (np.array(labels) == "none"))
+    de_distress = np.flatnonzero(german & (np.array(labels) == "distress"))
+    # 2 German ordinary and 2 German distress posts score high: 2 of 300 per label pooled
+    # (under 1 %), but 4 of the 200 German negatives (2 %)
+    scores[de_none[:2]] = 0.95
+    scores[de_distress[:2]] = 0.9
+    pooled = capped_threshold(scores, labels, "crisis", lang_caps={})
+    per_lang = capped_threshold(scores, labels, "crisis", langs=langs)
+    fa_pooled = false_alarms_by_language(scores, pooled, labels, langs)
+    fa = false_alarms_by_language(scores, per_lang, labels, langs)
+    assert fa_pooled["de"][0] / fa_pooled["de"][1] > LANGUAGE_CAPS["crisis"]
+    assert all(k / n <= LANGUAGE_CAPS["crisis"] for k, n in fa.values())
+    assert per_lang > pooled
+    # the quiet level has no language cap: languages change nothing there
+    assert capped_threshold(scores, labels, "risk", langs=langs) == capped_threshold(
+        scores, labels, "risk")
+
+
+def test_embedding_cache_save_is_atomic(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A save that fails half-way leaves the previous cache readable and no temporary file
+    behind; a save writes through a temporary file that is renamed over the cache."""
+    import os
+
+    backend = FakeBackend()
+    path = tmp_path / "emb.npz"
+    cache = EmbeddingCache(path, backend)
+    cache.embed(["a b", "c d"])
+    cache.save()
+    before = path.read_bytes()
+    cache.embed(["e f"])
+
+    def broken_savez(fh, **arrays):  # type: ignore[no-untyped-def]
+        fh.write(b"half a file")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(np, "savez", broken_savez)
+    with pytest.raises(OSError, match="disk full"):
+        cache.save()
+    assert path.read_bytes() == before and sorted(os.listdir(tmp_path)) == ["emb.npz"]
+    monkeypatch.undo()
+    replaced: list[tuple[str, str]] = []
+    real_replace = os.replace
+
+    def spy(src, dst):  # type: ignore[no-untyped-def]
+        replaced.append((str(src), str(dst)))
+        real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", spy)
+    cache.save()
+    assert len(replaced) == 1 and replaced[0][1] == str(path)
+    assert Path(replaced[0][0]).parent == tmp_path and sorted(os.listdir(tmp_path)) == ["emb.npz"]
+    again = EmbeddingCache(path, backend)
+    again.embed(["a b", "c d", "e f"])
+    assert backend.calls == [2, 1]  # all three came from the file
+
+
+def test_ensemble_head_trains_saves_loads_and_scores_the_same(tmp_path: Path) -> None:
+    """The default head is an ensemble: per fold, ``seeds`` networks and a logistic
+    regression on the embeddings, their probabilities averaged; format 2 stores the
+    members' kinds, and a loaded head scores as the trained one did."""
+    import json
+
+    data = _all_train(load_corpus(write_corpus(tmp_path / "corpus")))
+    backend = FakeBackend()
+    opts = dataclasses.replace(FAST, head="ensemble", seeds=2)
+    detector, _ = train(data, backend, opts=opts, out=io.StringIO())
+    assert detector.em_models == ["mlp", "mlp", "logreg"] * FAST.folds
+    assert detector.em_average == "probability" and detector.meta["head"] == "ensemble"
+    path = detector.save(tmp_path / "head.npz")
+    meta = json.loads(path.with_suffix(".json").read_text(encoding="utf-8"))
+    assert meta["format"] == 2 and meta["embedding_models"] == detector.em_models
+    again = Detector.load(path)
+    assert again.em_models == detector.em_models and again.em_average == "probability"
+    texts = ["i wrote the letters and tonight is the night", "how many pills is a lethal dose",
+             "what are you all having for dinner tonight"]
+    for a, b in zip(detector.analyse(texts, backend.embed), again.analyse(texts, backend.embed),
+                    strict=True):
+        assert a.scores == pytest.approx(b.scores, abs=2e-3)
+    emb = backend.embed(texts)
+    assert np.allclose(detector.embed_logits(emb), again.embed_logits(emb), atol=1e-4)
+    # the head is the average of its members' probabilities
+    x = (emb - detector.em[0]) / detector.em[1]  # type: ignore[index]
+    probs = []
+    at = 2
+    from bot.detection.logreg import EMBEDDING_MODELS, member_logits
+    for kind in detector.em_models:
+        n = EMBEDDING_MODELS[kind]
+        probs.append(sigmoid(member_logits(kind, detector.em[at:at + n], x)))  # type: ignore[index]
+        at += n
+    assert np.allclose(sigmoid(detector.embed_logits(emb)), np.mean(probs, axis=0), atol=1e-5)
+    # deterministic, and not the same head as one network per fold
+    twice, _ = train(list(reversed(data)), backend, opts=opts, out=io.StringIO())
+    assert all(np.array_equal(p, q) for p, q in zip(detector.em, twice.em, strict=True))  # type: ignore[arg-type]
+    assert twice.thresholds == detector.thresholds
+    net, _ = train(data, backend, opts=dataclasses.replace(FAST, head="net"), out=io.StringIO())
+    assert net.em_models == ["mlp"] * FAST.folds and net.em_average == "logit"
+
+
+def test_format_1_heads_still_load(tmp_path: Path) -> None:
+    """A head written before format 2 (no ``format`` key; networks whose log-odds are
+    averaged) loads and scores as it did."""
+    import json
+
+    data = _all_train(load_corpus(write_corpus(tmp_path / "corpus")))
+    backend = FakeBackend()
+    net, _ = train(data, backend, opts=dataclasses.replace(FAST, head="net"), out=io.StringIO())
+    path = net.save(tmp_path / "old.npz")
+    meta = json.loads(path.with_suffix(".json").read_text(encoding="utf-8"))
+    for key in ("format", "embedding_models", "embedding_average", "head"):
+        meta.pop(key, None)
+    path.with_suffix(".json").write_text(json.dumps(meta), encoding="utf-8")
+    old = Detector.load(path)
+    assert old.em_models == ["mlp"] * FAST.folds and old.em_average == "logit"
+    emb = backend.embed(["tonight is the night", "what are you all having for dinner"])
+    x = (emb - old.em[0]) / old.em[1]  # type: ignore[index]
+    from bot.detection.logreg import mlp_logits
+    nets = old.em[2:]  # type: ignore[index]
+    want = np.mean([mlp_logits(nets[i:i + 4], x) for i in range(0, len(nets), 4)], axis=0)
+    assert np.allclose(old.embed_logits(emb), want, atol=1e-5)
+    assert np.allclose(old.embed_logits(emb), net.embed_logits(emb), atol=1e-2)
+    # a head from a newer Haven is refused, not misread
+    meta["format"] = 3
+    path.with_suffix(".json").write_text(json.dumps(meta), encoding="utf-8")
+    with pytest.raises(ValueError, match="format 3"):
+        Detector.load(path)
+
+
+def test_train_options_check_the_head_kind() -> None:
+    with pytest.raises(ValueError):
+        TrainOptions(head="forest")
+    with pytest.raises(ValueError):
+        TrainOptions(seeds=0)
+
+
+def test_the_urgent_threshold_may_go_above_0_9999() -> None:
+    """When more than the cap of negatives score above 0.9999 (the old clip), the threshold
+    goes above them rather than stopping at the clip with the cap broken."""
+    from bot.detection.train import MAX_THRESHOLD, capped_threshold
+
+    labels = ["none"] * 200
+    scores = np.full(200, 0.2)
+    scores[:5] = 0.99995  # 2.5 % of ordinary posts
+    t = capped_threshold(scores, labels, "crisis")
+    assert 0.99995 < t <= MAX_THRESHOLD and (scores >= t).mean() <= 0.01

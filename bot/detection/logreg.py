@@ -116,3 +116,52 @@ def mlp_logits(params: list[np.ndarray], x: np.ndarray) -> np.ndarray:
     """Log-odds of a network from :func:`fit_mlp`, ``(n, k)``."""
     w1, b1, w2, b2 = params
     return np.maximum(x @ w1 + b1, 0) @ w2 + b2
+
+
+def fit_logreg(x: np.ndarray, y: np.ndarray, l2: float = 1e-3,
+               iterations: int = 25) -> list[np.ndarray]:
+    """One balanced logistic regression per column of ``y`` (Newton's method, see
+    :func:`fit_dense`) on the rows where that column is known (a NaN in ``y`` means
+    "unknown", as in :func:`fit_mlp`). Deterministic. Returns ``[w (d, k), b (k,)]``."""
+    d, k = x.shape[1], y.shape[1]
+    w = np.zeros((d, k), np.float32)
+    b = np.zeros(k, np.float32)
+    for j in range(k):
+        known = ~np.isnan(y[:, j])
+        yj = y[known, j]
+        if not len(yj) or yj.min() == yj.max():
+            b[j] = 0.0 if not len(yj) else (8.0 if yj[0] > 0 else -8.0)
+            continue
+        w[:, j], b[j] = fit_dense(x[known], yj, l2=l2, iterations=iterations)
+    return [w, b]
+
+
+def logreg_logits(params: list[np.ndarray], x: np.ndarray) -> np.ndarray:
+    """Log-odds of a model from :func:`fit_logreg`, ``(n, k)``."""
+    w, b = params
+    return x @ w + b
+
+
+EMBEDDING_MODELS: dict[str, int] = {"mlp": 4, "logreg": 2}
+"""The kinds of model an embedding head may hold, and how many arrays each stores."""
+
+
+def member_logits(kind: str, params: list[np.ndarray], x: np.ndarray) -> np.ndarray:
+    """Log-odds of one member of an embedding head (``kind`` from :data:`EMBEDDING_MODELS`)."""
+    if kind == "mlp":
+        return mlp_logits(params, x)
+    if kind == "logreg":
+        return logreg_logits(params, x)
+    raise ValueError(f"unknown embedding model kind {kind!r}")
+
+
+def average_logits(logits: list[np.ndarray], how: str = "probability") -> np.ndarray:
+    """Combine members' log-odds: ``probability`` averages their probabilities (returned as
+    log-odds, clipped to about ±16), ``logit`` averages the log-odds themselves."""
+    if how == "logit":
+        return np.mean(logits, axis=0)
+    if how != "probability":
+        raise ValueError(f"unknown averaging {how!r}")
+    p = np.clip(np.mean([sigmoid(np.asarray(z, np.float64)) for z in logits], axis=0),
+                1e-7, 1 - 1e-7)
+    return np.log(p / (1 - p))

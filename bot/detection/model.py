@@ -6,8 +6,9 @@ the gate cannot rule out (of a long post's sentences, only the two the n-gram he
 finds most suspicious) are embedded by the sentence-embedding model. The gate is
 a small network trained to predict the full stage's decision (see
 :mod:`bot.detection.gate`); a head without one gates on its n-gram heads (any
-head at or above ``gate``). Embedded windows go to the embedding model, whose head (a small one-hidden-layer network on the
-standardised embedding) gives log-odds that are mixed with the n-gram
+head at or above ``gate``). Embedded windows go to the embedding model, whose head (small
+one-hidden-layer networks, and in the ensemble head a logistic regression, on the
+standardised embedding, averaged) gives log-odds that are mixed with the n-gram
 head's (``mix`` is the embedding model's share). A message's score per head is
 its highest window. Without the embedding model, the n-gram head decides alone,
 against its own thresholds.
@@ -30,7 +31,7 @@ import numpy as np
 
 from bot.detection.backend import NgramBackend, SparseRows
 from bot.detection.gate import Gate
-from bot.detection.logreg import mlp_logits, sigmoid
+from bot.detection.logreg import EMBEDDING_MODELS, average_logits, member_logits, sigmoid
 
 HEADS = ("crisis", "risk", "method", "hostility", "pii")
 HEAD_POSITIVES: dict[str, frozenset[str]] = {
@@ -42,6 +43,12 @@ HEAD_POSITIVES: dict[str, frozenset[str]] = {
 }
 DATA_DIR = Path(__file__).resolve().parent / "data"
 DEFAULT_HEAD = DATA_DIR / "head.npz"
+HEAD_FORMAT = 2
+"""The head file's format. 1: the embedding head is one or more networks whose log-odds
+are averaged (no ``format`` key in ``head.json``). 2: ``head.json`` has ``format``,
+``embedding_models`` (the kind of each member after the standardiser, in order: ``mlp`` or
+``logreg``, see ``logreg.EMBEDDING_MODELS``) and ``embedding_average`` (``probability`` or
+``logit``). Format-1 heads still load."""
 
 _SENTENCE = re.compile(r"(?<=[.!?…])\s+|\n+|(?<=[.!?])(?=[A-Z])")
 MIN_WINDOW_WORDS = 3
@@ -95,8 +102,9 @@ class Detector:
     ng_w: np.ndarray  # (ngram dim, heads)
     ng_b: np.ndarray  # (heads,)
     em: list[np.ndarray] | None
-    """Embedding head: ``[mean, std, w1, b1, w2, b2, w1', ...]``, a standardiser and one or
-    more networks (see ``logreg.fit_mlp``) whose log-odds are averaged."""
+    """Embedding head: ``[mean, std, *member arrays]``, a standardiser and one or more
+    members (networks from ``logreg.fit_mlp``, logistic regressions from
+    ``logreg.fit_logreg``; their kinds in ``em_models``), combined by ``em_average``."""
     mix: np.ndarray  # (heads,) weight of the embedding model's log-odds
     gate: float
     thresholds: dict[str, float]
@@ -108,10 +116,23 @@ class Detector:
     meta: dict[str, Any] = field(default_factory=dict)
     gate_net: Gate | None = None
     """The learned gate (``None``: windows pass on the n-gram heads at ``gate``)."""
+    em_models: list[str] | None = None
+    """The kind of each member of ``em`` (``None``: all networks, as in format 1)."""
+    em_average: str = "logit"
+    """How the members' scores are combined: ``logit`` (mean log-odds, format 1) or
+    ``probability`` (mean probability, the ensemble head)."""
     ngram: NgramBackend = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.ngram = NgramBackend(dimension=self.ng_w.shape[0])
+        if self.em is not None and self.em_models is None:
+            self.em_models = ["mlp"] * ((len(self.em) - 2) // EMBEDDING_MODELS["mlp"])
+        if self.em is not None:
+            assert self.em_models is not None
+            need = 2 + sum(EMBEDDING_MODELS[k] for k in self.em_models)
+            if need != len(self.em):
+                raise ValueError(f"embedding head: {len(self.em)} arrays for members "
+                                 f"{self.em_models} (expected {need})")
 
     # -- persistence ------------------------------------------------------
 
@@ -133,6 +154,8 @@ class Detector:
             # numpy's stub types **kwds as if a key could be ``allow_pickle`` (a bool).
             np.savez_compressed(fh, **arrays)  # type: ignore[arg-type]
         meta = dict(self.meta)
+        meta.update(format=HEAD_FORMAT, embedding_models=list(self.em_models or []),
+                    embedding_average=self.em_average)
         meta.update(heads=list(self.heads), gate=self.gate, thresholds=self.thresholds,
                     ngram_thresholds=self.ngram_thresholds,
                     examples=[{"text": t, "label": lab, "class": c} for t, lab, c in
@@ -150,15 +173,21 @@ class Detector:
             arrays = {k: data[k] for k in data.files}
         examples = meta.pop("examples", [])
         heads = tuple(meta.pop("heads"))
+        fmt = int(meta.pop("format", 1))
+        if fmt > HEAD_FORMAT:
+            raise ValueError(f"head format {fmt} is newer than this Haven reads ({HEAD_FORMAT})")
+        models = meta.pop("embedding_models", None) if fmt >= 2 else None
+        average = str(meta.pop("embedding_average", "logit")) if fmt >= 2 else "logit"
+        em = [arrays[f"em_{i}"] for i in range(sum(k.startswith("em_") for k in arrays))] or None
         return cls(
             heads=heads, ng_w=arrays["ng_w"].astype(np.float32), ng_b=arrays["ng_b"],
-            em=[arrays[f"em_{i}"] for i in range(sum(k.startswith("em_") for k in arrays))] or None,
-            mix=arrays["mix"],
+            em=em, mix=arrays["mix"],
             gate=float(meta.pop("gate")), thresholds=dict(meta.pop("thresholds")),
             ngram_thresholds=dict(meta.pop("ngram_thresholds")),
             ex_texts=[e["text"] for e in examples], ex_labels=[e["label"] for e in examples],
             ex_classes=[e.get("class", "") for e in examples], ex_emb=arrays.get("ex_emb"),
             meta=meta, gate_net=Gate.from_arrays(arrays),
+            em_models=list(models) if em is not None and models else None, em_average=average,
         )
 
     # -- scoring ------------------------------------------------------------
@@ -170,10 +199,16 @@ class Detector:
 
     def embed_logits(self, emb: np.ndarray) -> np.ndarray:
         """``(n, heads)`` log-odds of the embedding head."""
-        assert self.em is not None
-        mean, std, nets = self.em[0], self.em[1], self.em[2:]
+        assert self.em is not None and self.em_models is not None
+        mean, std = self.em[0], self.em[1]
         x = (emb.astype(np.float32) - mean) / std
-        return np.mean([mlp_logits(nets[i:i + 4], x) for i in range(0, len(nets), 4)], axis=0)
+        logits = []
+        at = 2
+        for kind in self.em_models:
+            n = EMBEDDING_MODELS[kind]
+            logits.append(member_logits(kind, self.em[at:at + n], x))
+            at += n
+        return average_logits(logits, self.em_average)
 
     def passes(self, rows: SparseRows, z: np.ndarray) -> np.ndarray:
         """Which windows (their n-gram rows and head log-odds) the gate lets through."""

@@ -129,13 +129,13 @@ def _labels(category: str) -> frozenset[str]:
 
 
 def _two_figures(score: float, threshold: float) -> tuple[str, str]:
-    """Score and threshold with as few decimals (2 to 6) as tell them apart, so a score
+    """Score and threshold with as few decimals (2 to 7) as tell them apart, so a score
     just over a high threshold reads ``0.99999 (threshold 0.99990)``, not ``1.00 (1.00)``."""
     def cut(x: float, decimals: int) -> str:  # cut, not rounded: 0.9996 is not "1.000"
         scale = 10 ** decimals
         return f"{math.floor(x * scale + 1e-9) / scale:.{decimals}f}"
 
-    for decimals in range(2, 7):
+    for decimals in range(2, 8):
         a, b = cut(score, decimals), cut(threshold, decimals)
         if a != b:
             break
