@@ -54,7 +54,9 @@ def test_cpu_split_counts_the_loops_turns_and_threads() -> None:
         with bench.cpu_split() as split:
             for _ in range(5):
                 await asyncio.sleep(0)
-            await asyncio.to_thread(sum, range(200_000))  # CPU on another thread
+            # CPU on another thread, well above the CPU clocks' granularity (a few ms on
+            # some virtual machines: 200,000 additions once measured as 0.0)
+            await asyncio.to_thread(sum, range(3_000_000))
         assert "_run_once" not in vars(asyncio.get_running_loop())  # put back
         return split
 
